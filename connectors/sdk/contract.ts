@@ -1,0 +1,152 @@
+import type {
+  AttachmentMeta,
+  EntityName,
+  EntityTypes,
+  Envelope,
+  TicketPriority,
+  TicketStatus,
+  TicketType,
+} from '../../schemas/canonical.ts';
+
+/** Opaque per-stream position; only the connector that wrote it reads it. */
+export interface StreamState {
+  /** The connector's own cursor (an export cursor, a timestamp, a page window…). */
+  cursor: string | null;
+  /** Source-clock time up to which every change is covered, ISO-8601 (for cutoffs and lag). */
+  coveredUntil: string | null;
+}
+
+export interface StreamDescriptor {
+  entity: EntityName;
+  /** Field that identifies a record; always `sourceId` in the canonical model. */
+  primaryKey: 'sourceId';
+  /** Source-clock field the stream's cursor follows; null means the stream is re-read whole each time. */
+  cursorField: 'updatedAt' | null;
+  /** Whether the platform returns records sorted by the cursor field. */
+  sorted: boolean;
+}
+
+/** A stream supports incremental reads exactly when it has a cursor field. */
+export function isIncremental(stream: StreamDescriptor): boolean {
+  return stream.cursorField !== null;
+}
+
+/**
+ * A page of records and the state that covers them. The pipeline saves `state` only after every
+ * record of the page (and of all earlier pages) has been loaded and written to the ledger.
+ */
+export interface Page<E extends EntityName = EntityName> {
+  records: Envelope<E>[];
+  state: StreamState;
+}
+
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /**
+   * Re-read window in seconds behind the saved cursor, so same-second and in-flight updates are
+   * never skipped. Duplicates this causes are absorbed by upsert-by-source-ID. Default 60.
+   */
+  overlapSeconds?: number;
+}
+
+export interface RateLimitInfo {
+  /** Requests per minute the account is allowed. */
+  requestsPerMinute: number;
+  /** Records per page of the main list endpoints. */
+  pageSize: number;
+}
+
+export interface SourceConnector {
+  readonly platform: string;
+  /** Fails fast with AUTH_FAILED or UNREACHABLE. */
+  check(): Promise<void>;
+  streams(): StreamDescriptor[];
+  /**
+   * Reads the stream from `state` (null: from the beginning) until it has caught up with the
+   * source, yielding pages in cursor order. Tickets come as whole aggregates with their comments.
+   */
+  read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncIterable<Page<E>>;
+  /** One record by its ID on this platform, or null. */
+  get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null>;
+  /** Downloads an attachment's bytes. */
+  openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }>;
+  /** How many records a stream holds, when the platform can tell cheaply. */
+  count?(entity: EntityName): Promise<number | null>;
+  /** A link a person can open to see the record. */
+  recordUrl(entity: EntityName, id: string): string;
+  readonly rateLimit: RateLimitInfo;
+  close(): Promise<void>;
+}
+
+/** What a target cannot preserve; reports name each one, verification ignores the field. */
+export interface Limitation {
+  entity: EntityName;
+  /** Dotted path into the canonical record, e.g. `comments.createdAt`. */
+  field: string;
+  description: string;
+}
+
+export interface TargetCapabilities {
+  ticketStatuses: readonly TicketStatus[];
+  ticketPriorities: readonly TicketPriority[];
+  ticketTypes: readonly TicketType[];
+  /** Entities this target can receive at all. */
+  entities: readonly EntityName[];
+}
+
+export interface TargetRef {
+  targetId: string;
+  /** Target IDs of the children written with this record (ticket comments), by their source ID. */
+  children?: Record<string, string>;
+}
+
+/** What the loader hands a writer alongside a planned record. */
+export interface WriteContext {
+  /** The stamp that identifies the source record on the target, e.g. `zendesk:1234`. */
+  stamp: string;
+  /** Downloads an attachment from the source. */
+  openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }>;
+  /** Comments already on the target for this record (source comment ID → target comment ID). */
+  knownChildren: Record<string, string>;
+}
+
+/**
+ * Writes planned records. A planned record is canonical, but every reference in it
+ * (requesterId, assigneeId, groupId, organizationId, comment authorId, groupIds, categoryId,
+ * sectionId, authorId) already holds a *target* ID; `sourceId` stays the source's.
+ */
+export interface TargetConnector {
+  readonly platform: string;
+  check(): Promise<void>;
+  readonly limitations: readonly Limitation[];
+  readonly capabilities: TargetCapabilities;
+  /**
+   * Finds the record a previous run created for this source record: by its stamp where the
+   * platform can hold one (external_id, a custom field), else by natural key (email, name).
+   */
+  find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null>;
+  create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
+  /** Replaces the target's version; appends only comments not already there. */
+  update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
+  delete(entity: EntityName, targetId: string): Promise<void>;
+  /** Makes sure the target has the custom fields the source uses (same keys, matching types). */
+  prepare?(context: { ticketFields: EntityTypes['ticketField'][] }): Promise<void>;
+  recordUrl(entity: EntityName, id: string): string;
+  close(): Promise<void>;
+}
+
+/** Both halves of a platform: every connector can be a source and a target. */
+export interface Connector extends SourceConnector, TargetConnector {
+  close(): Promise<void>;
+}
+
+export interface ConnectorConfig {
+  /** Base URL of the platform's API host. */
+  url: string;
+  /** Credentials as the platform expects them (already read from the environment). */
+  credentials: Record<string, string>;
+  /** Requests in flight at once. Default 8. */
+  concurrency?: number;
+  /** Client-side requests-per-minute ceiling; 0 means rely on the server's 429s. Default 0. */
+  requestsPerMinute?: number;
+}

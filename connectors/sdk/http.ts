@@ -1,0 +1,209 @@
+import { Agent, request, FormData } from 'undici';
+import PQueue from 'p-queue';
+import { HdmError } from './errors.ts';
+
+export { FormData };
+
+export interface HttpClientOptions {
+  /** Platform name, used in error context. */
+  platform: string;
+  /** Base URL, e.g. `https://acme.zendesk.com`. */
+  baseUrl: string;
+  /** Headers sent with every request (auth goes here; it never appears in errors or logs). */
+  headers?: Record<string, string>;
+  /** Requests in flight at once. Default 8. */
+  concurrency?: number;
+  /** Client-side ceiling on requests per minute; 0 means none. Default 0. */
+  requestsPerMinute?: number;
+  /** Attempts for a retryable failure (429, 5xx, network) before giving up. Default 8. */
+  maxAttempts?: number;
+  /** Longest wait honoured for one Retry-After, in seconds. Default 120. */
+  maxRetryAfterSeconds?: number;
+  /** Per-request timeout in milliseconds. Default 60000. */
+  timeoutMs?: number;
+}
+
+export interface HttpRequest {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Path relative to baseUrl, or an absolute URL on the same host (next-page links). */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined | null>;
+  json?: unknown;
+  form?: FormData;
+  /** Raw body with its content type (uploads). */
+  raw?: { body: Uint8Array; contentType: string };
+  headers?: Record<string, string>;
+  /** Resolve with the response instead of throwing for these statuses. */
+  okStatuses?: number[];
+}
+
+export interface HttpResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string>;
+  body: T;
+}
+
+export interface HttpStats {
+  requests: number;
+  rateLimited: number;
+  retries: number;
+  /** Latest rate-limit headroom reported by the server, if any. */
+  remaining: number | null;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** HTTP for connectors: keep-alive, bounded concurrency, retries that honour Retry-After. */
+export class HttpClient {
+  readonly platform: string;
+  readonly baseUrl: URL;
+  readonly stats: HttpStats = { requests: 0, rateLimited: 0, retries: 0, remaining: null };
+  private readonly headers: Record<string, string>;
+  private readonly queue: PQueue;
+  private readonly dispatcher: Agent;
+  private readonly maxAttempts: number;
+  private readonly maxRetryAfter: number;
+  private readonly timeoutMs: number;
+  /** When a 429 arrives, every request waits until this instant: the limit is per account, not per request. */
+  private pausedUntil = 0;
+
+  constructor(options: HttpClientOptions) {
+    this.platform = options.platform;
+    this.baseUrl = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    this.headers = { accept: 'application/json', 'user-agent': 'helpdesk-migrator', ...options.headers };
+    const concurrency = options.concurrency ?? 8;
+    const rpm = options.requestsPerMinute ?? 0;
+    this.queue = new PQueue(
+      rpm > 0 ? { concurrency, intervalCap: Math.max(1, Math.floor(rpm / 60)), interval: 1000 } : { concurrency },
+    );
+    this.dispatcher = new Agent({ connections: concurrency * 2, keepAliveTimeout: 10_000, pipelining: 1 });
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.maxRetryAfter = options.maxRetryAfterSeconds ?? 120;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  async close(): Promise<void> {
+    await this.queue.onIdle();
+    await this.dispatcher.close();
+  }
+
+  url(path: string, query?: HttpRequest['query']): URL {
+    const url = /^https?:\/\//.test(path) ? new URL(path) : new URL(path.replace(/^\//, ''), this.baseUrl);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    }
+    return url;
+  }
+
+  get<T>(path: string, query?: HttpRequest['query']): Promise<HttpResponse<T>> {
+    return this.send<T>({ method: 'GET', path, query });
+  }
+
+  async send<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
+    const method = req.method ?? 'GET';
+    const url = this.url(req.path, req.query);
+    const context = { platform: this.platform, method, path: url.pathname };
+    let attempt = 0;
+    for (;;) {
+      attempt += 1;
+      const wait = this.pausedUntil - Date.now();
+      if (wait > 0) await sleep(wait);
+      let outcome: HttpResponse<T> | HdmError;
+      try {
+        outcome = (await this.queue.add(() => this.once<T>(method, url, req))) as HttpResponse<T>;
+      } catch (err) {
+        outcome =
+          err instanceof HdmError
+            ? err
+            : new HdmError('UNREACHABLE', `${this.platform} at ${url.origin} did not answer ${method} ${url.pathname}: ${(err as Error).message}`, {
+                context,
+                cause: err,
+              });
+      }
+      if (!(outcome instanceof HdmError)) return outcome;
+      if (!outcome.retryable || attempt >= this.maxAttempts) throw outcome;
+      this.stats.retries += 1;
+      const retryAfter = outcome.context.retryAfter;
+      const delayMs =
+        retryAfter !== undefined ? Math.min(retryAfter, this.maxRetryAfter) * 1000 : Math.min(30_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      if (outcome.code === 'RATE_LIMITED') this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
+      else await sleep(delayMs);
+    }
+  }
+
+  private async once<T>(method: string, url: URL, req: HttpRequest): Promise<HttpResponse<T>> {
+    const headers: Record<string, string> = { ...this.headers, ...req.headers };
+    let body: string | Uint8Array | FormData | undefined;
+    if (req.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(req.json);
+    } else if (req.form) {
+      body = req.form;
+    } else if (req.raw) {
+      headers['content-type'] = req.raw.contentType;
+      body = req.raw.body;
+    }
+    this.stats.requests += 1;
+    const res = await request(url, {
+      method: method as 'GET',
+      headers,
+      body,
+      dispatcher: this.dispatcher,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+    const resHeaders: Record<string, string> = {};
+    for (const [key, value] of Object.entries(res.headers)) {
+      if (value !== undefined) resHeaders[key] = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    const remaining = resHeaders['x-ratelimit-remaining'] ?? resHeaders['ratelimit-remaining'];
+    if (remaining !== undefined && !Number.isNaN(Number(remaining))) this.stats.remaining = Number(remaining);
+    const contentType = resHeaders['content-type'] ?? '';
+    const text = await res.body.text();
+    let parsed: unknown = text;
+    if (contentType.includes('json') && text.length > 0) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    const status = res.statusCode;
+    if ((status >= 200 && status < 300) || req.okStatuses?.includes(status)) {
+      return { status, headers: resHeaders, body: parsed as T };
+    }
+    throw httpError(this.platform, method, url, status, resHeaders, parsed);
+  }
+}
+
+function describeBody(body: unknown): string {
+  if (body === '' || body === undefined || body === null) return '';
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
+
+export function httpError(platform: string, method: string, url: URL, status: number, headers: Record<string, string>, body: unknown): HdmError {
+  const context = { platform, method, path: url.pathname, httpStatus: status, body };
+  const where = `${platform} ${method} ${url.pathname}`;
+  const detail = describeBody(body);
+  if (status === 429) {
+    const retryAfter = Number(headers['retry-after'] ?? '1');
+    return new HdmError('RATE_LIMITED', `${where} was rate limited (429); retry after ${retryAfter}s`, {
+      context: { ...context, retryAfter: Number.isFinite(retryAfter) ? retryAfter : 1 },
+    });
+  }
+  if (status === 401 || status === 403) {
+    return new HdmError('AUTH_FAILED', `${where} was refused (${status}): check the credentials and their permissions${detail ? ` — ${detail}` : ''}`, {
+      context,
+    });
+  }
+  if (status === 404) return new HdmError('NOT_FOUND', `${where} found nothing (404)`, { context });
+  if (status === 409) return new HdmError('CONFLICT', `${where} conflicted (409)${detail ? `: ${detail}` : ''}`, { context, retryable: true });
+  if (status >= 500) {
+    const retryAfter = headers['retry-after'] ? Number(headers['retry-after']) : undefined;
+    return new HdmError('SERVER_ERROR', `${where} failed on the server (${status})${detail ? `: ${detail}` : ''}`, {
+      context: retryAfter !== undefined && Number.isFinite(retryAfter) ? { ...context, retryAfter } : context,
+    });
+  }
+  return new HdmError('REJECTED', `${where} was rejected (${status})${detail ? `: ${detail}` : ''}`, { context });
+}
