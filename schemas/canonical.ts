@@ -29,7 +29,11 @@ export const BILLABLE_ENTITIES: readonly EntityName[] = [
   'kbArticle',
 ];
 
-/** A custom field value as it travels: dropdowns are strings, multi-selects string arrays. */
+/**
+ * A custom field value as it travels. Dropdown values are the chosen option's *label* and
+ * multi-selects arrays of labels (labels are what every platform shares; tag values are not).
+ * Dates are `YYYY-MM-DD`, decimals and integers numbers, checkboxes booleans.
+ */
 export type CustomFieldValue = string | number | boolean | string[] | null;
 export type CustomFieldValues = Record<string, CustomFieldValue>;
 

@@ -218,9 +218,9 @@ export function fakeHelpdesk(options: FakeHelpdeskOptions = {}): FakeHelpdesk {
       case 'decimal':
         return faker.number.int({ min: 100, max: 99_999 }) / 100;
       case 'dropdown':
-        return faker.helpers.arrayElement(def.options).value;
+        return faker.helpers.arrayElement(def.options).label;
       case 'multiselect':
-        return faker.helpers.arrayElements(def.options, { min: 1, max: 2 }).map((o) => o.value);
+        return faker.helpers.arrayElements(def.options, { min: 1, max: 2 }).map((o) => o.label);
       case 'regex':
         return `${faker.string.alpha({ length: 2, casing: 'upper' })}-${faker.number.int({ min: 1000, max: 9999 })}`;
     }

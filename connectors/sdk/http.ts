@@ -156,7 +156,7 @@ export class HttpClient {
     for (const [key, value] of Object.entries(res.headers)) {
       if (value !== undefined) resHeaders[key] = Array.isArray(value) ? value.join(', ') : String(value);
     }
-    const remaining = resHeaders['x-ratelimit-remaining'] ?? resHeaders['ratelimit-remaining'];
+    const remaining = resHeaders['x-ratelimit-remaining'] ?? resHeaders['x-rate-limit-remaining'] ?? resHeaders['ratelimit-remaining'];
     if (remaining !== undefined && !Number.isNaN(Number(remaining))) this.stats.remaining = Number(remaining);
     const contentType = resHeaders['content-type'] ?? '';
     const text = await res.body.text();
