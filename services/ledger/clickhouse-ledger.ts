@@ -1,0 +1,388 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { HdmError } from '../../connectors/sdk/errors.ts';
+import type { EntityName } from '../../schemas/canonical.ts';
+import { LEDGER_TABLES } from '../../schemas/ledger.sql.ts';
+import type {
+  DeadLetter,
+  EntitySummary,
+  FailureRow,
+  IdMapEntry,
+  LoadAttempt,
+  Ledger,
+  Outcome,
+  RunInfo,
+  SourceSeen,
+  VerificationRow,
+} from './ledger.ts';
+
+export interface LedgerOptions {
+  /** Migration name; every row carries it, so migrations can share one database. */
+  migration: string;
+  /** ClickHouse server URL (e.g. `http://localhost:8123`); when absent the embedded engine runs in-process. */
+  url?: string | null;
+  /** Database on the server. Default `hdm`. */
+  database?: string;
+  username?: string;
+  password?: string;
+  /** Directory of the embedded engine's data. Required when `url` is absent. */
+  path?: string;
+  /** Rows buffered before a batch is written. Default 500. */
+  batchSize?: number;
+  /** Longest a row waits in the buffer, in milliseconds. Default 25. */
+  flushIntervalMs?: number;
+}
+
+interface Pending {
+  rows: Record<string, unknown>[];
+  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+}
+
+const now = () => new Date().toISOString().replace('T', ' ').replace('Z', '');
+const chTime = (iso: string) => iso.replace('T', ' ').replace('Z', '');
+const isoTime = (ch: string) => (ch.includes('T') ? ch : `${ch.replace(' ', 'T')}Z`);
+
+/** Opens the ledger: on a ClickHouse server when a URL is given, else on the in-process engine. */
+export async function openLedger(options: LedgerOptions): Promise<ClickHouseLedger> {
+  let client: ClickHouseClient;
+  if (options.url) {
+    const database = options.database ?? 'hdm';
+    const bootstrap = createClient({ url: options.url, username: options.username, password: options.password });
+    try {
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+    } catch (err) {
+      throw new HdmError('LEDGER_FAILED', `cannot reach the ClickHouse server at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      await bootstrap.close();
+    }
+    client = createClient({ url: options.url, username: options.username, password: options.password, database });
+  } else {
+    if (!options.path) throw new HdmError('CONFIG_INVALID', 'the embedded ledger needs a state directory');
+    const dir = resolve(options.path);
+    mkdirSync(dir, { recursive: true });
+    const { createChdbConnection } = await import('chdb/connection');
+    client = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<typeof createClient>[0]);
+  }
+  const ledger = new ClickHouseLedger(client, options);
+  await ledger.init();
+  return ledger;
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+export class ClickHouseLedger implements Ledger {
+  readonly migration: string;
+  private readonly pending = new Map<string, Pending>();
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    options: LedgerOptions,
+  ) {
+    this.migration = options.migration;
+    this.batchSize = options.batchSize ?? 500;
+    this.flushIntervalMs = options.flushIntervalMs ?? 25;
+  }
+
+  async init(): Promise<void> {
+    for (const statement of LEDGER_TABLES) await this.client.command({ query: statement });
+  }
+
+  private enqueue(table: string, rows: Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    let pending = this.pending.get(table);
+    if (!pending) {
+      pending = { rows: [], waiters: [] };
+      this.pending.set(table, pending);
+    }
+    pending.rows.push(...rows);
+    const done = new Promise<void>((resolve, reject) => pending!.waiters.push({ resolve, reject }));
+    if (pending.rows.length >= this.batchSize) void this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
+    return done;
+  }
+
+  /** Writes every buffered row; batches are written one after another, in order. */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batches = [...this.pending.entries()];
+    this.pending.clear();
+    this.flushing = this.flushing.then(async () => {
+      for (const [table, batch] of batches) {
+        try {
+          await this.client.insert({ table, values: batch.rows, format: 'JSONEachRow' });
+          for (const waiter of batch.waiters) waiter.resolve();
+        } catch (err) {
+          const error = new HdmError('LEDGER_FAILED', `writing ${batch.rows.length} rows to ledger table ${table} failed: ${(err as Error).message}`, {
+            cause: err,
+            retryable: true,
+          });
+          for (const waiter of batch.waiters) waiter.reject(error);
+        }
+      }
+    });
+    return this.flushing;
+  }
+
+  private async rows<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+    const result = await this.client.query({ query, query_params: { migration: this.migration, ...params }, format: 'JSONEachRow' });
+    return result.json<T>();
+  }
+
+  private async *stream<T>(query: string, params: Record<string, unknown>, pageSize = 50_000): AsyncIterable<T> {
+    // Keyset pages keep memory flat on both engines.
+    let after = '';
+    for (;;) {
+      const page = await this.rows<T & { source_id: string }>(`${query} AND source_id > {after:String} ORDER BY source_id LIMIT ${pageSize}`, {
+        ...params,
+        after,
+      });
+      for (const row of page) yield row;
+      if (page.length < pageSize) return;
+      after = page[page.length - 1].source_id;
+    }
+  }
+
+  async saveRun(run: RunInfo): Promise<void> {
+    await this.client.insert({
+      table: 'runs',
+      values: [
+        {
+          migration: this.migration,
+          run_id: run.runId,
+          kind: run.kind,
+          status: run.status,
+          started_at: chTime(run.startedAt),
+          finished_at: run.finishedAt ? chTime(run.finishedAt) : null,
+          cutoff: run.cutoff,
+          summary: JSON.stringify(run.summary),
+          version: Date.now() * 1000 + (run.finishedAt ? 1 : 0),
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+  }
+
+  async runs(): Promise<RunInfo[]> {
+    const rows = await this.rows<Record<string, string | null>>(
+      `SELECT * FROM runs FINAL WHERE migration = {migration:String} ORDER BY started_at`,
+    );
+    return rows.map((r) => ({
+      migration: r.migration as string,
+      runId: r.run_id as string,
+      kind: r.kind as RunInfo['kind'],
+      status: r.status as RunInfo['status'],
+      startedAt: isoTime(r.started_at as string),
+      finishedAt: r.finished_at ? isoTime(r.finished_at) : null,
+      cutoff: r.cutoff,
+      summary: JSON.parse((r.summary as string) || '{}'),
+    }));
+  }
+
+  async run(runId: string): Promise<RunInfo | null> {
+    return (await this.runs()).find((r) => r.runId === runId) ?? null;
+  }
+
+  recordSourceSeen(runId: string, rows: SourceSeen[]): Promise<void> {
+    const at = now();
+    return this.enqueue(
+      'source_records',
+      rows.map((r) => ({
+        migration: this.migration,
+        entity: r.entity,
+        source_id: r.sourceId,
+        source_updated_at: r.updatedAt,
+        deleted: r.deleted ? 1 : 0,
+        run_id: runId,
+        seen_at: at,
+      })),
+    );
+  }
+
+  async lookupIds(entity: EntityName, sourceIds: string[]): Promise<Map<string, IdMapEntry>> {
+    const out = new Map<string, IdMapEntry>();
+    if (sourceIds.length === 0) return out;
+    const rows = await this.rows<Record<string, unknown>>(
+      `SELECT * FROM id_map FINAL WHERE migration = {migration:String} AND entity = {entity:String} AND source_id IN {ids:Array(String)}`,
+      { entity, ids: sourceIds },
+    );
+    for (const row of rows) out.set(row.source_id as string, toIdMapEntry(row));
+    return out;
+  }
+
+  putId(entry: IdMapEntry): Promise<void> {
+    return this.enqueue('id_map', [
+      {
+        migration: this.migration,
+        entity: entry.entity,
+        source_id: entry.sourceId,
+        target_id: entry.targetId,
+        run_id: entry.runId,
+        created: entry.created ? 1 : 0,
+        source_updated_at: entry.sourceUpdatedAt,
+        checksum: entry.checksum,
+        children: JSON.stringify(entry.children),
+        deleted: entry.deleted ? 1 : 0,
+        written_at: now(),
+      },
+    ]);
+  }
+
+  recordAttempt(a: LoadAttempt): Promise<void> {
+    return this.enqueue('load_attempts', [
+      {
+        migration: this.migration,
+        run_id: a.runId,
+        entity: a.entity,
+        source_id: a.sourceId,
+        target_id: a.targetId ?? '',
+        outcome: a.outcome,
+        action: a.action,
+        rule: a.rule ?? '',
+        error_code: a.errorCode ?? '',
+        error_message: a.errorMessage ?? '',
+        checksum: a.checksum ?? '',
+        attempt_at: now(),
+        duration_ms: Math.max(0, Math.round(a.durationMs)),
+      },
+    ]);
+  }
+
+  deadLetter(d: DeadLetter): Promise<void> {
+    return this.enqueue('dead_letters', [
+      {
+        migration: this.migration,
+        run_id: d.runId,
+        stage: d.stage,
+        entity: d.entity,
+        source_id: d.sourceId,
+        error_code: d.errorCode,
+        error_message: d.errorMessage,
+        payload: d.payload,
+        at: now(),
+      },
+    ]);
+  }
+
+  recordVerifications(rows: VerificationRow[]): Promise<void> {
+    const at = now();
+    return this.enqueue(
+      'verifications',
+      rows.map((r) => ({
+        migration: this.migration,
+        verify_id: r.verifyId,
+        entity: r.entity,
+        source_id: r.sourceId,
+        target_id: r.targetId,
+        status: r.status,
+        expected_checksum: r.expectedChecksum,
+        actual_checksum: r.actualChecksum,
+        detail: r.detail,
+        checked_at: at,
+      })),
+    );
+  }
+
+  async *idMap(entity: EntityName): AsyncIterable<IdMapEntry> {
+    for await (const row of this.stream<Record<string, unknown>>(
+      `SELECT * FROM id_map FINAL WHERE migration = {migration:String} AND entity = {entity:String} AND deleted = 0`,
+      { entity },
+    )) {
+      yield toIdMapEntry(row);
+    }
+  }
+
+  async *sourceIds(entity: EntityName): AsyncIterable<string> {
+    for await (const row of this.stream<{ source_id: string }>(
+      `SELECT source_id FROM source_records FINAL WHERE migration = {migration:String} AND entity = {entity:String} AND deleted = 0`,
+      { entity },
+    )) {
+      yield row.source_id;
+    }
+  }
+
+  async *latestOutcomes(entity: EntityName): AsyncIterable<{ sourceId: string; outcome: Outcome; rule: string; errorCode: string; errorMessage: string }> {
+    for await (const row of this.stream<Record<string, string>>(
+      `SELECT source_id, outcome, rule, error_code, error_message FROM latest_outcomes WHERE migration = {migration:String} AND entity = {entity:String}`,
+      { entity },
+    )) {
+      yield { sourceId: row.source_id, outcome: row.outcome as Outcome, rule: row.rule, errorCode: row.error_code, errorMessage: row.error_message };
+    }
+  }
+
+  async summary(): Promise<Record<string, EntitySummary>> {
+    await this.flush();
+    const rows = await this.rows<Record<string, string | number>>(
+      `SELECT entity, source, loaded, filtered, failed, not_attempted FROM reconciliation_summary WHERE migration = {migration:String}`,
+    );
+    const out: Record<string, EntitySummary> = {};
+    for (const r of rows) {
+      out[r.entity as string] = {
+        source: Number(r.source),
+        loaded: Number(r.loaded),
+        filtered: Number(r.filtered),
+        failed: Number(r.failed),
+        notAttempted: Number(r.not_attempted),
+      };
+    }
+    return out;
+  }
+
+  async failures(limit: number): Promise<FailureRow[]> {
+    await this.flush();
+    const rows = await this.rows<Record<string, string | number>>(
+      `SELECT entity, source_id, error_code, error_message, attempts, last_attempt_at FROM latest_outcomes
+       WHERE migration = {migration:String} AND outcome = 'failed' ORDER BY last_attempt_at DESC LIMIT {limit:UInt32}`,
+      { limit },
+    );
+    return rows.map((r) => ({
+      entity: String(r.entity),
+      sourceId: String(r.source_id),
+      errorCode: String(r.error_code),
+      errorMessage: String(r.error_message),
+      attempts: Number(r.attempts),
+      lastAttemptAt: isoTime(String(r.last_attempt_at)),
+    }));
+  }
+
+  /** Runs a read-only SQL query for data teams (`hdm sql`). */
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    await this.flush();
+    const result = await this.client.query({ query: sql, format: 'JSONEachRow' });
+    return result.json<Record<string, unknown>>();
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.client.close();
+  }
+}
+
+function toIdMapEntry(row: Record<string, unknown>): IdMapEntry {
+  return {
+    entity: row.entity as EntityName,
+    sourceId: row.source_id as string,
+    targetId: row.target_id as string,
+    runId: row.run_id as string,
+    created: Number(row.created) === 1,
+    sourceUpdatedAt: row.source_updated_at as string,
+    checksum: row.checksum as string,
+    children: JSON.parse((row.children as string) || '{}'),
+    deleted: Number(row.deleted) === 1,
+  };
+}

@@ -1,0 +1,121 @@
+import type { EntityName } from '../../schemas/canonical.ts';
+
+export type RunKind = 'full' | 'delta' | 'demo' | 'undo' | 'verify';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+
+export interface RunInfo {
+  migration: string;
+  runId: string;
+  kind: RunKind;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  /** For a full run: the source-clock instant deltas start from. */
+  cutoff: string | null;
+  summary: Record<string, unknown>;
+}
+
+export interface IdMapEntry {
+  entity: EntityName;
+  sourceId: string;
+  targetId: string;
+  runId: string;
+  /** true when this migration created the target record (false: matched an existing one). */
+  created: boolean;
+  sourceUpdatedAt: string;
+  /** Checksum of the planned projection last loaded. */
+  checksum: string;
+  /** Target IDs of children (ticket comments) by source ID. */
+  children: Record<string, string>;
+  deleted: boolean;
+}
+
+export type Outcome = 'loaded' | 'filtered' | 'failed';
+export type LoadAction = 'created' | 'updated' | 'matched' | 'unchanged' | 'skipped' | 'none';
+
+export interface LoadAttempt {
+  runId: string;
+  entity: EntityName;
+  sourceId: string;
+  targetId: string | null;
+  outcome: Outcome;
+  action: LoadAction;
+  /** For filtered records: the rule that filtered them. */
+  rule: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  checksum: string | null;
+  durationMs: number;
+}
+
+export interface SourceSeen {
+  entity: EntityName;
+  sourceId: string;
+  updatedAt: string;
+  deleted: boolean;
+}
+
+export interface DeadLetter {
+  runId: string;
+  stage: string;
+  entity: EntityName;
+  sourceId: string;
+  errorCode: string;
+  errorMessage: string;
+  payload: string;
+}
+
+export interface EntitySummary {
+  source: number;
+  loaded: number;
+  filtered: number;
+  failed: number;
+  notAttempted: number;
+}
+
+export interface VerificationRow {
+  verifyId: string;
+  entity: EntityName;
+  sourceId: string;
+  targetId: string;
+  status: 'ok' | 'missing' | 'mismatched' | 'duplicate' | 'failed' | 'filtered';
+  expectedChecksum: string;
+  actualChecksum: string;
+  detail: string;
+}
+
+export interface FailureRow {
+  entity: string;
+  sourceId: string;
+  errorCode: string;
+  errorMessage: string;
+  attempts: number;
+  lastAttemptAt: string;
+}
+
+/**
+ * The reconciliation ledger. Writes may be batched; each write's promise resolves once the row is
+ * durably stored, which is what lets a cursor advance.
+ */
+export interface Ledger {
+  readonly migration: string;
+  init(): Promise<void>;
+  saveRun(run: RunInfo): Promise<void>;
+  runs(): Promise<RunInfo[]>;
+  run(runId: string): Promise<RunInfo | null>;
+  recordSourceSeen(runId: string, rows: SourceSeen[]): Promise<void>;
+  lookupIds(entity: EntityName, sourceIds: string[]): Promise<Map<string, IdMapEntry>>;
+  putId(entry: IdMapEntry): Promise<void>;
+  recordAttempt(attempt: LoadAttempt): Promise<void>;
+  deadLetter(letter: DeadLetter): Promise<void>;
+  recordVerifications(rows: VerificationRow[]): Promise<void>;
+  /** Every live id-map entry of an entity, streamed. */
+  idMap(entity: EntityName): AsyncIterable<IdMapEntry>;
+  /** Source IDs seen (not deleted) for an entity, streamed. */
+  sourceIds(entity: EntityName): AsyncIterable<string>;
+  latestOutcomes(entity: EntityName): AsyncIterable<{ sourceId: string; outcome: Outcome; rule: string; errorCode: string; errorMessage: string }>;
+  summary(): Promise<Record<string, EntitySummary>>;
+  failures(limit: number): Promise<FailureRow[]>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
