@@ -152,7 +152,7 @@ export class ClickHouseLedger implements Ledger {
         ...params,
         after,
       });
-      for (const row of page) yield row;
+      for (const row of page) yield row as T;
       if (page.length < pageSize) return;
       after = page[page.length - 1].source_id;
     }

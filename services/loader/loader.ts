@@ -1,0 +1,188 @@
+import type { Connector, Limitation, SourceConnector, TargetRef, WriteContext } from '../../connectors/sdk/contract.ts';
+import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
+import type { Comment, EntityName, EntityTypes, Ticket } from '../../schemas/canonical.ts';
+import { checksum, htmlText, project } from '../../schemas/projection.ts';
+import type { IdMapEntry, LoadAction, Ledger } from '../ledger/ledger.ts';
+import type { IdMapCache } from './id-map-cache.ts';
+import type { ReferenceResolver } from './reference-resolver.ts';
+
+/** A record the mapper planned, in source-ID space. */
+export interface PlannedRecord<E extends EntityName = EntityName> {
+  entity: E;
+  sourceId: string;
+  updatedAt: string;
+  record: EntityTypes[E];
+  notes: string[];
+}
+
+export type LoadResult =
+  | { outcome: 'loaded'; action: LoadAction; targetId: string; notes: string[] }
+  | { outcome: 'failed'; error: HdmError };
+
+export interface LoaderOptions {
+  runId: string;
+  target: Connector;
+  source: SourceConnector;
+  ledger: Ledger;
+  ids: IdMapCache;
+  resolver: ReferenceResolver;
+}
+
+/** Field paths per entity that the target cannot preserve. */
+export function unpreservedFields(limitations: readonly Limitation[], entity: EntityName): string[] {
+  return limitations.filter((l) => l.entity === entity).map((l) => l.field);
+}
+
+/**
+ * Matches the comments a target already holds to planned ones, in order, by text and visibility, so
+ * that a ticket half-written before a crash gets only its missing comments.
+ */
+export function matchExistingComments(planned: Comment[], existing: Comment[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  let from = 0;
+  for (const comment of planned) {
+    const text = htmlText(comment.body);
+    for (let i = from; i < existing.length; i++) {
+      if (existing[i].public === comment.public && htmlText(existing[i].body) === text) {
+        out[comment.sourceId] = existing[i].sourceId;
+        from = i + 1;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Upserts planned records into the target by source ID; every attempt lands in the ledger. */
+export class Loader {
+  constructor(private readonly options: LoaderOptions) {}
+
+  private stamp(sourceId: string): string {
+    return `${this.options.source.platform}:${sourceId}`;
+  }
+
+  /** The checksum of a resolved (target-ID) record's projection, as verification will compute it. */
+  checksumOf<E extends EntityName>(entity: E, resolved: EntityTypes[E]): string {
+    return checksum(project(entity, resolved, unpreservedFields(this.options.target.limitations, entity)));
+  }
+
+  async load<E extends EntityName>(planned: PlannedRecord<E>): Promise<LoadResult> {
+    const started = performance.now();
+    const { entity, sourceId } = planned;
+    const { ledger, runId } = this.options;
+    try {
+      const { record, notes } = await this.options.resolver.resolve(entity, planned.record);
+      const sum = this.checksumOf(entity, record);
+      const { action, ref, created } = await this.write(planned, record, sum);
+      if (action !== 'unchanged') {
+        await this.options.ids.put({
+          entity,
+          sourceId,
+          targetId: ref.targetId,
+          runId,
+          created,
+          sourceUpdatedAt: planned.updatedAt,
+          checksum: sum,
+          children: ref.children ?? {},
+          deleted: false,
+        });
+      }
+      await ledger.recordAttempt({
+        runId,
+        entity,
+        sourceId,
+        targetId: ref.targetId,
+        outcome: 'loaded',
+        action,
+        rule: null,
+        errorCode: null,
+        errorMessage: null,
+        checksum: sum,
+        durationMs: performance.now() - started,
+      });
+      return { outcome: 'loaded', action, targetId: ref.targetId, notes: [...planned.notes, ...notes] };
+    } catch (err) {
+      const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
+      if (error.code === 'LEDGER_FAILED') throw error;
+      await Promise.all([
+        ledger.recordAttempt({
+          runId,
+          entity,
+          sourceId,
+          targetId: null,
+          outcome: 'failed',
+          action: 'none',
+          rule: null,
+          errorCode: error.code,
+          errorMessage: error.message,
+          checksum: null,
+          durationMs: performance.now() - started,
+        }),
+        ledger.deadLetter({
+          runId,
+          stage: 'loader',
+          entity,
+          sourceId,
+          errorCode: error.code,
+          errorMessage: error.message,
+          payload: JSON.stringify(planned.record),
+        }),
+      ]);
+      return { outcome: 'failed', error };
+    }
+  }
+
+  private async write<E extends EntityName>(
+    planned: PlannedRecord<E>,
+    record: EntityTypes[E],
+    sum: string,
+  ): Promise<{ action: LoadAction; ref: TargetRef; created: boolean }> {
+    const { entity, sourceId } = planned;
+    const { target, ids } = this.options;
+    const known = await ids.get(entity, sourceId);
+    if (known && !known.deleted) {
+      // Newest wins: an older version of the source record never overwrites what a newer one wrote.
+      if (known.sourceUpdatedAt > planned.updatedAt || known.checksum === sum) {
+        return { action: 'unchanged', ref: { targetId: known.targetId, children: known.children }, created: known.created };
+      }
+      try {
+        const ref = await this.update(entity, known.targetId, record, known);
+        return { action: 'updated', ref, created: known.created };
+      } catch (err) {
+        // The target record was removed behind our back: create it again rather than fail.
+        if (!(err instanceof HdmError && err.code === 'NOT_FOUND')) throw err;
+      }
+    }
+    // No id map entry: a previous process may have created the record and died before mapping it.
+    const found = await target.find(entity, record, this.stamp(sourceId));
+    if (found) {
+      const ref = await this.update(entity, found.targetId, record, null);
+      return { action: 'matched', ref, created: false };
+    }
+    const ref = await target.create(entity, record, this.context(sourceId, {}));
+    return { action: 'created', ref, created: true };
+  }
+
+  private async update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], known: IdMapEntry | null): Promise<TargetRef> {
+    let children = known?.children ?? {};
+    if (entity === 'ticket') {
+      const ticket = record as Ticket;
+      const missing = ticket.comments.some((c) => !(c.sourceId in children));
+      if (missing) {
+        // The id map may lag the target (a crash between a write and its map entry): ask the target.
+        const current = (await this.options.target.get('ticket', targetId)) as Ticket | null;
+        if (current) children = { ...matchExistingComments(ticket.comments, current.comments), ...children };
+      }
+    }
+    const ref = await this.options.target.update(entity, targetId, record, this.context(record.sourceId, children));
+    return { targetId: ref.targetId, children: { ...children, ...ref.children } };
+  }
+
+  private context(sourceId: string, knownChildren: Record<string, string>): WriteContext {
+    return {
+      stamp: this.stamp(sourceId),
+      knownChildren,
+      openAttachment: (attachment) => this.options.source.openAttachment(attachment),
+    };
+  }
+}

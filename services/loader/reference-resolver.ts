@@ -1,0 +1,105 @@
+import { HdmError } from '../../connectors/sdk/errors.ts';
+import type { Agent, Contact, EntityName, EntityTypes, KbArticle, KbSection, Ticket } from '../../schemas/canonical.ts';
+import type { IdMapCache } from './id-map-cache.ts';
+
+export interface ResolveResult<E extends EntityName> {
+  record: EntityTypes[E];
+  /** What was re-assigned or dropped, for the report. */
+  notes: string[];
+}
+
+/**
+ * Turns a planned record's source references into target IDs through the id map. Users are looked up
+ * as agents first, then contacts; what no longer maps to an agent goes to the default agent.
+ */
+export class ReferenceResolver {
+  constructor(
+    private readonly ids: IdMapCache,
+    /** Target ID of the agent who receives what unmatched, deactivated or deleted agents did. */
+    private readonly defaultAgentTargetId: () => string | null,
+  ) {}
+
+  async resolve<E extends EntityName>(entity: E, record: EntityTypes[E]): Promise<ResolveResult<E>> {
+    const notes: string[] = [];
+    switch (entity) {
+      case 'agent': {
+        const agent = record as Agent;
+        const groups = await this.ids.targetIds('group', agent.groupIds);
+        return { record: { ...agent, groupIds: agent.groupIds.flatMap((g) => groups.get(g) ?? []) } as EntityTypes[E], notes };
+      }
+      case 'contact': {
+        const contact = record as Contact;
+        const organizationId = await this.optional('organization', contact.organizationId, 'organizationId', notes);
+        return { record: { ...contact, organizationId } as EntityTypes[E], notes };
+      }
+      case 'ticket':
+        return { record: (await this.ticket(record as Ticket, notes)) as EntityTypes[E], notes };
+      case 'kbSection': {
+        const section = record as KbSection;
+        const categoryId = await this.required('kbCategory', section.categoryId, 'kbSection', section.sourceId, 'categoryId');
+        return { record: { ...section, categoryId } as EntityTypes[E], notes };
+      }
+      case 'kbArticle': {
+        const article = record as KbArticle;
+        const sectionId = await this.required('kbSection', article.sectionId, 'kbArticle', article.sourceId, 'sectionId');
+        const authorId = await this.agent(article.authorId, 'authorId', notes);
+        return { record: { ...article, sectionId, authorId } as EntityTypes[E], notes };
+      }
+      default:
+        return { record, notes };
+    }
+  }
+
+  private async ticket(ticket: Ticket, notes: string[]): Promise<Ticket> {
+    const userIds = [ticket.requesterId, ticket.assigneeId, ...ticket.comments.map((c) => c.authorId)].filter((id): id is string => id !== null);
+    const [agents, contacts] = await Promise.all([this.ids.targetIds('agent', userIds), this.ids.targetIds('contact', userIds)]);
+    const user = (id: string | null, field: string, allowDefault: boolean): string | null => {
+      if (id === null) return null;
+      const found = agents.get(id) ?? contacts.get(id);
+      if (found) return found;
+      const fallback = allowDefault ? this.defaultAgentTargetId() : null;
+      notes.push(`${field} ${id} is not a migrated user; ${fallback ? `assigned to the default agent` : 'left empty'}`);
+      return fallback;
+    };
+    const requesterId = user(ticket.requesterId, 'requesterId', false);
+    if (ticket.requesterId !== null && requesterId === null) {
+      throw new HdmError('UNRESOLVED_REFERENCE', `ticket ${ticket.sourceId}: requester ${ticket.requesterId} was not migrated (see that contact's own outcome)`, {
+        context: { entity: 'ticket', recordId: ticket.sourceId, field: 'requesterId' },
+      });
+    }
+    let assigneeId: string | null = null;
+    if (ticket.assigneeId !== null) {
+      assigneeId = agents.get(ticket.assigneeId) ?? this.defaultAgentTargetId();
+      if (!agents.has(ticket.assigneeId)) notes.push(`assignee ${ticket.assigneeId} is not a migrated agent; assigned to the default agent`);
+    }
+    const groupId = await this.optional('group', ticket.groupId, 'groupId', notes);
+    const organizationId = await this.optional('organization', ticket.organizationId, 'organizationId', notes);
+    const comments = ticket.comments.map((c) => ({ ...c, authorId: user(c.authorId, `comment ${c.sourceId} author`, true) }));
+    return { ...ticket, requesterId, assigneeId, groupId, organizationId, comments };
+  }
+
+  private async agent(id: string | null, field: string, notes: string[]): Promise<string | null> {
+    if (id === null) return null;
+    const found = (await this.ids.targetIds('agent', [id])).get(id);
+    if (found) return found;
+    notes.push(`${field} ${id} is not a migrated agent; assigned to the default agent`);
+    return this.defaultAgentTargetId();
+  }
+
+  private async optional(entity: EntityName, id: string | null, field: string, notes: string[]): Promise<string | null> {
+    if (id === null) return null;
+    const found = (await this.ids.targetIds(entity, [id])).get(id);
+    if (!found) notes.push(`${field} ${id} was not migrated; left empty`);
+    return found ?? null;
+  }
+
+  private async required(entity: EntityName, id: string, ofEntity: EntityName, recordId: string, field: string): Promise<string> {
+    const found = (await this.ids.targetIds(entity, [id])).get(id);
+    if (!found) {
+      throw new HdmError('UNRESOLVED_REFERENCE', `${ofEntity} ${recordId}: ${field} ${id} (${entity}) was not migrated`, {
+        context: { entity: ofEntity, recordId, field },
+      });
+    }
+    return found;
+  }
+}

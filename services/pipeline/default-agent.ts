@@ -1,0 +1,61 @@
+import type { Connector } from '../../connectors/sdk/contract.ts';
+import { HdmError } from '../../connectors/sdk/errors.ts';
+import type { Agent, EntityName, Envelope } from '../../schemas/canonical.ts';
+import type { IdMapCache } from '../loader/id-map-cache.ts';
+import type { PipelineDeps } from './pipeline.ts';
+
+/** Everything of one source stream, read whole (small streams: agents, ticket fields). */
+export async function readAll<E extends EntityName>(source: Connector, entity: E): Promise<Envelope<E>[]> {
+  const out: Envelope<E>[] = [];
+  for await (const page of source.read(entity, null)) out.push(...page.records);
+  return out;
+}
+
+export interface DefaultAgent {
+  targetId: string | null;
+  /** Looks the agent up on the target; `strict` fails when a named agent is not there. */
+  resolve(strict: boolean): Promise<void>;
+}
+
+/**
+ * The agent who receives what deactivated, deleted or unmatched agents did: the one the user named,
+ * else the source's first active admin (or agent) once migrated.
+ */
+export async function pickDefaultAgent(deps: Pick<PipelineDeps, 'source' | 'target' | 'defaultAgentEmail'>, ids: IdMapCache): Promise<DefaultAgent> {
+  const agents = (await readAll(deps.source, 'agent')).flatMap((e) => (e.op === 'upsert' ? [e.record as Agent] : []));
+  const active = agents.filter((a) => a.active && !a.deleted);
+  const chosen = deps.defaultAgentEmail
+    ? null
+    : (active.find((a) => a.role === 'admin') ?? active[0] ?? null);
+  const holder: DefaultAgent = {
+    targetId: null,
+    async resolve(strict: boolean) {
+      if (deps.defaultAgentEmail) {
+        const probe: Agent = {
+          sourceId: '',
+          name: deps.defaultAgentEmail,
+          email: deps.defaultAgentEmail,
+          role: 'agent',
+          active: true,
+          deleted: false,
+          groupIds: [],
+          timeZone: null,
+          createdAt: '',
+          updatedAt: '',
+        };
+        const found = await deps.target.find('agent', probe, '');
+        if (!found) {
+          if (!strict) return;
+          throw new HdmError('CONFIG_INVALID', `options.defaultAgentEmail: no agent ${deps.defaultAgentEmail} on the target`, {
+            context: { field: 'options.defaultAgentEmail' },
+          });
+        }
+        holder.targetId = found.targetId;
+      } else if (chosen) {
+        holder.targetId = (await ids.targetIds('agent', [chosen.sourceId])).get(chosen.sourceId) ?? null;
+      }
+    },
+  };
+  await holder.resolve(false);
+  return holder;
+}

@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto';
+import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
+import { HdmError } from '../../connectors/sdk/errors.ts';
+import type { Agent, EntityName, Envelope, TicketField } from '../../schemas/canonical.ts';
+import { LOAD_ORDER } from '../../schemas/canonical.ts';
+import type { MessageBus } from '../bus/message-bus.ts';
+import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
+import { IdMapCache } from '../loader/id-map-cache.ts';
+import { Loader, type PlannedRecord } from '../loader/loader.ts';
+import { ReferenceResolver } from '../loader/reference-resolver.ts';
+import { pickDefaultAgent, readAll } from './default-agent.ts';
+import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
+import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
+
+export interface PipelineEvents {
+  /** Records read from the source. */
+  read?(entity: EntityName, count: number): void;
+  loaded?(entity: EntityName, action: string, records: number): void;
+  filtered?(entity: EntityName, rule: string): void;
+  failed?(entity: EntityName, error: HdmError): void;
+  phase?(entity: EntityName, state: 'start' | 'done' | 'skipped'): void;
+}
+
+export interface PipelineDeps {
+  migration: string;
+  source: Connector;
+  target: Connector;
+  ledger: Ledger;
+  bus: MessageBus;
+  checkpoints: CheckpointStore;
+  rules: MappingRules;
+  /** Entities to move, in any order (load order is fixed). */
+  entities: readonly EntityName[];
+  /** Records loaded at once. */
+  loaderConcurrency: number;
+  /** Seconds re-read behind a saved cursor. */
+  overlapSeconds: number;
+  /** Email of the default agent on the target, if the user named one. */
+  defaultAgentEmail: string | null;
+  events?: PipelineEvents;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  run: RunInfo;
+  /** Per entity: records read, loaded (by action), filtered, failed. */
+  counts: Record<string, { read: number; loaded: number; created: number; updated: number; matched: number; unchanged: number; filtered: number; failed: number }>;
+}
+
+/** Canonical records a record counts for in throughput: a ticket counts itself and each comment. */
+export function canonicalWeight(envelope: Envelope): number {
+  return envelope.entity === 'ticket' && envelope.record ? 1 + (envelope.record as { comments: unknown[] }).comments.length : 1;
+}
+
+const newRunId = (kind: RunKind) => `${kind}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+
+/**
+ * The full migration on one bus: poller → mapper → loader per entity, in load order. Resumable: a
+ * stream's cursor is saved only once everything it covers is loaded and in the ledger.
+ */
+export async function runFullMigration(deps: PipelineDeps, options: { restart?: boolean } = {}): Promise<RunResult> {
+  const { source, target, ledger, checkpoints } = deps;
+  await Promise.all([source.check(), target.check()]);
+
+  let data: CheckpointData = await checkpoints.load();
+  if (!data.full || data.full.status === 'done' || options.restart) {
+    data = { ...data, full: { runId: newRunId('full'), status: 'running', startedAt: new Date().toISOString(), streams: {} } };
+    await checkpoints.save(data);
+  }
+  const full = data.full!;
+  const run: RunInfo = {
+    migration: deps.migration,
+    runId: full.runId,
+    kind: 'full',
+    status: 'running',
+    startedAt: full.startedAt,
+    finishedAt: null,
+    cutoff: full.startedAt,
+    summary: {},
+  };
+  await ledger.saveRun(run);
+
+  const counts: RunResult['counts'] = {};
+  try {
+    await runEntities(deps, run.runId, counts, async (entity) => full.streams[entity] ?? null, async (entity, checkpoint) => {
+      full.streams[entity] = checkpoint;
+      await checkpoints.save(data);
+    });
+    full.status = 'done';
+    await checkpoints.save(data);
+    run.status = 'succeeded';
+  } catch (err) {
+    run.status = deps.signal?.aborted ? 'interrupted' : 'failed';
+    run.summary = { error: err instanceof Error ? err.message : String(err) };
+    throw err;
+  } finally {
+    run.finishedAt = new Date().toISOString();
+    run.summary = { ...run.summary, counts };
+    await ledger.flush();
+    await ledger.saveRun(run);
+  }
+  return { run, counts };
+}
+
+async function runEntities(
+  deps: PipelineDeps,
+  runId: string,
+  counts: RunResult['counts'],
+  loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
+  saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
+): Promise<void> {
+  const { source, target, ledger, bus, events } = deps;
+  const ids = new IdMapCache(ledger);
+
+  const sourceFields = deps.entities.includes('ticketField') || deps.entities.includes('ticket') ? await readAll(source, 'ticketField') : [];
+  await target.prepare?.({
+    ticketFields: sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
+  });
+
+  const defaultAgent = await pickDefaultAgent(deps, ids);
+  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId);
+  const loader = new Loader({ runId, target, source, ledger, ids, resolver });
+
+  for (const entity of LOAD_ORDER) {
+    if (!deps.entities.includes(entity)) continue;
+    const checkpoint = await loadCheckpoint(entity);
+    if (checkpoint?.done) {
+      events?.phase?.(entity, 'skipped');
+      continue;
+    }
+    events?.phase?.(entity, 'start');
+    const c = (counts[entity] = { read: 0, loaded: 0, created: 0, updated: 0, matched: 0, unchanged: 0, filtered: 0, failed: 0 });
+    await runStream(deps, runId, entity, checkpoint?.state ?? null, loader, c, (state) => saveCheckpoint(entity, { state, done: false }));
+    await saveCheckpoint(entity, { state: checkpoint?.state ?? null, done: true });
+    if (entity === 'agent') await defaultAgent.resolve(true);
+    events?.phase?.(entity, 'done');
+  }
+}
+
+async function runStream(
+  deps: PipelineDeps,
+  runId: string,
+  entity: EntityName,
+  startState: StreamState | null,
+  loader: Loader,
+  c: RunResult['counts'][string],
+  saveState: (state: StreamState) => Promise<void>,
+): Promise<void> {
+  const { source, ledger, bus, rules, events } = deps;
+  const recordsTopic = `records.${entity}`;
+  const plannedTopic = `planned.${entity}`;
+
+  const mapper = await bus.subscribe<Envelope>(
+    recordsTopic,
+    async (message) => {
+      const envelope = message.value;
+      if (envelope.op === 'delete') {
+        // Deletions are recorded by the poller; applying them is the delta's job.
+        return;
+      }
+      const mapped = mapRecord(envelope.entity, envelope.record, rules);
+      if (mapped.kind === 'filtered') {
+        await ledger.recordAttempt({
+          runId,
+          entity: envelope.entity,
+          sourceId: envelope.sourceId,
+          targetId: null,
+          outcome: 'filtered',
+          action: 'skipped',
+          rule: mapped.rule,
+          errorCode: null,
+          errorMessage: null,
+          checksum: null,
+          durationMs: 0,
+        });
+        c.filtered += 1;
+        events?.filtered?.(entity, mapped.rule);
+        return;
+      }
+      const planned: PlannedRecord = { entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt, record: mapped.record, notes: mapped.notes };
+      await bus.publish(plannedTopic, [{ key: message.key, value: planned }], { parent: message });
+    },
+    { group: 'mapper', concurrency: 4 },
+  );
+
+  const loaderSub = await bus.subscribe<PlannedRecord>(
+    plannedTopic,
+    async (message) => {
+      const result = await loader.load(message.value);
+      const weight = canonicalWeight({ ...message.value, op: 'upsert' } as Envelope);
+      if (result.outcome === 'loaded') {
+        c.loaded += 1;
+        c[result.action as 'created' | 'updated' | 'matched' | 'unchanged'] += 1;
+        events?.loaded?.(entity, result.action, weight);
+      } else {
+        c.failed += 1;
+        events?.failed?.(entity, result.error);
+      }
+    },
+    { group: 'loader', concurrency: deps.loaderConcurrency },
+  );
+
+  // Pages are committed strictly in order, each only after all it covers has settled.
+  let commits: Promise<void> = Promise.resolve();
+  let commitError: unknown = null;
+  try {
+    for await (const page of source.read(entity, startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
+      if (deps.signal?.aborted) throw new HdmError('INTERNAL', 'migration interrupted');
+      if (commitError) throw commitError;
+      c.read += page.records.length;
+      events?.read?.(entity, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
+      await ledger.recordSourceSeen(
+        runId,
+        page.records.map((e) => ({ entity: e.entity, sourceId: e.sourceId, updatedAt: e.updatedAt, deleted: e.op === 'delete' })),
+      );
+      const receipt = await bus.publish(
+        recordsTopic,
+        page.records.map((e) => ({ key: `${e.entity}:${e.sourceId}`, value: e })),
+      );
+      const state = page.state;
+      commits = commits.then(async () => {
+        await receipt.settled;
+        await ledger.flush();
+        await saveState(state);
+      });
+      commits.catch((err) => (commitError = err));
+    }
+    await commits;
+  } finally {
+    await mapper.close();
+    await loaderSub.close();
+  }
+}
+

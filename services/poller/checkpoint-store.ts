@@ -1,0 +1,61 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync, fsyncSync, openSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { StreamState } from '../../connectors/sdk/contract.ts';
+import type { EntityName } from '../../schemas/canonical.ts';
+
+export interface StreamCheckpoint {
+  state: StreamState | null;
+  done: boolean;
+}
+
+/** What a migration's poller must remember across processes. */
+export interface CheckpointData {
+  /** The full run in progress or last finished. */
+  full: {
+    runId: string;
+    status: 'running' | 'done';
+    startedAt: string;
+    streams: Partial<Record<EntityName, StreamCheckpoint>>;
+  } | null;
+}
+
+export interface CheckpointStore {
+  load(): Promise<CheckpointData>;
+  save(data: CheckpointData): Promise<void>;
+}
+
+/** Checkpoints in a JSON file under the state directory, replaced atomically (write, fsync, rename). */
+export class FileCheckpointStore implements CheckpointStore {
+  private readonly file: string;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(stateDir: string) {
+    this.file = join(stateDir, 'checkpoints.json');
+  }
+
+  async load(): Promise<CheckpointData> {
+    try {
+      return JSON.parse(readFileSync(this.file, 'utf8')) as CheckpointData;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { full: null };
+      throw err;
+    }
+  }
+
+  save(data: CheckpointData): Promise<void> {
+    const text = JSON.stringify(data, null, 2);
+    this.writing = this.writing.then(() => {
+      mkdirSync(dirname(this.file), { recursive: true });
+      const tmp = `${this.file}.tmp`;
+      const fd = openSync(tmp, 'w');
+      try {
+        writeFileSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.file);
+    });
+    return this.writing;
+  }
+}

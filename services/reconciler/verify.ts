@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto';
+import type { Connector } from '../../connectors/sdk/contract.ts';
+import { toHdmError } from '../../connectors/sdk/errors.ts';
+import { LOAD_ORDER, type EntityName, type EntityTypes } from '../../schemas/canonical.ts';
+import { checksum, diffProjections, project } from '../../schemas/projection.ts';
+import type { IdMapEntry, Ledger, VerificationRow } from '../ledger/ledger.ts';
+import { IdMapCache } from '../loader/id-map-cache.ts';
+import { unpreservedFields } from '../loader/loader.ts';
+import { ReferenceResolver } from '../loader/reference-resolver.ts';
+import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
+import { pickDefaultAgent } from '../pipeline/default-agent.ts';
+
+export interface EntityReconciliation {
+  /** Records at the source. */
+  source: number;
+  /** Present on the target as the record the id map names. */
+  loaded: number;
+  /** Neither on the target nor accounted for as filtered or failed. */
+  missing: number;
+  /** On the target, but its projection differs from the source's mapped projection. */
+  mismatched: number;
+  /** Whose latest load attempt failed, with a reason in the ledger. */
+  failed: number;
+  /** Extra target records carrying the stamp of a source record already mapped elsewhere. */
+  duplicates: number;
+  /** Left out by a mapping rule (the ledger names the rule). */
+  filtered: number;
+}
+
+export interface VerifyIssue {
+  entity: EntityName;
+  sourceId: string;
+  targetId: string;
+  status: 'missing' | 'mismatched' | 'duplicate' | 'failed';
+  detail: string;
+}
+
+export interface VerifyReport {
+  verifyId: string;
+  entities: Partial<Record<EntityName, EntityReconciliation>>;
+  /** true when nothing is missing, mismatched or duplicated. */
+  clean: boolean;
+  /** The first issues found per entity, with their details. */
+  issues: VerifyIssue[];
+}
+
+export interface VerifyOptions {
+  source: Connector;
+  target: Connector;
+  ledger: Ledger;
+  rules: MappingRules;
+  entities: readonly EntityName[];
+  defaultAgentEmail: string | null;
+  /**
+   * Re-read the source and recompute each record's mapped projection (true), or trust the checksums
+   * the loader recorded (false). Default true.
+   */
+  sourceScan?: boolean;
+  /** Issues kept per entity for the report. Default 20. */
+  issueSamples?: number;
+  progress?(entity: EntityName, phase: 'target' | 'source', records: number): void;
+}
+
+/**
+ * Reads the target back through its connector and compares it with the source, record by record.
+ * Every verdict is written to the ledger's `verifications` table.
+ */
+export async function verifyMigration(options: VerifyOptions): Promise<VerifyReport> {
+  const { source, target, ledger, rules } = options;
+  const verifyId = `verify-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+  const sampleLimit = options.issueSamples ?? 20;
+  const sourceScan = options.sourceScan ?? true;
+  await ledger.flush();
+  const ids = new IdMapCache(ledger);
+  const defaultAgent = await pickDefaultAgent({ source, target, defaultAgentEmail: options.defaultAgentEmail }, ids);
+  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId);
+  const report: VerifyReport = { verifyId, entities: {}, clean: true, issues: [] };
+
+  for (const entity of LOAD_ORDER) {
+    if (!options.entities.includes(entity)) continue;
+    const unpreserved = unpreservedFields(target.limitations, entity);
+    const stats: EntityReconciliation = { source: 0, loaded: 0, missing: 0, mismatched: 0, failed: 0, duplicates: 0, filtered: 0 };
+    const rows: VerificationRow[] = [];
+    let samples = 0;
+    const issue = (status: VerifyIssue['status'], sourceId: string, targetId: string, detail: string, expected = '', actual = '') => {
+      rows.push({ verifyId, entity, sourceId, targetId, status, expectedChecksum: expected, actualChecksum: actual, detail });
+      if (samples < sampleLimit) {
+        report.issues.push({ entity, sourceId, targetId, status, detail });
+        samples += 1;
+      }
+    };
+
+    // What the target holds, by target ID, and who carries which stamp.
+    const onTarget = new Map<string, string>();
+    const byStamp = new Map<string, string[]>();
+    let targetCount = 0;
+    for await (const page of target.read(entity, null)) {
+      for (const envelope of page.records) {
+        if (envelope.op !== 'upsert') continue;
+        onTarget.set(envelope.sourceId, checksum(project(entity, envelope.record, unpreserved)));
+        if (envelope.stamp) byStamp.set(envelope.stamp, [...(byStamp.get(envelope.stamp) ?? []), envelope.sourceId]);
+      }
+      targetCount += page.records.length;
+      options.progress?.(entity, 'target', targetCount);
+    }
+
+    const idMap = new Map<string, IdMapEntry>();
+    for await (const entry of ledger.idMap(entity)) idMap.set(entry.sourceId, entry);
+    const outcomes = new Map<string, { outcome: string; errorCode: string; errorMessage: string; rule: string }>();
+    for await (const o of ledger.latestOutcomes(entity)) outcomes.set(o.sourceId, o);
+
+    const judge = async (sourceId: string, expected: string | null, filteredBy: string | null) => {
+      stats.source += 1;
+      const outcome = outcomes.get(sourceId);
+      if (filteredBy || outcome?.outcome === 'filtered') {
+        stats.filtered += 1;
+        return;
+      }
+      if (outcome?.outcome === 'failed') {
+        stats.failed += 1;
+        issue('failed', sourceId, '', `${outcome.errorCode}: ${outcome.errorMessage}`);
+        return;
+      }
+      const entry = idMap.get(sourceId);
+      const actual = entry ? onTarget.get(entry.targetId) : undefined;
+      if (!entry || actual === undefined) {
+        stats.missing += 1;
+        issue('missing', sourceId, entry?.targetId ?? '', entry ? `target record ${entry.targetId} is gone` : 'never loaded');
+        return;
+      }
+      stats.loaded += 1;
+      const want = expected ?? entry.checksum;
+      if (want !== actual) {
+        stats.mismatched += 1;
+        issue('mismatched', sourceId, entry.targetId, await mismatchDetail(entity, sourceId, entry.targetId), want, actual);
+      } else {
+        rows.push({ verifyId, entity, sourceId, targetId: entry.targetId, status: 'ok', expectedChecksum: want, actualChecksum: actual, detail: '' });
+      }
+      const stamped = byStamp.get(`${source.platform}:${sourceId}`) ?? [];
+      for (const other of stamped) {
+        if (other === entry.targetId) continue;
+        stats.duplicates += 1;
+        issue('duplicate', sourceId, other, `target record ${other} carries this record's stamp besides ${entry.targetId}`);
+      }
+    };
+
+    const mismatchDetail = async (e: EntityName, sourceId: string, targetId: string): Promise<string> => {
+      if (samples >= sampleLimit) return '';
+      try {
+        const [src, dst] = await Promise.all([source.get(e, sourceId), target.get(e, targetId)]);
+        if (!src || !dst) return 'record vanished while verifying';
+        const mapped = mapRecord(e, src, rules);
+        if (mapped.kind !== 'planned') return 'now filtered';
+        const resolved = await resolver.resolve(e, mapped.record);
+        const diffs = diffProjections(project(e, resolved.record, unpreserved), project(e, dst as EntityTypes[EntityName], unpreserved));
+        return diffs
+          .slice(0, 5)
+          .map((d) => `${d.path}: expected ${JSON.stringify(d.expected)?.slice(0, 80)}, found ${JSON.stringify(d.actual)?.slice(0, 80)}`)
+          .join('; ');
+      } catch (err) {
+        return `could not diff: ${toHdmError(err).message}`;
+      }
+    };
+
+    if (sourceScan) {
+      let read = 0;
+      for await (const page of source.read(entity, null)) {
+        for (const envelope of page.records) {
+          if (envelope.op !== 'upsert') continue;
+          const mapped = mapRecord(entity, envelope.record, rules);
+          if (mapped.kind === 'filtered') {
+            await judge(envelope.sourceId, null, mapped.rule);
+            continue;
+          }
+          let expected: string | null = null;
+          try {
+            const resolved = await resolver.resolve(entity, mapped.record);
+            expected = checksum(project(entity, resolved.record, unpreserved));
+          } catch {
+            expected = null;
+          }
+          await judge(envelope.sourceId, expected, null);
+        }
+        read += page.records.length;
+        options.progress?.(entity, 'source', read);
+      }
+    } else {
+      for await (const sourceId of ledger.sourceIds(entity)) await judge(sourceId, null, null);
+    }
+
+    await ledger.recordVerifications(rows);
+    report.entities[entity] = stats;
+    if (stats.missing > 0 || stats.mismatched > 0 || stats.duplicates > 0) report.clean = false;
+  }
+  await ledger.flush();
+  return report;
+}
