@@ -1,0 +1,181 @@
+import avro from 'avsc';
+import type { EntityName } from './canonical.ts';
+
+/**
+ * Avro schemas of the canonical model, for the wire (Kafka with a schema registry). The TypeScript
+ * types in canonical.ts are the other half; tests/unit/schemas/avro.test.ts pins the two together.
+ */
+const NS = 'io.helpdeskmigrator.canonical';
+const str = 'string';
+const optStr = ['null', 'string'];
+const strings = { type: 'array', items: 'string' };
+const customFields = {
+  type: 'map',
+  values: ['null', 'string', 'double', 'boolean', { type: 'array', items: 'string' }],
+};
+const field = (name: string, type: unknown) => ({ name, type });
+const stamps = [field('createdAt', str), field('updatedAt', str)];
+
+const attachment = {
+  type: 'record',
+  name: 'AttachmentMeta',
+  fields: [field('sourceId', str), field('fileName', str), field('contentType', str), field('size', 'long'), field('url', str), field('inline', 'boolean')],
+};
+const comment = {
+  type: 'record',
+  name: 'Comment',
+  fields: [
+    field('sourceId', str),
+    field('authorId', optStr),
+    field('body', str),
+    field('public', 'boolean'),
+    field('createdAt', str),
+    field('attachments', { type: 'array', items: attachment }),
+  ],
+};
+const translation = {
+  type: 'record',
+  name: 'KbTranslation',
+  fields: [field('locale', str), field('title', str), field('body', str), field('draft', 'boolean'), field('updatedAt', str)],
+};
+const option = { type: 'record', name: 'FieldOption', fields: [field('value', str), field('label', str)] };
+
+export const AVRO_SCHEMAS: Record<EntityName, Record<string, unknown>> = {
+  group: { type: 'record', name: 'Group', namespace: NS, fields: [field('sourceId', str), field('name', str), field('description', optStr), ...stamps] },
+  agent: {
+    type: 'record',
+    name: 'Agent',
+    namespace: NS,
+    fields: [
+      field('sourceId', str),
+      field('name', str),
+      field('email', str),
+      field('role', { type: 'enum', name: 'AgentRole', symbols: ['admin', 'agent', 'light'] }),
+      field('active', 'boolean'),
+      field('deleted', 'boolean'),
+      field('groupIds', strings),
+      field('timeZone', optStr),
+      ...stamps,
+    ],
+  },
+  organization: {
+    type: 'record',
+    name: 'Organization',
+    namespace: NS,
+    fields: [
+      field('sourceId', str),
+      field('name', str),
+      field('domains', strings),
+      field('notes', optStr),
+      field('tags', strings),
+      field('customFields', customFields),
+      ...stamps,
+    ],
+  },
+  contact: {
+    type: 'record',
+    name: 'Contact',
+    namespace: NS,
+    fields: [
+      field('sourceId', str),
+      field('name', str),
+      field('email', optStr),
+      field('phone', optStr),
+      field('organizationId', optStr),
+      field('tags', strings),
+      field('timeZone', optStr),
+      field('customFields', customFields),
+      ...stamps,
+    ],
+  },
+  ticketField: {
+    type: 'record',
+    name: 'TicketField',
+    namespace: NS,
+    fields: [
+      field('sourceId', str),
+      field('key', str),
+      field('title', str),
+      field('type', {
+        type: 'enum',
+        name: 'TicketFieldType',
+        symbols: ['text', 'textarea', 'checkbox', 'date', 'integer', 'decimal', 'dropdown', 'multiselect', 'regex'],
+      }),
+      field('required', 'boolean'),
+      field('active', 'boolean'),
+      field('options', { type: 'array', items: option }),
+      field('pattern', optStr),
+      ...stamps,
+    ],
+  },
+  ticket: {
+    type: 'record',
+    name: 'Ticket',
+    namespace: NS,
+    fields: [
+      field('sourceId', str),
+      field('subject', str),
+      field('status', { type: 'enum', name: 'TicketStatus', symbols: ['new', 'open', 'pending', 'hold', 'solved', 'closed'] }),
+      field('priority', ['null', { type: 'enum', name: 'TicketPriority', symbols: ['low', 'normal', 'high', 'urgent'] }]),
+      field('type', ['null', { type: 'enum', name: 'TicketType', symbols: ['question', 'incident', 'problem', 'task'] }]),
+      field('requesterId', optStr),
+      field('assigneeId', optStr),
+      field('groupId', optStr),
+      field('organizationId', optStr),
+      field('tags', strings),
+      field('customFields', customFields),
+      ...stamps,
+      field('comments', { type: 'array', items: comment }),
+    ],
+  },
+  kbCategory: {
+    type: 'record',
+    name: 'KbCategory',
+    namespace: NS,
+    fields: [field('sourceId', str), field('name', str), field('description', optStr), field('locale', str), field('position', 'int'), ...stamps],
+  },
+  kbSection: {
+    type: 'record',
+    name: 'KbSection',
+    namespace: NS,
+    fields: [
+      field('sourceId', str),
+      field('categoryId', str),
+      field('name', str),
+      field('description', optStr),
+      field('locale', str),
+      field('position', 'int'),
+      ...stamps,
+    ],
+  },
+  kbArticle: {
+    type: 'record',
+    name: 'KbArticle',
+    namespace: NS,
+    fields: [
+      field('sourceId', str),
+      field('sectionId', str),
+      field('authorId', optStr),
+      field('locale', str),
+      field('title', str),
+      field('body', str),
+      field('draft', 'boolean'),
+      field('tags', strings),
+      field('position', 'int'),
+      ...stamps,
+      field('translations', { type: 'array', items: translation }),
+    ],
+  },
+};
+
+const cache = new Map<EntityName, avro.Type>();
+
+/** The parsed Avro type of an entity. */
+export function avroType(entity: EntityName): avro.Type {
+  let type = cache.get(entity);
+  if (!type) {
+    type = avro.Type.forSchema(AVRO_SCHEMAS[entity] as avro.Schema, { wrapUnions: false });
+    cache.set(entity, type);
+  }
+  return type;
+}

@@ -1,0 +1,198 @@
+import { rmSync } from 'node:fs';
+import { platform, PLATFORMS } from '../../connectors/registry.ts';
+import type { RunningSandbox } from '../../connectors/sdk/platform.ts';
+import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
+import { loadMigrationConfig, parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
+import { runFullMigration, type RunResult } from '../pipeline/pipeline.ts';
+import { verifyMigration, type VerifyReport } from '../reconciler/verify.ts';
+import { openRuntime, stateDirOf } from '../runtime/runtime.ts';
+import { redactor } from '../runtime/redact.ts';
+import { Progress } from './progress.ts';
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const stdio: Output = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${redactor.redact(text)}\n`),
+};
+
+/** Exit codes: 0 clean, 1 the work ran but is not clean, 2 bad config or usage, 3 an endpoint failed. */
+export function exitCodeOf(error: HdmError): number {
+  if (error.code === 'CONFIG_INVALID') return 2;
+  if (error.code === 'AUTH_FAILED' || error.code === 'UNREACHABLE' || error.code === 'LEDGER_FAILED') return 3;
+  return 1;
+}
+
+const COLUMNS = ['source', 'loaded', 'missing', 'mismatched', 'failed', 'duplicates', 'filtered'] as const;
+
+export function formatReconciliation(report: VerifyReport): string {
+  const header = ['entity'.padEnd(14), ...COLUMNS.map((c) => c.padStart(10))].join('');
+  const lines = [header, '-'.repeat(header.length)];
+  for (const [entity, stats] of Object.entries(report.entities)) {
+    lines.push([entity.padEnd(14), ...COLUMNS.map((c) => String(stats![c]).padStart(10))].join(''));
+  }
+  if (report.issues.length) {
+    lines.push('', 'issues (first of each entity):');
+    for (const i of report.issues) lines.push(`  ${i.status.padEnd(10)} ${i.entity} ${i.sourceId}${i.targetId ? ` → ${i.targetId}` : ''}: ${i.detail}`);
+  }
+  lines.push('', report.clean ? 'reconciliation clean: nothing missing, mismatched or duplicated' : 'reconciliation NOT clean');
+  return lines.join('\n');
+}
+
+function formatRun(result: RunResult, progress: Progress, seconds: number): string {
+  const lines = [`run ${result.run.runId} ${result.run.status} in ${seconds.toFixed(1)} s · ${progress.canonicalLoaded} canonical records · ${Math.round(progress.canonicalLoaded / Math.max(seconds, 0.001))} rec/s`];
+  for (const [entity, c] of Object.entries(result.counts)) {
+    lines.push(
+      `  ${entity.padEnd(12)} read ${c.read}, created ${c.created}, updated ${c.updated}, matched ${c.matched}, unchanged ${c.unchanged}, filtered ${c.filtered}, failed ${c.failed}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export interface MigrateFlags {
+  restart?: boolean;
+  json?: boolean;
+  progress?: boolean;
+  verify?: boolean;
+}
+
+/** Runs a full migration (resuming an unfinished one), then reconciles unless told not to. */
+export async function migrateCommand(config: Readonly<MigrationConfig>, flags: MigrateFlags, io: Output = stdio, env = process.env): Promise<number> {
+  const runtime = await openRuntime(config, env);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = new Progress({ enabled: flags.progress !== false && !flags.json });
+  const started = Date.now();
+  try {
+    const result = await runFullMigration(runtime.deps(progress.events, controller.signal), { restart: flags.restart });
+    progress.stop();
+    const seconds = (Date.now() - started) / 1000;
+    let report: VerifyReport | null = null;
+    if (flags.verify !== false) {
+      report = await verifyMigration({
+        source: runtime.source,
+        target: runtime.target,
+        ledger: runtime.ledger,
+        rules: runtime.rules,
+        entities: config.entities,
+        defaultAgentEmail: config.options.defaultAgentEmail,
+      });
+    }
+    if (flags.json) {
+      io.out(
+        JSON.stringify(
+          {
+            run: result.run,
+            counts: result.counts,
+            seconds,
+            canonicalRecords: progress.canonicalLoaded,
+            recordsPerSecond: Math.round(progress.canonicalLoaded / Math.max(seconds, 0.001)),
+            ...(report ? { entities: report.entities, clean: report.clean, issues: report.issues, verifyId: report.verifyId } : {}),
+          },
+          null,
+          2,
+        ),
+      );
+    } else {
+      io.out(formatRun(result, progress, seconds));
+      if (report) io.out(`\n${formatReconciliation(report)}`);
+    }
+    const failed = Object.values(result.counts).some((c) => c.failed > 0);
+    return report && !report.clean ? 1 : failed ? 1 : 0;
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await runtime.close();
+  }
+}
+
+export async function verifyCommand(config: Readonly<MigrationConfig>, flags: { json?: boolean; sourceScan?: boolean }, io: Output = stdio, env = process.env): Promise<number> {
+  const runtime = await openRuntime(config, env);
+  try {
+    await Promise.all([runtime.source.check(), runtime.target.check()]);
+    const report = await verifyMigration({
+      source: runtime.source,
+      target: runtime.target,
+      ledger: runtime.ledger,
+      rules: runtime.rules,
+      entities: config.entities,
+      defaultAgentEmail: config.options.defaultAgentEmail,
+      sourceScan: flags.sourceScan,
+    });
+    io.out(flags.json ? JSON.stringify(report, null, 2) : formatReconciliation(report));
+    return report.clean ? 0 : 1;
+  } finally {
+    await runtime.close();
+  }
+}
+
+export interface QuickstartFlags {
+  tickets: number;
+  seed: number;
+  from: string;
+  to: string;
+  json?: boolean;
+  progress?: boolean;
+  stateDir: string;
+}
+
+/**
+ * The demo: a seeded source sandbox, an empty target sandbox, a full migration between them with
+ * the reconciliation. Exits 0 only when nothing is missing, mismatched or duplicated.
+ */
+export async function quickstartCommand(flags: QuickstartFlags, io: Output = stdio): Promise<number> {
+  const sourcePlatform = platform(flags.from);
+  const targetPlatform = platform(flags.to);
+  const sandboxes: RunningSandbox[] = [];
+  try {
+    if (!flags.json) io.err(`starting a ${flags.from} sandbox with ${flags.tickets} tickets (seed ${flags.seed}) and an empty ${flags.to} sandbox…`);
+    const source = await sourcePlatform.startSandbox({ tickets: flags.tickets, seed: flags.seed, requestsPerMinute: null });
+    sandboxes.push(source);
+    const target = await targetPlatform.startSandbox({ tickets: 0, seed: flags.seed + 1, requestsPerMinute: null });
+    sandboxes.push(target);
+    rmSync(flags.stateDir, { recursive: true, force: true });
+    const config = parseMigrationConfig(
+      {
+        name: 'quickstart',
+        source: { platform: flags.from, url: source.url, concurrency: 16 },
+        target: { platform: flags.to, url: target.url, concurrency: 16 },
+        stateDir: flags.stateDir,
+      },
+      'quickstart config',
+    );
+    if (!flags.json) io.err(`source ${source.url} · target ${target.url} · state ${flags.stateDir}`);
+    return await migrateCommand(config, { json: flags.json, progress: flags.progress, restart: true }, io, { ...process.env, ...source.env, ...target.env });
+  } finally {
+    await Promise.allSettled(sandboxes.map((s) => s.close()));
+  }
+}
+
+export async function sandboxCommand(
+  name: string,
+  flags: { port: number; host: string; tickets: number; seed: number; rpm: number | null; json?: boolean },
+  io: Output = stdio,
+): Promise<RunningSandbox> {
+  const sandbox = await platform(name).startSandbox({ port: flags.port, host: flags.host, tickets: flags.tickets, seed: flags.seed, requestsPerMinute: flags.rpm });
+  if (flags.json) {
+    io.out(JSON.stringify({ platform: name, url: sandbox.url, credentials: sandbox.credentials, env: sandbox.env, counts: sandbox.counts() }));
+  } else {
+    io.out(`${name} sandbox listening on ${sandbox.url}`);
+    io.out(`accepts credentials (sandbox only):`);
+    for (const [key, value] of Object.entries(sandbox.env)) io.out(`  export ${key}=${value}`);
+    io.out(`holds: ${Object.entries(sandbox.counts()).map(([k, v]) => `${v} ${k}`).join(', ')}`);
+    io.out(`rate limit: ${flags.rpm === null ? 'none' : `${flags.rpm} requests/minute`} · Ctrl-C stops it`);
+  }
+  return sandbox;
+}
+
+export function loadConfigOrFail(file: string): Readonly<MigrationConfig> {
+  return loadMigrationConfig(file);
+}
+
+export { PLATFORMS, stateDirOf, toHdmError };

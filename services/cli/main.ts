@@ -1,0 +1,171 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { toHdmError } from '../../connectors/sdk/errors.ts';
+import { openLedger } from '../ledger/clickhouse-ledger.ts';
+import { stateDirOf } from '../runtime/runtime.ts';
+import { exitCodeOf, loadConfigOrFail, migrateCommand, PLATFORMS, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
+
+const int = (name: string, min = 0) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}`);
+  return n;
+};
+
+async function ledgerOf(configFile: string) {
+  const config = loadConfigOrFail(configFile);
+  const password = config.ledger.password ? process.env[config.ledger.password.env] : undefined;
+  const username = config.ledger.username ? process.env[config.ledger.username.env] : undefined;
+  return openLedger({
+    migration: config.name,
+    url: config.ledger.clickhouseUrl,
+    database: config.ledger.database,
+    username,
+    password,
+    path: resolve(stateDirOf(config), 'ledger'),
+  });
+}
+
+export function buildProgram(): Command {
+  const program = new Command('hdm')
+    .description('helpdesk-migrator: move a whole helpdesk between platforms and prove nothing was lost or duplicated')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program
+    .command('quickstart')
+    .description('demo: migrate a seeded sandbox helpdesk into an empty one and reconcile (what `npm start` runs)')
+    .addOption(new Option('--tickets <n>', 'tickets in the source sandbox').default(1000).argParser(int('--tickets')))
+    .addOption(new Option('--seed <n>', 'seed of the generated helpdesk').default(42).argParser(int('--seed')))
+    .addOption(new Option('--from <platform>', 'source platform').choices(Object.keys(PLATFORMS)).default('zendesk'))
+    .addOption(new Option('--to <platform>', 'target platform').choices(Object.keys(PLATFORMS)).default('freshdesk'))
+    .option('--state-dir <dir>', 'state directory (wiped at start)', '.hdm/quickstart')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--no-progress', 'no progress bars')
+    .action(async (opts) => {
+      process.exitCode = await quickstartCommand({
+        tickets: opts.tickets,
+        seed: opts.seed,
+        from: opts.from,
+        to: opts.to,
+        json: opts.json,
+        progress: opts.progress,
+        stateDir: resolve(opts.stateDir),
+      });
+    });
+
+  program
+    .command('migrate')
+    .description('run the full migration described by a migration file; resumes an unfinished run')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .option('--restart', 'start a new full run instead of resuming an unfinished one')
+    .option('--no-verify', 'skip the reconciliation after the run')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--no-progress', 'no progress bars')
+    .action(async (opts) => {
+      process.exitCode = await migrateCommand(loadConfigOrFail(opts.config), {
+        restart: opts.restart,
+        verify: opts.verify,
+        json: opts.json,
+        progress: opts.progress,
+      });
+    });
+
+  program
+    .command('verify')
+    .description('read the target back, compare it with the source, print the reconciliation')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .option('--no-source-scan', 'trust the checksums recorded at load time instead of re-reading the source')
+    .option('--json', 'print {"entities": {...}} as JSON on stdout')
+    .action(async (opts) => {
+      process.exitCode = await verifyCommand(loadConfigOrFail(opts.config), { json: opts.json, sourceScan: opts.sourceScan });
+    });
+
+  program
+    .command('sandbox')
+    .description('serve a local sandbox that behaves like the platform\'s public API')
+    .argument('<platform>', `one of ${Object.keys(PLATFORMS).join(', ')}`)
+    .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(0).argParser(int('--port')))
+    .option('--host <host>', 'interface to bind', '127.0.0.1')
+    .addOption(new Option('--tickets <n>', 'tickets to generate (0: empty helpdesk)').default(0).argParser(int('--tickets')))
+    .addOption(new Option('--seed <n>', 'seed of the generated helpdesk').default(1).argParser(int('--seed')))
+    .addOption(new Option('--rpm <n>', 'requests per minute before 429 (default: the Enterprise plan)').argParser(int('--rpm', 1)))
+    .option('--unthrottled', 'no rate limit')
+    .option('--json', 'print the URL and credentials as JSON')
+    .action(async (name: string, opts) => {
+      if (!(name in PLATFORMS)) throw new InvalidArgumentError(`unknown platform ${name}`);
+      const sandbox = await sandboxCommand(name, {
+        port: opts.port,
+        host: opts.host,
+        tickets: opts.tickets,
+        seed: opts.seed,
+        rpm: opts.unthrottled ? null : (opts.rpm ?? (undefined as unknown as number)),
+        json: opts.json,
+      });
+      await new Promise<void>((done) => {
+        const stop = () => void sandbox.close().then(done);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  program
+    .command('runs')
+    .description('list the runs of a migration from the ledger')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .option('--json', 'JSON output')
+    .action(async (opts) => {
+      const ledger = await ledgerOf(opts.config);
+      try {
+        const runs = await ledger.runs();
+        if (opts.json) stdio.out(JSON.stringify(runs, null, 2));
+        else for (const r of runs) stdio.out(`${r.runId}  ${r.kind.padEnd(6)} ${r.status.padEnd(11)} ${r.startedAt} → ${r.finishedAt ?? '…'}`);
+      } finally {
+        await ledger.close();
+      }
+    });
+
+  program
+    .command('failures')
+    .description('list records whose latest load attempt failed, with the reason')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .addOption(new Option('--limit <n>', 'rows').default(50).argParser(int('--limit', 1)))
+    .option('--json', 'JSON output')
+    .action(async (opts) => {
+      const ledger = await ledgerOf(opts.config);
+      try {
+        const rows = await ledger.failures(opts.limit);
+        if (opts.json) stdio.out(JSON.stringify(rows, null, 2));
+        else if (rows.length === 0) stdio.out('no failures');
+        else for (const r of rows) stdio.out(`${r.entity} ${r.sourceId}: ${r.errorCode} ${r.errorMessage} (${r.attempts} attempts)`);
+      } finally {
+        await ledger.close();
+      }
+    });
+
+  program
+    .command('sql')
+    .description('run a SQL query on the ledger (tables: runs, source_records, id_map, load_attempts, dead_letters, verifications)')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .argument('<query>', 'SQL')
+    .action(async (query: string, opts) => {
+      const ledger = await ledgerOf(opts.config);
+      try {
+        for (const row of await ledger.query(query)) stdio.out(JSON.stringify(row));
+      } finally {
+        await ledger.close();
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const error = toHdmError(err);
+    stdio.err(`hdm: ${error.code === 'INTERNAL' ? '' : `${error.code}: `}${error.message}`);
+    if (process.env.HDM_DEBUG && err instanceof Error && err.stack) stdio.err(err.stack);
+    process.exitCode = exitCodeOf(error);
+  }
+}

@@ -1,0 +1,99 @@
+import { join, resolve } from 'node:path';
+import { platform } from '../../connectors/registry.ts';
+import type { Connector } from '../../connectors/sdk/contract.ts';
+import { resolveCredentials, type MigrationConfig } from '../../schemas/config.ts';
+import { InProcessBus } from '../bus/in-process-bus.ts';
+import type { MessageBus } from '../bus/message-bus.ts';
+import { openLedger, type ClickHouseLedger } from '../ledger/clickhouse-ledger.ts';
+import type { MappingRules } from '../mapper/record.mapping.ts';
+import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
+import { FileCheckpointStore } from '../poller/checkpoint-store.ts';
+import { redactor } from './redact.ts';
+
+/** Everything a command needs for one migration, opened from its config. */
+export interface Runtime {
+  config: Readonly<MigrationConfig>;
+  stateDir: string;
+  source: Connector;
+  target: Connector;
+  ledger: ClickHouseLedger;
+  bus: MessageBus;
+  rules: MappingRules;
+  deps(events?: PipelineEvents, signal?: AbortSignal): PipelineDeps;
+  close(): Promise<void>;
+}
+
+export function stateDirOf(config: Readonly<MigrationConfig>, cwd = process.cwd()): string {
+  return resolve(cwd, config.stateDir ?? join('.hdm', config.name));
+}
+
+export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+  const sourcePlatform = platform(config.source.platform);
+  const targetPlatform = platform(config.target.platform);
+  const sourceCredentials = resolveCredentials('source', config.source, sourcePlatform.credentialEnv, env);
+  const targetCredentials = resolveCredentials('target', config.target, targetPlatform.credentialEnv, env);
+  redactor.add(...Object.values(sourceCredentials), ...Object.values(targetCredentials));
+
+  const source = sourcePlatform.createConnector({
+    url: config.source.url,
+    credentials: sourceCredentials,
+    concurrency: config.source.concurrency,
+    requestsPerMinute: config.source.requestsPerMinute,
+  });
+  const target = targetPlatform.createConnector({
+    url: config.target.url,
+    credentials: targetCredentials,
+    concurrency: config.target.concurrency,
+    requestsPerMinute: config.target.requestsPerMinute,
+  });
+  const stateDir = stateDirOf(config);
+  const username = config.ledger.username ? env[config.ledger.username.env] : undefined;
+  const password = config.ledger.password ? env[config.ledger.password.env] : undefined;
+  redactor.add(password);
+  const ledger = await openLedger({
+    migration: config.name,
+    url: config.ledger.clickhouseUrl,
+    database: config.ledger.database,
+    username,
+    password,
+    path: join(stateDir, 'ledger'),
+  });
+  const bus = new InProcessBus({ partitions: Math.max(16, config.options.loaderConcurrency) });
+  const rules: MappingRules = {
+    capabilities: target.capabilities,
+    skipAttachments: config.options.skipAttachments,
+    statusMap: config.options.statusMap,
+    priorityMap: config.options.priorityMap,
+    typeMap: config.options.typeMap,
+  };
+  const checkpoints = new FileCheckpointStore(stateDir);
+  return {
+    config,
+    stateDir,
+    source,
+    target,
+    ledger,
+    bus,
+    rules,
+    deps: (events, signal) => ({
+      migration: config.name,
+      source,
+      target,
+      ledger,
+      bus,
+      checkpoints,
+      rules,
+      entities: config.entities,
+      loaderConcurrency: config.options.loaderConcurrency,
+      overlapSeconds: config.options.overlapSeconds,
+      defaultAgentEmail: config.options.defaultAgentEmail,
+      events,
+      signal,
+    }),
+    async close() {
+      await bus.close();
+      await Promise.allSettled([source.close(), target.close()]);
+      await ledger.close();
+    },
+  };
+}

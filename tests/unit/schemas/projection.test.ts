@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { fakeHelpdesk } from '../../../connectors/sdk/fake-helpdesk.ts';
+import { checksum, diffProjections, htmlText, project, stableStringify } from '../../../schemas/projection.ts';
+
+const ticket = fakeHelpdesk({ seed: 5, tickets: 3 }).ticket(1);
+
+describe('projection', () => {
+  it('ignores markup, ID fields and set order but not content', () => {
+    const same = {
+      ...ticket,
+      sourceId: 'other',
+      updatedAt: '2030-01-01T00:00:00Z',
+      tags: [...ticket.tags].reverse(),
+      comments: ticket.comments.map((c) => ({ ...c, sourceId: `x${c.sourceId}`, body: `<div>${c.body}</div>` })),
+    };
+    expect(checksum(project('ticket', same))).toBe(checksum(project('ticket', ticket)));
+    const changed = { ...ticket, comments: ticket.comments.map((c, i) => (i === 0 ? { ...c, body: `${c.body} edited` } : c)) };
+    expect(checksum(project('ticket', changed))).not.toBe(checksum(project('ticket', ticket)));
+    const otherStatus = ticket.status === 'closed' ? ('open' as const) : ('closed' as const);
+    expect(checksum(project('ticket', { ...ticket, status: otherStatus }))).not.toBe(checksum(project('ticket', ticket)));
+    const flipped = { ...ticket, comments: ticket.comments.map((c) => ({ ...c, public: !c.public })) };
+    expect(checksum(project('ticket', flipped))).not.toBe(checksum(project('ticket', ticket)));
+  });
+
+  it('drops fields the target cannot preserve, through arrays', () => {
+    const moved = { ...ticket, createdAt: '2031-01-01T00:00:00.000Z', comments: ticket.comments.map((c) => ({ ...c, createdAt: '2031-01-01T00:00:00.000Z' })) };
+    expect(checksum(project('ticket', moved))).not.toBe(checksum(project('ticket', ticket)));
+    const limits = ['createdAt', 'comments.createdAt'];
+    expect(checksum(project('ticket', moved, limits))).toBe(checksum(project('ticket', ticket, limits)));
+  });
+
+  it('treats empty custom field values as absent', () => {
+    const a = { ...ticket, customFields: { a: 'x', b: null, c: [] as string[], d: '' } };
+    const b = { ...ticket, customFields: { a: 'x' } };
+    expect(checksum(project('ticket', a))).toBe(checksum(project('ticket', b)));
+  });
+
+  it('turns HTML into comparable text', () => {
+    expect(htmlText('<p>Grüße&nbsp;&amp; <b>thanks</b></p><p>bye</p>')).toBe('Grüße & thanks bye');
+    expect(htmlText(null)).toBe('');
+  });
+
+  it('serialises with sorted keys and names each differing path', () => {
+    expect(stableStringify({ b: 1, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":1}');
+    expect(diffProjections({ a: 1, b: { c: [1, 2] } }, { a: 1, b: { c: [1, 3] } })).toEqual([{ path: 'b.c.1', expected: 2, actual: 3 }]);
+    expect(diffProjections({ list: [1] }, { list: [1, 2] })).toEqual([{ path: 'list.length', expected: 1, actual: 2 }]);
+  });
+});

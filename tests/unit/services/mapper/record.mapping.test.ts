@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { fakeHelpdesk } from '../../../../connectors/sdk/fake-helpdesk.ts';
+import { mapPriority, mapRecord, mapStatus, type MappingRules } from '../../../../services/mapper/record.mapping.ts';
+import { ENTITIES } from '../../../../schemas/canonical.ts';
+
+const freshdeskLike: MappingRules = {
+  capabilities: { ticketStatuses: ['open', 'pending', 'solved', 'closed'], ticketPriorities: ['low', 'normal', 'high', 'urgent'], ticketTypes: ['question', 'incident', 'problem'], entities: ENTITIES },
+  skipAttachments: false,
+  statusMap: {},
+  priorityMap: {},
+  typeMap: {},
+};
+const h = fakeHelpdesk({ seed: 11, tickets: 40 });
+
+describe('record mapping', () => {
+  it('maps statuses the target lacks to the nearest it has, and honours the status map first', () => {
+    expect(mapStatus('new', freshdeskLike)).toBe('open');
+    expect(mapStatus('hold', freshdeskLike)).toBe('pending');
+    expect(mapStatus('solved', freshdeskLike)).toBe('solved');
+    expect(mapStatus('hold', { ...freshdeskLike, statusMap: { hold: 'open' } })).toBe('open');
+    expect(mapPriority('urgent', { ...freshdeskLike, priorityMap: { urgent: 'high' } })).toBe('high');
+    expect(mapPriority(null, freshdeskLike)).toBeNull();
+  });
+
+  it('plans every ticket with only target-supported values and notes each change', () => {
+    for (const ticket of h.tickets()) {
+      const result = mapRecord('ticket', ticket, freshdeskLike);
+      expect(result.kind).toBe('planned');
+      if (result.kind !== 'planned') continue;
+      expect(freshdeskLike.capabilities.ticketStatuses).toContain(result.record.status);
+      if (result.record.type !== null) expect(freshdeskLike.capabilities.ticketTypes).toContain(result.record.type);
+      if (ticket.status !== result.record.status) expect(result.notes.join()).toContain(`status ${ticket.status}`);
+      expect(result.record.comments).toEqual(ticket.comments);
+    }
+  });
+
+  it('drops attachments when told to, leaving the comments', () => {
+    const withAttachments = [...h.tickets()].find((t) => t.comments.some((c) => c.attachments.length > 0))!;
+    const result = mapRecord('ticket', withAttachments, { ...freshdeskLike, skipAttachments: true });
+    if (result.kind !== 'planned') throw new Error('expected planned');
+    expect(result.record.comments).toHaveLength(withAttachments.comments.length);
+    expect(result.record.comments.every((c) => c.attachments.length === 0)).toBe(true);
+    expect(result.notes).toContain('attachments skipped by option');
+  });
+
+  it('filters deactivated and deleted agents with the rule that did it', () => {
+    const deleted = h.agents.find((a) => a.deleted)!;
+    const inactive = h.agents.find((a) => !a.active && !a.deleted)!;
+    expect(mapRecord('agent', deleted, freshdeskLike)).toEqual({ kind: 'filtered', rule: 'deleted-agent→default-agent' });
+    expect(mapRecord('agent', inactive, freshdeskLike)).toEqual({ kind: 'filtered', rule: 'inactive-agent→default-agent' });
+    expect(mapRecord('agent', h.agents[0], freshdeskLike).kind).toBe('planned');
+  });
+
+  it('filters entities the target cannot receive', () => {
+    const noKb = { ...freshdeskLike, capabilities: { ...freshdeskLike.capabilities, entities: ENTITIES.filter((e) => e !== 'kbArticle') } };
+    expect(mapRecord('kbArticle', h.kbArticles[0], noKb)).toEqual({ kind: 'filtered', rule: 'target-has-no-kbArticle' });
+  });
+
+  it('is pure: the input record is not modified', () => {
+    const ticket = h.ticket(3);
+    const before = JSON.stringify(ticket);
+    mapRecord('ticket', ticket, { ...freshdeskLike, skipAttachments: true });
+    expect(JSON.stringify(ticket)).toBe(before);
+  });
+});
