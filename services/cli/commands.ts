@@ -92,6 +92,7 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
             seconds,
             canonicalRecords: progress.canonicalLoaded,
             recordsPerSecond: Math.round(progress.canonicalLoaded / Math.max(seconds, 0.001)),
+            peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
             ...(report ? { entities: report.entities, clean: report.clean, issues: report.issues, verifyId: report.verifyId } : {}),
           },
           null,

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { platform } from '../../connectors/registry.ts';
+import type { RunningSandbox, SandboxOptions } from '../../connectors/sdk/platform.ts';
+import type { Output } from '../../services/cli/commands.ts';
+
+/** Two sandboxes, a state directory and a migration file between them. */
+export interface MigrationEnv {
+  source: RunningSandbox;
+  target: RunningSandbox;
+  dir: string;
+  configFile: string;
+  env: NodeJS.ProcessEnv;
+  config: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export async function migrationEnv(
+  from: string,
+  to: string,
+  sourceOptions: SandboxOptions,
+  extra: Record<string, unknown> = {},
+): Promise<MigrationEnv> {
+  const source = await platform(from).startSandbox({ requestsPerMinute: null, ...sourceOptions });
+  const target = await platform(to).startSandbox({ requestsPerMinute: null, tickets: 0, seed: 999 });
+  const dir = mkdtempSync(join(tmpdir(), 'hdm-e2e-'));
+  const config = {
+    name: `e2e-${from}-${to}`,
+    source: { platform: from, url: source.url, concurrency: 8 },
+    target: { platform: to, url: target.url, concurrency: 8 },
+    stateDir: join(dir, 'state'),
+    ...extra,
+  };
+  const configFile = join(dir, 'migration.yaml');
+  writeFileSync(configFile, stringify(config));
+  return {
+    source,
+    target,
+    dir,
+    configFile,
+    config,
+    env: { ...process.env, ...source.env, ...target.env },
+    async close() {
+      await Promise.allSettled([source.close(), target.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Captures a command's output. */
+export function captureOutput(): Output & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t) };
+}
