@@ -35,6 +35,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** Resolve with the response instead of throwing for these statuses. */
   okStatuses?: number[];
+  /** Attempts for this request, overriding the client's (e.g. 2 for a fail-fast connection check). */
+  maxAttempts?: number;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -121,7 +123,7 @@ export class HttpClient {
               });
       }
       if (!(outcome instanceof HdmError)) return outcome;
-      if (!outcome.retryable || attempt >= this.maxAttempts) throw outcome;
+      if (!outcome.retryable || attempt >= (req.maxAttempts ?? this.maxAttempts)) throw outcome;
       this.stats.retries += 1;
       const retryAfter = outcome.context.retryAfter;
       const delayMs =
