@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { stateDirOf } from '../runtime/runtime.ts';
+import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { exitCodeOf, loadConfigOrFail, migrateCommand, PLATFORMS, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
@@ -23,6 +24,13 @@ async function ledgerOf(configFile: string) {
     password,
     path: resolve(stateDirOf(config), 'ledger'),
   });
+}
+
+/** The migration file, with the ledger URL from the command line when given. */
+function configOf(file: string, clickhouseUrl?: string): Readonly<MigrationConfig> {
+  const config = loadConfigOrFail(file);
+  if (!clickhouseUrl) return config;
+  return parseMigrationConfig({ ...config, ledger: { ...config.ledger, clickhouseUrl } }, `${file} with --clickhouse-url`);
 }
 
 export function buildProgram(): Command {
@@ -58,11 +66,12 @@ export function buildProgram(): Command {
     .description('run the full migration described by a migration file; resumes an unfinished run')
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
     .option('--restart', 'start a new full run instead of resuming an unfinished one')
+    .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
     .option('--no-verify', 'skip the reconciliation after the run')
     .option('--json', 'print the result as JSON on stdout')
     .option('--no-progress', 'no progress bars')
     .action(async (opts) => {
-      process.exitCode = await migrateCommand(loadConfigOrFail(opts.config), {
+      process.exitCode = await migrateCommand(configOf(opts.config, opts.clickhouseUrl), {
         restart: opts.restart,
         verify: opts.verify,
         json: opts.json,
@@ -75,9 +84,10 @@ export function buildProgram(): Command {
     .description('read the target back, compare it with the source, print the reconciliation')
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
     .option('--no-source-scan', 'trust the checksums recorded at load time instead of re-reading the source')
+    .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
     .option('--json', 'print {"entities": {...}} as JSON on stdout')
     .action(async (opts) => {
-      process.exitCode = await verifyCommand(loadConfigOrFail(opts.config), { json: opts.json, sourceScan: opts.sourceScan });
+      process.exitCode = await verifyCommand(configOf(opts.config, opts.clickhouseUrl), { json: opts.json, sourceScan: opts.sourceScan });
     });
 
   program

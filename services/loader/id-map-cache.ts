@@ -1,62 +1,113 @@
 import type { EntityName } from '../../schemas/canonical.ts';
 import type { IdMapEntry, Ledger } from '../ledger/ledger.ts';
 
+interface Cached {
+  entry: IdMapEntry | null;
+  /** Written by this process: newer than anything a query can return (the ledger may lag a put). */
+  authoritative: boolean;
+}
+
+/** A Map that forgets its oldest keys past a capacity. */
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly capacity: number) {}
+  get(key: string): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+  peek(key: string): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);
+  }
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}
+
 /**
- * The id map as the loader reads it: a bounded LRU in front of the ledger. Writes go to both, so a
- * record loaded in this process is found without a query; a record loaded by an earlier process
- * is found in the ledger.
+ * The id map as the loader reads it: bounded caches in front of the ledger. Writes go to both, so a
+ * record loaded in this process is found without a query, and a query that raced a write never
+ * replaces what the write put here.
  */
 export class IdMapCache {
-  private readonly entries = new Map<string, IdMapEntry | null>();
+  /** References (groups, agents, contacts…): small entries, many lookups. */
+  private readonly refs: Lru<Cached>;
+  /** Tickets with their children, as recently written or fetched ahead for loading. */
+  private readonly tickets: Lru<Cached>;
 
   constructor(
     private readonly ledger: Ledger,
-    /** Entries kept in memory. Default 200,000. */
-    private readonly capacity = 200_000,
-  ) {}
+    /** Reference entries kept in memory. Default 200,000. */
+    refCapacity = 200_000,
+    /** Ticket entries (with comment IDs) kept in memory. Default 20,000. */
+    ticketCapacity = 20_000,
+  ) {
+    this.refs = new Lru(refCapacity);
+    this.tickets = new Lru(ticketCapacity);
+  }
 
   private static key(entity: EntityName, sourceId: string): string {
     return `${entity}\u0000${sourceId}`;
   }
 
-  private remember(key: string, entry: IdMapEntry | null): void {
-    // Ticket entries carry every comment's ID; keep only their slim form in memory.
-    const slim = entry && entry.entity === 'ticket' ? { ...entry, children: {} } : entry;
-    this.entries.delete(key);
-    this.entries.set(key, slim);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+  private cache(entity: EntityName): Lru<Cached> {
+    return entity === 'ticket' ? this.tickets : this.refs;
   }
 
-  /** The entry for one record, children included (always read from the ledger for tickets). */
+  /** Stores a query result unless this process wrote the record meanwhile. */
+  private fromQuery(entity: EntityName, key: string, entry: IdMapEntry | null): IdMapEntry | null {
+    const cache = this.cache(entity);
+    const current = cache.peek(key);
+    if (current?.authoritative) return current.entry;
+    cache.set(key, { entry, authoritative: false });
+    return entry;
+  }
+
+  /** Reads the entries of many records in one query: one query per page instead of one per record. */
+  async prefetch(entity: EntityName, sourceIds: string[]): Promise<void> {
+    const cache = this.cache(entity);
+    const wanted = [...new Set(sourceIds)].filter((id) => cache.peek(IdMapCache.key(entity, id)) === undefined);
+    for (let i = 0; i < wanted.length; i += 1000) {
+      const chunk = wanted.slice(i, i + 1000);
+      const found = await this.ledger.lookupIds(entity, chunk);
+      for (const id of chunk) this.fromQuery(entity, IdMapCache.key(entity, id), found.get(id) ?? null);
+    }
+  }
+
+  /** The entry for one record, children included. */
   async get(entity: EntityName, sourceId: string): Promise<IdMapEntry | null> {
     const key = IdMapCache.key(entity, sourceId);
-    if (entity !== 'ticket' && this.entries.has(key)) {
-      const entry = this.entries.get(key)!;
-      this.entries.delete(key);
-      this.entries.set(key, entry);
-      return entry;
-    }
+    const cached = this.cache(entity).get(key);
+    if (cached) return cached.entry;
     const found = (await this.ledger.lookupIds(entity, [sourceId])).get(sourceId) ?? null;
-    this.remember(key, found);
-    return found;
+    return this.fromQuery(entity, key, found);
   }
 
-  /** Target IDs for many records of one entity (only what is cached or in the ledger). */
+  /** Target IDs for many records of one entity (what is cached or in the ledger). */
   async targetIds(entity: EntityName, sourceIds: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
+    const cache = this.cache(entity);
     const missing: string[] = [];
     for (const id of new Set(sourceIds)) {
-      const key = IdMapCache.key(entity, id);
-      if (this.entries.has(key)) {
-        const entry = this.entries.get(key);
-        if (entry && !entry.deleted) out.set(id, entry.targetId);
-      } else missing.push(id);
+      const cached = cache.get(IdMapCache.key(entity, id));
+      if (cached === undefined) missing.push(id);
+      else if (cached.entry && !cached.entry.deleted) out.set(id, cached.entry.targetId);
     }
     if (missing.length > 0) {
       const found = await this.ledger.lookupIds(entity, missing);
       for (const id of missing) {
-        const entry = found.get(id) ?? null;
-        this.remember(IdMapCache.key(entity, id), entry);
+        const entry = this.fromQuery(entity, IdMapCache.key(entity, id), found.get(id) ?? null);
         if (entry && !entry.deleted) out.set(id, entry.targetId);
       }
     }
@@ -65,12 +116,13 @@ export class IdMapCache {
 
   /** Records a load; resolves once the ledger holds it. */
   put(entry: IdMapEntry): Promise<void> {
-    this.remember(IdMapCache.key(entry.entity, entry.sourceId), entry);
+    this.cache(entry.entity).set(IdMapCache.key(entry.entity, entry.sourceId), { entry, authoritative: true });
     return this.ledger.putId(entry);
   }
 
   /** Forgets what this process knows, e.g. after another process may have written. */
   clear(): void {
-    this.entries.clear();
+    this.refs.clear();
+    this.tickets.clear();
   }
 }

@@ -19,6 +19,33 @@ export class ReferenceResolver {
     private readonly defaultAgentTargetId: () => string | null,
   ) {}
 
+  /** Fetches, in a few queries, the id map entries a page of records will need. */
+  async prefetch(entity: EntityName, records: EntityTypes[EntityName][]): Promise<void> {
+    const refs = new Map<EntityName, string[]>();
+    const add = (e: EntityName, id: string | null) => {
+      if (id !== null) refs.set(e, [...(refs.get(e) ?? []), id]);
+    };
+    for (const record of records) {
+      add(entity, record.sourceId);
+      if (entity === 'ticket') {
+        const t = record as Ticket;
+        for (const id of [t.requesterId, t.assigneeId, ...t.comments.map((c) => c.authorId)]) {
+          add('agent', id);
+          add('contact', id);
+        }
+        add('group', t.groupId);
+        add('organization', t.organizationId);
+      } else if (entity === 'contact') add('organization', (record as Contact).organizationId);
+      else if (entity === 'agent') (record as Agent).groupIds.forEach((g) => add('group', g));
+      else if (entity === 'kbSection') add('kbCategory', (record as KbSection).categoryId);
+      else if (entity === 'kbArticle') {
+        add('kbSection', (record as KbArticle).sectionId);
+        add('agent', (record as KbArticle).authorId);
+      }
+    }
+    for (const [e, ids] of refs) await this.ids.prefetch(e, ids);
+  }
+
   async resolve<E extends EntityName>(entity: E, record: EntityTypes[E]): Promise<ResolveResult<E>> {
     const notes: string[] = [];
     switch (entity) {

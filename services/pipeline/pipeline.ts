@@ -120,6 +120,8 @@ async function runEntities(
   const defaultAgent = await pickDefaultAgent(deps, ids);
   const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId);
   const loader = new Loader({ runId, target, source, ledger, ids, resolver });
+  const prefetch = (entity: EntityName, envelopes: Envelope[]) =>
+    resolver.prefetch(entity, envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record] : [])));
 
   for (const entity of LOAD_ORDER) {
     if (!deps.entities.includes(entity)) continue;
@@ -130,7 +132,7 @@ async function runEntities(
     }
     events?.phase?.(entity, 'start');
     const c = (counts[entity] = { read: 0, loaded: 0, created: 0, updated: 0, matched: 0, unchanged: 0, filtered: 0, failed: 0 });
-    await runStream(deps, runId, entity, checkpoint?.state ?? null, loader, c, (state) => saveCheckpoint(entity, { state, done: false }));
+    await runStream(deps, runId, entity, checkpoint?.state ?? null, loader, c, prefetch, (state) => saveCheckpoint(entity, { state, done: false }));
     await saveCheckpoint(entity, { state: checkpoint?.state ?? null, done: true });
     if (entity === 'agent') await defaultAgent.resolve(true);
     events?.phase?.(entity, 'done');
@@ -144,6 +146,7 @@ async function runStream(
   startState: StreamState | null,
   loader: Loader,
   c: RunResult['counts'][string],
+  prefetch: (entity: EntityName, envelopes: Envelope[]) => Promise<void>,
   saveState: (state: StreamState) => Promise<void>,
 ): Promise<void> {
   const { source, ledger, bus, rules, events } = deps;
@@ -213,6 +216,7 @@ async function runStream(
         runId,
         page.records.map((e) => ({ entity: e.entity, sourceId: e.sourceId, updatedAt: e.updatedAt, deleted: e.op === 'delete' })),
       );
+      await prefetch(entity, page.records);
       const receipt = await bus.publish(
         recordsTopic,
         page.records.map((e) => ({ key: `${e.entity}:${e.sourceId}`, value: e })),
