@@ -1,0 +1,387 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { withLock } from './lock.ts';
+
+/**
+ * Installs Request Tracker 5 from Debian's packages, initialises a pristine SQLite database once,
+ * and runs named instances of RT's standalone server on loopback ports, each on its own copy of
+ * that database. Everything lives under a project-local state directory (`.services/rt`).
+ */
+
+/** Debian packages the launcher installs. `dma` satisfies RT's mail-transport-agent dependency without a daemon. */
+export const RT_PACKAGES = ['request-tracker5', 'rt5-db-sqlite', 'rt5-standalone', 'dma', 'dbconfig-no-thanks', 'w3m'] as const;
+
+/** Answers for the packages' debconf questions, so a non-interactive install never waits on a prompt. */
+const DEBCONF_PRESEED = [
+  'request-tracker5 request-tracker5/dbconfig-install boolean false',
+  'request-tracker5 request-tracker5/install-database boolean false',
+  'rt5-db-sqlite rt5-db-sqlite/dbconfig-install boolean false',
+  'dma dma/mailname string localhost',
+  'dma dma/relayhost string',
+].join('\n');
+
+const RT_LIB = '/usr/share/request-tracker5/lib';
+const RT_SERVER = '/usr/share/request-tracker5/libexec/rt-server';
+const RT_SETUP_DATABASE = '/usr/sbin/rt-setup-database';
+/** Bumped whenever the pristine database's recipe changes, so old pristine copies are rebuilt. */
+const PRISTINE_VERSION = '3';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface RtLaunchOptions {
+  /** Instance name: each name has its own database copy, port and server process. Default `default`. */
+  name?: string;
+  /** Port to listen on; 0 keeps the instance's previous port or picks a free one. Default 0. */
+  port?: number;
+  /** State directory. Default `$HDM_SERVICES_DIR/rt` or `<repo>/.services/rt`. */
+  stateDir?: string;
+  /** Starlet worker processes. Default 3. */
+  workers?: number;
+  /** Milliseconds to wait for the server to answer. Default 60000. */
+  startTimeoutMs?: number;
+  /** Progress lines (install, init, start). Default: none. */
+  log?: (line: string) => void;
+}
+
+export interface RtInstance {
+  name: string;
+  /** Base URL of RT (the REST2 API is at `${url}/REST/2.0`). */
+  url: string;
+  /** An auth token for `root`, sent as `Authorization: token <token>`. */
+  token: string;
+  /** Credentials in the rt connector's shape. */
+  credentials: { token: string };
+  port: number;
+  pid: number;
+  dir: string;
+  /** Milliseconds each step took in this call (0 when it was already done). */
+  timings: { installMs: number; initMs: number; startMs: number };
+  /** Puts the pristine database back and restarts the server on the same port. */
+  reset(): Promise<void>;
+  /** Stops the server (the instance's files stay). */
+  stop(): Promise<void>;
+}
+
+interface InstanceState {
+  pid: number;
+  port: number;
+}
+
+export function rtStateDir(stateDir?: string): string {
+  return resolve(stateDir ?? (process.env.HDM_SERVICES_DIR ? join(process.env.HDM_SERVICES_DIR, 'rt') : join(repoRoot, '.services', 'rt')));
+}
+
+/** True when every package RT needs is installed. */
+export function rtInstalled(): boolean {
+  const out = spawnSync('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\n', ...RT_PACKAGES], { encoding: 'utf8' });
+  if (out.error) return false;
+  const installed = new Set(
+    out.stdout
+      .split('\n')
+      .filter((l) => l.endsWith(' installed'))
+      .map((l) => l.split(' ')[0]),
+  );
+  return RT_PACKAGES.every((p) => installed.has(p)) && existsSync(RT_SERVER);
+}
+
+function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; logFile?: string } = {}): string {
+  const result = spawnSync(command, args, {
+    encoding: 'utf8',
+    env: options.env ?? process.env,
+    input: options.input ?? '',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  if (options.logFile) writeFileSync(options.logFile, `$ ${command} ${args.join(' ')}\n${output}\n`, { flag: 'a' });
+  if (result.error) throw new Error(`${command} could not run: ${result.error.message}`);
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(' ')} exited with ${result.status}${options.logFile ? ` (log: ${options.logFile})` : ''}:\n${output.slice(-2000)}`);
+  }
+  return result.stdout;
+}
+
+/**
+ * Installs the Debian packages when any is missing: apt-get update, debconf preseeding, a
+ * non-interactive install that never reads a terminal. Needs root (CI runs as root).
+ */
+export async function installRt(options: Pick<RtLaunchOptions, 'stateDir' | 'log'> = {}): Promise<number> {
+  if (rtInstalled()) return 0;
+  const dir = rtStateDir(options.stateDir);
+  mkdirSync(dir, { recursive: true });
+  return withLock(join(dir, 'install.lock'), async () => {
+    if (rtInstalled()) return 0;
+    if (process.getuid?.() !== 0) {
+      throw new Error(`Request Tracker is not installed and installing it needs root: run as root, or install the packages first: apt-get install ${RT_PACKAGES.join(' ')}`);
+    }
+    const started = performance.now();
+    const logFile = join(dir, 'install.log');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true', APT_LISTCHANGES_FRONTEND: 'none', NEEDRESTART_MODE: 'a' };
+    options.log?.(`installing ${RT_PACKAGES.join(' ')} (log: ${logFile})`);
+    run('apt-get', ['update', '-q'], { env, logFile });
+    run('debconf-set-selections', [], { env, input: `${DEBCONF_PRESEED}\n`, logFile });
+    run(
+      'apt-get',
+      ['install', '-y', '-q', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...RT_PACKAGES],
+      { env, logFile },
+    );
+    const ms = performance.now() - started;
+    options.log?.(`installed in ${(ms / 1000).toFixed(1)}s`);
+    return ms;
+  });
+}
+
+function siteConfig(dir: string, port: number): string {
+  const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  return `# Written by the helpdesk-migrator launcher; regenerated at every start.
+Set($rtname, 'hdm.test');
+Set($Organization, 'helpdesk-migrator');
+Set($CorrespondAddress, 'rt@hdm.invalid');
+Set($CommentAddress, 'rt-comment@hdm.invalid');
+Set($WebDomain, '127.0.0.1');
+Set($WebPort, ${port});
+Set($WebPath, '');
+Set($WebBaseURL, 'http://127.0.0.1:${port}');
+Set($DatabaseType, 'SQLite');
+Set($DatabaseName, ${q(join(dir, 'rt5.db'))});
+Set($Timezone, 'UTC');
+Set($LogToSyslog, undef);
+Set($LogToFile, undef);
+Set($LogToSTDERR, 'warning');
+# Outgoing mail (autoreplies, notifications) goes to an mbox file in var/, never to the network.
+Set($MailCommand, 'mbox');
+Set($MaxAttachmentSize, 64*1024*1024);
+Set($DisallowExecuteCode, 1);
+$RT::VarPath = ${q(join(dir, 'var'))};
+$RT::MasonDataDir = ${q(join(dir, 'mason'))};
+$RT::MasonSessionDir = ${q(join(dir, 'sessions'))};
+1;
+`;
+}
+
+function prepareInstanceDir(dir: string, port: number): NodeJS.ProcessEnv {
+  for (const sub of ['var', 'mason', 'sessions', 'site.d']) mkdirSync(join(dir, sub), { recursive: true });
+  writeFileSync(join(dir, 'RT_SiteConfig.pm'), siteConfig(dir, port));
+  // RT_SITE_CONFIG_DIR replaces /etc/request-tracker5/RT_SiteConfig.d (syslog, /rt web path) with our own empty one.
+  return { ...process.env, RT_SITE_CONFIG: join(dir, 'RT_SiteConfig.pm'), RT_SITE_CONFIG_DIR: join(dir, 'site.d'), PERL_LWP_SSL_VERIFY_HOSTNAME: '0' };
+}
+
+const GRANT_AND_TOKEN = `
+use strict; use warnings;
+use lib '${RT_LIB}';
+use RT; RT::LoadConfig(); RT::Init();
+my $privileged = RT::Group->new(RT->SystemUser);
+$privileged->LoadSystemInternalGroup('Privileged');
+# Agents (privileged users) must be able to own and work tickets, as on any real RT.
+for my $right (qw(OwnTicket ShowTicket SeeQueue CreateTicket ReplyToTicket CommentOnTicket ModifyTicket ShowTicketComments Watch WatchAsAdminCc SeeCustomField ModifyCustomField)) {
+  my ($ok, $msg) = $privileged->PrincipalObj->GrantRight(Right => $right, Object => RT->System);
+  die "grant $right: $msg\\n" unless $ok;
+}
+my $root = RT::User->new(RT->SystemUser);
+$root->Load('root') or die "no root user\\n";
+my $token = RT::AuthToken->new(RT::CurrentUser->new($root));
+my ($id, $msg, $auth) = $token->Create(Owner => $root->Id, Description => 'helpdesk-migrator launcher');
+die "token: $msg\\n" unless $id;
+print "$auth\\n";
+`;
+
+/** Builds the pristine database once (schema, core data, agent rights, a root token). */
+export async function initPristine(options: Pick<RtLaunchOptions, 'stateDir' | 'log'> = {}): Promise<{ db: string; token: string; ms: number }> {
+  const dir = rtStateDir(options.stateDir);
+  const pristine = join(dir, 'pristine');
+  const db = join(pristine, 'rt5.db');
+  const tokenFile = join(pristine, 'token');
+  const versionFile = join(pristine, 'version');
+  const ready = () => existsSync(db) && existsSync(tokenFile) && existsSync(versionFile) && readFileSync(versionFile, 'utf8').trim() === PRISTINE_VERSION;
+  mkdirSync(dir, { recursive: true });
+  if (ready()) return { db, token: readFileSync(tokenFile, 'utf8').trim(), ms: 0 };
+  return withLock(join(dir, 'pristine.lock'), async () => {
+    if (ready()) return { db, token: readFileSync(tokenFile, 'utf8').trim(), ms: 0 };
+    const started = performance.now();
+    rmSync(pristine, { recursive: true, force: true });
+    const env = prepareInstanceDir(pristine, 0);
+    const logFile = join(dir, 'init.log');
+    options.log?.(`initialising the pristine RT database (log: ${logFile})`);
+    run(RT_SETUP_DATABASE, ['--action', 'init', '--skip-create'], { env, logFile });
+    const out = run('perl', ['-e', GRANT_AND_TOKEN], { env, logFile });
+    const token = out.trim().split('\n').pop() ?? '';
+    if (!/^\d+-\d+-[0-9a-f]+$/.test(token)) throw new Error(`RT did not return an auth token (log: ${logFile})`);
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    writeFileSync(versionFile, `${PRISTINE_VERSION}\n`);
+    const ms = performance.now() - started;
+    options.log?.(`pristine database ready in ${(ms / 1000).toFixed(1)}s`);
+    return { db, token, ms };
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function healthy(url: string, token: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/REST/2.0/rt`, { headers: { authorization: `token ${token}` }, signal: AbortSignal.timeout(5000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function readState(dir: string): InstanceState | null {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as InstanceState;
+  } catch {
+    return null;
+  }
+}
+
+async function stopPid(pid: number): Promise<void> {
+  if (!alive(pid)) return;
+  // The server was started in its own process group: signal the master and its Starlet workers together.
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  signal('SIGTERM');
+  for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
+  if (alive(pid)) signal('SIGKILL');
+  for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
+}
+
+async function startServer(dir: string, port: number, token: string, workers: number, timeoutMs: number): Promise<InstanceState> {
+  const env = prepareInstanceDir(dir, port);
+  const logFd = openSync(join(dir, 'server.log'), 'a');
+  const child = spawn(
+    'perl',
+    [RT_SERVER, '--server', 'Starlet', '--host', '127.0.0.1', '--port', String(port), '--max-workers', String(workers)],
+    { env, cwd: dir, detached: true, stdio: ['ignore', logFd, logFd] },
+  );
+  closeSync(logFd);
+  child.unref();
+  const pid = child.pid ?? 0;
+  const state = { pid, port };
+  writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await healthy(url, token)) return state;
+    if (!alive(pid)) break;
+    await sleep(150);
+  }
+  await stopPid(pid);
+  const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000) : '';
+  throw new Error(`RT did not become healthy on port ${port} within ${timeoutMs} ms; server log:\n${log}`);
+}
+
+/**
+ * Makes sure RT is installed, initialised and running as the named instance; reuses a healthy
+ * running instance. Safe to call from several processes at once.
+ */
+export async function ensureRt(options: RtLaunchOptions = {}): Promise<RtInstance> {
+  const name = options.name ?? 'default';
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`instance name "${name}": use letters, digits, dot, dash, underscore`);
+  const root = rtStateDir(options.stateDir);
+  const workers = options.workers ?? 3;
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const installMs = await installRt(options);
+  const pristine = await initPristine(options);
+  const dir = join(root, 'instances', name);
+  mkdirSync(dir, { recursive: true });
+
+  return withLock(join(dir, 'instance.lock'), async () => {
+    let startMs = 0;
+    let state = readState(dir);
+    const wantedPort = options.port ?? 0;
+    const reusable =
+      state !== null && alive(state.pid) && (wantedPort === 0 || wantedPort === state.port) && (await healthy(`http://127.0.0.1:${state.port}`, pristine.token));
+    if (!reusable) {
+      if (state) await stopPid(state.pid);
+      if (!existsSync(join(dir, 'rt5.db'))) copyFileSync(pristine.db, join(dir, 'rt5.db'));
+      const port = wantedPort || (state?.port && (await portFree(state.port)) ? state.port : await freePort());
+      const started = performance.now();
+      state = await startServer(dir, port, pristine.token, workers, timeoutMs);
+      startMs = performance.now() - started;
+      options.log?.(`RT instance "${name}" listening on http://127.0.0.1:${port} (started in ${(startMs / 1000).toFixed(1)}s)`);
+    }
+    const current = state!;
+    const instance: RtInstance = {
+      name,
+      url: `http://127.0.0.1:${current.port}`,
+      token: pristine.token,
+      credentials: { token: pristine.token },
+      port: current.port,
+      pid: current.pid,
+      dir,
+      timings: { installMs, initMs: pristine.ms, startMs },
+      async reset() {
+        await withLock(join(dir, 'instance.lock'), async () => {
+          const s = readState(dir);
+          if (s) await stopPid(s.pid);
+          for (const f of ['rt5.db', 'rt5.db-journal']) rmSync(join(dir, f), { force: true });
+          rmSync(join(dir, 'sessions'), { recursive: true, force: true });
+          copyFileSync(pristine.db, join(dir, 'rt5.db'));
+          const next = await startServer(dir, instance.port, pristine.token, workers, timeoutMs);
+          instance.pid = next.pid;
+        });
+      },
+      async stop() {
+        await stopRt({ name, stateDir: options.stateDir });
+      },
+    };
+    return instance;
+  });
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolveFree(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
+  });
+}
+
+/** Stops the named instance's server, if running. */
+export async function stopRt(options: Pick<RtLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  const dir = join(rtStateDir(options.stateDir), 'instances', options.name ?? 'default');
+  const state = readState(dir);
+  if (state) await stopPid(state.pid);
+  rmSync(join(dir, 'state.json'), { force: true });
+}
+
+/** Stops the instance and deletes its database copy, so the next start begins from the pristine one. */
+export async function destroyRt(options: Pick<RtLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  await stopRt(options);
+  rmSync(join(rtStateDir(options.stateDir), 'instances', options.name ?? 'default'), { recursive: true, force: true });
+}
