@@ -1,0 +1,1095 @@
+/**
+ * A local server that answers like Zendesk's public API for every endpoint the connector uses:
+ * token auth, JSON shapes, offset and cursor pagination, incremental exports (cursor- and time-based),
+ * per-minute rate limits with 429 + Retry-After, Zendesk's error bodies, uploads, the ticket import
+ * API with job statuses, Help Center. Test controls live under `/__sandbox/…` and on the returned object.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EntityName } from '../../../schemas/canonical.ts';
+import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
+import type { ZdArticle, ZdCategory, ZdComment, ZdGroup, ZdSection, ZdTicket, ZdTicketField, ZdTranslation } from '../zendesk.types.ts';
+import { tagValue } from '../zendesk.mapping.ts';
+import {
+  badRequest,
+  invalid,
+  isoOf,
+  type KbItem,
+  notFound,
+  nowSec,
+  sec,
+  SandboxError,
+  type StoredTicket,
+  type StoredUser,
+  ZendeskStore,
+} from './store.ts';
+
+/** Enterprise plan: 700 requests per minute; incremental exports: 10 per minute. */
+export const ENTERPRISE_REQUESTS_PER_MINUTE = 700;
+export const INCREMENTAL_EXPORTS_PER_MINUTE = 10;
+
+export interface ZendeskSandboxOptions extends SandboxOptions {
+  /** Incremental export requests per rate window; null serves them unthrottled. Default 10, or null when `requestsPerMinute` is null. */
+  incrementalExportsPerMinute?: number | null;
+  /** Length of the rate-limit window in seconds (tests shrink it to keep 429 storms short). Default 60. */
+  rateWindowSeconds?: number;
+}
+
+export interface FaultSpec {
+  /** Status to answer with: 500, 502, 503 or 429. */
+  status: number;
+  /** How many of the next API requests get it. */
+  count: number;
+  /** Retry-After header in seconds, for 429 (default 1) and optionally 503. */
+  retryAfterSeconds?: number;
+}
+
+export type TouchEntity = 'ticket' | 'organization' | 'user';
+
+/** A running Zendesk sandbox with controls for tests, also reachable over HTTP under `/__sandbox/`. */
+export interface ZendeskSandbox extends RunningSandbox {
+  readonly store: ZendeskStore;
+  /** Creates a ticket as an agent would (Zendesk's create-ticket input shape); requester defaults to the first end-user. */
+  createTicket(input?: Record<string, unknown>): ZdTicket;
+  /** Changes ticket properties (Zendesk's update shape), bumping updated_at. */
+  updateTicket(id: number, changes: Record<string, unknown>): ZdTicket;
+  /** Appends a comment (`body` or `html_body`, `public`, `author_id`, `uploads`), bumping updated_at. */
+  addComment(ticketId: number, comment: Record<string, unknown>): ZdComment;
+  /** Soft-deletes a ticket (it stays in the export with status `deleted`). */
+  deleteTicket(id: number): void;
+  /** Sets updated_at (and the export clock) of the first `count` records by ID to one instant; returns their IDs. */
+  touch(entity: TouchEntity, count: number, updatedAt: string | Date): number[];
+  /** Answers the next `count` API requests with the given status. */
+  injectFaults(spec: FaultSpec): void;
+}
+
+interface Ctx {
+  method: string;
+  path: string;
+  url: URL;
+  query: URLSearchParams;
+  body: Record<string, unknown>;
+  raw: Buffer;
+  headers: IncomingMessage['headers'];
+  params: string[];
+}
+
+interface Reply {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  bytes?: Uint8Array;
+}
+
+type Handler = (ctx: Ctx) => Reply | Promise<Reply>;
+
+class RateWindow {
+  private start = 0;
+  private used = 0;
+  constructor(
+    readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+  take(now: number): { ok: boolean; remaining: number; resetSeconds: number } {
+    if (now - this.start >= this.windowMs) {
+      this.start = now - ((now - this.start) % this.windowMs);
+      if (now - this.start >= this.windowMs) this.start = now;
+      this.used = 0;
+    }
+    const resetSeconds = Math.max(1, Math.ceil((this.start + this.windowMs - now) / 1000));
+    if (this.used >= this.limit) return { ok: false, remaining: 0, resetSeconds };
+    this.used += 1;
+    return { ok: true, remaining: this.limit - this.used, resetSeconds };
+  }
+}
+
+const enc = (s: string) => Buffer.from(s).toString('base64url');
+const dec = (s: string) => Buffer.from(s, 'base64url').toString();
+
+export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): Promise<ZendeskSandbox> {
+  const seed = options.seed ?? 1;
+  const store = new ZendeskStore({ seed, tickets: options.tickets ?? 0, articles: options.articles ?? 20, maxComments: options.maxComments ?? 30 });
+  const apiToken = `sandbox-${seed}-${Buffer.from(`zendesk:${seed}`).toString('hex').slice(0, 24)}`;
+  const email = store.owner.email!;
+  const expectedAuth = `Basic ${Buffer.from(`${email}/token:${apiToken}`).toString('base64')}`;
+  const rpm = options.requestsPerMinute === undefined ? ENTERPRISE_REQUESTS_PER_MINUTE : options.requestsPerMinute;
+  const exportRpm =
+    options.incrementalExportsPerMinute !== undefined ? options.incrementalExportsPerMinute : rpm === null ? null : INCREMENTAL_EXPORTS_PER_MINUTE;
+  const windowMs = (options.rateWindowSeconds ?? 60) * 1000;
+  const general = rpm === null ? null : new RateWindow(rpm, windowMs);
+  const exportsWindow = exportRpm === null ? null : new RateWindow(exportRpm, windowMs);
+  const faults: FaultSpec[] = [];
+  let served = 0;
+
+  const routes: [string, RegExp, Handler][] = [];
+  const route = (method: string, pattern: string, handler: Handler) =>
+    routes.push([method, new RegExp(`^${pattern.replace(/:id/g, '(\\d+)').replace(/:tok/g, '([A-Za-z0-9_-]+)').replace(/:loc/g, '([A-Za-z-]+)')}$`), handler]);
+
+  // ---------------------------------------------------------------------------------------------
+  // Pagination
+
+  const pageUrl = (ctx: Ctx, changes: Record<string, string | null>) => {
+    const next = new URL(ctx.url.toString());
+    next.pathname = ctx.url.pathname;
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null) next.searchParams.delete(k);
+      else next.searchParams.set(k, v);
+    }
+    return `${store.baseUrl}${next.pathname}${next.search}`;
+  };
+
+  /** Zendesk's two list paginations: cursor (`page[size]`, `page[after]`) and offset (`page`, `per_page`, max 100). */
+  const list = <T>(ctx: Ctx, key: string, items: T[], render: (item: T) => unknown = (x) => x): Reply => {
+    const size = ctx.query.get('page[size]');
+    const after = ctx.query.get('page[after]');
+    if (size !== null || after !== null) {
+      const n = Math.min(100, Math.max(1, Number(size ?? 100) || 100));
+      let start = 0;
+      if (after) {
+        const parsed = Number(dec(after));
+        if (!Number.isInteger(parsed) || parsed < 0) throw badRequest('page[after] is invalid', 'InvalidPaginationParameter');
+        start = parsed;
+      }
+      const slice = items.slice(start, start + n);
+      const hasMore = start + n < items.length;
+      const afterCursor = slice.length > 0 ? enc(String(start + slice.length)) : null;
+      const beforeCursor = slice.length > 0 ? enc(String(start)) : null;
+      return {
+        body: {
+          [key]: slice.map(render),
+          meta: { has_more: hasMore, after_cursor: afterCursor, before_cursor: beforeCursor },
+          links: {
+            next: hasMore && afterCursor ? pageUrl(ctx, { 'page[after]': afterCursor, 'page[before]': null }) : null,
+            prev: start > 0 && beforeCursor ? pageUrl(ctx, { 'page[before]': beforeCursor, 'page[after]': null }) : null,
+          },
+        },
+      };
+    }
+    const perPage = Math.min(100, Math.max(1, Number(ctx.query.get('per_page') ?? 100) || 100));
+    const page = Math.max(1, Number(ctx.query.get('page') ?? 1) || 1);
+    const slice = items.slice((page - 1) * perPage, page * perPage);
+    return {
+      body: {
+        [key]: slice.map(render),
+        next_page: page * perPage < items.length ? pageUrl(ctx, { page: String(page + 1), per_page: String(perPage) }) : null,
+        previous_page: page > 1 ? pageUrl(ctx, { page: String(page - 1), per_page: String(perPage) }) : null,
+        count: items.length,
+        page,
+        per_page: perPage,
+        page_count: Math.max(1, Math.ceil(items.length / perPage)),
+      },
+    };
+  };
+
+  /** start_time must be an epoch second at least one minute in the past. */
+  const startTime = (ctx: Ctx): number => {
+    const raw = ctx.query.get('start_time');
+    if (raw === null || raw === '') throw badRequest('start_time is required', 'InvalidValue');
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new SandboxError(422, { error: 'InvalidValue', description: 'start_time is not a valid epoch time' });
+    if (value > nowSec() - 60) {
+      throw new SandboxError(422, { error: 'InvalidValue', description: 'Too recent start_time. Use a start_time older than 1 minute' });
+    }
+    return Math.floor(value);
+  };
+
+  const exportPerPage = (ctx: Ctx) => Math.min(1000, Math.max(1, Number(ctx.query.get('per_page') ?? 1000) || 1000));
+
+  /** First index whose (ts, id) is after (ats, aid), in a list sorted by (ts, id). */
+  const firstAfter = (n: number, tsAt: (i: number) => number, idAt: (i: number) => number, ats: number, aid: number): number => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const t = tsAt(mid);
+      if (t < ats || (t === ats && idAt(mid) <= aid)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+
+  const exportPosition = (ctx: Ctx): [number, number] => {
+    const cursor = ctx.query.get('cursor');
+    if (cursor) {
+      const m = /^(\d+):(\d+)$/.exec(dec(cursor));
+      if (!m) throw badRequest('cursor is invalid', 'InvalidPaginationParameter');
+      return [Number(m[1]), Number(m[2])];
+    }
+    return [startTime(ctx) - 1, Number.MAX_SAFE_INTEGER];
+  };
+
+  /** Cursor-based incremental export over a list sorted by (ts, id). */
+  const cursorExport = (ctx: Ctx, key: string, n: number, tsAt: (i: number) => number, idAt: (i: number) => number, render: (i: number) => unknown | null): Reply => {
+    const [ats, aid] = exportPosition(ctx);
+    const perPage = exportPerPage(ctx);
+    const from = firstAfter(n, tsAt, idAt, ats, aid);
+    const to = Math.min(n, from + perPage);
+    const items: unknown[] = [];
+    for (let i = from; i < to; i++) {
+      const item = render(i);
+      if (item !== null) items.push(item);
+    }
+    const after = to > from ? `${tsAt(to - 1)}:${idAt(to - 1)}` : `${ats}:${aid}`;
+    const before = to > from ? `${tsAt(from)}:${idAt(from) - 1}` : null;
+    const base = `${store.baseUrl}${ctx.url.pathname}`;
+    return {
+      body: {
+        [key]: items,
+        after_url: `${base}?cursor=${enc(after)}&per_page=${perPage}`,
+        after_cursor: enc(after),
+        before_url: before ? `${base}?cursor=${enc(before)}&per_page=${perPage}` : null,
+        before_cursor: before ? enc(before) : null,
+        end_of_stream: to >= n,
+      },
+    };
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Users
+
+  const user = (id: number) => {
+    const u = store.users.get(id);
+    if (!u) throw notFound();
+    return u;
+  };
+  const payload = (ctx: Ctx, key: string): Record<string, unknown> => {
+    const value = ctx.body[key];
+    if (!value || typeof value !== 'object') throw badRequest(`Parameter ${key} is required`, 'InvalidParameter');
+    return value as Record<string, unknown>;
+  };
+
+  route('GET', '/api/v2/users/me', () => ({ body: { user: store.userJson(store.owner) } }));
+  route('GET', '/api/v2/users/count', (ctx) => {
+    const roles = [...ctx.query.getAll('role'), ...ctx.query.getAll('role[]')];
+    let n = 0;
+    for (const u of store.users.values()) if (roles.length === 0 || roles.includes(u.role)) n += u.role === 'end-user' && !u.active ? 0 : 1;
+    return { body: { count: { value: n, refreshed_at: isoOf(nowSec()) } } };
+  });
+  route('GET', '/api/v2/users/search', (ctx) => {
+    const external = ctx.query.get('external_id');
+    const query = (ctx.query.get('query') ?? '').trim();
+    const visible = (u: StoredUser | undefined): u is StoredUser => u !== undefined && (u.active || u.role !== 'end-user');
+    let found: StoredUser[];
+    if (external !== null) found = [store.userByExternalId(external)].filter(visible);
+    else if (query) {
+      const m = /^email:"?([^"]+)"?$/.exec(query);
+      if (m) found = [store.findUserByEmail(m[1])].filter(visible);
+      else {
+        const q = query.toLowerCase().replace(/^"|"$/g, '');
+        found = [...store.users.values()].filter(
+          (u) => visible(u) && (u.name.toLowerCase().includes(q) || (u.email ?? '').toLowerCase().includes(q) || u.external_id === query),
+        );
+      }
+    } else throw badRequest('query or external_id is required', 'InvalidValue');
+    return list(ctx, 'users', found, (u) => store.userJson(u));
+  });
+  route('GET', '/api/v2/users', (ctx) => {
+    const roles = [...ctx.query.getAll('role'), ...ctx.query.getAll('role[]')];
+    const all = [...store.users.values()].filter((u) => roles.length === 0 || roles.includes(u.role));
+    return list(ctx, 'users', all, (u) => store.userJson(u));
+  });
+  route('GET', '/api/v2/users/:id', (ctx) => ({ body: { user: store.userJson(user(Number(ctx.params[0]))) } }));
+  route('POST', '/api/v2/users', (ctx) => ({ status: 201, body: { user: store.userJson(store.applyUser(payload(ctx, 'user'), null)) } }));
+  route('PUT', '/api/v2/users/:id', (ctx) => {
+    const existing = user(Number(ctx.params[0]));
+    return { body: { user: store.userJson(store.applyUser(payload(ctx, 'user'), existing)) } };
+  });
+  route('DELETE', '/api/v2/users/:id', (ctx) => {
+    const existing = user(Number(ctx.params[0]));
+    const deleted = store.putUser({ ...existing, active: false, updated_at: isoOf(nowSec()) });
+    for (const [id, m] of store.memberships) if (m.user_id === deleted.id) store.memberships.delete(id);
+    return { body: { user: store.userJson(deleted) } };
+  });
+  route('GET', '/api/v2/incremental/users/cursor', (ctx) => {
+    const users = store.usersByTime();
+    return cursorExport(
+      ctx,
+      'users',
+      users.length,
+      (i) => users[i]._ts,
+      (i) => users[i].id,
+      (i) => store.userJson(users[i]),
+    );
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Groups and memberships
+
+  const group = (id: number) => {
+    const g = store.groups.get(id);
+    if (!g || g.deleted) throw notFound();
+    return g;
+  };
+  const groupJson = (g: ZdGroup) => ({ ...g, url: `${store.baseUrl}/api/v2/groups/${g.id}.json` });
+  const applyGroup = (input: Record<string, unknown>, existing: ZdGroup | null): ZdGroup => {
+    const name = input.name ?? existing?.name;
+    if (typeof name !== 'string' || !name.trim()) throw invalid('name', 'Name: cannot be blank', 'BlankValue');
+    for (const g of store.groups.values()) {
+      if (!g.deleted && g.id !== existing?.id && g.name.toLowerCase() === name.toLowerCase()) throw invalid('name', 'Name: has already been taken', 'DuplicateValue');
+    }
+    const now = isoOf(nowSec());
+    const g: ZdGroup = existing
+      ? { ...existing, name, updated_at: now }
+      : { id: store.id(), name, description: '', default: false, deleted: false, is_public: true, created_at: now, updated_at: now };
+    if (typeof input.description === 'string') g.description = input.description;
+    store.groups.set(g.id, g);
+    return g;
+  };
+  route('GET', '/api/v2/groups', (ctx) => list(ctx, 'groups', [...store.groups.values()].filter((g) => !g.deleted), groupJson));
+  route('GET', '/api/v2/groups/count', () => ({
+    body: { count: { value: [...store.groups.values()].filter((g) => !g.deleted).length, refreshed_at: isoOf(nowSec()) } },
+  }));
+  route('GET', '/api/v2/groups/:id', (ctx) => ({ body: { group: groupJson(group(Number(ctx.params[0]))) } }));
+  route('POST', '/api/v2/groups', (ctx) => ({ status: 201, body: { group: groupJson(applyGroup(payload(ctx, 'group'), null)) } }));
+  route('PUT', '/api/v2/groups/:id', (ctx) => ({ body: { group: groupJson(applyGroup(payload(ctx, 'group'), group(Number(ctx.params[0])))) } }));
+  route('DELETE', '/api/v2/groups/:id', (ctx) => {
+    const g = group(Number(ctx.params[0]));
+    store.groups.set(g.id, { ...g, deleted: true, updated_at: isoOf(nowSec()) });
+    return { status: 204 };
+  });
+  route('GET', '/api/v2/group_memberships', (ctx) => list(ctx, 'group_memberships', [...store.memberships.values()]));
+  route('GET', '/api/v2/users/:id/group_memberships', (ctx) =>
+    list(
+      ctx,
+      'group_memberships',
+      [...store.memberships.values()].filter((m) => m.user_id === Number(ctx.params[0])),
+    ),
+  );
+  route('POST', '/api/v2/group_memberships', (ctx) => {
+    const input = payload(ctx, 'group_membership');
+    const u = store.users.get(Number(input.user_id));
+    if (!u || u.role === 'end-user') throw invalid('user_id', 'User: is not an agent');
+    group(Number(input.group_id));
+    for (const m of store.memberships.values()) {
+      if (m.user_id === u.id && m.group_id === Number(input.group_id)) throw invalid('user_id', 'User: is already a member of this group', 'DuplicateValue');
+    }
+    const now = isoOf(nowSec());
+    const m = { id: store.id(), user_id: u.id, group_id: Number(input.group_id), default: input.default === true, created_at: now, updated_at: now };
+    store.memberships.set(m.id, m);
+    return { status: 201, body: { group_membership: m } };
+  });
+  route('DELETE', '/api/v2/group_memberships/:id', (ctx) => {
+    if (!store.memberships.delete(Number(ctx.params[0]))) throw notFound();
+    return { status: 204 };
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Organizations
+
+  const organization = (id: number) => {
+    const o = store.organizations.get(id);
+    if (!o || o.deleted_at) throw notFound();
+    return o;
+  };
+  const liveOrgs = () => [...store.organizations.values()].filter((o) => !o.deleted_at);
+  route('GET', '/api/v2/organizations', (ctx) => list(ctx, 'organizations', liveOrgs(), (o) => store.orgJson(o)));
+  route('GET', '/api/v2/organizations/count', () => ({ body: { count: { value: liveOrgs().length, refreshed_at: isoOf(nowSec()) } } }));
+  route('GET', '/api/v2/organizations/search', (ctx) => {
+    const external = ctx.query.get('external_id');
+    const name = ctx.query.get('name');
+    if (external === null && name === null) throw badRequest('external_id or name is required', 'InvalidValue');
+    const found = external !== null ? store.organizationsByExternalId(external) : [store.organizationByName(name!)].filter((o) => o !== undefined);
+    return list(ctx, 'organizations', found, (o) => store.orgJson(o));
+  });
+  route('GET', '/api/v2/organizations/:id', (ctx) => ({ body: { organization: store.orgJson(organization(Number(ctx.params[0]))) } }));
+  route('POST', '/api/v2/organizations', (ctx) => ({
+    status: 201,
+    body: { organization: store.orgJson(store.applyOrganization(payload(ctx, 'organization'), null)) },
+  }));
+  route('PUT', '/api/v2/organizations/:id', (ctx) => ({
+    body: { organization: store.orgJson(store.applyOrganization(payload(ctx, 'organization'), organization(Number(ctx.params[0])))) },
+  }));
+  route('DELETE', '/api/v2/organizations/:id', (ctx) => {
+    const o = organization(Number(ctx.params[0]));
+    const now = isoOf(nowSec());
+    store.putOrganization({ ...o, deleted_at: now, updated_at: now });
+    return { status: 204 };
+  });
+  /**
+   * Time-based export: up to per_page (1000) organizations with updated_at ≥ start_time, extended so that
+   * every organization sharing the last one's timestamp is in the same page; end_time is that timestamp
+   * and next_page starts there, so the boundary organizations come again on the next page.
+   */
+  route('GET', '/api/v2/incremental/organizations', (ctx) => {
+    const start = startTime(ctx);
+    const perPage = exportPerPage(ctx);
+    const sorted = [...store.organizations.values()].filter((o) => o._ts >= start).sort((a, b) => a._ts - b._ts || a.id - b.id);
+    let end = Math.min(sorted.length, perPage);
+    while (end > 0 && end < sorted.length && sorted[end]._ts === sorted[end - 1]._ts) end += 1;
+    const page = sorted.slice(0, end);
+    const endTime = page.length > 0 ? page[page.length - 1]._ts : start;
+    return {
+      body: {
+        organizations: page.map((o) => store.orgJson(o)),
+        count: page.length,
+        end_time: endTime,
+        next_page: `${store.baseUrl}${ctx.url.pathname}?start_time=${endTime}&per_page=${perPage}`,
+        end_of_stream: end >= sorted.length,
+      },
+    };
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Ticket fields
+
+  const ticketField = (id: number) => {
+    const f = store.ticketFields.get(id);
+    if (!f) throw notFound();
+    return f;
+  };
+  const fieldJson = (f: ZdTicketField) => ({ ...f, url: `${store.baseUrl}/api/v2/ticket_fields/${f.id}.json` });
+  const CUSTOM_TYPES = ['text', 'textarea', 'checkbox', 'date', 'integer', 'decimal', 'regexp', 'partialcreditcard', 'multiselect', 'tagger', 'lookup'];
+  const applyField = (input: Record<string, unknown>, existing: ZdTicketField | null): ZdTicketField => {
+    const type = (input.type ?? existing?.type) as ZdTicketField['type'];
+    if (!CUSTOM_TYPES.includes(type)) throw invalid('type', `Type: ${String(type)} is not a valid field type`);
+    const title = input.title ?? existing?.title;
+    if (typeof title !== 'string' || !title.trim()) throw invalid('title', 'Title: cannot be blank', 'BlankValue');
+    const now = isoOf(nowSec());
+    const f: ZdTicketField = existing
+      ? { ...existing, updated_at: now }
+      : {
+          id: store.id(),
+          type,
+          title,
+          raw_title: title,
+          description: '',
+          position: 1000 + store.ticketFields.size,
+          active: true,
+          required: false,
+          removable: true,
+          tag: null,
+          regexp_for_validation: null,
+          created_at: now,
+          updated_at: now,
+        };
+    f.title = title;
+    f.raw_title = title;
+    for (const key of ['active', 'required', 'description', 'regexp_for_validation', 'tag'] as const) {
+      if (input[key] !== undefined) (f as unknown as Record<string, unknown>)[key] = input[key];
+    }
+    if (type === 'tagger' || type === 'multiselect') {
+      const options = (input.custom_field_options ?? existing?.custom_field_options) as { name?: string; value?: string; id?: number }[] | undefined;
+      if (!options || options.length === 0) throw invalid('custom_field_options', 'Field options: must have at least one option');
+      const seen = new Set<string>();
+      f.custom_field_options = options.map((o) => {
+        if (!o.name || !o.value) throw invalid('custom_field_options', 'Field options: name and value are required', 'BlankValue');
+        const value = tagValue(o.value);
+        if (seen.has(value)) throw invalid('custom_field_options', `Field options: tag ${value} is used twice`, 'DuplicateValue');
+        seen.add(value);
+        const prior = existing?.custom_field_options?.find((p) => p.value === value);
+        return { id: prior?.id ?? o.id ?? store.id(), name: o.name, raw_name: o.name, value, default: false };
+      });
+    }
+    store.ticketFields.set(f.id, f);
+    return f;
+  };
+  route('GET', '/api/v2/ticket_fields', (ctx) => {
+    const fields = [...store.ticketFields.values()].sort((a, b) => a.position - b.position || a.id - b.id);
+    const reply = list(ctx, 'ticket_fields', fields, fieldJson);
+    return reply;
+  });
+  route('GET', '/api/v2/ticket_fields/:id', (ctx) => ({ body: { ticket_field: fieldJson(ticketField(Number(ctx.params[0]))) } }));
+  route('POST', '/api/v2/ticket_fields', (ctx) => ({ status: 201, body: { ticket_field: fieldJson(applyField(payload(ctx, 'ticket_field'), null)) } }));
+  route('PUT', '/api/v2/ticket_fields/:id', (ctx) => {
+    const existing = ticketField(Number(ctx.params[0]));
+    if (!existing.removable) throw new SandboxError(403, { error: 'Forbidden', description: 'System fields cannot be changed this way' });
+    return { body: { ticket_field: fieldJson(applyField(payload(ctx, 'ticket_field'), existing)) } };
+  });
+  route('DELETE', '/api/v2/ticket_fields/:id', (ctx) => {
+    const existing = ticketField(Number(ctx.params[0]));
+    if (!existing.removable) throw new SandboxError(403, { error: 'Forbidden', description: 'System fields cannot be deleted' });
+    store.ticketFields.delete(existing.id);
+    return { status: 204 };
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Tickets, comments, imports, uploads
+
+  const ticket = (id: number): StoredTicket => {
+    const t = store.ticket(id);
+    if (!t) throw notFound();
+    return t;
+  };
+  route('GET', '/api/v2/tickets/count', () => ({ body: { count: { value: store.ticketCount, refreshed_at: isoOf(nowSec()) } } }));
+  route('GET', '/api/v2/tickets', (ctx) => {
+    const external = ctx.query.get('external_id');
+    if (external === null) {
+      const ids: number[] = [];
+      const order = store.ticketsByTime();
+      for (const id of order.ids) if (store.ticket(id)) ids.push(id);
+      ids.sort((a, b) => a - b);
+      return list(ctx, 'tickets', ids, (id) => store.ticketJson(store.ticket(id)!));
+    }
+    const found = store.ticketsByExternalId(external);
+    return list(ctx, 'tickets', found, (t) => store.ticketJson(t));
+  });
+  route('GET', '/api/v2/tickets/:id', (ctx) => ({ body: { ticket: store.ticketJson(ticket(Number(ctx.params[0]))) } }));
+  route('GET', '/api/v2/tickets/:id/comments', (ctx) => {
+    const t = ticket(Number(ctx.params[0]));
+    const includeInline = ctx.query.get('include_inline_images') === 'true';
+    let comments = t.comments.map((c) =>
+      includeInline || !c.attachments.some((a) => a.inline) ? c : { ...c, attachments: c.attachments.filter((a) => !a.inline) },
+    );
+    if (ctx.query.get('sort_order') === 'desc') comments = [...comments].reverse();
+    return list(ctx, 'comments', comments, (c) => store.commentJson(c));
+  });
+  route('POST', '/api/v2/tickets', (ctx) => ({ status: 201, body: { ticket: store.ticketJson(store.createTicket(payload(ctx, 'ticket'))) } }));
+  route('PUT', '/api/v2/tickets/:id', (ctx) => {
+    const { ticket: t, comment } = store.updateTicket(Number(ctx.params[0]), payload(ctx, 'ticket'));
+    const json = store.ticketJson(t);
+    return { body: { ticket: json, audit: { id: comment ? comment.id + 1 : store.id(), ticket_id: t.id, created_at: json.updated_at, events: [] } } };
+  });
+  route('DELETE', '/api/v2/tickets/:id', (ctx) => {
+    ticket(Number(ctx.params[0]));
+    store.deleteTicket(Number(ctx.params[0]));
+    return { status: 204 };
+  });
+  route('GET', '/api/v2/incremental/tickets/cursor', (ctx) => {
+    const order = store.ticketsByTime();
+    const excludeDeleted = ctx.query.get('exclude_deleted') === 'true';
+    return cursorExport(
+      ctx,
+      'tickets',
+      order.ids.length,
+      (i) => order.ts[i],
+      (i) => order.ids[i],
+      (i) => {
+        const t = store.ticket(order.ids[i], true);
+        if (!t) return null;
+        const json = store.ticketJson(t);
+        return excludeDeleted && json.status === 'deleted' ? null : json;
+      },
+    );
+  });
+  route('POST', '/api/v2/imports/tickets', (ctx) => ({ status: 201, body: { ticket: store.ticketJson(store.importTicket(payload(ctx, 'ticket'))) } }));
+  route('POST', '/api/v2/imports/tickets/create_many', (ctx) => {
+    const tickets = ctx.body.tickets;
+    if (!Array.isArray(tickets)) throw badRequest('Parameter tickets is required', 'InvalidParameter');
+    if (tickets.length > 100) throw badRequest('Too many tickets: at most 100 per request', 'TooManyValues');
+    const id = `V3-${store.id().toString(16)}`;
+    const results = tickets.map((input, index) => {
+      try {
+        return { index, id: store.importTicket(input as Record<string, unknown>).id, status: 'Created', success: true };
+      } catch (err) {
+        const details = err instanceof SandboxError ? JSON.stringify(err.body) : String(err);
+        return { index, error: 'TicketCreateFailed', details, success: false };
+      }
+    });
+    const job = {
+      id,
+      url: `${store.baseUrl}/api/v2/job_statuses/${id}.json`,
+      status: 'completed' as const,
+      job_type: 'bulk_import_tickets',
+      total: tickets.length,
+      progress: tickets.length,
+      message: `Completed at ${isoOf(nowSec())}`,
+      results,
+    };
+    store.jobs.set(id, job);
+    return { body: { job_status: { ...job, status: 'queued', progress: null, message: null, results: null } } };
+  });
+  route('GET', '/api/v2/job_statuses/:tok', (ctx) => {
+    const job = store.jobs.get(ctx.params[0]);
+    if (!job) throw notFound();
+    return { body: { job_status: job } };
+  });
+  route('POST', '/api/v2/uploads', (ctx) => {
+    const filename = ctx.query.get('filename');
+    if (!filename) throw badRequest('filename is required', 'InvalidValue');
+    const { token, attachment, all } = store.upload(filename, String(ctx.headers['content-type'] ?? ''), new Uint8Array(ctx.raw), ctx.query.get('token'));
+    return {
+      status: 201,
+      body: {
+        upload: {
+          token,
+          expires_at: isoOf(nowSec() + 3 * 86_400),
+          attachment: store.attachmentJson(attachment),
+          attachments: all.map((a) => store.attachmentJson(a)),
+        },
+      },
+    };
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Help Center
+
+  const hcList = <T extends { position: number; id: number }>(items: Iterable<KbItem<T>>) =>
+    [...items].map((k) => k.item).sort((a, b) => a.position - b.position || a.id - b.id);
+  const kb = <T>(map: Map<number, KbItem<T>>, id: number): KbItem<T> => {
+    const k = map.get(id);
+    if (!k) throw notFound();
+    return k;
+  };
+  const withUrl = <T extends { id: number }>(kind: string) => (item: T) => ({
+    ...item,
+    url: `${store.baseUrl}/api/v2/help_center/${kind}/${item.id}.json`,
+    html_url: `${store.baseUrl}/hc/${kind}/${item.id}`,
+  });
+  const categoryJson = withUrl<ZdCategory>('categories');
+  const sectionJson = withUrl<ZdSection>('sections');
+  const articleJson = withUrl<ZdArticle>('articles');
+  const translationJson = (t: ZdTranslation) => ({ ...t, url: `${store.baseUrl}/api/v2/help_center/translations/${t.id}.json` });
+  const requireLocale = (input: Record<string, unknown>, fallback: string) => (typeof input.locale === 'string' && input.locale ? input.locale : fallback);
+
+  /** Name/title and description/body live in translations; the item shows its source locale's. */
+  const putTranslation = <T extends { id: number; source_locale: string; updated_at: string }>(
+    k: KbItem<T>,
+    type: ZdTranslation['source_type'],
+    locale: string,
+    input: Record<string, unknown>,
+    create: boolean,
+  ): ZdTranslation => {
+    const existing = k.translations.get(locale);
+    if (create && existing) throw invalid('locale', 'Locale: has already been taken', 'DuplicateValue');
+    if (!create && !existing) throw notFound();
+    const now = isoOf(nowSec());
+    const title = input.title ?? existing?.title;
+    if (typeof title !== 'string' || !title.trim()) throw invalid('title', 'Title: cannot be blank', 'BlankValue');
+    const t: ZdTranslation = existing
+      ? { ...existing, updated_at: now }
+      : store.kbTranslation(k.item.id, type, locale, title, '', false, now);
+    t.title = title;
+    if (typeof input.body === 'string') t.body = input.body;
+    if (typeof input.draft === 'boolean') t.draft = input.draft;
+    k.translations.set(locale, t);
+    if (locale === k.item.source_locale) {
+      const item = k.item as unknown as Record<string, unknown>;
+      if (type === 'Article') {
+        item.title = t.title;
+        item.body = t.body;
+        item.draft = t.draft;
+      } else {
+        item.name = t.title;
+        item.description = t.body;
+      }
+    }
+    k.item.updated_at = now;
+    return t;
+  };
+
+  route('GET', '/api/v2/guide/permission_groups', (ctx) =>
+    list(ctx, 'permission_groups', [
+      { id: store.permissionGroupId, name: 'Admins', built_in: true, publish: [], edit: [], created_at: isoOf(0), updated_at: isoOf(0) },
+    ]),
+  );
+  route('GET', '/api/v2/help_center/categories', (ctx) => list(ctx, 'categories', hcList(store.categories.values()), categoryJson));
+  route('GET', '/api/v2/help_center/categories/:id', (ctx) => ({ body: { category: categoryJson(kb(store.categories, Number(ctx.params[0])).item) } }));
+  route('POST', '/api/v2/help_center/categories', (ctx) => {
+    const input = payload(ctx, 'category');
+    if (typeof input.name !== 'string' || !input.name.trim()) throw invalid('name', 'Name: cannot be blank', 'BlankValue');
+    const locale = requireLocale(input, 'en-us');
+    const now = isoOf(nowSec());
+    const item: ZdCategory = {
+      id: store.id(),
+      name: input.name,
+      description: typeof input.description === 'string' ? input.description : '',
+      locale,
+      source_locale: locale,
+      position: typeof input.position === 'number' ? input.position : 0,
+      outdated: false,
+      created_at: now,
+      updated_at: now,
+    };
+    store.categories.set(item.id, { item, translations: new Map([[locale, store.kbTranslation(item.id, 'Category', locale, item.name, item.description, false, now)]]) });
+    return { status: 201, body: { category: categoryJson(item) } };
+  });
+  route('PUT', '/api/v2/help_center/categories/:id', (ctx) => {
+    const k = kb(store.categories, Number(ctx.params[0]));
+    const input = payload(ctx, 'category');
+    if (typeof input.position === 'number') k.item.position = input.position;
+    k.item.updated_at = isoOf(nowSec());
+    return { body: { category: categoryJson(k.item) } };
+  });
+  route('DELETE', '/api/v2/help_center/categories/:id', (ctx) => {
+    const id = Number(ctx.params[0]);
+    kb(store.categories, id);
+    store.categories.delete(id);
+    for (const [sid, s] of store.sections) {
+      if (s.item.category_id !== id) continue;
+      store.sections.delete(sid);
+      for (const [aid, a] of store.articles) if (a.item.section_id === sid) store.articles.delete(aid);
+    }
+    return { status: 204 };
+  });
+  route('GET', '/api/v2/help_center/categories/:id/translations', (ctx) =>
+    list(ctx, 'translations', [...kb(store.categories, Number(ctx.params[0])).translations.values()], translationJson),
+  );
+  route('PUT', '/api/v2/help_center/categories/:id/translations/:loc', (ctx) => ({
+    body: { translation: translationJson(putTranslation(kb(store.categories, Number(ctx.params[0])), 'Category', ctx.params[1], payload(ctx, 'translation'), false)) },
+  }));
+  route('GET', '/api/v2/help_center/categories/:id/sections', (ctx) => {
+    const id = Number(ctx.params[0]);
+    kb(store.categories, id);
+    return list(ctx, 'sections', hcList([...store.sections.values()].filter((s) => s.item.category_id === id)), sectionJson);
+  });
+  route('POST', '/api/v2/help_center/categories/:id/sections', (ctx) => {
+    const category = kb(store.categories, Number(ctx.params[0]));
+    const input = payload(ctx, 'section');
+    if (typeof input.name !== 'string' || !input.name.trim()) throw invalid('name', 'Name: cannot be blank', 'BlankValue');
+    const locale = requireLocale(input, category.item.source_locale);
+    const now = isoOf(nowSec());
+    const item: ZdSection = {
+      id: store.id(),
+      category_id: category.item.id,
+      parent_section_id: null,
+      sorting: 'manual',
+      name: input.name,
+      description: typeof input.description === 'string' ? input.description : '',
+      locale,
+      source_locale: locale,
+      position: typeof input.position === 'number' ? input.position : 0,
+      outdated: false,
+      created_at: now,
+      updated_at: now,
+    };
+    store.sections.set(item.id, { item, translations: new Map([[locale, store.kbTranslation(item.id, 'Section', locale, item.name, item.description, false, now)]]) });
+    return { status: 201, body: { section: sectionJson(item) } };
+  });
+  route('GET', '/api/v2/help_center/sections', (ctx) => list(ctx, 'sections', hcList(store.sections.values()), sectionJson));
+  route('GET', '/api/v2/help_center/sections/:id', (ctx) => ({ body: { section: sectionJson(kb(store.sections, Number(ctx.params[0])).item) } }));
+  route('PUT', '/api/v2/help_center/sections/:id', (ctx) => {
+    const k = kb(store.sections, Number(ctx.params[0]));
+    const input = payload(ctx, 'section');
+    if (typeof input.position === 'number') k.item.position = input.position;
+    if (input.category_id !== undefined) k.item.category_id = kb(store.categories, Number(input.category_id)).item.id;
+    k.item.updated_at = isoOf(nowSec());
+    return { body: { section: sectionJson(k.item) } };
+  });
+  route('DELETE', '/api/v2/help_center/sections/:id', (ctx) => {
+    const id = Number(ctx.params[0]);
+    kb(store.sections, id);
+    store.sections.delete(id);
+    for (const [aid, a] of store.articles) if (a.item.section_id === id) store.articles.delete(aid);
+    return { status: 204 };
+  });
+  route('PUT', '/api/v2/help_center/sections/:id/translations/:loc', (ctx) => ({
+    body: { translation: translationJson(putTranslation(kb(store.sections, Number(ctx.params[0])), 'Section', ctx.params[1], payload(ctx, 'translation'), false)) },
+  }));
+  route('GET', '/api/v2/help_center/sections/:id/articles', (ctx) => {
+    const id = Number(ctx.params[0]);
+    kb(store.sections, id);
+    return list(ctx, 'articles', hcList([...store.articles.values()].filter((a) => a.item.section_id === id)), articleJson);
+  });
+  route('POST', '/api/v2/help_center/sections/:id/articles', (ctx) => {
+    const section = kb(store.sections, Number(ctx.params[0]));
+    const input = payload(ctx, 'article');
+    if (typeof input.title !== 'string' || !input.title.trim()) throw invalid('title', 'Title: cannot be blank', 'BlankValue');
+    if (input.permission_group_id === undefined || input.permission_group_id === null) {
+      throw invalid('permission_group_id', 'Permission group: is required', 'BlankValue');
+    }
+    if (input.author_id !== undefined && input.author_id !== null) {
+      const author = store.users.get(Number(input.author_id));
+      if (!author || author.role === 'end-user') throw invalid('author_id', 'Author: must be an agent');
+    }
+    const locale = requireLocale(input, section.item.source_locale);
+    const now = isoOf(nowSec());
+    const item: ZdArticle = {
+      id: store.id(),
+      section_id: section.item.id,
+      author_id: input.author_id === undefined || input.author_id === null ? store.owner.id : Number(input.author_id),
+      title: input.title,
+      body: typeof input.body === 'string' ? input.body : '',
+      locale,
+      source_locale: locale,
+      draft: input.draft === true,
+      promoted: input.promoted === true,
+      position: typeof input.position === 'number' ? input.position : 0,
+      label_names: Array.isArray(input.label_names) ? (input.label_names as string[]) : [],
+      permission_group_id: Number(input.permission_group_id),
+      user_segment_id: input.user_segment_id === undefined || input.user_segment_id === null ? null : Number(input.user_segment_id),
+      outdated: false,
+      comments_disabled: false,
+      created_at: now,
+      updated_at: now,
+      edited_at: now,
+    };
+    store.articles.set(item.id, {
+      item,
+      translations: new Map([[locale, store.kbTranslation(item.id, 'Article', locale, item.title, item.body, item.draft, now)]]),
+    });
+    return { status: 201, body: { article: articleJson(item) } };
+  });
+  route('GET', '/api/v2/help_center/articles', (ctx) => list(ctx, 'articles', hcList(store.articles.values()), articleJson));
+  route('GET', '/api/v2/help_center/articles/:id', (ctx) => ({ body: { article: articleJson(kb(store.articles, Number(ctx.params[0])).item) } }));
+  route('PUT', '/api/v2/help_center/articles/:id', (ctx) => {
+    const k = kb(store.articles, Number(ctx.params[0]));
+    const input = payload(ctx, 'article');
+    if (input.section_id !== undefined) k.item.section_id = kb(store.sections, Number(input.section_id)).item.id;
+    if (input.author_id !== undefined && input.author_id !== null) {
+      const author = store.users.get(Number(input.author_id));
+      if (!author || author.role === 'end-user') throw invalid('author_id', 'Author: must be an agent');
+      k.item.author_id = author.id;
+    }
+    if (typeof input.position === 'number') k.item.position = input.position;
+    if (Array.isArray(input.label_names)) k.item.label_names = input.label_names as string[];
+    if (typeof input.promoted === 'boolean') k.item.promoted = input.promoted;
+    k.item.updated_at = isoOf(nowSec());
+    return { body: { article: articleJson(k.item) } };
+  });
+  route('DELETE', '/api/v2/help_center/articles/:id', (ctx) => {
+    const id = Number(ctx.params[0]);
+    kb(store.articles, id);
+    store.articles.delete(id);
+    return { status: 204 };
+  });
+  route('GET', '/api/v2/help_center/articles/:id/translations', (ctx) =>
+    list(ctx, 'translations', [...kb(store.articles, Number(ctx.params[0])).translations.values()], translationJson),
+  );
+  route('POST', '/api/v2/help_center/articles/:id/translations', (ctx) => {
+    const input = payload(ctx, 'translation');
+    if (typeof input.locale !== 'string' || !input.locale) throw invalid('locale', 'Locale: cannot be blank', 'BlankValue');
+    const t = putTranslation(kb(store.articles, Number(ctx.params[0])), 'Article', input.locale, input, true);
+    return { status: 201, body: { translation: translationJson(t) } };
+  });
+  route('PUT', '/api/v2/help_center/articles/:id/translations/:loc', (ctx) => ({
+    body: { translation: translationJson(putTranslation(kb(store.articles, Number(ctx.params[0])), 'Article', ctx.params[1], payload(ctx, 'translation'), false)) },
+  }));
+  route('DELETE', '/api/v2/help_center/articles/:id/translations/:loc', (ctx) => {
+    const k = kb(store.articles, Number(ctx.params[0]));
+    if (ctx.params[1] === k.item.source_locale) throw invalid('locale', 'Locale: the source locale cannot be deleted');
+    if (!k.translations.delete(ctx.params[1])) throw notFound();
+    return { status: 204 };
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Test controls
+
+  const firstEndUser = () => {
+    for (const u of store.users.values()) if (u.role === 'end-user' && u.active) return u.id;
+    return store.owner.id;
+  };
+  const controls = {
+    createTicket(input: Record<string, unknown> = {}): ZdTicket {
+      const full = {
+        subject: 'Sandbox ticket',
+        requester_id: firstEndUser(),
+        comment: { body: 'Created by a sandbox control', public: true },
+        ...input,
+      };
+      return store.ticketJson(store.createTicket(full));
+    },
+    updateTicket(id: number, changes: Record<string, unknown>): ZdTicket {
+      return store.ticketJson(store.updateTicket(id, changes).ticket);
+    },
+    addComment(ticketId: number, comment: Record<string, unknown>): ZdComment {
+      const { comment: added } = store.updateTicket(ticketId, { comment });
+      return store.commentJson(added!);
+    },
+    deleteTicket(id: number): void {
+      store.deleteTicket(id);
+    },
+    touch(entity: TouchEntity, count: number, updatedAt: string | Date): number[] {
+      const at = sec(updatedAt);
+      if (!Number.isFinite(at)) throw badRequest('updated_at is invalid');
+      const ids: number[] = [];
+      if (entity === 'ticket') {
+        const all = [...store.ticketsByTime().ids].sort((a, b) => a - b);
+        for (const id of all) {
+          if (ids.length >= count) break;
+          if (!store.ticket(id)) continue;
+          store.touchTicket(store.materialize(id), at);
+          ids.push(id);
+        }
+      } else if (entity === 'organization') {
+        for (const o of [...store.organizations.values()].sort((a, b) => a.id - b.id)) {
+          if (ids.length >= count) break;
+          if (o.deleted_at) continue;
+          store.putOrganization({ ...o, updated_at: isoOf(at) });
+          ids.push(o.id);
+        }
+      } else {
+        for (const u of [...store.users.values()].sort((a, b) => a.id - b.id)) {
+          if (ids.length >= count) break;
+          store.putUser({ ...u, updated_at: isoOf(at) });
+          ids.push(u.id);
+        }
+      }
+      return ids;
+    },
+    injectFaults(spec: FaultSpec): void {
+      if (spec.count > 0) faults.push({ ...spec });
+    },
+  };
+
+  const control = async (ctx: Ctx): Promise<Reply> => {
+    const [, , what, id, sub] = ctx.path.split('/');
+    if (ctx.method === 'GET' && what === 'state') return { body: { counts: store.counts(), requests_served: served, url: store.baseUrl } };
+    if (ctx.method === 'POST' && what === 'tickets' && !id) return { status: 201, body: { ticket: controls.createTicket(ctx.body) } };
+    if (ctx.method === 'PUT' && what === 'tickets' && id && !sub) return { body: { ticket: controls.updateTicket(Number(id), ctx.body) } };
+    if (ctx.method === 'DELETE' && what === 'tickets' && id) {
+      controls.deleteTicket(Number(id));
+      return { status: 204 };
+    }
+    if (ctx.method === 'POST' && what === 'tickets' && id && sub === 'comments') return { status: 201, body: { comment: controls.addComment(Number(id), ctx.body) } };
+    if (ctx.method === 'POST' && what === 'touch') {
+      const entity = String(ctx.body.entity ?? 'ticket') as TouchEntity;
+      if (!['ticket', 'organization', 'user'].includes(entity)) throw badRequest('entity must be ticket, organization or user');
+      return { body: { ids: controls.touch(entity, Number(ctx.body.count ?? 0), String(ctx.body.updated_at ?? ctx.body.updatedAt)) } };
+    }
+    if (ctx.method === 'POST' && what === 'faults') {
+      controls.injectFaults({ status: Number(ctx.body.status ?? 500), count: Number(ctx.body.count ?? 1), retryAfterSeconds: ctx.body.retry_after as number | undefined });
+      return { body: { pending: faults.reduce((n, f) => n + f.count, 0) } };
+    }
+    throw notFound();
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // The server
+
+  const send = (res: ServerResponse, reply: Reply, extra: Record<string, string> = {}) => {
+    const status = reply.status ?? 200;
+    const headers: Record<string, string> = { ...extra, ...reply.headers };
+    if (reply.bytes) {
+      res.writeHead(status, { ...headers, 'content-length': String(reply.bytes.length) });
+      res.end(reply.bytes);
+      return;
+    }
+    if (status === 204 || reply.body === undefined) {
+      res.writeHead(status, headers);
+      res.end();
+      return;
+    }
+    const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+    res.writeHead(status, {
+      'content-type': typeof reply.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(text)),
+      ...headers,
+    });
+    res.end(text);
+  };
+
+  const readBody = (req: IncomingMessage): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', store.baseUrl || 'http://127.0.0.1');
+    const path = url.pathname.replace(/\.json$/, '').replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    const raw = await readBody(req);
+    let body: Record<string, unknown> = {};
+    const isJson = String(req.headers['content-type'] ?? '').includes('json');
+    if (raw.length > 0 && isJson) {
+      try {
+        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        send(res, { status: 400, body: { error: 'InvalidJSON', description: 'The request body is not valid JSON' } });
+        return;
+      }
+    }
+    const ctx: Ctx = { method, path, url, query: url.searchParams, body, raw, headers: req.headers, params: [] };
+    if (path.startsWith('/__sandbox/')) {
+      try {
+        send(res, await control(ctx));
+      } catch (err) {
+        if (err instanceof SandboxError) send(res, { status: err.status, body: err.body });
+        else send(res, { status: 500, body: { error: 'InternalError', description: (err as Error).message } });
+      }
+      return;
+    }
+    served += 1;
+    const fault = faults[0];
+    if (fault) {
+      fault.count -= 1;
+      if (fault.count <= 0) faults.shift();
+      const headers: Record<string, string> = {};
+      if (fault.status === 429 || fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds ?? 1);
+      const reply: Reply =
+        fault.status === 429
+          ? { status: 429, body: 'Number of allowed API requests per minute exceeded', headers }
+          : { status: fault.status, body: { error: 'InternalError', description: 'Sandbox fault injected for a test' }, headers };
+      send(res, reply);
+      return;
+    }
+    const isDownload = path.startsWith('/attachments/token/');
+    const rateHeaders: Record<string, string> = {};
+    if (!isDownload && general) {
+      const now = Date.now();
+      const g = general.take(now);
+      const limits = [{ window: general, state: g }];
+      if (g.ok && exportsWindow && path.startsWith('/api/v2/incremental/')) limits.push({ window: exportsWindow, state: exportsWindow.take(now) });
+      rateHeaders['x-rate-limit'] = String(general.limit);
+      rateHeaders['x-rate-limit-remaining'] = String(g.remaining);
+      rateHeaders['ratelimit-limit'] = String(general.limit);
+      rateHeaders['ratelimit-remaining'] = String(g.remaining);
+      rateHeaders['ratelimit-reset'] = String(g.resetSeconds);
+      const refused = limits.find((l) => !l.state.ok);
+      if (refused) {
+        send(res, { status: 429, body: 'Number of allowed API requests per minute exceeded', headers: { ...rateHeaders, 'retry-after': String(refused.state.resetSeconds) } });
+        return;
+      }
+    } else if (!isDownload && exportsWindow && path.startsWith('/api/v2/incremental/')) {
+      const e = exportsWindow.take(Date.now());
+      if (!e.ok) {
+        send(res, { status: 429, body: 'Number of allowed API requests per minute exceeded', headers: { 'retry-after': String(e.resetSeconds) } });
+        return;
+      }
+    }
+    if (req.headers.authorization !== expectedAuth) {
+      if (!(isDownload && req.headers.authorization === undefined)) {
+        send(res, { status: 401, body: { error: "Couldn't authenticate you" }, headers: { 'www-authenticate': 'Basic realm="Web Password"' } });
+        return;
+      }
+    }
+    try {
+      if (isDownload) {
+        const token = path.split('/')[3] ?? '';
+        const a = store.attachmentByToken(token);
+        if (!a) throw notFound();
+        send(res, {
+          bytes: store.attachmentBytes(a),
+          headers: { 'content-type': a.content_type, 'content-disposition': `attachment; filename="${encodeURIComponent(a.file_name)}"` },
+        });
+        return;
+      }
+      for (const [m, re, handler] of routes) {
+        if (m !== method) continue;
+        const match = re.exec(path);
+        if (!match) continue;
+        ctx.params = match.slice(1);
+        send(res, await handler(ctx), rateHeaders);
+        return;
+      }
+      send(res, { status: 404, body: { error: 'InvalidEndpoint', description: 'Not found' } }, rateHeaders);
+    } catch (err) {
+      if (err instanceof SandboxError) send(res, { status: err.status, body: err.body }, rateHeaders);
+      else send(res, { status: 500, body: { error: 'InternalError', description: (err as Error).message } }, rateHeaders);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      if (!res.headersSent) send(res, { status: 500, body: { error: 'InternalError', description: (err as Error).message } });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  server.headersTimeout = 35_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  store.baseUrl = `http://${host}:${address.port}`;
+
+  return {
+    platform: 'zendesk',
+    url: store.baseUrl,
+    credentials: { email, apiToken },
+    env: { ZENDESK_EMAIL: email, ZENDESK_API_TOKEN: apiToken },
+    store,
+    counts: () => store.counts() as Record<EntityName, number>,
+    requestsServed: () => served,
+    ...controls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

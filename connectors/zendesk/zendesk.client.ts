@@ -1,0 +1,134 @@
+import { request } from 'undici';
+import type { ConnectorConfig } from '../sdk/contract.ts';
+import { HdmError } from '../sdk/errors.ts';
+import { HttpClient, httpError, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
+
+export interface ZendeskCredentials {
+  email: string;
+  apiToken: string;
+}
+
+export function zendeskCredentials(config: ConnectorConfig): ZendeskCredentials {
+  const email = config.credentials.email;
+  const apiToken = config.credentials.apiToken;
+  if (!email || !apiToken) {
+    throw new HdmError('CONFIG_INVALID', 'zendesk credentials: expected email and apiToken (ZENDESK_EMAIL, ZENDESK_API_TOKEN)', {
+      context: { platform: 'zendesk', field: !email ? 'credentials.email' : 'credentials.apiToken' },
+    });
+  }
+  return { email, apiToken };
+}
+
+/** Zendesk's two list paginations: cursor (`meta.has_more`, `links.next`) and offset (`next_page`). */
+interface ListBody {
+  next_page?: string | null;
+  meta?: { has_more?: boolean; after_cursor?: string | null };
+  links?: { next?: string | null };
+  [key: string]: unknown;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** HTTP for the Zendesk API: token auth (`{email}/token:{api_token}`), pagination, binary downloads. */
+export class ZendeskClient {
+  readonly http: HttpClient;
+  readonly baseUrl: string;
+  private readonly authorization: string;
+
+  constructor(config: ConnectorConfig) {
+    const { email, apiToken } = zendeskCredentials(config);
+    this.baseUrl = config.url.replace(/\/+$/, '');
+    this.authorization = `Basic ${Buffer.from(`${email}/token:${apiToken}`).toString('base64')}`;
+    this.http = new HttpClient({
+      platform: 'zendesk',
+      baseUrl: this.baseUrl,
+      headers: { authorization: this.authorization },
+      concurrency: config.concurrency ?? 8,
+      requestsPerMinute: config.requestsPerMinute ?? 0,
+    });
+  }
+
+  get<T>(path: string, query?: HttpRequest['query']): Promise<T> {
+    return this.http.send<T>({ method: 'GET', path, query }).then((r) => r.body);
+  }
+
+  send<T>(req: HttpRequest): Promise<HttpResponse<T>> {
+    return this.http.send<T>(req);
+  }
+
+  /** GET that answers null for 404. */
+  async find<T>(path: string, query?: HttpRequest['query']): Promise<T | null> {
+    const res = await this.http.send<T>({ method: 'GET', path, query, okStatuses: [404] });
+    return res.status === 404 ? null : res.body;
+  }
+
+  /** Every page of a list endpoint, following `links.next` (cursor) or `next_page` (offset). */
+  async *pages<T>(path: string, key: string, query: HttpRequest['query'] = {}): AsyncGenerator<T[]> {
+    let next: string | null = path;
+    let q: HttpRequest['query'] = query;
+    while (next) {
+      const body: ListBody = await this.get<ListBody>(next, q);
+      yield ((body[key] as T[] | undefined) ?? []) as T[];
+      q = undefined;
+      if (body.meta && 'has_more' in body.meta) next = body.meta.has_more ? (body.links?.next ?? null) : null;
+      else next = body.next_page ?? null;
+    }
+  }
+
+  async all<T>(path: string, key: string, query: HttpRequest['query'] = {}): Promise<T[]> {
+    const out: T[] = [];
+    for await (const page of this.pages<T>(path, key, query)) out.push(...page);
+    return out;
+  }
+
+  /**
+   * Downloads bytes (attachment content_url). The shared HttpClient reads bodies as text, so bytes go
+   * through undici here with the same retry rules; credentials go only to the API's own origin, never
+   * to the storage host a content_url may redirect to.
+   */
+  async download(url: string, maxAttempts = 6): Promise<{ body: Uint8Array; contentType: string }> {
+    const origin = new URL(this.baseUrl).origin;
+    let target = new URL(url, `${this.baseUrl}/`);
+    for (let attempt = 1, redirects = 0; ; ) {
+      let failure: HdmError;
+      try {
+        const res = await request(target, {
+          method: 'GET',
+          headers: target.origin === origin ? { authorization: this.authorization, 'user-agent': 'helpdesk-migrator' } : { 'user-agent': 'helpdesk-migrator' },
+        });
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
+        if (res.statusCode >= 300 && res.statusCode < 400 && headers.location && redirects < 5) {
+          await res.body.dump();
+          target = new URL(headers.location, target);
+          redirects += 1;
+          continue;
+        }
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          return { body: new Uint8Array(await res.body.arrayBuffer()), contentType: headers['content-type'] ?? 'application/octet-stream' };
+        }
+        const text = await res.body.text();
+        failure = httpError('zendesk', 'GET', target, res.statusCode, headers, text);
+      } catch (err) {
+        failure = new HdmError('UNREACHABLE', `zendesk attachment download from ${target.origin} failed: ${(err as Error).message}`, {
+          context: { platform: 'zendesk', path: target.pathname },
+          cause: err,
+        });
+      }
+      if (!failure.retryable || attempt >= maxAttempts) {
+        throw new HdmError('ATTACHMENT_FAILED', `could not download attachment ${target.pathname}: ${failure.message}`, {
+          retryable: failure.retryable,
+          context: { ...failure.context },
+          cause: failure,
+        });
+      }
+      attempt += 1;
+      const retryAfter = failure.context.retryAfter;
+      await sleep(retryAfter !== undefined ? Math.min(retryAfter, 120) * 1000 : Math.min(10_000, 100 * 2 ** attempt));
+    }
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+}

@@ -1,0 +1,137 @@
+import type { AttachmentMeta, EntityName, EntityTypes } from '../../schemas/canonical.ts';
+import type {
+  Connector,
+  ConnectorConfig,
+  Page,
+  RateLimitInfo,
+  ReadOptions,
+  StreamDescriptor,
+  StreamState,
+  TargetRef,
+  WriteContext,
+} from '../sdk/contract.ts';
+import { HdmError } from '../sdk/errors.ts';
+import { ZendeskClient } from './zendesk.client.ts';
+import { ZendeskReader, type ZendeskReaderOptions } from './zendesk.reader.ts';
+import type { ZdUser } from './zendesk.types.ts';
+import { ZendeskWriter } from './zendesk.writer.ts';
+
+/** Enterprise plan: 700 requests per minute (incremental exports: 10 per minute of their own). */
+export const ZENDESK_RATE_LIMIT: RateLimitInfo = { requestsPerMinute: 700, pageSize: 100 };
+
+export interface ZendeskConnectorConfig extends ConnectorConfig, ZendeskReaderOptions {}
+
+const AGENT_PATHS: Record<EntityName, (id: string) => string> = {
+  ticket: (id) => `/agent/tickets/${id}`,
+  agent: (id) => `/agent/users/${id}`,
+  contact: (id) => `/agent/users/${id}`,
+  organization: (id) => `/agent/organizations/${id}`,
+  group: (id) => `/admin/people/team/groups/${id}`,
+  ticketField: (id) => `/admin/objects-rules/tickets/ticket-fields/${id}`,
+  kbCategory: (id) => `/hc/categories/${id}`,
+  kbSection: (id) => `/hc/sections/${id}`,
+  kbArticle: (id) => `/hc/articles/${id}`,
+};
+
+/** Zendesk as a source and a target, over its public REST API v2. */
+export class ZendeskConnector implements Connector {
+  readonly platform = 'zendesk';
+  readonly rateLimit = ZENDESK_RATE_LIMIT;
+  private readonly client: ZendeskClient;
+  private readonly reader: ZendeskReader;
+  private readonly writer: ZendeskWriter;
+
+  constructor(config: ZendeskConnectorConfig) {
+    this.client = new ZendeskClient(config);
+    this.reader = new ZendeskReader(this.client, config);
+    this.writer = new ZendeskWriter(this.client, this.reader);
+  }
+
+  get limitations() {
+    return this.writer.limitations;
+  }
+
+  get capabilities() {
+    return this.writer.capabilities;
+  }
+
+  /**
+   * GET /users/me. Zendesk answers unauthenticated calls with an anonymous user (id null) rather than
+   * 401, so that counts as a failed login too.
+   */
+  async check(): Promise<void> {
+    const res = await this.client.send<{ user?: ZdUser }>({ method: 'GET', path: '/api/v2/users/me.json', maxAttempts: 2 }).catch((err: unknown) => {
+      if (err instanceof HdmError && err.code === 'AUTH_FAILED') {
+        throw new HdmError('AUTH_FAILED', `zendesk at ${this.client.baseUrl} refused the credentials (${err.context.httpStatus}): check ZENDESK_EMAIL and ZENDESK_API_TOKEN`, {
+          context: { platform: 'zendesk', httpStatus: err.context.httpStatus },
+        });
+      }
+      if (err instanceof HdmError && (err.code === 'UNREACHABLE' || err.code === 'SERVER_ERROR' || err.code === 'NOT_FOUND')) {
+        throw new HdmError('UNREACHABLE', `zendesk at ${this.client.baseUrl} did not answer as a Zendesk API: ${err.message}`, {
+          context: { platform: 'zendesk', httpStatus: err.context.httpStatus },
+          cause: err,
+        });
+      }
+      throw err;
+    });
+    const user = res.body?.user;
+    if (!user || user.id === null || user.id === undefined) {
+      throw new HdmError('AUTH_FAILED', `zendesk at ${this.client.baseUrl} treated the request as anonymous: check ZENDESK_EMAIL and ZENDESK_API_TOKEN`, {
+        context: { platform: 'zendesk', httpStatus: res.status },
+      });
+    }
+    if (user.role === 'end-user') {
+      throw new HdmError('AUTH_FAILED', `zendesk user ${user.email ?? user.id} is an end-user; the migration needs an admin's API token`, {
+        context: { platform: 'zendesk', httpStatus: res.status },
+      });
+    }
+  }
+
+  streams(): StreamDescriptor[] {
+    return this.reader.streams();
+  }
+
+  read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncIterable<Page<E>> {
+    return this.reader.read(entity, state, options);
+  }
+
+  get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
+    return this.reader.get(entity, id);
+  }
+
+  openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }> {
+    return this.reader.openAttachment(attachment);
+  }
+
+  count(entity: EntityName): Promise<number | null> {
+    return this.reader.count(entity);
+  }
+
+  recordUrl(entity: EntityName, id: string): string {
+    return `${this.client.baseUrl}${AGENT_PATHS[entity](id)}`;
+  }
+
+  find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
+    return this.writer.find(entity, record, stamp);
+  }
+
+  create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    return this.writer.create(entity, record, context);
+  }
+
+  update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    return this.writer.update(entity, targetId, record, context);
+  }
+
+  delete(entity: EntityName, targetId: string): Promise<void> {
+    return this.writer.delete(entity, targetId);
+  }
+
+  prepare(context: { ticketFields: EntityTypes['ticketField'][] }): Promise<void> {
+    return this.writer.prepare(context);
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}

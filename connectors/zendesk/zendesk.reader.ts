@@ -1,0 +1,401 @@
+import type { AttachmentMeta, EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
+import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import { HdmError } from '../sdk/errors.ts';
+import type { ZendeskClient } from './zendesk.client.ts';
+import {
+  FieldCatalog,
+  isAgentUser,
+  toCanonicalAgent,
+  toCanonicalArticle,
+  toCanonicalCategory,
+  toCanonicalContact,
+  toCanonicalGroup,
+  toCanonicalOrganization,
+  toCanonicalSection,
+  toCanonicalTicket,
+  toCanonicalTicketField,
+} from './zendesk.mapping.ts';
+import type {
+  ZdArticle,
+  ZdCategory,
+  ZdComment,
+  ZdGroup,
+  ZdGroupMembership,
+  ZdOrganization,
+  ZdSection,
+  ZdTicket,
+  ZdTicketField,
+  ZdTranslation,
+  ZdUser,
+} from './zendesk.types.ts';
+
+export interface ZendeskReaderOptions {
+  /** Records per incremental export request (Zendesk allows up to 1000). Default 1000. */
+  exportPageSize?: number;
+  /** Records per list request (Zendesk allows up to 100). Default 100. */
+  pageSize?: number;
+  /** Tickets per yielded page: comments are fetched for this many tickets at a time. Default 100. */
+  ticketBatch?: number;
+}
+
+interface ExportBody {
+  after_cursor?: string | null;
+  end_of_stream?: boolean;
+  end_time?: number;
+  [key: string]: unknown;
+}
+
+const STREAMS: StreamDescriptor[] = [
+  { entity: 'group', primaryKey: 'sourceId', cursorField: null, sorted: false },
+  { entity: 'agent', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+  { entity: 'organization', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+  { entity: 'contact', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+  { entity: 'ticketField', primaryKey: 'sourceId', cursorField: null, sorted: false },
+  { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+  { entity: 'kbCategory', primaryKey: 'sourceId', cursorField: null, sorted: false },
+  { entity: 'kbSection', primaryKey: 'sourceId', cursorField: null, sorted: false },
+  { entity: 'kbArticle', primaryKey: 'sourceId', cursorField: null, sorted: false },
+];
+
+const epoch = (iso: string | null | undefined): number => (iso ? Math.floor(Date.parse(iso) / 1000) : 0);
+const isoOfEpoch = (s: number): string => new Date(s * 1000).toISOString();
+const laterIso = (a: string | null, b: string | null): string | null => (!a ? b : !b ? a : Date.parse(a) >= Date.parse(b) ? a : b);
+
+function parseCursor(state: StreamState | null): Record<string, unknown> | null {
+  if (!state?.cursor) return null;
+  try {
+    const parsed = JSON.parse(state.cursor) as unknown;
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A 422 "Too recent start_time": nothing can be exported yet from there, which is not an error. */
+function isTooRecent(err: unknown): boolean {
+  return err instanceof HdmError && err.context.httpStatus === 422 && /too recent start_time/i.test(JSON.stringify(err.context.body ?? ''));
+}
+
+/** Reads a Zendesk account into canonical records. */
+export class ZendeskReader {
+  constructor(
+    private readonly client: ZendeskClient,
+    private readonly options: ZendeskReaderOptions = {},
+  ) {}
+
+  streams(): StreamDescriptor[] {
+    return STREAMS.map((s) => ({ ...s }));
+  }
+
+  async fieldCatalog(): Promise<FieldCatalog> {
+    return new FieldCatalog(await this.client.all<ZdTicketField>('/api/v2/ticket_fields.json', 'ticket_fields'));
+  }
+
+  private get exportPageSize(): number {
+    return Math.min(1000, this.options.exportPageSize ?? 1000);
+  }
+
+  private get pageSize(): number {
+    return Math.min(100, this.options.pageSize ?? 100);
+  }
+
+  /** start_time for a time-based resume: the saved point less the overlap, never within Zendesk's last minute. */
+  private startTime(from: number, options: ReadOptions | undefined): number {
+    const overlap = options?.overlapSeconds ?? 60;
+    return Math.max(0, Math.min(from - overlap, Math.floor(Date.now() / 1000) - 61));
+  }
+
+  async *read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncGenerator<Page<E>> {
+    const pages = this.readAny(entity, state, options) as AsyncGenerator<Page<E>>;
+    for await (const page of pages) {
+      if (options?.signal?.aborted) return;
+      yield page;
+    }
+  }
+
+  private readAny(entity: EntityName, state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
+    switch (entity) {
+      case 'ticket':
+        return this.readTickets(state, options);
+      case 'agent':
+      case 'contact':
+        return this.readUsers(entity, state, options);
+      case 'organization':
+        return this.readOrganizations(state, options);
+      case 'group':
+        return this.readList<ZdGroup>('group', '/api/v2/groups.json', 'groups', (g) => (g.deleted ? null : toCanonicalGroup(g)));
+      case 'ticketField':
+        return this.readList<ZdTicketField>('ticketField', '/api/v2/ticket_fields.json', 'ticket_fields', toCanonicalTicketField, false);
+      case 'kbCategory':
+        return this.readList<ZdCategory>('kbCategory', '/api/v2/help_center/categories.json', 'categories', toCanonicalCategory, false);
+      case 'kbSection':
+        return this.readList<ZdSection>('kbSection', '/api/v2/help_center/sections.json', 'sections', toCanonicalSection, false);
+      case 'kbArticle':
+        return this.readArticles();
+    }
+  }
+
+  private upsert<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string | null = null): Envelope<E> {
+    return { entity, op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record, stamp };
+  }
+
+  private async *readList<T>(
+    entity: EntityName,
+    path: string,
+    key: string,
+    map: (item: T) => EntityTypes[EntityName] | null,
+    cursorPagination = true,
+  ): AsyncGenerator<Page> {
+    const query = cursorPagination ? { 'page[size]': this.pageSize } : { per_page: this.pageSize };
+    let any = false;
+    for await (const items of this.client.pages<T>(path, key, query)) {
+      const records = items.flatMap((item) => {
+        const record = map(item);
+        return record ? [this.upsert(entity, record)] : [];
+      });
+      any = true;
+      yield { records, state: { cursor: null, coveredUntil: null } };
+    }
+    if (!any) yield { records: [], state: { cursor: null, coveredUntil: null } };
+  }
+
+  private async *readArticles(): AsyncGenerator<Page> {
+    for await (const articles of this.client.pages<ZdArticle>('/api/v2/help_center/articles.json', 'articles', { per_page: this.pageSize })) {
+      const records = await Promise.all(
+        articles.map(async (a) => this.upsert('kbArticle', toCanonicalArticle(a, await this.translations(a.id)))),
+      );
+      yield { records, state: { cursor: null, coveredUntil: null } };
+    }
+  }
+
+  async translations(articleId: number | string): Promise<ZdTranslation[]> {
+    return this.client.all<ZdTranslation>(`/api/v2/help_center/articles/${articleId}/translations.json`, 'translations', { per_page: this.pageSize });
+  }
+
+  async comments(ticketId: number | string): Promise<ZdComment[]> {
+    return this.client.all<ZdComment>(`/api/v2/tickets/${ticketId}/comments.json`, 'comments', {
+      include_inline_images: true,
+      'page[size]': this.pageSize,
+    });
+  }
+
+  /**
+   * Tickets through the cursor-based incremental export, each carried with all its comments. The saved
+   * cursor is Zendesk's `after_cursor`; without one (or if Zendesk no longer accepts it) the read
+   * starts from `coveredUntil` less the overlap.
+   */
+  private async *readTickets(state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
+    const saved = parseCursor(state);
+    let query: Record<string, string | number> =
+      typeof saved?.after === 'string' ? { cursor: saved.after } : { start_time: state?.coveredUntil ? this.startTime(epoch(state.coveredUntil), options) : 0 };
+    let current: StreamState = state ?? { cursor: null, coveredUntil: null };
+    const catalog = await this.fieldCatalog();
+    const batch = Math.max(1, this.options.ticketBatch ?? 100);
+    for (;;) {
+      let body: ExportBody;
+      try {
+        body = await this.client.get<ExportBody>('/api/v2/incremental/tickets/cursor.json', { ...query, per_page: this.exportPageSize });
+      } catch (err) {
+        if (isTooRecent(err)) return;
+        if ('cursor' in query && err instanceof HdmError && err.code === 'REJECTED') {
+          query = { start_time: this.startTime(epoch(current.coveredUntil), options) };
+          continue;
+        }
+        throw err;
+      }
+      const tickets = (body.tickets as ZdTicket[] | undefined) ?? [];
+      let covered = current.coveredUntil;
+      for (const t of tickets) covered = laterIso(covered, isoOfEpoch(t.generated_timestamp ?? epoch(t.updated_at)));
+      const next: StreamState = { cursor: body.after_cursor ? JSON.stringify({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
+      if (tickets.length === 0) {
+        if (next.cursor !== current.cursor || next.coveredUntil !== current.coveredUntil) yield { records: [], state: next };
+      }
+      for (let i = 0; i < tickets.length; i += batch) {
+        const chunk = tickets.slice(i, i + batch);
+        const records = (await Promise.all(chunk.map((t) => this.ticketEnvelope(t, catalog)))).filter((e): e is Envelope<'ticket'> => e !== null);
+        // Zendesk's cursor covers the whole export page: earlier chunks keep the previous state.
+        yield { records, state: i + batch >= tickets.length ? next : current };
+      }
+      current = next;
+      if (body.end_of_stream !== false || !body.after_cursor) return;
+      query = { cursor: body.after_cursor };
+    }
+  }
+
+  private async ticketEnvelope(t: ZdTicket, catalog: FieldCatalog): Promise<Envelope<'ticket'> | null> {
+    const updatedAt = new Date(Date.parse(t.updated_at)).toISOString();
+    if (t.status === 'deleted') return { entity: 'ticket', op: 'delete', sourceId: String(t.id), updatedAt, record: null };
+    let comments: ZdComment[];
+    try {
+      comments = await this.comments(t.id);
+    } catch (err) {
+      // Deleted between the export page and this request: the next export shows the deletion.
+      if (err instanceof HdmError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+    return this.upsert('ticket', toCanonicalTicket(t, comments, catalog), t.external_id ?? null);
+  }
+
+  /** Agents and contacts both come from the cursor-based user export, split by role. */
+  private async *readUsers(entity: 'agent' | 'contact', state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
+    const saved = parseCursor(state);
+    let query: Record<string, string | number> =
+      typeof saved?.after === 'string' ? { cursor: saved.after } : { start_time: state?.coveredUntil ? this.startTime(epoch(state.coveredUntil), options) : 0 };
+    let current: StreamState = state ?? { cursor: null, coveredUntil: null };
+    const groups = entity === 'agent' ? await this.memberships() : new Map<number, number[]>();
+    for (;;) {
+      let body: ExportBody;
+      try {
+        body = await this.client.get<ExportBody>('/api/v2/incremental/users/cursor.json', { ...query, per_page: this.exportPageSize });
+      } catch (err) {
+        if (isTooRecent(err)) return;
+        if ('cursor' in query && err instanceof HdmError && err.code === 'REJECTED') {
+          query = { start_time: this.startTime(epoch(current.coveredUntil), options) };
+          continue;
+        }
+        throw err;
+      }
+      const users = (body.users as ZdUser[] | undefined) ?? [];
+      let covered = current.coveredUntil;
+      const records: Envelope[] = [];
+      for (const u of users) {
+        covered = laterIso(covered, new Date(Date.parse(u.updated_at)).toISOString());
+        if (isAgentUser(u) !== (entity === 'agent')) continue;
+        if (entity === 'agent') records.push(this.upsert('agent', toCanonicalAgent(u, groups.get(u.id) ?? []), u.external_id));
+        else if (u.active === false) records.push({ entity: 'contact', op: 'delete', sourceId: String(u.id), updatedAt: new Date(Date.parse(u.updated_at)).toISOString(), record: null });
+        else records.push(this.upsert('contact', toCanonicalContact(u), u.external_id));
+      }
+      const next: StreamState = { cursor: body.after_cursor ? JSON.stringify({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
+      if (records.length > 0 || next.cursor !== current.cursor) yield { records, state: next };
+      current = next;
+      if (body.end_of_stream !== false || !body.after_cursor) return;
+      query = { cursor: body.after_cursor };
+    }
+  }
+
+  async memberships(userId?: number | string): Promise<Map<number, number[]>> {
+    const path = userId === undefined ? '/api/v2/group_memberships.json' : `/api/v2/users/${userId}/group_memberships.json`;
+    const out = new Map<number, number[]>();
+    for (const m of await this.client.all<ZdGroupMembership>(path, 'group_memberships', { 'page[size]': this.pageSize })) {
+      out.set(m.user_id, [...(out.get(m.user_id) ?? []), m.group_id]);
+    }
+    return out;
+  }
+
+  /**
+   * Organizations through the time-based incremental export. A page ends at `end_time`, the timestamp
+   * of its last record, and the next page starts there, so the records at that second come twice: the
+   * ones already yielded are skipped. When a whole page shares its start second (more than a page of
+   * records updated in one second; Zendesk puts them all in that page) the next page starts a second later.
+   */
+  private async *readOrganizations(state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
+    const saved = parseCursor(state);
+    let start = typeof saved?.start === 'number' ? this.startTime(saved.start, options) : state?.coveredUntil ? this.startTime(epoch(state.coveredUntil), options) : 0;
+    let seenAtStart = new Set<number>();
+    for (;;) {
+      let body: ExportBody;
+      try {
+        body = await this.client.get<ExportBody>('/api/v2/incremental/organizations.json', { start_time: start, per_page: this.exportPageSize });
+      } catch (err) {
+        if (isTooRecent(err)) return;
+        throw err;
+      }
+      const orgs = (body.organizations as ZdOrganization[] | undefined) ?? [];
+      const endTime = typeof body.end_time === 'number' ? body.end_time : start;
+      const records: Envelope[] = [];
+      for (const o of orgs) {
+        if (epoch(o.updated_at) === start && seenAtStart.has(o.id)) continue;
+        const updatedAt = new Date(Date.parse(o.updated_at)).toISOString();
+        if (o.deleted_at) records.push({ entity: 'organization', op: 'delete', sourceId: String(o.id), updatedAt, record: null });
+        else records.push(this.upsert('organization', toCanonicalOrganization(o), o.external_id));
+      }
+      yield { records, state: { cursor: JSON.stringify({ start: endTime }), coveredUntil: isoOfEpoch(endTime) } };
+      if (body.end_of_stream !== false) return;
+      if (endTime <= start) {
+        start = start + 1;
+        seenAtStart = new Set();
+      } else {
+        seenAtStart = new Set(orgs.filter((o) => epoch(o.updated_at) === endTime).map((o) => o.id));
+        start = endTime;
+      }
+    }
+  }
+
+  async get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
+    const c = this.client;
+    const one = async (): Promise<EntityTypes[EntityName] | null> => {
+      switch (entity) {
+        case 'ticket': {
+          const body = await c.find<{ ticket: ZdTicket }>(`/api/v2/tickets/${id}.json`);
+          if (!body || body.ticket.status === 'deleted') return null;
+          const [comments, catalog] = await Promise.all([this.comments(id), this.fieldCatalog()]);
+          return toCanonicalTicket(body.ticket, comments, catalog);
+        }
+        case 'agent':
+        case 'contact': {
+          const body = await c.find<{ user: ZdUser }>(`/api/v2/users/${id}.json`);
+          if (!body || isAgentUser(body.user) !== (entity === 'agent')) return null;
+          if (entity === 'contact') return body.user.active === false ? null : toCanonicalContact(body.user);
+          return toCanonicalAgent(body.user, (await this.memberships(id)).get(body.user.id) ?? []);
+        }
+        case 'organization': {
+          const body = await c.find<{ organization: ZdOrganization }>(`/api/v2/organizations/${id}.json`);
+          return body ? toCanonicalOrganization(body.organization) : null;
+        }
+        case 'group': {
+          const body = await c.find<{ group: ZdGroup }>(`/api/v2/groups/${id}.json`);
+          return body && !body.group.deleted ? toCanonicalGroup(body.group) : null;
+        }
+        case 'ticketField': {
+          const body = await c.find<{ ticket_field: ZdTicketField }>(`/api/v2/ticket_fields/${id}.json`);
+          return body ? toCanonicalTicketField(body.ticket_field) : null;
+        }
+        case 'kbCategory': {
+          const body = await c.find<{ category: ZdCategory }>(`/api/v2/help_center/categories/${id}.json`);
+          return body ? toCanonicalCategory(body.category) : null;
+        }
+        case 'kbSection': {
+          const body = await c.find<{ section: ZdSection }>(`/api/v2/help_center/sections/${id}.json`);
+          return body ? toCanonicalSection(body.section) : null;
+        }
+        case 'kbArticle': {
+          const body = await c.find<{ article: ZdArticle }>(`/api/v2/help_center/articles/${id}.json`);
+          return body ? toCanonicalArticle(body.article, await this.translations(id)) : null;
+        }
+      }
+    };
+    return (await one()) as EntityTypes[E] | null;
+  }
+
+  async openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }> {
+    if (!attachment.url) {
+      throw new HdmError('ATTACHMENT_FAILED', `attachment ${attachment.sourceId} (${attachment.fileName}) has no content_url`, {
+        retryable: false,
+        context: { platform: 'zendesk', recordId: attachment.sourceId },
+      });
+    }
+    const { body, contentType } = await this.client.download(attachment.url);
+    return { body, contentType: attachment.contentType || contentType };
+  }
+
+  async count(entity: EntityName): Promise<number | null> {
+    const value = async (path: string, query?: Record<string, string>) =>
+      (await this.client.get<{ count: { value: number } }>(path, query)).count.value;
+    switch (entity) {
+      case 'ticket':
+        return value('/api/v2/tickets/count.json');
+      case 'organization':
+        return value('/api/v2/organizations/count.json');
+      case 'group':
+        return value('/api/v2/groups/count.json');
+      case 'contact':
+        return value('/api/v2/users/count.json', { role: 'end-user' });
+      case 'agent': {
+        const [agents, admins] = await Promise.all([value('/api/v2/users/count.json', { role: 'agent' }), value('/api/v2/users/count.json', { role: 'admin' })]);
+        return agents + admins;
+      }
+      default:
+        return null;
+    }
+  }
+}

@@ -1,0 +1,593 @@
+import type {
+  Agent,
+  Comment,
+  Contact,
+  EntityName,
+  EntityTypes,
+  Group,
+  KbArticle,
+  KbCategory,
+  KbSection,
+  Organization,
+  Ticket,
+  TicketField,
+} from '../../schemas/canonical.ts';
+import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES } from '../../schemas/canonical.ts';
+import type { Limitation, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import { HdmError, toHdmError } from '../sdk/errors.ts';
+import type { ZendeskClient } from './zendesk.client.ts';
+import {
+  FieldCatalog,
+  isCustomField,
+  toCanonicalTicket,
+  toZendeskAgent,
+  toZendeskCommentInput,
+  toZendeskContact,
+  toZendeskGroup,
+  toZendeskOrganization,
+  toZendeskTicketField,
+  toZendeskTicketProps,
+  zdTime,
+  type ZdCommentInput,
+} from './zendesk.mapping.ts';
+import type { ZendeskReader } from './zendesk.reader.ts';
+import type {
+  ZdArticle,
+  ZdCategory,
+  ZdComment,
+  ZdGroup,
+  ZdGroupMembership,
+  ZdOrganization,
+  ZdSection,
+  ZdTicket,
+  ZdTicketField,
+  ZdTranslation,
+  ZdUpload,
+  ZdUser,
+} from './zendesk.types.ts';
+
+const SET_BY_ZENDESK = 'Zendesk sets it itself when the record is written; its API cannot take the original value.';
+
+/** What Zendesk cannot preserve (verification ignores these paths; reports name them). */
+export const ZENDESK_LIMITATIONS: readonly Limitation[] = [
+  {
+    entity: 'ticket',
+    field: 'comments.createdAt',
+    description:
+      'Kept for every comment of a ticket created through the ticket import API. A comment appended to an existing ticket by a later update gets the time of that update: the Tickets API cannot set a new comment’s created_at.',
+  },
+  { entity: 'ticket', field: 'updatedAt', description: 'Set by the import API, then moved by Zendesk on every later change to the ticket.' },
+  {
+    entity: 'ticketField',
+    field: 'key',
+    description: 'Zendesk ticket fields have no key: it is read back as the slug of the title, so a source key other than that slug comes back changed.',
+  },
+  { entity: 'agent', field: 'role', description: 'Light agents need a custom role (Enterprise); they are created as full agents.' },
+  {
+    entity: 'contact',
+    field: 'customFields',
+    description: 'Zendesk keeps user_fields only for user fields already defined on the account; the migration does not create user field definitions.',
+  },
+  {
+    entity: 'organization',
+    field: 'customFields',
+    description: 'Zendesk keeps organization_fields only for organization fields already defined on the account; the migration does not create them.',
+  },
+  ...(['group', 'agent', 'contact', 'organization', 'ticketField', 'kbCategory', 'kbSection', 'kbArticle'] as const).flatMap((entity) => [
+    { entity, field: 'createdAt', description: SET_BY_ZENDESK },
+    { entity, field: 'updatedAt', description: SET_BY_ZENDESK },
+  ]),
+  { entity: 'kbArticle', field: 'translations.updatedAt', description: SET_BY_ZENDESK },
+];
+
+export const ZENDESK_CAPABILITIES: TargetCapabilities = {
+  ticketStatuses: TICKET_STATUSES,
+  ticketPriorities: TICKET_PRIORITIES,
+  ticketTypes: TICKET_TYPES,
+  entities: ENTITIES,
+};
+
+const sameText = (a: string | null | undefined, b: string | null | undefined) => (a ?? '').trim().toLowerCase() === (b ?? '').trim().toLowerCase();
+
+/** Writes planned canonical records into Zendesk. */
+export class ZendeskWriter {
+  readonly limitations = ZENDESK_LIMITATIONS;
+  readonly capabilities = ZENDESK_CAPABILITIES;
+  private catalog: Promise<FieldCatalog> | null = null;
+  /** Canonical key → target field title, from prepare(): keys that are not the slug of their title still resolve. */
+  private readonly titleByKey = new Map<string, string>();
+  private permissionGroup: Promise<number> | null = null;
+
+  constructor(
+    private readonly client: ZendeskClient,
+    private readonly reader: ZendeskReader,
+  ) {}
+
+  private fields(refresh = false): Promise<FieldCatalog> {
+    if (refresh || !this.catalog) {
+      this.catalog = this.reader.fieldCatalog();
+      this.catalog.catch(() => (this.catalog = null));
+    }
+    return this.catalog;
+  }
+
+  /** Wraps a failure with the record it was about; Zendesk's 422 details name the field. */
+  private fail(err: unknown, entity: EntityName, sourceId: string, action: string): HdmError {
+    const e = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
+    const details = (e.context.body as { details?: Record<string, { description?: string }[]> } | undefined)?.details;
+    const field = details ? Object.keys(details)[0] : undefined;
+    if (e.code !== 'REJECTED') return e;
+    const reason = details
+      ? Object.values(details)
+          .flat()
+          .map((d) => d.description)
+          .filter(Boolean)
+          .join('; ')
+      : e.message;
+    return new HdmError('REJECTED', `zendesk rejected ${action} ${entity} ${sourceId}${field ? ` (field ${field})` : ''}: ${reason}`, {
+      retryable: false,
+      context: { ...e.context, ...(field ? { field } : {}) },
+      cause: e,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // find
+
+  async find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
+    const c = this.client;
+    const ref = (id: number | undefined | null): TargetRef | null => (id === undefined || id === null ? null : { targetId: String(id) });
+    switch (entity) {
+      case 'ticket': {
+        if (!stamp) return null;
+        const found = await c.all<ZdTicket>('/api/v2/tickets.json', 'tickets', { external_id: stamp });
+        const live = found.filter((t) => t.status !== 'deleted').sort((a, b) => a.id - b.id);
+        return ref(live[0]?.id);
+      }
+      case 'agent':
+      case 'contact': {
+        if (stamp) {
+          const byStamp = await c.all<ZdUser>('/api/v2/users/search.json', 'users', { external_id: stamp });
+          if (byStamp.length > 0) return ref(byStamp[0].id);
+        }
+        const email = (record as Agent | Contact).email;
+        if (!email) return null;
+        const byEmail = await c.all<ZdUser>('/api/v2/users/search.json', 'users', { query: `email:"${email}"` });
+        return ref(byEmail.find((u) => sameText(u.email, email))?.id);
+      }
+      case 'organization': {
+        if (stamp) {
+          const byStamp = await c.all<ZdOrganization>('/api/v2/organizations/search.json', 'organizations', { external_id: stamp });
+          if (byStamp.length > 0) return ref(byStamp.sort((a, b) => a.id - b.id)[0].id);
+        }
+        const byName = await c.all<ZdOrganization>('/api/v2/organizations/search.json', 'organizations', { name: (record as Organization).name });
+        return ref(byName.find((o) => sameText(o.name, (record as Organization).name))?.id);
+      }
+      case 'group': {
+        const groups = await c.all<ZdGroup>('/api/v2/groups.json', 'groups', { 'page[size]': 100 });
+        return ref(groups.find((g) => !g.deleted && sameText(g.name, (record as Group).name))?.id);
+      }
+      case 'ticketField': {
+        const catalog = await this.fields(true);
+        const field = record as TicketField;
+        const match = [...catalog.byId.values()].find((f) => sameText(f.title, field.title)) ?? catalog.byKey.get(field.key);
+        return ref(match?.id);
+      }
+      case 'kbCategory': {
+        const all = await c.all<ZdCategory>('/api/v2/help_center/categories.json', 'categories', { per_page: 100 });
+        return ref(all.find((x) => sameText(x.name, (record as KbCategory).name))?.id);
+      }
+      case 'kbSection': {
+        const section = record as KbSection;
+        const all = await this.listOr404<ZdSection>(`/api/v2/help_center/categories/${section.categoryId}/sections.json`, 'sections');
+        return ref(all.find((x) => sameText(x.name, section.name))?.id);
+      }
+      case 'kbArticle': {
+        const article = record as KbArticle;
+        const all = await this.listOr404<ZdArticle>(`/api/v2/help_center/sections/${article.sectionId}/articles.json`, 'articles');
+        return ref(all.find((x) => sameText(x.title, article.title))?.id);
+      }
+    }
+    return null;
+  }
+
+  private async listOr404<T>(path: string, key: string): Promise<T[]> {
+    try {
+      return await this.client.all<T>(path, key, { per_page: 100 });
+    } catch (err) {
+      if (err instanceof HdmError && err.code === 'NOT_FOUND') return [];
+      throw err;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // create / update
+
+  async create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    try {
+      return await this.write(entity, null, record, context);
+    } catch (err) {
+      throw this.fail(err, entity, record.sourceId, 'creating');
+    }
+  }
+
+  async update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    try {
+      return await this.write(entity, targetId, record, context);
+    } catch (err) {
+      if (err instanceof HdmError && err.code === 'NOT_FOUND') throw err;
+      throw this.fail(err, entity, record.sourceId, 'updating');
+    }
+  }
+
+  private async write(entity: EntityName, targetId: string | null, record: EntityTypes[EntityName], context: WriteContext): Promise<TargetRef> {
+    const c = this.client;
+    const stamp = context.stamp || null;
+    const upsert = async <T extends { id: number }>(key: string, collection: string, body: Record<string, unknown>): Promise<T> => {
+      const res = targetId
+        ? await c.send<Record<string, T>>({ method: 'PUT', path: `/api/v2/${collection}/${targetId}.json`, json: { [key]: body } })
+        : await c.send<Record<string, T>>({ method: 'POST', path: `/api/v2/${collection}.json`, json: { [key]: body } });
+      return res.body[key];
+    };
+    switch (entity) {
+      case 'group':
+        return { targetId: String((await upsert<ZdGroup>('group', 'groups', toZendeskGroup(record as Group))).id) };
+      case 'organization':
+        return { targetId: String((await upsert<ZdOrganization>('organization', 'organizations', toZendeskOrganization(record as Organization, stamp))).id) };
+      case 'contact':
+        return { targetId: String((await upsert<ZdUser>('user', 'users', toZendeskContact(record as Contact, stamp))).id) };
+      case 'agent': {
+        const agent = record as Agent;
+        const user = await upsert<ZdUser>('user', 'users', toZendeskAgent(agent, stamp));
+        await this.syncMemberships(user.id, agent.groupIds.map(Number));
+        if (agent.deleted) await c.send({ method: 'DELETE', path: `/api/v2/users/${user.id}.json`, okStatuses: [404] });
+        return { targetId: String(user.id) };
+      }
+      case 'ticketField': {
+        const field = record as TicketField;
+        const body = toZendeskTicketField(field);
+        if (targetId) delete body.type; // Zendesk cannot change a field's type
+        const saved = await upsert<ZdTicketField>('ticket_field', 'ticket_fields', body);
+        this.titleByKey.set(field.key, saved.title);
+        await this.fields(true);
+        return { targetId: String(saved.id) };
+      }
+      case 'ticket':
+        return targetId ? this.updateTicket(targetId, record as Ticket, context) : this.importTicket(record as Ticket, context);
+      case 'kbCategory':
+        return this.writeCategory(targetId, record as KbCategory);
+      case 'kbSection':
+        return this.writeSection(targetId, record as KbSection);
+      case 'kbArticle':
+        return this.writeArticle(targetId, record as KbArticle);
+    }
+  }
+
+  private async syncMemberships(userId: number, groupIds: number[]): Promise<void> {
+    const current = await this.client.all<ZdGroupMembership>(`/api/v2/users/${userId}/group_memberships.json`, 'group_memberships', { 'page[size]': 100 });
+    const have = new Set(current.map((m) => m.group_id));
+    for (const groupId of groupIds) {
+      if (have.has(groupId)) continue;
+      await this.client.send({
+        method: 'POST',
+        path: '/api/v2/group_memberships.json',
+        json: { group_membership: { user_id: userId, group_id: groupId, default: have.size === 0 } },
+      });
+      have.add(groupId);
+    }
+    for (const m of current) {
+      if (!groupIds.includes(m.group_id)) await this.client.send({ method: 'DELETE', path: `/api/v2/group_memberships/${m.id}.json`, okStatuses: [404] });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tickets
+
+  private async customFields(ticket: Ticket): Promise<ReturnType<FieldCatalog['toZendesk']>['custom_fields']> {
+    const resolveWith = (catalog: FieldCatalog) => (key: string) => {
+      const title = this.titleByKey.get(key);
+      const byTitle = title ? [...catalog.byId.values()].find((f) => sameText(f.title, title)) : undefined;
+      return byTitle ?? catalog.byKey.get(key);
+    };
+    let catalog = await this.fields();
+    let result = catalog.toZendesk(ticket.customFields, resolveWith(catalog));
+    if (result.unknown.length > 0) {
+      catalog = await this.fields(true);
+      result = catalog.toZendesk(ticket.customFields, resolveWith(catalog));
+    }
+    if (result.unknown.length > 0) {
+      throw new HdmError('INVALID_RECORD', `ticket ${ticket.sourceId}: Zendesk has no ticket field for ${result.unknown.map((k) => `"${k}"`).join(', ')} (prepare() creates missing fields)`, {
+        context: { platform: 'zendesk', entity: 'ticket', recordId: ticket.sourceId, field: `customFields.${result.unknown[0]}` },
+      });
+    }
+    return result.custom_fields;
+  }
+
+  /** Uploads a comment's attachments (one upload token for all of them) and points inline images at the uploaded copies. */
+  private async commentInput(comment: Comment, context: WriteContext, withTime: boolean): Promise<ZdCommentInput> {
+    let body = comment.body;
+    let token: string | null = null;
+    for (const a of comment.attachments) {
+      let file: { body: Uint8Array; contentType: string };
+      try {
+        file = await context.openAttachment(a);
+      } catch (err) {
+        const e = toHdmError(err, 'ATTACHMENT_FAILED');
+        throw new HdmError('ATTACHMENT_FAILED', `attachment ${a.sourceId} (${a.fileName}) of comment ${comment.sourceId}: ${e.message}`, {
+          retryable: e.retryable,
+          context: { ...e.context, field: 'comments.attachments' },
+          cause: e,
+        });
+      }
+      const res: { body: { upload: ZdUpload } } = await this.client.send<{ upload: ZdUpload }>({
+        method: 'POST',
+        path: '/api/v2/uploads.json',
+        query: { filename: a.fileName, token: token ?? undefined },
+        raw: { body: file.body, contentType: a.contentType || file.contentType || 'application/binary' },
+      });
+      token = res.body.upload.token;
+      const uploaded = res.body.upload.attachment;
+      if (a.inline) {
+        for (const src of [`inline:${a.sourceId}`, a.url].filter((s) => s)) body = body.split(src).join(uploaded.content_url);
+      }
+    }
+    return toZendeskCommentInput(comment, body, token ? [token] : [], withTime);
+  }
+
+  private async comments(ticketId: string | number): Promise<ZdComment[]> {
+    return this.reader.comments(ticketId);
+  }
+
+  /** A new ticket goes through the import API, so its timestamps and every comment's author, time and visibility survive. */
+  private async importTicket(ticket: Ticket, context: WriteContext): Promise<TargetRef> {
+    const customFields = await this.customFields(ticket);
+    const comments: ZdCommentInput[] = [];
+    for (const comment of ticket.comments) comments.push(await this.commentInput(comment, context, true));
+    const body = {
+      ticket: {
+        ...toZendeskTicketProps(ticket, customFields),
+        external_id: context.stamp || null,
+        created_at: zdTime(ticket.createdAt),
+        updated_at: zdTime(ticket.updatedAt),
+        comments,
+      },
+    };
+    const res = await this.client.send<{ ticket: ZdTicket }>({ method: 'POST', path: '/api/v2/imports/tickets.json', json: body });
+    const created = res.body.ticket;
+    const written = await this.comments(created.id);
+    const children: Record<string, string> = {};
+    ticket.comments.forEach((c, i) => {
+      if (written[i]) children[c.sourceId] = String(written[i].id);
+    });
+    return { targetId: String(created.id), children };
+  }
+
+  /**
+   * Replaces the ticket's properties and appends the comments the target does not have yet. A closed
+   * Zendesk ticket cannot be updated at all: it is left alone when it already matches, else rejected.
+   */
+  private async updateTicket(targetId: string, ticket: Ticket, context: WriteContext): Promise<TargetRef> {
+    const { ticket: current } = await this.client.get<{ ticket: ZdTicket }>(`/api/v2/tickets/${targetId}.json`);
+    const missing = ticket.comments.filter((c) => !(c.sourceId in context.knownChildren));
+    const customFields = await this.customFields(ticket);
+    const props = toZendeskTicketProps(ticket, customFields);
+    if (current.status === 'closed') {
+      const catalog = await this.fields();
+      const now = toCanonicalTicket(current, [], catalog);
+      const differs = this.ticketDiffers(now, ticket);
+      if (missing.length > 0 || differs) {
+        throw new HdmError(
+          'REJECTED',
+          `zendesk ticket ${targetId} is closed and Zendesk does not allow closed tickets to change (${missing.length > 0 ? `${missing.length} new comment(s)` : `field ${differs}`})`,
+          { retryable: false, context: { platform: 'zendesk', entity: 'ticket', recordId: ticket.sourceId, field: missing.length > 0 ? 'comments' : (differs ?? undefined) } },
+        );
+      }
+      return { targetId, children: { ...context.knownChildren } };
+    }
+    const before = new Set((await this.comments(targetId)).map((c) => c.id));
+    for (const comment of missing) {
+      const input = await this.commentInput(comment, context, false);
+      await this.client.send({ method: 'PUT', path: `/api/v2/tickets/${targetId}.json`, json: { ticket: { comment: input } } });
+    }
+    await this.client.send({ method: 'PUT', path: `/api/v2/tickets/${targetId}.json`, json: { ticket: { ...props, external_id: context.stamp || current.external_id } } });
+    const children: Record<string, string> = { ...context.knownChildren };
+    if (missing.length > 0) {
+      const added = (await this.comments(targetId)).filter((c) => !before.has(c.id));
+      missing.forEach((c, i) => {
+        if (added[i]) children[c.sourceId] = String(added[i].id);
+      });
+    }
+    return { targetId, children };
+  }
+
+  private ticketDiffers(now: Ticket, planned: Ticket): string | null {
+    for (const key of ['subject', 'status', 'priority', 'type', 'requesterId', 'assigneeId', 'groupId', 'organizationId'] as const) {
+      if ((now[key] ?? null) !== (planned[key] ?? null)) return key;
+    }
+    if ([...now.tags].sort().join(' ') !== [...planned.tags].sort().join(' ')) return 'tags';
+    for (const [key, value] of Object.entries(planned.customFields)) {
+      const a = JSON.stringify(Array.isArray(value) ? [...value].sort() : (value ?? null));
+      const b = now.customFields[key];
+      if (a !== JSON.stringify(Array.isArray(b) ? [...b].sort() : (b ?? null))) return `customFields.${key}`;
+    }
+    return null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Help Center: names, titles and bodies live in translations
+
+  private async writeCategory(targetId: string | null, record: KbCategory): Promise<TargetRef> {
+    const c = this.client;
+    if (!targetId) {
+      const res = await c.send<{ category: ZdCategory }>({
+        method: 'POST',
+        path: '/api/v2/help_center/categories.json',
+        json: { category: { name: record.name, description: record.description ?? '', locale: record.locale, position: record.position } },
+      });
+      return { targetId: String(res.body.category.id) };
+    }
+    const { category } = await c.get<{ category: ZdCategory }>(`/api/v2/help_center/categories/${targetId}.json`);
+    await c.send({ method: 'PUT', path: `/api/v2/help_center/categories/${targetId}.json`, json: { category: { position: record.position } } });
+    await c.send({
+      method: 'PUT',
+      path: `/api/v2/help_center/categories/${targetId}/translations/${category.source_locale}.json`,
+      json: { translation: { title: record.name, body: record.description ?? '' } },
+    });
+    return { targetId };
+  }
+
+  private async writeSection(targetId: string | null, record: KbSection): Promise<TargetRef> {
+    const c = this.client;
+    if (!targetId) {
+      const res = await c.send<{ section: ZdSection }>({
+        method: 'POST',
+        path: `/api/v2/help_center/categories/${record.categoryId}/sections.json`,
+        json: { section: { name: record.name, description: record.description ?? '', locale: record.locale, position: record.position } },
+      });
+      return { targetId: String(res.body.section.id) };
+    }
+    const { section } = await c.get<{ section: ZdSection }>(`/api/v2/help_center/sections/${targetId}.json`);
+    await c.send({
+      method: 'PUT',
+      path: `/api/v2/help_center/sections/${targetId}.json`,
+      json: { section: { category_id: Number(record.categoryId), position: record.position } },
+    });
+    await c.send({
+      method: 'PUT',
+      path: `/api/v2/help_center/sections/${targetId}/translations/${section.source_locale}.json`,
+      json: { translation: { title: record.name, body: record.description ?? '' } },
+    });
+    return { targetId };
+  }
+
+  private permissionGroupId(): Promise<number> {
+    if (!this.permissionGroup) {
+      this.permissionGroup = this.client
+        .get<{ permission_groups: { id: number }[] }>('/api/v2/guide/permission_groups.json')
+        .then((b) => {
+          const first = b.permission_groups[0];
+          if (!first) throw new HdmError('REJECTED', 'zendesk Help Center has no permission group to publish articles under', { context: { platform: 'zendesk' } });
+          return first.id;
+        });
+      this.permissionGroup.catch(() => (this.permissionGroup = null));
+    }
+    return this.permissionGroup;
+  }
+
+  private async writeArticle(targetId: string | null, record: KbArticle): Promise<TargetRef> {
+    const c = this.client;
+    const meta = {
+      author_id: record.authorId === null ? undefined : Number(record.authorId),
+      label_names: record.tags,
+      position: record.position,
+    };
+    let id = targetId;
+    let existing = new Map<string, ZdTranslation>();
+    let sourceLocale = record.locale;
+    if (!id) {
+      const res = await c.send<{ article: ZdArticle }>({
+        method: 'POST',
+        path: `/api/v2/help_center/sections/${record.sectionId}/articles.json`,
+        json: {
+          article: {
+            ...meta,
+            title: record.title,
+            body: record.body,
+            locale: record.locale,
+            draft: record.draft,
+            permission_group_id: await this.permissionGroupId(),
+            user_segment_id: null,
+          },
+          notify_subscribers: false,
+        },
+      });
+      id = String(res.body.article.id);
+    } else {
+      const { article } = await c.get<{ article: ZdArticle }>(`/api/v2/help_center/articles/${id}.json`);
+      sourceLocale = article.source_locale;
+      await c.send({ method: 'PUT', path: `/api/v2/help_center/articles/${id}.json`, json: { article: { ...meta, section_id: Number(record.sectionId) } } });
+      existing = new Map((await this.reader.translations(id)).map((t) => [t.locale, t]));
+      await c.send({
+        method: 'PUT',
+        path: `/api/v2/help_center/articles/${id}/translations/${sourceLocale}.json`,
+        json: { translation: { title: record.title, body: record.body, draft: record.draft } },
+      });
+    }
+    for (const t of record.translations) {
+      if (t.locale === sourceLocale) continue;
+      const translation = { locale: t.locale, title: t.title, body: t.body, draft: t.draft };
+      if (existing.has(t.locale)) {
+        await c.send({ method: 'PUT', path: `/api/v2/help_center/articles/${id}/translations/${t.locale}.json`, json: { translation } });
+      } else {
+        await c.send({ method: 'POST', path: `/api/v2/help_center/articles/${id}/translations.json`, json: { translation } });
+      }
+    }
+    return { targetId: id };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // delete, prepare
+
+  async delete(entity: EntityName, targetId: string): Promise<void> {
+    const path: Record<EntityName, string> = {
+      ticket: `/api/v2/tickets/${targetId}.json`,
+      agent: `/api/v2/users/${targetId}.json`,
+      contact: `/api/v2/users/${targetId}.json`,
+      organization: `/api/v2/organizations/${targetId}.json`,
+      group: `/api/v2/groups/${targetId}.json`,
+      ticketField: `/api/v2/ticket_fields/${targetId}.json`,
+      kbCategory: `/api/v2/help_center/categories/${targetId}.json`,
+      kbSection: `/api/v2/help_center/sections/${targetId}.json`,
+      kbArticle: `/api/v2/help_center/articles/${targetId}.json`,
+    };
+    try {
+      await this.client.send({ method: 'DELETE', path: path[entity], okStatuses: [404] });
+    } catch (err) {
+      throw this.fail(err, entity, targetId, 'deleting');
+    }
+  }
+
+  /** Creates the custom ticket fields the source uses and Zendesk lacks (matched by title), adding missing dropdown options. */
+  async prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+    const catalog = await this.fields(true);
+    const existing = [...catalog.byId.values()];
+    for (const field of context.ticketFields) {
+      const match = existing.find((f) => sameText(f.title, field.title)) ?? catalog.byKey.get(field.key);
+      try {
+        if (!match) {
+          const res = await this.client.send<{ ticket_field: ZdTicketField }>({
+            method: 'POST',
+            path: '/api/v2/ticket_fields.json',
+            json: { ticket_field: toZendeskTicketField(field) },
+          });
+          this.titleByKey.set(field.key, res.body.ticket_field.title);
+          continue;
+        }
+        this.titleByKey.set(field.key, match.title);
+        if (!isCustomField(match)) continue;
+        if ((match.type === 'tagger' || match.type === 'multiselect') && (field.type === 'dropdown' || field.type === 'multiselect')) {
+          const options = match.custom_field_options ?? [];
+          const missing = field.options.filter((o) => !options.some((x) => sameText(x.name, o.label)));
+          if (missing.length > 0) {
+            const wanted = toZendeskTicketField({ ...field, options: missing }).custom_field_options as { name: string; value: string }[];
+            const taken = new Set(options.map((o) => o.value));
+            const added = wanted.map((o) => {
+              let value = o.value;
+              while (taken.has(value)) value = `${value}_`;
+              taken.add(value);
+              return { name: o.name, value };
+            });
+            await this.client.send({
+              method: 'PUT',
+              path: `/api/v2/ticket_fields/${match.id}.json`,
+              json: { ticket_field: { custom_field_options: [...options.map((o) => ({ id: o.id, name: o.name, value: o.value })), ...added] } },
+            });
+          }
+        }
+      } catch (err) {
+        throw this.fail(err, 'ticketField', field.sourceId, 'preparing');
+      }
+    }
+    await this.fields(true);
+  }
+}
