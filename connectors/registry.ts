@@ -1,14 +1,18 @@
 import { HdmError } from './sdk/errors.ts';
 import type { PlatformModule } from './sdk/platform.ts';
-import { freshdesk } from './freshdesk/index.ts';
-import { zendesk } from './zendesk/index.ts';
 
-export const PLATFORMS: Readonly<Record<string, PlatformModule>> = Object.freeze({ zendesk, freshdesk });
+/** Each platform's module, loaded when first used so a command pays only for the platforms it names. */
+const PLATFORMS: Readonly<Record<string, () => Promise<PlatformModule>>> = Object.freeze({
+  zendesk: async () => (await import('./zendesk/index.ts')).zendesk,
+  freshdesk: async () => (await import('./freshdesk/index.ts')).freshdesk,
+});
 
-export function platform(name: string): PlatformModule {
-  const found = PLATFORMS[name];
-  if (!found) {
-    throw new HdmError('CONFIG_INVALID', `unknown platform "${name}"; expected one of ${Object.keys(PLATFORMS).join(', ')}`);
+export const PLATFORM_NAMES: readonly string[] = Object.keys(PLATFORMS);
+
+export async function platform(name: string): Promise<PlatformModule> {
+  const load = PLATFORMS[name];
+  if (!load) {
+    throw new HdmError('CONFIG_INVALID', `unknown platform "${name}"; expected one of ${PLATFORM_NAMES.join(', ')}`);
   }
-  return found;
+  return load();
 }

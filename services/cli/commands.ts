@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { platform, PLATFORMS } from '../../connectors/registry.ts';
+import { platform, PLATFORM_NAMES } from '../../connectors/registry.ts';
 import type { RunningSandbox } from '../../connectors/sdk/platform.ts';
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
 import { loadMigrationConfig, parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
@@ -29,10 +29,10 @@ export function exitCodeOf(error: HdmError): number {
 const COLUMNS = ['source', 'loaded', 'missing', 'mismatched', 'failed', 'duplicates', 'filtered'] as const;
 
 export function formatReconciliation(report: VerifyReport): string {
-  const header = ['entity'.padEnd(14), ...COLUMNS.map((c) => c.padStart(10))].join('');
+  const header = ['entity'.padEnd(14), ...COLUMNS.map((c) => c.padStart(12))].join('');
   const lines = [header, '-'.repeat(header.length)];
   for (const [entity, stats] of Object.entries(report.entities)) {
-    lines.push([entity.padEnd(14), ...COLUMNS.map((c) => String(stats![c]).padStart(10))].join(''));
+    lines.push([entity.padEnd(14), ...COLUMNS.map((c) => String(stats![c]).padStart(12))].join(''));
   }
   if (report.issues.length) {
     lines.push('', 'issues (first of each entity):');
@@ -148,8 +148,8 @@ export interface QuickstartFlags {
  * the reconciliation. Exits 0 only when nothing is missing, mismatched or duplicated.
  */
 export async function quickstartCommand(flags: QuickstartFlags, io: Output = stdio): Promise<number> {
-  const sourcePlatform = platform(flags.from);
-  const targetPlatform = platform(flags.to);
+  const sourcePlatform = await platform(flags.from);
+  const targetPlatform = await platform(flags.to);
   const sandboxes: RunningSandbox[] = [];
   try {
     if (!flags.json) io.err(`starting a ${flags.from} sandbox with ${flags.tickets} tickets (seed ${flags.seed}) and an empty ${flags.to} sandbox…`);
@@ -158,17 +158,27 @@ export async function quickstartCommand(flags: QuickstartFlags, io: Output = std
     const target = await targetPlatform.startSandbox({ tickets: 0, seed: flags.seed + 1, requestsPerMinute: null });
     sandboxes.push(target);
     rmSync(flags.stateDir, { recursive: true, force: true });
+    // Each side reads its sandbox's credentials from its own variables, so both sides may be one platform.
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    const credentialsOf = (side: string, sandbox: RunningSandbox) =>
+      Object.fromEntries(
+        Object.entries(sandbox.credentials).map(([key, value]) => {
+          const variable = `HDM_QUICKSTART_${side}_${key.toUpperCase()}`;
+          env[variable] = value;
+          return [key, { env: variable }];
+        }),
+      );
     const config = parseMigrationConfig(
       {
         name: 'quickstart',
-        source: { platform: flags.from, url: source.url, concurrency: 16 },
-        target: { platform: flags.to, url: target.url, concurrency: 16 },
+        source: { platform: flags.from, url: source.url, concurrency: 16, credentials: credentialsOf('SOURCE', source) },
+        target: { platform: flags.to, url: target.url, concurrency: 16, credentials: credentialsOf('TARGET', target) },
         stateDir: flags.stateDir,
       },
       'quickstart config',
     );
     if (!flags.json) io.err(`source ${source.url} · target ${target.url} · state ${flags.stateDir}`);
-    return await migrateCommand(config, { json: flags.json, progress: flags.progress, restart: true }, io, { ...process.env, ...source.env, ...target.env });
+    return await migrateCommand(config, { json: flags.json, progress: flags.progress, restart: true }, io, env);
   } finally {
     await Promise.allSettled(sandboxes.map((s) => s.close()));
   }
@@ -179,7 +189,7 @@ export async function sandboxCommand(
   flags: { port: number; host: string; tickets: number; seed: number; rpm: number | null; json?: boolean },
   io: Output = stdio,
 ): Promise<RunningSandbox> {
-  const sandbox = await platform(name).startSandbox({ port: flags.port, host: flags.host, tickets: flags.tickets, seed: flags.seed, requestsPerMinute: flags.rpm });
+  const sandbox = await (await platform(name)).startSandbox({ port: flags.port, host: flags.host, tickets: flags.tickets, seed: flags.seed, requestsPerMinute: flags.rpm });
   if (flags.json) {
     io.out(JSON.stringify({ platform: name, url: sandbox.url, credentials: sandbox.credentials, env: sandbox.env, counts: sandbox.counts() }));
   } else {
@@ -196,4 +206,4 @@ export function loadConfigOrFail(file: string): Readonly<MigrationConfig> {
   return loadMigrationConfig(file);
 }
 
-export { PLATFORMS, stateDirOf, toHdmError };
+export { PLATFORM_NAMES, stateDirOf, toHdmError };

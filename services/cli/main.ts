@@ -4,7 +4,7 @@ import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
-import { exitCodeOf, loadConfigOrFail, migrateCommand, PLATFORMS, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
+import { exitCodeOf, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
   const n = Number(value);
@@ -44,8 +44,8 @@ export function buildProgram(): Command {
     .description('demo: migrate a seeded sandbox helpdesk into an empty one and reconcile (what `npm start` runs)')
     .addOption(new Option('--tickets <n>', 'tickets in the source sandbox').default(1000).argParser(int('--tickets')))
     .addOption(new Option('--seed <n>', 'seed of the generated helpdesk').default(42).argParser(int('--seed')))
-    .addOption(new Option('--from <platform>', 'source platform').choices(Object.keys(PLATFORMS)).default('zendesk'))
-    .addOption(new Option('--to <platform>', 'target platform').choices(Object.keys(PLATFORMS)).default('freshdesk'))
+    .addOption(new Option('--from <platform>', 'source platform').choices(PLATFORM_NAMES).default('zendesk'))
+    .addOption(new Option('--to <platform>', 'target platform').choices(PLATFORM_NAMES).default('freshdesk'))
     .option('--state-dir <dir>', 'state directory (wiped at start)', '.hdm/quickstart')
     .option('--json', 'print the result as JSON on stdout')
     .option('--no-progress', 'no progress bars')
@@ -93,7 +93,7 @@ export function buildProgram(): Command {
   program
     .command('sandbox')
     .description('serve a local sandbox that behaves like the platform\'s public API')
-    .argument('<platform>', `one of ${Object.keys(PLATFORMS).join(', ')}`)
+    .argument('<platform>', `one of ${PLATFORM_NAMES.join(', ')}`)
     .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(0).argParser(int('--port')))
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .addOption(new Option('--tickets <n>', 'tickets to generate (0: empty helpdesk)').default(0).argParser(int('--tickets')))
@@ -102,7 +102,7 @@ export function buildProgram(): Command {
     .option('--unthrottled', 'no rate limit')
     .option('--json', 'print the URL and credentials as JSON')
     .action(async (name: string, opts) => {
-      if (!(name in PLATFORMS)) throw new InvalidArgumentError(`unknown platform ${name}`);
+      if (!PLATFORM_NAMES.includes(name)) throw new InvalidArgumentError(`unknown platform ${name}`);
       const sandbox = await sandboxCommand(name, {
         port: opts.port,
         host: opts.host,

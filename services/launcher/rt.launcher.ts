@@ -44,6 +44,8 @@ export interface RtLaunchOptions {
   startTimeoutMs?: number;
   /** Progress lines (install, init, start). Default: none. */
   log?: (line: string) => void;
+  /** Write an access log (one line per request) to `<instance dir>/access.log`. Default false. */
+  accessLog?: boolean;
 }
 
 export interface RtInstance {
@@ -57,6 +59,10 @@ export interface RtInstance {
   port: number;
   pid: number;
   dir: string;
+  /** The instance's SQLite database (read it with the sqlite3 CLI for exact counts). */
+  db: string;
+  /** The access log when `accessLog` was asked for, else null. */
+  accessLog: string | null;
   /** Milliseconds each step took in this call (0 when it was already done). */
   timings: { installMs: number; initMs: number; startMs: number };
   /** Puts the pristine database back and restarts the server on the same port. */
@@ -279,12 +285,13 @@ async function stopPid(pid: number): Promise<void> {
   for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
 }
 
-async function startServer(dir: string, port: number, token: string, workers: number, timeoutMs: number): Promise<InstanceState> {
+async function startServer(dir: string, port: number, token: string, workers: number, timeoutMs: number, accessLog: boolean): Promise<InstanceState> {
   const env = prepareInstanceDir(dir, port);
+  const logArgs = accessLog ? ['--access-log', join(dir, 'access.log')] : [];
   const logFd = openSync(join(dir, 'server.log'), 'a');
   const child = spawn(
     'perl',
-    [RT_SERVER, '--server', 'Starlet', '--host', '127.0.0.1', '--port', String(port), '--max-workers', String(workers)],
+    [RT_SERVER, '--server', 'Starlet', '--host', '127.0.0.1', '--port', String(port), '--max-workers', String(workers), ...logArgs],
     { env, cwd: dir, detached: true, stdio: ['ignore', logFd, logFd] },
   );
   closeSync(logFd);
@@ -330,7 +337,7 @@ export async function ensureRt(options: RtLaunchOptions = {}): Promise<RtInstanc
       if (!existsSync(join(dir, 'rt5.db'))) copyFileSync(pristine.db, join(dir, 'rt5.db'));
       const port = wantedPort || (state?.port && (await portFree(state.port)) ? state.port : await freePort());
       const started = performance.now();
-      state = await startServer(dir, port, pristine.token, workers, timeoutMs);
+      state = await startServer(dir, port, pristine.token, workers, timeoutMs, options.accessLog ?? false);
       startMs = performance.now() - started;
       options.log?.(`RT instance "${name}" listening on http://127.0.0.1:${port} (started in ${(startMs / 1000).toFixed(1)}s)`);
     }
@@ -343,6 +350,8 @@ export async function ensureRt(options: RtLaunchOptions = {}): Promise<RtInstanc
       port: current.port,
       pid: current.pid,
       dir,
+      db: join(dir, 'rt5.db'),
+      accessLog: options.accessLog ? join(dir, 'access.log') : null,
       timings: { installMs, initMs: pristine.ms, startMs },
       async reset() {
         await withLock(join(dir, 'instance.lock'), async () => {
@@ -351,7 +360,8 @@ export async function ensureRt(options: RtLaunchOptions = {}): Promise<RtInstanc
           for (const f of ['rt5.db', 'rt5.db-journal']) rmSync(join(dir, f), { force: true });
           rmSync(join(dir, 'sessions'), { recursive: true, force: true });
           copyFileSync(pristine.db, join(dir, 'rt5.db'));
-          const next = await startServer(dir, instance.port, pristine.token, workers, timeoutMs);
+          rmSync(join(dir, 'access.log'), { force: true });
+          const next = await startServer(dir, instance.port, pristine.token, workers, timeoutMs, options.accessLog ?? false);
           instance.pid = next.pid;
         });
       },

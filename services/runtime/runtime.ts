@@ -28,8 +28,8 @@ export function stateDirOf(config: Readonly<MigrationConfig>, cwd = process.cwd(
 }
 
 export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
-  const sourcePlatform = platform(config.source.platform);
-  const targetPlatform = platform(config.target.platform);
+  const sourcePlatform = await platform(config.source.platform);
+  const targetPlatform = await platform(config.target.platform);
   const sourceCredentials = resolveCredentials('source', config.source, sourcePlatform.credentialEnv, env);
   const targetCredentials = resolveCredentials('target', config.target, targetPlatform.credentialEnv, env);
   redactor.add(...Object.values(sourceCredentials), ...Object.values(targetCredentials));

@@ -23,8 +23,8 @@ export async function migrationEnv(
   sourceOptions: SandboxOptions,
   extra: Record<string, unknown> = {},
 ): Promise<MigrationEnv> {
-  const source = await platform(from).startSandbox({ requestsPerMinute: null, ...sourceOptions });
-  const target = await platform(to).startSandbox({ requestsPerMinute: null, tickets: 0, seed: 999 });
+  const source = await (await platform(from)).startSandbox({ requestsPerMinute: null, ...sourceOptions });
+  const target = await (await platform(to)).startSandbox({ requestsPerMinute: null, tickets: 0, seed: 999 });
   const dir = mkdtempSync(join(tmpdir(), 'hdm-e2e-'));
   const config = {
     name: `e2e-${from}-${to}`,
