@@ -101,7 +101,11 @@ export async function migrate(source: ZendeskConnector, target: ZendeskConnector
     for (const [sourceId, record] of upserts) {
       if (entity === 'agent' && (!(record as Agent).active || (record as Agent).deleted)) continue;
       const resolved = resolve(entity, record, ids, defaultAgent);
-      const ref = await target.create(entity, resolved, context(source, sourceId));
+      // As the loader does on an id-map miss: ask the target first (prepare() made the ticket fields).
+      const found = await target.find(entity, resolved, `zendesk:${sourceId}`);
+      const ref = found
+        ? await target.update(entity, found.targetId, resolved, context(source, sourceId))
+        : await target.create(entity, resolved, context(source, sourceId));
       ids[entity].set(sourceId, ref.targetId);
       if (ref.children) children.set(sourceId, ref.children);
       if (entity === 'agent' && !defaultAgent && (record as Agent).role === 'admin') defaultAgent = ref.targetId;

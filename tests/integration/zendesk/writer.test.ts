@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HdmError } from '../../../connectors/sdk/errors.ts';
+import type { ZendeskConnector, ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
+import { LOAD_ORDER, type Contact, type EntityName, type EntityTypes, type Organization, type Ticket } from '../../../schemas/canonical.ts';
+import { connect, context, migrate, type Migration, projection, readAll, resolve, sandbox } from './helpers.ts';
+
+// Integration: a seeded source sandbox written through the writer into an empty target sandbox.
+describe('zendesk writer round trip', () => {
+  let source: ZendeskSandbox;
+  let target: ZendeskSandbox;
+  let src: ZendeskConnector;
+  let dst: ZendeskConnector;
+  let m: Migration;
+
+  beforeAll(async () => {
+    source = await sandbox({ tickets: 30, seed: 11, articles: 4, maxComments: 8 });
+    target = await sandbox({ tickets: 0, seed: 12 });
+    src = connect(source);
+    dst = connect(target);
+    m = await migrate(src, dst);
+  });
+  afterAll(async () => {
+    await Promise.allSettled([src?.close(), dst?.close()]);
+    await Promise.allSettled([source?.close(), target?.close()]);
+  });
+
+  it('creates each entity so that reading it back gives the same canonical content', async () => {
+    for (const entity of LOAD_ORDER) {
+      const back = await readAll(dst, entity);
+      const written = m.ids[entity];
+      expect(written.size, entity).toBeGreaterThan(0);
+      for (const [sourceId, targetId] of written) {
+        const original = m.source.get(entity)!.get(sourceId)!;
+        const expected = projection(dst, entity, resolve(entity, original as EntityTypes[EntityName], m.ids, m.defaultAgent));
+        const actual = back.upserts.get(targetId);
+        expect(actual, `${entity} ${sourceId} → ${targetId}`).toBeDefined();
+        expect(projection(dst, entity, actual!), `${entity} ${sourceId}`).toEqual(expected);
+        if (['ticket', 'contact', 'organization', 'agent'].includes(entity)) {
+          expect(back.envelopes.find((e) => e.sourceId === targetId)?.op === 'upsert' && (back.envelopes.find((e) => e.sourceId === targetId) as { stamp?: string }).stamp).toBe(`zendesk:${sourceId}`);
+        }
+      }
+    }
+    // The import API kept what the ticket API cannot: comment times, authors, visibility, attachments.
+    const [sourceId, targetId] = [...m.ids.ticket].find(([id]) => (m.source.get('ticket')!.get(id) as Ticket).comments.some((c) => c.attachments.length > 0))!;
+    const original = m.source.get('ticket')!.get(sourceId) as Ticket;
+    const copy = (await dst.get('ticket', targetId))!;
+    expect(copy.comments.map((c) => c.createdAt)).toEqual(original.comments.map((c) => c.createdAt));
+    expect(copy.createdAt).toBe(original.createdAt);
+    const a = original.comments.flatMap((c) => c.attachments)[0];
+    const b = copy.comments.flatMap((c) => c.attachments)[0];
+    expect(Buffer.from((await dst.openAttachment(b)).body).equals(Buffer.from((await src.openAttachment(a)).body))).toBe(true);
+    expect(Object.keys(m.children.get(sourceId)!)).toEqual(original.comments.map((c) => c.sourceId));
+    // Counts: exactly what was written, plus the target's own account owner.
+    const counts = target.counts();
+    expect(counts.ticket).toBe(m.ids.ticket.size);
+    expect(counts.agent).toBe(m.ids.agent.size + 1);
+    expect(counts.ticketField).toBe(m.ids.ticketField.size);
+  });
+
+  it('update appends only the comments the target lacks and replaces fields', async () => {
+    const [sourceId, targetId] = [...m.ids.ticket].find(([id]) => (m.source.get('ticket')!.get(id) as Ticket).status !== 'closed')!;
+    const before = (await dst.get('ticket', targetId))!;
+    source.addComment(Number(sourceId), { html_body: '<p>A reply written after the first run</p>', public: false, author_id: Number(m.source.get('ticket')!.get(sourceId) && (m.source.get('ticket')!.get(sourceId) as Ticket).requesterId) });
+    source.updateTicket(Number(sourceId), { tags: ['after_first_run'], priority: 'urgent' });
+    const fresh = (await src.get('ticket', sourceId))!;
+    const planned = resolve('ticket', fresh, m.ids, m.defaultAgent);
+    const ref = await dst.update('ticket', targetId, planned, context(src, sourceId, m.children.get(sourceId)!));
+    const after = (await dst.get('ticket', targetId))!;
+    expect(after.comments.length).toBe(before.comments.length + 1);
+    expect(after.comments.at(-1)).toMatchObject({ public: false, body: '<p>A reply written after the first run</p>' });
+    expect(after.priority).toBe('urgent');
+    expect(after.tags).toEqual(['after_first_run']);
+    expect(Object.keys(ref.children!)).toEqual(fresh.comments.map((c) => c.sourceId));
+    expect(ref.children![fresh.comments.at(-1)!.sourceId]).toBe(after.comments.at(-1)!.sourceId);
+    // Same record again: nothing more to append.
+    await dst.update('ticket', targetId, planned, context(src, sourceId, ref.children));
+    expect((await dst.get('ticket', targetId))!.comments.length).toBe(after.comments.length);
+  });
+
+  it('a closed ticket is left alone when it matches and rejected, with its record, when it would change', async () => {
+    const [sourceId, targetId] = [...m.ids.ticket].find(([id]) => (m.source.get('ticket')!.get(id) as Ticket).status === 'closed')!;
+    const original = resolve('ticket', m.source.get('ticket')!.get(sourceId) as Ticket, m.ids, m.defaultAgent);
+    await expect(dst.update('ticket', targetId, original, context(src, sourceId, m.children.get(sourceId)!))).resolves.toMatchObject({ targetId });
+    const extra = { ...original, comments: [...original.comments, { ...original.comments[0], sourceId: 'new-1' }] };
+    const err = await dst.update('ticket', targetId, extra, context(src, sourceId, m.children.get(sourceId)!)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HdmError);
+    expect(err).toMatchObject({ code: 'REJECTED', context: { entity: 'ticket', recordId: sourceId } });
+  });
+
+  it('find() by stamp after a crash returns the record already created instead of a second one', async () => {
+    const ticket = m.source.get('ticket')!.values().next().value as Ticket;
+    const planned = resolve('ticket', { ...ticket, sourceId: 'crash-1' }, m.ids, m.defaultAgent);
+    const before = target.counts().ticket;
+    const created = await dst.create('ticket', planned, context(src, 'crash-1'));
+    // The process dies here, before its id map knows `created`; the next run asks the target first.
+    const found = await dst.find('ticket', planned, 'zendesk:crash-1');
+    expect(found?.targetId).toBe(created.targetId);
+    expect(target.counts().ticket).toBe(before + 1);
+
+    const contact = { ...(m.source.get('contact')!.values().next().value as Contact), sourceId: 'crash-2', email: 'crash-2@example.net' };
+    const c1 = await dst.create('contact', resolve('contact', contact, m.ids, m.defaultAgent), context(src, 'crash-2'));
+    expect(await dst.find('contact', contact, 'zendesk:crash-2')).toEqual({ targetId: c1.targetId });
+    // Without a stamp (a record made by hand) agents and contacts are found by email.
+    expect(await dst.find('contact', contact, '')).toEqual({ targetId: c1.targetId });
+    const org = { ...(m.source.get('organization')!.values().next().value as Organization), sourceId: 'crash-3', name: 'Crash Org' };
+    const o1 = await dst.create('organization', org, context(src, 'crash-3'));
+    expect(await dst.find('organization', org, 'zendesk:crash-3')).toEqual({ targetId: o1.targetId });
+    expect(await dst.find('organization', org, 'zendesk:nobody')).toEqual({ targetId: o1.targetId }); // by name
+    for (const entity of ['group', 'ticketField', 'kbCategory', 'kbSection', 'kbArticle'] as const) {
+      const [sourceId, targetId] = [...m.ids[entity]][0];
+      const record = resolve(entity, m.source.get(entity)!.get(sourceId)! as EntityTypes[typeof entity], m.ids, m.defaultAgent);
+      expect(await dst.find(entity, record, `zendesk:${sourceId}`), entity).toEqual({ targetId });
+    }
+  });
+
+  it('updates non-ticket records in place and deletes them', async () => {
+    const [orgId, orgTarget] = [...m.ids.organization][0];
+    const org = m.source.get('organization')!.get(orgId) as Organization;
+    await dst.update('organization', orgTarget, { ...org, notes: 'changed', tags: ['vip'] }, context(src, orgId));
+    expect(await dst.get('organization', orgTarget)).toMatchObject({ notes: 'changed', tags: ['vip'], name: org.name });
+    const [articleId, articleTarget] = [...m.ids.kbArticle][0];
+    const article = resolve('kbArticle', m.source.get('kbArticle')!.get(articleId) as EntityTypes['kbArticle'], m.ids, m.defaultAgent);
+    const changed = { ...article, title: 'New title', translations: [...article.translations, { locale: 'fr', title: 'Titre', body: '<p>Bonjour</p>', draft: true, updatedAt: article.updatedAt }] };
+    await dst.update('kbArticle', articleTarget, changed, context(src, articleId));
+    expect(projection(dst, 'kbArticle', (await dst.get('kbArticle', articleTarget))!)).toEqual(projection(dst, 'kbArticle', changed));
+    const before = target.counts().organization;
+    await dst.delete('organization', orgTarget);
+    expect(target.counts().organization).toBe(before - 1);
+    expect(await dst.get('organization', orgTarget)).toBeNull();
+    await dst.delete('organization', orgTarget); // already gone: fine
+  });
+});
