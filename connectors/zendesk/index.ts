@@ -7,10 +7,13 @@ export { ZendeskConnector, ZENDESK_RATE_LIMIT, type ZendeskConnectorConfig } fro
 export { ZENDESK_CAPABILITIES, ZENDESK_LIMITATIONS } from './zendesk.writer.ts';
 export { startZendeskSandbox, type FaultSpec, type TouchEntity, type ZendeskSandbox, type ZendeskSandboxOptions } from './sandbox/server.ts';
 
-export const zendesk: PlatformModule & {
+/** The Zendesk platform module, typed with the connector's and sandbox's extra options and controls. */
+export interface ZendeskPlatform extends PlatformModule {
   createConnector(config: ConnectorConfig | ZendeskConnectorConfig): ZendeskConnector;
   startSandbox(options?: ZendeskSandboxOptions): Promise<ZendeskSandbox>;
-} = {
+}
+
+export const zendesk: ZendeskPlatform = {
   name: 'zendesk',
   credentialEnv: { email: 'ZENDESK_EMAIL', apiToken: 'ZENDESK_API_TOKEN' },
   createConnector: (config) => new ZendeskConnector(config),
