@@ -102,6 +102,7 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
     } else {
       io.out(formatRun(result, progress, seconds));
       if (report) io.out(`\n${formatReconciliation(report)}`);
+      io.out(`\nledger: ${runtime.config.ledger.clickhouseUrl ?? `${runtime.stateDir}/ledger (embedded)`} · log: ${runtime.logFile}`);
     }
     const failed = Object.values(result.counts).some((c) => c.failed > 0);
     return report && !report.clean ? 1 : failed ? 1 : 0;

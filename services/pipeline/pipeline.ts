@@ -9,6 +9,7 @@ import { IdMapCache } from '../loader/id-map-cache.ts';
 import { Loader, type PlannedRecord } from '../loader/loader.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { pickDefaultAgent, readAll } from './default-agent.ts';
+import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
 import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
 
@@ -38,6 +39,8 @@ export interface PipelineDeps {
   /** Email of the default agent on the target, if the user named one. */
   defaultAgentEmail: string | null;
   events?: PipelineEvents;
+  /** Structured log of the run (failures, phases). Default: silent. */
+  logger?: Logger;
   signal?: AbortSignal;
 }
 
@@ -79,6 +82,8 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
     summary: {},
   };
   await ledger.saveRun(run);
+  const log = deps.logger ?? silentLogger;
+  log.info({ runId: run.runId, source: source.platform, target: target.platform, resumed: Object.keys(full.streams).length > 0 }, 'full run started');
 
   const counts: RunResult['counts'] = {};
   try {
@@ -89,9 +94,11 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
     full.status = 'done';
     await checkpoints.save(data);
     run.status = 'succeeded';
+    log.info({ runId: run.runId, counts }, 'full run succeeded');
   } catch (err) {
     run.status = deps.signal?.aborted ? 'interrupted' : 'failed';
     run.summary = { error: err instanceof Error ? err.message : String(err) };
+    log.error({ runId: run.runId, err: run.summary.error }, `full run ${run.status}`);
     throw err;
   } finally {
     run.finishedAt = new Date().toISOString();
@@ -136,6 +143,7 @@ async function runEntities(
     await saveCheckpoint(entity, { state: checkpoint?.state ?? null, done: true });
     if (entity === 'agent') await defaultAgent.resolve(true);
     events?.phase?.(entity, 'done');
+    (deps.logger ?? silentLogger).info({ runId, entity, ...c }, 'stream done');
   }
 }
 
@@ -197,6 +205,7 @@ async function runStream(
         events?.loaded?.(entity, result.action, weight);
       } else {
         c.failed += 1;
+        deps.logger?.warn({ runId, entity, sourceId: message.value.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
         events?.failed?.(entity, result.error);
       }
     },

@@ -9,6 +9,7 @@ import type { MappingRules } from '../mapper/record.mapping.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
 import { FileCheckpointStore } from '../poller/checkpoint-store.ts';
 import { redactor } from './redact.ts';
+import { createLogger, type Logger } from './logger.ts';
 
 /** Everything a command needs for one migration, opened from its config. */
 export interface Runtime {
@@ -19,6 +20,9 @@ export interface Runtime {
   ledger: ClickHouseLedger;
   bus: MessageBus;
   rules: MappingRules;
+  /** JSON-lines log under the state directory (`hdm.log`). */
+  logger: Logger;
+  logFile: string;
   deps(events?: PipelineEvents, signal?: AbortSignal): PipelineDeps;
   close(): Promise<void>;
 }
@@ -67,7 +71,11 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
     typeMap: config.options.typeMap,
   };
   const checkpoints = new FileCheckpointStore(stateDir);
+  const logFile = join(stateDir, 'hdm.log');
+  const logger = createLogger({ file: logFile });
   return {
+    logger,
+    logFile,
     config,
     stateDir,
     source,
@@ -88,12 +96,14 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
       overlapSeconds: config.options.overlapSeconds,
       defaultAgentEmail: config.options.defaultAgentEmail,
       events,
+      logger,
       signal,
     }),
     async close() {
       await bus.close();
       await Promise.allSettled([source.close(), target.close()]);
       await ledger.close();
+      logger.flush();
     },
   };
 }

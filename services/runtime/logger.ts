@@ -1,0 +1,39 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { redactor } from './redact.ts';
+
+export type { Logger };
+
+/**
+ * Structured logs (JSON lines). Every string passes through the redactor, and credential-shaped
+ * keys are censored, so a secret cannot reach a log even inside an error message.
+ */
+export function createLogger(options: { file?: string; level?: string } = {}): Logger {
+  const level = options.level ?? process.env.HDM_LOG_LEVEL ?? 'info';
+  let destination: pino.DestinationStream;
+  if (options.file) {
+    mkdirSync(dirname(options.file), { recursive: true });
+    destination = pino.destination({ dest: options.file, sync: false, mkdir: true });
+  } else {
+    destination = pino.destination(2);
+  }
+  return pino(
+    {
+      level,
+      base: undefined,
+      redact: {
+        paths: ['credentials', '*.credentials', 'apiToken', '*.apiToken', 'apiKey', '*.apiKey', 'password', '*.password', 'authorization', '*.authorization', 'headers.authorization'],
+        censor: '***',
+      },
+      formatters: { level: (label) => ({ level: label }) },
+      hooks: {
+        streamWrite: (line) => redactor.redact(line),
+      },
+    },
+    destination,
+  );
+}
+
+/** A logger that writes nothing, for library use and tests. */
+export const silentLogger: Logger = pino({ level: 'silent' });
