@@ -14,7 +14,8 @@ export function createLogger(options: { file?: string; level?: string } = {}): L
   let destination: pino.DestinationStream;
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
-    destination = pino.destination({ dest: options.file, sync: false, mkdir: true });
+    // Synchronous: log lines are few (phases, failures) and must survive a kill.
+    destination = pino.destination({ dest: options.file, sync: true, mkdir: true });
   } else {
     destination = pino.destination(2);
   }
