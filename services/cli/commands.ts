@@ -187,7 +187,7 @@ export async function quickstartCommand(flags: QuickstartFlags, io: Output = std
 
 export async function sandboxCommand(
   name: string,
-  flags: { port: number; host: string; tickets: number; seed: number; rpm: number | null; json?: boolean },
+  flags: { port: number; host: string; tickets: number; seed: number; rpm?: number | null; json?: boolean },
   io: Output = stdio,
 ): Promise<RunningSandbox> {
   const sandbox = await (await platform(name)).startSandbox({ port: flags.port, host: flags.host, tickets: flags.tickets, seed: flags.seed, requestsPerMinute: flags.rpm });
@@ -198,7 +198,8 @@ export async function sandboxCommand(
     io.out(`accepts credentials (sandbox only):`);
     for (const [key, value] of Object.entries(sandbox.env)) io.out(`  export ${key}=${value}`);
     io.out(`holds: ${Object.entries(sandbox.counts()).map(([k, v]) => `${v} ${k}`).join(', ')}`);
-    io.out(`rate limit: ${flags.rpm === null ? 'none' : `${flags.rpm} requests/minute`} · Ctrl-C stops it`);
+    const limit = flags.rpm === null ? 'none' : flags.rpm === undefined ? "the platform's Enterprise plan" : `${flags.rpm} requests/minute`;
+    io.out(`rate limit: ${limit} · Ctrl-C stops it`);
   }
   return sandbox;
 }

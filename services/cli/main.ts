@@ -108,7 +108,7 @@ export function buildProgram(): Command {
         host: opts.host,
         tickets: opts.tickets,
         seed: opts.seed,
-        rpm: opts.unthrottled ? null : (opts.rpm ?? (undefined as unknown as number)),
+        rpm: opts.unthrottled ? null : opts.rpm,
         json: opts.json,
       });
       await new Promise<void>((done) => {
