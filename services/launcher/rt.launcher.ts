@@ -27,7 +27,7 @@ const RT_LIB = '/usr/share/request-tracker5/lib';
 const RT_SERVER = '/usr/share/request-tracker5/libexec/rt-server';
 const RT_SETUP_DATABASE = '/usr/sbin/rt-setup-database';
 /** Bumped whenever the pristine database's recipe changes, so old pristine copies are rebuilt. */
-const PRISTINE_VERSION = '4';
+const PRISTINE_VERSION = '5';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -187,6 +187,15 @@ $privileged->LoadSystemInternalGroup('Privileged');
 for my $right (qw(OwnTicket ShowTicket SeeQueue CreateTicket ReplyToTicket CommentOnTicket ModifyTicket ShowTicketComments Watch WatchAsAdminCc SeeCustomField ModifyCustomField)) {
   my ($ok, $msg) = $privileged->PrincipalObj->GrantRight(Right => $right, Object => RT->System);
   die "grant $right: $msg\\n" unless $ok;
+}
+# Scrips that compose notification mail cost about a second per message and only fill an mbox here;
+# the status-changing scrips (open on reply, reopen inactive tickets) stay on.
+my $scrips = RT::Scrips->new(RT->SystemUser);
+$scrips->UnLimit;
+while (my $scrip = $scrips->Next) {
+  next unless ($scrip->ActionObj->ExecModule || '') =~ /^(Notify|NotifyAsComment|NotifyGroup|NotifyGroupAsComment|Autoreply|SendForward)$/;
+  my ($ok, $msg) = $scrip->SetDisabled(1);
+  die "disable scrip: $msg\n" unless $ok;
 }
 my $root = RT::User->new(RT->SystemUser);
 $root->Load('root') or die "no root user\\n";

@@ -1,0 +1,108 @@
+import type {
+  Connector,
+  ConnectorConfig,
+  Limitation,
+  Page,
+  RateLimitInfo,
+  ReadOptions,
+  StreamDescriptor,
+  StreamState,
+  TargetCapabilities,
+  TargetRef,
+  WriteContext,
+} from '../sdk/contract.ts';
+import { HdmError } from '../sdk/errors.ts';
+import type { AttachmentMeta, EntityName, EntityTypes, TicketField } from '../../schemas/canonical.ts';
+import { RtClient, RT_PAGE_SIZE } from './rt.client.ts';
+import { RtDirectory, RtReader } from './rt.reader.ts';
+import { RT_CAPABILITIES, RT_LIMITATIONS, RtWriter } from './rt.writer.ts';
+
+/** Request Tracker 5 through its REST2 API (`<url>/REST/2.0`), authenticated by an auth token. */
+export class RtConnector implements Connector {
+  readonly platform = 'rt';
+  readonly limitations: readonly Limitation[] = RT_LIMITATIONS;
+  readonly capabilities: TargetCapabilities = RT_CAPABILITIES;
+  /** RT has no API rate limit of its own; this is what one self-hosted server comfortably serves. */
+  readonly rateLimit: RateLimitInfo = { requestsPerMinute: 3000, pageSize: RT_PAGE_SIZE };
+  readonly client: RtClient;
+  private readonly directory: RtDirectory;
+  private readonly reader: RtReader;
+  private readonly writer: RtWriter;
+
+  constructor(config: ConnectorConfig) {
+    this.client = new RtClient(config);
+    this.directory = new RtDirectory(this.client);
+    this.reader = new RtReader(this.client, this.directory);
+    this.writer = new RtWriter(this.client, this.directory);
+  }
+
+  async check(): Promise<void> {
+    const res = await this.client.http.send<{ Version?: string }>({ method: 'GET', path: 'rt', maxAttempts: 2, okStatuses: [401, 403] });
+    if (res.status === 401 || res.status === 403) {
+      throw new HdmError('AUTH_FAILED', `rt at ${this.client.baseUrl} refused the token (${res.status}): check credentials.token`, {
+        context: { platform: 'rt', httpStatus: res.status, path: '/REST/2.0/rt' },
+      });
+    }
+  }
+
+  streams(): StreamDescriptor[] {
+    return this.reader.streams();
+  }
+
+  read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncIterable<Page<E>> {
+    return this.reader.read(entity, state, options);
+  }
+
+  get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
+    return this.reader.get(entity, id);
+  }
+
+  openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }> {
+    return this.reader.openAttachment(attachment);
+  }
+
+  count(entity: EntityName): Promise<number | null> {
+    return this.reader.count(entity);
+  }
+
+  recordUrl(entity: EntityName, id: string): string {
+    const base = this.client.baseUrl;
+    switch (entity) {
+      case 'ticket':
+        return `${base}/Ticket/Display.html?id=${id}`;
+      case 'agent':
+      case 'contact':
+        return `${base}/Admin/Users/Modify.html?id=${id}`;
+      case 'group':
+        return `${base}/Admin/Queues/Modify.html?id=${id}`;
+      case 'ticketField':
+        return `${base}/Admin/CustomFields/Modify.html?id=${id}`;
+      default:
+        return base;
+    }
+  }
+
+  find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
+    return this.writer.find(entity, record, stamp);
+  }
+
+  create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    return this.writer.create(entity, record, context);
+  }
+
+  update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    return this.writer.update(entity, targetId, record, context);
+  }
+
+  delete(entity: EntityName, targetId: string): Promise<void> {
+    return this.writer.delete(entity, targetId);
+  }
+
+  prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+    return this.writer.prepare(context);
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}

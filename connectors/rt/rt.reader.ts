@@ -1,0 +1,470 @@
+import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import { HdmError } from '../sdk/errors.ts';
+import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
+import { RtClient, RT_PAGE_SIZE, type RtCollection, type RtRef } from './rt.client.ts';
+import {
+  plainToHtml,
+  priorityFromRt,
+  RT_INTERNAL_FIELDS,
+  RT_SOURCE_ID_FIELD,
+  RT_TAGS_FIELD,
+  RT_TYPE_FIELD,
+  rtTime,
+  sqlTime,
+  statusFromRt,
+  ticketFieldFromRt,
+  typeFromRt,
+  valueFromRt,
+  type RtCustomField,
+} from './rt.mapping.ts';
+
+/** Users RT keeps for itself; never read as people. */
+const SYSTEM_USERS = new Set(['RT_System', 'Nobody']);
+
+export interface RtUser {
+  id: number;
+  Name: string;
+  EmailAddress?: string;
+  RealName?: string;
+  Privileged?: number | string;
+  Disabled?: number | string;
+  WorkPhone?: string;
+  MobilePhone?: string;
+  HomePhone?: string;
+  Timezone?: string;
+  Created?: string;
+  LastUpdated?: string;
+}
+
+interface RtTicketItem {
+  id: string;
+  Subject: string;
+  Status: string;
+  Priority: string;
+  Queue: RtRef;
+  Owner: RtRef;
+  Requestor: RtRef[];
+  Created: string;
+  LastUpdated: string;
+}
+
+interface RtTicket extends RtTicketItem {
+  CustomFields: { id: string; name: string; values: string[] }[];
+}
+
+interface RtTxn {
+  id: string;
+  Type: string;
+  Created: string;
+  Creator: RtRef;
+}
+
+interface RtAttachment {
+  id: string;
+  TransactionId: string | RtRef;
+  ContentType: string;
+  Filename: string;
+  ContentLength: string;
+  Headers: string;
+}
+
+/** Where a keyset read over LastUpdated stands: the instant reached and the IDs already read at it. */
+interface Keyset {
+  at: string;
+  seen: string[];
+}
+
+const EPOCH_SQL = '1970-01-01 00:00:00';
+
+/** Caches shared by the reader and the writer of one connector. */
+export class RtDirectory {
+  private readonly usersByName = new Map<string, Promise<RtUser | null>>();
+  private fields: Promise<Map<string, RtCustomField>> | null = null;
+
+  constructor(private readonly client: RtClient) {}
+
+  user(nameOrId: string | number): Promise<RtUser | null> {
+    const key = String(nameOrId);
+    let found = this.usersByName.get(key);
+    if (!found) {
+      found = this.client
+        .get<RtUser>(`user/${encodeURIComponent(key)}`, undefined, [404])
+        .then((res) => (res.status === 404 ? null : res.body));
+      found.catch(() => this.usersByName.delete(key));
+      this.usersByName.set(key, found);
+    }
+    return found;
+  }
+
+  forgetUser(nameOrId: string | number): void {
+    this.usersByName.delete(String(nameOrId));
+  }
+
+  /** Ticket custom fields by ID (enabled and disabled), with their values for select types. */
+  ticketFields(refresh = false): Promise<Map<string, RtCustomField>> {
+    if (!this.fields || refresh) {
+      this.fields = (async () => {
+        const refs = await this.client.all<{ id: string }>('customfields', { find_disabled_rows: 1 }, [{ field: 'LookupType', value: 'RT::Queue-RT::Ticket' }]);
+        const full = await Promise.all(refs.map((r) => this.client.get<RtCustomField>(`customfield/${r.id}`).then((res) => res.body)));
+        return new Map(full.map((cf) => [String(cf.id), cf]));
+      })();
+      this.fields.catch(() => (this.fields = null));
+    }
+    return this.fields;
+  }
+
+  async fieldByName(name: string): Promise<RtCustomField | null> {
+    for (const cf of (await this.ticketFields()).values()) if (cf.Name === name && String(cf.Disabled ?? '0') === '0') return cf;
+    return null;
+  }
+}
+
+export class RtReader {
+  constructor(
+    private readonly client: RtClient,
+    private readonly directory: RtDirectory,
+  ) {}
+
+  streams(): StreamDescriptor[] {
+    return [
+      { entity: 'group', primaryKey: 'sourceId', cursorField: null, sorted: false },
+      // REST2's JSON search silently ignores LastUpdated on users: they are re-read whole.
+      { entity: 'agent', primaryKey: 'sourceId', cursorField: null, sorted: false },
+      { entity: 'contact', primaryKey: 'sourceId', cursorField: null, sorted: false },
+      { entity: 'ticketField', primaryKey: 'sourceId', cursorField: null, sorted: false },
+      { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+    ];
+  }
+
+  async *read<E extends EntityName>(entity: E, state: StreamState | null, options: ReadOptions = {}): AsyncIterable<Page<E>> {
+    switch (entity) {
+      case 'group':
+        yield* this.readWhole(entity, async () => (await this.queues()).map((g) => this.envelope('group', g)));
+        return;
+      case 'ticketField':
+        yield* this.readWhole(entity, async () => (await this.ticketFieldsCanonical(true)).map((f) => this.envelope('ticketField', f)));
+        return;
+      case 'agent':
+      case 'contact':
+        yield* this.readUsers(entity, state, options) as AsyncIterable<Page<E>>;
+        return;
+      case 'ticket':
+        yield* this.readTickets(state, options) as AsyncIterable<Page<E>>;
+        return;
+      default:
+        // RT has no organizations; Articles are not read (see README).
+        return;
+    }
+  }
+
+  private async *readWhole<E extends EntityName>(entity: E, load: () => Promise<Envelope[]>): AsyncIterable<Page<E>> {
+    const startedAt = new Date().toISOString();
+    const records = (await load()) as Envelope<E>[];
+    yield { records, state: { cursor: null, coveredUntil: startedAt } };
+  }
+
+  private envelope<E extends EntityName>(entity: E, record: EntityTypes[E], stamp?: string | null): Envelope<E> {
+    return { entity, op: 'upsert', sourceId: record.sourceId, updatedAt: (record as { updatedAt: string }).updatedAt, record, ...(stamp !== undefined ? { stamp } : {}) } as Envelope<E>;
+  }
+
+  async queues(): Promise<Group[]> {
+    const items = await this.client.all<{ id: string; Name: string; Description: string; Created: string; LastUpdated: string; Disabled: string }>(
+      'queues/all',
+      { fields: 'Name,Description,Created,LastUpdated,Disabled', find_disabled_rows: 1 },
+    );
+    // Disabled=2 marks RT's internal approvals queue.
+    return items.filter((q) => q.Disabled !== '2' && !q.Name.startsWith('___')).map((q) => this.group(q));
+  }
+
+  group(q: { id: string | number; Name: string; Description?: string; Created?: string; LastUpdated?: string }): Group {
+    return {
+      sourceId: String(q.id),
+      name: q.Name,
+      description: q.Description ? q.Description : null,
+      createdAt: rtTime(q.Created),
+      updatedAt: rtTime(q.LastUpdated ?? q.Created),
+    };
+  }
+
+  async ticketFieldsCanonical(refresh = false): Promise<TicketField[]> {
+    const fields = await this.directory.ticketFields(refresh);
+    return [...fields.values()].filter((cf) => !RT_INTERNAL_FIELDS.has(cf.Name)).flatMap((cf) => ticketFieldFromRt(cf) ?? []);
+  }
+
+  userRecord(u: RtUser): { entity: 'agent'; record: Agent } | { entity: 'contact'; record: Contact } {
+    const email = u.EmailAddress ? u.EmailAddress : null;
+    const name = u.RealName || u.Name;
+    const createdAt = rtTime(u.Created);
+    const updatedAt = rtTime(u.LastUpdated ?? u.Created);
+    if (Number(u.Privileged) === 1) {
+      return {
+        entity: 'agent',
+        record: {
+          sourceId: String(u.id),
+          name,
+          email: email ?? '',
+          role: u.Name === 'root' ? 'admin' : 'agent',
+          active: Number(u.Disabled ?? 0) === 0,
+          deleted: false,
+          groupIds: [],
+          timeZone: u.Timezone ? u.Timezone : null,
+          createdAt,
+          updatedAt,
+        },
+      };
+    }
+    return {
+      entity: 'contact',
+      record: {
+        sourceId: String(u.id),
+        name,
+        email,
+        phone: u.WorkPhone || u.MobilePhone || u.HomePhone || null,
+        organizationId: null,
+        tags: [],
+        timeZone: u.Timezone ? u.Timezone : null,
+        customFields: {},
+        createdAt,
+        updatedAt,
+      },
+    };
+  }
+
+  /** Every user, page by page (REST2 cannot filter users by LastUpdated: it drops that condition). */
+  private async *readUsers(entity: 'agent' | 'contact', _state: StreamState | null, options: ReadOptions): AsyncIterable<Page<'agent' | 'contact'>> {
+    const startedAt = new Date().toISOString();
+    for await (const items of this.client.pages<{ Name: string }>('users', { fields: 'Name', find_disabled_rows: 1, orderby: 'id' }, [])) {
+      options.signal?.throwIfAborted();
+      const users = await Promise.all(
+        items
+          .filter((u) => !SYSTEM_USERS.has(u.Name))
+          .map((u) => {
+            this.directory.forgetUser(u.Name);
+            return this.directory.user(u.Name);
+          }),
+      );
+      const records: Envelope<'agent' | 'contact'>[] = [];
+      for (const u of users) {
+        if (!u) continue;
+        const mapped = this.userRecord(u);
+        if (mapped.entity === entity) records.push(this.envelope(entity, mapped.record as EntityTypes[typeof entity]));
+      }
+      yield { records, state: { cursor: null, coveredUntil: startedAt } };
+    }
+  }
+
+  private startKeyset(state: StreamState | null, options: ReadOptions): Keyset {
+    if (!state?.cursor) return { at: EPOCH_SQL, seen: [] };
+    const overlap = (options.overlapSeconds ?? 60) * 1000;
+    return { at: sqlTime(new Date(new Date(state.cursor).getTime() - overlap).toISOString()), seen: [] };
+  }
+
+  private keysetState(keyset: Keyset): StreamState {
+    const iso = new Date(`${keyset.at.replace(' ', 'T')}Z`).toISOString();
+    return { cursor: iso, coveredUntil: iso };
+  }
+
+  /**
+   * Pages of a LastUpdated-ordered search. `fetch(at, page)` returns items with `LastUpdated` and a
+   * stable `key`. Yields only items not read before, with the keyset after them.
+   */
+  private async *keysetPages<T extends { LastUpdated: string; key: string }>(
+    start: Keyset,
+    fetch: (at: string, page: number) => Promise<T[]>,
+  ): AsyncIterable<{ items: T[]; keyset: Keyset }> {
+    let at = start.at;
+    let seen = new Set(start.seen);
+    let page = 1;
+    const timeOf = (item: T) => sqlTime(rtTime(item.LastUpdated));
+    for (;;) {
+      const raw = await fetch(at, page);
+      if (raw.length === 0) return;
+      const fresh = raw.filter((item) => !(timeOf(item) === at && seen.has(item.key)));
+      const last = timeOf(raw[raw.length - 1]);
+      if (last === at) {
+        // A whole page at one instant: page on at that instant.
+        for (const item of raw) seen.add(item.key);
+        page += 1;
+      } else {
+        at = last;
+        seen = new Set(raw.filter((item) => timeOf(item) === last).map((item) => item.key));
+        page = 1;
+      }
+      if (fresh.length > 0) yield { items: fresh, keyset: { at, seen: [...seen] } };
+      // A short page with nothing new means we have caught up; after a short page with news, one
+      // more query from the new instant picks up what changed while we read.
+      if (raw.length < RT_PAGE_SIZE && fresh.length === 0) return;
+    }
+  }
+
+  private async *readTickets(state: StreamState | null, options: ReadOptions): AsyncIterable<Page<'ticket'>> {
+    const start = this.startKeyset(state, options);
+    for await (const { items, keyset } of this.keysetPages<RtTicketItem & { key: string }>(start, async (at, page) => {
+      const res = await this.client.get<RtCollection<RtTicketItem>>('tickets', {
+        query: `LastUpdated >= '${at} +0000'`,
+        fields: 'Subject,Status,Priority,Queue,Owner,Requestor,Created,LastUpdated',
+        'fields[Owner]': 'id,Name',
+        'fields[Requestor]': 'id,Name',
+        'fields[Queue]': 'id',
+        orderby: 'LastUpdated',
+        order: 'ASC',
+        page,
+        per_page: RT_PAGE_SIZE,
+      });
+      return res.body.items.map((t) => ({ ...t, key: String(t.id) }));
+    })) {
+      options.signal?.throwIfAborted();
+      const tickets = await Promise.all(items.map((t) => this.ticket(String(t.id))));
+      const records: Envelope<'ticket'>[] = [];
+      for (const t of tickets) {
+        if (!t) continue;
+        records.push(t.deleted ? { entity: 'ticket', op: 'delete', sourceId: t.ticket.sourceId, updatedAt: t.ticket.updatedAt, record: null } : this.envelope('ticket', t.ticket, t.stamp));
+      }
+      yield { records, state: this.keysetState(keyset) };
+    }
+  }
+
+  /** One ticket aggregate: the ticket, its Create/Correspond/Comment transactions and their attachments. */
+  async ticket(id: string): Promise<{ ticket: Ticket; stamp: string | null; deleted: boolean } | null> {
+    const res = await this.client.get<RtTicket>(`ticket/${id}`, undefined, [404]);
+    if (res.status === 404) return null;
+    const t = res.body;
+    const [fields, txns, attachments, owner, requesters] = await Promise.all([
+      this.directory.ticketFields(),
+      this.client.all<RtTxn>(`ticket/${id}/history`, { fields: 'Type,Created,Creator', 'fields[Creator]': 'id' }),
+      this.client.all<RtAttachment>(`ticket/${id}/attachments`, { fields: 'TransactionId,ContentType,Filename,ContentLength,Headers' }),
+      this.userId(t.Owner),
+      Promise.all((t.Requestor ?? []).filter((r) => r.type === 'user').map((r) => this.userId(r))),
+    ]);
+    let cfs: Map<string, RtCustomField> = fields;
+    if ((t.CustomFields ?? []).some((v) => !fields.has(String(v.id)))) cfs = await this.directory.ticketFields(true);
+
+    const customFields: Ticket['customFields'] = {};
+    let tags: string[] = [];
+    let type: Ticket['type'] = null;
+    let stamp: string | null = null;
+    for (const v of t.CustomFields ?? []) {
+      const cf = cfs.get(String(v.id));
+      if (!cf) continue;
+      const values = v.values ?? [];
+      if (cf.Name === RT_SOURCE_ID_FIELD) stamp = values[0] ?? null;
+      else if (cf.Name === RT_TAGS_FIELD) tags = [...values].sort();
+      else if (cf.Name === RT_TYPE_FIELD) type = typeFromRt(values);
+      else {
+        const def = ticketFieldFromRt(cf);
+        if (def) customFields[def.key] = valueFromRt(def.type, values);
+      }
+    }
+
+    const byTxn = new Map<string, RtAttachment[]>();
+    for (const a of attachments) {
+      const txnId = typeof a.TransactionId === 'object' ? String(a.TransactionId.id) : String(a.TransactionId);
+      byTxn.set(txnId, [...(byTxn.get(txnId) ?? []), a]);
+    }
+    const wanted = txns.filter((x) => x.Type === 'Create' || x.Type === 'Correspond' || x.Type === 'Comment');
+    const comments = (await Promise.all(wanted.map((x) => this.comment(x, byTxn.get(String(x.id)) ?? [])))).filter((c): c is Comment => c !== null);
+
+    const ticket: Ticket = {
+      sourceId: String(t.id),
+      subject: t.Subject ?? '',
+      status: statusFromRt(t.Status),
+      priority: priorityFromRt(t.Priority),
+      type,
+      requesterId: requesters.find((r) => r !== null) ?? null,
+      assigneeId: owner,
+      groupId: t.Queue ? String(typeof t.Queue === 'object' ? t.Queue.id : t.Queue) : null,
+      organizationId: null,
+      tags,
+      customFields,
+      createdAt: rtTime(t.Created),
+      updatedAt: rtTime(t.LastUpdated),
+      comments,
+    };
+    return { ticket, stamp, deleted: t.Status === 'deleted' };
+  }
+
+  /** A user reference's numeric ID (null for Nobody). REST2 names users by Name in references. */
+  private async userId(ref: RtRef | undefined): Promise<string | null> {
+    if (!ref || ref.type !== 'user') return null;
+    const name = ref.Name ?? String(ref.id);
+    if (SYSTEM_USERS.has(name)) return null;
+    if (typeof ref.id === 'number' || /^\d+$/.test(String(ref.id))) return String(ref.id);
+    const user = await this.directory.user(name);
+    return user ? String(user.id) : null;
+  }
+
+  private async comment(txn: RtTxn, parts: RtAttachment[]): Promise<Comment | null> {
+    const isBody = (a: RtAttachment) => !a.Filename && /^text\/(html|plain)/i.test(a.ContentType) && !/^Content-Disposition:\s*attachment/im.test(a.Headers ?? '');
+    const html = parts.find((a) => isBody(a) && /^text\/html/i.test(a.ContentType));
+    const plain = parts.find((a) => isBody(a) && /^text\/plain/i.test(a.ContentType));
+    const bodyPart = html ?? plain;
+    let body = '';
+    if (bodyPart) {
+      const text = Buffer.from((await this.client.get<{ Content: string }>(`attachment/${bodyPart.id}`)).body.Content ?? '', 'base64').toString('utf8');
+      body = bodyPart === html ? text : plainToHtml(text);
+    }
+    const files = parts.filter((a) => a.Filename && !/^multipart\//i.test(a.ContentType));
+    if (txn.Type === 'Create' && !bodyPart && files.length === 0) return null;
+    const attachments: AttachmentMeta[] = files.map((a) => ({
+      sourceId: String(a.id),
+      fileName: a.Filename,
+      contentType: a.ContentType,
+      size: Number(a.ContentLength ?? 0),
+      url: `${this.client.apiUrl}/attachment/${a.id}`,
+      inline: /^Content-ID:/im.test(a.Headers ?? '') || body.includes(`cid:${encodeURIComponent(a.Filename)}`) || body.includes(`cid:${a.Filename}`),
+    }));
+    const creator = txn.Creator;
+    const authorId = creator && typeof creator.id === 'number' ? String(creator.id) : await this.userId(creator);
+    return {
+      sourceId: String(txn.id),
+      authorId,
+      body,
+      public: txn.Type !== 'Comment',
+      createdAt: rtTime(txn.Created),
+      attachments,
+    };
+  }
+
+  async get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
+    switch (entity) {
+      case 'ticket': {
+        const t = await this.ticket(id);
+        return t && !t.deleted ? (t.ticket as EntityTypes[E]) : null;
+      }
+      case 'agent':
+      case 'contact': {
+        this.directory.forgetUser(id);
+        const u = await this.directory.user(id);
+        if (!u || SYSTEM_USERS.has(u.Name)) return null;
+        const mapped = this.userRecord(u);
+        return mapped.entity === entity ? (mapped.record as EntityTypes[E]) : null;
+      }
+      case 'group': {
+        const res = await this.client.get<{ id: number; Name: string; Description: string; Created: string; LastUpdated: string }>(`queue/${id}`, undefined, [404]);
+        return res.status === 404 ? null : (this.group(res.body) as EntityTypes[E]);
+      }
+      case 'ticketField': {
+        const res = await this.client.get<RtCustomField>(`customfield/${id}`, undefined, [404]);
+        if (res.status === 404 || res.body.LookupType !== 'RT::Queue-RT::Ticket') return null;
+        return ticketFieldFromRt(res.body) as EntityTypes[E] | null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  async openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }> {
+    const id = RtClient.idOf(attachment.url || `/attachment/${attachment.sourceId}`);
+    const res = await this.client.get<{ Content?: string; ContentType?: string }>(`attachment/${id}`);
+    if (res.body.Content === undefined) {
+      throw new HdmError('ATTACHMENT_FAILED', `rt attachment ${id} has no content`, { context: { platform: 'rt', recordId: attachment.sourceId } });
+    }
+    return { body: new Uint8Array(Buffer.from(res.body.Content, 'base64')), contentType: res.body.ContentType ?? attachment.contentType };
+  }
+
+  async count(entity: EntityName): Promise<number | null> {
+    if (entity !== 'ticket') return null;
+    const res = await this.client.get<RtCollection<unknown>>('tickets', { query: 'id > 0', per_page: 1 });
+    return res.body.total ?? null;
+  }
+}

@@ -1,0 +1,121 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { attachmentContent, fakeHelpdesk } from '../sdk/fake-helpdesk.ts';
+import type { RunningSandbox, SandboxOptions } from '../sdk/platform.ts';
+import type { WriteContext } from '../sdk/contract.ts';
+import { ENTITIES, type Agent, type Contact, type EntityName, type Ticket } from '../../schemas/canonical.ts';
+import { destroyRt, ensureRt } from '../../services/launcher/rt.launcher.ts';
+import { RtConnector } from './rt.connector.ts';
+import { RT_INTERNAL_FIELDS, RT_TARGET_STATUSES, STATUS_TO_RT } from './rt.mapping.ts';
+
+let sandboxes = 0;
+
+/** Exact record counts, read from the instance's SQLite file (RunningSandbox.counts() is synchronous). */
+function countRecords(db: string): Record<EntityName, number> {
+  const internal = [...RT_INTERNAL_FIELDS].map((n) => `'${n}'`).join(',');
+  const privileged = `SELECT gm.MemberId FROM GroupMembers gm JOIN Groups g ON g.id = gm.GroupId WHERE g.Domain = 'SystemInternal' AND g.Name = 'Privileged'`;
+  const sql = [
+    `SELECT count(*) FROM Queues WHERE Disabled = 0 AND substr(Name, 1, 3) != '___'`,
+    `SELECT count(*) FROM Users WHERE Name NOT IN ('RT_System', 'Nobody') AND id IN (${privileged})`,
+    `SELECT count(*) FROM Users WHERE Name NOT IN ('RT_System', 'Nobody') AND id NOT IN (${privileged})`,
+    `SELECT count(*) FROM CustomFields WHERE LookupType = 'RT::Queue-RT::Ticket' AND Name NOT IN (${internal})`,
+    `SELECT count(*) FROM Tickets WHERE Status != 'deleted' AND Type = 'ticket' AND id = EffectiveId`,
+  ].join(' UNION ALL ');
+  const out = spawnSync('sqlite3', ['-cmd', '.timeout 10000', '-readonly', db, sql], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`sqlite3 could not count records in ${db}: ${out.stderr}`);
+  const [group, agent, contact, ticketField, ticket] = out.stdout.trim().split('\n').map(Number);
+  const counts = Object.fromEntries(ENTITIES.map((e) => [e, 0])) as Record<EntityName, number>;
+  return { ...counts, group, agent, contact, ticketField, ticket };
+}
+
+/**
+ * A real RT server (not a simulation): a fresh instance on its own copy of the pristine database,
+ * seeded through REST2 from the fake helpdesk when `tickets > 0`. RT has no API rate limit, so
+ * `requestsPerMinute` is ignored.
+ */
+export async function startRtSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
+  const name = `sandbox-${process.pid}-${++sandboxes}`;
+  const rt = await ensureRt({ name, port: options.port ?? 0, accessLog: true });
+  const baseline = requestLines(rt.accessLog);
+  const tickets = options.tickets ?? 0;
+  if (tickets > 0) {
+    const connector = new RtConnector({ url: rt.url, credentials: rt.credentials, concurrency: 6 });
+    try {
+      await seed(connector, { seed: options.seed ?? 1, tickets, articles: 0, maxComments: options.maxComments ?? 6 });
+    } catch (err) {
+      await connector.close();
+      await destroyRt({ name });
+      throw err;
+    }
+    await connector.close();
+  }
+  return {
+    platform: 'rt',
+    url: rt.url,
+    credentials: rt.credentials,
+    env: { RT_TOKEN: rt.token },
+    counts: () => countRecords(rt.db),
+    requestsServed: () => requestLines(rt.accessLog) - baseline,
+    close: () => destroyRt({ name }),
+  };
+}
+
+function requestLines(file: string | null): number {
+  if (!file || !existsSync(file)) return 0;
+  const text = readFileSync(file, 'utf8');
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * Loads a fake helpdesk into RT through the connector's own writer, translating references the way
+ * the loader does. Deactivated agents become disabled RT users; the deleted one is left out.
+ */
+export async function seed(connector: RtConnector, options: { seed: number; tickets: number; articles: number; maxComments: number }): Promise<void> {
+  const helpdesk = fakeHelpdesk({ seed: options.seed, tickets: options.tickets, articles: 0, maxComments: options.maxComments });
+  const ids = { group: new Map<string, string>(), user: new Map<string, string>() };
+  const context = (stamp: string): WriteContext => ({
+    stamp,
+    knownChildren: {},
+    openAttachment: async (a) => ({ body: attachmentContent(a), contentType: a.contentType }),
+  });
+  await connector.prepare({ ticketFields: helpdesk.ticketFields });
+  for (const g of helpdesk.groups) ids.group.set(g.sourceId, (await connector.create('group', g, context(`seed:${g.sourceId}`))).targetId);
+  const people: [('agent' | 'contact'), Agent | Contact][] = [
+    ...helpdesk.agents.filter((a) => !a.deleted).map((a) => ['agent', a] as ['agent', Agent]),
+    ...helpdesk.contacts.map((c) => ['contact', c] as ['contact', Contact]),
+  ];
+  await parallel(people, 4, async ([entity, person]) => {
+    const ref = await connector.create(entity, person, context(`seed-${person.sourceId}`));
+    ids.user.set(person.sourceId, ref.targetId);
+  });
+  const activeAgent = helpdesk.agents.find((a) => a.active)!;
+  const indexes = Array.from({ length: helpdesk.ticketCount }, (_, i) => i);
+  await parallel(indexes, 4, async (i) => {
+    const t = helpdesk.ticket(i);
+    const user = (id: string | null) => (id === null ? null : (ids.user.get(id) ?? null));
+    // Disabled agents cannot own tickets in RT: their tickets go to the first active agent.
+    const owner = t.assigneeId && helpdesk.agents.find((a) => a.sourceId === t.assigneeId)?.active ? t.assigneeId : t.assigneeId ? activeAgent.sourceId : null;
+    const status = RT_TARGET_STATUSES.includes(t.status) ? t.status : (Object.entries(STATUS_TO_RT).find(([, rt]) => rt === STATUS_TO_RT[t.status])![0] as Ticket['status']);
+    const planned: Ticket = {
+      ...t,
+      status,
+      requesterId: user(t.requesterId),
+      assigneeId: user(owner),
+      groupId: t.groupId ? (ids.group.get(t.groupId) ?? null) : null,
+      organizationId: null,
+      comments: t.comments.map((c) => ({ ...c, authorId: user(c.authorId) })),
+    };
+    await connector.create('ticket', planned, context(''));
+  });
+}
+
+async function parallel<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}

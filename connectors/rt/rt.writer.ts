@@ -1,0 +1,441 @@
+import type { Limitation, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import { HdmError } from '../sdk/errors.ts';
+import type { Agent, Comment, Contact, EntityName, EntityTypes, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
+import { TICKET_PRIORITIES, TICKET_TYPES } from '../../schemas/canonical.ts';
+import { RtClient, type RtCollection } from './rt.client.ts';
+import {
+  fieldKey,
+  fieldMeta,
+  priorityToRt,
+  RT_INTERNAL_FIELDS,
+  RT_SOURCE_ID_FIELD,
+  RT_TAGS_FIELD,
+  RT_TARGET_STATUSES,
+  RT_TYPE_FIELD,
+  rtFieldType,
+  sqlTime,
+  STATUS_TO_RT,
+  valueToRt,
+  type RtCustomField,
+} from './rt.mapping.ts';
+import type { RtDirectory } from './rt.reader.ts';
+
+/** What RT cannot keep when written through REST2 (verified against a running RT 5.0.3). */
+export const RT_LIMITATIONS: readonly Limitation[] = [
+  {
+    entity: 'ticket',
+    field: 'comments.authorId',
+    description: 'REST2 records the API user (the token owner) as the creator of every transaction; original comment authors are not kept.',
+  },
+  {
+    entity: 'ticket',
+    field: 'comments.createdAt',
+    description: 'REST2 stamps each transaction with the time of the API call; original comment times are not kept (the ticket\'s own Created time is).',
+  },
+  { entity: 'ticket', field: 'organizationId', description: 'RT has no organizations.' },
+  { entity: 'contact', field: 'organizationId', description: 'RT has no organizations.' },
+  { entity: 'contact', field: 'tags', description: 'RT users have no tags, and REST2 cannot apply user custom fields to hold them.' },
+  { entity: 'contact', field: 'customFields', description: 'REST2 cannot apply user custom fields; contact custom fields are not kept.' },
+  { entity: 'agent', field: 'groupIds', description: 'RT gives agents queues through rights, not membership; queue membership is not written.' },
+];
+
+export const RT_CAPABILITIES: TargetCapabilities = {
+  ticketStatuses: RT_TARGET_STATUSES,
+  ticketPriorities: TICKET_PRIORITIES,
+  ticketTypes: TICKET_TYPES,
+  entities: ['group', 'agent', 'contact', 'ticketField', 'ticket'],
+};
+
+const NOBODY = 'Nobody';
+
+export class RtWriter {
+  private internal: Promise<void> | null = null;
+
+  constructor(
+    private readonly client: RtClient,
+    private readonly directory: RtDirectory,
+  ) {}
+
+  /** The ticket fields that hold the source-ID stamp, tags and ticket type: RT has no native place for them. */
+  ensureInternalFields(): Promise<void> {
+    if (!this.internal) {
+      this.internal = (async () => {
+        await this.ensureField(RT_SOURCE_ID_FIELD, { Type: 'Freeform', MaxValues: 1, Pattern: '', values: [] }, 'The ID of the record this ticket was migrated from (helpdesk-migrator).');
+        await this.ensureField(RT_TAGS_FIELD, { Type: 'Freeform', MaxValues: 0, Pattern: '', values: [] }, 'Tags (helpdesk-migrator).');
+        await this.ensureField(RT_TYPE_FIELD, { Type: 'Select', MaxValues: 1, Pattern: '', values: TICKET_TYPES.map((t) => t[0].toUpperCase() + t.slice(1)) }, 'Ticket type (helpdesk-migrator).');
+        await this.directory.ticketFields(true);
+      })();
+      this.internal.catch(() => (this.internal = null));
+    }
+    return this.internal;
+  }
+
+  private async ensureField(name: string, type: ReturnType<typeof rtFieldType>, description: string): Promise<string> {
+    const existing = await this.directory.fieldByName(name);
+    if (existing) return String(existing.id);
+    const id = await this.createField({ Name: name, Description: description, ...type });
+    return id;
+  }
+
+  private async createField(spec: { Name: string; Description: string; Type: string; MaxValues: number; Pattern: string; values: string[]; Disabled?: number }): Promise<string> {
+    // `Queue: 0` applies the field to every queue (RT's compatibility path in CustomField->Create).
+    const res = await this.client.post<{ id: string }>('customfield', {
+      Name: spec.Name,
+      Description: spec.Description,
+      Type: spec.Type,
+      MaxValues: spec.MaxValues,
+      Pattern: spec.Pattern,
+      LookupType: 'RT::Queue-RT::Ticket',
+      Queue: 0,
+      Disabled: spec.Disabled ?? 0,
+    });
+    const id = String(res.body.id);
+    for (const value of spec.values) await this.client.post(`customfield/${id}/value`, { Name: value });
+    return id;
+  }
+
+  async prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+    await this.ensureInternalFields();
+    for (const field of context.ticketFields) {
+      const found = await this.find('ticketField', field, '');
+      if (!found) await this.create('ticketField', field);
+    }
+    await this.directory.ticketFields(true);
+  }
+
+  async find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
+    switch (entity) {
+      case 'group': {
+        const res = await this.client.get<{ id: number }>(`queue/${encodeURIComponent((record as Group).name)}`, undefined, [404]);
+        return res.status === 404 ? null : { targetId: String(res.body.id) };
+      }
+      case 'agent':
+      case 'contact': {
+        const person = record as Agent | Contact;
+        const id = await this.findUser(person.email, stamp);
+        return id ? { targetId: id } : null;
+      }
+      case 'ticketField': {
+        const field = record as TicketField;
+        const fields = [...(await this.directory.ticketFields(true)).values()].filter((cf) => !RT_INTERNAL_FIELDS.has(cf.Name));
+        const cf = fields.find((f) => f.Description?.includes(`hdm:key=${field.key};`)) ?? fields.find((f) => f.Name === field.title && String(f.Disabled ?? '0') === '0');
+        return cf ? { targetId: String(cf.id) } : null;
+      }
+      case 'ticket': {
+        await this.ensureInternalFields();
+        const res = await this.client.get<RtCollection<{ id: string }>>('tickets', {
+          query: `'CF.{${RT_SOURCE_ID_FIELD}}' = '${stamp.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`,
+          orderby: 'id',
+          per_page: 10,
+        });
+        const first = res.body.items[0];
+        return first ? { targetId: String(first.id) } : null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** A user by email, else (people without email) by the Name the writer gave them: the stamp. */
+  private async findUser(email: string | null, stamp: string): Promise<string | null> {
+    if (email) {
+      const res = await this.client.http.send<RtCollection<{ id: string; Name: string }>>({
+        method: 'POST',
+        path: 'users',
+        query: { find_disabled_rows: 1, fields: 'Name', per_page: 5 },
+        json: [{ field: 'EmailAddress', value: email.toLowerCase() }],
+      });
+      const hit = res.body.items[0];
+      if (hit) {
+        const user = await this.directory.user(hit.Name);
+        if (user) return String(user.id);
+      }
+    }
+    if (!stamp) return null;
+    this.directory.forgetUser(stamp);
+    const byName = await this.directory.user(stamp);
+    return byName ? String(byName.id) : null;
+  }
+
+  async create<E extends EntityName>(entity: E, record: EntityTypes[E], context?: WriteContext): Promise<TargetRef> {
+    switch (entity) {
+      case 'group': {
+        const g = record as Group;
+        const res = await this.client.post<{ id: string }>('queue', { Name: g.name, Description: g.description ?? '' });
+        return { targetId: String(res.body.id) };
+      }
+      case 'agent':
+      case 'contact':
+        return { targetId: await this.createUser(entity, record as Agent | Contact, context?.stamp ?? '') };
+      case 'ticketField': {
+        const f = record as TicketField;
+        const type = rtFieldType(f.type);
+        const id = await this.createField({
+          Name: f.title,
+          Description: fieldMeta(f.key, f.type),
+          ...type,
+          Pattern: f.type === 'regex' ? (f.pattern ?? '') : type.Pattern,
+          values: f.type === 'dropdown' || f.type === 'multiselect' ? f.options.map((o) => o.label) : type.values,
+          Disabled: f.active ? 0 : 1,
+        });
+        await this.directory.ticketFields(true);
+        return { targetId: id };
+      }
+      case 'ticket':
+        return this.createTicket(record as Ticket, requireContext(context, 'ticket', record.sourceId));
+      default:
+        throw new HdmError('REJECTED', `rt cannot hold ${entity} records`, { context: { platform: 'rt', entity, recordId: record.sourceId } });
+    }
+  }
+
+  async update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context?: WriteContext): Promise<TargetRef> {
+    switch (entity) {
+      case 'group': {
+        const g = record as Group;
+        await this.client.put(`queue/${targetId}`, { Name: g.name, Description: g.description ?? '' });
+        return { targetId };
+      }
+      case 'agent':
+      case 'contact': {
+        await this.client.put(`user/${targetId}`, this.userBody(entity, record as Agent | Contact, null));
+        this.directory.forgetUser(targetId);
+        return { targetId };
+      }
+      case 'ticketField':
+        await this.updateField(targetId, record as TicketField);
+        return { targetId };
+      case 'ticket':
+        return this.updateTicket(targetId, record as Ticket, requireContext(context, 'ticket', record.sourceId));
+      default:
+        throw new HdmError('REJECTED', `rt cannot hold ${entity} records`, { context: { platform: 'rt', entity, recordId: record.sourceId } });
+    }
+  }
+
+  async delete(entity: EntityName, targetId: string): Promise<void> {
+    const path = { ticket: 'ticket', agent: 'user', contact: 'user', group: 'queue', ticketField: 'customfield' }[entity as string];
+    if (!path) return;
+    // REST2 deletes tickets by status and disables users, queues and fields.
+    await this.client.delete(`${path}/${targetId}`);
+  }
+
+  private userBody(entity: 'agent' | 'contact', person: Agent | Contact, name: string | null): Record<string, unknown> {
+    const body: Record<string, unknown> = {
+      EmailAddress: person.email ?? '',
+      RealName: person.name,
+    };
+    if (name) body.Name = name;
+    if (person.timeZone) body.Timezone = person.timeZone;
+    if (entity === 'agent') {
+      body.Privileged = 1;
+      body.Disabled = (person as Agent).active ? 0 : 1;
+    } else {
+      body.WorkPhone = (person as Contact).phone ?? '';
+      // A contact's Privileged flag is left alone on update: the same person may be an agent.
+      if (name) body.Privileged = 0;
+    }
+    return body;
+  }
+
+  /**
+   * People with an email are named by it, as RT names users created from mail. People without one
+   * (phone-only contacts) are named by their stamp, e.g. `zendesk:100017`: unique, and how find()
+   * recognises them after a crash.
+   */
+  private async createUser(entity: 'agent' | 'contact', person: Agent | Contact, stamp: string): Promise<string> {
+    const name = person.email ? person.email.toLowerCase() : stamp;
+    if (!name) {
+      throw new HdmError('INVALID_RECORD', `${entity} ${person.sourceId}: no email and no stamp to name the RT user by`, {
+        context: { platform: 'rt', entity, recordId: person.sourceId, field: 'email' },
+      });
+    }
+    const res = await this.client.http.send<{ id: string; message?: string }>({ method: 'POST', path: 'user', json: this.userBody(entity, person, name), okStatuses: [400] });
+    if (res.status === 400) {
+      throw new HdmError('REJECTED', `rt refused ${entity} ${person.sourceId}: ${res.body.message ?? JSON.stringify(res.body)}`, {
+        context: { platform: 'rt', entity, recordId: person.sourceId, httpStatus: 400 },
+      });
+    }
+    this.directory.forgetUser(name);
+    const user = await this.directory.user(name);
+    if (!user) throw new HdmError('INTERNAL', `rt created user ${name} but cannot read it back`, { context: { platform: 'rt', entity, recordId: person.sourceId } });
+    return String(user.id);
+  }
+
+  private async updateField(targetId: string, f: TicketField): Promise<void> {
+    const fields = await this.directory.ticketFields(true);
+    const cf = fields.get(targetId);
+    const type = rtFieldType(f.type);
+    const body: Record<string, unknown> = { Name: f.title, Disabled: f.active ? 0 : 1 };
+    // A field the writer did not create keeps its description; ours carry the canonical key and type.
+    if (!cf || cf.Description?.includes('hdm:key=') || !cf.Description) body.Description = fieldMeta(f.key, f.type);
+    if (f.type === 'regex') body.Pattern = f.pattern ?? '';
+    await this.client.put(`customfield/${targetId}`, body);
+    const labels = f.type === 'dropdown' || f.type === 'multiselect' ? f.options.map((o) => o.label) : f.type === 'checkbox' ? type.values : [];
+    if (labels.length > 0) {
+      const values = await this.client.all<{ id: string; name?: string; Name?: string }>(`customfield/${targetId}/values`, { fields: 'Name' });
+      const have = new Map(values.map((v) => [v.Name ?? v.name ?? '', v.id]));
+      for (const label of labels) if (!have.has(label)) await this.client.post(`customfield/${targetId}/value`, { Name: label });
+      for (const [label, id] of have) if (!labels.includes(label)) await this.client.delete(`customfield/${targetId}/value/${id}`);
+    }
+    await this.directory.ticketFields(true);
+  }
+
+  /** CustomFields for REST2, keyed by RT field ID: canonical fields plus the stamp, tags and type. */
+  private async ticketCustomFields(t: Ticket, stamp: string | null, clearMissing: boolean): Promise<Record<string, unknown>> {
+    await this.ensureInternalFields();
+    let fields = await this.directory.ticketFields();
+    const byKey = (all: Map<string, RtCustomField>) => {
+      const m = new Map<string, RtCustomField>();
+      for (const cf of all.values()) if (!RT_INTERNAL_FIELDS.has(cf.Name) && String(cf.Disabled ?? '0') === '0') m.set(fieldKey(cf), cf);
+      return m;
+    };
+    let keys = byKey(fields);
+    if (Object.keys(t.customFields).some((k) => t.customFields[k] !== null && !keys.has(k))) {
+      fields = await this.directory.ticketFields(true);
+      keys = byKey(fields);
+    }
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(t.customFields)) {
+      const cf = keys.get(key);
+      if (!cf) {
+        if (value === null) continue;
+        throw new HdmError('INVALID_RECORD', `ticket ${t.sourceId}: custom field "${key}" does not exist in RT (was the ticket field migrated?)`, {
+          context: { platform: 'rt', entity: 'ticket', recordId: t.sourceId, field: `customFields.${key}` },
+        });
+      }
+      const v = valueToRt(value);
+      if (v === null || (Array.isArray(v) && v.length === 0)) {
+        if (clearMissing) out[String(cf.id)] = Number(cf.MaxValues) === 1 ? null : [];
+        continue;
+      }
+      out[String(cf.id)] = v;
+    }
+    if (clearMissing) {
+      for (const [key, cf] of keys) if (!(key in t.customFields)) out[String(cf.id)] = Number(cf.MaxValues) === 1 ? null : [];
+    }
+    const internal = async (name: string) => String((await this.directory.fieldByName(name))!.id);
+    if (stamp) out[await internal(RT_SOURCE_ID_FIELD)] = stamp;
+    out[await internal(RT_TAGS_FIELD)] = [...t.tags];
+    const typeId = await internal(RT_TYPE_FIELD);
+    if (t.type) out[typeId] = t.type[0].toUpperCase() + t.type.slice(1);
+    else if (clearMissing) out[typeId] = null;
+    return out;
+  }
+
+  /** The message part of a comment for REST2: HTML content plus base64 attachments. */
+  private async message(comment: Comment, context: WriteContext): Promise<{ Content?: string; ContentType?: string; Attachments?: unknown[] }> {
+    let body = comment.body ?? '';
+    const attachments: unknown[] = [];
+    for (const a of comment.attachments) {
+      let file: { body: Uint8Array; contentType: string };
+      try {
+        file = await context.openAttachment(a);
+      } catch (err) {
+        throw new HdmError('ATTACHMENT_FAILED', `attachment ${a.sourceId} (${a.fileName}) of comment ${comment.sourceId} could not be downloaded from the source`, {
+          context: { platform: 'rt', entity: 'ticket', field: 'comments.attachments', recordId: a.sourceId },
+          cause: err,
+        });
+      }
+      attachments.push({ FileName: a.fileName, FileType: a.contentType || file.contentType || 'application/octet-stream', FileContent: Buffer.from(file.body).toString('base64') });
+      if (a.inline) body = inlineReference(body, a);
+    }
+    const out: { Content?: string; ContentType?: string; Attachments?: unknown[] } = {};
+    if (body || attachments.length === 0) {
+      // REST2 needs content or attachments; an empty description still becomes a (blank) message.
+      out.Content = body || ' ';
+      out.ContentType = 'text/html';
+    }
+    if (attachments.length > 0) out.Attachments = attachments;
+    return out;
+  }
+
+  private async createTicket(t: Ticket, context: WriteContext): Promise<TargetRef> {
+    const [first, ...rest] = t.comments;
+    const description = first && first.public ? first : null;
+    const createStatus = ['new', 'open', 'resolved'].includes(STATUS_TO_RT[t.status]) ? STATUS_TO_RT[t.status] : 'open';
+    const body: Record<string, unknown> = {
+      Queue: t.groupId ?? 'General',
+      Subject: t.subject,
+      Status: createStatus,
+      Priority: priorityToRt(t.priority),
+      Owner: t.assigneeId ?? NOBODY,
+      Created: sqlTime(t.createdAt),
+      CustomFields: await this.ticketCustomFields(t, context.stamp, false),
+    };
+    if (t.requesterId) body.Requestor = [t.requesterId];
+    if (description) Object.assign(body, await this.message(description, context));
+    const res = await this.client.post<{ id: string }>('ticket', body);
+    const targetId = String(res.body.id);
+    const children: Record<string, string> = {};
+    if (description) {
+      const history = await this.client.get<RtCollection<{ id: string; Type?: string }>>(`ticket/${targetId}/history`, { per_page: 1, fields: 'Type' });
+      const created = history.body.items[0];
+      if (created) children[description.sourceId] = String(created.id);
+    }
+    const pending = description ? rest : t.comments;
+    for (const c of pending) children[c.sourceId] = await this.appendComment(targetId, c, context);
+    await this.settle(targetId, t, createStatus, pending.length > 0);
+    return { targetId, children };
+  }
+
+  private async appendComment(targetId: string, comment: Comment, context: WriteContext): Promise<string> {
+    const res = await this.client.post<string[]>(`ticket/${targetId}/${comment.public ? 'correspond' : 'comment'}`, await this.message(comment, context));
+    return RtClient.idOf(res.headers.location);
+  }
+
+  /** Puts back what RT changes as messages arrive (a reply opens a new ticket, reopens a resolved one) and checks the owner took. */
+  private async settle(targetId: string, t: Ticket, statusNow: string, touched: boolean): Promise<void> {
+    const wanted = STATUS_TO_RT[t.status];
+    if (touched || wanted !== statusNow) await this.client.put(`ticket/${targetId}`, { Status: wanted });
+    if (t.assigneeId) {
+      const res = await this.client.get<{ Owner: { id: string } }>(`ticket/${targetId}`);
+      const owner = await this.directory.user(res.body.Owner.id);
+      if (!owner || String(owner.id) !== t.assigneeId) {
+        throw new HdmError('REJECTED', `ticket ${t.sourceId}: RT did not make user ${t.assigneeId} the owner; grant that agent the OwnTicket right on queue ${t.groupId ?? 'General'}`, {
+          context: { platform: 'rt', entity: 'ticket', recordId: t.sourceId, field: 'assigneeId' },
+        });
+      }
+    }
+  }
+
+  private async updateTicket(targetId: string, t: Ticket, context: WriteContext): Promise<TargetRef> {
+    const current = await this.client.get<{ Status: string }>(`ticket/${targetId}`, undefined, [404]);
+    if (current.status === 404) throw new HdmError('NOT_FOUND', `rt ticket ${targetId} is gone`, { context: { platform: 'rt', entity: 'ticket', recordId: t.sourceId } });
+    const body: Record<string, unknown> = {
+      Subject: t.subject,
+      Priority: priorityToRt(t.priority),
+      Owner: t.assigneeId ?? NOBODY,
+      CustomFields: await this.ticketCustomFields(t, context.stamp, true),
+      Requestor: t.requesterId ? [t.requesterId] : [],
+    };
+    if (t.groupId) body.Queue = t.groupId;
+    await this.client.put(`ticket/${targetId}`, body);
+    const children: Record<string, string> = {};
+    let appended = false;
+    for (const c of t.comments) {
+      if (context.knownChildren[c.sourceId]) continue;
+      children[c.sourceId] = await this.appendComment(targetId, c, context);
+      appended = true;
+    }
+    await this.settle(targetId, t, current.body.Status, appended || current.body.Status !== STATUS_TO_RT[t.status]);
+    return { targetId, children };
+  }
+}
+
+function requireContext(context: WriteContext | undefined, entity: EntityName, id: string): WriteContext {
+  if (!context) throw new HdmError('INTERNAL', `rt: writing ${entity} ${id} needs a write context`, { context: { platform: 'rt', entity, recordId: id } });
+  return context;
+}
+
+/**
+ * Points the body's reference to an inline image at the attachment RT will store (`cid:<file name>`),
+ * adding one when the body has none, so a reader can tell inline images from attached files.
+ */
+export function inlineReference(body: string, a: { sourceId: string; fileName: string; url: string }): string {
+  const cid = `cid:${encodeURIComponent(a.fileName)}`;
+  if (body.includes(cid)) return body;
+  const escaped = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const refs = [`inline:${a.sourceId}`, a.url].filter(Boolean).map(escaped);
+  const pattern = new RegExp(`(src=["'])(?:${refs.join('|')})(["'])`, 'g');
+  const replaced = body.replace(pattern, `$1${cid}$2`);
+  return replaced !== body ? replaced : `${body}<p><img src="${cid}" alt=""></p>`;
+}
