@@ -1,0 +1,109 @@
+import { HdmError } from '../sdk/errors.ts';
+import { FormData, HttpClient, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
+
+export { FormData };
+
+export interface FreshdeskClientOptions {
+  /** Base URL of the account, e.g. `https://acme.freshdesk.com`. */
+  url: string;
+  apiKey: string;
+  /** Requests in flight at once. Default 8. */
+  concurrency?: number;
+  /** Client-side requests-per-minute ceiling; 0 relies on the server's 429s. Default 0. */
+  requestsPerMinute?: number;
+}
+
+/** Largest page Freshdesk serves (`per_page` above it is a 400). */
+export const PAGE_SIZE = 100;
+
+/** The URL of the `rel="next"` entry of a Link header, if any. */
+export function nextLink(header: string | undefined): string | null {
+  if (!header) return null;
+  for (const part of header.split(',')) {
+    const match = /<\s*([^>]+?)\s*>\s*;\s*rel="?next"?/i.exec(part);
+    if (match) return match[1];
+  }
+  return null;
+}
+
+/** Freshdesk API v2 over the SDK's HttpClient: basic auth with the API key, Link-header pagination. */
+export class FreshdeskClient {
+  readonly http: HttpClient;
+  /** Attachment URLs are pre-signed links to a file store: they must be fetched without our Authorization header. */
+  readonly files: HttpClient;
+  readonly baseUrl: string;
+
+  constructor(options: FreshdeskClientOptions) {
+    if (!options.apiKey) {
+      throw new HdmError('CONFIG_INVALID', 'freshdesk: credentials.apiKey is empty (set FRESHDESK_API_KEY)', { context: { platform: 'freshdesk', field: 'credentials.apiKey' } });
+    }
+    this.baseUrl = options.url.replace(/\/+$/, '');
+    const auth = `Basic ${Buffer.from(`${options.apiKey}:X`).toString('base64')}`;
+    this.http = new HttpClient({
+      platform: 'freshdesk',
+      baseUrl: this.baseUrl,
+      headers: { authorization: auth },
+      concurrency: options.concurrency ?? 8,
+      requestsPerMinute: options.requestsPerMinute ?? 0,
+    });
+    this.files = new HttpClient({ platform: 'freshdesk', baseUrl: this.baseUrl, concurrency: options.concurrency ?? 8 });
+  }
+
+  get<T>(path: string, query?: HttpRequest['query']): Promise<T> {
+    return this.http.send<T>({ method: 'GET', path, query }).then((r) => r.body);
+  }
+
+  /** GET that answers null for a 404 instead of throwing. */
+  async find<T>(path: string, query?: HttpRequest['query']): Promise<T | null> {
+    const res = await this.http.send<T>({ method: 'GET', path, query, okStatuses: [404] });
+    return res.status === 404 ? null : res.body;
+  }
+
+  send<T>(req: HttpRequest): Promise<HttpResponse<T>> {
+    return this.http.send<T>(req);
+  }
+
+  post<T>(path: string, json: unknown): Promise<T> {
+    return this.http.send<T>({ method: 'POST', path, json }).then((r) => r.body);
+  }
+
+  put<T>(path: string, json: unknown): Promise<T> {
+    return this.http.send<T>({ method: 'PUT', path, json }).then((r) => r.body);
+  }
+
+  postForm<T>(path: string, form: FormData, method: 'POST' | 'PUT' = 'POST'): Promise<T> {
+    return this.http.send<T>({ method, path, form }).then((r) => r.body);
+  }
+
+  async delete(path: string): Promise<void> {
+    await this.http.send({ method: 'DELETE', path });
+  }
+
+  /** Pages of a list endpoint, following `Link: <…>; rel="next"` until it is absent. */
+  async *pages<T>(path: string, query: HttpRequest['query'] = {}, signal?: AbortSignal): AsyncGenerator<{ items: T[]; page: number; hasNext: boolean }> {
+    let url: string | null = path;
+    let q: HttpRequest['query'] | undefined = { per_page: PAGE_SIZE, ...query };
+    let page = Number(q.page ?? 1);
+    while (url) {
+      if (signal?.aborted) throw new HdmError('INTERNAL', 'freshdesk read aborted');
+      const res: HttpResponse<T[]> = await this.http.send<T[]>({ method: 'GET', path: url, query: q });
+      const next = nextLink(res.headers.link);
+      const items = Array.isArray(res.body) ? res.body : [];
+      yield { items, page, hasNext: next !== null };
+      url = next;
+      q = undefined;
+      page += 1;
+    }
+  }
+
+  /** Every item of a list endpoint. For small lists only. */
+  async all<T>(path: string, query: HttpRequest['query'] = {}): Promise<T[]> {
+    const out: T[] = [];
+    for await (const page of this.pages<T>(path, query)) out.push(...page.items);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.http.close(), this.files.close()]);
+  }
+}

@@ -1,0 +1,169 @@
+import type { Connector, ConnectorConfig, Page, RateLimitInfo, ReadOptions, StreamDescriptor, StreamState, TargetRef, WriteContext } from '../sdk/contract.ts';
+import { HdmError, isHdmError } from '../sdk/errors.ts';
+import type { AttachmentMeta, EntityName, EntityTypes, TicketField } from '../../schemas/canonical.ts';
+import { FreshdeskAccount } from './freshdesk.account.ts';
+import { FreshdeskClient, PAGE_SIZE } from './freshdesk.client.ts';
+import { FreshdeskReader, STREAMS } from './freshdesk.reader.ts';
+import { FRESHDESK_CAPABILITIES, FRESHDESK_LIMITATIONS, FreshdeskWriter } from './freshdesk.writer.ts';
+import type { FdAgent, FdGroup } from './freshdesk.types.ts';
+
+/** Per-minute API limits of Freshdesk's plans; the connector assumes Enterprise until the server says otherwise. */
+export const FRESHDESK_PLAN_LIMITS = { growth: 200, pro: 400, enterprise: 700 } as const;
+
+const RECORD_PATHS: Record<EntityName, (id: string) => string> = {
+  ticket: (id) => `/a/tickets/${id}`,
+  contact: (id) => `/a/contacts/${id}`,
+  agent: (id) => `/a/admin/agents/${id}`,
+  organization: (id) => `/a/companies/${id}`,
+  group: (id) => `/a/admin/groups/${id}`,
+  ticketField: () => `/a/admin/ticket_fields`,
+  kbCategory: (id) => `/a/solutions/categories/${id}`,
+  kbSection: (id) => `/a/solutions/folders/${id}`,
+  kbArticle: (id) => `/a/solutions/articles/${id}`,
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Attachment URLs are pre-signed links to Freshdesk's file store: fetched without our Authorization
+ * header (the store refuses requests that carry one), as bytes (the SDK client reads bodies as text).
+ */
+export async function downloadAttachment(attachment: AttachmentMeta, attempts = 6): Promise<{ body: Uint8Array; contentType: string }> {
+  const context = { platform: 'freshdesk', recordId: attachment.sourceId, field: 'attachments' };
+  for (let attempt = 1; ; attempt++) {
+    let status = 0;
+    let retryAfter: number | null = null;
+    try {
+      const res = await fetch(attachment.url, { redirect: 'follow' });
+      status = res.status;
+      if (res.ok) return { body: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? attachment.contentType };
+      await res.arrayBuffer().catch(() => undefined);
+      const header = res.headers.get('retry-after');
+      retryAfter = header !== null && Number.isFinite(Number(header)) ? Number(header) : null;
+    } catch (err) {
+      if (attempt >= attempts) throw new HdmError('ATTACHMENT_FAILED', `freshdesk attachment ${attachment.sourceId} (${attachment.fileName}) could not be fetched: ${(err as Error).message}`, { context, cause: err, retryable: true });
+    }
+    const retryable = status === 0 || status === 429 || status >= 500;
+    if (!retryable || attempt >= attempts) {
+      // A 403 here is usually an expired pre-signed link: reading the ticket again gives a fresh one.
+      throw new HdmError('ATTACHMENT_FAILED', `freshdesk attachment ${attachment.sourceId} (${attachment.fileName}) answered HTTP ${status}${status === 403 ? ' (an expired link; re-read the ticket)' : ''}`, {
+        context: { ...context, httpStatus: status },
+        retryable,
+      });
+    }
+    await sleep(retryAfter !== null ? Math.min(retryAfter, 120) * 1000 : Math.min(10_000, 200 * 2 ** attempt));
+  }
+}
+
+export class FreshdeskConnector implements Connector {
+  readonly platform = 'freshdesk';
+  readonly limitations = FRESHDESK_LIMITATIONS;
+  readonly capabilities = FRESHDESK_CAPABILITIES;
+  readonly client: FreshdeskClient;
+  private readonly account: FreshdeskAccount;
+  private readonly reader: FreshdeskReader;
+  private readonly writer: FreshdeskWriter;
+  private limit: number = FRESHDESK_PLAN_LIMITS.enterprise;
+
+  constructor(config: ConnectorConfig) {
+    this.client = new FreshdeskClient({
+      url: config.url,
+      apiKey: config.credentials.apiKey ?? '',
+      concurrency: config.concurrency,
+      requestsPerMinute: config.requestsPerMinute,
+    });
+    this.account = new FreshdeskAccount(this.client);
+    this.reader = new FreshdeskReader(this.client, this.account);
+    this.writer = new FreshdeskWriter(this.client, this.account);
+  }
+
+  get rateLimit(): RateLimitInfo {
+    return { requestsPerMinute: this.limit, pageSize: PAGE_SIZE };
+  }
+
+  async check(): Promise<void> {
+    try {
+      const res = await this.client.send<FdAgent>({ path: '/api/v2/agents/me', maxAttempts: 2 });
+      const total = Number(res.headers['x-ratelimit-total']);
+      if (Number.isFinite(total) && total > 0) this.limit = total;
+    } catch (err) {
+      if (isHdmError(err) && err.code === 'AUTH_FAILED') {
+        throw new HdmError('AUTH_FAILED', `freshdesk at ${this.client.baseUrl} refused the API key (HTTP ${err.context.httpStatus}): check FRESHDESK_API_KEY and that its agent is active`, {
+          retryable: false,
+          context: { platform: 'freshdesk', httpStatus: err.context.httpStatus },
+        });
+      }
+      if (isHdmError(err) && (err.code === 'UNREACHABLE' || err.code === 'SERVER_ERROR' || err.code === 'NOT_FOUND' || err.code === 'TIMEOUT')) {
+        throw new HdmError('UNREACHABLE', `freshdesk at ${this.client.baseUrl} did not answer like a Freshdesk account (${err.message}); check the URL`, {
+          retryable: false,
+          context: { platform: 'freshdesk', httpStatus: err.context.httpStatus },
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  streams(): StreamDescriptor[] {
+    return STREAMS.map((s) => ({ ...s }));
+  }
+
+  read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncIterable<Page<E>> {
+    return this.reader.read(entity, state, options);
+  }
+
+  get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
+    return this.reader.get(entity, id);
+  }
+
+  async openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }> {
+    if (!attachment.url) {
+      throw new HdmError('ATTACHMENT_FAILED', `freshdesk attachment ${attachment.sourceId} has no URL`, { context: { platform: 'freshdesk', recordId: attachment.sourceId } });
+    }
+    return downloadAttachment(attachment);
+  }
+
+  async count(entity: EntityName): Promise<number | null> {
+    switch (entity) {
+      case 'group':
+        return (await this.client.all<FdGroup>('/api/v2/groups')).length;
+      case 'agent':
+        return (await this.client.all<FdAgent>('/api/v2/agents')).length;
+      case 'ticketField': {
+        let n = 0;
+        for await (const page of this.read('ticketField', null)) n += page.records.length;
+        return n;
+      }
+      default:
+        return null;
+    }
+  }
+
+  recordUrl(entity: EntityName, id: string): string {
+    return `${this.client.baseUrl}${RECORD_PATHS[entity](id)}`;
+  }
+
+  find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
+    return this.writer.find(entity, record, stamp);
+  }
+
+  create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    return this.writer.create(entity, record, context);
+  }
+
+  update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    return this.writer.update(entity, targetId, record, context);
+  }
+
+  delete(entity: EntityName, targetId: string): Promise<void> {
+    return this.writer.delete(entity, targetId);
+  }
+
+  prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+    return this.writer.prepare(context);
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}

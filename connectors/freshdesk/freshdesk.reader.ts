@@ -1,0 +1,340 @@
+import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import { HdmError } from '../sdk/errors.ts';
+import type { EntityName, EntityTypes, Envelope, KbArticle } from '../../schemas/canonical.ts';
+import type { FreshdeskAccount } from './freshdesk.account.ts';
+import type { FreshdeskClient } from './freshdesk.client.ts';
+import {
+  agentFromFd,
+  articleFromFd,
+  categoryFromFd,
+  companyFromFd,
+  contactFromFd,
+  folderFromFd,
+  groupFromFd,
+  localeFromFd,
+  ticketFieldFromFd,
+  ticketFromFd,
+  ticketStamp,
+  type FieldIndex,
+} from './freshdesk.mapping.ts';
+import type {
+  FdAgent,
+  FdArticle,
+  FdCategory,
+  FdCompany,
+  FdContact,
+  FdConversation,
+  FdFolder,
+  FdGroup,
+  FdTicket,
+  FdTicketField,
+} from './freshdesk.types.ts';
+
+/** `updated_since` for "from the beginning": the ticket list returns only the last 30 days without one. */
+export const EPOCH = '1970-01-01T00:00:00Z';
+/** The ticket list serves at most 300 pages (30,000 tickets) per query. */
+export const LIST_PAGE_CEILING = 300;
+
+export const STREAMS: StreamDescriptor[] = [
+  { entity: 'group', primaryKey: 'sourceId', cursorField: null, sorted: false },
+  { entity: 'agent', primaryKey: 'sourceId', cursorField: null, sorted: false },
+  { entity: 'organization', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: false },
+  { entity: 'contact', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: false },
+  { entity: 'ticketField', primaryKey: 'sourceId', cursorField: null, sorted: false },
+  { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+  { entity: 'kbCategory', primaryKey: 'sourceId', cursorField: null, sorted: false },
+  { entity: 'kbSection', primaryKey: 'sourceId', cursorField: null, sorted: false },
+  { entity: 'kbArticle', primaryKey: 'sourceId', cursorField: null, sorted: false },
+];
+
+/** Ticket cursor: the last `updated_at` handed out and the IDs handed out at exactly that instant. */
+interface TicketCursor {
+  t: string;
+  ids: number[];
+}
+
+/** Cursor of the unsorted `updated_since` lists (contacts, companies): one pass at a time. */
+interface PassCursor {
+  /** `updated_since` of the pass under way. */
+  since: string;
+  /** Next page of that pass; 1 once a pass is complete. */
+  page: number;
+  /** Newest `updated_at` seen in the pass so far. */
+  max: string;
+}
+
+const shift = (iso: string, seconds: number) => new Date(Date.parse(iso) - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const maxIso = (a: string, b: string) => (a >= b ? a : b);
+
+function parseCursor<T>(state: StreamState | null): T | null {
+  if (!state?.cursor) return null;
+  try {
+    return JSON.parse(state.cursor) as T;
+  } catch {
+    throw new HdmError('CONFIG_INVALID', `freshdesk: saved stream cursor is not one this connector wrote: ${state.cursor.slice(0, 80)}`);
+  }
+}
+
+export class FreshdeskReader {
+  constructor(
+    private readonly client: FreshdeskClient,
+    private readonly account: FreshdeskAccount,
+  ) {}
+
+  read<E extends EntityName>(entity: E, state: StreamState | null, options: ReadOptions = {}): AsyncIterable<Page<E>> {
+    const overlap = options.overlapSeconds ?? 60;
+    switch (entity) {
+      case 'ticket':
+        return this.tickets(state, overlap, options.signal) as AsyncIterable<Page<E>>;
+      case 'contact':
+        return this.pass<FdContact, 'contact'>('contact', '/api/v2/contacts', state, overlap, options.signal, (c) => ({
+          record: contactFromFd(c),
+          stamp: c.unique_external_id ?? null,
+        })) as AsyncIterable<Page<E>>;
+      case 'organization':
+        return this.pass<FdCompany, 'organization'>('organization', '/api/v2/companies', state, overlap, options.signal, (c) => ({
+          record: companyFromFd(c),
+          stamp: null,
+        })) as AsyncIterable<Page<E>>;
+      default:
+        return this.whole(entity, options.signal);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tickets
+
+  /**
+   * Tickets in `updated_at` order. Every page is asked for as page 1 of a window starting at the last
+   * `updated_at` handed out, so a ticket updated mid-read cannot shift an unread one off the page it
+   * was on, and the 300-page ceiling of the list endpoint only matters for runs of more than 30,000
+   * tickets sharing one `updated_at`. Within such a run the pages are followed; IDs already handed out
+   * at the window's instant are skipped.
+   */
+  private async *tickets(state: StreamState | null, overlap: number, signal?: AbortSignal): AsyncGenerator<Page<'ticket'>> {
+    const saved = parseCursor<TicketCursor>(state);
+    let lastT = saved?.t ?? null;
+    let seen = new Set<number>(overlap === 0 ? (saved?.ids ?? []) : []);
+    let since = saved ? (overlap > 0 ? shift(saved.t, overlap) : saved.t) : EPOCH;
+    let page = 1;
+    let yielded = false;
+    const index = await this.account.fieldIndex(true);
+    for (;;) {
+      if (signal?.aborted) throw new HdmError('INTERNAL', 'freshdesk read aborted');
+      const res = await this.client.send<FdTicket[]>({
+        path: '/api/v2/tickets',
+        query: { updated_since: since, order_by: 'updated_at', order_type: 'asc', per_page: 100, page },
+      });
+      const items = Array.isArray(res.body) ? res.body : [];
+      const fresh = items.filter((t) => !(t.updated_at === lastT && seen.has(t.id)));
+      const hasNext = /rel="?next/i.test(res.headers.link ?? '');
+      const records = await Promise.all(fresh.map((t) => this.ticketEnvelope(t.id, index)));
+      for (const t of fresh) {
+        if (t.updated_at !== lastT) {
+          lastT = t.updated_at;
+          seen = new Set();
+        }
+        seen.add(t.id);
+      }
+      if (records.length > 0 || !yielded || !hasNext) {
+        const cursor: TicketCursor | null = lastT ? { t: lastT, ids: [...seen] } : null;
+        yield { records: records.filter((r): r is Envelope<'ticket'> => r !== null), state: { cursor: cursor && JSON.stringify(cursor), coveredUntil: lastT } };
+        yielded = true;
+      }
+      if (!hasNext || items.length === 0) return;
+      const last = items[items.length - 1].updated_at;
+      if (last !== since) {
+        since = last;
+        page = 1;
+      } else {
+        // A run of tickets sharing one instant fills the page: follow it page by page.
+        page += 1;
+        if (page > LIST_PAGE_CEILING) {
+          throw new HdmError('REJECTED', `freshdesk: more than ${LIST_PAGE_CEILING * 100} tickets share updated_at ${since}; the ticket list stops at page ${LIST_PAGE_CEILING}, so the rest cannot be listed`, {
+            context: { platform: 'freshdesk', entity: 'ticket', field: 'updated_at' },
+          });
+        }
+      }
+    }
+  }
+
+  /** One ticket with its whole conversation, or a deletion when it vanished since it was listed. */
+  private async ticketEnvelope(id: number, index: FieldIndex): Promise<Envelope<'ticket'> | null> {
+    const ticket = await this.client.find<FdTicket>(`/api/v2/tickets/${id}`);
+    if (!ticket) return null;
+    const conversations = await this.conversations(id);
+    const record = ticketFromFd(ticket, conversations, index);
+    return { entity: 'ticket', op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record, stamp: ticketStamp(ticket) };
+  }
+
+  async conversations(ticketId: number): Promise<FdConversation[]> {
+    return this.client.all<FdConversation>(`/api/v2/tickets/${ticketId}/conversations`);
+  }
+
+  async ticket(id: string): Promise<EntityTypes['ticket'] | null> {
+    const envelope = await this.ticketEnvelope(Number(id), await this.account.fieldIndex());
+    return envelope?.op === 'upsert' ? envelope.record : null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Unsorted incremental lists
+
+  /**
+   * Contacts and companies can be filtered by `updated_since` but not sorted, so the stream reads in
+   * passes: a pass pages through everything updated since the previous pass's newest record (less the
+   * overlap), and its cursor becomes that pass's newest `updated_at` once it is complete.
+   */
+  private async *pass<T extends { updated_at: string }, E extends 'contact' | 'organization'>(
+    entity: E,
+    path: string,
+    state: StreamState | null,
+    overlap: number,
+    signal: AbortSignal | undefined,
+    convert: (item: T) => { record: EntityTypes[E]; stamp: string | null },
+  ): AsyncGenerator<Page<E>> {
+    const saved = parseCursor<PassCursor>(state);
+    const since = saved ? (saved.page > 1 ? saved.since : overlap > 0 ? shift(saved.since, overlap) : saved.since) : EPOCH;
+    const startPage = saved && saved.page > 1 ? saved.page : 1;
+    let max = saved?.max ?? EPOCH;
+    let yielded = false;
+    for await (const page of this.client.pages<T>(path, { updated_since: since, page: startPage }, signal)) {
+      const records: Envelope<E>[] = page.items.map((item) => {
+        const { record, stamp } = convert(item);
+        max = maxIso(max, item.updated_at);
+        return { entity, op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record, stamp } as Envelope<E>;
+      });
+      const cursor: PassCursor = page.hasNext ? { since, page: page.page + 1, max } : { since: max, page: 1, max };
+      yield { records, state: { cursor: JSON.stringify(cursor), coveredUntil: page.hasNext ? (saved?.since ?? null) : max } };
+      yielded = true;
+    }
+    if (!yielded) yield { records: [], state: { cursor: JSON.stringify({ since: max, page: 1, max }), coveredUntil: max } };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Streams read whole
+
+  private async *whole<E extends EntityName>(entity: E, signal?: AbortSignal): AsyncGenerator<Page<E>> {
+    let newest: string | null = null;
+    const page = (records: EntityTypes[E][], stamps?: (string | null)[]): Page<E> => {
+      for (const r of records) newest = newest === null || r.updatedAt > newest ? r.updatedAt : newest;
+      return {
+        records: records.map((record, i) => ({ entity, op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record, stamp: stamps?.[i] ?? null }) as Envelope<E>),
+        state: { cursor: null, coveredUntil: newest },
+      };
+    };
+    switch (entity) {
+      case 'group':
+        for await (const p of this.client.pages<FdGroup>('/api/v2/groups', {}, signal)) yield page(p.items.map(groupFromFd) as EntityTypes[E][]);
+        return;
+      case 'agent': {
+        const roles = await this.account.roleMap();
+        for await (const p of this.client.pages<FdAgent>('/api/v2/agents', {}, signal)) yield page(p.items.map((a) => agentFromFd(a, roles)) as EntityTypes[E][]);
+        return;
+      }
+      case 'ticketField': {
+        const fields = await this.account.ticketFields(true);
+        yield page(fields.flatMap((f) => ticketFieldFromFd(f) ?? []) as EntityTypes[E][]);
+        return;
+      }
+      case 'kbCategory': {
+        const locale = localeFromFd((await this.account.helpdeskSettings()).primary_language);
+        const categories = await this.client.get<FdCategory[]>('/api/v2/solutions/categories');
+        yield page(categories.map((c, i) => categoryFromFd(c, locale, i)) as EntityTypes[E][]);
+        return;
+      }
+      case 'kbSection': {
+        const locale = localeFromFd((await this.account.helpdeskSettings()).primary_language);
+        const categories = await this.client.get<FdCategory[]>('/api/v2/solutions/categories');
+        for (const category of categories) {
+          const folders = await this.client.get<FdFolder[]>(`/api/v2/solutions/categories/${category.id}/folders`);
+          yield page(folders.map((f, i) => folderFromFd(f, category.id, locale, i)) as EntityTypes[E][]);
+        }
+        if (categories.length === 0) yield page([]);
+        return;
+      }
+      case 'kbArticle': {
+        const settings = await this.account.helpdeskSettings();
+        const locale = localeFromFd(settings.primary_language);
+        const others = settings.supported_languages.filter((l) => l !== settings.primary_language);
+        const categories = await this.client.get<FdCategory[]>('/api/v2/solutions/categories');
+        let any = false;
+        for (const category of categories) {
+          const folders = await this.client.get<FdFolder[]>(`/api/v2/solutions/categories/${category.id}/folders`);
+          for (const folder of folders) {
+            const articles = await this.client.all<FdArticle>(`/api/v2/solutions/folders/${folder.id}/articles`);
+            const translated = new Map<number, { language: string; article: FdArticle }[]>();
+            for (const language of others) {
+              const list = await this.client.find<FdArticle[]>(`/api/v2/solutions/folders/${folder.id}/articles/${language}`);
+              for (const t of list ?? []) translated.set(t.id, [...(translated.get(t.id) ?? []), { language, article: t }]);
+            }
+            yield page(articles.map((a, i) => articleFromFd(a, locale, i, translated.get(a.id) ?? [])) as EntityTypes[E][]);
+            any = true;
+          }
+        }
+        if (!any) yield page([]);
+        return;
+      }
+      default:
+        throw new HdmError('INTERNAL', `freshdesk: no stream for ${entity}`);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Single records
+
+  async get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
+    const one = async <T>(path: string) => this.client.find<T>(path);
+    switch (entity) {
+      case 'ticket':
+        return (await this.ticket(id)) as EntityTypes[E] | null;
+      case 'contact': {
+        const c = await one<FdContact>(`/api/v2/contacts/${id}`);
+        return (c ? contactFromFd(c) : null) as EntityTypes[E] | null;
+      }
+      case 'organization': {
+        const c = await one<FdCompany>(`/api/v2/companies/${id}`);
+        return (c ? companyFromFd(c) : null) as EntityTypes[E] | null;
+      }
+      case 'group': {
+        const g = await one<FdGroup>(`/api/v2/groups/${id}`);
+        return (g ? groupFromFd(g) : null) as EntityTypes[E] | null;
+      }
+      case 'agent': {
+        const a = await one<FdAgent>(`/api/v2/agents/${id}`);
+        return (a ? agentFromFd(a, await this.account.roleMap()) : null) as EntityTypes[E] | null;
+      }
+      case 'ticketField': {
+        const f = await one<FdTicketField>(`/api/v2/admin/ticket_fields/${id}`);
+        return (f ? ticketFieldFromFd(f) : null) as EntityTypes[E] | null;
+      }
+      case 'kbCategory': {
+        const c = await one<FdCategory>(`/api/v2/solutions/categories/${id}`);
+        const locale = localeFromFd((await this.account.helpdeskSettings()).primary_language);
+        return (c ? categoryFromFd(c, locale, 0) : null) as EntityTypes[E] | null;
+      }
+      case 'kbSection': {
+        const f = await one<FdFolder & { hierarchy?: { level: number; type: string; data: { id: number } }[] }>(`/api/v2/solutions/folders/${id}`);
+        if (!f) return null;
+        const categoryId = f.category_id ?? f.hierarchy?.find((h) => h.type === 'category')?.data.id ?? 0;
+        const locale = localeFromFd((await this.account.helpdeskSettings()).primary_language);
+        return folderFromFd(f, categoryId, locale, 0) as EntityTypes[E];
+      }
+      case 'kbArticle':
+        return (await this.article(id)) as EntityTypes[E] | null;
+      default:
+        return null;
+    }
+  }
+
+  async article(id: string): Promise<KbArticle | null> {
+    const a = await this.client.find<FdArticle>(`/api/v2/solutions/articles/${id}`);
+    if (!a) return null;
+    const settings = await this.account.helpdeskSettings();
+    const translations: { language: string; article: FdArticle }[] = [];
+    for (const language of settings.supported_languages.filter((l) => l !== settings.primary_language)) {
+      const t = await this.client.find<FdArticle>(`/api/v2/solutions/articles/${id}/${language}`);
+      if (t) translations.push({ language, article: t });
+    }
+    return articleFromFd(a, localeFromFd(settings.primary_language), 0, translations);
+  }
+}

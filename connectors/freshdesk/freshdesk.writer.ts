@@ -1,0 +1,538 @@
+import type { Limitation, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import { HdmError } from '../sdk/errors.ts';
+import type { HttpResponse } from '../sdk/http.ts';
+import type {
+  Agent,
+  AttachmentMeta,
+  Comment,
+  Contact,
+  EntityName,
+  EntityTypes,
+  Group,
+  KbArticle,
+  KbCategory,
+  KbSection,
+  Organization,
+  Ticket,
+  TicketField,
+} from '../../schemas/canonical.ts';
+import { ENTITIES } from '../../schemas/canonical.ts';
+import type { FreshdeskAccount } from './freshdesk.account.ts';
+import { FormData, type FreshdeskClient } from './freshdesk.client.ts';
+import {
+  agentToFd,
+  articleToFd,
+  choiceLabels,
+  companyToFd,
+  contactToFd,
+  creationLabel,
+  descriptionCommentId,
+  fdFieldName,
+  fieldTypeToFd,
+  groupToFd,
+  localeToFd,
+  num,
+  STAMP_FIELD,
+  STAMP_FIELD_LABEL,
+  ticketStamp,
+  ticketToFd,
+  TYPE_TO_FD,
+} from './freshdesk.mapping.ts';
+import type { FdAdminChoice, FdAgent, FdArticle, FdCategory, FdCompany, FdContact, FdConversation, FdFolder, FdGroup, FdTicket, FdTicketField } from './freshdesk.types.ts';
+
+export const FRESHDESK_LIMITATIONS: readonly Limitation[] = [
+  {
+    entity: 'ticket',
+    field: 'createdAt',
+    description: 'Freshdesk stamps created_at itself when the API creates a ticket; the original creation time cannot be written.',
+  },
+  {
+    entity: 'ticket',
+    field: 'comments.createdAt',
+    description: 'Conversations get the time they are added through the API; original comment times cannot be written.',
+  },
+  {
+    entity: 'ticket',
+    field: 'priority',
+    description: 'Freshdesk requires a priority on every ticket: a ticket without one is created with Low, which reads back as low.',
+  },
+  {
+    entity: 'ticket',
+    field: 'comments.attachments.inline',
+    description: 'Inline images are uploaded as ordinary attachments of their comment; Freshdesk does not list them as inline.',
+  },
+  {
+    entity: 'organization',
+    field: 'tags',
+    description: 'Freshdesk companies have no tags.',
+  },
+  {
+    entity: 'ticketField',
+    field: 'options',
+    description: 'Freshdesk has no multi-select ticket field: one becomes a paragraph field holding the chosen labels one per line, and its list of choices is not kept.',
+  },
+];
+
+export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
+  ticketStatuses: ['open', 'pending', 'solved', 'closed'],
+  ticketPriorities: ['low', 'normal', 'high', 'urgent'],
+  ticketTypes: ['question', 'incident', 'problem', 'task'],
+  entities: ENTITIES,
+};
+
+const DELETE_PATHS: Record<EntityName, (id: string) => string> = {
+  ticket: (id) => `/api/v2/tickets/${id}`,
+  contact: (id) => `/api/v2/contacts/${id}/hard_delete?force=true`,
+  agent: (id) => `/api/v2/agents/${id}`,
+  organization: (id) => `/api/v2/companies/${id}`,
+  group: (id) => `/api/v2/groups/${id}`,
+  ticketField: (id) => `/api/v2/admin/ticket_fields/${id}`,
+  kbCategory: (id) => `/api/v2/solutions/categories/${id}`,
+  kbSection: (id) => `/api/v2/solutions/folders/${id}`,
+  kbArticle: (id) => `/api/v2/solutions/articles/${id}`,
+};
+
+const invalid = (entity: EntityName, recordId: string, field: string, message: string) =>
+  new HdmError('INVALID_RECORD', `${entity} ${recordId}: ${message}`, { context: { platform: 'freshdesk', entity, recordId, field } });
+
+/** Writes planned canonical records through Freshdesk API v2. */
+export class FreshdeskWriter {
+  private sourceFields: TicketField[] = [];
+  private fieldsReady: Promise<void> | null = null;
+  private agentIds: Promise<Set<number>> | null = null;
+
+  constructor(
+    private readonly client: FreshdeskClient,
+    private readonly account: FreshdeskAccount,
+  ) {}
+
+  // -------------------------------------------------------------------------------------------
+  // Ticket fields
+
+  /**
+   * Creates the stamp field and the `Task` ticket type now. The source's custom fields are created
+   * before the first ticket is written (unless the ticketField stream created them first, which it
+   * does when it runs): that way the ticketField stream's own loads are what creates them.
+   */
+  async prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+    this.sourceFields = context.ticketFields;
+    this.fieldsReady = null;
+    const fields = await this.adminFields();
+    if (!fields.some((f) => f.name === STAMP_FIELD)) {
+      await this.client.post<FdTicketField>('/api/v2/admin/ticket_fields', {
+        label: STAMP_FIELD_LABEL,
+        label_for_customers: STAMP_FIELD_LABEL,
+        type: 'custom_text',
+        customers_can_edit: false,
+        displayed_to_customers: false,
+        required_for_agents: false,
+        required_for_customers: false,
+        required_for_closure: false,
+      });
+    }
+    const typeField = fields.find((f) => f.default && (f.name === 'ticket_type' || f.type === 'default_ticket_type'));
+    if (typeField) {
+      const existing = (Array.isArray(typeField.choices) ? typeField.choices : []) as FdAdminChoice[];
+      const labels = new Set(choiceLabels(existing).map((l) => l.toLowerCase()));
+      const missing = Object.values(TYPE_TO_FD).filter((t) => !labels.has(t.toLowerCase()));
+      if (missing.length > 0) {
+        const choices = [...existing.map((c, i) => ({ ...c, position: c.position ?? i + 1 })), ...missing.map((value, i) => ({ value, position: existing.length + i + 1 }))];
+        await this.client.put(`/api/v2/admin/ticket_fields/${typeField.id}`, { choices });
+      }
+    }
+    this.account.forgetFields();
+  }
+
+  private adminFields(): Promise<FdTicketField[]> {
+    return this.client.get<FdTicketField[]>('/api/v2/admin/ticket_fields');
+  }
+
+  /** Every custom field `prepare()` was told about exists on the target (once per process). */
+  private ensureTicketFields(): Promise<void> {
+    if (!this.fieldsReady) {
+      this.fieldsReady = (async () => {
+        const fields = await this.adminFields();
+        for (const def of this.sourceFields) {
+          const existing = fields.find((f) => f.name === fdFieldName(def.key, def.type));
+          if (existing) await this.syncChoices(existing, def);
+          else await this.createField(def);
+        }
+        this.account.forgetFields();
+      })();
+      this.fieldsReady.catch(() => (this.fieldsReady = null));
+    }
+    return this.fieldsReady;
+  }
+
+  private async createField(def: TicketField): Promise<FdTicketField> {
+    const body: Record<string, unknown> = {
+      // Freshdesk names a field after the label it is created with; the title is set right after.
+      label: creationLabel(def.key, def.type),
+      label_for_customers: def.title,
+      type: fieldTypeToFd(def.type),
+      customers_can_edit: true,
+      displayed_to_customers: true,
+      // Required flags would make Freshdesk refuse historical tickets that lack a value.
+      required_for_agents: false,
+      required_for_customers: false,
+      required_for_closure: false,
+    };
+    if (def.type === 'dropdown') body.choices = def.options.map((o, i) => ({ value: o.label, position: i + 1 }));
+    const created = await this.client.post<FdTicketField>('/api/v2/admin/ticket_fields', body);
+    if (created.name !== fdFieldName(def.key, def.type)) {
+      throw new HdmError('CONFLICT', `ticketField ${def.sourceId}: Freshdesk named the new field ${created.name}, not ${fdFieldName(def.key, def.type)}; a field with a similar name exists`, {
+        retryable: false,
+        context: { platform: 'freshdesk', entity: 'ticketField', recordId: def.sourceId, field: 'key' },
+      });
+    }
+    const updated = await this.client.put<FdTicketField>(`/api/v2/admin/ticket_fields/${created.id}`, { label: def.title, label_for_customers: def.title });
+    this.account.forgetFields();
+    return updated;
+  }
+
+  private async syncChoices(field: FdTicketField, def: TicketField): Promise<void> {
+    const wantTitle = field.label !== def.title;
+    let choices: FdAdminChoice[] | undefined;
+    if (def.type === 'dropdown') {
+      const existing = (Array.isArray(field.choices) ? field.choices : []) as FdAdminChoice[];
+      const have = new Set(choiceLabels(existing));
+      const missing = def.options.filter((o) => !have.has(o.label));
+      if (missing.length > 0) choices = [...existing, ...missing.map((o, i) => ({ value: o.label, position: existing.length + i + 1 }))];
+    }
+    if (wantTitle || choices) {
+      await this.client.put(`/api/v2/admin/ticket_fields/${field.id}`, { label: def.title, label_for_customers: def.title, ...(choices ? { choices } : {}) });
+      this.account.forgetFields();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Find
+
+  async find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
+    const ref = (id: number | undefined | null) => (id === undefined || id === null ? null : { targetId: String(id) });
+    switch (entity) {
+      case 'ticket':
+        return ref(await this.findTicket(stamp));
+      case 'contact':
+        return ref(await this.findContact(record as Contact, stamp));
+      case 'agent':
+        return ref(await this.findAgent((record as Agent).email));
+      case 'organization':
+        return ref(await this.findCompany((record as Organization).name));
+      case 'group': {
+        const groups = await this.client.all<FdGroup>('/api/v2/groups');
+        return ref(groups.find((g) => g.name === (record as Group).name)?.id);
+      }
+      case 'ticketField': {
+        const def = record as TicketField;
+        const fields = await this.adminFields();
+        return ref(fields.find((f) => f.name === fdFieldName(def.key, def.type))?.id);
+      }
+      case 'kbCategory': {
+        const categories = await this.client.get<FdCategory[]>('/api/v2/solutions/categories');
+        return ref(categories.find((c) => c.name === (record as KbCategory).name)?.id);
+      }
+      case 'kbSection': {
+        const section = record as KbSection;
+        const folders = await this.client.find<FdFolder[]>(`/api/v2/solutions/categories/${section.categoryId}/folders`);
+        return ref(folders?.find((f) => f.name === section.name)?.id);
+      }
+      case 'kbArticle': {
+        const article = record as KbArticle;
+        const articles = await this.client.find<FdArticle[]>(`/api/v2/solutions/folders/${article.sectionId}/articles`);
+        return ref(articles?.find((a) => a.title === article.title)?.id);
+      }
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * By the stamp field through the filter API, whose index lags writes by minutes; then through the
+   * most recently updated tickets, which a crashed create is among.
+   */
+  private async findTicket(stamp: string): Promise<number | null> {
+    const search = await this.client.send<{ results?: FdTicket[] }>({
+      path: '/api/v2/search/tickets',
+      query: { query: `"${STAMP_FIELD}:'${stamp.replace(/'/g, "\\'")}'"` },
+      okStatuses: [400],
+    });
+    const hit = search.status === 200 ? search.body.results?.find((t) => ticketStamp(t) === stamp) : undefined;
+    if (hit) return hit.id;
+    const since = new Date(Date.now() - 30 * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    let pages = 0;
+    for await (const page of this.client.pages<FdTicket>('/api/v2/tickets', { updated_since: since, order_by: 'updated_at', order_type: 'desc' })) {
+      const found = page.items.find((t) => ticketStamp(t) === stamp);
+      if (found) return found.id;
+      if (++pages >= 3) break;
+    }
+    return null;
+  }
+
+  private async findContact(contact: Contact, stamp: string): Promise<number | null> {
+    if (stamp) {
+      const search = await this.client.send<{ results?: FdContact[] }>({
+        path: '/api/v2/search/contacts',
+        query: { query: `"unique_external_id:'${stamp.replace(/'/g, "\\'")}'"` },
+        okStatuses: [400],
+      });
+      const hit = search.status === 200 ? search.body.results?.find((c) => c.unique_external_id === stamp) : undefined;
+      if (hit) return hit.id;
+    }
+    if (contact.email) {
+      const found = await this.client.get<FdContact[]>('/api/v2/contacts', { email: contact.email });
+      if (found.length > 0) return found[0].id;
+    }
+    if (contact.phone) {
+      for (const key of ['phone', 'mobile']) {
+        const found = await this.client.get<FdContact[]>('/api/v2/contacts', { [key]: contact.phone });
+        if (found.length > 0) return found[0].id;
+      }
+    }
+    return null;
+  }
+
+  private async findAgent(email: string): Promise<number | null> {
+    const found = await this.client.get<FdAgent[]>('/api/v2/agents', { email });
+    return found.find((a) => a.contact.email.toLowerCase() === email.toLowerCase())?.id ?? null;
+  }
+
+  /** Company names are unique on Freshdesk. */
+  private async findCompany(name: string): Promise<number | null> {
+    const res = await this.client.get<{ companies?: { id: number; name: string }[] }>('/api/v2/companies/autocomplete', { name });
+    return res.companies?.find((c) => c.name.toLowerCase() === name.toLowerCase())?.id ?? null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Create / update
+
+  async create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    return this.write(entity, null, record, context);
+  }
+
+  async update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    return this.write(entity, targetId, record, context);
+  }
+
+  private async write<E extends EntityName>(entity: E, targetId: string | null, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
+    switch (entity) {
+      case 'ticket':
+        return this.writeTicket(targetId, record as Ticket, context);
+      case 'contact':
+        return this.writeContact(targetId, record as Contact, context.stamp);
+      case 'agent':
+        return this.writeAgent(targetId, record as Agent);
+      case 'organization':
+        return this.upsertUnique(targetId, '/api/v2/companies', companyToFd(record as Organization), () => this.findCompany((record as Organization).name));
+      case 'group':
+        return this.upsertUnique(targetId, '/api/v2/groups', groupToFd(record as Group), async () => {
+          const groups = await this.client.all<FdGroup>('/api/v2/groups');
+          return groups.find((g) => g.name === (record as Group).name)?.id ?? null;
+        });
+      case 'ticketField':
+        return this.writeTicketField(targetId, record as TicketField);
+      case 'kbCategory': {
+        const c = record as KbCategory;
+        const body = { name: c.name, description: c.description };
+        if (targetId) return { targetId: String((await this.client.put<FdCategory>(`/api/v2/solutions/categories/${targetId}`, body)).id) };
+        return { targetId: String((await this.client.post<FdCategory>('/api/v2/solutions/categories', body)).id) };
+      }
+      case 'kbSection': {
+        const s = record as KbSection;
+        if (targetId) return { targetId: String((await this.client.put<FdFolder>(`/api/v2/solutions/folders/${targetId}`, { name: s.name, description: s.description })).id) };
+        const created = await this.client.post<FdFolder>(`/api/v2/solutions/categories/${s.categoryId}/folders`, { name: s.name, description: s.description, visibility: 1 });
+        return { targetId: String(created.id) };
+      }
+      case 'kbArticle':
+        return this.writeArticle(targetId, record as KbArticle);
+      default:
+        throw new HdmError('INTERNAL', `freshdesk cannot write ${entity}`);
+    }
+  }
+
+  /** Create, or on a uniqueness conflict (409) update the record that holds the name. */
+  private async upsertUnique(targetId: string | null, path: string, body: Record<string, unknown>, lookup: () => Promise<number | null>): Promise<TargetRef> {
+    if (targetId) return { targetId: String((await this.client.put<{ id: number }>(`${path}/${targetId}`, body)).id) };
+    const res = await this.client.send<{ id: number }>({ method: 'POST', path, json: body, okStatuses: [409] });
+    if (res.status !== 409) return { targetId: String(res.body.id) };
+    const existing = await lookup();
+    if (existing === null) throw conflict(path, res);
+    return { targetId: String((await this.client.put<{ id: number }>(`${path}/${existing}`, body)).id) };
+  }
+
+  private async writeContact(targetId: string | null, contact: Contact, stamp: string): Promise<TargetRef> {
+    if (!contact.email && !contact.phone) {
+      throw invalid('contact', contact.sourceId, 'email', `"${contact.name}" has neither an email nor a phone number; Freshdesk needs one of them to create a contact`);
+    }
+    const body = contactToFd(contact, stamp || null);
+    if (targetId) return { targetId: String((await this.client.put<FdContact>(`/api/v2/contacts/${targetId}`, body)).id) };
+    const res = await this.client.send<FdContact>({ method: 'POST', path: '/api/v2/contacts', json: body, okStatuses: [409] });
+    if (res.status !== 409) return { targetId: String(res.body.id) };
+    const existing = await this.findContact(contact, stamp);
+    if (existing === null) throw conflict('/api/v2/contacts', res);
+    return { targetId: String((await this.client.put<FdContact>(`/api/v2/contacts/${existing}`, body)).id) };
+  }
+
+  private async writeAgent(targetId: string | null, agent: Agent): Promise<TargetRef> {
+    const roles = await this.account.rolesList();
+    const body = agentToFd(agent, roles);
+    if (targetId) {
+      // Freshdesk's API cannot change an agent's name, nor the calling agent's own roles.
+      await this.client.put<FdAgent>(`/api/v2/agents/${targetId}`, { group_ids: body.group_ids });
+      return { targetId };
+    }
+    const res = await this.client.send<FdAgent>({ method: 'POST', path: '/api/v2/agents', json: body, okStatuses: [409] });
+    let id: number;
+    if (res.status !== 409) id = res.body.id;
+    else {
+      const existing = await this.findAgent(agent.email);
+      if (existing !== null) id = existing;
+      else {
+        // The email belongs to a contact: Freshdesk turns contacts into agents with make_agent.
+        const contacts = await this.client.get<FdContact[]>('/api/v2/contacts', { email: agent.email });
+        if (contacts.length === 0) throw conflict('/api/v2/agents', res);
+        const { email: _email, name: _name, ...agentFields } = body;
+        id = (await this.client.put<FdAgent>(`/api/v2/contacts/${contacts[0].id}/make_agent`, agentFields)).id;
+      }
+    }
+    (await this.agents()).add(id);
+    return { targetId: String(id) };
+  }
+
+  private async writeTicketField(targetId: string | null, def: TicketField): Promise<TargetRef> {
+    if (targetId) {
+      const field = await this.client.get<FdTicketField>(`/api/v2/admin/ticket_fields/${targetId}`);
+      await this.syncChoices(field, def);
+      return { targetId };
+    }
+    return { targetId: String((await this.createField(def)).id) };
+  }
+
+  private agents(): Promise<Set<number>> {
+    if (!this.agentIds) {
+      this.agentIds = this.client.all<FdAgent>('/api/v2/agents').then((list) => new Set(list.map((a) => a.id)));
+      this.agentIds.catch(() => (this.agentIds = null));
+    }
+    return this.agentIds;
+  }
+
+  private async writeTicket(targetId: string | null, ticket: Ticket, context: WriteContext): Promise<TargetRef> {
+    if (ticket.requesterId === null) throw invalid('ticket', ticket.sourceId, 'requesterId', 'has no requester; Freshdesk needs one on every ticket');
+    await this.ensureTicketFields();
+    let index = await this.account.fieldIndex();
+    let mapped = ticketToFd(ticket, index, context.stamp || null);
+    if (mapped.unknownFields.length > 0) {
+      index = await this.account.fieldIndex(true);
+      mapped = ticketToFd(ticket, index, context.stamp || null);
+      if (mapped.unknownFields.length > 0) {
+        throw invalid('ticket', ticket.sourceId, `customFields.${mapped.unknownFields[0]}`, `custom field "${mapped.unknownFields[0]}" does not exist on the Freshdesk target (migrate ticket fields first)`);
+      }
+    }
+    const [description, ...rest] = ticket.comments;
+    let id: number;
+    if (targetId) {
+      id = (await this.client.put<FdTicket>(`/api/v2/tickets/${targetId}`, mapped.body)).id;
+    } else if (description && description.attachments.length > 0) {
+      const form = ticketForm(mapped.body);
+      await appendAttachments(form, description.attachments, context);
+      id = (await this.client.postForm<FdTicket>('/api/v2/tickets', form)).id;
+    } else {
+      id = (await this.client.post<FdTicket>('/api/v2/tickets', mapped.body)).id;
+    }
+    const children: Record<string, string> = {};
+    if (description) children[description.sourceId] = descriptionCommentId(id);
+    for (const comment of rest) {
+      const known = context.knownChildren[comment.sourceId];
+      if (known) {
+        children[comment.sourceId] = known;
+        continue;
+      }
+      const conversation = await this.addNote(id, comment, context);
+      children[comment.sourceId] = String(conversation.id);
+    }
+    return { targetId: String(id), children };
+  }
+
+  /**
+   * Every comment after the description goes in as a note (`private` from its visibility, `user_id` its
+   * author, `incoming` when the author is not an agent). Replies would email the requester once per
+   * historical message, which a migration must not do.
+   */
+  private async addNote(ticketId: number, comment: Comment, context: WriteContext): Promise<FdConversation> {
+    const agents = await this.agents();
+    const userId = num(comment.authorId);
+    const fields: Record<string, unknown> = {
+      body: comment.body.length > 0 ? comment.body : '<p></p>',
+      private: !comment.public,
+      incoming: userId !== null && !agents.has(userId),
+    };
+    if (userId !== null) fields.user_id = userId;
+    if (comment.attachments.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);
+    const form = new FormData();
+    for (const [key, value] of Object.entries(fields)) form.append(key, String(value));
+    await appendAttachments(form, comment.attachments, context);
+    return this.client.postForm<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, form);
+  }
+
+  private async writeArticle(targetId: string | null, article: KbArticle): Promise<TargetRef> {
+    const body = articleToFd(article);
+    let fd: FdArticle;
+    if (targetId) fd = await this.client.put<FdArticle>(`/api/v2/solutions/articles/${targetId}`, body);
+    else fd = await this.client.post<FdArticle>(`/api/v2/solutions/folders/${article.sectionId}/articles`, body);
+    const authorId = num(article.authorId);
+    if (authorId !== null && fd.agent_id !== authorId) {
+      // The creating agent is the API key's; the author can only be set by an update.
+      fd = await this.client.put<FdArticle>(`/api/v2/solutions/articles/${fd.id}`, { agent_id: authorId });
+    }
+    const settings = await this.account.helpdeskSettings();
+    for (const t of article.translations) {
+      const language = localeToFd(t.locale, settings.supported_languages);
+      if (language === settings.primary_language) continue;
+      const translated = articleToFd({ title: t.title, body: t.body, draft: t.draft, tags: [] });
+      delete translated.tags;
+      const path = `/api/v2/solutions/articles/${fd.id}/${language}`;
+      const res = targetId ? await this.client.send({ method: 'PUT', path, json: translated, okStatuses: [404] }) : null;
+      if (!res || res.status === 404) await this.client.post(path, translated);
+    }
+    return { targetId: String(fd.id) };
+  }
+
+  async delete(entity: EntityName, targetId: string): Promise<void> {
+    await this.client.send({ method: 'DELETE', path: DELETE_PATHS[entity](targetId), okStatuses: [404] });
+  }
+}
+
+function conflict(path: string, res: HttpResponse<unknown>): HdmError {
+  return new HdmError('CONFLICT', `freshdesk POST ${path} conflicted with an existing record that could not be found again: ${JSON.stringify(res.body).slice(0, 300)}`, {
+    retryable: false,
+    context: { platform: 'freshdesk', path, httpStatus: res.status },
+  });
+}
+
+/** A ticket body as multipart fields, the way Freshdesk takes it alongside `attachments[]`. */
+function ticketForm(body: Record<string, unknown>): FormData {
+  const form = new FormData();
+  for (const [key, value] of Object.entries(body)) {
+    if (value === null || value === undefined) continue;
+    if (key === 'tags') for (const tag of value as string[]) form.append('tags[]', tag);
+    else if (key === 'custom_fields') {
+      for (const [name, v] of Object.entries(value as Record<string, unknown>)) if (v !== null && v !== undefined) form.append(`custom_fields[${name}]`, String(v));
+    } else form.append(key, String(value));
+  }
+  return form;
+}
+
+async function appendAttachments(form: FormData, attachments: AttachmentMeta[], context: WriteContext): Promise<void> {
+  for (const attachment of attachments) {
+    let file: { body: Uint8Array; contentType: string };
+    try {
+      file = await context.openAttachment(attachment);
+    } catch (err) {
+      throw new HdmError('ATTACHMENT_FAILED', `attachment ${attachment.sourceId} (${attachment.fileName}) could not be downloaded from the source: ${(err as Error).message}`, {
+        context: { field: 'attachments', recordId: attachment.sourceId },
+        cause: err,
+      });
+    }
+    form.append('attachments[]', new Blob([file.body], { type: file.contentType || attachment.contentType }), attachment.fileName);
+  }
+}

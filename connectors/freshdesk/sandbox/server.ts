@@ -1,0 +1,1158 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EntityName } from '../../../schemas/canonical.ts';
+import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
+import { STAMP_FIELD, choiceLabels, fdNameFromLabel } from '../freshdesk.mapping.ts';
+import type { FdAgent, FdArticle, FdAttachment, FdCompany, FdContact, FdConversation, FdFolder, FdGroup, FdTicket, FdTicketField } from '../freshdesk.types.ts';
+import { LANGUAGES, ROLES, SandboxStore, type StoredAttachment, type StoredConversation, type StoredTicket } from './store.ts';
+
+export interface FreshdeskSandboxOptions extends SandboxOptions {
+  /** API key the sandbox accepts. Default `sandbox-<seed>-key`. */
+  apiKey?: string;
+  /** Length of a rate-limit window in milliseconds; tests shorten it. Default 60000 (Freshdesk's minute). */
+  rateLimitWindowMs?: number;
+  /** Last page the ticket list serves. Default 300, Freshdesk's ceiling. */
+  ticketPageCeiling?: number;
+}
+
+export interface SandboxTicketInput {
+  subject?: string;
+  description?: string;
+  status?: number;
+  priority?: number;
+  type?: string | null;
+  requester_id?: number;
+  responder_id?: number | null;
+  group_id?: number | null;
+  company_id?: number | null;
+  tags?: string[];
+  custom_fields?: Record<string, string | number | boolean | null>;
+  /** Source-clock times to give the ticket; default now. */
+  created_at?: string;
+  updated_at?: string;
+}
+
+export interface SandboxConversationInput {
+  body: string;
+  private?: boolean;
+  incoming?: boolean;
+  user_id?: number | null;
+  created_at?: string;
+}
+
+/** The Freshdesk sandbox with the controls tests use (also served under `/__sandbox/…`). */
+export interface FreshdeskSandbox extends RunningSandbox {
+  apiKey: string;
+  /** Creates a ticket as if through the UI. POST /__sandbox/tickets */
+  createTicket(input?: SandboxTicketInput): FdTicket;
+  /** Changes a ticket and bumps its updated_at (or sets the given one). PUT /__sandbox/tickets/:id */
+  updateTicket(id: number, patch: SandboxTicketInput): FdTicket;
+  /** Adds a conversation and bumps the ticket's updated_at. POST /__sandbox/tickets/:id/conversations */
+  addConversation(ticketId: number, input: SandboxConversationInput): FdConversation;
+  /** Sets updated_at of the given tickets (or the first `count` by ID) to one instant. POST /__sandbox/touch {ids?, count?, updated_at} */
+  touchTickets(updatedAt: string, selection: { ids?: number[]; count?: number }): number;
+  /** The next `count` API requests are answered with `status` (500 or 429). POST /__sandbox/faults {status, count} */
+  injectFaults(status: 500 | 429 | 503, count: number): void;
+  /** Changes the per-window request limit; null serves unthrottled. POST /__sandbox/rate-limit {requestsPerMinute} */
+  setRequestsPerMinute(limit: number | null): void;
+  /** API requests answered 429 so far. */
+  rateLimited(): number;
+  /** Requests per path pattern, e.g. `GET /api/v2/tickets`. */
+  requestLog(): Map<string, number>;
+  /** Resolves once seeded tickets are indexed (list requests wait for it anyway). */
+  ready: Promise<void>;
+}
+
+const ENTERPRISE_RPM = 700;
+
+class HttpFail extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+const validation = (field: string, message: string, code = 'invalid_value', status = 400) =>
+  new HttpFail(status, { description: 'Validation failed', errors: [{ field, message, code }] });
+const notFound = () => new HttpFail(404, null);
+
+type Body = Record<string, unknown> & { __files?: { name: string; type: string; bytes: Uint8Array }[] };
+
+const NUMERIC = new Set(['status', 'priority', 'source', 'requester_id', 'responder_id', 'group_id', 'company_id', 'user_id', 'agent_id', 'ticket_scope', 'visibility', 'position']);
+
+async function readBody(req: IncomingMessage): Promise<Body> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const raw = Buffer.concat(chunks);
+  const type = req.headers['content-type'] ?? '';
+  if (raw.length === 0) return {};
+  if (type.startsWith('multipart/form-data')) {
+    const form = await new Response(raw, { headers: { 'content-type': type } }).formData();
+    const out: Body = { __files: [] };
+    for (const [key, value] of form.entries()) {
+      if (typeof value !== 'string') {
+        out.__files!.push({ name: value.name, type: value.type || 'application/octet-stream', bytes: new Uint8Array(await value.arrayBuffer()) });
+        continue;
+      }
+      const arr = /^(\w+)\[\]$/.exec(key);
+      const obj = /^(\w+)\[([^\]]+)\]$/.exec(key);
+      if (arr) ((out[arr[1]] ??= []) as string[]).push(value);
+      else if (obj) ((out[obj[1]] ??= {}) as Record<string, string>)[obj[2]] = value;
+      else out[key] = NUMERIC.has(key) && value !== '' ? Number(value) : value === 'true' ? true : value === 'false' ? false : value;
+    }
+    return out;
+  }
+  try {
+    const parsed = JSON.parse(raw.toString('utf8'));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Body;
+  } catch {
+    throw new HttpFail(400, { description: 'Validation failed', errors: [{ field: 'body', message: 'Request body has invalid json format', code: 'invalid_json' }] });
+  }
+}
+
+function pageParams(q: URLSearchParams, defaultPerPage = 30): { page: number; perPage: number } {
+  const page = q.has('page') ? Number(q.get('page')) : 1;
+  const perPage = q.has('per_page') ? Number(q.get('per_page')) : defaultPerPage;
+  if (!Number.isInteger(page) || page < 1) throw validation('page', 'It should be a Positive Number', 'invalid_value');
+  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 100) throw validation('per_page', 'It should be a Positive Number less than or equal to 100', 'invalid_value');
+  return { page, perPage };
+}
+
+export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {}): Promise<FreshdeskSandbox> {
+  const seed = options.seed ?? 1;
+  const apiKey = options.apiKey ?? `sandbox-${seed}-key`;
+  const authHeader = `Basic ${Buffer.from(`${apiKey}:X`).toString('base64')}`;
+  const store = new SandboxStore({ seed, tickets: options.tickets ?? 0, articles: options.articles ?? 20, maxComments: options.maxComments ?? 30 });
+  const windowMs = options.rateLimitWindowMs ?? 60_000;
+  const ceiling = options.ticketPageCeiling ?? 300;
+  let limit: number | null = options.requestsPerMinute === undefined ? ENTERPRISE_RPM : options.requestsPerMinute;
+  let windowStart = Date.now();
+  let used = 0;
+  let served = 0;
+  let throttled = 0;
+  const faults: number[] = [];
+  const log = new Map<string, number>();
+  let base = '';
+
+  // ---------------------------------------------------------------------------------------------
+  // Representations
+
+  const attachmentJson = (a: StoredAttachment): FdAttachment => {
+    const name = encodeURIComponent(a.name);
+    const url = a.bytes
+      ? `${base}/__files/u/${a.id}/${name}`
+      : `${base}/__files/s/${a.id}/${name}?s=${encodeURIComponent(a.seedId ?? '')}&t=${encodeURIComponent(a.content_type)}&n=${a.size}`;
+    return { id: a.id, name: a.name, content_type: a.content_type, size: a.size, attachment_url: url, created_at: a.created_at, updated_at: a.created_at };
+  };
+
+  const ticketJson = (t: StoredTicket, full: boolean): FdTicket & Record<string, unknown> => {
+    const out: FdTicket & Record<string, unknown> = {
+      cc_emails: [],
+      fwd_emails: [],
+      reply_cc_emails: [],
+      fr_escalated: false,
+      spam: false,
+      email_config_id: null,
+      group_id: t.group_id,
+      priority: t.priority,
+      requester_id: t.requester_id,
+      responder_id: t.responder_id,
+      source: t.source,
+      company_id: t.company_id,
+      status: t.status,
+      subject: t.subject,
+      to_emails: null,
+      product_id: null,
+      id: t.id,
+      type: t.type,
+      due_by: t.created_at,
+      fr_due_by: t.created_at,
+      is_escalated: false,
+      custom_fields: { ...allCustomFieldsNull(), ...t.custom_fields },
+      created_at: t.created_at,
+      updated_at: t.updated_at,
+      tags: t.tags,
+    };
+    if (full) {
+      out.description = t.description;
+      out.description_text = t.description.replace(/<[^>]+>/g, '');
+      out.attachments = t.attachments.map(attachmentJson);
+    }
+    return out;
+  };
+
+  const allCustomFieldsNull = () => Object.fromEntries(store.fields.filter((f) => !f.default).map((f) => [f.name, null]));
+
+  const conversationJson = (c: StoredConversation, ticketId: number): FdConversation => ({
+    body: c.body,
+    body_text: c.body.replace(/<[^>]+>/g, ''),
+    id: c.id,
+    incoming: c.incoming,
+    private: c.private,
+    user_id: c.user_id,
+    support_email: null,
+    source: c.source,
+    ticket_id: ticketId,
+    created_at: c.created_at,
+    updated_at: c.updated_at,
+    attachments: c.attachments.map(attachmentJson),
+  });
+
+  const fieldJson = (f: (typeof store.fields)[number], admin: boolean): FdTicketField => {
+    const out: FdTicketField = { ...f };
+    if (f.choices) out.choices = admin ? f.choices.map((c) => ({ ...c, parent_choice_id: f.id, choices: [] })) : f.choices.map((c) => c.value);
+    else delete out.choices;
+    return out;
+  };
+
+  const folderJson = (f: FdFolder & { category_id: number }) => {
+    const category = store.categories.get(f.category_id);
+    return {
+      ...f,
+      hierarchy: [{ level: 0, type: 'category', data: { id: f.category_id, name: category?.name ?? '', language: LANGUAGES.primary } }],
+      articles_count: [...store.articles.values()].filter((a) => a.folder_id === f.id).length,
+    };
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Validation and writes
+
+  const isUser = (id: unknown) => typeof id === 'number' && (store.contacts.has(id) || store.agents.has(id));
+  const customFieldDefs = () => new Map(store.fields.filter((f) => !f.default).map((f) => [f.name, f]));
+
+  function checkCustomFields(values: unknown, existing: Record<string, string | number | boolean | null> = {}): Record<string, string | number | boolean | null> {
+    if (values === undefined || values === null) return existing;
+    if (typeof values !== 'object' || Array.isArray(values)) throw validation('custom_fields', 'It should be a key/value pair', 'datatype_mismatch');
+    const defs = customFieldDefs();
+    const out = { ...existing };
+    for (const [name, raw] of Object.entries(values as Record<string, unknown>)) {
+      const def = defs.get(name);
+      if (!def) throw validation(name, 'Unexpected/invalid field in request', 'invalid_field');
+      let value = raw as string | number | boolean | null;
+      if (value !== null && value !== undefined && value !== '') {
+        switch (def.type) {
+          case 'custom_checkbox':
+            if (value === 'true' || value === 'false') value = value === 'true';
+            if (typeof value !== 'boolean') throw validation(name, 'Value set is of type String.It should be a/an Boolean', 'datatype_mismatch');
+            break;
+          case 'custom_number':
+            value = Number(value);
+            if (!Number.isInteger(value)) throw validation(name, 'It should be a/an Integer', 'datatype_mismatch');
+            break;
+          case 'custom_decimal':
+            value = Number(value);
+            if (!Number.isFinite(value)) throw validation(name, 'It should be a/an Number', 'datatype_mismatch');
+            break;
+          case 'custom_date':
+            if (!/^\d{4}-\d{2}-\d{2}$/.test(String(value))) throw validation(name, 'It should be in the yyyy-mm-dd format', 'invalid_value');
+            break;
+          case 'custom_dropdown':
+            if (!choiceLabels(def.choices).includes(String(value))) {
+              throw validation(name, `It should be one of these values: '${choiceLabels(def.choices).join(',')}'`, 'invalid_value');
+            }
+            break;
+          default:
+            value = String(value);
+        }
+      } else value = null;
+      out[name] = value;
+    }
+    return out;
+  }
+
+  const TICKET_FIELDS = new Set(['subject', 'description', 'status', 'priority', 'type', 'source', 'requester_id', 'email', 'phone', 'name', 'responder_id', 'group_id', 'company_id', 'tags', 'custom_fields', 'cc_emails', 'due_by', 'fr_due_by', 'email_config_id', 'product_id', 'unique_external_id', '__files']);
+
+  function applyTicket(t: StoredTicket, body: Body, creating: boolean): void {
+    for (const key of Object.keys(body)) if (!TICKET_FIELDS.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    if (creating && body.requester_id === undefined && !body.email && !body.phone && !body.unique_external_id) {
+      throw validation('requester_id', 'Please fill at least 1 of requester_id, email, facebook_id, phone, twitter_id, unique_external_id fields', 'missing_field');
+    }
+    if (body.requester_id !== undefined) {
+      if (!isUser(body.requester_id)) throw validation('requester_id', 'There is no contact matching the given requester_id', 'invalid_value');
+      t.requester_id = body.requester_id as number;
+    } else if (typeof body.email === 'string') {
+      const found = [...store.contacts.values()].find((c) => c.email === body.email);
+      t.requester_id = found?.id ?? createContact({ name: String(body.name ?? body.email), email: body.email }).id;
+    }
+    if (body.status !== undefined) {
+      if (![2, 3, 4, 5].includes(body.status as number)) throw validation('status', 'It should be one of these values: 2,3,4,5', 'invalid_value');
+      t.status = body.status as number;
+    }
+    if (body.priority !== undefined) {
+      if (![1, 2, 3, 4].includes(body.priority as number)) throw validation('priority', 'It should be one of these values: 1,2,3,4', 'invalid_value');
+      t.priority = body.priority as number;
+    }
+    if (body.type !== undefined) {
+      const types = choiceLabels(store.fields.find((f) => f.name === 'ticket_type')?.choices);
+      if (body.type !== null && !types.includes(String(body.type))) throw validation('type', `It should be one of these values: '${types.join(',')}'`, 'invalid_value');
+      t.type = (body.type as string | null) ?? null;
+    }
+    if (body.responder_id !== undefined) {
+      if (body.responder_id !== null && !store.agents.has(body.responder_id as number)) throw validation('responder_id', 'There is no agent matching the given responder_id', 'invalid_value');
+      t.responder_id = body.responder_id as number | null;
+    }
+    if (body.group_id !== undefined) {
+      if (body.group_id !== null && !store.groups.has(body.group_id as number)) throw validation('group_id', 'There is no group matching the given group_id', 'invalid_value');
+      t.group_id = body.group_id as number | null;
+    }
+    if (body.company_id !== undefined) {
+      if (body.company_id !== null && !store.companies.has(body.company_id as number)) throw validation('company_id', 'There is no company matching the given company_id', 'invalid_value');
+      t.company_id = body.company_id as number | null;
+    } else if (creating && t.company_id === null) t.company_id = store.contacts.get(t.requester_id)?.company_id ?? null;
+    if (body.subject !== undefined) t.subject = String(body.subject ?? '');
+    if (body.description !== undefined) t.description = String(body.description ?? '');
+    if (body.source !== undefined) t.source = body.source as number;
+    if (body.tags !== undefined) {
+      if (!Array.isArray(body.tags)) throw validation('tags', 'It should be a/an Array', 'datatype_mismatch');
+      t.tags = [...new Set((body.tags as unknown[]).map(String))];
+    }
+    t.custom_fields = checkCustomFields(body.custom_fields, t.custom_fields);
+    for (const file of body.__files ?? []) t.attachments.push(storeUpload(file));
+  }
+
+  function storeUpload(file: { name: string; type: string; bytes: Uint8Array }): StoredAttachment {
+    const a: StoredAttachment = { id: store.id('attachment'), name: file.name, content_type: file.type, size: file.bytes.length, created_at: store.now(), bytes: file.bytes };
+    store.uploads.set(a.id, a);
+    return a;
+  }
+
+  function createTicket(body: Body, times: { created_at?: string; updated_at?: string } = {}): StoredTicket {
+    const now = store.now();
+    const t: StoredTicket = {
+      id: 0,
+      subject: '',
+      description: '',
+      status: 2,
+      priority: 1,
+      type: null,
+      source: 2,
+      requester_id: 0,
+      responder_id: null,
+      group_id: null,
+      company_id: null,
+      tags: [],
+      custom_fields: {},
+      created_at: times.created_at ?? now,
+      updated_at: times.updated_at ?? times.created_at ?? now,
+      attachments: [],
+      conversations: [],
+      deleted: false,
+    };
+    applyTicket(t, body, true);
+    t.id = store.id('ticket');
+    store.tickets.set(t.id, t);
+    store.touched(t);
+    return t;
+  }
+
+  function addConversation(t: StoredTicket, body: Body, kind: 'note' | 'reply', at?: string): StoredConversation {
+    const allowed = new Set(['body', 'private', 'incoming', 'user_id', 'notify_emails', 'from_email', 'cc_emails', 'bcc_emails', '__files', 'created_at']);
+    for (const key of Object.keys(body)) if (!allowed.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    if (typeof body.body !== 'string' || body.body.length === 0) throw validation('body', 'Mandatory attribute missing', 'missing_field');
+    if (body.user_id !== undefined && body.user_id !== null) {
+      if (kind === 'reply' ? !store.agents.has(body.user_id as number) : !isUser(body.user_id)) throw validation('user_id', 'There is no user matching the given user_id', 'invalid_value');
+    }
+    const now = at ?? store.now();
+    const me = [...store.agents.values()][0];
+    const c: StoredConversation = {
+      id: store.id('conversation'),
+      body: body.body,
+      private: kind === 'reply' ? false : body.private === undefined ? true : Boolean(body.private),
+      incoming: Boolean(body.incoming),
+      user_id: (body.user_id as number | undefined) ?? me?.id ?? null,
+      source: kind === 'reply' ? 0 : 2,
+      created_at: now,
+      updated_at: now,
+      attachments: (body.__files ?? []).map(storeUpload),
+    };
+    t.conversations.push(c);
+    t.updated_at = now > t.updated_at ? now : t.updated_at;
+    store.touched(t);
+    return c;
+  }
+
+  function createContact(body: Body): FdContact {
+    const now = store.now();
+    return saveContact(store.contact({ id: store.id('user'), name: '', created_at: now, updated_at: now }), body, true);
+  }
+
+  const CONTACT_FIELDS = new Set(['name', 'email', 'phone', 'mobile', 'company_id', 'tags', 'time_zone', 'unique_external_id', 'custom_fields', 'description', 'job_title', 'language', 'address', 'twitter_id', 'other_emails']);
+
+  function saveContact(c: FdContact, body: Body, creating: boolean): FdContact {
+    for (const key of Object.keys(body)) if (!CONTACT_FIELDS.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    const next = { ...c } as FdContact & Record<string, unknown>;
+    for (const key of ['name', 'email', 'phone', 'mobile', 'time_zone', 'unique_external_id'] as const) if (body[key] !== undefined) (next as Record<string, unknown>)[key] = body[key] === '' ? null : body[key];
+    if (typeof next.email === 'string') next.email = next.email.toLowerCase();
+    if (body.company_id !== undefined) {
+      if (body.company_id !== null && !store.companies.has(body.company_id as number)) throw validation('company_id', 'There is no company matching the given company_id', 'invalid_value');
+      next.company_id = body.company_id as number | null;
+    }
+    if (body.tags !== undefined) next.tags = (body.tags as unknown[]).map(String);
+    if (body.custom_fields !== undefined) next.custom_fields = { ...next.custom_fields, ...(body.custom_fields as Record<string, never>) };
+    if (!next.name) throw validation('name', 'Mandatory attribute missing', 'missing_field');
+    if (!next.email && !next.phone && !next.mobile && !next.unique_external_id && !body.twitter_id) {
+      throw validation('email', 'Please fill at least 1 of email, mobile, phone, twitter_id, unique_external_id fields', 'missing_field');
+    }
+    for (const other of store.contacts.values()) {
+      if (other.id === c.id || other.deleted) continue;
+      if (next.email && other.email === next.email) throw validation('email', `It should be a unique value`, 'duplicate_value', 409);
+      if (next.unique_external_id && other.unique_external_id === next.unique_external_id) throw validation('unique_external_id', 'It should be a unique value', 'duplicate_value', 409);
+    }
+    if (next.email && [...store.agents.values()].some((a) => a.contact.email === next.email)) throw validation('email', 'It should be a unique value', 'duplicate_value', 409);
+    next.updated_at = creating ? next.updated_at : store.now();
+    store.contacts.set(next.id, next);
+    return next;
+  }
+
+  function saveAgent(body: Body, existing?: FdAgent, from?: FdContact): FdAgent {
+    const allowed = new Set(['name', 'email', 'ticket_scope', 'occasional', 'agent_type', 'role_ids', 'group_ids', 'skill_ids', 'signature', 'language', 'time_zone', 'focus_mode']);
+    for (const key of Object.keys(body)) if (!allowed.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    const now = store.now();
+    if (!existing) {
+      const email = String(body.email ?? from?.email ?? '').toLowerCase();
+      if (!email) throw validation('email', 'Mandatory attribute missing', 'missing_field');
+      if (body.ticket_scope === undefined) throw validation('ticket_scope', 'Mandatory attribute missing', 'missing_field');
+      if ([...store.agents.values()].some((a) => a.contact.email === email)) throw validation('email', 'It should be a unique value', 'duplicate_value', 409);
+      if (!from && [...store.contacts.values()].some((c) => c.email === email && !c.deleted)) throw validation('email', 'It should be a unique value', 'duplicate_value', 409);
+    }
+    const groupIds = (body.group_ids as number[] | undefined) ?? existing?.group_ids ?? [];
+    for (const g of groupIds) if (!store.groups.has(g)) throw validation('group_ids', `There are no records matching the ids: '${g}'`, 'invalid_value');
+    const roleIds = (body.role_ids as number[] | undefined) ?? existing?.role_ids ?? [4];
+    const id = existing?.id ?? from?.id ?? store.id('user');
+    const agent: FdAgent = existing
+      ? { ...existing, group_ids: groupIds, role_ids: roleIds, updated_at: now }
+      : {
+          id,
+          occasional: Boolean(body.occasional),
+          ticket_scope: Number(body.ticket_scope),
+          type: body.agent_type === 3 ? 'collaborator' : body.agent_type === 2 ? 'field_agent' : 'support_agent',
+          group_ids: groupIds,
+          role_ids: roleIds,
+          available: false,
+          contact: {
+            name: String(body.name ?? from?.name ?? String(body.email).split('@')[0]),
+            email: String(body.email ?? from?.email).toLowerCase(),
+            active: false,
+            time_zone: (body.time_zone as string | undefined) ?? 'UTC',
+            language: 'en',
+            created_at: from?.created_at ?? now,
+            updated_at: now,
+          },
+          created_at: now,
+          updated_at: now,
+        };
+    for (const group of store.groups.values()) {
+      const ids = new Set(group.agent_ids ?? []);
+      if (groupIds.includes(group.id)) ids.add(agent.id);
+      else ids.delete(agent.id);
+      group.agent_ids = [...ids];
+    }
+    store.agents.set(agent.id, agent);
+    if (from) store.contacts.delete(from.id);
+    return agent;
+  }
+
+  function saveCompany(body: Body, existing?: FdCompany): FdCompany {
+    const allowed = new Set(['name', 'description', 'note', 'domains', 'custom_fields', 'health_score', 'account_tier', 'renewal_date', 'industry']);
+    for (const key of Object.keys(body)) if (!allowed.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    const now = store.now();
+    const name = body.name !== undefined ? String(body.name) : existing?.name;
+    if (!name) throw validation('name', 'Mandatory attribute missing', 'missing_field');
+    for (const other of store.companies.values()) {
+      if (other.id !== existing?.id && other.name.toLowerCase() === name.toLowerCase()) throw validation('name', 'It should be a unique value', 'duplicate_value', 409);
+    }
+    const company: FdCompany = {
+      id: existing?.id ?? store.id('company'),
+      name,
+      description: body.description !== undefined ? ((body.description as string | null) ?? null) : (existing?.description ?? null),
+      note: body.note !== undefined ? ((body.note as string | null) ?? null) : (existing?.note ?? null),
+      domains: body.domains !== undefined ? ((body.domains as string[] | null) ?? []) : (existing?.domains ?? []),
+      custom_fields: { ...(existing?.custom_fields ?? {}), ...((body.custom_fields as Record<string, never>) ?? {}) },
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+    };
+    store.companies.set(company.id, company);
+    return company;
+  }
+
+  function saveGroup(body: Body, existing?: FdGroup): FdGroup {
+    const allowed = new Set(['name', 'description', 'agent_ids', 'escalate_to', 'unassigned_for', 'auto_ticket_assign', 'business_hour_id']);
+    for (const key of Object.keys(body)) if (!allowed.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    const name = body.name !== undefined ? String(body.name) : existing?.name;
+    if (!name) throw validation('name', 'Mandatory attribute missing', 'missing_field');
+    for (const other of store.groups.values()) if (other.id !== existing?.id && other.name === name) throw validation('name', 'It should be a unique value', 'duplicate_value', 409);
+    const now = store.now();
+    const group: FdGroup = {
+      id: existing?.id ?? store.id('group'),
+      name,
+      description: body.description !== undefined ? ((body.description as string | null) ?? null) : (existing?.description ?? null),
+      agent_ids: (body.agent_ids as number[] | undefined) ?? existing?.agent_ids ?? [],
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+    };
+    store.groups.set(group.id, group);
+    return group;
+  }
+
+  const FIELD_TYPES = new Set(['custom_text', 'custom_paragraph', 'custom_checkbox', 'custom_number', 'custom_decimal', 'custom_date', 'custom_dropdown']);
+
+  function saveField(body: Body, existing?: (typeof store.fields)[number]): (typeof store.fields)[number] {
+    const allowed = new Set(['label', 'label_for_customers', 'type', 'position', 'customers_can_edit', 'displayed_to_customers', 'required_for_closure', 'required_for_agents', 'required_for_customers', 'choices', 'section_mappings']);
+    for (const key of Object.keys(body)) if (!allowed.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    const now = store.now();
+    if (!existing) {
+      if (!body.label) throw validation('label', 'Mandatory attribute missing', 'missing_field');
+      if (!FIELD_TYPES.has(String(body.type))) throw validation('type', `It should be one of these values: '${[...FIELD_TYPES].join(',')}'`, 'invalid_value');
+      let name = fdNameFromLabel(String(body.label));
+      // Freshdesk keeps API names unique by appending a number.
+      while (store.fields.some((f) => f.name === name)) name = `${fdNameFromLabel(String(body.label))}_${store.id('choice')}`;
+      const field = {
+        id: store.id('field'),
+        name,
+        label: String(body.label),
+        label_for_customers: String(body.label_for_customers ?? body.label),
+        description: null,
+        position: (body.position as number | undefined) ?? store.fields.length + 1,
+        type: String(body.type),
+        default: false,
+        required_for_closure: Boolean(body.required_for_closure),
+        required_for_agents: Boolean(body.required_for_agents),
+        required_for_customers: Boolean(body.required_for_customers),
+        customers_can_edit: body.customers_can_edit !== false,
+        displayed_to_customers: body.displayed_to_customers !== false,
+        created_at: now,
+        updated_at: now,
+      } as (typeof store.fields)[number];
+      if (field.type === 'custom_dropdown') field.choices = [];
+      existing = field;
+      store.fields.push(field);
+    } else {
+      for (const key of ['label', 'label_for_customers', 'position', 'customers_can_edit', 'displayed_to_customers', 'required_for_closure', 'required_for_agents', 'required_for_customers'] as const) {
+        if (body[key] !== undefined) (existing as unknown as Record<string, unknown>)[key] = body[key];
+      }
+      existing.updated_at = now;
+    }
+    if (body.choices !== undefined) {
+      if (!Array.isArray(body.choices) || !existing.choices) throw validation('choices', 'choices are allowed only for dropdown fields', 'invalid_field');
+      existing.choices = (body.choices as { value: string; position?: number; id?: number }[]).map((c, i) => ({ id: c.id ?? store.id('choice'), value: String(c.value), position: c.position ?? i + 1 }));
+    }
+    return existing;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Routes
+
+  type Handler = (ctx: { m: RegExpExecArray; q: URLSearchParams; body: () => Promise<Body>; res: ServerResponse; url: URL }) => unknown | Promise<unknown>;
+  const routes: { method: string; re: RegExp; key: string; handler: Handler }[] = [];
+  const route = (method: string, pattern: string, handler: Handler) =>
+    routes.push({ method, re: new RegExp(`^${pattern.replace(/:(\w+)/g, '([^/]+)')}$`), key: `${method} ${pattern}`, handler });
+
+  /** A page of a list with Freshdesk's Link header. */
+  const paged = <T>(ctx: Parameters<Handler>[0], items: readonly T[], map: (item: T) => unknown = (x) => x, lastPage = Infinity) => {
+    const { page, perPage } = pageParams(ctx.q);
+    if (page > lastPage) throw validation('page', `You can only access till page ${lastPage}`, 'invalid_value');
+    const start = (page - 1) * perPage;
+    const slice = Array.from(items.slice(start, start + perPage));
+    if (start + perPage < items.length && page < lastPage) {
+      const next = new URL(ctx.url.toString());
+      next.searchParams.set('page', String(page + 1));
+      ctx.res.setHeader('link', `<${base}${next.pathname}${next.search}>; rel="next"`);
+    }
+    return slice.map(map);
+  };
+
+  const num = (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n)) throw notFound();
+    return n;
+  };
+  const must = <T>(value: T | undefined | null): T => {
+    if (value === undefined || value === null) throw notFound();
+    return value;
+  };
+  const liveTicket = (id: string) => {
+    const t = store.ticket(num(id));
+    if (!t || t.deleted) throw notFound();
+    return t;
+  };
+  const me = () => [...store.agents.values()].find((a) => a.role_ids.includes(1)) ?? [...store.agents.values()][0];
+
+  route('GET', '/api/v2/agents/me', () => me());
+  route('GET', '/api/v2/agents', (ctx) => {
+    let list = [...store.agents.values()];
+    const email = ctx.q.get('email');
+    if (email) list = list.filter((a) => a.contact.email === email.toLowerCase());
+    return paged(ctx, list);
+  });
+  route('GET', '/api/v2/agents/:id', ({ m }) => must(store.agents.get(num(m[1]))));
+  route('POST', '/api/v2/agents', async ({ body, res }) => {
+    res.statusCode = 201;
+    return saveAgent(await body());
+  });
+  route('PUT', '/api/v2/agents/:id', async ({ m, body }) => saveAgent(await body(), must(store.agents.get(num(m[1])))));
+  route('DELETE', '/api/v2/agents/:id', ({ m, res }) => {
+    const agent = must(store.agents.get(num(m[1])));
+    store.agents.delete(agent.id);
+    store.contacts.set(agent.id, store.contact({ id: agent.id, name: agent.contact.name, email: agent.contact.email, created_at: agent.created_at, updated_at: store.now() }));
+    res.statusCode = 204;
+  });
+  route('GET', '/api/v2/roles', () => ROLES);
+  route('GET', '/api/v2/settings/helpdesk', () => ({ primary_language: LANGUAGES.primary, supported_languages: LANGUAGES.supported, portal_languages: LANGUAGES.supported }));
+
+  route('GET', '/api/v2/groups', (ctx) => paged(ctx, [...store.groups.values()]));
+  route('GET', '/api/v2/groups/:id', ({ m }) => must(store.groups.get(num(m[1]))));
+  route('POST', '/api/v2/groups', async ({ body, res }) => {
+    res.statusCode = 201;
+    return saveGroup(await body());
+  });
+  route('PUT', '/api/v2/groups/:id', async ({ m, body }) => saveGroup(await body(), must(store.groups.get(num(m[1])))));
+  route('DELETE', '/api/v2/groups/:id', ({ m, res }) => {
+    must(store.groups.get(num(m[1])));
+    store.groups.delete(num(m[1]));
+    res.statusCode = 204;
+  });
+
+  const since = (q: URLSearchParams) => {
+    const value = q.get('updated_since');
+    if (value === null) return null;
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) throw validation('updated_since', 'It should be in the ISO-8601 format', 'invalid_value');
+    return value;
+  };
+  const isoCmp = (a: string) => Date.parse(a);
+
+  route('GET', '/api/v2/contacts', (ctx) => {
+    let list = [...store.contacts.values()];
+    const state = ctx.q.get('state');
+    list = list.filter((c) => (state === 'deleted' ? c.deleted : !c.deleted));
+    for (const key of ['email', 'phone', 'mobile'] as const) {
+      const v = ctx.q.get(key);
+      if (v !== null) list = list.filter((c) => (key === 'email' ? c.email === v.toLowerCase() : c[key] === v));
+    }
+    const company = ctx.q.get('company_id');
+    if (company !== null) list = list.filter((c) => c.company_id === Number(company));
+    const s = since(ctx.q);
+    if (s) list = list.filter((c) => isoCmp(c.updated_at) >= isoCmp(s));
+    return paged(ctx, list);
+  });
+  route('GET', '/api/v2/contacts/:id', ({ m }) => must(store.contacts.get(num(m[1]))));
+  route('POST', '/api/v2/contacts', async ({ body, res }) => {
+    const c = createContact(await body());
+    res.statusCode = 201;
+    return c;
+  });
+  route('PUT', '/api/v2/contacts/:id', async ({ m, body }) => saveContact(must(store.contacts.get(num(m[1]))), await body(), false));
+  route('DELETE', '/api/v2/contacts/:id', ({ m, res }) => {
+    const c = must(store.contacts.get(num(m[1])));
+    store.contacts.set(c.id, { ...c, deleted: true, updated_at: store.now() });
+    res.statusCode = 204;
+  });
+  route('DELETE', '/api/v2/contacts/:id/hard_delete', ({ m, q, res }) => {
+    const c = must(store.contacts.get(num(m[1])));
+    if (!c.deleted && q.get('force') !== 'true') throw validation('id', 'User invalid (not soft deleted)', 'invalid_value');
+    store.contacts.delete(c.id);
+    res.statusCode = 204;
+  });
+  route('PUT', '/api/v2/contacts/:id/make_agent', async ({ m, body }) => {
+    const c = must(store.contacts.get(num(m[1])));
+    if (!c.email) throw validation('email', 'An email should be associated with the contact', 'inconsistent_state', 409);
+    return saveAgent({ ticket_scope: 1, ...(await body()) }, undefined, c);
+  });
+  route('GET', '/api/v2/search/contacts', ({ q }) => {
+    const { field, value } = parseQuery(q.get('query'));
+    const results = [...store.contacts.values()].filter((c) => !c.deleted && String((c as unknown as Record<string, unknown>)[field] ?? (c.custom_fields as Record<string, unknown>)[field]) === value);
+    return { results, total: results.length };
+  });
+
+  route('GET', '/api/v2/companies', (ctx) => {
+    let list = [...store.companies.values()];
+    const s = since(ctx.q);
+    if (s) list = list.filter((c) => isoCmp(c.updated_at) >= isoCmp(s));
+    return paged(ctx, list);
+  });
+  route('GET', '/api/v2/companies/autocomplete', ({ q }) => {
+    const name = (q.get('name') ?? '').toLowerCase();
+    if (!name) throw validation('name', 'Mandatory attribute missing', 'missing_field');
+    const companies = [...store.companies.values()].filter((c) => c.name.toLowerCase().split(/\s+/).some((w) => w.startsWith(name)) || c.name.toLowerCase().startsWith(name));
+    return { companies: companies.map((c) => ({ id: c.id, name: c.name })) };
+  });
+  route('GET', '/api/v2/companies/:id', ({ m }) => must(store.companies.get(num(m[1]))));
+  route('POST', '/api/v2/companies', async ({ body, res }) => {
+    res.statusCode = 201;
+    return saveCompany(await body());
+  });
+  route('PUT', '/api/v2/companies/:id', async ({ m, body }) => saveCompany(await body(), must(store.companies.get(num(m[1])))));
+  route('DELETE', '/api/v2/companies/:id', ({ m, res }) => {
+    must(store.companies.get(num(m[1])));
+    store.companies.delete(num(m[1]));
+    res.statusCode = 204;
+  });
+
+  route('GET', '/api/v2/ticket_fields', ({ q }) => {
+    const type = q.get('type');
+    return store.fields.filter((f) => !type || f.type === type).map((f) => fieldJson(f, false));
+  });
+  route('GET', '/api/v2/admin/ticket_fields', () => store.fields.map((f) => fieldJson(f, true)));
+  route('GET', '/api/v2/admin/ticket_fields/:id', ({ m }) => fieldJson(must(store.fields.find((f) => f.id === num(m[1]))), true));
+  route('POST', '/api/v2/admin/ticket_fields', async ({ body, res }) => {
+    res.statusCode = 201;
+    return fieldJson(saveField(await body()), true);
+  });
+  route('PUT', '/api/v2/admin/ticket_fields/:id', async ({ m, body }) => fieldJson(saveField(await body(), must(store.fields.find((f) => f.id === num(m[1])))), true));
+  route('DELETE', '/api/v2/admin/ticket_fields/:id', ({ m, res }) => {
+    const i = store.fields.findIndex((f) => f.id === num(m[1]) && !f.default);
+    if (i < 0) throw notFound();
+    store.fields.splice(i, 1);
+    res.statusCode = 204;
+  });
+
+  route('GET', '/api/v2/tickets', async (ctx) => {
+    await store.ready;
+    const { q } = ctx;
+    const orderBy = q.get('order_by') ?? 'created_at';
+    const orderType = q.get('order_type') ?? 'desc';
+    if (!['created_at', 'updated_at', 'due_by', 'status'].includes(orderBy)) throw validation('order_by', "It should be one of these values: 'created_at,due_by,updated_at,status'");
+    if (!['asc', 'desc'].includes(orderType)) throw validation('order_type', "It should be one of these values: 'asc,desc'");
+    const s = since(q);
+    let ids: ArrayLike<number>;
+    if (orderBy === 'updated_at') {
+      const order = store.sortedByUpdate();
+      let lo = 0;
+      if (s) {
+        const t = Math.floor(Date.parse(s) / 1000);
+        let hi = order.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (store.updatedOf(order[mid]) < t) lo = mid + 1;
+          else hi = mid;
+        }
+      }
+      let view = order.subarray(lo);
+      if (!s) {
+        const from = Date.now() / 1000 - 30 * 86_400;
+        view = view.filter((id) => store.createdOf(id) >= from);
+      }
+      ids = orderType === 'asc' ? view : view.slice().reverse();
+    } else {
+      const from = s ? Date.parse(s) / 1000 : Date.now() / 1000 - 30 * 86_400;
+      const list = Array.from(store.sortedByUpdate()).filter((id) => (s ? store.updatedOf(id) >= from : store.createdOf(id) >= from));
+      const key = (id: number) => (orderBy === 'status' ? store.ticket(id)!.status : store.createdOf(id));
+      list.sort((a, b) => key(a) - key(b) || a - b);
+      ids = orderType === 'asc' ? list : list.reverse();
+    }
+    const withDescription = (q.get('include') ?? '').split(',').includes('description');
+    return paged(ctx, ids as unknown as readonly number[], (id) => {
+      const json = ticketJson(store.ticket(id as number)!, false);
+      if (withDescription) json.description = store.ticket(id as number)!.description;
+      return json;
+    }, ceiling);
+  });
+  route('GET', '/api/v2/tickets/:id', ({ m, q }) => {
+    const t = liveTicket(m[1]);
+    const json = ticketJson(t, true) as FdTicket & Record<string, unknown>;
+    if ((q.get('include') ?? '').split(',').includes('conversations')) json.conversations = t.conversations.slice(0, 10).map((c) => conversationJson(c, t.id));
+    return json;
+  });
+  route('POST', '/api/v2/tickets', async ({ body, res }) => {
+    const t = createTicket(await body());
+    res.statusCode = 201;
+    return ticketJson(t, true);
+  });
+  route('PUT', '/api/v2/tickets/:id', async ({ m, body }) => {
+    liveTicket(m[1]);
+    const t = store.mutable(num(m[1]))!;
+    applyTicket(t, await body(), false);
+    t.updated_at = store.now() > t.updated_at ? store.now() : t.updated_at;
+    store.touched(t);
+    return ticketJson(t, true);
+  });
+  route('DELETE', '/api/v2/tickets/:id', ({ m, res }) => {
+    liveTicket(m[1]);
+    const t = store.mutable(num(m[1]))!;
+    t.deleted = true;
+    store.touched(t);
+    res.statusCode = 204;
+  });
+  route('GET', '/api/v2/tickets/:id/conversations', (ctx) => {
+    const t = liveTicket(ctx.m[1]);
+    return paged(ctx, t.conversations, (c) => conversationJson(c, t.id));
+  });
+  for (const kind of ['notes', 'reply'] as const) {
+    route('POST', `/api/v2/tickets/:id/${kind}`, async ({ m, body, res }) => {
+      liveTicket(m[1]);
+      const t = store.mutable(num(m[1]))!;
+      const c = addConversation(t, await body(), kind === 'notes' ? 'note' : 'reply');
+      res.statusCode = 201;
+      return conversationJson(c, t.id);
+    });
+  }
+  route('GET', '/api/v2/search/tickets', async ({ q }) => {
+    await store.ready;
+    const { field, value } = parseQuery(q.get('query'));
+    const name = field.startsWith('cf_') ? field : `cf_${field}`;
+    let results: StoredTicket[];
+    if (name === STAMP_FIELD) {
+      const t = store.byStamp(value);
+      results = t ? [t] : [];
+    } else {
+      results = [];
+      for (const id of store.sortedByUpdate()) {
+        const t = store.ticket(id)!;
+        const v = (t as unknown as Record<string, unknown>)[field] ?? t.custom_fields[name];
+        if (v !== undefined && String(v) === value) results.push(t);
+        if (results.length >= 300) break;
+      }
+    }
+    return { results: results.slice(0, 30).map((t) => ticketJson(t, false)), total: results.length };
+  });
+
+  // Solutions
+  route('GET', '/api/v2/solutions/categories', () => [...store.categories.values()]);
+  route('GET', '/api/v2/solutions/categories/:id', ({ m }) => must(store.categories.get(num(m[1]))));
+  const saveCategory = (body: Body, existing?: { id: number; created_at: string }) => {
+    const name = body.name !== undefined ? String(body.name) : (existing as { name?: string } | undefined)?.name;
+    if (!name) throw validation('name', 'Mandatory attribute missing', 'missing_field');
+    for (const c of store.categories.values()) if (c.id !== existing?.id && c.name === name) throw validation('name', 'It should be a unique value', 'duplicate_value', 409);
+    const now = store.now();
+    const prev = existing ? store.categories.get(existing.id) : undefined;
+    const category = { id: existing?.id ?? store.id('kb'), name, description: body.description !== undefined ? ((body.description as string | null) ?? null) : (prev?.description ?? null), created_at: existing?.created_at ?? now, updated_at: now };
+    store.categories.set(category.id, category);
+    return category;
+  };
+  route('POST', '/api/v2/solutions/categories', async ({ body, res }) => {
+    res.statusCode = 201;
+    return saveCategory(await body());
+  });
+  route('PUT', '/api/v2/solutions/categories/:id', async ({ m, body }) => saveCategory(await body(), must(store.categories.get(num(m[1])))));
+  route('DELETE', '/api/v2/solutions/categories/:id', ({ m, res }) => {
+    const id = must(store.categories.get(num(m[1]))).id;
+    for (const f of [...store.folders.values()]) if (f.category_id === id) deleteFolder(f.id);
+    store.categories.delete(id);
+    res.statusCode = 204;
+  });
+  const deleteFolder = (id: number) => {
+    for (const a of [...store.articles.values()]) if (a.folder_id === id) store.articles.delete(a.id);
+    store.folders.delete(id);
+  };
+  route('GET', '/api/v2/solutions/categories/:id/folders', ({ m }) => {
+    const id = must(store.categories.get(num(m[1]))).id;
+    return [...store.folders.values()].filter((f) => f.category_id === id).map(folderJson);
+  });
+  const saveFolder = (body: Body, categoryId: number, existing?: FdFolder & { category_id: number }) => {
+    const name = body.name !== undefined ? String(body.name) : existing?.name;
+    if (!name) throw validation('name', 'Mandatory attribute missing', 'missing_field');
+    for (const f of store.folders.values()) if (f.id !== existing?.id && f.category_id === categoryId && f.name === name) throw validation('name', 'It should be a unique value', 'duplicate_value', 409);
+    const now = store.now();
+    const folder = {
+      id: existing?.id ?? store.id('kb'),
+      name,
+      description: body.description !== undefined ? ((body.description as string | null) ?? null) : (existing?.description ?? null),
+      visibility: (body.visibility as number | undefined) ?? existing?.visibility ?? 1,
+      category_id: categoryId,
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+    };
+    store.folders.set(folder.id, folder);
+    return folderJson(folder);
+  };
+  route('POST', '/api/v2/solutions/categories/:id/folders', async ({ m, body, res }) => {
+    const category = must(store.categories.get(num(m[1])));
+    res.statusCode = 201;
+    return saveFolder(await body(), category.id);
+  });
+  route('GET', '/api/v2/solutions/folders/:id', ({ m }) => folderJson(must(store.folders.get(num(m[1])))));
+  route('PUT', '/api/v2/solutions/folders/:id', async ({ m, body }) => {
+    const folder = must(store.folders.get(num(m[1])));
+    return saveFolder(await body(), folder.category_id, folder);
+  });
+  route('DELETE', '/api/v2/solutions/folders/:id', ({ m, res }) => {
+    deleteFolder(must(store.folders.get(num(m[1]))).id);
+    res.statusCode = 204;
+  });
+  route('GET', '/api/v2/solutions/folders/:id/articles', (ctx) => {
+    const id = must(store.folders.get(num(ctx.m[1]))).id;
+    return paged(ctx, [...store.articles.values()].filter((a) => a.folder_id === id));
+  });
+  const checkLanguage = (language: string) => {
+    if (!LANGUAGES.supported.includes(language)) throw validation('language_code', `It should be one of these values: '${LANGUAGES.supported.join(',')}'`, 'invalid_value');
+  };
+  route('GET', '/api/v2/solutions/folders/:id/articles/:lang', (ctx) => {
+    const id = must(store.folders.get(num(ctx.m[1]))).id;
+    checkLanguage(ctx.m[2]);
+    const list = [...store.articles.values()].filter((a) => a.folder_id === id).flatMap((a) => store.translations.get(a.id)?.get(ctx.m[2]) ?? []);
+    return paged(ctx, list);
+  });
+  const saveArticle = (body: Body, folderId: number, existing?: FdArticle): FdArticle => {
+    const allowed = new Set(['title', 'description', 'status', 'tags', 'seo_data', 'agent_id', 'type']);
+    for (const key of Object.keys(body)) if (!allowed.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    if (!existing) {
+      for (const key of ['title', 'description', 'status']) if (body[key] === undefined) throw validation(key, 'Mandatory attribute missing', 'missing_field');
+    }
+    if (body.status !== undefined && ![1, 2].includes(body.status as number)) throw validation('status', 'It should be one of these values: 1,2', 'invalid_value');
+    if (body.agent_id !== undefined && !store.agents.has(body.agent_id as number)) throw validation('agent_id', 'There is no agent matching the given agent_id', 'invalid_value');
+    const folder = store.folders.get(folderId)!;
+    const now = store.now();
+    return {
+      id: existing?.id ?? store.id('kb'),
+      type: 1,
+      category_id: folder.category_id,
+      folder_id: folder.id,
+      title: body.title !== undefined ? String(body.title) : existing!.title,
+      description: body.description !== undefined ? String(body.description) : existing!.description,
+      status: (body.status as number | undefined) ?? existing!.status,
+      agent_id: (body.agent_id as number | undefined) ?? existing?.agent_id ?? me()?.id ?? null,
+      tags: (body.tags as string[] | undefined) ?? existing?.tags ?? [],
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+    };
+  };
+  route('POST', '/api/v2/solutions/folders/:id/articles', async ({ m, body, res }) => {
+    const folder = must(store.folders.get(num(m[1])));
+    const article = saveArticle(await body(), folder.id);
+    store.articles.set(article.id, article);
+    res.statusCode = 201;
+    return article;
+  });
+  route('GET', '/api/v2/solutions/articles/:id', ({ m }) => must(store.articles.get(num(m[1]))));
+  route('PUT', '/api/v2/solutions/articles/:id', async ({ m, body }) => {
+    const existing = must(store.articles.get(num(m[1])));
+    const article = saveArticle(await body(), existing.folder_id, existing);
+    store.articles.set(article.id, article);
+    return article;
+  });
+  route('DELETE', '/api/v2/solutions/articles/:id', ({ m, res }) => {
+    must(store.articles.get(num(m[1])));
+    store.articles.delete(num(m[1]));
+    store.translations.delete(num(m[1]));
+    res.statusCode = 204;
+  });
+  route('GET', '/api/v2/solutions/articles/:id/:lang', ({ m }) => {
+    must(store.articles.get(num(m[1])));
+    checkLanguage(m[2]);
+    return must(store.translations.get(num(m[1]))?.get(m[2]));
+  });
+  for (const method of ['POST', 'PUT'] as const) {
+    route(method, '/api/v2/solutions/articles/:id/:lang', async ({ m, body, res }) => {
+      const base = must(store.articles.get(num(m[1])));
+      checkLanguage(m[2]);
+      const byLanguage = store.translations.get(base.id) ?? new Map<string, FdArticle>();
+      const existing = byLanguage.get(m[2]);
+      if (method === 'PUT' && !existing) throw notFound();
+      if (method === 'POST' && existing) throw validation('language_code', 'Translation already exists', 'duplicate_value', 409);
+      const translated = saveArticle(await body(), base.folder_id, existing ?? { ...base, title: '', description: '', status: 1 });
+      byLanguage.set(m[2], { ...translated, id: base.id });
+      store.translations.set(base.id, byLanguage);
+      if (method === 'POST') res.statusCode = 201;
+      return byLanguage.get(m[2]);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Test controls
+
+  const controls = {
+    createTicket(input: SandboxTicketInput = {}): FdTicket {
+      const requester = input.requester_id ?? [...store.contacts.values()].find((c) => !c.deleted)?.id ?? me()!.id;
+      const { created_at, updated_at, ...rest } = input;
+      const t = createTicket({ subject: 'Sandbox ticket', description: '<p>Created in the sandbox</p>', ...rest, requester_id: requester } as Body, { created_at, updated_at });
+      return ticketJson(t, true);
+    },
+    updateTicket(id: number, patch: SandboxTicketInput): FdTicket {
+      if (!store.ticket(id) || store.ticket(id)!.deleted) throw notFound();
+      const t = store.mutable(id)!;
+      const { updated_at, created_at: _c, ...rest } = patch;
+      applyTicket(t, rest as Body, false);
+      t.updated_at = updated_at ?? store.now();
+      store.touched(t);
+      return ticketJson(t, true);
+    },
+    addConversation(ticketId: number, input: SandboxConversationInput): FdConversation {
+      if (!store.ticket(ticketId)) throw notFound();
+      const t = store.mutable(ticketId)!;
+      const { created_at, ...rest } = input;
+      const c = addConversation(t, rest as Body, 'note', created_at);
+      if (created_at) t.updated_at = created_at > t.updated_at ? created_at : t.updated_at;
+      return conversationJson(c, t.id);
+    },
+    touchTickets(updatedAt: string, selection: { ids?: number[]; count?: number }): number {
+      const value = new Date(updatedAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const ids = selection.ids ?? Array.from({ length: Math.min(selection.count ?? 0, store.seedCount + store.tickets.size) }, (_, i) => i + 1);
+      let n = 0;
+      for (const id of ids) {
+        const t = store.ticket(id);
+        if (!t || t.deleted) continue;
+        store.mutable(id)!.updated_at = value;
+        store.touched(t);
+        n += 1;
+      }
+      return n;
+    },
+    injectFaults(status: 500 | 429 | 503, count: number): void {
+      for (let i = 0; i < count; i++) faults.push(status);
+    },
+    setRequestsPerMinute(value: number | null): void {
+      limit = value;
+      windowStart = Date.now();
+      used = 0;
+    },
+  };
+
+  async function control(method: string, path: string, req: IncomingMessage): Promise<unknown> {
+    const body = method === 'GET' ? {} : await readBody(req);
+    let m: RegExpExecArray | null;
+    if (method === 'GET' && path === '/__sandbox/counts') return store.counts();
+    if (method === 'GET' && path === '/__sandbox/stats') return { requestsServed: served, rateLimited: throttled };
+    if (method === 'POST' && path === '/__sandbox/tickets') return controls.createTicket(body as SandboxTicketInput);
+    if (method === 'PUT' && (m = /^\/__sandbox\/tickets\/(\d+)$/.exec(path))) return controls.updateTicket(Number(m[1]), body as SandboxTicketInput);
+    if (method === 'POST' && (m = /^\/__sandbox\/tickets\/(\d+)\/conversations$/.exec(path))) return controls.addConversation(Number(m[1]), body as unknown as SandboxConversationInput);
+    if (method === 'POST' && path === '/__sandbox/touch') return { touched: controls.touchTickets(String(body.updated_at), body as { ids?: number[]; count?: number }) };
+    if (method === 'POST' && path === '/__sandbox/faults') {
+      controls.injectFaults(Number(body.status) as 500, Number(body.count ?? 1));
+      return { queued: faults.length };
+    }
+    if (method === 'POST' && path === '/__sandbox/rate-limit') {
+      controls.setRequestsPerMinute(body.requestsPerMinute === null ? null : Number(body.requestsPerMinute));
+      return { requestsPerMinute: limit };
+    }
+    throw notFound();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Server
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    res.statusCode = status;
+    if (body === undefined || body === null || status === 204) {
+      res.end();
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(text));
+    res.end(text);
+  };
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((err) => {
+      if (!res.headersSent) send(res, 500, { description: 'Internal server error', message: String((err as Error)?.message ?? err) });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', base);
+    const method = req.method ?? 'GET';
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path.startsWith('/__sandbox/')) {
+      try {
+        send(res, 200, await control(method, path, req));
+      } catch (err) {
+        if (err instanceof HttpFail) send(res, err.status, err.body);
+        else throw err;
+      }
+      return;
+    }
+    if (path.startsWith('/__files/')) return serveFile(path, url, res);
+    if (!path.startsWith('/api/')) return send(res, 404, null);
+
+    served += 1;
+    res.setHeader('x-freshdesk-api-version', 'latest=v2; requested=v2');
+    const fault = faults.shift();
+    if (fault !== undefined) {
+      if (fault === 429) {
+        throttled += 1;
+        res.setHeader('retry-after', '1');
+      }
+      return send(res, fault, { description: fault === 429 ? 'Too many requests' : 'Unexpected server error' });
+    }
+    if (limit !== null) {
+      const now = Date.now();
+      if (now - windowStart >= windowMs) {
+        windowStart = now - ((now - windowStart) % windowMs);
+        used = 0;
+      }
+      used += 1;
+      res.setHeader('x-ratelimit-total', String(limit));
+      res.setHeader('x-ratelimit-remaining', String(Math.max(0, limit - used)));
+      res.setHeader('x-ratelimit-used-currentrequest', '1');
+      if (used > limit) {
+        throttled += 1;
+        res.setHeader('retry-after', String(Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000))));
+        return send(res, 429, { description: 'You have exceeded the limit of requests per minute' });
+      }
+    }
+    if (req.headers.authorization !== authHeader) {
+      return send(res, 401, { code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' });
+    }
+    const candidates = routes.filter((r) => r.re.test(path));
+    const found = candidates.find((r) => r.method === method);
+    if (!found) return send(res, candidates.length > 0 ? 405 : 404, candidates.length > 0 ? { code: 'method_not_allowed', message: 'Method not allowed' } : null);
+    log.set(found.key, (log.get(found.key) ?? 0) + 1);
+    const m = found.re.exec(path)!;
+    res.statusCode = 200;
+    try {
+      const out = await found.handler({ m, q: url.searchParams, body: () => readBody(req), res, url });
+      send(res, res.statusCode, out === undefined ? null : out);
+    } catch (err) {
+      if (err instanceof HttpFail) {
+        res.removeHeader('link');
+        send(res, err.status, err.body);
+      } else throw err;
+    }
+  }
+
+  function serveFile(path: string, url: URL, res: ServerResponse): void {
+    const m = /^\/__files\/(s|u)\/(\d+)\//.exec(path);
+    if (!m) return send(res, 404, null);
+    let attachment: StoredAttachment | undefined;
+    if (m[1] === 'u') attachment = store.uploads.get(Number(m[2]));
+    else {
+      const size = Number(url.searchParams.get('n'));
+      attachment = { id: Number(m[2]), name: '', content_type: url.searchParams.get('t') ?? 'application/octet-stream', size, created_at: '', seedId: url.searchParams.get('s') ?? m[2] };
+    }
+    if (!attachment) return send(res, 404, null);
+    const bytes = store.attachmentBytes(attachment);
+    res.statusCode = 200;
+    res.setHeader('content-type', attachment.content_type);
+    res.setHeader('content-length', bytes.length);
+    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  base = `http://${host}:${address.port}`;
+
+  return {
+    platform: 'freshdesk',
+    url: base,
+    apiKey,
+    credentials: { apiKey },
+    env: { FRESHDESK_API_KEY: apiKey },
+    ready: store.ready,
+    counts: (): Record<EntityName, number> => store.counts(),
+    requestsServed: () => served,
+    rateLimited: () => throttled,
+    requestLog: () => new Map(log),
+    ...controls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** `"field:'value'"` or `"field:value"` of Freshdesk's filter query language (single condition). */
+function parseQuery(query: string | null): { field: string; value: string } {
+  const m = /^"?\s*(\w+)\s*:\s*(?:'((?:[^'\\]|\\.)*)'|([^\s"]+))\s*"?$/.exec(query ?? '');
+  if (!m) throw validation('query', 'Query string is invalid', 'invalid_value');
+  return { field: m[1], value: (m[2] ?? m[3]).replace(/\\'/g, "'") };
+}
