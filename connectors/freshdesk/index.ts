@@ -1,13 +1,14 @@
 import type { PlatformModule, SandboxOptions } from '../sdk/platform.ts';
 import type { ConnectorConfig } from '../sdk/contract.ts';
 import { FreshdeskConnector } from './freshdesk.connector.ts';
-import { startFreshdeskSandbox, type FreshdeskSandbox, type FreshdeskSandboxOptions } from './sandbox/server.ts';
+import { startFreshdeskSandbox } from './sandbox/server.ts';
 
 export { FreshdeskConnector } from './freshdesk.connector.ts';
 export { startFreshdeskSandbox } from './sandbox/server.ts';
 export type { FreshdeskSandbox, FreshdeskSandboxOptions } from './sandbox/server.ts';
 
-export const freshdesk: PlatformModule & { startSandbox(options?: FreshdeskSandboxOptions): Promise<FreshdeskSandbox> } = {
+/** `startSandbox` resolves to a {@link FreshdeskSandbox}; use `startFreshdeskSandbox` for its typed test controls. */
+export const freshdesk: PlatformModule = {
   name: 'freshdesk',
   credentialEnv: { apiKey: 'FRESHDESK_API_KEY' },
   createConnector: (config: ConnectorConfig) => new FreshdeskConnector(config),

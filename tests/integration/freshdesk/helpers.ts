@@ -1,10 +1,10 @@
 import type { Connector, StreamState } from '../../../connectors/sdk/contract.ts';
-import { freshdesk } from '../../../connectors/freshdesk/index.ts';
+import { freshdesk, startFreshdeskSandbox } from '../../../connectors/freshdesk/index.ts';
 import type { FreshdeskSandbox, FreshdeskSandboxOptions } from '../../../connectors/freshdesk/index.ts';
 import type { EntityName, Envelope } from '../../../schemas/canonical.ts';
 
 export async function sandbox(options: FreshdeskSandboxOptions): Promise<FreshdeskSandbox> {
-  const sb = await freshdesk.startSandbox({ requestsPerMinute: null, ...options });
+  const sb = await startFreshdeskSandbox({ requestsPerMinute: null, ...options });
   await sb.ready;
   return sb;
 }

@@ -54,7 +54,7 @@ describe('freshdesk reader against a seeded sandbox', () => {
     const statuses = countBy(records, (r) => (r.record as Ticket).status);
     expect([...statuses.keys()].every((s) => ['open', 'pending', 'solved', 'closed'].includes(s))).toBe(true);
     expect(records.every((r) => ['low', 'normal', 'high', 'urgent'].includes((r.record as Ticket).priority!))).toBe(true);
-    const ticketFields = (await readAll(c, 'ticketField')).records.map((r) => r.record);
+    const ticketFields = (await readAll(c, 'ticketField')).records.map((r) => r.record!);
     expect(ticketFields.map((f) => f.type).sort()).toEqual(['checkbox', 'date', 'decimal', 'dropdown', 'integer', 'multiselect', 'regex', 'text', 'textarea']);
     expect(ticketFields.find((f) => f.key === 'product')!.options.map((o) => o.label)).toEqual(['Basic', 'Pro', 'Enterprise']);
   });
@@ -62,7 +62,7 @@ describe('freshdesk reader against a seeded sandbox', () => {
   it('reads KB articles with their translations', async () => {
     const { records } = await readAll(c, 'kbArticle');
     expect(records.length).toBe(6);
-    for (const r of records) expect(r.record.translations.map((t) => t.locale)).toEqual(['de']);
+    for (const r of records) expect(r.record!.translations.map((t) => t.locale)).toEqual(['de']);
   });
 
   it('links records to the agent UI', () => {

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attachmentContent, fakeHelpdesk, type FakeHelpdesk } from '../../../connectors/sdk/fake-helpdesk.ts';
+import type { FreshdeskSandbox } from '../../../connectors/freshdesk/index.ts';
+import type { Connector, WriteContext } from '../../../connectors/sdk/contract.ts';
+import type { Agent, Contact, EntityName, EntityTypes, KbArticle, KbSection, Ticket } from '../../../schemas/canonical.ts';
+import { project } from '../../../schemas/projection.ts';
+import { mapRecord, type MappingRules } from '../../../services/mapper/record.mapping.ts';
+import { connect, readAll, sandbox } from './helpers.ts';
+
+const context = (sourceId: string, knownChildren: Record<string, string> = {}): WriteContext => ({
+  stamp: `fake:${sourceId}`,
+  knownChildren,
+  openAttachment: async (a) => ({ body: attachmentContent(a), contentType: a.contentType }),
+});
+
+describe('freshdesk writer round trip into an empty sandbox', () => {
+  let target: FreshdeskSandbox;
+  let t: Connector;
+  let fake: FakeHelpdesk;
+  let rules: MappingRules;
+  const ids: Partial<Record<EntityName, Map<string, string>>> = {};
+  const expected: { entity: EntityName; targetId: string; record: EntityTypes[EntityName] }[] = [];
+  let defaultAgent = '';
+
+  const idOf = (entity: EntityName, sourceId: string | null) => (sourceId === null ? null : (ids[entity]?.get(sourceId) ?? null));
+  const user = (sourceId: string | null) => idOf('agent', sourceId) ?? idOf('contact', sourceId);
+  const remember = (entity: EntityName, sourceId: string, targetId: string, record: EntityTypes[EntityName]) => {
+    (ids[entity] ??= new Map()).set(sourceId, targetId);
+    expected.push({ entity, targetId, record });
+  };
+
+  async function load<E extends EntityName>(entity: E, records: EntityTypes[E][], resolve: (r: EntityTypes[E]) => EntityTypes[E]) {
+    for (const source of records) {
+      const mapped = mapRecord(entity, source, rules);
+      if (mapped.kind !== 'planned') continue;
+      const planned = resolve(mapped.record);
+      const ref = await t.create(entity, planned, context(source.sourceId));
+      remember(entity, source.sourceId, ref.targetId, planned);
+    }
+  }
+
+  beforeAll(async () => {
+    target = await sandbox({ tickets: 0, seed: 77 });
+    t = connect(target);
+    await t.check();
+    rules = { capabilities: t.capabilities, skipAttachments: false, statusMap: {}, priorityMap: {}, typeMap: {} };
+    fake = fakeHelpdesk({ seed: 3, tickets: 25, articles: 4, maxComments: 6 });
+    defaultAgent = (await readAll(t, 'agent')).records[0].sourceId;
+    await t.prepare!({ ticketFields: fake.ticketFields });
+    await load('group', fake.groups, (g) => g);
+    await load('agent', fake.agents, (a) => ({ ...a, groupIds: a.groupIds.map((g) => idOf('group', g)!) }));
+    await load('organization', fake.organizations, (o) => o);
+    await load('contact', fake.contacts, (c) => ({ ...c, organizationId: idOf('organization', c.organizationId) }));
+    await load('ticketField', fake.ticketFields, (f) => f);
+    await load('ticket', [...fake.tickets()], (tk) => ({
+      ...tk,
+      requesterId: user(tk.requesterId),
+      assigneeId: tk.assigneeId === null ? null : (idOf('agent', tk.assigneeId) ?? defaultAgent),
+      groupId: idOf('group', tk.groupId),
+      organizationId: idOf('organization', tk.organizationId),
+      comments: tk.comments.map((c) => ({ ...c, authorId: user(c.authorId) ?? defaultAgent })),
+    }));
+    await load('kbCategory', fake.kbCategories, (c) => c);
+    await load('kbSection', fake.kbSections, (s): KbSection => ({ ...s, categoryId: idOf('kbCategory', s.categoryId)! }));
+    await load('kbArticle', fake.kbArticles, (a): KbArticle => ({ ...a, sectionId: idOf('kbSection', a.sectionId)!, authorId: idOf('agent', a.authorId) ?? defaultAgent }));
+  });
+  afterAll(async () => {
+    await t?.close();
+    await target?.close();
+  });
+
+  it('reads back every record equal in every field Freshdesk preserves', async () => {
+    const entities = [...new Set(expected.map((e) => e.entity))];
+    expect(entities.length).toBe(9);
+    for (const entity of entities) {
+      const unpreserved = t.limitations.filter((l) => l.entity === entity).map((l) => l.field);
+      const back = new Map((await readAll(t, entity)).records.map((r) => [r.sourceId, r]));
+      for (const e of expected.filter((x) => x.entity === entity)) {
+        const got = back.get(e.targetId);
+        expect(got, `${entity} ${e.targetId}`).toBeDefined();
+        expect(project(entity, got!.record!, unpreserved), `${entity} ${e.targetId}`).toEqual(project(entity, e.record, unpreserved));
+        if (entity === 'ticket' || entity === 'contact') expect(got!.stamp).toMatch(/^fake:/);
+      }
+    }
+  });
+
+  it('counts on the target are what was written (plus the account admin)', () => {
+    const counts = target.counts();
+    expect(counts.ticket).toBe(25);
+    expect(counts.ticketField).toBe(9);
+    expect(counts.agent).toBe(1 + fake.agents.filter((a) => a.active && !a.deleted).length);
+    expect(counts.contact).toBe(fake.contacts.length);
+  });
+
+  it('carries attachment bytes', async () => {
+    const written = expected.filter((e) => e.entity === 'ticket').find((e) => (e.record as Ticket).comments.some((c) => c.attachments.length > 0))!;
+    const back = (await t.get('ticket', written.targetId))!;
+    const attachment = back.comments.flatMap((c) => c.attachments)[0];
+    const original = (written.record as Ticket).comments.flatMap((c) => c.attachments).find((a) => a.fileName === attachment.fileName)!;
+    expect((await t.openAttachment(attachment)).body).toEqual(attachmentContent(original));
+  });
+
+  it('update replaces fields and appends only comments it has not written', async () => {
+    const written = expected.find((e) => e.entity === 'ticket')!;
+    const before = (await t.get('ticket', written.targetId))!;
+    const record = written.record as Ticket;
+    const children = Object.fromEntries(record.comments.map((c, i) => [c.sourceId, before.comments[i].sourceId]));
+    const extra = { sourceId: 'new-1', authorId: record.requesterId, body: '<p>one more</p>', public: true, createdAt: '2026-06-02T00:00:00Z', attachments: [] };
+    const updated: Ticket = { ...record, subject: 'Changed subject', tags: ['changed'], comments: [...record.comments, extra] };
+    const ref = await t.update('ticket', written.targetId, updated, context(record.sourceId, children));
+    const after = (await t.get('ticket', written.targetId))!;
+    expect(after.subject).toBe('Changed subject');
+    expect(after.tags).toEqual(['changed']);
+    expect(after.comments.length).toBe(before.comments.length + 1);
+    expect(after.comments[after.comments.length - 1].body).toBe('<p>one more</p>');
+    expect(ref.children!['new-1']).toBe(after.comments[after.comments.length - 1].sourceId);
+    // Same again: nothing new to append.
+    await t.update('ticket', written.targetId, updated, context(record.sourceId, ref.children));
+    expect((await t.get('ticket', written.targetId))!.comments.length).toBe(after.comments.length);
+  });
+
+  it('finds a record by its stamp after a crash between create and id-map write', async () => {
+    const tk = expected.filter((e) => e.entity === 'ticket')[3];
+    const source = fake.ticket(3);
+    expect(await t.find('ticket', tk.record as Ticket, `fake:${source.sourceId}`)).toEqual({ targetId: tk.targetId });
+    expect(await t.find('ticket', tk.record as Ticket, 'fake:does-not-exist')).toBeNull();
+    const contact = expected.find((e) => e.entity === 'contact')!;
+    const sourceContact = fake.contacts[0];
+    expect(await t.find('contact', { ...(contact.record as Contact), email: null, phone: null }, `fake:${sourceContact.sourceId}`)).toEqual({ targetId: contact.targetId });
+    const agent = expected.find((e) => e.entity === 'agent')!;
+    expect(await t.find('agent', agent.record as Agent, '')).toEqual({ targetId: agent.targetId });
+    const org = expected.find((e) => e.entity === 'organization')!;
+    expect(await t.find('organization', org.record, '')).toEqual({ targetId: org.targetId });
+    // A create that races an existing company name lands on that company.
+    expect(await t.create('organization', org.record, context('dupe'))).toEqual({ targetId: org.targetId });
+  });
+
+  it('rejects a contact with neither email nor phone, naming record and field', async () => {
+    const contact: Contact = { ...fake.contacts[1], sourceId: 'nobody-1', email: null, phone: null, organizationId: null };
+    const err = await t.create('contact', contact, context('nobody-1')).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'INVALID_RECORD', context: { entity: 'contact', recordId: 'nobody-1', field: 'email' } });
+    expect(String((err as Error).message)).toContain('nobody-1');
+  });
+
+  it('deletes what it created', async () => {
+    const group = await t.create('group', { sourceId: 'g-x', name: 'Temporary', description: null, createdAt: '', updatedAt: '' }, context('g-x'));
+    await t.delete('group', group.targetId);
+    expect(await t.get('group', group.targetId)).toBeNull();
+  });
+});
