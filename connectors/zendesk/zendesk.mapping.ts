@@ -57,6 +57,7 @@ export function zdTime(value: string): string {
 /** A ticket field's canonical key: the slug of its title ("Order number" → `order_number`). */
 export function fieldKey(title: string): string {
   return title
+    .replace(/ß/g, 'ss')
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()

@@ -127,9 +127,9 @@ export class ZendeskReader {
       case 'ticketField':
         return this.readList<ZdTicketField>('ticketField', '/api/v2/ticket_fields.json', 'ticket_fields', toCanonicalTicketField, false);
       case 'kbCategory':
-        return this.readList<ZdCategory>('kbCategory', '/api/v2/help_center/categories.json', 'categories', toCanonicalCategory, false);
+        return this.readList<ZdCategory>('kbCategory', '/api/v2/help_center/categories.json', 'categories', toCanonicalCategory);
       case 'kbSection':
-        return this.readList<ZdSection>('kbSection', '/api/v2/help_center/sections.json', 'sections', toCanonicalSection, false);
+        return this.readList<ZdSection>('kbSection', '/api/v2/help_center/sections.json', 'sections', toCanonicalSection);
       case 'kbArticle':
         return this.readArticles();
     }
@@ -160,7 +160,7 @@ export class ZendeskReader {
   }
 
   private async *readArticles(): AsyncGenerator<Page> {
-    for await (const articles of this.client.pages<ZdArticle>('/api/v2/help_center/articles.json', 'articles', { per_page: this.pageSize })) {
+    for await (const articles of this.client.pages<ZdArticle>('/api/v2/help_center/articles.json', 'articles', { 'page[size]': this.pageSize })) {
       const records = await Promise.all(
         articles.map(async (a) => this.upsert('kbArticle', toCanonicalArticle(a, await this.translations(a.id)))),
       );

@@ -33,6 +33,11 @@ export interface ZendeskSandboxOptions extends SandboxOptions {
   incrementalExportsPerMinute?: number | null;
   /** Length of the rate-limit window in seconds (tests shrink it to keep 429 storms short). Default 60. */
   rateWindowSeconds?: number;
+  /**
+   * Incremental exports leave out records changed within this many seconds before the request, as
+   * Zendesk does with the last minute. Default 0, so a target written a moment ago reads back whole.
+   */
+  exportLagSeconds?: number;
 }
 
 export interface FaultSpec {
@@ -118,6 +123,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   const windowMs = (options.rateWindowSeconds ?? 60) * 1000;
   const general = rpm === null ? null : new RateWindow(rpm, windowMs);
   const exportsWindow = exportRpm === null ? null : new RateWindow(exportRpm, windowMs);
+  const exportLag = options.exportLagSeconds ?? 0;
   const faults: FaultSpec[] = [];
   let served = 0;
 
@@ -167,6 +173,9 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     }
     const perPage = Math.min(100, Math.max(1, Number(ctx.query.get('per_page') ?? 100) || 100));
     const page = Math.max(1, Number(ctx.query.get('page') ?? 1) || 1);
+    if (page > 100 && !ctx.path.startsWith('/api/v2/help_center/')) {
+      throw badRequest('Offset pagination is limited to the first 100 pages. Use cursor pagination instead.', 'InvalidPaginationParameter');
+    }
     const slice = items.slice((page - 1) * perPage, page * perPage);
     return {
       body: {
@@ -223,7 +232,9 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     const [ats, aid] = exportPosition(ctx);
     const perPage = exportPerPage(ctx);
     const from = firstAfter(n, tsAt, idAt, ats, aid);
-    const to = Math.min(n, from + perPage);
+    // Records changed within the lag are not exported yet; the stream ends before them.
+    const visible = exportLag > 0 ? firstAfter(n, tsAt, idAt, nowSec() - exportLag, Number.MAX_SAFE_INTEGER) : n;
+    const to = Math.min(visible, Math.max(from, Math.min(n, from + perPage)));
     const items: unknown[] = [];
     for (let i = from; i < to; i++) {
       const item = render(i);
@@ -239,7 +250,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
         after_cursor: enc(after),
         before_url: before ? `${base}?cursor=${enc(before)}&per_page=${perPage}` : null,
         before_cursor: before ? enc(before) : null,
-        end_of_stream: to >= n,
+        end_of_stream: to >= visible,
       },
     };
   };
@@ -413,7 +424,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   route('GET', '/api/v2/incremental/organizations', (ctx) => {
     const start = startTime(ctx);
     const perPage = exportPerPage(ctx);
-    const sorted = [...store.organizations.values()].filter((o) => o._ts >= start).sort((a, b) => a._ts - b._ts || a.id - b.id);
+    const until = exportLag > 0 ? nowSec() - exportLag : Number.POSITIVE_INFINITY;
+    const sorted = [...store.organizations.values()].filter((o) => o._ts >= start && o._ts <= until).sort((a, b) => a._ts - b._ts || a.id - b.id);
     let end = Math.min(sorted.length, perPage);
     while (end > 0 && end < sorted.length && sorted[end]._ts === sorted[end - 1]._ts) end += 1;
     const page = sorted.slice(0, end);

@@ -818,13 +818,14 @@ export class ZendeskStore {
   }
 
   commentJson(c: StoredComment): ZdComment {
+    const plain = plainText(c.html_body);
     return {
       id: c.id,
       type: 'Comment',
       author_id: c.author_id,
-      body: plainText(c.html_body),
+      body: plain,
       html_body: c.html_body,
-      plain_body: plainText(c.html_body),
+      plain_body: plain,
       public: c.public,
       audit_id: c.id + 1,
       attachments: c.attachments.map((a) => this.attachmentJson(a)),

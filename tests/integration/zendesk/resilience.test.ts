@@ -154,4 +154,22 @@ describe('zendesk reader under pressure', () => {
       await sb.close();
     }
   });
+
+  it('honours the export lag: a change too fresh to export arrives on the next read from the saved state', async () => {
+    const sb = await sandbox({ tickets: 10, seed: 27, maxComments: 1, exportLagSeconds: 2 });
+    const c = connect(sb);
+    try {
+      const first = await readAll(c, 'ticket');
+      expect(first.upserts.size).toBe(10);
+      const created = sb.createTicket({ subject: 'Too fresh to export' });
+      const early = await readAll(c, 'ticket', first.state);
+      expect(early.envelopes.map((e) => e.sourceId)).not.toContain(String(created.id));
+      await new Promise((r) => setTimeout(r, 3100));
+      const later = await readAll(c, 'ticket', early.state ?? first.state);
+      expect(later.envelopes.map((e) => e.sourceId)).toEqual([String(created.id)]);
+    } finally {
+      await c.close();
+      await sb.close();
+    }
+  });
 });
