@@ -113,6 +113,12 @@ export class RtDirectory {
     return this.fields;
   }
 
+  /** Re-reads one field into the cache (after the writer created or changed it). */
+  async refreshField(id: string): Promise<void> {
+    const [fields, res] = await Promise.all([this.ticketFields(), this.client.get<RtCustomField>(`customfield/${id}`)]);
+    fields.set(String(res.body.id), res.body);
+  }
+
   async fieldByName(name: string): Promise<RtCustomField | null> {
     for (const cf of (await this.ticketFields()).values()) if (cf.Name === name && String(cf.Disabled ?? '0') === '0') return cf;
     return null;

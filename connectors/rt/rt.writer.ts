@@ -63,7 +63,6 @@ export class RtWriter {
         await this.ensureField(RT_SOURCE_ID_FIELD, { Type: 'Freeform', MaxValues: 1, Pattern: '', values: [] }, 'The ID of the record this ticket was migrated from (helpdesk-migrator).');
         await this.ensureField(RT_TAGS_FIELD, { Type: 'Freeform', MaxValues: 0, Pattern: '', values: [] }, 'Tags (helpdesk-migrator).');
         await this.ensureField(RT_TYPE_FIELD, { Type: 'Select', MaxValues: 1, Pattern: '', values: TICKET_TYPES.map((t) => t[0].toUpperCase() + t.slice(1)) }, 'Ticket type (helpdesk-migrator).');
-        await this.directory.ticketFields(true);
       })();
       this.internal.catch(() => (this.internal = null));
     }
@@ -91,16 +90,17 @@ export class RtWriter {
     });
     const id = String(res.body.id);
     for (const value of spec.values) await this.client.post(`customfield/${id}/value`, { Name: value });
+    await this.directory.refreshField(id);
     return id;
   }
 
   async prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+    await this.directory.ticketFields(true);
     await this.ensureInternalFields();
     for (const field of context.ticketFields) {
-      const found = await this.find('ticketField', field, '');
+      const found = this.matchField(await this.directory.ticketFields(), field);
       if (!found) await this.create('ticketField', field);
     }
-    await this.directory.ticketFields(true);
   }
 
   async find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
@@ -117,8 +117,7 @@ export class RtWriter {
       }
       case 'ticketField': {
         const field = record as TicketField;
-        const fields = [...(await this.directory.ticketFields(true)).values()].filter((cf) => !RT_INTERNAL_FIELDS.has(cf.Name));
-        const cf = fields.find((f) => f.Description?.includes(`hdm:key=${field.key};`)) ?? fields.find((f) => f.Name === field.title && String(f.Disabled ?? '0') === '0');
+        const cf = this.matchField(await this.directory.ticketFields(), field) ?? this.matchField(await this.directory.ticketFields(true), field);
         return cf ? { targetId: String(cf.id) } : null;
       }
       case 'ticket': {
@@ -134,6 +133,12 @@ export class RtWriter {
       default:
         return null;
     }
+  }
+
+  /** An RT ticket field for a canonical one: by the key the writer noted, else by name. */
+  private matchField(all: Map<string, RtCustomField>, field: TicketField): RtCustomField | null {
+    const fields = [...all.values()].filter((cf) => !RT_INTERNAL_FIELDS.has(cf.Name));
+    return fields.find((f) => f.Description?.includes(`hdm:key=${field.key};`)) ?? fields.find((f) => f.Name === field.title && String(f.Disabled ?? '0') === '0') ?? null;
   }
 
   /** A user by email, else (people without email) by the Name the writer gave them: the stamp. */
@@ -178,7 +183,6 @@ export class RtWriter {
           values: f.type === 'dropdown' || f.type === 'multiselect' ? f.options.map((o) => o.label) : type.values,
           Disabled: f.active ? 0 : 1,
         });
-        await this.directory.ticketFields(true);
         return { targetId: id };
       }
       case 'ticket':
@@ -276,7 +280,7 @@ export class RtWriter {
       for (const label of labels) if (!have.has(label)) await this.client.post(`customfield/${targetId}/value`, { Name: label });
       for (const [label, id] of have) if (!labels.includes(label)) await this.client.delete(`customfield/${targetId}/value/${id}`);
     }
-    await this.directory.ticketFields(true);
+    await this.directory.refreshField(targetId);
   }
 
   /** CustomFields for REST2, keyed by RT field ID: canonical fields plus the stamp, tags and type. */
@@ -335,7 +339,9 @@ export class RtWriter {
           cause: err,
         });
       }
-      attachments.push({ FileName: a.fileName, FileType: a.contentType || file.contentType || 'application/octet-stream', FileContent: Buffer.from(file.body).toString('base64') });
+      // REST2 hands the JSON-decoded name to MIME headers and RT then decodes those as UTF-8 bytes: a
+      // non-ASCII name survives only when sent as its UTF-8 bytes, one character per byte.
+      attachments.push({ FileName: Buffer.from(a.fileName, 'utf8').toString('latin1'), FileType: a.contentType || file.contentType || 'application/octet-stream', FileContent: Buffer.from(file.body).toString('base64') });
       if (a.inline) body = inlineReference(body, a);
     }
     const out: { Content?: string; ContentType?: string; Attachments?: unknown[] } = {};
