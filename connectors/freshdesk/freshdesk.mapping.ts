@@ -80,11 +80,18 @@ export function typeToFd(type: TicketType | null): string | null {
 // Ticket fields
 
 /**
- * Freshdesk has no multi-select and no regex ticket field. Such fields are created as paragraph
- * (multi-select: one chosen label per line) and text fields whose API name carries a marker, so
- * reading them back restores the canonical type.
+ * Freshdesk has no multi-select and no regex ticket field. A multi-select becomes a dropdown holding
+ * its choices (API name `cf_<key>_hdm_multiselect`) plus a hidden paragraph field holding a ticket's
+ * chosen labels one per line (`cf_<key>_hdm_multivalues`); a regex field becomes a text field named
+ * `cf_<key>_hdm_regex`. Reading them back restores the canonical type, options and values.
  */
 const TYPE_MARKERS: Partial<Record<TicketFieldType, string>> = { multiselect: '_hdm_multiselect', regex: '_hdm_regex' };
+export const MULTIVALUES_MARKER = '_hdm_multivalues';
+
+/** The hidden field that holds a multi-select's values on tickets. */
+export function multiValuesFieldName(key: string): string {
+  return fdNameFromLabel(`${key}${MULTIVALUES_MARKER}`);
+}
 
 const FD_FIELD_TYPES: Record<TicketFieldType, FdFieldType> = {
   text: 'custom_text',
@@ -94,7 +101,7 @@ const FD_FIELD_TYPES: Record<TicketFieldType, FdFieldType> = {
   integer: 'custom_number',
   decimal: 'custom_decimal',
   dropdown: 'custom_dropdown',
-  multiselect: 'custom_paragraph',
+  multiselect: 'custom_dropdown',
   regex: 'custom_text',
 };
 const CANONICAL_FIELD_TYPES: Record<string, TicketFieldType> = {
@@ -156,15 +163,16 @@ export function choiceLabels(choices: unknown): string[] {
   });
 }
 
+/** Fields the connector keeps for itself: the stamp and multi-select value holders. */
 export function isStampField(field: Pick<FdTicketField, 'name'>): boolean {
-  return field.name === STAMP_FIELD;
+  return field.name === STAMP_FIELD || field.name.endsWith(MULTIVALUES_MARKER);
 }
 
 export function ticketFieldFromFd(field: FdTicketField): TicketField | null {
   if (field.default || isStampField(field)) return null;
   const parsed = parseFieldName(field.name, field.type);
   if (!parsed) return null;
-  const labels = parsed.type === 'dropdown' ? choiceLabels(field.choices) : [];
+  const labels = parsed.type === 'dropdown' || parsed.type === 'multiselect' ? choiceLabels(field.choices) : [];
   return {
     sourceId: String(field.id),
     key: parsed.key,
@@ -187,7 +195,7 @@ export function fieldIndex(fields: FdTicketField[]): FieldIndex {
   for (const field of fields) {
     if (field.default || isStampField(field)) continue;
     const parsed = parseFieldName(field.name, field.type);
-    if (parsed) index.set(parsed.key, { name: field.name, type: parsed.type });
+    if (parsed) index.set(parsed.key, { name: parsed.type === 'multiselect' ? multiValuesFieldName(parsed.key) : field.name, type: parsed.type });
   }
   return index;
 }
@@ -225,8 +233,9 @@ export function customFieldsFromFd(values: Record<string, FdCustomFieldValue> | 
   for (const [key, def] of index) byName.set(def.name, { key, type: def.type });
   const out: CustomFieldValues = {};
   for (const [name, value] of Object.entries(values ?? {})) {
-    if (name === STAMP_FIELD) continue;
+    if (name === STAMP_FIELD || name.endsWith(TYPE_MARKERS.multiselect!)) continue;
     const def = byName.get(name);
+    if (!def && name.endsWith(MULTIVALUES_MARKER)) continue;
     const key = def?.key ?? (name.startsWith('cf_') ? name.slice(3) : name);
     out[key] = valueFromFd(value, def?.type);
   }

@@ -31,6 +31,8 @@ import {
   fieldTypeToFd,
   groupToFd,
   localeToFd,
+  MULTIVALUES_MARKER,
+  multiValuesFieldName,
   num,
   STAMP_FIELD,
   STAMP_FIELD_LABEL,
@@ -65,11 +67,6 @@ export const FRESHDESK_LIMITATIONS: readonly Limitation[] = [
     entity: 'organization',
     field: 'tags',
     description: 'Freshdesk companies have no tags.',
-  },
-  {
-    entity: 'ticketField',
-    field: 'options',
-    description: 'Freshdesk has no multi-select ticket field: one becomes a paragraph field holding the chosen labels one per line, and its list of choices is not kept.',
   },
 ];
 
@@ -154,8 +151,11 @@ export class FreshdeskWriter {
         const fields = await this.adminFields();
         for (const def of this.sourceFields) {
           const existing = fields.find((f) => f.name === fdFieldName(def.key, def.type));
-          if (existing) await this.syncChoices(existing, def);
-          else await this.createField(def);
+          if (!existing) await this.createField(def);
+          else {
+            await this.syncChoices(existing, def);
+            if (def.type === 'multiselect' && !fields.some((f) => f.name === multiValuesFieldName(def.key))) await this.createValuesField(def);
+          }
         }
         this.account.forgetFields();
       })();
@@ -177,7 +177,13 @@ export class FreshdeskWriter {
       required_for_customers: false,
       required_for_closure: false,
     };
-    if (def.type === 'dropdown') body.choices = def.options.map((o, i) => ({ value: o.label, position: i + 1 }));
+    if (def.type === 'dropdown' || def.type === 'multiselect') body.choices = def.options.map((o, i) => ({ value: o.label, position: i + 1 }));
+    if (def.type === 'multiselect') {
+      body.customers_can_edit = false;
+      body.displayed_to_customers = false;
+      const fields = await this.adminFields();
+      if (!fields.some((f) => f.name === multiValuesFieldName(def.key))) await this.createValuesField(def);
+    }
     const created = await this.client.post<FdTicketField>('/api/v2/admin/ticket_fields', body);
     if (created.name !== fdFieldName(def.key, def.type)) {
       throw new HdmError('CONFLICT', `ticketField ${def.sourceId}: Freshdesk named the new field ${created.name}, not ${fdFieldName(def.key, def.type)}; a field with a similar name exists`, {
@@ -190,10 +196,26 @@ export class FreshdeskWriter {
     return updated;
   }
 
+  /** The hidden paragraph field that holds a multi-select's chosen labels on each ticket. */
+  private async createValuesField(def: TicketField): Promise<void> {
+    const created = await this.client.post<FdTicketField>('/api/v2/admin/ticket_fields', {
+      label: `${def.key}${MULTIVALUES_MARKER}`,
+      label_for_customers: def.title,
+      type: 'custom_paragraph',
+      customers_can_edit: true,
+      displayed_to_customers: true,
+      required_for_agents: false,
+      required_for_customers: false,
+      required_for_closure: false,
+    });
+    await this.client.put(`/api/v2/admin/ticket_fields/${created.id}`, { label: def.title, label_for_customers: def.title });
+    this.account.forgetFields();
+  }
+
   private async syncChoices(field: FdTicketField, def: TicketField): Promise<void> {
     const wantTitle = field.label !== def.title;
     let choices: FdAdminChoice[] | undefined;
-    if (def.type === 'dropdown') {
+    if (def.type === 'dropdown' || def.type === 'multiselect') {
       const existing = (Array.isArray(field.choices) ? field.choices : []) as FdAdminChoice[];
       const have = new Set(choiceLabels(existing));
       const missing = def.options.filter((o) => !have.has(o.label));

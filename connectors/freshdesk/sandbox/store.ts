@@ -5,6 +5,8 @@ import {
   fdFieldName,
   fieldIndex,
   fieldTypeToFd,
+  isStampField,
+  multiValuesFieldName,
   priorityToFd,
   STAMP_FIELD,
   statusToFd,
@@ -218,7 +220,27 @@ export class SandboxStore {
         displayed_to_customers: true,
         created_at: T(def.createdAt),
         updated_at: T(def.updatedAt),
-        ...(def.type === 'dropdown' ? { choices: def.options.map((o, i) => ({ id: this.id('choice'), value: o.label, position: i + 1 })) } : {}),
+        ...(def.type === 'dropdown' || def.type === 'multiselect' ? { choices: def.options.map((o, i) => ({ id: this.id('choice'), value: o.label, position: i + 1 })) } : {}),
+      });
+    }
+    for (const def of fake.ticketFields.filter((d) => d.type === 'multiselect')) {
+      const at = T(def.createdAt);
+      this.fields.push({
+        id: Number(def.sourceId) + 500,
+        name: multiValuesFieldName(def.key),
+        label: def.title,
+        label_for_customers: def.title,
+        description: null,
+        position: this.fields.length + 1,
+        type: 'custom_paragraph',
+        default: false,
+        required_for_closure: false,
+        required_for_agents: false,
+        required_for_customers: false,
+        customers_can_edit: true,
+        displayed_to_customers: true,
+        created_at: at,
+        updated_at: at,
       });
     }
     this.seedIndex = fieldIndex(this.fields);
@@ -389,7 +411,7 @@ export class SandboxStore {
   }
 
   customFieldCount(): number {
-    return this.fields.filter((f) => !f.default && f.name !== STAMP_FIELD).length;
+    return this.fields.filter((f) => !f.default && !isStampField(f)).length;
   }
 
   counts(): Record<EntityName, number> {
