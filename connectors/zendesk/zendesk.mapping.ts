@@ -388,7 +388,6 @@ export function toZendeskAgent(record: Agent, stamp: string | null): Record<stri
 export function toZendeskContact(record: Contact, stamp: string | null): Record<string, unknown> {
   const user: Record<string, unknown> = {
     name: record.name,
-    email: record.email,
     phone: record.phone,
     role: 'end-user',
     verified: true,
@@ -396,6 +395,8 @@ export function toZendeskContact(record: Contact, stamp: string | null): Record<
     tags: record.tags,
     user_fields: record.customFields,
   };
+  // Phone-only and social contacts have no email: leave the key out rather than send null.
+  if (record.email) user.email = record.email;
   if (stamp) user.external_id = stamp;
   if (record.timeZone) user.time_zone = record.timeZone;
   return user;

@@ -87,8 +87,15 @@ export class ZendeskReader {
     return STREAMS.map((s) => ({ ...s }));
   }
 
-  async fieldCatalog(): Promise<FieldCatalog> {
-    return new FieldCatalog(await this.client.all<ZdTicketField>('/api/v2/ticket_fields.json', 'ticket_fields'));
+  private cachedCatalog: { at: number; catalog: Promise<FieldCatalog> } | null = null;
+
+  /** The account's custom ticket fields; `maxAgeMs` > 0 reuses a recent copy (single-record reads). */
+  fieldCatalog(maxAgeMs = 0): Promise<FieldCatalog> {
+    if (this.cachedCatalog && Date.now() - this.cachedCatalog.at <= maxAgeMs) return this.cachedCatalog.catalog;
+    const catalog = this.client.all<ZdTicketField>('/api/v2/ticket_fields.json', 'ticket_fields').then((fields) => new FieldCatalog(fields));
+    this.cachedCatalog = { at: Date.now(), catalog };
+    catalog.catch(() => (this.cachedCatalog = null));
+    return catalog;
   }
 
   private get exportPageSize(): number {
@@ -328,7 +335,7 @@ export class ZendeskReader {
         case 'ticket': {
           const body = await c.find<{ ticket: ZdTicket }>(`/api/v2/tickets/${id}.json`);
           if (!body || body.ticket.status === 'deleted') return null;
-          const [comments, catalog] = await Promise.all([this.comments(id), this.fieldCatalog()]);
+          const [comments, catalog] = await Promise.all([this.comments(id), this.fieldCatalog(30_000)]);
           return toCanonicalTicket(body.ticket, comments, catalog);
         }
         case 'agent':
