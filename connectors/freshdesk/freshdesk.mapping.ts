@@ -182,8 +182,8 @@ export function ticketFieldFromFd(field: FdTicketField): TicketField | null {
     active: true,
     options: labels.map((label) => ({ value: label, label })),
     pattern: null,
-    createdAt: field.created_at,
-    updatedAt: field.updated_at,
+    createdAt: ts(field.created_at),
+    updatedAt: ts(field.updated_at),
   };
 }
 
@@ -260,6 +260,9 @@ export function customFieldsToFd(values: CustomFieldValues, index: FieldIndex): 
 // ---------------------------------------------------------------------------------------------
 // Tickets
 
+/** Canonical timestamps are `Date#toISOString()` strings (Freshdesk omits the milliseconds). */
+export const ts = (value: string): string => (value ? new Date(value).toISOString() : value);
+
 const id = (value: number | null | undefined): string | null => (value === null || value === undefined ? null : String(value));
 export const num = (value: string | null): number | null => (value === null ? null : Number(value));
 
@@ -278,7 +281,7 @@ export function commentFromConversation(c: FdConversation): Comment {
     authorId: id(c.user_id),
     body: c.body ?? '',
     public: !c.private,
-    createdAt: c.created_at,
+    createdAt: ts(c.created_at),
     attachments: (c.attachments ?? []).map(attachmentFromFd),
   };
 }
@@ -290,7 +293,7 @@ export function ticketFromFd(t: FdTicket, conversations: FdConversation[], index
     authorId: id(t.requester_id),
     body: t.description ?? '',
     public: true,
-    createdAt: t.created_at,
+    createdAt: ts(t.created_at),
     attachments: (t.attachments ?? []).map(attachmentFromFd),
   };
   const rest = [...conversations]
@@ -308,8 +311,8 @@ export function ticketFromFd(t: FdTicket, conversations: FdConversation[], index
     organizationId: id(t.company_id),
     tags: t.tags ?? [],
     customFields: customFieldsFromFd(t.custom_fields, index),
-    createdAt: t.created_at,
-    updatedAt: t.updated_at,
+    createdAt: ts(t.created_at),
+    updatedAt: ts(t.updated_at),
     comments: [description, ...rest],
   };
 }
@@ -355,8 +358,8 @@ export function contactFromFd(c: FdContact): Contact {
     tags: c.tags ?? [],
     timeZone: c.time_zone ?? null,
     customFields: { ...(c.custom_fields ?? {}) } as CustomFieldValues,
-    createdAt: c.created_at,
-    updatedAt: c.updated_at,
+    createdAt: ts(c.created_at),
+    updatedAt: ts(c.updated_at),
   };
 }
 
@@ -390,8 +393,8 @@ export function agentFromFd(a: FdAgent, roles: Map<number, FdRole>): Agent {
     deleted: false,
     groupIds: (a.group_ids ?? []).map(String),
     timeZone: a.contact.time_zone ?? null,
-    createdAt: a.created_at,
-    updatedAt: a.updated_at,
+    createdAt: ts(a.created_at),
+    updatedAt: ts(a.updated_at),
   };
 }
 
@@ -422,8 +425,8 @@ export function companyFromFd(c: FdCompany): Organization {
     notes: c.note ?? null,
     tags: [],
     customFields: { ...(c.custom_fields ?? {}) } as CustomFieldValues,
-    createdAt: c.created_at,
-    updatedAt: c.updated_at,
+    createdAt: ts(c.created_at),
+    updatedAt: ts(c.updated_at),
   };
 }
 
@@ -434,7 +437,7 @@ export function companyToFd(o: Organization): Record<string, unknown> {
 }
 
 export function groupFromFd(g: FdGroup): Group {
-  return { sourceId: String(g.id), name: g.name, description: g.description ?? null, createdAt: g.created_at, updatedAt: g.updated_at };
+  return { sourceId: String(g.id), name: g.name, description: g.description ?? null, createdAt: ts(g.created_at), updatedAt: ts(g.updated_at) };
 }
 
 export function groupToFd(g: Group): Record<string, unknown> {
@@ -475,7 +478,7 @@ export function localeToFd(locale: string, available: readonly string[] = []): s
 }
 
 export function categoryFromFd(c: FdCategory, locale: string, position: number): KbCategory {
-  return { sourceId: String(c.id), name: c.name, description: c.description ?? null, locale, position, createdAt: c.created_at, updatedAt: c.updated_at };
+  return { sourceId: String(c.id), name: c.name, description: c.description ?? null, locale, position, createdAt: ts(c.created_at), updatedAt: ts(c.updated_at) };
 }
 
 export function folderFromFd(f: FdFolder, categoryId: number, locale: string, position: number): KbSection {
@@ -486,8 +489,8 @@ export function folderFromFd(f: FdFolder, categoryId: number, locale: string, po
     description: f.description ?? null,
     locale,
     position,
-    createdAt: f.created_at,
-    updatedAt: f.updated_at,
+    createdAt: ts(f.created_at),
+    updatedAt: ts(f.updated_at),
   };
 }
 
@@ -505,14 +508,14 @@ export function articleFromFd(a: FdArticle, locale: string, position: number, tr
     draft: a.status !== ARTICLE_PUBLISHED,
     tags: a.tags ?? [],
     position,
-    createdAt: a.created_at,
-    updatedAt: a.updated_at,
+    createdAt: ts(a.created_at),
+    updatedAt: ts(a.updated_at),
     translations: translations.map(({ language, article }): KbTranslation => ({
       locale: localeFromFd(language),
       title: article.title,
       body: article.description ?? '',
       draft: article.status !== ARTICLE_PUBLISHED,
-      updatedAt: article.updated_at,
+      updatedAt: ts(article.updated_at),
     })),
   };
 }

@@ -15,6 +15,7 @@ import {
   ticketFieldFromFd,
   ticketFromFd,
   ticketStamp,
+  ts,
   type FieldIndex,
 } from './freshdesk.mapping.ts';
 import type {
@@ -138,7 +139,7 @@ export class FreshdeskReader {
       }
       if (records.length > 0 || !yielded || !hasNext) {
         const cursor: TicketCursor | null = lastT ? { t: lastT, ids: [...seen] } : null;
-        yield { records: records.filter((r): r is Envelope<'ticket'> => r !== null), state: { cursor: cursor && JSON.stringify(cursor), coveredUntil: lastT } };
+        yield { records: records.filter((r): r is Envelope<'ticket'> => r !== null), state: { cursor: cursor && JSON.stringify(cursor), coveredUntil: lastT && ts(lastT) } };
         yielded = true;
       }
       if (!hasNext || items.length === 0) return;
@@ -204,10 +205,10 @@ export class FreshdeskReader {
         return { entity, op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record, stamp } as Envelope<E>;
       });
       const cursor: PassCursor = page.hasNext ? { since, page: page.page + 1, max } : { since: max, page: 1, max };
-      yield { records, state: { cursor: JSON.stringify(cursor), coveredUntil: page.hasNext ? (saved?.since ?? null) : max } };
+      yield { records, state: { cursor: JSON.stringify(cursor), coveredUntil: ts(page.hasNext ? (saved?.since ?? EPOCH) : max) } };
       yielded = true;
     }
-    if (!yielded) yield { records: [], state: { cursor: JSON.stringify({ since: max, page: 1, max }), coveredUntil: max } };
+    if (!yielded) yield { records: [], state: { cursor: JSON.stringify({ since: max, page: 1, max }), coveredUntil: ts(max) } };
   }
 
   // -------------------------------------------------------------------------------------------

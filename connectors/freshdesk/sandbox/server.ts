@@ -957,7 +957,10 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     createTicket(input: SandboxTicketInput = {}): FdTicket {
       const requester = input.requester_id ?? [...store.contacts.values()].find((c) => !c.deleted)?.id ?? me()!.id;
       const { created_at, updated_at, ...rest } = input;
-      const t = createTicket({ subject: 'Sandbox ticket', description: '<p>Created in the sandbox</p>', ...rest, requester_id: requester } as Body, { created_at, updated_at });
+      const t = createTicket({ subject: 'Sandbox ticket', description: '<p>Created in the sandbox</p>', ...rest, requester_id: requester } as Body, {
+        created_at: created_at && fdTime(created_at),
+        updated_at: updated_at && fdTime(updated_at),
+      });
       return ticketJson(t, true);
     },
     updateTicket(id: number, patch: SandboxTicketInput): FdTicket {
@@ -965,7 +968,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       const t = store.mutable(id)!;
       const { updated_at, created_at: _c, ...rest } = patch;
       applyTicket(t, rest as Body, false);
-      t.updated_at = updated_at ?? store.now();
+      t.updated_at = updated_at ? fdTime(updated_at) : store.now();
       store.touched(t);
       return ticketJson(t, true);
     },
@@ -973,12 +976,11 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       if (!store.ticket(ticketId)) throw notFound();
       const t = store.mutable(ticketId)!;
       const { created_at, ...rest } = input;
-      const c = addConversation(t, rest as Body, 'note', created_at);
-      if (created_at) t.updated_at = created_at > t.updated_at ? created_at : t.updated_at;
+      const c = addConversation(t, rest as Body, 'note', created_at && fdTime(created_at));
       return conversationJson(c, t.id);
     },
     touchTickets(updatedAt: string, selection: { ids?: number[]; count?: number }): number {
-      const value = new Date(updatedAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const value = fdTime(updatedAt);
       const ids = selection.ids ?? Array.from({ length: Math.min(selection.count ?? 0, store.seedCount + store.tickets.size) }, (_, i) => i + 1);
       let n = 0;
       for (const id of ids) {
@@ -1148,6 +1150,11 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
         server.closeAllConnections();
       }),
   };
+}
+
+/** Freshdesk's timestamp format: UTC, whole seconds. */
+function fdTime(value: string): string {
+  return new Date(value).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** `"field:'value'"` or `"field:value"` of Freshdesk's filter query language (single condition). */

@@ -136,7 +136,7 @@ describe('freshdesk ticket pagination edges', () => {
       const { records } = await readAll(c, 'ticket');
       expect(records.length).toBe(1500);
       expect(new Set(records.map((r) => r.sourceId)).size).toBe(1500);
-      expect(records.filter((r) => r.updatedAt === '2026-03-01T10:00:00Z').length).toBe(1200);
+      expect(records.filter((r) => r.updatedAt === '2026-03-01T10:00:00.000Z').length).toBe(1200);
     } finally {
       await c.close();
       await sb.close();
