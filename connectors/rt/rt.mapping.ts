@@ -114,9 +114,9 @@ export function rtFieldType(type: TicketFieldType): { Type: string; MaxValues: n
     case 'date':
       return { Type: 'Date', MaxValues: 1, Pattern: '', values: [] };
     case 'integer':
-      return { Type: 'Freeform', MaxValues: 1, Pattern: '^-?\\d+$', values: [] };
+      return { Type: 'Freeform', MaxValues: 1, Pattern: allowEmpty('^-?\\d+$'), values: [] };
     case 'decimal':
-      return { Type: 'Freeform', MaxValues: 1, Pattern: '^-?\\d+(\\.\\d+)?$', values: [] };
+      return { Type: 'Freeform', MaxValues: 1, Pattern: allowEmpty('^-?\\d+(\\.\\d+)?$'), values: [] };
     case 'dropdown':
       return { Type: 'Select', MaxValues: 1, Pattern: '', values: [] };
     case 'multiselect':
@@ -124,6 +124,20 @@ export function rtFieldType(type: TicketFieldType): { Type: string; MaxValues: n
     case 'regex':
       return { Type: 'Freeform', MaxValues: 1, Pattern: '', values: [] };
   }
+}
+
+/**
+ * REST2 (5.0.3) cannot clear a single-value field: null arrives as an empty string, which a pattern
+ * then rejects. Patterns the writer sets accept the empty string, so '' clears.
+ */
+export function allowEmpty(pattern: string): string {
+  return pattern ? `^$|(?:${pattern})` : '';
+}
+
+export function originalPattern(pattern: string | undefined): string | null {
+  if (!pattern) return null;
+  const m = pattern.match(/^\^\$\|\(\?:(.*)\)$/s);
+  return m ? m[1] : pattern;
 }
 
 /** The canonical type of an RT field: from the writer's note when present, else from RT's own type. */
@@ -167,14 +181,16 @@ export function ticketFieldFromRt(cf: RtCustomField): TicketField | null {
     required: false,
     active: String(cf.Disabled ?? '0') === '0',
     options,
-    pattern: type === 'regex' ? cf.Pattern || null : null,
+    pattern: type === 'regex' ? originalPattern(cf.Pattern) : null,
     createdAt: rtTime(cf.Created),
     updatedAt: rtTime(cf.LastUpdated ?? cf.Created),
   };
 }
 
 /** RT values (always strings) to the canonical value of a field of `type`. */
-export function valueFromRt(type: TicketFieldType, values: string[]): CustomFieldValue {
+export function valueFromRt(type: TicketFieldType, all: string[]): CustomFieldValue {
+  // '' is what clearing leaves behind; an epoch date is RT's "not set".
+  const values = all.filter((v) => v !== '' && !(type === 'date' && v.startsWith('1970-01-01')));
   if (values.length === 0) return null;
   const v = values[0];
   switch (type) {

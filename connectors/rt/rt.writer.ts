@@ -13,6 +13,7 @@ import {
   RT_TARGET_STATUSES,
   RT_TYPE_FIELD,
   rtFieldType,
+  allowEmpty,
   sqlTime,
   STATUS_TO_RT,
   valueToRt,
@@ -47,6 +48,8 @@ export const RT_CAPABILITIES: TargetCapabilities = {
 };
 
 const NOBODY = 'Nobody';
+
+type RtTicketValues = { id: string | number; values: string[] }[];
 
 export class RtWriter {
   private internal: Promise<void> | null = null;
@@ -179,7 +182,7 @@ export class RtWriter {
           Name: f.title,
           Description: fieldMeta(f.key, f.type),
           ...type,
-          Pattern: f.type === 'regex' ? (f.pattern ?? '') : type.Pattern,
+          Pattern: f.type === 'regex' ? allowEmpty(f.pattern ?? '') : type.Pattern,
           values: f.type === 'dropdown' || f.type === 'multiselect' ? f.options.map((o) => o.label) : type.values,
           Disabled: f.active ? 0 : 1,
         });
@@ -271,7 +274,7 @@ export class RtWriter {
     const body: Record<string, unknown> = { Name: f.title, Disabled: f.active ? 0 : 1 };
     // A field the writer did not create keeps its description; ours carry the canonical key and type.
     if (!cf || cf.Description?.includes('hdm:key=') || !cf.Description) body.Description = fieldMeta(f.key, f.type);
-    if (f.type === 'regex') body.Pattern = f.pattern ?? '';
+    if (f.type === 'regex') body.Pattern = allowEmpty(f.pattern ?? '');
     await this.client.put(`customfield/${targetId}`, body);
     const labels = f.type === 'dropdown' || f.type === 'multiselect' ? f.options.map((o) => o.label) : f.type === 'checkbox' ? type.values : [];
     if (labels.length > 0) {
@@ -284,7 +287,11 @@ export class RtWriter {
   }
 
   /** CustomFields for REST2, keyed by RT field ID: canonical fields plus the stamp, tags and type. */
-  private async ticketCustomFields(t: Ticket, stamp: string | null, clearMissing: boolean): Promise<Record<string, unknown>> {
+  private async ticketCustomFields(t: Ticket, stamp: string | null, current: RtTicketValues | null): Promise<Record<string, unknown>> {
+    const clearMissing = current !== null;
+    const has = (id: string) => (current?.find((v) => String(v.id) === id)?.values ?? []).some((v) => v !== '');
+    // Single-value fields clear with '' (see allowEmpty); only fields holding a value are cleared.
+    const clear = (cf: RtCustomField) => (Number(cf.MaxValues) === 1 ? (has(String(cf.id)) ? '' : undefined) : []);
     await this.ensureInternalFields();
     let fields = await this.directory.ticketFields();
     const byKey = (all: Map<string, RtCustomField>) => {
@@ -308,20 +315,20 @@ export class RtWriter {
       }
       const v = valueToRt(value);
       if (v === null || (Array.isArray(v) && v.length === 0)) {
-        if (clearMissing) out[String(cf.id)] = Number(cf.MaxValues) === 1 ? null : [];
+        if (clearMissing && clear(cf) !== undefined) out[String(cf.id)] = clear(cf);
         continue;
       }
       out[String(cf.id)] = v;
     }
     if (clearMissing) {
-      for (const [key, cf] of keys) if (!(key in t.customFields)) out[String(cf.id)] = Number(cf.MaxValues) === 1 ? null : [];
+      for (const [key, cf] of keys) if (!(key in t.customFields) && clear(cf) !== undefined) out[String(cf.id)] = clear(cf);
     }
     const internal = async (name: string) => String((await this.directory.fieldByName(name))!.id);
     if (stamp) out[await internal(RT_SOURCE_ID_FIELD)] = stamp;
     out[await internal(RT_TAGS_FIELD)] = [...t.tags];
     const typeId = await internal(RT_TYPE_FIELD);
     if (t.type) out[typeId] = t.type[0].toUpperCase() + t.type.slice(1);
-    else if (clearMissing) out[typeId] = null;
+    else if (clearMissing && has(typeId)) out[typeId] = '';
     return out;
   }
 
@@ -365,7 +372,7 @@ export class RtWriter {
       Priority: priorityToRt(t.priority),
       Owner: t.assigneeId ?? NOBODY,
       Created: sqlTime(t.createdAt),
-      CustomFields: await this.ticketCustomFields(t, context.stamp, false),
+      CustomFields: await this.ticketCustomFields(t, context.stamp, null),
     };
     if (t.requesterId) body.Requestor = [t.requesterId];
     if (description) Object.assign(body, await this.message(description, context));
@@ -404,13 +411,13 @@ export class RtWriter {
   }
 
   private async updateTicket(targetId: string, t: Ticket, context: WriteContext): Promise<TargetRef> {
-    const current = await this.client.get<{ Status: string }>(`ticket/${targetId}`, undefined, [404]);
+    const current = await this.client.get<{ Status: string; CustomFields?: RtTicketValues }>(`ticket/${targetId}`, undefined, [404]);
     if (current.status === 404) throw new HdmError('NOT_FOUND', `rt ticket ${targetId} is gone`, { context: { platform: 'rt', entity: 'ticket', recordId: t.sourceId } });
     const body: Record<string, unknown> = {
       Subject: t.subject,
       Priority: priorityToRt(t.priority),
       Owner: t.assigneeId ?? NOBODY,
-      CustomFields: await this.ticketCustomFields(t, context.stamp, true),
+      CustomFields: await this.ticketCustomFields(t, context.stamp, current.body.CustomFields ?? []),
       Requestor: t.requesterId ? [t.requesterId] : [],
     };
     if (t.groupId) body.Queue = t.groupId;
