@@ -65,6 +65,30 @@ export function fieldKey(title: string): string {
     .replace(/^_+|_+$/g, '');
 }
 
+/**
+ * Zendesk ticket fields have no machine key. A field whose canonical key is not the slug of its title
+ * (a key from another platform) carries it in its agents-only description, so it reads back unchanged.
+ */
+const KEY_MARKER = /\[hdm-key:([A-Za-z0-9_.-]+)\]/;
+
+export function keyMarker(key: string): string {
+  return `[hdm-key:${key}]`;
+}
+
+/** The canonical key of a Zendesk ticket field: its marker if it has one, else the slug of its title. */
+export function ticketFieldKey(field: Pick<ZdTicketField, 'id' | 'title' | 'agent_description'>): string {
+  const marked = field.agent_description ? KEY_MARKER.exec(field.agent_description) : null;
+  return marked ? marked[1] : fieldKey(field.title) || `field_${field.id}`;
+}
+
+/** The agent description a field needs so that it reads back with `key` (null: none needed). */
+export function agentDescriptionFor(key: string, field: Pick<ZdTicketField, 'id' | 'title' | 'agent_description'>): string | null {
+  if (ticketFieldKey(field) === key) return null;
+  const rest = (field.agent_description ?? '').replace(KEY_MARKER, '').trim();
+  if (key === (fieldKey(field.title) || `field_${field.id}`)) return rest;
+  return rest ? `${rest} ${keyMarker(key)}` : keyMarker(key);
+}
+
 /** A Zendesk tag: lowercase, no whitespace (Zendesk splits tags on spaces). */
 export function tagValue(value: string): string {
   const cleaned = value.trim().toLowerCase().replace(/\s+/g, '_');
@@ -112,13 +136,13 @@ export class FieldCatalog {
     for (const field of fields) {
       if (!isCustomField(field)) continue;
       this.byId.set(field.id, field);
-      const key = fieldKey(field.title) || `field_${field.id}`;
+      const key = ticketFieldKey(field);
       if (!this.byKey.has(key)) this.byKey.set(key, field);
     }
   }
 
   keyOf(field: ZdTicketField): string {
-    return fieldKey(field.title) || `field_${field.id}`;
+    return ticketFieldKey(field);
   }
 
   /** Every custom field's value, keyed canonically (null where unset). */
@@ -450,7 +474,7 @@ export function toCanonicalTicketField(f: ZdTicketField): TicketField | null {
   const options: FieldOption[] = (f.custom_field_options ?? []).map((o) => ({ value: o.value, label: o.name }));
   return {
     sourceId: String(f.id),
-    key: fieldKey(f.title) || `field_${f.id}`,
+    key: ticketFieldKey(f),
     title: f.title,
     type,
     required: f.required === true,
@@ -475,6 +499,8 @@ export function toZendeskTicketField(record: TicketField): Record<string, unknow
     });
   }
   if (type === 'regexp') field.regexp_for_validation = record.pattern ?? '.*';
+  const description = agentDescriptionFor(record.key, { id: 0, title: record.title, agent_description: null });
+  if (description) field.agent_description = description;
   return field;
 }
 

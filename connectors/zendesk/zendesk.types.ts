@@ -154,6 +154,7 @@ export interface ZdTicketField {
   title: string;
   raw_title?: string;
   description: string;
+  agent_description?: string | null;
   position: number;
   active: boolean;
   required: boolean;

@@ -17,6 +17,7 @@ import type { Limitation, TargetCapabilities, TargetRef, WriteContext } from '..
 import { HdmError, toHdmError } from '../sdk/errors.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
 import {
+  agentDescriptionFor,
   FieldCatalog,
   isCustomField,
   toCanonicalTicket,
@@ -57,11 +58,6 @@ export const ZENDESK_LIMITATIONS: readonly Limitation[] = [
       'Kept for every comment of a ticket created through the ticket import API. A comment appended to an existing ticket by a later update gets the time of that update: the Tickets API cannot set a new comment’s created_at.',
   },
   { entity: 'ticket', field: 'updatedAt', description: 'Set by the import API, then moved by Zendesk on every later change to the ticket.' },
-  {
-    entity: 'ticketField',
-    field: 'key',
-    description: 'Zendesk ticket fields have no key: it is read back as the slug of the title, so a source key other than that slug comes back changed.',
-  },
   { entity: 'agent', field: 'role', description: 'Light agents need a custom role (Enterprise); they are created as full agents.' },
   {
     entity: 'contact',
@@ -96,6 +92,12 @@ export class ZendeskWriter {
   private catalog: Promise<FieldCatalog> | null = null;
   /** Canonical key → target field title, from prepare(): keys that are not the slug of their title still resolve. */
   private readonly titleByKey = new Map<string, string>();
+  /**
+   * Fields prepare() created in this process, by canonical key. They belong to this run: find() does not
+   * report them as pre-existing, and create() adopts them, so the loader records them as created (and
+   * `hdm undo` removes them).
+   */
+  private readonly prepared = new Map<string, number>();
   private permissionGroup: Promise<number> | null = null;
 
   constructor(
@@ -168,9 +170,10 @@ export class ZendeskWriter {
         return ref(groups.find((g) => !g.deleted && sameText(g.name, (record as Group).name))?.id);
       }
       case 'ticketField': {
-        const catalog = await this.fields(true);
         const field = record as TicketField;
-        const match = [...catalog.byId.values()].find((f) => sameText(f.title, field.title)) ?? catalog.byKey.get(field.key);
+        if (this.prepared.has(field.key)) return null;
+        const catalog = await this.fields(true);
+        const match = catalog.byKey.get(field.key) ?? [...catalog.byId.values()].find((f) => sameText(f.title, field.title));
         return ref(match?.id);
       }
       case 'kbCategory': {
@@ -245,8 +248,19 @@ export class ZendeskWriter {
       }
       case 'ticketField': {
         const field = record as TicketField;
+        const adopted = targetId ?? (this.prepared.has(field.key) ? String(this.prepared.get(field.key)) : null);
+        if (adopted && !targetId) {
+          this.prepared.delete(field.key);
+          return this.write(entity, adopted, record, context);
+        }
         const body = toZendeskTicketField(field);
-        if (targetId) delete body.type; // Zendesk cannot change a field's type
+        if (targetId) {
+          delete body.type; // Zendesk cannot change a field's type
+          const current = (await this.fields(true)).byId.get(Number(targetId));
+          delete body.agent_description;
+          const description = current ? agentDescriptionFor(field.key, { ...current, title: field.title }) : null;
+          if (description !== null) body.agent_description = description;
+        }
         const saved = await upsert<ZdTicketField>('ticket_field', 'ticket_fields', body);
         this.titleByKey.set(field.key, saved.title);
         await this.fields(true);
@@ -552,7 +566,7 @@ export class ZendeskWriter {
     const catalog = await this.fields(true);
     const existing = [...catalog.byId.values()];
     for (const field of context.ticketFields) {
-      const match = existing.find((f) => sameText(f.title, field.title)) ?? catalog.byKey.get(field.key);
+      const match = catalog.byKey.get(field.key) ?? existing.find((f) => sameText(f.title, field.title));
       try {
         if (!match) {
           const res = await this.client.send<{ ticket_field: ZdTicketField }>({
@@ -561,10 +575,15 @@ export class ZendeskWriter {
             json: { ticket_field: toZendeskTicketField(field) },
           });
           this.titleByKey.set(field.key, res.body.ticket_field.title);
+          this.prepared.set(field.key, res.body.ticket_field.id);
           continue;
         }
         this.titleByKey.set(field.key, match.title);
         if (!isCustomField(match)) continue;
+        const description = agentDescriptionFor(field.key, match);
+        if (description !== null) {
+          await this.client.send({ method: 'PUT', path: `/api/v2/ticket_fields/${match.id}.json`, json: { ticket_field: { agent_description: description } } });
+        }
         if ((match.type === 'tagger' || match.type === 'multiselect') && (field.type === 'dropdown' || field.type === 'multiselect')) {
           const options = match.custom_field_options ?? [];
           const missing = field.options.filter((o) => !options.some((x) => sameText(x.name, o.label)));

@@ -476,7 +476,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
         };
     f.title = title;
     f.raw_title = title;
-    for (const key of ['active', 'required', 'description', 'regexp_for_validation', 'tag'] as const) {
+    for (const key of ['active', 'required', 'description', 'agent_description', 'regexp_for_validation', 'tag'] as const) {
       if (input[key] !== undefined) (f as unknown as Record<string, unknown>)[key] = input[key];
     }
     if (type === 'tagger' || type === 'multiselect') {

@@ -130,3 +130,57 @@ describe('zendesk writer round trip', () => {
     await dst.delete('organization', orgTarget); // already gone: fine
   });
 });
+
+describe('zendesk writer with fields from another platform', () => {
+  it('keeps a canonical key that is not the slug of its title, and hands prepared fields to the loader as created', async () => {
+    const target = await sandbox({ tickets: 0, seed: 41 });
+    const dst = connect(target);
+    try {
+      const at = '2025-01-01T00:00:00.000Z';
+      const fields = [
+        { sourceId: 'f1', key: 'cf_channels', title: 'Affected channels', type: 'multiselect' as const, required: false, active: true, options: [{ value: 'Email', label: 'Email' }, { value: 'Chat', label: 'Chat' }], pattern: null, createdAt: at, updatedAt: at },
+        { sourceId: 'f2', key: 'seats', title: 'Seats', type: 'integer' as const, required: false, active: true, options: [], pattern: null, createdAt: at, updatedAt: at },
+      ];
+      await dst.prepare({ ticketFields: fields });
+      expect(target.counts().ticketField).toBe(2);
+      // Loader pass: the fields prepare() just made are this run's, so find() does not claim them and create() adopts them.
+      for (const f of fields) {
+        expect(await dst.find('ticketField', f, '')).toBeNull();
+        await dst.create('ticketField', f, { stamp: '', knownChildren: {}, openAttachment: async () => ({ body: new Uint8Array(), contentType: '' }) });
+      }
+      expect(target.counts().ticketField).toBe(2);
+      const back = await readAll(dst, 'ticketField');
+      expect([...back.upserts.values()].map((f) => f.key).sort()).toEqual(['cf_channels', 'seats']);
+      // A second run (new process) finds them by key.
+      const again = connect(target);
+      expect(await again.find('ticketField', fields[0], '')).not.toBeNull();
+      await again.close();
+
+      const owner = (await readAll(dst, 'agent')).upserts.keys().next().value!;
+      const ticket: Ticket = {
+        sourceId: 'fd-1',
+        subject: 'From elsewhere',
+        status: 'open',
+        priority: 'high',
+        type: null,
+        requesterId: owner,
+        assigneeId: null,
+        groupId: null,
+        organizationId: null,
+        tags: ['imported'],
+        customFields: { cf_channels: ['Chat'], seats: 3 },
+        createdAt: at,
+        updatedAt: at,
+        comments: [{ sourceId: 'c1', authorId: owner, body: '<p>hello</p>', public: true, createdAt: at, attachments: [] }],
+      };
+      const ref = await dst.create('ticket', ticket, { stamp: 'freshdesk:fd-1', knownChildren: {}, openAttachment: async () => ({ body: new Uint8Array(), contentType: '' }) });
+      const read = (await dst.get('ticket', ref.targetId))!;
+      expect(read.customFields).toEqual({ cf_channels: ['Chat'], seats: 3 });
+      expect(read.tags).toEqual(['imported']);
+    } finally {
+      await dst.close();
+      await target.close();
+    }
+  });
+});
+
