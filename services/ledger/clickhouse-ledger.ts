@@ -300,7 +300,7 @@ export class ClickHouseLedger implements Ledger {
 
   async *idMap(entity: EntityName): AsyncIterable<IdMapEntry> {
     for await (const row of this.stream<Record<string, unknown>>(
-      `SELECT * FROM id_map FINAL WHERE migration = {migration:String} AND entity = {entity:String} AND deleted = 0`,
+      `SELECT * FROM id_map FINAL WHERE migration = {migration:String} AND entity = {entity:String} AND deleted = 0 AND target_id != ''`,
       { entity },
     )) {
       yield toIdMapEntry(row);

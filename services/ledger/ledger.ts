@@ -18,6 +18,7 @@ export interface RunInfo {
 export interface IdMapEntry {
   entity: EntityName;
   sourceId: string;
+  /** Empty while a create is in flight (an intent); set once the target answered. */
   targetId: string;
   runId: string;
   /** true when this migration created the target record (false: matched an existing one). */

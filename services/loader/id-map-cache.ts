@@ -102,13 +102,13 @@ export class IdMapCache {
     for (const id of new Set(sourceIds)) {
       const cached = cache.get(IdMapCache.key(entity, id));
       if (cached === undefined) missing.push(id);
-      else if (cached.entry && !cached.entry.deleted) out.set(id, cached.entry.targetId);
+      else if (cached.entry && !cached.entry.deleted && cached.entry.targetId !== '') out.set(id, cached.entry.targetId);
     }
     if (missing.length > 0) {
       const found = await this.ledger.lookupIds(entity, missing);
       for (const id of missing) {
         const entry = this.fromQuery(entity, IdMapCache.key(entity, id), found.get(id) ?? null);
-        if (entry && !entry.deleted) out.set(id, entry.targetId);
+        if (entry && !entry.deleted && entry.targetId !== '') out.set(id, entry.targetId);
       }
     }
     return out;

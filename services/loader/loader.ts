@@ -28,6 +28,13 @@ export interface LoaderOptions {
   resolver: ReferenceResolver;
 }
 
+/**
+ * Entities that only this migration creates on the target (nothing to match by natural key): before
+ * creating one, the loader records its intent, so that after a crash only records with an intent
+ * need a look-up on the target.
+ */
+const INTENT_ENTITIES: ReadonlySet<EntityName> = new Set(['ticket', 'kbArticle']);
+
 /** Field paths per entity that the target cannot preserve. */
 export function unpreservedFields(limitations: readonly Limitation[], entity: EntityName): string[] {
   return limitations.filter((l) => l.entity === entity).map((l) => l.field);
@@ -140,7 +147,7 @@ export class Loader {
     const { entity, sourceId } = planned;
     const { target, ids } = this.options;
     const known = await ids.get(entity, sourceId);
-    if (known && !known.deleted) {
+    if (known && !known.deleted && known.targetId !== '') {
       // Newest wins: an older version of the source record never overwrites what a newer one wrote.
       if (known.sourceUpdatedAt > planned.updatedAt || known.checksum === sum) {
         return { action: 'unchanged', ref: { targetId: known.targetId, children: known.children }, created: known.created };
@@ -153,11 +160,29 @@ export class Loader {
         if (!(err instanceof HdmError && err.code === 'NOT_FOUND')) throw err;
       }
     }
-    // No id map entry: a previous process may have created the record and died before mapping it.
-    const found = await target.find(entity, record, this.stamp(sourceId));
-    if (found) {
-      const ref = await this.update(entity, found.targetId, record, null);
-      return { action: 'matched', ref, created: false };
+    // An intent (an id map row without a target ID) means an earlier process was creating this record
+    // and may have died between the create and the id map write. Records matched by natural key
+    // (agents by email, groups by name…) may also exist already. Only then ask the target first.
+    const intended = known !== null && known.targetId === '';
+    if (intended || !INTENT_ENTITIES.has(entity)) {
+      const found = await target.find(entity, record, this.stamp(sourceId));
+      if (found) {
+        const ref = await this.update(entity, found.targetId, record, null);
+        return { action: 'matched', ref, created: intended };
+      }
+    }
+    if (INTENT_ENTITIES.has(entity) && !intended) {
+      await ids.put({
+        entity,
+        sourceId,
+        targetId: '',
+        runId: this.options.runId,
+        created: false,
+        sourceUpdatedAt: planned.updatedAt,
+        checksum: '',
+        children: {},
+        deleted: false,
+      });
     }
     const ref = await target.create(entity, record, this.context(sourceId, {}));
     return { action: 'created', ref, created: true };

@@ -57,7 +57,9 @@ describe('loader', () => {
   it('finds a record a crashed run created before writing its id map entry, instead of creating a second', async () => {
     const ticket = { ...baseTicket(), sourceId: 'crash-1' };
     const resolved = await new ReferenceResolver(ids, () => null).resolve('ticket', ticket);
-    // What the crashed process did: the create reached the target, the id map write did not.
+    // What the crashed process did: it recorded its intent, the create reached the target, the id map
+    // write of the result did not.
+    await ids.put({ entity: 'ticket', sourceId: 'crash-1', targetId: '', runId: 'run-0', created: false, sourceUpdatedAt: '', checksum: '', children: {}, deleted: false });
     await target.create('ticket', resolved.record, { stamp: `${source.platform}:crash-1`, knownChildren: {}, openAttachment: (a) => source.openAttachment(a) });
     const before = targetBox.counts().ticket;
     const result = await loader.load({ entity: 'ticket', sourceId: 'crash-1', updatedAt: ticket.updatedAt, record: ticket, notes: [] });
@@ -65,6 +67,22 @@ describe('loader', () => {
     expect(targetBox.counts().ticket).toBe(before);
     const onTarget = (await target.get('ticket', (result as { targetId: string }).targetId)) as Ticket;
     expect(onTarget.comments).toHaveLength(ticket.comments.length);
+  });
+
+  it('asks the target before creating only when an earlier process recorded an intent', async () => {
+    const requestsFor = async (sourceId: string, withIntent: boolean) => {
+      if (withIntent) {
+        await ids.put({ entity: 'ticket', sourceId, targetId: '', runId: 'run-0', created: false, sourceUpdatedAt: '', checksum: '', children: {}, deleted: false });
+      }
+      const before = targetBox.requestsServed();
+      const result = await loader.load({ entity: 'ticket', sourceId, updatedAt: '2026-01-01T00:00:00Z', record: { ...baseTicket(), sourceId }, notes: [] });
+      expect(result).toMatchObject({ outcome: 'loaded', action: 'created' });
+      return targetBox.requestsServed() - before;
+    };
+    const plain = await requestsFor('fresh-1', false);
+    const afterIntent = await requestsFor('fresh-2', true);
+    // The intent costs exactly one look-up (by external_id), which finds nothing here.
+    expect(afterIntent).toBe(plain + 1);
   });
 
   it('appends each new comment once, however often the ticket is loaded again', async () => {
