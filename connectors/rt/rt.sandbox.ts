@@ -6,7 +6,7 @@ import type { WriteContext } from '../sdk/contract.ts';
 import { ENTITIES, type Agent, type Contact, type EntityName, type Ticket } from '../../schemas/canonical.ts';
 import { destroyRt, ensureRt } from '../../services/launcher/rt.launcher.ts';
 import { RtConnector } from './rt.connector.ts';
-import { RT_INTERNAL_FIELDS, RT_TARGET_STATUSES, STATUS_TO_RT } from './rt.mapping.ts';
+import { RT_INTERNAL_FIELDS, RT_TARGET_STATUSES, sqlTime, STATUS_TO_RT } from './rt.mapping.ts';
 
 let sandboxes = 0;
 
@@ -41,7 +41,7 @@ export async function startRtSandbox(options: SandboxOptions = {}): Promise<Runn
   if (tickets > 0) {
     const connector = new RtConnector({ url: rt.url, credentials: rt.credentials, concurrency: 6 });
     try {
-      await seed(connector, { seed: options.seed ?? 1, tickets, articles: 0, maxComments: options.maxComments ?? 6 });
+      await seed(connector, { seed: options.seed ?? 1, tickets, articles: 0, maxComments: options.maxComments ?? 6 }, rt.db);
     } catch (err) {
       await connector.close();
       await destroyRt({ name });
@@ -72,7 +72,8 @@ function requestLines(file: string | null): number {
  * Loads a fake helpdesk into RT through the connector's own writer, translating references the way
  * the loader does. Deactivated agents become disabled RT users; the deleted one is left out.
  */
-export async function seed(connector: RtConnector, options: { seed: number; tickets: number; articles: number; maxComments: number }): Promise<void> {
+export async function seed(connector: RtConnector, options: { seed: number; tickets: number; articles: number; maxComments: number }, db?: string): Promise<void> {
+  const history: { txn: string; author: string; at: string }[] = [];
   const helpdesk = fakeHelpdesk({ seed: options.seed, tickets: options.tickets, articles: 0, maxComments: options.maxComments });
   const ids = { group: new Map<string, string>(), user: new Map<string, string>() };
   const context = (stamp: string): WriteContext => ({
@@ -105,10 +106,36 @@ export async function seed(connector: RtConnector, options: { seed: number; tick
       assigneeId: user(owner),
       groupId: t.groupId ? (ids.group.get(t.groupId) ?? null) : null,
       organizationId: null,
-      comments: t.comments.map((c) => ({ ...c, authorId: user(c.authorId) })),
+      // What the deleted agent wrote shows as the first active agent's, as a default agent would.
+      comments: t.comments.map((c) => ({ ...c, authorId: user(c.authorId) ?? user(activeAgent.sourceId) })),
     };
-    await connector.create('ticket', planned, context(''));
+    const ref = await connector.create('ticket', planned, context(''));
+    for (const comment of planned.comments) {
+      const txn = ref.children?.[comment.sourceId];
+      if (txn && comment.authorId) history.push({ txn, author: comment.authorId, at: comment.createdAt });
+    }
   });
+  if (db) backdate(db, history);
+}
+
+/**
+ * REST2 makes the token's user the author of every transaction, at the time of the call. A helpdesk
+ * that grew from mail has its customers' and agents' own history: the seed writes the original
+ * authors and times straight into the sandbox's database, as RT would have recorded them.
+ */
+function backdate(db: string, history: { txn: string; author: string; at: string }[]): void {
+  if (history.length === 0) return;
+  const sql = ['BEGIN;'];
+  for (const h of history) {
+    const at = sqlTime(h.at);
+    const author = Number(h.author);
+    const txn = Number(h.txn);
+    sql.push(`UPDATE Transactions SET Creator = ${author}, Created = '${at}' WHERE id = ${txn};`);
+    sql.push(`UPDATE Attachments SET Creator = ${author}, Created = '${at}' WHERE TransactionId = ${txn};`);
+  }
+  sql.push('COMMIT;');
+  const out = spawnSync('sqlite3', ['-cmd', '.timeout 10000', db], { input: sql.join('\n'), encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`sqlite3 could not backdate the seeded history in ${db}: ${out.stderr}`);
 }
 
 async function parallel<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -34,6 +34,11 @@ export const RT_LIMITATIONS: readonly Limitation[] = [
     description: 'REST2 stamps each transaction with the time of the API call; original comment times are not kept (the ticket\'s own Created time is).',
   },
   { entity: 'ticket', field: 'organizationId', description: 'RT has no organizations.' },
+  {
+    entity: 'ticket',
+    field: 'groupId',
+    description: 'Every RT ticket belongs to a queue: a ticket without a group is written to the General queue and reads back in it.',
+  },
   { entity: 'contact', field: 'organizationId', description: 'RT has no organizations.' },
   { entity: 'contact', field: 'tags', description: 'RT users have no tags, and REST2 cannot apply user custom fields to hold them.' },
   { entity: 'contact', field: 'customFields', description: 'REST2 cannot apply user custom fields; contact custom fields are not kept.' },
