@@ -5,6 +5,7 @@ import type { PlatformModule } from './sdk/platform.ts';
 const PLATFORMS: Readonly<Record<string, () => Promise<PlatformModule>>> = Object.freeze({
   zendesk: async () => (await import('./zendesk/index.ts')).zendesk,
   freshdesk: async () => (await import('./freshdesk/index.ts')).freshdesk,
+  rt: async () => (await import('./rt/index.ts')).rt,
 });
 
 export const PLATFORM_NAMES: readonly string[] = Object.keys(PLATFORMS);
