@@ -1,34 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { startSandboxProcess } from '../services/cli/sandbox-process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HDM = join(ROOT, 'bin/hdm.mjs');
 const REPORT = join(ROOT, 'docs/benchmarks.md');
-
-interface SandboxInfo {
-  url: string;
-  env: Record<string, string>;
-  child: ChildProcess;
-}
-
-/** Starts a sandbox in its own process, so its memory is not counted as the migration's. */
-async function startSandbox(platform: string, tickets: number, seed: number): Promise<SandboxInfo> {
-  const child = spawn(process.execPath, ['--max-old-space-size=12000', HDM, 'sandbox', platform, '--tickets', String(tickets), '--seed', String(seed), '--unthrottled', '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    const info = JSON.parse(line) as { url: string; env: Record<string, string> };
-    return { url: info.url, env: info.env, child };
-  }
-  throw new Error(`${platform} sandbox exited before printing its address`);
-}
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; seconds: number }> {
   const started = process.hrtime.bigint();
@@ -52,8 +33,10 @@ export interface BenchResult {
 }
 
 async function benchOne(tickets: number, from: string, to: string, verify: boolean): Promise<BenchResult> {
-  const source = await startSandbox(from, tickets, 1);
-  const target = await startSandbox(to, 0, 2);
+  const [source, target] = await Promise.all([
+    startSandboxProcess(from, { tickets, seed: 1, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
+    startSandboxProcess(to, { tickets: 0, seed: 2, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
+  ]);
   const dir = mkdtempSync(join(tmpdir(), 'hdm-bench-'));
   try {
     const configFile = join(dir, 'migration.yaml');
@@ -88,8 +71,7 @@ async function benchOne(tickets: number, from: string, to: string, verify: boole
       clean,
     };
   } finally {
-    source.child.kill('SIGTERM');
-    target.child.kill('SIGTERM');
+    await Promise.all([source.close(), target.close()]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

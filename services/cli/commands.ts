@@ -8,6 +8,7 @@ import { verifyMigration, type VerifyReport } from '../reconciler/verify.ts';
 import { openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
 import { Progress } from './progress.ts';
+import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 
 export interface Output {
   out(text: string): void;
@@ -149,19 +150,22 @@ export interface QuickstartFlags {
  * the reconciliation. Exits 0 only when nothing is missing, mismatched or duplicated.
  */
 export async function quickstartCommand(flags: QuickstartFlags, io: Output = stdio): Promise<number> {
-  const sourcePlatform = await platform(flags.from);
-  const targetPlatform = await platform(flags.to);
-  const sandboxes: RunningSandbox[] = [];
+  await Promise.all([platform(flags.from), platform(flags.to)]);
+  const sandboxes: { close(): Promise<void> }[] = [];
   try {
     if (!flags.json) io.err(`starting a ${flags.from} sandbox with ${flags.tickets} tickets (seed ${flags.seed}) and an empty ${flags.to} sandbox…`);
-    const source = await sourcePlatform.startSandbox({ tickets: flags.tickets, seed: flags.seed, requestsPerMinute: null });
-    sandboxes.push(source);
-    const target = await targetPlatform.startSandbox({ tickets: 0, seed: flags.seed + 1, requestsPerMinute: null });
-    sandboxes.push(target);
+    const starting = [
+      startSandboxProcess(flags.from, { tickets: flags.tickets, seed: flags.seed, requestsPerMinute: null }),
+      startSandboxProcess(flags.to, { tickets: 0, seed: flags.seed + 1, requestsPerMinute: null }),
+    ];
+    const started = await Promise.allSettled(starting);
+    for (const s of started) if (s.status === 'fulfilled') sandboxes.push(s.value);
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    const [source, target] = started.map((s) => (s as PromiseFulfilledResult<SandboxProcess>).value);
     rmSync(flags.stateDir, { recursive: true, force: true });
     // Each side reads its sandbox's credentials from its own variables, so both sides may be one platform.
     const env: NodeJS.ProcessEnv = { ...process.env };
-    const credentialsOf = (side: string, sandbox: RunningSandbox) =>
+    const credentialsOf = (side: string, sandbox: SandboxProcess) =>
       Object.fromEntries(
         Object.entries(sandbox.credentials).map(([key, value]) => {
           const variable = `HDM_QUICKSTART_${side}_${key.toUpperCase()}`;
