@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { PLATFORM_NAMES } from '../connectors/registry.ts';
 import { HdmError } from '../connectors/sdk/errors.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
 
@@ -8,8 +9,8 @@ const envRef = z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an 
 
 const endpoint = z
   .object({
-    /** Platform name: `zendesk` or `freshdesk`. */
-    platform: z.enum(['zendesk', 'freshdesk']),
+    /** Platform name: `zendesk`, `freshdesk` or `rt`. */
+    platform: z.enum(PLATFORM_NAMES as [string, ...string[]]),
     /** Base URL of the platform's API host, e.g. `https://acme.zendesk.com`. */
     url: z.url({ protocol: /^https?$/ }),
     /**
