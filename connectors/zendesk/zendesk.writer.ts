@@ -556,6 +556,10 @@ export class ZendeskWriter {
     };
     try {
       await this.client.send({ method: 'DELETE', path: path[entity], okStatuses: [404] });
+      // A deleted user stays as an inactive stub; removing what a run created means deleting it for good.
+      if (entity === 'agent' || entity === 'contact') {
+        await this.client.send({ method: 'DELETE', path: `/api/v2/deleted_users/${targetId}.json`, okStatuses: [404] });
+      }
     } catch (err) {
       throw this.fail(err, entity, targetId, 'deleting');
     }

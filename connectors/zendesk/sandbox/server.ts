@@ -311,6 +311,13 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     for (const [id, m] of store.memberships) if (m.user_id === deleted.id) store.memberships.delete(id);
     return { body: { user: store.userJson(deleted) } };
   });
+  /** Permanent deletion: only of a user already soft-deleted, as in Zendesk. */
+  route('DELETE', '/api/v2/deleted_users/:id', (ctx) => {
+    const existing = user(Number(ctx.params[0]));
+    if (existing.active) throw invalid('user', 'User: must be deleted before it can be permanently deleted');
+    store.removeUser(existing.id);
+    return { body: { deleted_user: { id: existing.id, name: existing.name, email: existing.email, active: false } } };
+  });
   route('GET', '/api/v2/incremental/users/cursor', (ctx) => {
     const users = store.usersByTime();
     return cursorExport(

@@ -510,6 +510,15 @@ export class ZendeskStore {
     return stored;
   }
 
+  removeUser(id: number): void {
+    const prior = this.users.get(id);
+    if (!prior) return;
+    ZendeskStore.unindex(this.userByEmail, prior.email?.toLowerCase(), prior.id);
+    ZendeskStore.unindex(this.userByExternal, prior.external_id, prior.id);
+    this.users.delete(id);
+    this.userOrder = null;
+  }
+
   userByExternalId(externalId: string): StoredUser | undefined {
     const id = this.userByExternal.get(externalId);
     return id === undefined ? undefined : this.users.get(id);

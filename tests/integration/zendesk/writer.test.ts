@@ -128,6 +128,16 @@ describe('zendesk writer round trip', () => {
     expect(target.counts().organization).toBe(before - 1);
     expect(await dst.get('organization', orgTarget)).toBeNull();
     await dst.delete('organization', orgTarget); // already gone: fine
+    const [contactId, contactTarget] = [...m.ids.contact][0];
+    const contacts = target.counts().contact;
+    await dst.delete('contact', contactTarget);
+    expect(target.counts().contact).toBe(contacts - 1);
+    expect(await dst.get('contact', contactTarget)).toBeNull();
+    expect(await dst.find('contact', m.source.get('contact')!.get(contactId) as Contact, `zendesk:${contactId}`)).toBeNull();
+    const [, agentTarget] = [...m.ids.agent].find(([, t]) => t !== m.defaultAgent)!;
+    const agents = target.counts().agent;
+    await dst.delete('agent', agentTarget);
+    expect(target.counts().agent).toBe(agents - 1);
   });
 });
 
