@@ -424,28 +424,39 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     return { status: 204 };
   });
   /**
-   * Time-based export: up to per_page (1000) organizations with updated_at ≥ start_time, extended so that
-   * every organization sharing the last one's timestamp is in the same page; end_time is that timestamp
-   * and next_page starts there, so the boundary organizations come again on the next page.
+   * Time-based export: up to per_page (1000) records with a timestamp ≥ start_time, extended so that
+   * every record sharing the last one's timestamp is in the same page; end_time is that timestamp and
+   * next_page starts there, so the boundary records come again on the next page.
    */
-  route('GET', '/api/v2/incremental/organizations', (ctx) => {
+  const timeExport = <T>(ctx: Ctx, key: string, all: { ts: number; id: number; item: T }[], render: (item: T) => unknown): Reply => {
     const start = startTime(ctx);
     const perPage = exportPerPage(ctx);
     const until = exportLag > 0 ? nowSec() - exportLag : Number.POSITIVE_INFINITY;
-    const sorted = [...store.organizations.values()].filter((o) => o._ts >= start && o._ts <= until).sort((a, b) => a._ts - b._ts || a.id - b.id);
+    const sorted = all.filter((r) => r.ts >= start && r.ts <= until).sort((a, b) => a.ts - b.ts || a.id - b.id);
     let end = Math.min(sorted.length, perPage);
-    while (end > 0 && end < sorted.length && sorted[end]._ts === sorted[end - 1]._ts) end += 1;
+    while (end > 0 && end < sorted.length && sorted[end].ts === sorted[end - 1].ts) end += 1;
     const page = sorted.slice(0, end);
-    const endTime = page.length > 0 ? page[page.length - 1]._ts : start;
+    const endTime = page.length > 0 ? page[page.length - 1].ts : start;
     return {
       body: {
-        organizations: page.map((o) => store.orgJson(o)),
+        [key]: page.map((r) => render(r.item)),
         count: page.length,
         end_time: endTime,
         next_page: `${store.baseUrl}${ctx.url.pathname}?start_time=${endTime}&per_page=${perPage}`,
         end_of_stream: end >= sorted.length,
       },
     };
+  };
+  route('GET', '/api/v2/incremental/organizations', (ctx) =>
+    timeExport(ctx, 'organizations', [...store.organizations.values()].map((o) => ({ ts: o._ts, id: o.id, item: o })), (o) => store.orgJson(o)),
+  );
+  route('GET', '/api/v2/incremental/users', (ctx) =>
+    timeExport(ctx, 'users', store.usersByTime().map((u) => ({ ts: u._ts, id: u.id, item: u })), (u) => store.userJson(u)),
+  );
+  route('GET', '/api/v2/incremental/tickets', (ctx) => {
+    const order = store.ticketsByTime();
+    const all = Array.from(order.ids, (id, i) => ({ ts: order.ts[i], id, item: id }));
+    return timeExport(ctx, 'tickets', all, (id) => store.ticketJson(store.ticket(id, true)!));
   });
 
   // ---------------------------------------------------------------------------------------------
@@ -987,7 +998,12 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', store.baseUrl || 'http://127.0.0.1');
-    const path = url.pathname.replace(/\.json$/, '').replace(/\/+$/, '') || '/';
+    // Help Center paths may name a locale (`/help_center/en-us/articles`); the sandbox serves every locale from one place.
+    const path =
+      url.pathname
+        .replace(/\.json$/, '')
+        .replace(/\/+$/, '')
+        .replace(/^\/api\/v2\/help_center\/[a-z]{2}(?:-[a-z0-9]{2,4})?\/(articles|sections|categories)(?=\/|$)/i, '/api/v2/help_center/$1') || '/';
     const method = req.method ?? 'GET';
     const raw = await readBody(req);
     let body: Record<string, unknown> = {};
