@@ -62,8 +62,8 @@ export interface ZendeskSandbox extends RunningSandbox {
   addComment(ticketId: number, comment: Record<string, unknown>): ZdComment;
   /** Soft-deletes a ticket (it stays in the export with status `deleted`). */
   deleteTicket(id: number): void;
-  /** Sets updated_at (and the export clock) of the first `count` records by ID to one instant; returns their IDs. */
-  touch(entity: TouchEntity, count: number, updatedAt: string | Date): number[];
+  /** Sets updated_at (and the export clock) of the first `count` records by ID, or of the given IDs, to one instant; returns their IDs. */
+  touch(entity: TouchEntity, countOrIds: number | number[], updatedAt: string | Date): number[];
   /** Answers the next `count` API requests with the given status. */
   injectFaults(spec: FaultSpec): void;
 }
@@ -908,12 +908,15 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     deleteTicket(id: number): void {
       store.deleteTicket(id);
     },
-    touch(entity: TouchEntity, count: number, updatedAt: string | Date): number[] {
+    touch(entity: TouchEntity, countOrIds: number | number[], updatedAt: string | Date): number[] {
       const at = sec(updatedAt);
       if (!Number.isFinite(at)) throw badRequest('updated_at is invalid');
+      const only = Array.isArray(countOrIds) ? new Set(countOrIds) : null;
+      const count: number = Array.isArray(countOrIds) ? new Set(countOrIds).size : countOrIds;
+      const wanted = (id: number) => !only || only.has(id);
       const ids: number[] = [];
       if (entity === 'ticket') {
-        const all = [...store.ticketsByTime().ids].sort((a, b) => a - b);
+        const all = (only ? [...only] : [...store.ticketsByTime().ids]).sort((a, b) => a - b);
         for (const id of all) {
           if (ids.length >= count) break;
           if (!store.ticket(id)) continue;
@@ -923,13 +926,14 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       } else if (entity === 'organization') {
         for (const o of [...store.organizations.values()].sort((a, b) => a.id - b.id)) {
           if (ids.length >= count) break;
-          if (o.deleted_at) continue;
+          if (o.deleted_at || !wanted(o.id)) continue;
           store.putOrganization({ ...o, updated_at: isoOf(at) });
           ids.push(o.id);
         }
       } else {
         for (const u of [...store.users.values()].sort((a, b) => a.id - b.id)) {
           if (ids.length >= count) break;
+          if (!wanted(u.id)) continue;
           store.putUser({ ...u, updated_at: isoOf(at) });
           ids.push(u.id);
         }
@@ -954,7 +958,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     if (ctx.method === 'POST' && what === 'touch') {
       const entity = String(ctx.body.entity ?? 'ticket') as TouchEntity;
       if (!['ticket', 'organization', 'user'].includes(entity)) throw badRequest('entity must be ticket, organization or user');
-      return { body: { ids: controls.touch(entity, Number(ctx.body.count ?? 0), String(ctx.body.updated_at ?? ctx.body.updatedAt)) } };
+      const target = Array.isArray(ctx.body.ids) ? (ctx.body.ids as unknown[]).map(Number) : Number(ctx.body.count ?? 0);
+      return { body: { ids: controls.touch(entity, target, String(ctx.body.updated_at ?? ctx.body.updatedAt)) } };
     }
     if (ctx.method === 'POST' && what === 'faults') {
       controls.injectFaults({ status: Number(ctx.body.status ?? 500), count: Number(ctx.body.count ?? 1), retryAfterSeconds: ctx.body.retry_after as number | undefined });

@@ -71,6 +71,17 @@ describe('zendesk sandbox API', () => {
     expect((await api(`/api/v2/tickets.json?external_id=none`)).body.tickets).toEqual([]);
   });
 
+  it('touches chosen records over HTTP and they come first in the export from that time', async () => {
+    const at = new Date(Math.floor(Date.now() / 1000 - 300) * 1000).toISOString();
+    const res = await fetch(`${sb.url}/__sandbox/touch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ entity: 'ticket', ids: [7, 9], updated_at: at }) });
+    expect(await res.json()).toEqual({ ids: [7, 9] });
+    const page = await api(`/api/v2/incremental/tickets/cursor.json?start_time=${Date.parse(at) / 1000}`);
+    expect(page.body.tickets.slice(0, 2).map((t: { id: number; updated_at: string }) => [t.id, t.updated_at])).toEqual([
+      [7, at.replace('.000Z', 'Z')],
+      [9, at.replace('.000Z', 'Z')],
+    ]);
+  });
+
   it('answers Help Center paths with or without a locale, and closed tickets refuse updates', async () => {
     expect((await api('/api/v2/help_center/en-us/articles.json')).body.articles.length).toBe(3);
     expect((await api('/api/v2/help_center/articles.json')).body.articles.length).toBe(3);
