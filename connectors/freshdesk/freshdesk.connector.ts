@@ -1,6 +1,7 @@
-import type { Connector, ConnectorConfig, Page, RateLimitInfo, ReadOptions, StreamDescriptor, StreamState, TargetRef, WriteContext } from '../sdk/contract.ts';
+import { ComposedConnector } from '../sdk/composed-connector.ts';
+import type { ConnectorConfig, RateLimitInfo, StreamDescriptor } from '../sdk/contract.ts';
 import { HdmError, isHdmError } from '../sdk/errors.ts';
-import type { AttachmentMeta, EntityName, EntityTypes, TicketField } from '../../schemas/canonical.ts';
+import type { AttachmentMeta, EntityName } from '../../schemas/canonical.ts';
 import { FreshdeskAccount } from './freshdesk.account.ts';
 import { FreshdeskClient, PAGE_SIZE } from './freshdesk.client.ts';
 import { FreshdeskReader, STREAMS } from './freshdesk.reader.ts';
@@ -55,17 +56,18 @@ export async function downloadAttachment(attachment: AttachmentMeta, attempts = 
   }
 }
 
-export class FreshdeskConnector implements Connector {
+export class FreshdeskConnector extends ComposedConnector {
   readonly platform = 'freshdesk';
   readonly limitations = FRESHDESK_LIMITATIONS;
   readonly capabilities = FRESHDESK_CAPABILITIES;
   readonly client: FreshdeskClient;
   private readonly account: FreshdeskAccount;
-  private readonly reader: FreshdeskReader;
-  private readonly writer: FreshdeskWriter;
+  protected readonly reader: FreshdeskReader;
+  protected readonly writer: FreshdeskWriter;
   private limit: number = FRESHDESK_PLAN_LIMITS.enterprise;
 
   constructor(config: ConnectorConfig) {
+    super();
     this.client = new FreshdeskClient({
       url: config.url,
       apiKey: config.credentials.apiKey ?? '',
@@ -104,26 +106,18 @@ export class FreshdeskConnector implements Connector {
     }
   }
 
-  streams(): StreamDescriptor[] {
+  override streams(): StreamDescriptor[] {
     return STREAMS.map((s) => ({ ...s }));
   }
 
-  read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncIterable<Page<E>> {
-    return this.reader.read(entity, state, options);
-  }
-
-  get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
-    return this.reader.get(entity, id);
-  }
-
-  async openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }> {
+  override async openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }> {
     if (!attachment.url) {
       throw new HdmError('ATTACHMENT_FAILED', `freshdesk attachment ${attachment.sourceId} has no URL`, { context: { platform: 'freshdesk', recordId: attachment.sourceId } });
     }
     return downloadAttachment(attachment);
   }
 
-  async count(entity: EntityName): Promise<number | null> {
+  override async count(entity: EntityName): Promise<number | null> {
     switch (entity) {
       case 'group':
         return (await this.client.all<FdGroup>('/api/v2/groups')).length;
@@ -143,27 +137,4 @@ export class FreshdeskConnector implements Connector {
     return `${this.client.baseUrl}${RECORD_PATHS[entity](id)}`;
   }
 
-  find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
-    return this.writer.find(entity, record, stamp);
-  }
-
-  create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
-    return this.writer.create(entity, record, context);
-  }
-
-  update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
-    return this.writer.update(entity, targetId, record, context);
-  }
-
-  delete(entity: EntityName, targetId: string): Promise<void> {
-    return this.writer.delete(entity, targetId);
-  }
-
-  prepare(context: { ticketFields: TicketField[] }): Promise<void> {
-    return this.writer.prepare(context);
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
-  }
 }

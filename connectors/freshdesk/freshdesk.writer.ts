@@ -40,7 +40,7 @@ import {
   ticketToFd,
   TYPE_TO_FD,
 } from './freshdesk.mapping.ts';
-import type { FdAdminChoice, FdAgent, FdArticle, FdCategory, FdCompany, FdContact, FdConversation, FdFolder, FdGroup, FdTicket, FdTicketField } from './freshdesk.types.ts';
+import type { FdAdminChoice, FdAgent, FdArticle, FdCategory, FdContact, FdConversation, FdFolder, FdGroup, FdTicket, FdTicketField } from './freshdesk.types.ts';
 
 export const FRESHDESK_LIMITATIONS: readonly Limitation[] = [
   {

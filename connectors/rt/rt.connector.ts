@@ -1,24 +1,18 @@
+import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type {
-  Connector,
   ConnectorConfig,
   Limitation,
-  Page,
   RateLimitInfo,
-  ReadOptions,
-  StreamDescriptor,
-  StreamState,
   TargetCapabilities,
-  TargetRef,
-  WriteContext,
 } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
-import type { AttachmentMeta, EntityName, EntityTypes, TicketField } from '../../schemas/canonical.ts';
+import type { EntityName } from '../../schemas/canonical.ts';
 import { RtClient, RT_PAGE_SIZE } from './rt.client.ts';
 import { RtDirectory, RtReader } from './rt.reader.ts';
 import { RT_CAPABILITIES, RT_LIMITATIONS, RtWriter } from './rt.writer.ts';
 
 /** Request Tracker 5 through its REST2 API (`<url>/REST/2.0`), authenticated by an auth token. */
-export class RtConnector implements Connector {
+export class RtConnector extends ComposedConnector {
   readonly platform = 'rt';
   readonly limitations: readonly Limitation[] = RT_LIMITATIONS;
   readonly capabilities: TargetCapabilities = RT_CAPABILITIES;
@@ -26,10 +20,11 @@ export class RtConnector implements Connector {
   readonly rateLimit: RateLimitInfo = { requestsPerMinute: 3000, pageSize: RT_PAGE_SIZE };
   readonly client: RtClient;
   private readonly directory: RtDirectory;
-  private readonly reader: RtReader;
-  private readonly writer: RtWriter;
+  protected readonly reader: RtReader;
+  protected readonly writer: RtWriter;
 
   constructor(config: ConnectorConfig) {
+    super();
     this.client = new RtClient(config);
     this.directory = new RtDirectory(this.client);
     this.reader = new RtReader(this.client, this.directory);
@@ -43,26 +38,6 @@ export class RtConnector implements Connector {
         context: { platform: 'rt', httpStatus: res.status, path: '/REST/2.0/rt' },
       });
     }
-  }
-
-  streams(): StreamDescriptor[] {
-    return this.reader.streams();
-  }
-
-  read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncIterable<Page<E>> {
-    return this.reader.read(entity, state, options);
-  }
-
-  get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
-    return this.reader.get(entity, id);
-  }
-
-  openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }> {
-    return this.reader.openAttachment(attachment);
-  }
-
-  count(entity: EntityName): Promise<number | null> {
-    return this.reader.count(entity);
   }
 
   recordUrl(entity: EntityName, id: string): string {
@@ -82,27 +57,4 @@ export class RtConnector implements Connector {
     }
   }
 
-  find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
-    return this.writer.find(entity, record, stamp);
-  }
-
-  create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
-    return this.writer.create(entity, record, context);
-  }
-
-  update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
-    return this.writer.update(entity, targetId, record, context);
-  }
-
-  delete(entity: EntityName, targetId: string): Promise<void> {
-    return this.writer.delete(entity, targetId);
-  }
-
-  prepare(context: { ticketFields: TicketField[] }): Promise<void> {
-    return this.writer.prepare(context);
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
-  }
 }

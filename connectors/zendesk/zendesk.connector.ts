@@ -1,14 +1,8 @@
-import type { AttachmentMeta, EntityName, EntityTypes } from '../../schemas/canonical.ts';
+import { ComposedConnector } from '../sdk/composed-connector.ts';
+import type { EntityName } from '../../schemas/canonical.ts';
 import type {
-  Connector,
   ConnectorConfig,
-  Page,
   RateLimitInfo,
-  ReadOptions,
-  StreamDescriptor,
-  StreamState,
-  TargetRef,
-  WriteContext,
 } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import { ZendeskClient } from './zendesk.client.ts';
@@ -34,14 +28,15 @@ const AGENT_PATHS: Record<EntityName, (id: string) => string> = {
 };
 
 /** Zendesk as a source and a target, over its public REST API v2. */
-export class ZendeskConnector implements Connector {
+export class ZendeskConnector extends ComposedConnector {
   readonly platform = 'zendesk';
   readonly rateLimit = ZENDESK_RATE_LIMIT;
-  private readonly client: ZendeskClient;
-  private readonly reader: ZendeskReader;
-  private readonly writer: ZendeskWriter;
+  protected readonly client: ZendeskClient;
+  protected readonly reader: ZendeskReader;
+  protected readonly writer: ZendeskWriter;
 
   constructor(config: ZendeskConnectorConfig) {
+    super();
     this.client = new ZendeskClient(config);
     this.reader = new ZendeskReader(this.client, config);
     this.writer = new ZendeskWriter(this.client, this.reader);
@@ -87,51 +82,8 @@ export class ZendeskConnector implements Connector {
     }
   }
 
-  streams(): StreamDescriptor[] {
-    return this.reader.streams();
-  }
-
-  read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncIterable<Page<E>> {
-    return this.reader.read(entity, state, options);
-  }
-
-  get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
-    return this.reader.get(entity, id);
-  }
-
-  openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }> {
-    return this.reader.openAttachment(attachment);
-  }
-
-  count(entity: EntityName): Promise<number | null> {
-    return this.reader.count(entity);
-  }
-
   recordUrl(entity: EntityName, id: string): string {
     return `${this.client.baseUrl}${AGENT_PATHS[entity](id)}`;
   }
 
-  find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {
-    return this.writer.find(entity, record, stamp);
-  }
-
-  create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
-    return this.writer.create(entity, record, context);
-  }
-
-  update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
-    return this.writer.update(entity, targetId, record, context);
-  }
-
-  delete(entity: EntityName, targetId: string): Promise<void> {
-    return this.writer.delete(entity, targetId);
-  }
-
-  prepare(context: { ticketFields: EntityTypes['ticketField'][] }): Promise<void> {
-    return this.writer.prepare(context);
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
-  }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../connectors/sdk/errors.ts';
-import type { Agent, EntityName, Envelope, TicketField } from '../../schemas/canonical.ts';
+import type { EntityName, Envelope, TicketField } from '../../schemas/canonical.ts';
 import { LOAD_ORDER } from '../../schemas/canonical.ts';
 import type { MessageBus } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
@@ -116,7 +116,7 @@ async function runEntities(
   loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
   saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
 ): Promise<void> {
-  const { source, target, ledger, bus, events } = deps;
+  const { source, target, ledger, events } = deps;
   const ids = new IdMapCache(ledger);
 
   const sourceFields = deps.entities.includes('ticketField') || deps.entities.includes('ticket') ? await readAll(source, 'ticketField') : [];
@@ -139,8 +139,11 @@ async function runEntities(
     }
     events?.phase?.(entity, 'start');
     const c = (counts[entity] = { read: 0, loaded: 0, created: 0, updated: 0, matched: 0, unchanged: 0, filtered: 0, failed: 0 });
-    await runStream(deps, runId, entity, checkpoint?.state ?? null, loader, c, prefetch, (state) => saveCheckpoint(entity, { state, done: false }));
-    await saveCheckpoint(entity, { state: checkpoint?.state ?? null, done: true });
+    const finalState = await runStream(deps, runId, entity, checkpoint?.state ?? null, loader, c, prefetch, (state) =>
+      saveCheckpoint(entity, { state, done: false }),
+    );
+    // The state after the last page is where a delta of this stream starts.
+    await saveCheckpoint(entity, { state: finalState, done: true });
     if (entity === 'agent') await defaultAgent.resolve(true);
     events?.phase?.(entity, 'done');
     (deps.logger ?? silentLogger).info({ runId, entity, ...c }, 'stream done');
@@ -156,7 +159,7 @@ async function runStream(
   c: RunResult['counts'][string],
   prefetch: (entity: EntityName, envelopes: Envelope[]) => Promise<void>,
   saveState: (state: StreamState) => Promise<void>,
-): Promise<void> {
+): Promise<StreamState | null> {
   const { source, ledger, bus, rules, events } = deps;
   const recordsTopic = `records.${entity}`;
   const plannedTopic = `planned.${entity}`;
@@ -215,6 +218,7 @@ async function runStream(
   // Pages are committed strictly in order, each only after all it covers has settled.
   let commits: Promise<void> = Promise.resolve();
   let commitError: unknown = null;
+  let lastState = startState;
   try {
     for await (const page of source.read(entity, startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
       if (deps.signal?.aborted) throw new HdmError('INTERNAL', 'migration interrupted');
@@ -231,6 +235,7 @@ async function runStream(
         page.records.map((e) => ({ key: `${e.entity}:${e.sourceId}`, value: e })),
       );
       const state = page.state;
+      lastState = state;
       commits = commits.then(async () => {
         await receipt.settled;
         await ledger.flush();
@@ -243,5 +248,6 @@ async function runStream(
     await mapper.close();
     await loaderSub.close();
   }
+  return lastState;
 }
 
