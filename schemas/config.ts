@@ -51,9 +51,18 @@ export const MigrationConfigSchema = z
         loaderConcurrency: z.number().int().min(1).max(256).default(16),
         /** Seconds re-read behind a saved cursor so same-second updates are never skipped. Default 60. */
         overlapSeconds: z.number().int().min(0).max(86_400).default(60),
+        /** Apply deletions at the source to the target during deltas. Default false (recorded only). */
+        propagateDeletes: z.boolean().default(false),
+        /** When a target record was edited since our last load: `source-wins`, `skip` or `report`. Default `source-wins`. */
+        conflictPolicy: z.enum(['source-wins', 'skip', 'report']).default('source-wins'),
+        /** Days after the full run ends during which deltas may run; then the data is due for purging. Default 10. */
+        retentionDays: z.number().int().min(1).max(3650).default(10),
       })
       .strict()
       .default({
+        propagateDeletes: false,
+        conflictPolicy: 'source-wins',
+        retentionDays: 10,
         skipAttachments: false,
         defaultAgentEmail: null,
         statusMap: {},

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'CONFLICT'
   | 'LEDGER_FAILED'
+  | 'NOT_READY'
+  | 'RETENTION_EXPIRED'
   | 'INTERNAL';
 
 export interface ErrorContext {

@@ -3,8 +3,10 @@ import { platform, PLATFORM_NAMES } from '../../connectors/registry.ts';
 import type { RunningSandbox } from '../../connectors/sdk/platform.ts';
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
 import { loadMigrationConfig, parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
+import { followDelta } from '../pipeline/delta.ts';
 import { runFullMigration, type RunResult } from '../pipeline/pipeline.ts';
 import { verifyMigration, type VerifyReport } from '../reconciler/verify.ts';
+import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
 import { Progress } from './progress.ts';
@@ -22,7 +24,7 @@ export const stdio: Output = {
 
 /** Exit codes: 0 clean, 1 the work ran but is not clean, 2 bad config or usage, 3 an endpoint failed. */
 export function exitCodeOf(error: HdmError): number {
-  if (error.code === 'CONFIG_INVALID') return 2;
+  if (error.code === 'CONFIG_INVALID' || error.code === 'NOT_READY' || error.code === 'RETENTION_EXPIRED') return 2;
   if (error.code === 'AUTH_FAILED' || error.code === 'UNREACHABLE' || error.code === 'LEDGER_FAILED') return 3;
   return 1;
 }
@@ -113,6 +115,62 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
     process.off('SIGTERM', onSignal);
     await runtime.close();
   }
+}
+
+function formatDelta(result: RunResult): string {
+  const changed = Object.entries(result.counts)
+    .filter(([, c]) => c.read > 0)
+    .map(([entity, c]) => `${entity} ${c.read} read/${c.created} new/${c.updated} updated${c.deleted ? `/${c.deleted} deleted` : ''}${c.conflicts ? `/${c.conflicts} conflicts` : ''}${c.failed ? `/${c.failed} FAILED` : ''}`);
+  const lag = result.lag ? ` · lag p50 ${(result.lag.p50 / 1000).toFixed(1)} s, p95 ${(result.lag.p95 / 1000).toFixed(1)} s` : '';
+  return `${result.run.runId} ${result.run.status}: ${changed.length ? changed.join(', ') : 'no changes'}${lag}`;
+}
+
+/** Delta passes: one, or until stopped with --follow. */
+export async function deltaCommand(
+  config: Readonly<MigrationConfig>,
+  flags: { follow?: boolean; intervalMs?: number; json?: boolean; maxPasses?: number },
+  io: Output = stdio,
+  env = process.env,
+): Promise<number> {
+  const runtime = await openRuntime(config, env);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let failed = false;
+  try {
+    await followDelta(runtime.deps(undefined, controller.signal), {
+      intervalMs: flags.intervalMs ?? 30_000,
+      maxPasses: flags.follow ? flags.maxPasses : 1,
+      onPass: (result) => {
+        if (Object.values(result.counts).some((c) => c.failed > 0)) failed = true;
+        io.out(flags.json ? JSON.stringify({ run: result.run, counts: result.counts, lag: result.lag }) : formatDelta(result));
+      },
+    });
+    return failed ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await runtime.close();
+  }
+}
+
+/** Removes a migration's stored data: checkpoints, the run log and its ledger rows. */
+export async function purgeCommand(config: Readonly<MigrationConfig>, io: Output = stdio): Promise<number> {
+  const stateDir = stateDirOf(config);
+  if (config.ledger.clickhouseUrl) {
+    const password = config.ledger.password ? process.env[config.ledger.password.env] : undefined;
+    const username = config.ledger.username ? process.env[config.ledger.username.env] : undefined;
+    const ledger = await openLedger({ migration: config.name, url: config.ledger.clickhouseUrl, database: config.ledger.database, username, password });
+    try {
+      await ledger.purge();
+    } finally {
+      await ledger.close();
+    }
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+  io.out(`purged migration ${config.name}: ${stateDir}${config.ledger.clickhouseUrl ? ' and its ledger rows' : ''}`);
+  return 0;
 }
 
 export async function verifyCommand(config: Readonly<MigrationConfig>, flags: { json?: boolean; sourceScan?: boolean }, io: Output = stdio, env = process.env): Promise<number> {

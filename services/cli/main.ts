@@ -4,13 +4,22 @@ import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
-import { exitCodeOf, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
+import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}`);
   return n;
 };
+
+/** `30s`, `2m`, `1h` or plain milliseconds. */
+export function duration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`"${text}" is not a duration: use e.g. 30s, 2m, 1h`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
+}
 
 async function ledgerOf(configFile: string) {
   const config = loadConfigOrFail(configFile);
@@ -77,6 +86,34 @@ export function buildProgram(): Command {
         json: opts.json,
         progress: opts.progress,
       });
+    });
+
+  program
+    .command('delta')
+    .description('move what was created or changed at the source since the full run (or the last delta); --follow keeps streaming until cutover')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .option('--follow', 'keep running passes until stopped (Ctrl-C)')
+    .option('--interval <duration>', 'pause between passes with --follow, e.g. 30s, 2m', '30s')
+    .addOption(new Option('--max-passes <n>', 'with --follow: stop after this many passes').argParser(int('--max-passes', 1)))
+    .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
+    .option('--json', 'one JSON line per pass on stdout')
+    .action(async (opts) => {
+      process.exitCode = await deltaCommand(configOf(opts.config, opts.clickhouseUrl), {
+        follow: opts.follow,
+        intervalMs: duration(opts.interval),
+        maxPasses: opts.maxPasses,
+        json: opts.json,
+      });
+    });
+
+  program
+    .command('purge')
+    .description("remove a migration's stored data: checkpoints, run log, ledger rows (after cutover, or when retention ends)")
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .option('--yes', 'confirm; nothing is removed without it')
+    .action(async (opts) => {
+      if (!opts.yes) throw new InvalidArgumentError('purge removes the checkpoints and the ledger of this migration: add --yes to confirm');
+      process.exitCode = await purgeCommand(loadConfigOrFail(opts.config));
     });
 
   program

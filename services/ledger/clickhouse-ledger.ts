@@ -360,6 +360,18 @@ export class ClickHouseLedger implements Ledger {
     }));
   }
 
+  /** Deletes every row of this migration from every table. */
+  async purge(): Promise<void> {
+    await this.flush();
+    for (const table of ['runs', 'source_records', 'id_map', 'load_attempts', 'dead_letters', 'verifications']) {
+      await this.client.command({
+        query: `ALTER TABLE ${table} DELETE WHERE migration = {migration:String}`,
+        query_params: { migration: this.migration },
+        clickhouse_settings: { mutations_sync: '1' },
+      });
+    }
+  }
+
   /** Runs a read-only SQL query for data teams (`hdm sql`). */
   async query(sql: string): Promise<Record<string, unknown>[]> {
     await this.flush();

@@ -32,7 +32,7 @@ export interface IdMapEntry {
 }
 
 export type Outcome = 'loaded' | 'filtered' | 'failed';
-export type LoadAction = 'created' | 'updated' | 'matched' | 'unchanged' | 'skipped' | 'none';
+export type LoadAction = 'created' | 'updated' | 'matched' | 'unchanged' | 'skipped' | 'deleted' | 'none';
 
 export interface LoadAttempt {
   runId: string;

@@ -16,8 +16,14 @@ export interface PlannedRecord<E extends EntityName = EntityName> {
 }
 
 export type LoadResult =
-  | { outcome: 'loaded'; action: LoadAction; targetId: string; notes: string[] }
+  | { outcome: 'loaded'; action: LoadAction; targetId: string; notes: string[]; rule: string | null }
   | { outcome: 'failed'; error: HdmError };
+
+/**
+ * What to do when the target's copy changed since our last load (someone works in the target):
+ * overwrite it with the source's version, keep the target's, or keep it and report a failure.
+ */
+export type ConflictPolicy = 'source-wins' | 'skip' | 'report';
 
 export interface LoaderOptions {
   runId: string;
@@ -26,6 +32,10 @@ export interface LoaderOptions {
   ledger: Ledger;
   ids: IdMapCache;
   resolver: ReferenceResolver;
+  /** Look for target-side edits before each update (one read per update). Default false. */
+  detectConflicts?: boolean;
+  /** Default `source-wins`. */
+  conflictPolicy?: ConflictPolicy;
 }
 
 /**
@@ -80,7 +90,7 @@ export class Loader {
     try {
       const { record, notes } = await this.options.resolver.resolve(entity, planned.record);
       const sum = this.checksumOf(entity, record);
-      const { action, ref, created } = await this.write(planned, record, sum);
+      const { action, ref, created, rule } = await this.write(planned, record, sum);
       if (action !== 'unchanged') {
         await this.options.ids.put({
           entity,
@@ -101,13 +111,13 @@ export class Loader {
         targetId: ref.targetId,
         outcome: 'loaded',
         action,
-        rule: null,
+        rule: rule ?? null,
         errorCode: null,
         errorMessage: null,
         checksum: sum,
         durationMs: performance.now() - started,
       });
-      return { outcome: 'loaded', action, targetId: ref.targetId, notes: [...planned.notes, ...notes] };
+      return { outcome: 'loaded', action, targetId: ref.targetId, notes: [...planned.notes, ...notes], rule: rule ?? null };
     } catch (err) {
       const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
       if (error.code === 'LEDGER_FAILED') throw error;
@@ -139,11 +149,61 @@ export class Loader {
     }
   }
 
+  /** Applies a deletion at the source to the target (only when the migration propagates deletes). */
+  async remove(entity: EntityName, sourceId: string, updatedAt: string): Promise<LoadResult> {
+    const started = performance.now();
+    const { ledger, runId, ids, target } = this.options;
+    try {
+      const known = await ids.get(entity, sourceId);
+      let action: LoadAction = 'none';
+      if (known && !known.deleted && known.targetId !== '') {
+        try {
+          await target.delete(entity, known.targetId);
+        } catch (err) {
+          if (!(err instanceof HdmError && err.code === 'NOT_FOUND')) throw err;
+        }
+        await ids.put({ ...known, deleted: true, sourceUpdatedAt: updatedAt, runId });
+        action = 'deleted';
+      }
+      await ledger.recordAttempt({
+        runId,
+        entity,
+        sourceId,
+        targetId: known?.targetId || null,
+        outcome: 'loaded',
+        action,
+        rule: 'deleted-at-source',
+        errorCode: null,
+        errorMessage: null,
+        checksum: null,
+        durationMs: performance.now() - started,
+      });
+      return { outcome: 'loaded', action, targetId: known?.targetId ?? '', notes: [], rule: 'deleted-at-source' };
+    } catch (err) {
+      const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
+      if (error.code === 'LEDGER_FAILED') throw error;
+      await ledger.recordAttempt({
+        runId,
+        entity,
+        sourceId,
+        targetId: null,
+        outcome: 'failed',
+        action: 'none',
+        rule: 'deleted-at-source',
+        errorCode: error.code,
+        errorMessage: error.message,
+        checksum: null,
+        durationMs: performance.now() - started,
+      });
+      return { outcome: 'failed', error };
+    }
+  }
+
   private async write<E extends EntityName>(
     planned: PlannedRecord<E>,
     record: EntityTypes[E],
     sum: string,
-  ): Promise<{ action: LoadAction; ref: TargetRef; created: boolean }> {
+  ): Promise<{ action: LoadAction; ref: TargetRef; created: boolean; rule?: string }> {
     const { entity, sourceId } = planned;
     const { target, ids } = this.options;
     const known = await ids.get(entity, sourceId);
@@ -153,8 +213,26 @@ export class Loader {
         return { action: 'unchanged', ref: { targetId: known.targetId, children: known.children }, created: known.created };
       }
       try {
-        const ref = await this.update(entity, known.targetId, record, known);
-        return { action: 'updated', ref, created: known.created };
+        let current: EntityTypes[E] | null | undefined;
+        let rule: string | undefined;
+        if (this.options.detectConflicts) {
+          current = await target.get(entity, known.targetId);
+          if (current && this.checksumOf(entity, current) !== known.checksum) {
+            const policy = this.options.conflictPolicy ?? 'source-wins';
+            rule = `conflict:${policy}`;
+            if (policy !== 'source-wins') {
+              if (policy === 'report') {
+                throw new HdmError('CONFLICT', `${entity} ${sourceId}: target record ${known.targetId} was edited on the target since it was loaded; kept as it is (conflict policy "report")`, {
+                  retryable: false,
+                  context: { entity, recordId: sourceId },
+                });
+              }
+              return { action: 'skipped', ref: { targetId: known.targetId, children: known.children }, created: known.created, rule };
+            }
+          }
+        }
+        const ref = await this.update(entity, known.targetId, record, known, current);
+        return { action: 'updated', ref, created: known.created, rule };
       } catch (err) {
         // The target record was removed behind our back: create it again rather than fail.
         if (!(err instanceof HdmError && err.code === 'NOT_FOUND')) throw err;
@@ -167,7 +245,7 @@ export class Loader {
     if (intended || !INTENT_ENTITIES.has(entity)) {
       const found = await target.find(entity, record, this.stamp(sourceId));
       if (found) {
-        const ref = await this.update(entity, found.targetId, record, null);
+        const ref = await this.update(entity, found.targetId, record, null, undefined);
         return { action: 'matched', ref, created: intended };
       }
     }
@@ -188,15 +266,22 @@ export class Loader {
     return { action: 'created', ref, created: true };
   }
 
-  private async update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], known: IdMapEntry | null): Promise<TargetRef> {
+  private async update<E extends EntityName>(
+    entity: E,
+    targetId: string,
+    record: EntityTypes[E],
+    known: IdMapEntry | null,
+    /** The target's current version when already read (undefined: not read yet). */
+    current: EntityTypes[E] | null | undefined,
+  ): Promise<TargetRef> {
     let children = known?.children ?? {};
     if (entity === 'ticket') {
       const ticket = record as Ticket;
       const missing = ticket.comments.some((c) => !(c.sourceId in children));
       if (missing) {
         // The id map may lag the target (a crash between a write and its map entry): ask the target.
-        const current = (await this.options.target.get('ticket', targetId)) as Ticket | null;
-        if (current) children = { ...matchExistingComments(ticket.comments, current.comments), ...children };
+        const onTarget = (current === undefined ? await this.options.target.get('ticket', targetId) : current) as Ticket | null;
+        if (onTarget) children = { ...matchExistingComments(ticket.comments, onTarget.comments), ...children };
       }
     }
     const ref = await this.options.target.update(entity, targetId, record, this.context(record.sourceId, children));

@@ -17,7 +17,26 @@ export class ReferenceResolver {
     private readonly ids: IdMapCache,
     /** Target ID of the agent who receives what unmatched, deactivated or deleted agents did. */
     private readonly defaultAgentTargetId: () => string | null,
+    /**
+     * Loads a referenced record that is not migrated yet (created at the source after its stream was
+     * read) and returns its target ID, or null when the source has no such record.
+     */
+    private readonly onMissing: ((entity: EntityName, sourceId: string) => Promise<string | null>) | null = null,
   ) {}
+
+  /** Target IDs for references, loading on the fly what the id map does not know yet. */
+  private async lookup(entity: EntityName, sourceIds: (string | null)[]): Promise<Map<string, string>> {
+    const ids = sourceIds.filter((id): id is string => id !== null);
+    const found = await this.ids.targetIds(entity, ids);
+    if (this.onMissing) {
+      for (const id of new Set(ids)) {
+        if (found.has(id)) continue;
+        const loaded = await this.onMissing(entity, id);
+        if (loaded) found.set(id, loaded);
+      }
+    }
+    return found;
+  }
 
   /** Fetches, in a few queries, the id map entries a page of records will need. */
   async prefetch(entity: EntityName, records: EntityTypes[EntityName][]): Promise<void> {
@@ -80,6 +99,18 @@ export class ReferenceResolver {
   private async ticket(ticket: Ticket, notes: string[]): Promise<Ticket> {
     const userIds = [ticket.requesterId, ticket.assigneeId, ...ticket.comments.map((c) => c.authorId)].filter((id): id is string => id !== null);
     const [agents, contacts] = await Promise.all([this.ids.targetIds('agent', userIds), this.ids.targetIds('contact', userIds)]);
+    if (this.onMissing) {
+      // A user the id map does not know may be new at the source: a contact, else an agent.
+      for (const id of new Set(userIds)) {
+        if (agents.has(id) || contacts.has(id)) continue;
+        const contact = await this.onMissing('contact', id);
+        if (contact) contacts.set(id, contact);
+        else {
+          const agent = await this.onMissing('agent', id);
+          if (agent) agents.set(id, agent);
+        }
+      }
+    }
     const user = (id: string | null, field: string, allowDefault: boolean): string | null => {
       if (id === null) return null;
       const found = agents.get(id) ?? contacts.get(id);
@@ -115,13 +146,13 @@ export class ReferenceResolver {
 
   private async optional(entity: EntityName, id: string | null, field: string, notes: string[]): Promise<string | null> {
     if (id === null) return null;
-    const found = (await this.ids.targetIds(entity, [id])).get(id);
+    const found = (await this.lookup(entity, [id])).get(id);
     if (!found) notes.push(`${field} ${id} was not migrated; left empty`);
     return found ?? null;
   }
 
   private async required(entity: EntityName, id: string, ofEntity: EntityName, recordId: string, field: string): Promise<string> {
-    const found = (await this.ids.targetIds(entity, [id])).get(id);
+    const found = (await this.lookup(entity, [id])).get(id);
     if (!found) {
       throw new HdmError('UNRESOLVED_REFERENCE', `${ofEntity} ${recordId}: ${field} ${id} (${entity}) was not migrated`, {
         context: { entity: ofEntity, recordId, field },

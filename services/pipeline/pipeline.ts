@@ -6,7 +6,7 @@ import { LOAD_ORDER } from '../../schemas/canonical.ts';
 import type { MessageBus } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
-import { Loader, type PlannedRecord } from '../loader/loader.ts';
+import { Loader, type ConflictPolicy, type PlannedRecord } from '../loader/loader.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { pickDefaultAgent, readAll } from './default-agent.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
@@ -38,16 +38,64 @@ export interface PipelineDeps {
   overlapSeconds: number;
   /** Email of the default agent on the target, if the user named one. */
   defaultAgentEmail: string | null;
+  /** Apply deletions at the source to the target. Default false: they are recorded only. */
+  propagateDeletes?: boolean;
+  /** What a delta does when the target's copy was edited since our last load. Default `source-wins`. */
+  conflictPolicy?: ConflictPolicy;
+  /** Days after the full run ends during which deltas may run. Default 10. */
+  retentionDays?: number;
   events?: PipelineEvents;
   /** Structured log of the run (failures, phases). Default: silent. */
   logger?: Logger;
   signal?: AbortSignal;
 }
 
+export interface StreamCounts {
+  read: number;
+  loaded: number;
+  created: number;
+  updated: number;
+  matched: number;
+  unchanged: number;
+  skipped: number;
+  deleted: number;
+  filtered: number;
+  failed: number;
+  /** Loads whose target copy had been edited on the target since our last load. */
+  conflicts: number;
+}
+
 export interface RunResult {
   run: RunInfo;
   /** Per entity: records read, loaded (by action), filtered, failed. */
-  counts: Record<string, { read: number; loaded: number; created: number; updated: number; matched: number; unchanged: number; filtered: number; failed: number }>;
+  counts: Record<string, StreamCounts>;
+  /** Source change to target write, in ms, over the records this run created or updated. */
+  lag: { p50: number; p95: number; max: number; samples: number } | null;
+}
+
+/** A message on a `planned.*` topic: a record to upsert, or a deletion to apply. */
+export type PlannedMessage = (PlannedRecord & { op?: 'upsert' }) | { op: 'delete'; entity: EntityName; sourceId: string; updatedAt: string };
+
+const emptyCounts = (): StreamCounts => ({
+  read: 0,
+  loaded: 0,
+  created: 0,
+  updated: 0,
+  matched: 0,
+  unchanged: 0,
+  skipped: 0,
+  deleted: 0,
+  filtered: 0,
+  failed: 0,
+  conflicts: 0,
+});
+
+/** Percentiles of change lag, from samples kept by a run. */
+export function lagSummary(samples: number[]): RunResult['lag'] {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { p50: at(0.5), p95: at(0.95), max: sorted[sorted.length - 1], samples: sorted.length };
 }
 
 /** Canonical records a record counts for in throughput: a ticket counts itself and each comment. */
@@ -86,12 +134,14 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
   log.info({ runId: run.runId, source: source.platform, target: target.platform, resumed: Object.keys(full.streams).length > 0 }, 'full run started');
 
   const counts: RunResult['counts'] = {};
+  const lags: number[] = [];
   try {
-    await runEntities(deps, run.runId, counts, async (entity) => full.streams[entity] ?? null, async (entity, checkpoint) => {
+    await runEntities(deps, run.runId, counts, lags, { detectConflicts: false }, async (entity) => full.streams[entity] ?? null, async (entity, checkpoint) => {
       full.streams[entity] = checkpoint;
       await checkpoints.save(data);
     });
     full.status = 'done';
+    full.finishedAt = new Date().toISOString();
     await checkpoints.save(data);
     run.status = 'succeeded';
     log.info({ runId: run.runId, counts }, 'full run succeeded');
@@ -106,13 +156,16 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
     await ledger.flush();
     await ledger.saveRun(run);
   }
-  return { run, counts };
+  return { run, counts, lag: lagSummary(lags) };
 }
 
-async function runEntities(
+/** Every selected stream of one run, in load order, from the checkpoints the caller keeps. */
+export async function runEntities(
   deps: PipelineDeps,
   runId: string,
   counts: RunResult['counts'],
+  lags: number[],
+  mode: { detectConflicts: boolean },
   loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
   saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
 ): Promise<void> {
@@ -125,8 +178,37 @@ async function runEntities(
   });
 
   const defaultAgent = await pickDefaultAgent(deps, ids);
-  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId);
-  const loader = new Loader({ runId, target, source, ledger, ids, resolver });
+  // References to records created at the source after their own stream was read are loaded on the
+  // fly; each is tried once per run.
+  const onTheFly = new Map<string, Promise<string | null>>();
+  const loadMissing = (entity: EntityName, sourceId: string): Promise<string | null> => {
+    const key = `${entity}:${sourceId}`;
+    let pending = onTheFly.get(key);
+    if (!pending) {
+      pending = (async () => {
+        if (!deps.entities.includes(entity)) return null;
+        const record = await source.get(entity, sourceId).catch(() => null);
+        if (!record) return null;
+        const mapped = mapRecord(entity, record, deps.rules);
+        if (mapped.kind === 'filtered') return null;
+        const result = await loader.load({ entity, sourceId, updatedAt: record.updatedAt, record: mapped.record, notes: [...mapped.notes, 'loaded on the fly'] });
+        return result.outcome === 'loaded' ? result.targetId : null;
+      })();
+      onTheFly.set(key, pending);
+    }
+    return pending;
+  };
+  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId, loadMissing);
+  const loader = new Loader({
+    runId,
+    target,
+    source,
+    ledger,
+    ids,
+    resolver,
+    detectConflicts: mode.detectConflicts,
+    conflictPolicy: deps.conflictPolicy,
+  });
   const prefetch = (entity: EntityName, envelopes: Envelope[]) =>
     resolver.prefetch(entity, envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record] : [])));
 
@@ -138,8 +220,8 @@ async function runEntities(
       continue;
     }
     events?.phase?.(entity, 'start');
-    const c = (counts[entity] = { read: 0, loaded: 0, created: 0, updated: 0, matched: 0, unchanged: 0, filtered: 0, failed: 0 });
-    const finalState = await runStream(deps, runId, entity, checkpoint?.state ?? null, loader, c, prefetch, (state) =>
+    const c = (counts[entity] = emptyCounts());
+    const finalState = await runStream(deps, runId, entity, checkpoint?.state ?? null, loader, c, lags, prefetch, (state) =>
       saveCheckpoint(entity, { state, done: false }),
     );
     // The state after the last page is where a delta of this stream starts.
@@ -156,7 +238,8 @@ async function runStream(
   entity: EntityName,
   startState: StreamState | null,
   loader: Loader,
-  c: RunResult['counts'][string],
+  c: StreamCounts,
+  lags: number[],
   prefetch: (entity: EntityName, envelopes: Envelope[]) => Promise<void>,
   saveState: (state: StreamState) => Promise<void>,
 ): Promise<StreamState | null> {
@@ -169,7 +252,11 @@ async function runStream(
     async (message) => {
       const envelope = message.value;
       if (envelope.op === 'delete') {
-        // Deletions are recorded by the poller; applying them is the delta's job.
+        // Always recorded (source_records.deleted); applied to the target only when asked to.
+        if (deps.propagateDeletes) {
+          const deletion: PlannedMessage = { op: 'delete', entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt };
+          await bus.publish(plannedTopic, [{ key: message.key, value: deletion }], { parent: message });
+        }
         return;
       }
       const mapped = mapRecord(envelope.entity, envelope.record, rules);
@@ -191,24 +278,30 @@ async function runStream(
         events?.filtered?.(entity, mapped.rule);
         return;
       }
-      const planned: PlannedRecord = { entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt, record: mapped.record, notes: mapped.notes };
+      const planned: PlannedMessage = { entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt, record: mapped.record, notes: mapped.notes };
       await bus.publish(plannedTopic, [{ key: message.key, value: planned }], { parent: message });
     },
     { group: 'mapper', concurrency: 4 },
   );
 
-  const loaderSub = await bus.subscribe<PlannedRecord>(
+  const loaderSub = await bus.subscribe<PlannedMessage>(
     plannedTopic,
     async (message) => {
-      const result = await loader.load(message.value);
-      const weight = canonicalWeight({ ...message.value, op: 'upsert' } as Envelope);
+      const planned = message.value;
+      const result = planned.op === 'delete' ? await loader.remove(planned.entity, planned.sourceId, planned.updatedAt) : await loader.load(planned);
+      const weight = planned.op === 'delete' ? 1 : canonicalWeight({ ...planned, op: 'upsert' } as Envelope);
       if (result.outcome === 'loaded') {
         c.loaded += 1;
-        c[result.action as 'created' | 'updated' | 'matched' | 'unchanged'] += 1;
+        if (result.action in c) c[result.action as keyof StreamCounts] += 1;
+        if (result.rule?.startsWith('conflict:')) c.conflicts += 1;
+        if (result.action === 'created' || result.action === 'updated') {
+          const lag = Date.now() - Date.parse(planned.updatedAt);
+          if (Number.isFinite(lag) && lags.length < 100_000) lags.push(lag);
+        }
         events?.loaded?.(entity, result.action, weight);
       } else {
         c.failed += 1;
-        deps.logger?.warn({ runId, entity, sourceId: message.value.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
+        deps.logger?.warn({ runId, entity, sourceId: planned.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
         events?.failed?.(entity, result.error);
       }
     },

@@ -15,7 +15,16 @@ export interface CheckpointData {
     runId: string;
     status: 'running' | 'done';
     startedAt: string;
+    /** When the full run finished; the retention period counts from here. */
+    finishedAt?: string;
     streams: Partial<Record<EntityName, StreamCheckpoint>>;
+  } | null;
+  /** Where deltas stand, per stream; started from the full run's final cursors. */
+  delta?: {
+    /** The full run these cursors continue; a new full run starts them afresh. */
+    fullRunId: string;
+    streams: Partial<Record<EntityName, StreamState | null>>;
+    passes: number;
   } | null;
 }
 

@@ -23,6 +23,7 @@ export interface Runtime {
   /** JSON-lines log under the state directory (`hdm.log`). */
   logger: Logger;
   logFile: string;
+  checkpoints: FileCheckpointStore;
   deps(events?: PipelineEvents, signal?: AbortSignal): PipelineDeps;
   close(): Promise<void>;
 }
@@ -76,6 +77,7 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
   return {
     logger,
     logFile,
+    checkpoints,
     config,
     stateDir,
     source,
@@ -95,6 +97,9 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
       loaderConcurrency: config.options.loaderConcurrency,
       overlapSeconds: config.options.overlapSeconds,
       defaultAgentEmail: config.options.defaultAgentEmail,
+      propagateDeletes: config.options.propagateDeletes,
+      conflictPolicy: config.options.conflictPolicy,
+      retentionDays: config.options.retentionDays,
       events,
       logger,
       signal,

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FreshdeskSandbox } from '../../connectors/freshdesk/sandbox/server.ts';
+import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
+import { deltaCommand, migrateCommand, verifyCommand } from '../../services/cli/commands.ts';
+import { runDeltaPass } from '../../services/pipeline/delta.ts';
+import { openRuntime } from '../../services/runtime/runtime.ts';
+import { parseMigrationConfig } from '../../schemas/config.ts';
+import type { Ticket } from '../../schemas/canonical.ts';
+import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+
+async function verifyClean(m: MigrationEnv, config = parseMigrationConfig(m.config)) {
+  const out = captureOutput();
+  const code = await verifyCommand(config, { json: true }, out, m.env);
+  const report = JSON.parse(out.stdout.join('\n'));
+  return { code, report };
+}
+
+async function delta(m: MigrationEnv, config = parseMigrationConfig(m.config)) {
+  const out = captureOutput();
+  const code = await deltaCommand(config, { json: true }, out, m.env);
+  return { code, pass: JSON.parse(out.stdout[0]) };
+}
+
+describe('delta after a full run (zendesk → freshdesk)', () => {
+  let m: MigrationEnv;
+  let source: ZendeskSandbox;
+  let target: FreshdeskSandbox;
+  beforeAll(async () => {
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 30, seed: 12, articles: 4, maxComments: 4 });
+    source = m.source as ZendeskSandbox;
+    target = m.target as FreshdeskSandbox;
+  });
+  afterAll(async () => m?.close());
+
+  it('refuses before a full run has finished', async () => {
+    const out = captureOutput();
+    await expect(deltaCommand(parseMigrationConfig(m.config), { json: true }, out, m.env)).rejects.toMatchObject({ code: 'NOT_READY' });
+  });
+
+  it('carries new and changed tickets with their new comments, once, and reconciles clean', async () => {
+    const config = parseMigrationConfig(m.config);
+    expect(await migrateCommand(config, { json: true, progress: false, verify: false }, captureOutput(), m.env)).toBe(0);
+    const ticketsBefore = target.counts().ticket;
+
+    // Agents keep working at the source after the full run.
+    const created = source.createTicket({ subject: 'New after cutoff — Grüße', comment: { body: '<p>Brand new ticket</p>', public: true } });
+    source.updateTicket(3, { subject: 'Changed after the full run', status: 'pending', tags: ['changed', 'delta'] });
+    source.addComment(5, { body: 'A reply written during the migration', public: true });
+    source.addComment(5, { body: 'An internal note', public: false });
+
+    const first = await delta(m, config);
+    expect(first.code).toBe(0);
+    expect(first.pass.counts.ticket.created).toBe(1);
+    expect(first.pass.counts.ticket.updated).toBe(2);
+    expect(first.pass.lag).not.toBeNull();
+    expect(target.counts().ticket).toBe(ticketsBefore + 1);
+
+    const { code, report } = await verifyClean(m, config);
+    expect(report.entities.ticket, JSON.stringify(report.issues)).toMatchObject({ missing: 0, mismatched: 0, duplicates: 0 });
+    expect(code).toBe(0);
+
+    // The overlap window re-reads recent changes: absorbed, nothing created or appended twice.
+    const second = await delta(m, config);
+    expect(second.pass.counts.ticket.created).toBe(0);
+    expect(second.pass.counts.ticket.updated).toBe(0);
+    expect(target.counts().ticket).toBe(ticketsBefore + 1);
+    const rt = await openRuntime(config, m.env);
+    try {
+      const mapped = await rt.ledger.lookupIds('ticket', ['5', String(created.id)]);
+      const five = (await rt.target.get('ticket', mapped.get('5')!.targetId)) as Ticket;
+      expect(five.comments.filter((c) => c.body.includes('A reply written during the migration'))).toHaveLength(1);
+      expect(five.comments.filter((c) => c.body.includes('An internal note') && !c.public)).toHaveLength(1);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('applies the conflict policy when the target copy was edited since the last load', async () => {
+    const base = parseMigrationConfig(m.config);
+    // A ticket agents are still working on (closed tickets cannot change at the source).
+    const open = source.createTicket({ subject: 'Conflict candidate', status: 'open', comment: { body: 'Help please', public: true } });
+    await delta(m, base);
+    const rt = await openRuntime(base, m.env);
+    const targetId = Number((await rt.ledger.lookupIds('ticket', [String(open.id)])).get(String(open.id))!.targetId);
+    await rt.close();
+
+    // skip: the target's edit stays, the ledger records the conflict.
+    target.updateTicket(targetId, { subject: 'Edited by an agent in the target' });
+    source.updateTicket(open.id, { subject: 'Edited at the source' });
+    const skip = parseMigrationConfig({ ...m.config, options: { conflictPolicy: 'skip' } });
+    const skipped = await delta(m, skip);
+    expect(skipped.pass.counts.ticket.conflicts).toBe(1);
+    expect(skipped.pass.counts.ticket.skipped).toBe(1);
+    expect(await subjectOf(m, targetId)).toBe('Edited by an agent in the target');
+
+    // report: kept as well, and counted as a failure with the reason.
+    source.updateTicket(open.id, { subject: 'Edited at the source again' });
+    const report = parseMigrationConfig({ ...m.config, options: { conflictPolicy: 'report' } });
+    const reported = await delta(m, report);
+    expect(reported.code).toBe(1);
+    expect(reported.pass.counts.ticket.failed).toBe(1);
+
+    // source-wins (the default): overwritten, and still recorded as a conflict.
+    source.updateTicket(open.id, { subject: 'The source wins' });
+    const wins = await delta(m, base);
+    expect(wins.pass.counts.ticket.conflicts).toBe(1);
+    expect(await subjectOf(m, targetId)).toBe('The source wins');
+  });
+
+  it('refuses after the retention period', async () => {
+    const config = parseMigrationConfig({ ...m.config, options: { retentionDays: 1 } });
+    const rt = await openRuntime(config, m.env);
+    try {
+      await expect(runDeltaPass(rt.deps(), () => new Date(Date.now() + 2 * 86_400_000))).rejects.toMatchObject({ code: 'RETENTION_EXPIRED' });
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('continues from a restarted full run\'s cursors', async () => {
+    const config = parseMigrationConfig(m.config);
+    expect(await migrateCommand(config, { json: true, progress: false, verify: false, restart: true }, captureOutput(), m.env)).toBe(0);
+    source.updateTicket(9, { subject: 'After the restarted full run' });
+    const after = await delta(m, config);
+    expect(after.pass.counts.ticket.updated).toBe(1);
+    expect(after.pass.run.summary.pass).toBe(1);
+    const { code, report } = await verifyClean(m, config);
+    expect(report.issues).toEqual([]);
+    expect(code).toBe(0);
+  });
+});
+
+async function subjectOf(m: MigrationEnv, targetId: number): Promise<string> {
+  const rt = await openRuntime(parseMigrationConfig(m.config), m.env);
+  try {
+    return ((await rt.target.get('ticket', String(targetId))) as Ticket).subject;
+  } finally {
+    await rt.close();
+  }
+}
