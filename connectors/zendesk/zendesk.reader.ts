@@ -187,14 +187,23 @@ export class ZendeskReader {
   }
 
   /**
-   * Tickets through the cursor-based incremental export, each carried with all its comments. The saved
-   * cursor is Zendesk's `after_cursor`; without one (or if Zendesk no longer accepts it) the read
-   * starts from `coveredUntil` less the overlap.
+   * Where a cursor-based export resumes: from `coveredUntil` less the overlap whenever the saved
+   * state has it, so a record changed in the same second as the last one read is read again rather
+   * than skipped (an `after_cursor` points past that second); from the saved `after_cursor` only
+   * when no time is known.
+   */
+  private resumeQuery(state: StreamState | null, options: ReadOptions | undefined): Record<string, string | number> {
+    if (state?.coveredUntil) return { start_time: this.startTime(epoch(state.coveredUntil), options) };
+    const saved = parseCursor(state);
+    return typeof saved?.after === 'string' ? { cursor: saved.after } : { start_time: 0 };
+  }
+
+  /**
+   * Tickets through the cursor-based incremental export, each carried with all its comments, resumed
+   * as `resumeQuery` says (and from `coveredUntil` less the overlap if Zendesk rejects a cursor).
    */
   private async *readTickets(state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
-    const saved = parseCursor(state);
-    let query: Record<string, string | number> =
-      typeof saved?.after === 'string' ? { cursor: saved.after } : { start_time: state?.coveredUntil ? this.startTime(epoch(state.coveredUntil), options) : 0 };
+    let query = this.resumeQuery(state, options);
     let current: StreamState = state ?? { cursor: null, coveredUntil: null };
     const catalog = await this.fieldCatalog();
     const batch = Math.max(1, this.options.ticketBatch ?? 100);
@@ -245,9 +254,7 @@ export class ZendeskReader {
 
   /** Agents and contacts both come from the cursor-based user export, split by role. */
   private async *readUsers(entity: 'agent' | 'contact', state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
-    const saved = parseCursor(state);
-    let query: Record<string, string | number> =
-      typeof saved?.after === 'string' ? { cursor: saved.after } : { start_time: state?.coveredUntil ? this.startTime(epoch(state.coveredUntil), options) : 0 };
+    let query = this.resumeQuery(state, options);
     let current: StreamState = state ?? { cursor: null, coveredUntil: null };
     const groups = entity === 'agent' ? await this.memberships() : new Map<number, number[]>();
     for (;;) {

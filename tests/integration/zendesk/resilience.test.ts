@@ -98,13 +98,15 @@ describe('zendesk reader under pressure', () => {
       const all = await readAll(c, 'ticket');
       expect(all.envelopes.length).toBe(1100);
       expect(new Set(all.envelopes.map((e) => e.sourceId)).size).toBe(1100);
-      // A state saved in the middle of the flood: the rest arrives, none of the earlier pages again.
+      // A state saved in the middle of the flood: the rest arrives. The resume starts the overlap window
+      // before the saved second, so the flood's second is read again (absorbed downstream), never skipped.
       const mid = all.pages.findIndex((p) => p.records.some((r) => r.sourceId === String(ids[600])));
       const before = new Set(all.pages.slice(0, mid + 1).flatMap((p) => p.records.map((r) => r.sourceId)));
       const rest = await readAll(c, 'ticket', all.pages[mid].state);
       const after = new Set(rest.envelopes.map((e) => e.sourceId));
-      expect(before.size + after.size).toBe(1100);
-      for (const id of after) expect(before.has(id)).toBe(false);
+      for (const e of all.envelopes) if (!before.has(e.sourceId)) expect(after.has(e.sourceId), e.sourceId).toBe(true);
+      for (const id of ids) expect(after.has(String(id)), `flood ticket ${id}`).toBe(true);
+      expect(rest.envelopes.length).toBe(after.size);
     } finally {
       await c.close();
       await sb.close();
@@ -134,15 +136,23 @@ describe('zendesk reader under pressure', () => {
       sb.deleteTicket(Number(d));
       const next = await readAll(c, 'ticket', saved);
       const byId = new Map(next.envelopes.map((e) => [e.sourceId, e]));
-      expect([...byId.keys()].sort()).toEqual([String(created.id), a, b, d].sort());
+      // Everything changed after the save arrives; the overlap window may bring unchanged ones again.
+      for (const id of [String(created.id), a, b, d]) expect(byId.has(id), id).toBe(true);
+      for (const [id, e] of byId) {
+        if ([String(created.id), a, b, d].includes(id)) continue;
+        expect(e.op === 'upsert' && JSON.stringify(e.record), `re-read ${id} unchanged`).toBe(JSON.stringify(first.upserts.get(id)));
+      }
       expect(byId.get(d)!.op).toBe('delete');
       const ta = byId.get(a)!;
       expect(ta.op === 'upsert' && ta.record.comments.at(-1)!.body).toContain('late reply');
       const tb = byId.get(b)!;
       expect(tb.op === 'upsert' && tb.record.status).toBe('solved');
       expect(sb.counts().ticket).toBe(60);
-      // Nothing new: the resumed state yields nothing more.
-      expect((await readAll(c, 'ticket', next.state)).envelopes.length).toBe(0);
+      // Nothing new: reading on from the resumed state brings no change.
+      for (const e of (await readAll(c, 'ticket', next.state)).envelopes) {
+        const seen = byId.get(e.sourceId) ?? first.upserts.get(e.sourceId);
+        expect(e.op === 'upsert' ? JSON.stringify(e.record) : 'delete').toBe(e.op === 'upsert' ? JSON.stringify((seen as { record?: unknown })?.record ?? seen) : 'delete');
+      }
       // Users resume too; a stale/unknown cursor falls back to coveredUntil less the overlap.
       const contacts = await readAll(c, 'contact');
       sb.touch('user', 1, minuteAgo(2));
@@ -166,7 +176,7 @@ describe('zendesk reader under pressure', () => {
       expect(early.envelopes.map((e) => e.sourceId)).not.toContain(String(created.id));
       await new Promise((r) => setTimeout(r, 3100));
       const later = await readAll(c, 'ticket', early.state ?? first.state);
-      expect(later.envelopes.map((e) => e.sourceId)).toEqual([String(created.id)]);
+      expect(later.envelopes.map((e) => e.sourceId)).toContain(String(created.id));
     } finally {
       await c.close();
       await sb.close();
