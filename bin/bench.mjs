@@ -1,6 +1,14 @@
 #!/usr/bin/env node
+// npm run bench [-- --sizes 10000,100000]     full migrations (docs/benchmarks.md)
+// npm run bench -- delta [--tickets 10000]    delta request ratio and --follow lag
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../bench/migration.bench.ts');
-await main(process.argv.slice(2));
+const args = process.argv.slice(2);
+if (args[0] === 'delta') {
+  const { main } = await import('../bench/delta.bench.ts');
+  await main(args.slice(1));
+} else {
+  const { main } = await import('../bench/migration.bench.ts');
+  await main(args);
+}
