@@ -11,6 +11,8 @@ export interface FreshdeskClientOptions {
   concurrency?: number;
   /** Client-side requests-per-minute ceiling; 0 relies on the server's 429s. Default 0. */
   requestsPerMinute?: number;
+  /** Attempts for a retryable failure. Default 8. */
+  maxAttempts?: number;
 }
 
 /** Largest page Freshdesk serves (`per_page` above it is a 400). */
@@ -45,8 +47,9 @@ export class FreshdeskClient {
       headers: { authorization: auth },
       concurrency: options.concurrency ?? 8,
       requestsPerMinute: options.requestsPerMinute ?? 0,
+      maxAttempts: options.maxAttempts,
     });
-    this.files = new HttpClient({ platform: 'freshdesk', baseUrl: this.baseUrl, concurrency: options.concurrency ?? 8 });
+    this.files = new HttpClient({ platform: 'freshdesk', baseUrl: this.baseUrl, concurrency: options.concurrency ?? 8, maxAttempts: options.maxAttempts });
   }
 
   get<T>(path: string, query?: HttpRequest['query']): Promise<T> {

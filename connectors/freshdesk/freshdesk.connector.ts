@@ -73,6 +73,7 @@ export class FreshdeskConnector extends ComposedConnector {
       apiKey: config.credentials.apiKey ?? '',
       concurrency: config.concurrency,
       requestsPerMinute: config.requestsPerMinute,
+      maxAttempts: config.maxAttempts,
     });
     this.account = new FreshdeskAccount(this.client);
     this.reader = new FreshdeskReader(this.client, this.account);

@@ -40,6 +40,7 @@ export class RtClient {
       baseUrl: `${this.apiUrl}/`,
       headers: { authorization: `token ${token}` },
       concurrency: config.concurrency ?? 8,
+      maxAttempts: config.maxAttempts,
       requestsPerMinute: config.requestsPerMinute ?? 0,
       // Large attachments travel base64 in JSON and RT decodes them in Perl: allow time.
       timeoutMs: 180_000,

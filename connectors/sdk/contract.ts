@@ -149,4 +149,6 @@ export interface ConnectorConfig {
   concurrency?: number;
   /** Client-side requests-per-minute ceiling; 0 means rely on the server's 429s. Default 0. */
   requestsPerMinute?: number;
+  /** Attempts for a retryable failure (429, 5xx, unreachable) before giving up. Default 8. */
+  maxAttempts?: number;
 }

@@ -44,6 +44,7 @@ export class ZendeskClient {
       baseUrl: this.baseUrl,
       headers: { authorization: this.authorization },
       concurrency: config.concurrency ?? 8,
+      maxAttempts: config.maxAttempts,
       requestsPerMinute: config.requestsPerMinute ?? 0,
     });
   }

@@ -76,6 +76,12 @@ class Partition {
     waiter?.();
   }
 
+  /** Drops what is queued (their publishers' completions never settle: nothing was handled). */
+  clear(): void {
+    this.queue.length = 0;
+    for (const waiter of this.spaceWaiters.splice(0)) waiter();
+  }
+
   async take(stopped: () => boolean): Promise<Entry | null> {
     while (this.queue.length === 0) {
       if (stopped()) return null;
@@ -176,9 +182,12 @@ export class InProcessBus implements MessageBus {
       }
     });
     const subscription: Subscription = {
-      close: async () => {
+      close: async (options = {}) => {
         stopped = true;
-        for (const partition of topic.partitions) partition.wake();
+        for (const partition of topic.partitions) {
+          if (options.drain === false) partition.clear();
+          partition.wake();
+        }
         await Promise.all(loops);
         topic.subscribed = false;
         this.subscriptions.delete(subscription);

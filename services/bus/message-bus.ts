@@ -42,8 +42,11 @@ export interface SubscribeOptions {
 export type Handler<T> = (message: BusMessage<T>) => Promise<void>;
 
 export interface Subscription {
-  /** Stops consuming once in-flight handlers finish. */
-  close(): Promise<void>;
+  /**
+   * Stops consuming once in-flight handlers finish. With `drain: false` (after a failure) messages
+   * not yet handled are left unconsumed, to be read again by the next run. Default: drain.
+   */
+  close(options?: { drain?: boolean }): Promise<void>;
 }
 
 export interface MessageBus {

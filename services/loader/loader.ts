@@ -45,6 +45,12 @@ export interface LoaderOptions {
  */
 const INTENT_ENTITIES: ReadonlySet<EntityName> = new Set(['ticket', 'kbArticle']);
 
+/**
+ * Failures that say nothing about the record: a platform or the ledger out of reach. They stop the
+ * run (its cursors stay where they were, so a re-run resumes) instead of failing every record.
+ */
+const STOPS_THE_RUN: ReadonlySet<string> = new Set(['LEDGER_FAILED', 'UNREACHABLE', 'TIMEOUT', 'AUTH_FAILED']);
+
 /** Field paths per entity that the target cannot preserve. */
 export function unpreservedFields(limitations: readonly Limitation[], entity: EntityName): string[] {
   return limitations.filter((l) => l.entity === entity).map((l) => l.field);
@@ -120,7 +126,7 @@ export class Loader {
       return { outcome: 'loaded', action, targetId: ref.targetId, notes: [...planned.notes, ...notes], rule: rule ?? null };
     } catch (err) {
       const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
-      if (error.code === 'LEDGER_FAILED') throw error;
+      if (STOPS_THE_RUN.has(error.code)) throw error;
       await Promise.all([
         ledger.recordAttempt({
           runId,
@@ -181,7 +187,7 @@ export class Loader {
       return { outcome: 'loaded', action, targetId: known?.targetId ?? '', notes: [], rule: 'deleted-at-source' };
     } catch (err) {
       const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
-      if (error.code === 'LEDGER_FAILED') throw error;
+      if (STOPS_THE_RUN.has(error.code)) throw error;
       await ledger.recordAttempt({
         runId,
         entity,

@@ -312,6 +312,7 @@ async function runStream(
   let commits: Promise<void> = Promise.resolve();
   let commitError: unknown = null;
   let lastState = startState;
+  let failed = false;
   try {
     for await (const page of source.read(entity, startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
       if (deps.signal?.aborted) throw new HdmError('INTERNAL', 'migration interrupted');
@@ -337,9 +338,13 @@ async function runStream(
       commits.catch((err) => (commitError = err));
     }
     await commits;
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
-    await mapper.close();
-    await loaderSub.close();
+    // After a failure, what is still queued is dropped: its cursor was not saved, the next run reads it again.
+    await mapper.close({ drain: !failed });
+    await loaderSub.close({ drain: !failed });
   }
   return lastState;
 }

@@ -134,6 +134,24 @@ describe('loader', () => {
   });
 });
 
+describe('loader when the target is out of reach', () => {
+  it('stops the run instead of failing the record, so the cursor stays and a re-run resumes', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((r) => server.close(r));
+    const down = zendesk.createConnector({ url: `http://127.0.0.1:${port}`, credentials: targetBox.credentials, maxAttempts: 2 });
+    const offline = new Loader({ runId: 'run-down', source, target: down, ledger, ids, resolver: new ReferenceResolver(ids, () => null) });
+    const ticket = { ...baseTicket(), sourceId: 'down-1' };
+    await expect(offline.load({ entity: 'ticket', sourceId: 'down-1', updatedAt: ticket.updatedAt, record: ticket, notes: [] })).rejects.toMatchObject({
+      code: 'UNREACHABLE',
+    });
+    expect((await ledger.failures(100)).some((f) => f.sourceId === 'down-1')).toBe(false);
+    await down.close();
+  });
+});
+
 describe('matchExistingComments', () => {
   it('pairs comments in order by text and visibility, twins included', () => {
     const c = (sourceId: string, body: string, isPublic = true) => ({ sourceId, authorId: null, body, public: isPublic, createdAt: '', attachments: [] });
