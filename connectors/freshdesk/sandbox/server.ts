@@ -274,7 +274,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       if (!isUser(body.requester_id)) throw validation('requester_id', 'There is no contact matching the given requester_id', 'invalid_value');
       t.requester_id = body.requester_id as number;
     } else if (typeof body.email === 'string') {
-      const found = [...store.contacts.values()].find((c) => c.email === body.email);
+      const found = store.contacts.withValue('email', body.email)[0];
       t.requester_id = found?.id ?? createContact({ name: String(body.name ?? body.email), email: body.email }).id;
     }
     if (body.status !== undefined) {
@@ -396,7 +396,11 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     if (!next.email && !next.phone && !next.mobile && !next.unique_external_id && !body.twitter_id) {
       throw validation('email', 'Please fill at least 1 of email, mobile, phone, twitter_id, unique_external_id fields', 'missing_field');
     }
-    for (const other of store.contacts.values()) {
+    const sameKeys = [
+      ...(next.email ? store.contacts.withValue('email', next.email) : []),
+      ...(next.unique_external_id ? store.contacts.withValue('unique_external_id', next.unique_external_id) : []),
+    ];
+    for (const other of sameKeys) {
       if (other.id === c.id || other.deleted) continue;
       if (next.email && other.email === next.email) throw validation('email', `It should be a unique value`, 'duplicate_value', 409);
       if (next.unique_external_id && other.unique_external_id === next.unique_external_id) throw validation('unique_external_id', 'It should be a unique value', 'duplicate_value', 409);
@@ -625,7 +629,8 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
   const isoCmp = (a: string) => Date.parse(a);
 
   route('GET', '/api/v2/contacts', (ctx) => {
-    let list = [...store.contacts.values()];
+    const exact = (['email', 'phone', 'mobile'] as const).find((key) => ctx.q.get(key) !== null);
+    let list = exact ? store.contacts.withValue(exact, ctx.q.get(exact)!) : [...store.contacts.values()];
     const state = ctx.q.get('state');
     list = list.filter((c) => (state === 'deleted' ? c.deleted : !c.deleted));
     for (const key of ['email', 'phone', 'mobile'] as const) {
@@ -663,7 +668,9 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
   });
   route('GET', '/api/v2/search/contacts', ({ q }) => {
     const { field, value } = parseQuery(q.get('query'));
-    const results = [...store.contacts.values()].filter((c) => !c.deleted && String((c as unknown as Record<string, unknown>)[field] ?? (c.custom_fields as Record<string, unknown>)[field]) === value);
+    const indexed = field === 'email' || field === 'unique_external_id' || field === 'phone' || field === 'mobile';
+    const pool = indexed ? store.contacts.withValue(field, value) : [...store.contacts.values()];
+    const results = pool.filter((c) => !c.deleted && String((c as unknown as Record<string, unknown>)[field] ?? (c.custom_fields as Record<string, unknown>)[field]) === value);
     return { results, total: results.length };
   });
 

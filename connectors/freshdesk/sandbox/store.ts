@@ -88,7 +88,7 @@ export class SandboxStore {
   private stamps = new Map<string, number>();
   readonly ready: Promise<void>;
 
-  readonly contacts = new Map<number, FdContact>();
+  readonly contacts = new ContactMap();
   readonly agents = new Map<number, FdAgent>();
   readonly companies = new Map<number, FdCompany>();
   readonly groups = new Map<number, FdGroup>();
@@ -431,5 +431,52 @@ export class SandboxStore {
   attachmentBytes(a: StoredAttachment): Uint8Array {
     if (a.bytes) return a.bytes;
     return attachmentContent({ sourceId: a.seedId ?? String(a.id), contentType: a.content_type, size: a.size });
+  }
+}
+
+type ContactKey = 'email' | 'unique_external_id' | 'phone' | 'mobile';
+const CONTACT_KEYS: readonly ContactKey[] = ['email', 'unique_external_id', 'phone', 'mobile'];
+
+/**
+ * Contacts with lookup indexes on email, unique_external_id, phone and mobile, as a real helpdesk
+ * has: without them a 50,000-contact sandbox answers each look-up by scanning every contact.
+ * Entries are replaced through set(), never edited in place, so the indexes stay true.
+ */
+export class ContactMap extends Map<number, FdContact> {
+  private readonly index = new Map<string, Set<number>>();
+
+  private indexKeys(contact: FdContact): string[] {
+    const out: string[] = [];
+    for (const key of CONTACT_KEYS) {
+      const value = contact[key as keyof FdContact];
+      if (typeof value === 'string' && value !== '') out.push(`${key}\u0000${key === 'email' ? value.toLowerCase() : value}`);
+    }
+    return out;
+  }
+
+  override set(id: number, contact: FdContact): this {
+    const previous = super.get(id);
+    if (previous && this.index) for (const k of this.indexKeys(previous)) this.index.get(k)?.delete(id);
+    super.set(id, contact);
+    if (this.index) {
+      for (const k of this.indexKeys(contact)) {
+        let ids = this.index.get(k);
+        if (!ids) this.index.set(k, (ids = new Set()));
+        ids.add(id);
+      }
+    }
+    return this;
+  }
+
+  override delete(id: number): boolean {
+    const previous = super.get(id);
+    if (previous) for (const k of this.indexKeys(previous)) this.index.get(k)?.delete(id);
+    return super.delete(id);
+  }
+
+  /** Contacts whose `key` equals `value` (email compared without case), deleted ones included. */
+  withValue(key: ContactKey, value: string): FdContact[] {
+    const ids = this.index.get(`${key}\u0000${key === 'email' ? value.toLowerCase() : value}`);
+    return ids ? [...ids].flatMap((id) => (super.get(id) ? [super.get(id)!] : [])) : [];
   }
 }
