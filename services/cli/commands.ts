@@ -55,6 +55,20 @@ function formatRun(result: RunResult, progress: Progress, seconds: number): stri
   return lines.join('\n');
 }
 
+/**
+ * The first Ctrl-C (or SIGTERM) stops the run at the next safe point, cursors saved; a second one
+ * exits at once (nothing is lost either way: what was not committed is read again).
+ */
+function stopOnSignal(controller: AbortController, io: Output): () => void {
+  return () => {
+    if (controller.signal.aborted) process.exit(130);
+    io.err('stopping at the next safe point (again to exit now)…');
+    controller.abort();
+    process.once('SIGINT', () => process.exit(130));
+    process.once('SIGTERM', () => process.exit(143));
+  };
+}
+
 export interface MigrateFlags {
   restart?: boolean;
   json?: boolean;
@@ -66,7 +80,7 @@ export interface MigrateFlags {
 export async function migrateCommand(config: Readonly<MigrationConfig>, flags: MigrateFlags, io: Output = stdio, env = process.env): Promise<number> {
   const runtime = await openRuntime(config, env);
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
+  const onSignal = stopOnSignal(controller, io);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const progress = new Progress({ enabled: flags.progress !== false && !flags.json });
@@ -134,7 +148,7 @@ export async function deltaCommand(
 ): Promise<number> {
   const runtime = await openRuntime(config, env);
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
+  const onSignal = stopOnSignal(controller, io);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let failed = false;
