@@ -104,3 +104,20 @@ describe('hdm command line', () => {
     expect(r.stderr).toContain('environment variable ZENDESK_API_TOKEN');
   });
 });
+
+describe('hdm purge', () => {
+  it('refuses without --yes, then removes the state directory', async () => {
+    const stateDir = join(dir, 'purge-state');
+    const file = configFile('purge', { name: 'purge', source: { platform: 'zendesk', url: box.url }, target: { platform: 'zendesk', url: box.url }, stateDir });
+    const { mkdirSync, existsSync } = await import('node:fs');
+    mkdirSync(join(stateDir, 'ledger'), { recursive: true });
+    writeFileSync(join(stateDir, 'checkpoints.json'), '{"full":null}');
+    const refused = await hdm(['purge', '--config', file]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('--yes');
+    expect(existsSync(stateDir)).toBe(true);
+    const done = await hdm(['purge', '--config', file, '--yes']);
+    expect(done.code).toBe(0);
+    expect(existsSync(stateDir)).toBe(false);
+  });
+});

@@ -107,6 +107,26 @@ describe('delta after a full run (zendesk → freshdesk)', () => {
     expect(await subjectOf(m, targetId)).toBe('The source wins');
   });
 
+  it('keeps streaming with --follow, each pass its own run in the ledger', async () => {
+    const config = parseMigrationConfig(m.config);
+    const out = captureOutput();
+    const during = source.createTicket({ subject: 'Arrives during follow', comment: { body: 'hello', public: true } });
+    const code = await deltaCommand(config, { json: true, follow: true, intervalMs: 50, maxPasses: 2 }, out, m.env);
+    expect(code).toBe(0);
+    const passes = out.stdout.map((line) => JSON.parse(line));
+    expect(passes).toHaveLength(2);
+    expect(new Set(passes.map((p) => p.run.runId)).size).toBe(2);
+    expect(passes[0].counts.ticket.created + passes[1].counts.ticket.created).toBe(1);
+    const rt = await openRuntime(config, m.env);
+    try {
+      const runs = await rt.ledger.runs();
+      for (const p of passes) expect(runs.find((r) => r.runId === p.run.runId)).toMatchObject({ kind: 'delta', status: 'succeeded' });
+      expect((await rt.ledger.lookupIds('ticket', [String(during.id)])).size).toBe(1);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('refuses after the retention period', async () => {
     const config = parseMigrationConfig({ ...m.config, options: { retentionDays: 1 } });
     const rt = await openRuntime(config, m.env);
