@@ -102,11 +102,16 @@ export async function followDelta(deps: PipelineDeps, options: FollowOptions): P
     options.onPass?.(result);
     if (options.maxPasses !== undefined && results.length >= options.maxPasses) break;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.intervalMs);
-      deps.signal?.addEventListener('abort', () => {
+      const onAbort = () => {
         clearTimeout(timer);
         resolve();
-      }, { once: true });
+      };
+      // One listener per pause, removed when the pause ends: a long --follow must not pile them up.
+      const timer = setTimeout(() => {
+        deps.signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, options.intervalMs);
+      deps.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
   return results;
