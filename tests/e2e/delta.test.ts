@@ -127,6 +127,35 @@ describe('delta after a full run (zendesk → freshdesk)', () => {
     }
   });
 
+  it('carries a dropdown option added at the source after the full run, with the ticket that uses it', async () => {
+    const config = parseMigrationConfig(m.config);
+    const auth = `Basic ${Buffer.from(`${source.credentials.email}/token:${source.credentials.apiToken}`).toString('base64')}`;
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${source.url}/api/v2/${path}`, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      expect(res.status, `${method} ${path}`).toBeLessThan(300);
+      return res.json() as Promise<Record<string, any>>;
+    };
+    const fields = (await api('GET', 'ticket_fields.json')).ticket_fields as { id: number; title: string; custom_field_options?: { id: number; name: string; value: string }[] }[];
+    const product = fields.find((f) => f.title === 'Product')!;
+    await api('PUT', `ticket_fields/${product.id}.json`, {
+      ticket_field: { custom_field_options: [...product.custom_field_options!.map((o) => ({ id: o.id, name: o.name, value: o.value })), { name: 'Ultimate', value: 'product_ultimate' }] },
+    });
+    const ticket = source.createTicket({ subject: 'Wants the new edition', comment: { body: 'Ultimate please', public: true } });
+    source.updateTicket(ticket.id, { custom_fields: [{ id: product.id, value: 'product_ultimate' }] });
+    const { code, pass } = await delta(m, config);
+    expect(code).toBe(0);
+    expect(pass.counts.ticket.failed).toBe(0);
+    const rt = await openRuntime(config, m.env);
+    try {
+      const mapped = (await rt.ledger.lookupIds('ticket', [String(ticket.id)])).get(String(ticket.id))!;
+      const onTarget = (await rt.target.get('ticket', mapped.targetId)) as Ticket;
+      expect(Object.values(onTarget.customFields)).toContain('Ultimate');
+    } finally {
+      await rt.close();
+    }
+    expect((await verifyClean(m, config)).report.entities.ticketField).toMatchObject({ missing: 0, mismatched: 0 });
+  });
+
   it('refuses after the retention period', async () => {
     const config = parseMigrationConfig({ ...m.config, options: { retentionDays: 1 } });
     const rt = await openRuntime(config, m.env);
