@@ -199,6 +199,28 @@ export class ZendeskReader {
   }
 
   /**
+   * One page of a cursor-based export, or null when Zendesk answers that the start time is too
+   * recent (nothing new yet). A cursor Zendesk no longer accepts falls back to the saved time less
+   * the overlap.
+   */
+  private async exportPage(
+    path: string,
+    query: Record<string, string | number>,
+    coveredUntil: string | null,
+    options: ReadOptions | undefined,
+  ): Promise<ExportBody | null> {
+    try {
+      return await this.client.get<ExportBody>(path, { ...query, per_page: this.exportPageSize });
+    } catch (err) {
+      if (isTooRecent(err)) return null;
+      if ('cursor' in query && err instanceof HdmError && err.code === 'REJECTED') {
+        return this.exportPage(path, { start_time: this.startTime(epoch(coveredUntil), options) }, coveredUntil, options);
+      }
+      throw err;
+    }
+  }
+
+  /**
    * Tickets through the cursor-based incremental export, each carried with all its comments, resumed
    * as `resumeQuery` says (and from `coveredUntil` less the overlap if Zendesk rejects a cursor).
    */
@@ -208,17 +230,8 @@ export class ZendeskReader {
     const catalog = await this.fieldCatalog();
     const batch = Math.max(1, this.options.ticketBatch ?? 100);
     for (;;) {
-      let body: ExportBody;
-      try {
-        body = await this.client.get<ExportBody>('/api/v2/incremental/tickets/cursor.json', { ...query, per_page: this.exportPageSize });
-      } catch (err) {
-        if (isTooRecent(err)) return;
-        if ('cursor' in query && err instanceof HdmError && err.code === 'REJECTED') {
-          query = { start_time: this.startTime(epoch(current.coveredUntil), options) };
-          continue;
-        }
-        throw err;
-      }
+      const body = await this.exportPage('/api/v2/incremental/tickets/cursor.json', query, current.coveredUntil, options);
+      if (!body) return;
       const tickets = (body.tickets as ZdTicket[] | undefined) ?? [];
       let covered = current.coveredUntil;
       for (const t of tickets) covered = laterIso(covered, isoOfEpoch(t.generated_timestamp ?? epoch(t.updated_at)));
@@ -258,17 +271,8 @@ export class ZendeskReader {
     let current: StreamState = state ?? { cursor: null, coveredUntil: null };
     const groups = entity === 'agent' ? await this.memberships() : new Map<number, number[]>();
     for (;;) {
-      let body: ExportBody;
-      try {
-        body = await this.client.get<ExportBody>('/api/v2/incremental/users/cursor.json', { ...query, per_page: this.exportPageSize });
-      } catch (err) {
-        if (isTooRecent(err)) return;
-        if ('cursor' in query && err instanceof HdmError && err.code === 'REJECTED') {
-          query = { start_time: this.startTime(epoch(current.coveredUntil), options) };
-          continue;
-        }
-        throw err;
-      }
+      const body = await this.exportPage('/api/v2/incremental/users/cursor.json', query, current.coveredUntil, options);
+      if (!body) return;
       const users = (body.users as ZdUser[] | undefined) ?? [];
       let covered = current.coveredUntil;
       const records: Envelope[] = [];
