@@ -2,6 +2,7 @@ import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/co
 import { HdmError } from '../sdk/errors.ts';
 import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import { RtClient, RT_PAGE_SIZE, type RtCollection, type RtRef } from './rt.client.ts';
+import { RtArticles } from './rt.articles.ts';
 import {
   plainToHtml,
   priorityFromRt,
@@ -126,10 +127,14 @@ export class RtDirectory {
 }
 
 export class RtReader {
+  private readonly articles: RtArticles;
+
   constructor(
     private readonly client: RtClient,
     private readonly directory: RtDirectory,
-  ) {}
+  ) {
+    this.articles = new RtArticles(client, (ref) => this.userId(ref));
+  }
 
   streams(): StreamDescriptor[] {
     return [
@@ -139,6 +144,10 @@ export class RtReader {
       { entity: 'contact', primaryKey: 'sourceId', cursorField: null, sorted: false },
       { entity: 'ticketField', primaryKey: 'sourceId', cursorField: null, sorted: false },
       { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+      // Classes and articles are few next to tickets, and REST2 cannot filter articles by LastUpdated reliably: re-read whole.
+      { entity: 'kbCategory', primaryKey: 'sourceId', cursorField: null, sorted: false },
+      { entity: 'kbSection', primaryKey: 'sourceId', cursorField: null, sorted: false },
+      { entity: 'kbArticle', primaryKey: 'sourceId', cursorField: null, sorted: false },
     ];
   }
 
@@ -157,8 +166,22 @@ export class RtReader {
       case 'ticket':
         yield* this.readTickets(state, options) as AsyncIterable<Page<E>>;
         return;
+      case 'kbCategory':
+        yield* this.readWhole(entity, async () => (await this.articles.classes()).map((c) => this.envelope('kbCategory', this.articles.category(c))));
+        return;
+      case 'kbSection':
+        yield* this.readWhole(entity, async () => (await this.articles.classes()).map((c) => this.envelope('kbSection', this.articles.section(c))));
+        return;
+      case 'kbArticle': {
+        const startedAt = new Date().toISOString();
+        for await (const articles of this.articles.articlePages()) {
+          options.signal?.throwIfAborted();
+          yield { records: articles.map((a) => this.envelope('kbArticle', a)) as Envelope<E>[], state: { cursor: null, coveredUntil: startedAt } };
+        }
+        return;
+      }
       default:
-        // RT has no organizations; Articles are not read (see README).
+        // RT has no organizations.
         return;
     }
   }
@@ -454,6 +477,14 @@ export class RtReader {
         if (res.status === 404 || res.body.LookupType !== 'RT::Queue-RT::Ticket') return null;
         return ticketFieldFromRt(res.body) as EntityTypes[E] | null;
       }
+      case 'kbCategory':
+      case 'kbSection': {
+        const c = await this.articles.classById(id);
+        if (!c) return null;
+        return (entity === 'kbCategory' ? this.articles.category(c) : this.articles.section(c)) as EntityTypes[E];
+      }
+      case 'kbArticle':
+        return (await this.articles.articleById(id)) as EntityTypes[E] | null;
       default:
         return null;
     }

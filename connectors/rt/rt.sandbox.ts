@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { attachmentContent, fakeHelpdesk } from '../sdk/fake-helpdesk.ts';
+import { attachmentContent, fakeHelpdesk, type FakeHelpdesk } from '../sdk/fake-helpdesk.ts';
+import { htmlText } from '../../schemas/projection.ts';
+import { RT_CONTENT_FIELD } from './rt.articles.ts';
 import type { RunningSandbox, SandboxOptions } from '../sdk/platform.ts';
 import type { WriteContext } from '../sdk/contract.ts';
 import { ENTITIES, type Agent, type Contact, type EntityName, type Ticket } from '../../schemas/canonical.ts';
@@ -20,12 +22,15 @@ function countRecords(db: string): Record<EntityName, number> {
     `SELECT count(*) FROM Users WHERE Name NOT IN ('RT_System', 'Nobody') AND id NOT IN (${privileged})`,
     `SELECT count(*) FROM CustomFields WHERE LookupType = 'RT::Queue-RT::Ticket' AND Name NOT IN (${internal})`,
     `SELECT count(*) FROM Tickets WHERE Status != 'deleted' AND Type = 'ticket' AND id = EffectiveId`,
+    `SELECT count(*) FROM Classes WHERE Disabled = 0`,
+    `SELECT count(*) FROM Articles WHERE Disabled = 0`,
   ].join(' UNION ALL ');
   const out = spawnSync('sqlite3', ['-cmd', '.timeout 10000', '-readonly', db, sql], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`sqlite3 could not count records in ${db}: ${out.stderr}`);
-  const [group, agent, contact, ticketField, ticket] = out.stdout.trim().split('\n').map(Number);
+  const [group, agent, contact, ticketField, ticket, classes, kbArticle] = out.stdout.trim().split('\n').map(Number);
   const counts = Object.fromEntries(ENTITIES.map((e) => [e, 0])) as Record<EntityName, number>;
-  return { ...counts, group, agent, contact, ticketField, ticket };
+  // Each class reads as a KB category holding one section.
+  return { ...counts, group, agent, contact, ticketField, ticket, kbCategory: classes, kbSection: classes, kbArticle };
 }
 
 /**
@@ -41,7 +46,7 @@ export async function startRtSandbox(options: SandboxOptions = {}): Promise<Runn
   if (tickets > 0) {
     const connector = new RtConnector({ url: rt.url, credentials: rt.credentials, concurrency: 6 });
     try {
-      await seed(connector, { seed: options.seed ?? 1, tickets, articles: 0, maxComments: options.maxComments ?? 6 }, rt.db);
+      await seed(connector, { seed: options.seed ?? 1, tickets, articles: options.articles ?? 20, maxComments: options.maxComments ?? 6 }, rt.db);
     } catch (err) {
       await connector.close();
       await destroyRt({ name });
@@ -74,7 +79,7 @@ function requestLines(file: string | null): number {
  */
 export async function seed(connector: RtConnector, options: { seed: number; tickets: number; articles: number; maxComments: number }, db?: string): Promise<void> {
   const history: { txn: string; author: string; at: string }[] = [];
-  const helpdesk = fakeHelpdesk({ seed: options.seed, tickets: options.tickets, articles: 0, maxComments: options.maxComments });
+  const helpdesk = fakeHelpdesk({ seed: options.seed, tickets: options.tickets, articles: options.articles, maxComments: options.maxComments });
   const ids = { group: new Map<string, string>(), user: new Map<string, string>() };
   const context = (stamp: string): WriteContext => ({
     stamp,
@@ -115,7 +120,34 @@ export async function seed(connector: RtConnector, options: { seed: number; tick
       if (txn && comment.authorId) history.push({ txn, author: comment.authorId, at: comment.createdAt });
     }
   });
-  if (db) backdate(db, history);
+  const articles = await seedArticles(connector, helpdesk, ids.user);
+  if (db) backdate(db, history, articles);
+}
+
+/**
+ * RT Articles from the fake KB: one Class per category (RT has no sections), each article's body
+ * as plain text in the stock `Content` field (a Text field), source locale only.
+ */
+async function seedArticles(connector: RtConnector, helpdesk: FakeHelpdesk, users: Map<string, string>): Promise<{ id: string; author: string | null; created: string; updated: string }[]> {
+  if (helpdesk.kbArticles.length === 0) return [];
+  const classOf = new Map<string, string>();
+  for (const category of helpdesk.kbCategories) {
+    const res = await connector.client.post<{ id: string }>('class', { Name: category.name, Description: category.description ?? '', SortOrder: category.position });
+    classOf.set(category.sourceId, String(res.body.id));
+  }
+  const sectionClass = new Map(helpdesk.kbSections.map((s) => [s.sourceId, classOf.get(s.categoryId)!]));
+  const created: { id: string; author: string | null; created: string; updated: string }[] = [];
+  for (const article of helpdesk.kbArticles) {
+    const res = await connector.client.post<{ id: string }>('article', {
+      Name: article.title,
+      Class: sectionClass.get(article.sectionId),
+      SortOrder: article.position,
+      // One line per heading, paragraph or list item, as an author typing into a Text field would.
+      CustomFields: { [RT_CONTENT_FIELD]: article.body.split(/<\/(?:h\d|p|li)>/i).map(htmlText).filter(Boolean).join('\n') },
+    });
+    created.push({ id: String(res.body.id), author: article.authorId ? (users.get(article.authorId) ?? null) : null, created: article.createdAt, updated: article.updatedAt });
+  }
+  return created;
 }
 
 /**
@@ -123,9 +155,13 @@ export async function seed(connector: RtConnector, options: { seed: number; tick
  * that grew from mail has its customers' and agents' own history: the seed writes the original
  * authors and times straight into the sandbox's database, as RT would have recorded them.
  */
-function backdate(db: string, history: { txn: string; author: string; at: string }[]): void {
-  if (history.length === 0) return;
+function backdate(db: string, history: { txn: string; author: string; at: string }[], articles: { id: string; author: string | null; created: string; updated: string }[] = []): void {
+  if (history.length === 0 && articles.length === 0) return;
   const sql = ['BEGIN;'];
+  for (const a of articles) {
+    const creator = a.author ? `, Creator = ${Number(a.author)}` : '';
+    sql.push(`UPDATE Articles SET Created = '${sqlTime(a.created)}', LastUpdated = '${sqlTime(a.updated)}'${creator} WHERE id = ${Number(a.id)};`);
+  }
   for (const h of history) {
     const at = sqlTime(h.at);
     const author = Number(h.author);

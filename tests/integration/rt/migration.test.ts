@@ -6,7 +6,7 @@ import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/mi
 // Whole migrations through the embedded pipeline with a real RT on one side.
 for (const [from, to, entities] of [
   ['zendesk', 'rt', ['group', 'contact', 'ticketField', 'ticket']],
-  ['rt', 'freshdesk', ['group', 'contact', 'ticketField', 'ticket']],
+  ['rt', 'freshdesk', ['group', 'contact', 'ticketField', 'ticket', 'kbCategory', 'kbSection', 'kbArticle']],
 ] as const) {
   describe(`migration ${from} → ${to}`, () => {
     let m: MigrationEnv;
@@ -28,6 +28,12 @@ for (const [from, to, entities] of [
         expect(result.entities[entity].duplicates, entity).toBe(0);
       }
       expect(result.entities.ticket.loaded).toBe(12);
+      if (from === 'rt') {
+        // RT Articles travel as a KB: the stock General class and the two seeded ones, with their articles.
+        expect(result.entities.kbCategory.loaded).toBe(3);
+        expect(result.entities.kbSection.loaded).toBe(3);
+        expect(result.entities.kbArticle.loaded).toBe(2);
+      }
     });
   });
 }

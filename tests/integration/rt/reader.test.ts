@@ -3,17 +3,18 @@ import { rt } from '../../../connectors/rt/index.ts';
 import type { Connector, StreamState } from '../../../connectors/sdk/contract.ts';
 import { attachmentContent, fakeHelpdesk } from '../../../connectors/sdk/fake-helpdesk.ts';
 import type { RunningSandbox } from '../../../connectors/sdk/platform.ts';
-import type { Contact, EntityName, Envelope, Ticket } from '../../../schemas/canonical.ts';
-import { project } from '../../../schemas/projection.ts';
+import type { Agent, Contact, EntityName, Envelope, KbArticle, KbCategory, KbSection, Ticket } from '../../../schemas/canonical.ts';
+import { htmlText, project } from '../../../schemas/projection.ts';
 import { RT_TARGET_STATUSES, STATUS_TO_RT } from '../../../connectors/rt/rt.mapping.ts';
 
 // A real RT 5 server, seeded through REST2 from the fake helpdesk (seed 6: attachments, an inline
 // image, private notes and requesters without email).
 const SEED = 6;
 const TICKETS = 8;
+const ARTICLES = 5;
 let sb: RunningSandbox;
 let c: Connector;
-const helpdesk = fakeHelpdesk({ seed: SEED, tickets: TICKETS, articles: 0, maxComments: 6 });
+const helpdesk = fakeHelpdesk({ seed: SEED, tickets: TICKETS, articles: ARTICLES, maxComments: 6 });
 
 async function readAll<E extends EntityName>(entity: E, state: StreamState | null = null, overlapSeconds?: number) {
   const records: Envelope<E>[] = [];
@@ -26,7 +27,7 @@ async function readAll<E extends EntityName>(entity: E, state: StreamState | nul
 }
 
 beforeAll(async () => {
-  sb = await rt.startSandbox({ tickets: TICKETS, seed: SEED });
+  sb = await rt.startSandbox({ tickets: TICKETS, seed: SEED, articles: ARTICLES });
   c = rt.createConnector({ url: sb.url, credentials: sb.credentials });
 });
 afterAll(async () => {
@@ -41,7 +42,10 @@ describe('RT reader over a seeded RT', () => {
     expect(counts.contact).toBe(helpdesk.contacts.length);
     // every agent but the deleted one, plus RT's root
     expect(counts.agent).toBe(helpdesk.agents.length - 1 + 1);
-    for (const entity of ['group', 'agent', 'contact', 'ticketField', 'ticket'] as const) {
+    // the stock General class and one class per seeded category
+    expect(counts.kbCategory).toBe(1 + helpdesk.kbCategories.length);
+    expect(counts.kbArticle).toBe(ARTICLES);
+    for (const entity of ['group', 'agent', 'contact', 'ticketField', 'ticket', 'kbCategory', 'kbSection', 'kbArticle'] as const) {
       const { records } = await readAll(entity);
       expect(records.length, entity).toBe(counts[entity]);
       expect(new Set(records.map((r) => r.sourceId)).size, `${entity} ids unique`).toBe(records.length);
@@ -105,5 +109,44 @@ describe('RT reader over a seeded RT', () => {
     // Caught up: reading again from the new state gives only what sits at its instant.
     const again = await readAll('ticket', resumed.state, 0);
     expect(again.records.map((e) => e.sourceId)).toEqual([target.sourceId]);
+  });
+
+  it('reads RT Articles as a KB: a class is a category with one section, Content is the body', async () => {
+    const [{ records: categories }, { records: sections }, { records: articles }, { records: agents }] = await Promise.all([
+      readAll('kbCategory'),
+      readAll('kbSection'),
+      readAll('kbArticle'),
+      readAll('agent'),
+    ]);
+    const categoryById = new Map(categories.map((e) => [e.sourceId, e.record as KbCategory]));
+    for (const e of sections) {
+      const section = e.record as KbSection;
+      expect(section.categoryId).toBe(section.sourceId);
+      expect(section.name).toBe(categoryById.get(section.categoryId)!.name);
+    }
+    const agentByEmail = new Map(agents.map((e) => [(e.record as Agent).email, e.sourceId]));
+    const read = articles.map((e) => e.record as KbArticle);
+    for (const source of helpdesk.kbArticles) {
+      const got = read.find((a) => a.title === source.title);
+      expect(got, source.title).toBeDefined();
+      const sourceSection = helpdesk.kbSections.find((s) => s.sourceId === source.sectionId)!;
+      const sourceCategory = helpdesk.kbCategories.find((k) => k.sourceId === sourceSection.categoryId)!;
+      expect(categoryById.get(got!.sectionId)?.name).toBe(sourceCategory.name);
+      // Text content comes back line by line as HTML paragraphs; the words are the source's.
+      expect(htmlText(got!.body)).toBe(htmlText(source.body));
+      expect(got!.body.startsWith('<p>')).toBe(true);
+      expect(got!.createdAt).toBe(source.createdAt);
+      expect(got!.updatedAt).toBe(source.updatedAt);
+      const author = helpdesk.agents.find((a) => a.sourceId === source.authorId)!;
+      expect(got!.authorId).toBe(agentByEmail.get(author.email));
+      expect(got!).toMatchObject({ locale: 'en-us', draft: false, tags: [], translations: [], position: source.position });
+      expect(await c.get('kbArticle', got!.sourceId)).toEqual(got);
+    }
+    // A disabled (deleted) article is gone from reads and from get.
+    const gone = read[0];
+    const conn = c as unknown as { client: { delete(path: string): Promise<void> } };
+    await conn.client.delete(`article/${gone.sourceId}`);
+    expect(await c.get('kbArticle', gone.sourceId)).toBeNull();
+    expect((await readAll('kbArticle')).records.map((e) => e.sourceId)).not.toContain(gone.sourceId);
   });
 });
