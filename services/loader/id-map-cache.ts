@@ -50,8 +50,12 @@ export class IdMapCache {
     private readonly ledger: Ledger,
     /** Reference entries kept in memory. Default 200,000. */
     refCapacity = 200_000,
-    /** Ticket entries (with comment IDs) kept in memory. Default 20,000. */
-    ticketCapacity = 20_000,
+    /**
+     * Ticket entries (with comment IDs) kept in memory. Default 4,000: several times the tickets in
+     * flight on the bus. A ticket entry holds a string pair per comment, so this cache, not the
+     * reference one, decides how the loader's memory grows with the size of a migration.
+     */
+    ticketCapacity = 4_000,
   ) {
     this.refs = new Lru(refCapacity);
     this.tickets = new Lru(ticketCapacity);
