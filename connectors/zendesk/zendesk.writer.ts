@@ -15,6 +15,7 @@ import type {
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES } from '../../schemas/canonical.ts';
 import type { Limitation, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
 import { HdmError, toHdmError } from '../sdk/errors.ts';
+import { ImportBatcher } from './zendesk.imports.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
 import {
   agentDescriptionFor,
@@ -99,11 +100,14 @@ export class ZendeskWriter {
    */
   private readonly prepared = new Map<string, number>();
   private permissionGroup: Promise<number> | null = null;
+  private readonly imports: ImportBatcher;
 
   constructor(
     private readonly client: ZendeskClient,
     private readonly reader: ZendeskReader,
-  ) {}
+  ) {
+    this.imports = new ImportBatcher(client);
+  }
 
   private fields(refresh = false): Promise<FieldCatalog> {
     if (refresh || !this.catalog) {
@@ -352,28 +356,30 @@ export class ZendeskWriter {
     return this.reader.comments(ticketId);
   }
 
-  /** A new ticket goes through the import API, so its timestamps and every comment's author, time and visibility survive. */
+  /**
+   * A new ticket goes through the import API, so its timestamps and every comment's author, time and
+   * visibility survive. Tickets created at the same time share `create_many` requests (see ImportBatcher).
+   */
   private async importTicket(ticket: Ticket, context: WriteContext): Promise<TargetRef> {
     const customFields = await this.customFields(ticket);
     const comments: ZdCommentInput[] = [];
     for (const comment of ticket.comments) comments.push(await this.commentInput(comment, context, true));
-    const body = {
-      ticket: {
+    const id = await this.imports.import(
+      {
         ...toZendeskTicketProps(ticket, customFields),
         external_id: context.stamp || null,
         created_at: zdTime(ticket.createdAt),
         updated_at: zdTime(ticket.updatedAt),
         comments,
       },
-    };
-    const res = await this.client.send<{ ticket: ZdTicket }>({ method: 'POST', path: '/api/v2/imports/tickets.json', json: body });
-    const created = res.body.ticket;
-    const written = await this.comments(created.id);
+      ticket.sourceId,
+    );
+    const written = await this.comments(id);
     const children: Record<string, string> = {};
     ticket.comments.forEach((c, i) => {
       if (written[i]) children[c.sourceId] = String(written[i].id);
     });
-    return { targetId: String(created.id), children };
+    return { targetId: String(id), children };
   }
 
   /**

@@ -126,6 +126,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   const exportLag = options.exportLagSeconds ?? 0;
   const faults: FaultSpec[] = [];
   let served = 0;
+  /** Requests served by method and path (without `.json`), numeric IDs folded to `:id`, e.g. `GET /api/v2/tickets/:id/comments`. */
+  const servedByRoute = new Map<string, number>();
 
   const routes: [string, RegExp, Handler][] = [];
   const route = (method: string, pattern: string, handler: Handler) =>
@@ -947,7 +949,9 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
 
   const control = async (ctx: Ctx): Promise<Reply> => {
     const [, , what, id, sub] = ctx.path.split('/');
-    if (ctx.method === 'GET' && what === 'state') return { body: { counts: store.counts(), requests_served: served, url: store.baseUrl } };
+    if (ctx.method === 'GET' && what === 'state') {
+      return { body: { counts: store.counts(), requests_served: served, requests_by_route: Object.fromEntries(servedByRoute), url: store.baseUrl } };
+    }
     if (ctx.method === 'POST' && what === 'tickets' && !id) return { status: 201, body: { ticket: controls.createTicket(ctx.body) } };
     if (ctx.method === 'PUT' && what === 'tickets' && id && !sub) return { body: { ticket: controls.updateTicket(Number(id), ctx.body) } };
     if (ctx.method === 'DELETE' && what === 'tickets' && id) {
@@ -1032,6 +1036,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       return;
     }
     served += 1;
+    const routeKey = `${method} ${path.replace(/\/\d+(?=\/|$)/g, '/:id')}`;
+    servedByRoute.set(routeKey, (servedByRoute.get(routeKey) ?? 0) + 1);
     const fault = faults[0];
     if (fault) {
       fault.count -= 1;

@@ -113,6 +113,35 @@ describe('zendesk writer round trip', () => {
     }
   });
 
+  it('tickets created at the same time share create_many import jobs; a ticket the job refuses fails alone', async () => {
+    const routes = async () => ((await (await fetch(`${target.url}/__sandbox/state`)).json()) as { requests_by_route: Record<string, number> }).requests_by_route;
+    const before = await routes();
+    const originals = [...m.source.get('ticket')!.values()].slice(0, 12) as Ticket[];
+    const planned = originals.map((t, i) => resolve('ticket', { ...t, sourceId: `batch-${i}`, comments: i === 5 ? [] : t.comments }, m.ids, m.defaultAgent));
+    const settled = await Promise.allSettled(planned.map((t) => dst.create('ticket', t, context(src, t.sourceId))));
+    // The one without a single comment has no description, which Zendesk's import refuses.
+    const refused = settled[5];
+    expect(refused.status).toBe('rejected');
+    expect((refused as PromiseRejectedResult).reason).toMatchObject({ code: 'REJECTED', context: { entity: 'ticket', recordId: 'batch-5' } });
+    const created = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [{ i, ref: r.value }] : []));
+    expect(created).toHaveLength(11);
+    expect(new Set(created.map((c) => c.ref.targetId)).size).toBe(11);
+    for (const { i, ref } of created) {
+      const back = (await dst.get('ticket', ref.targetId))!;
+      expect(back.subject).toBe(planned[i].subject);
+      expect(Object.keys(ref.children!)).toEqual(planned[i].comments.map((c) => c.sourceId));
+      expect(await dst.find('ticket', planned[i], `zendesk:batch-${i}`)).toMatchObject({ targetId: ref.targetId });
+    }
+    const after = await routes();
+    const delta = (route: string) => (after[route] ?? 0) - (before[route] ?? 0);
+    expect(delta('POST /api/v2/imports/tickets')).toBe(0);
+    const jobs = delta('POST /api/v2/imports/tickets/create_many');
+    expect(jobs).toBeGreaterThanOrEqual(1);
+    expect(jobs).toBeLessThan(6);
+    const polls = Object.keys(after).filter((r) => r.startsWith('GET /api/v2/job_statuses/')).reduce((n, r) => n + delta(r), 0);
+    expect(polls).toBeGreaterThanOrEqual(jobs);
+  });
+
   it('updates non-ticket records in place and deletes them', async () => {
     const [orgId, orgTarget] = [...m.ids.organization][0];
     const org = m.source.get('organization')!.get(orgId) as Organization;
