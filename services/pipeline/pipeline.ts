@@ -6,11 +6,12 @@ import { LOAD_ORDER } from '../../schemas/canonical.ts';
 import type { MessageBus } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
-import { Loader, type ConflictPolicy, type PlannedRecord } from '../loader/loader.ts';
+import { Loader, type ConflictPolicy } from '../loader/loader.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { pickDefaultAgent, readAll } from './default-agent.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
+import { canonicalWeight, loaderStage, mapperStage, plannedTopic, recordsTopic, type PlannedMessage } from './stages.ts';
 import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
 
 export interface PipelineEvents {
@@ -73,9 +74,6 @@ export interface RunResult {
   lag: { p50: number; p95: number; max: number; samples: number } | null;
 }
 
-/** A message on a `planned.*` topic: a record to upsert, or a deletion to apply. */
-export type PlannedMessage = (PlannedRecord & { op?: 'upsert' }) | { op: 'delete'; entity: EntityName; sourceId: string; updatedAt: string };
-
 const emptyCounts = (): StreamCounts => ({
   read: 0,
   loaded: 0,
@@ -96,11 +94,6 @@ export function lagSummary(samples: number[]): RunResult['lag'] {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { p50: at(0.5), p95: at(0.95), max: sorted[sorted.length - 1], samples: sorted.length };
-}
-
-/** Canonical records a record counts for in throughput: a ticket counts itself and each comment. */
-export function canonicalWeight(envelope: Envelope): number {
-  return envelope.entity === 'ticket' && envelope.record ? 1 + (envelope.record as { comments: unknown[] }).comments.length : 1;
 }
 
 const newRunId = (kind: RunKind) => `${kind}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
@@ -244,67 +237,42 @@ async function runStream(
   saveState: (state: StreamState) => Promise<void>,
 ): Promise<StreamState | null> {
   const { source, ledger, bus, rules, events } = deps;
-  const recordsTopic = `records.${entity}`;
-  const plannedTopic = `planned.${entity}`;
+  const records = recordsTopic(entity);
 
   const mapper = await bus.subscribe<Envelope>(
-    recordsTopic,
-    async (message) => {
-      const envelope = message.value;
-      if (envelope.op === 'delete') {
-        // Always recorded (source_records.deleted); applied to the target only when asked to.
-        if (deps.propagateDeletes) {
-          const deletion: PlannedMessage = { op: 'delete', entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt };
-          await bus.publish(plannedTopic, [{ key: message.key, value: deletion }], { parent: message });
-        }
-        return;
-      }
-      const mapped = mapRecord(envelope.entity, envelope.record, rules);
-      if (mapped.kind === 'filtered') {
-        await ledger.recordAttempt({
-          runId,
-          entity: envelope.entity,
-          sourceId: envelope.sourceId,
-          targetId: null,
-          outcome: 'filtered',
-          action: 'skipped',
-          rule: mapped.rule,
-          errorCode: null,
-          errorMessage: null,
-          checksum: null,
-          durationMs: 0,
-        });
+    records,
+    mapperStage({
+      bus,
+      ledger,
+      rules,
+      runId,
+      propagateDeletes: deps.propagateDeletes,
+      onFiltered: (e, rule) => {
         c.filtered += 1;
-        events?.filtered?.(entity, mapped.rule);
-        return;
-      }
-      const planned: PlannedMessage = { entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt, record: mapped.record, notes: mapped.notes };
-      await bus.publish(plannedTopic, [{ key: message.key, value: planned }], { parent: message });
-    },
+        events?.filtered?.(e, rule);
+      },
+    }),
     { group: 'mapper', concurrency: 4 },
   );
 
   const loaderSub = await bus.subscribe<PlannedMessage>(
-    plannedTopic,
-    async (message) => {
-      const planned = message.value;
-      const result = planned.op === 'delete' ? await loader.remove(planned.entity, planned.sourceId, planned.updatedAt) : await loader.load(planned);
-      const weight = planned.op === 'delete' ? 1 : canonicalWeight({ ...planned, op: 'upsert' } as Envelope);
-      if (result.outcome === 'loaded') {
+    plannedTopic(entity),
+    loaderStage({
+      loader,
+      runId,
+      logger: deps.logger,
+      onLoaded: (e, result, weight) => {
         c.loaded += 1;
         if (result.action in c) c[result.action as keyof StreamCounts] += 1;
         if (result.rule?.startsWith('conflict:')) c.conflicts += 1;
-        if (result.action === 'created' || result.action === 'updated') {
-          const lag = Date.now() - Date.parse(planned.updatedAt);
-          if (Number.isFinite(lag) && lags.length < 100_000) lags.push(lag);
-        }
-        events?.loaded?.(entity, result.action, weight);
-      } else {
+        if (result.lagMs !== null && lags.length < 100_000) lags.push(result.lagMs);
+        events?.loaded?.(e, result.action, weight);
+      },
+      onFailed: (e, error) => {
         c.failed += 1;
-        deps.logger?.warn({ runId, entity, sourceId: planned.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
-        events?.failed?.(entity, result.error);
-      }
-    },
+        events?.failed?.(e, error);
+      },
+    }),
     { group: 'loader', concurrency: deps.loaderConcurrency },
   );
 
@@ -325,7 +293,7 @@ async function runStream(
       );
       await prefetch(entity, page.records);
       const receipt = await bus.publish(
-        recordsTopic,
+        records,
         page.records.map((e) => ({ key: `${e.entity}:${e.sourceId}`, value: e })),
       );
       const state = page.state;

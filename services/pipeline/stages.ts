@@ -1,0 +1,109 @@
+import type { HdmError } from '../../connectors/sdk/errors.ts';
+import type { EntityName, Envelope } from '../../schemas/canonical.ts';
+import type { BusMessage, Handler, MessageBus, OutgoingMessage } from '../bus/message-bus.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import type { Loader, PlannedRecord } from '../loader/loader.ts';
+import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
+import type { Logger } from '../runtime/logger.ts';
+
+/**
+ * The mapper and loader stages as bus handlers. The embedded pipeline subscribes them in one
+ * process; a cluster runs each in its own. A handler resolves only once its output is published
+ * (mapper) or loaded and in the ledger (loader), so a bus may count the message consumed then.
+ */
+
+/** A message on a `planned.*` topic: a record to upsert, or a deletion to apply. */
+export type PlannedMessage = (PlannedRecord & { op?: 'upsert' }) | { op: 'delete'; entity: EntityName; sourceId: string; updatedAt: string };
+
+export const recordsTopic = (entity: EntityName) => `records.${entity}`;
+export const plannedTopic = (entity: EntityName) => `planned.${entity}`;
+
+/** Canonical records a record counts for in throughput: a ticket counts itself and each comment. */
+export function canonicalWeight(envelope: Envelope): number {
+  return envelope.entity === 'ticket' && envelope.record ? 1 + (envelope.record as { comments: unknown[] }).comments.length : 1;
+}
+
+/**
+ * Publishes what a handled message caused. On a durable bus the handler waits for the broker's
+ * acknowledgement, since its own message counts as consumed when it returns; in process, completion
+ * is tracked through `parent` and waiting would only hold the mapper back.
+ */
+async function publishDurably<T>(bus: MessageBus, topic: string, message: OutgoingMessage<T>, parent: BusMessage): Promise<void> {
+  const receipt = await bus.publish(topic, [message], { parent });
+  if (bus.durable) await receipt.settled;
+}
+
+export interface MapperStageDeps {
+  bus: MessageBus;
+  ledger: Ledger;
+  rules: MappingRules;
+  runId: string;
+  /** Deletions are always recorded by the poller; they reach the loader only when propagated. */
+  propagateDeletes?: boolean;
+  /** A record a mapping rule left out (counted, and written to the ledger by the stage). */
+  onFiltered?(entity: EntityName, rule: string): void;
+}
+
+export function mapperStage(deps: MapperStageDeps): Handler<Envelope> {
+  const { bus, ledger, rules, runId } = deps;
+  return async (message: BusMessage<Envelope>) => {
+    const envelope = message.value;
+    const out = plannedTopic(envelope.entity);
+    if (envelope.op === 'delete') {
+      if (deps.propagateDeletes) {
+        const deletion: PlannedMessage = { op: 'delete', entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt };
+        await publishDurably(bus, out, { key: message.key, value: deletion, headers: message.headers }, message);
+      }
+      return;
+    }
+    const mapped = mapRecord(envelope.entity, envelope.record, rules);
+    if (mapped.kind === 'filtered') {
+      await ledger.recordAttempt({
+        runId,
+        entity: envelope.entity,
+        sourceId: envelope.sourceId,
+        targetId: null,
+        outcome: 'filtered',
+        action: 'skipped',
+        rule: mapped.rule,
+        errorCode: null,
+        errorMessage: null,
+        checksum: null,
+        durationMs: 0,
+      });
+      deps.onFiltered?.(envelope.entity, mapped.rule);
+      return;
+    }
+    const planned: PlannedMessage = { entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt, record: mapped.record, notes: mapped.notes };
+    await publishDurably(bus, out, { key: message.key, value: planned, headers: message.headers }, message);
+  };
+}
+
+export interface LoaderStageDeps {
+  loader: Loader;
+  runId: string;
+  logger?: Logger;
+  /** After each load, with the canonical records it counts for. */
+  onLoaded?(entity: EntityName, result: { action: string; rule: string | null; lagMs: number | null }, weight: number): void;
+  onFailed?(entity: EntityName, error: HdmError): void;
+}
+
+export function loaderStage(deps: LoaderStageDeps): Handler<PlannedMessage> {
+  const { loader, runId } = deps;
+  return async (message: BusMessage<PlannedMessage>) => {
+    const planned = message.value;
+    const result = planned.op === 'delete' ? await loader.remove(planned.entity, planned.sourceId, planned.updatedAt) : await loader.load(planned);
+    const weight = planned.op === 'delete' ? 1 : canonicalWeight({ ...planned, op: 'upsert' } as Envelope);
+    if (result.outcome === 'loaded') {
+      let lagMs: number | null = null;
+      if (result.action === 'created' || result.action === 'updated') {
+        const lag = Date.now() - Date.parse(planned.updatedAt);
+        if (Number.isFinite(lag)) lagMs = lag;
+      }
+      deps.onLoaded?.(planned.entity, { action: result.action, rule: result.rule, lagMs }, weight);
+    } else {
+      deps.logger?.warn({ runId, entity: planned.entity, sourceId: planned.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
+      deps.onFailed?.(planned.entity, result.error);
+    }
+  };
+}
