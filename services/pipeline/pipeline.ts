@@ -11,6 +11,7 @@ import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { pickDefaultAgent, readAll } from './default-agent.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
+import { targetFieldDefinitions } from '../mapper/wizard.mapping.ts';
 import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
 
 export interface PipelineEvents {
@@ -174,7 +175,10 @@ export async function runEntities(
 
   const sourceFields = deps.entities.includes('ticketField') || deps.entities.includes('ticket') ? await readAll(source, 'ticketField') : [];
   await target.prepare?.({
-    ticketFields: sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
+    ticketFields: targetFieldDefinitions(
+      sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
+      deps.rules,
+    ),
   });
 
   const defaultAgent = await pickDefaultAgent(deps, ids);
