@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateCommand } from '../../../services/cli/commands.ts';
+import { readAll } from '../../../services/pipeline/default-agent.ts';
+import { openRuntime } from '../../../services/runtime/runtime.ts';
+import { parseMigrationConfig } from '../../../schemas/config.ts';
+import type { Agent, Group, Ticket, TicketField } from '../../../schemas/canonical.ts';
+import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+
+/** Freshdesk's API as a user would call it, for setting up the target before the run. */
+function freshdeskApi(m: MigrationEnv) {
+  const auth = `Basic ${Buffer.from(`${m.target.credentials.apiKey}:X`).toString('base64')}`;
+  return async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${m.target.url}/api/v2/${path}`, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    expect(res.status, `${method} ${path}`).toBeLessThan(300);
+    return res.json() as Promise<any>;
+  };
+}
+
+const records = <T>(envelopes: { op: string; record: unknown }[]) => envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record as T] : []));
+
+describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
+  let m: MigrationEnv;
+  const mapping = {
+    options: { statusMap: { hold: 'open' }, priorityMap: { urgent: 'high' }, typeMap: { task: 'question' }, addTag: 'migrated', skipKb: true },
+    mapping: {
+      fields: { seats: null },
+      values: { product: { Basic: 'Starter' } },
+      defaults: { region: 'EU' },
+      groups: { Billing: 'Finance' },
+    },
+    filters: { excludeTags: ['vip'] },
+  };
+  beforeAll(async () => {
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 40, seed: 21, articles: 3, maxComments: 3 }, mapping);
+    const api = freshdeskApi(m);
+    await api('POST', 'groups', { name: 'Finance', description: 'Money matters' });
+    await api('POST', 'admin/ticket_fields', { label: 'region', label_for_customers: 'Region', type: 'custom_dropdown', required_for_agents: true, choices: [{ value: 'EU', position: 1 }, { value: 'US', position: 2 }] });
+  });
+  afterAll(async () => m?.close());
+
+  it('fails before any request to the target when the mapping names a source field, option or group that does not exist', async () => {
+    const before = m.target.requestsServed();
+    const config = parseMigrationConfig({
+      ...m.config,
+      options: { ...mapping.options, statusMap: { hold: 'hold' } },
+      mapping: { fields: { no_such_field: 'x' }, values: { product: { Platinum: 'Gold' } }, groups: { Nowhere: 'Finance' } },
+    });
+    const err = await migrateCommand(config, { json: true, progress: false }, captureOutput(), m.env).catch((e) => e);
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain('mapping.fields.no_such_field');
+    expect(err.message).toContain('no option "Platinum"');
+    expect(err.message).toContain('no group "Nowhere"');
+    expect(err.message).toContain('options.statusMap.hold: the target (freshdesk) has no value "hold"');
+    expect(m.target.requestsServed()).toBe(before);
+  });
+
+  it('fails before any write when the mapping names a target group, field, value or agent that does not exist', async () => {
+    const before = m.target.counts();
+    const config = parseMigrationConfig({
+      ...m.config,
+      options: { ...mapping.options, defaultAgentEmail: 'nobody@nowhere.example' },
+      mapping: { fields: { order_number: 'order_ref' }, groups: { Sales: 'Marketing' }, defaults: { region: 'Mars', no_field: 1 } },
+    });
+    const err = await migrateCommand(config, { json: true, progress: false }, captureOutput(), m.env).catch((e) => e);
+    expect(err.code).toBe('CONFIG_INVALID');
+    for (const part of ['mapping.fields.order_number', 'no group "Marketing"', 'mapping.defaults.region', 'mapping.defaults.no_field', 'nobody@nowhere.example']) {
+      expect(err.message).toContain(part);
+    }
+    expect(m.target.counts()).toEqual(before);
+  });
+
+  it('applies every rule, lists re-assigned agents, creates missing fields with their types, and reconciles clean', async () => {
+    const config = parseMigrationConfig(m.config);
+    const out = captureOutput();
+    const code = await migrateCommand(config, { json: true, progress: false }, out, m.env);
+    const result = JSON.parse(out.stdout.join('\n'));
+    expect(result.clean, JSON.stringify(result.issues, null, 2)).toBe(true);
+    expect(code).toBe(0);
+
+    const rt = await openRuntime(config, m.env);
+    try {
+      const sourceTickets = records<Ticket>(await readAll(rt.source, 'ticket'));
+      const sourceAgents = records<Agent>(await readAll(rt.source, 'agent'));
+      const sourceGroups = records<Group>(await readAll(rt.source, 'group'));
+      const targetGroups = records<Group>(await readAll(rt.target, 'group'));
+      const targetFields = records<TicketField>(await readAll(rt.target, 'ticketField'));
+      const outcomes = new Map<string, { outcome: string; rule: string }>();
+      for await (const o of rt.ledger.latestOutcomes('ticket')) outcomes.set(o.sourceId, o);
+      const ids = await rt.ledger.lookupIds('ticket', sourceTickets.map((t) => t.sourceId));
+      const agentIds = await rt.ledger.lookupIds('agent', sourceAgents.map((a) => a.sourceId));
+
+      // Fields: created with matching types and (mapped) options; the left-behind one is absent.
+      const product = targetFields.find((f) => f.key === 'product')!;
+      expect(product.type).toBe('dropdown');
+      expect(product.options.map((o) => o.label).sort()).toEqual(['Enterprise', 'Pro', 'Starter']);
+      for (const type of ['text', 'textarea', 'checkbox', 'date', 'decimal', 'multiselect'] as const) {
+        expect(targetFields.some((f) => f.type === type), type).toBe(true);
+      }
+      expect(targetFields.find((f) => f.key === 'affected_channels')?.options.map((o) => o.label).sort()).toEqual(['Chat', 'Email', 'Phone']);
+      expect(targetFields.some((f) => f.key === 'seats')).toBe(false);
+      const plan = result.mapping.fields as { sourceKey: string; action: string; fallback: string | null }[];
+      expect(plan.find((f) => f.sourceKey === 'serial_number')!.fallback).toMatch(/text field/);
+      expect(plan.find((f) => f.sourceKey === 'affected_channels')!.fallback).toMatch(/dropdown/);
+      expect(plan.find((f) => f.sourceKey === 'seats')!.action).toBe('left-behind');
+
+      // Re-assigned agents: exactly the source's deactivated and deleted ones.
+      const gone = sourceAgents.filter((a) => !a.active || a.deleted);
+      expect(gone.length).toBeGreaterThan(0);
+      expect((result.mapping.reassigned as { sourceId: string }[]).map((a) => a.sourceId).sort()).toEqual(gone.map((a) => a.sourceId).sort());
+      const defaultAgent = sourceAgents.find((a) => a.role === 'admin' && a.active)!;
+      expect(result.mapping.defaultAgent).toBe(defaultAgent.email);
+      const defaultAgentTarget = agentIds.get(defaultAgent.sourceId)!.targetId;
+
+      const finance = targetGroups.find((g) => g.name === 'Finance')!;
+      const billing = sourceGroups.find((g) => g.name === 'Billing')!;
+      expect(targetGroups.some((g) => g.name === 'Billing')).toBe(false);
+
+      let checked = 0;
+      let vip = 0;
+      for (const t of sourceTickets) {
+        if (t.tags.includes('vip')) {
+          vip += 1;
+          expect(outcomes.get(t.sourceId)).toMatchObject({ outcome: 'filtered', rule: 'filter:excludeTags' });
+          expect(ids.has(t.sourceId)).toBe(false);
+          continue;
+        }
+        const onTarget = (await rt.target.get('ticket', ids.get(t.sourceId)!.targetId)) as Ticket;
+        checked += 1;
+        expect(onTarget.status).toBe(t.status === 'hold' ? 'open' : t.status === 'new' ? 'open' : t.status);
+        if (t.priority === 'urgent') expect(onTarget.priority).toBe('high');
+        if (t.type === 'task') expect(onTarget.type).toBe('question');
+        if (t.customFields.product === 'Basic') expect(onTarget.customFields.product).toBe('Starter');
+        expect(onTarget.customFields).not.toHaveProperty('seats');
+        expect(onTarget.customFields.region).toBe('EU');
+        expect(onTarget.tags).toContain('migrated');
+        if (t.groupId === billing.sourceId) expect(onTarget.groupId).toBe(finance.sourceId);
+        const assignee = sourceAgents.find((a) => a.sourceId === t.assigneeId);
+        if (assignee && (!assignee.active || assignee.deleted)) expect(onTarget.assigneeId).toBe(defaultAgentTarget);
+      }
+      expect(vip).toBeGreaterThan(0);
+      expect(checked).toBeGreaterThan(20);
+      expect(sourceTickets.some((t) => t.status === 'hold' && !t.tags.includes('vip'))).toBe(true);
+
+      // skipKb: nothing of the knowledge base reached the target, each article filtered by the option.
+      expect(m.target.counts().kbArticle).toBe(0);
+      expect(result.counts.kbArticle.filtered).toBe(m.source.counts().kbArticle);
+    } finally {
+      await rt.close();
+    }
+  });
+});
