@@ -4,6 +4,7 @@ import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
+import { suggestCommand } from './wizard.commands.ts';
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
@@ -201,6 +202,16 @@ export function buildProgram(): Command {
       } finally {
         await ledger.close();
       }
+    });
+
+  const mapping = program.command('mapping').description('shape the mapping of a migration file');
+  mapping
+    .command('suggest')
+    .description("read both platforms' schemas (fields, statuses, priorities, types, groups, agents) and write a complete starting mapping to edit")
+    .requiredOption('-c, --config <file>', 'migration file (YAML): source, target and credentials')
+    .option('-o, --out <file>', 'write the mapping here (default: print it)')
+    .action(async (opts) => {
+      process.exitCode = await suggestCommand(opts.config, loadConfigOrFail(opts.config), { out: opts.out });
     });
 
   return program;

@@ -38,7 +38,7 @@ export interface PreflightReport {
 }
 
 const TEXTUAL: ReadonlySet<TicketFieldType> = new Set(['text', 'textarea', 'regex']);
-const compatible = (from: TicketFieldType, to: TicketFieldType) => from === to || (TEXTUAL.has(from) && TEXTUAL.has(to)) || (from === 'integer' && to === 'decimal') || (from === 'dropdown' && to === 'multiselect');
+export const compatible = (from: TicketFieldType, to: TicketFieldType) => from === to || (TEXTUAL.has(from) && TEXTUAL.has(to)) || (from === 'integer' && to === 'decimal') || (from === 'dropdown' && to === 'multiselect');
 
 const list = (values: string[], max = 12) => (values.length === 0 ? '(none)' : values.length > max ? `${values.slice(0, max).join(', ')}, …` : values.join(', '));
 const quoted = (values: string[]) => list(values.map((v) => JSON.stringify(v)));
@@ -130,8 +130,8 @@ function checkTargetSide(config: Readonly<MigrationConfig>, source: PlatformSche
       continue;
     }
     const existing = target.ticketFields.find((f) => f.key === targetKey);
-    const explicit = field.key in mapping.fields;
-    if (!existing && explicit) {
+    // A field mapped onto another key must find it on the target; one kept under its own key is created.
+    if (!existing && targetKey !== field.key) {
       problems.push(`mapping.fields.${field.key}: the target (${target.platform}) has no ticket field "${targetKey}"; it has ${list(targetKeys)}`);
       continue;
     }
@@ -174,7 +174,8 @@ function checkTargetSide(config: Readonly<MigrationConfig>, source: PlatformSche
 
   const targetGroups = target.groups.map((g) => g.name);
   for (const [from, to] of Object.entries(mapping.groups)) {
-    if (to !== null && !groupByName(target.groups, to)) problems.push(`mapping.groups.${from}: the target (${target.platform}) has no group "${to}"; it has ${quoted(targetGroups)}`);
+    // A group kept under its own name is created when missing; a renamed one must exist.
+    if (to !== null && to !== from && !groupByName(target.groups, to)) problems.push(`mapping.groups.${from}: the target (${target.platform}) has no group "${to}"; it has ${quoted(targetGroups)}`);
   }
 
   const activeSource = source.agents.filter((a) => a.active && !a.deleted);
