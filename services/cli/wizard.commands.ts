@@ -1,9 +1,13 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { readPlatformSchema } from '../mapper/platform-schema.ts';
 import { suggestMapping } from '../mapper/suggest.ts';
+import { preflight } from '../mapper/preflight.ts';
+import { runDemo } from '../demo/demo.ts';
+import { demoHtml, formatDemo } from '../demo/demo.report.ts';
 import { openRuntime } from '../runtime/runtime.ts';
 import { stdio, type Output } from './commands.ts';
 
@@ -33,6 +37,44 @@ export async function suggestCommand(
   } catch (err) {
     if (err instanceof HdmError) throw err;
     throw new HdmError('INTERNAL', `mapping suggest failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await runtime.close();
+  }
+}
+
+export interface DemoFlags {
+  tickets?: string[];
+  articles?: string[];
+  count?: number;
+  pool?: number;
+  resample?: boolean;
+  json?: boolean;
+  /** Directory for the HTML and JSON report. Default `<state dir>/demo`. */
+  outDir?: string;
+}
+
+/**
+ * `hdm demo`: a sample of tickets and articles through the migration's own pipeline, then a
+ * field-by-field report of what arrived, printed and written as HTML and JSON.
+ */
+export async function demoCommand(config: Readonly<MigrationConfig>, flags: DemoFlags, io: Output = stdio, env = process.env): Promise<number> {
+  const runtime = await openRuntime(config, env);
+  try {
+    const mapping = await preflight(config, runtime.source, runtime.target);
+    const report = await runDemo(runtime, mapping, {
+      tickets: flags.tickets,
+      articles: flags.articles,
+      count: flags.count,
+      pool: flags.pool,
+      resample: flags.resample,
+    });
+    const dir = flags.outDir ?? join(runtime.stateDir, 'demo');
+    mkdirSync(dir, { recursive: true });
+    const files = { html: join(dir, `${report.runId}.html`), json: join(dir, `${report.runId}.json`) };
+    writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(files.html, demoHtml(report));
+    io.out(flags.json ? JSON.stringify({ ...report, files }, null, 2) : formatDemo(report, files));
+    return report.ok ? 0 : 1;
   } finally {
     await runtime.close();
   }
