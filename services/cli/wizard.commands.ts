@@ -6,7 +6,7 @@ import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config
 import { readPlatformSchema } from '../mapper/platform-schema.ts';
 import { suggestMapping } from '../mapper/suggest.ts';
 import { preflight } from '../mapper/preflight.ts';
-import { runDemo } from '../demo/demo.ts';
+import { runDemo, sourceRecords } from '../demo/demo.ts';
 import { demoHtml, formatDemo } from '../demo/demo.report.ts';
 import { openRuntime } from '../runtime/runtime.ts';
 import { stdio, type Output } from './commands.ts';
@@ -60,6 +60,9 @@ export interface DemoFlags {
 export async function demoCommand(config: Readonly<MigrationConfig>, flags: DemoFlags, io: Output = stdio, env = process.env): Promise<number> {
   const runtime = await openRuntime(config, env);
   try {
+    // The user's IDs and the mapping are checked before anything reaches the target.
+    if (flags.tickets?.length) await sourceRecords(runtime.source, 'ticket', flags.tickets);
+    if (flags.articles?.length) await sourceRecords(runtime.source, 'kbArticle', flags.articles);
     const mapping = await preflight(config, runtime.source, runtime.target);
     const report = await runDemo(runtime, mapping, {
       tickets: flags.tickets,

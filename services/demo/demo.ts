@@ -95,17 +95,23 @@ function sample<T>(items: T[], n: number, random: () => number): T[] {
   return copy.slice(0, n);
 }
 
+/** The named source records; fails naming every ID the source does not have. */
+export async function sourceRecords<E extends EntityName>(source: Connector, entity: E, ids: string[]): Promise<EntityTypes[E][]> {
+  const found = await Promise.all(ids.map((id) => source.get(entity, id)));
+  const missing = ids.filter((_, i) => !found[i]);
+  if (missing.length > 0) {
+    const flag = entity === 'ticket' ? '--tickets' : '--articles';
+    throw new HdmError('CONFIG_INVALID', `${flag}: the source (${source.platform}) has no ${entity} ${missing.join(', ')}`, { context: { entity, field: flag } });
+  }
+  return found as EntityTypes[E][];
+}
+
 /** Picks records of one entity: the given IDs (each must exist), or a random sample of the first `pool`. */
 async function pick<E extends EntityName>(runtime: Runtime, entity: E, ids: string[] | undefined, count: number, pool: number, random: () => number): Promise<Envelope<E>[]> {
   const { source, rules } = runtime;
   if (ids && ids.length > 0) {
-    const found = await Promise.all(ids.map((id) => source.get(entity, id)));
-    const missing = ids.filter((_, i) => !found[i]);
-    if (missing.length > 0) {
-      const flag = entity === 'ticket' ? '--tickets' : '--articles';
-      throw new HdmError('CONFIG_INVALID', `${flag}: the source (${source.platform}) has no ${entity} ${missing.join(', ')}`, { context: { entity, field: flag } });
-    }
-    return found.map((record) => ({ entity, op: 'upsert', sourceId: record!.sourceId, updatedAt: record!.updatedAt, record: record! }));
+    const found = await sourceRecords(source, entity, ids);
+    return found.map((record) => ({ entity, op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record }));
   }
   if (count === 0) return [];
   const candidates: Envelope<E>[] = [];
