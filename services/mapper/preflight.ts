@@ -205,6 +205,8 @@ function fail(origin: string, problems: string[]): never {
  */
 export async function preflight(config: Readonly<MigrationConfig>, source: Connector, target: Connector, origin = 'migration file'): Promise<PreflightReport> {
   const problems: string[] = [];
+  // Each side's check() fails fast (a wrong URL or credentials) before its schema is read with retries.
+  await source.check();
   const sourceSchema = await readPlatformSchema(source);
   checkSourceSide(config, sourceSchema, target.capabilities, problems);
   const ids = [
@@ -220,6 +222,7 @@ export async function preflight(config: Readonly<MigrationConfig>, source: Conne
   }
   if (problems.length > 0) fail(origin, problems);
   const report: PreflightReport = { fields: [], reassigned: [], defaultAgent: null, warnings: [] };
+  await target.check();
   const targetSchema = await readPlatformSchema(target);
   checkTargetSide(config, sourceSchema, targetSchema, problems, report);
   if (problems.length > 0) fail(origin, problems);
