@@ -9,7 +9,7 @@ import { verifyMigration, type VerifyReport } from '../reconciler/verify.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
-import { formatPreflight, preflight } from '../mapper/preflight.ts';
+import { addUnmatched, formatPreflight, preflight } from '../mapper/preflight.ts';
 import { Progress } from './progress.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 
@@ -88,7 +88,10 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
   const started = Date.now();
   try {
     const mapping = await preflight(config, runtime.source, runtime.target);
-    const result = await runFullMigration(runtime.deps(progress.events, controller.signal), { restart: flags.restart });
+    const reassigned = new Set<string>();
+    const events = { ...progress.events, reassigned: (id: string) => void reassigned.add(id) };
+    const result = await runFullMigration(runtime.deps(events, controller.signal), { restart: flags.restart });
+    await addUnmatched(mapping, reassigned, runtime.source);
     progress.stop();
     const seconds = (Date.now() - started) / 1000;
     let report: VerifyReport | null = null;

@@ -9,7 +9,7 @@ import type { Ledger, LoadAttempt, RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
-import type { PreflightReport } from '../mapper/preflight.ts';
+import { addUnmatched, type PreflightReport } from '../mapper/preflight.ts';
 import { pickDefaultAgent } from '../pipeline/default-agent.ts';
 import { runEntities, type RunResult } from '../pipeline/pipeline.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -234,7 +234,9 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
   ]);
   for (const entity of ['group', 'organization', 'contact', 'kbCategory', 'kbSection'] as const) picked.set(entity, []);
   const attempts = new Map<string, LoadAttempt>();
-  const deps = { ...runtime.deps(undefined, options.signal), source: demoSource(source, picked), ledger: recordingLedger(ledger, attempts) };
+  const reassignedUsers = new Set<string>();
+  const events = { reassigned: (id: string) => void reassignedUsers.add(id) };
+  const deps = { ...runtime.deps(events, options.signal), source: demoSource(source, picked), ledger: recordingLedger(ledger, attempts) };
   const counts: RunResult['counts'] = {};
   try {
     await runEntities(deps, runId, counts, [], { detectConflicts: false }, async () => null, async () => {});
@@ -249,6 +251,7 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
     await ledger.flush();
     await ledger.saveRun(run);
   }
+  await addUnmatched(mapping, reassignedUsers, source);
   mkdirSync(join(runtime.stateDir, 'demo'), { recursive: true });
   writeFileSync(selectionFile, JSON.stringify({ tickets: tickets.map((t) => t.sourceId), articles: articles.map((a) => a.sourceId) } satisfies Selection));
 

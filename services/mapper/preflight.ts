@@ -242,3 +242,19 @@ export function formatPreflight(report: PreflightReport): string {
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }
+
+/**
+ * Adds to the report the users a run re-assigned that were not already listed (deactivated and
+ * deleted agents are): authors and assignees the source no longer has, or that did not migrate.
+ */
+export async function addUnmatched(report: PreflightReport, userIds: Iterable<string>, source: Connector, lookUpAtMost = 100): Promise<void> {
+  const known = new Set(report.reassigned.map((a) => a.sourceId));
+  let looked = 0;
+  for (const id of userIds) {
+    if (known.has(id)) continue;
+    known.add(id);
+    let who: { name: string; email: string | null } | null = null;
+    if (looked++ < lookUpAtMost) who = (await source.get('contact', id).catch(() => null)) ?? (await source.get('agent', id).catch(() => null));
+    report.reassigned.push({ sourceId: id, name: who?.name ?? '', email: who?.email ?? '', reason: 'unmatched', to: report.defaultAgent });
+  }
+}

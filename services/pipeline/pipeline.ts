@@ -21,6 +21,8 @@ export interface PipelineEvents {
   filtered?(entity: EntityName, rule: string): void;
   failed?(entity: EntityName, error: HdmError): void;
   phase?(entity: EntityName, state: 'start' | 'done' | 'skipped'): void;
+  /** A source user whose reference (assignee, author) went to the default agent. */
+  reassigned?(userSourceId: string): void;
 }
 
 export interface PipelineDeps {
@@ -202,7 +204,7 @@ export async function runEntities(
     }
     return pending;
   };
-  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId, loadMissing);
+  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId, loadMissing, (id) => events?.reassigned?.(id));
   const loader = new Loader({
     runId,
     target,

@@ -4,6 +4,7 @@ import { readAll } from '../../../services/pipeline/default-agent.ts';
 import { openRuntime } from '../../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
 import type { Agent, Group, Ticket, TicketField } from '../../../schemas/canonical.ts';
+import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
 
 /** Freshdesk's API as a user would call it, for setting up the target before the run. */
@@ -20,6 +21,8 @@ const records = <T>(envelopes: { op: string; record: unknown }[]) => envelopes.f
 
 describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
+  let goneUser: string;
+  let goneTicket: string;
   const mapping = {
     options: { statusMap: { hold: 'open' }, priorityMap: { urgent: 'high' }, typeMap: { task: 'question' }, addTag: 'migrated', skipKb: true },
     mapping: {
@@ -34,6 +37,15 @@ describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
     m = await migrationEnv('zendesk', 'freshdesk', { tickets: 40, seed: 21, articles: 3, maxComments: 3 }, mapping);
     const api = freshdeskApi(m);
     await api('POST', 'groups', { name: 'Finance', description: 'Money matters' });
+    // A customer who wrote on a ticket, then was deleted at the source: an author nothing matches.
+    const zdAuth = `Basic ${Buffer.from(`${m.source.credentials.email}/token:${m.source.credentials.apiToken}`).toString('base64')}`;
+    const zd = async (method: string, path: string, body?: unknown) =>
+      (await fetch(`${m.source.url}/api/v2/${path}`, { method, headers: { authorization: zdAuth, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })).json() as Promise<any>;
+    goneUser = String((await zd('POST', 'users.json', { user: { name: 'Gone Customer', email: 'gone@example.org', role: 'end-user' } })).user.id);
+    const source = m.source as ZendeskSandbox;
+    goneTicket = String(source.createTicket({ subject: 'Account removal', status: 'open', comment: { body: 'Please help', public: true } }).id);
+    source.addComment(Number(goneTicket), { body: 'I am deleting my account', public: true, author_id: Number(goneUser) });
+    await zd('DELETE', `users/${goneUser}.json`);
     await api('POST', 'admin/ticket_fields', { label: 'region', label_for_customers: 'Region', type: 'custom_dropdown', required_for_agents: true, choices: [{ value: 'EU', position: 1 }, { value: 'US', position: 2 }] });
   });
   afterAll(async () => m?.close());
@@ -106,10 +118,16 @@ describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
       // Re-assigned agents: exactly the source's deactivated and deleted ones.
       const gone = sourceAgents.filter((a) => !a.active || a.deleted);
       expect(gone.length).toBeGreaterThan(0);
-      expect((result.mapping.reassigned as { sourceId: string }[]).map((a) => a.sourceId).sort()).toEqual(gone.map((a) => a.sourceId).sort());
+      const reassigned = result.mapping.reassigned as { sourceId: string; reason: string }[];
+      expect(reassigned.filter((a) => a.reason !== 'unmatched').map((a) => a.sourceId).sort()).toEqual(gone.map((a) => a.sourceId).sort());
+      expect(reassigned.filter((a) => a.reason === 'unmatched')).toEqual([expect.objectContaining({ sourceId: goneUser, reason: 'unmatched' })]);
       const defaultAgent = sourceAgents.find((a) => a.role === 'admin' && a.active)!;
       expect(result.mapping.defaultAgent).toBe(defaultAgent.email);
       const defaultAgentTarget = agentIds.get(defaultAgent.sourceId)!.targetId;
+
+      const goneOnTarget = (await rt.target.get('ticket', ids.get(goneTicket)!.targetId)) as Ticket;
+      const goneComment = goneOnTarget.comments.find((c) => c.body.includes('I am deleting my account'))!;
+      expect(goneComment.authorId).toBe(defaultAgentTarget);
 
       const finance = targetGroups.find((g) => g.name === 'Finance')!;
       const billing = sourceGroups.find((g) => g.name === 'Billing')!;
