@@ -38,7 +38,8 @@ export interface PreflightReport {
 }
 
 const TEXTUAL: ReadonlySet<TicketFieldType> = new Set(['text', 'textarea', 'regex']);
-export const compatible = (from: TicketFieldType, to: TicketFieldType) => from === to || (TEXTUAL.has(from) && TEXTUAL.has(to)) || (from === 'integer' && to === 'decimal') || (from === 'dropdown' && to === 'multiselect');
+/** Whether a source field's values fit a target field of another type as they are. */
+export const compatible = (from: TicketFieldType, to: TicketFieldType) => from === to || (TEXTUAL.has(from) && TEXTUAL.has(to)) || (from === 'integer' && to === 'decimal');
 
 const list = (values: string[], max = 12) => (values.length === 0 ? '(none)' : values.length > max ? `${values.slice(0, max).join(', ')}, …` : values.join(', '));
 const quoted = (values: string[]) => list(values.map((v) => JSON.stringify(v)));
@@ -191,6 +192,15 @@ function checkTargetSide(config: Readonly<MigrationConfig>, source: PlatformSche
       report.reassigned.push({ sourceId: a.sourceId, name: a.name, email: a.email, reason: a.deleted ? 'deleted' : 'deactivated', to: report.defaultAgent });
     }
   }
+}
+
+/** Every problem of a mapping against both schemas (pure: no requests), and the plan it gives. */
+export function validateMapping(config: Readonly<MigrationConfig>, source: PlatformSchema, target: PlatformSchema): { problems: string[]; report: PreflightReport } {
+  const problems: string[] = [];
+  const report: PreflightReport = { fields: [], reassigned: [], defaultAgent: null, warnings: [] };
+  checkSourceSide(config, source, target.capabilities, problems);
+  checkTargetSide(config, source, target, problems, report);
+  return { problems, report };
 }
 
 function fail(origin: string, problems: string[]): never {

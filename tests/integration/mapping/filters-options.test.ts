@@ -3,7 +3,7 @@ import { migrateCommand } from '../../../services/cli/commands.ts';
 import { readAll } from '../../../services/pipeline/default-agent.ts';
 import { openRuntime } from '../../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
-import type { Ticket } from '../../../schemas/canonical.ts';
+import type { Ticket, TicketField } from '../../../schemas/canonical.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
 
 const records = <T>(envelopes: { op: string; record: unknown }[]) => envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record as T] : []));
@@ -77,6 +77,16 @@ describe('ID list, date and status filters, inline images as attachments (zendes
         else if (t.createdAt < createdFrom) expect(rules.get(t.sourceId)).toBe('filter:createdFrom');
         else if (!(statuses as readonly string[]).includes(t.status)) expect(rules.get(t.sourceId)).toBe('filter:statuses');
       }
+      // Every custom field was created on the target with its own type, options and pattern.
+      const sourceFields = records<TicketField>(await readAll(rt.source, 'ticketField'));
+      const targetFields = records<TicketField>(await readAll(rt.target, 'ticketField'));
+      expect(new Set(sourceFields.map((f) => f.type)).size).toBe(9);
+      for (const f of sourceFields) {
+        const created = targetFields.find((t) => t.key === f.key);
+        expect(created, f.key).toMatchObject({ type: f.type, title: f.title, pattern: f.pattern });
+        expect(created!.options.map((o) => o.label), f.key).toEqual(f.options.map((o) => o.label));
+      }
+      expect(result.mapping.fields.every((f: { action: string; fallback: string | null }) => f.action === 'create' && f.fallback === null)).toBe(true);
       const ids = await rt.ledger.lookupIds('ticket', expected.map((t) => t.sourceId));
       let images = 0;
       for (const t of expected) {
