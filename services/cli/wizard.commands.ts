@@ -70,6 +70,7 @@ export async function demoCommand(config: Readonly<MigrationConfig>, flags: Demo
       count: flags.count,
       pool: flags.pool,
       resample: flags.resample,
+      step: (message) => io.err(message),
     });
     const dir = flags.outDir ?? join(runtime.stateDir, 'demo');
     mkdirSync(dir, { recursive: true });

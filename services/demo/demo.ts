@@ -28,6 +28,8 @@ export interface DemoOptions {
   /** Random numbers in [0, 1). Default Math.random. */
   random?: () => number;
   signal?: AbortSignal;
+  /** Told of each step, for a progress line. */
+  step?(message: string): void;
 }
 
 /** One field of a record's projection, compared between what was planned and what the target holds. */
@@ -219,6 +221,7 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
     selection = 'previous';
   }
   const kbWanted = target.capabilities.entities.includes('kbArticle') && config.entities.includes('kbArticle') && !config.options.skipKb;
+  options.step?.(given ? 'reading the named records from the source…' : selection === 'previous' ? "re-reading the previous demo's records…" : `picking ${count} tickets and ${count} articles among the first ${pool} of each…`);
   const tickets = await pick(runtime, 'ticket', previous?.tickets ?? options.tickets, given ? 0 : count, pool, random);
   const articles = kbWanted || options.articles?.length ? await pick(runtime, 'kbArticle', previous?.articles ?? options.articles, given ? 0 : count, pool, random) : [];
 
@@ -238,6 +241,7 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
   const events = { reassigned: (id: string) => void reassignedUsers.add(id) };
   const deps = { ...runtime.deps(events, options.signal), source: demoSource(source, picked), ledger: recordingLedger(ledger, attempts) };
   const counts: RunResult['counts'] = {};
+  options.step?.(`moving ${tickets.length} tickets and ${articles.length} articles with what they reference (run ${runId})…`);
   try {
     await runEntities(deps, runId, counts, [], { detectConflicts: false }, async () => null, async () => {});
     run.status = 'succeeded';
@@ -255,6 +259,7 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
   mkdirSync(join(runtime.stateDir, 'demo'), { recursive: true });
   writeFileSync(selectionFile, JSON.stringify({ tickets: tickets.map((t) => t.sourceId), articles: articles.map((a) => a.sourceId) } satisfies Selection));
 
+  options.step?.('reading each record back from the target and checking it field by field…');
   // Read back, the way verification does: map again, resolve through the id map, compare with the target.
   const ids = new IdMapCache(ledger);
   const defaultAgent = await pickDefaultAgent({ source, target, defaultAgentEmail: config.options.defaultAgentEmail }, ids);
