@@ -222,7 +222,8 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
   }
   const kbWanted = target.capabilities.entities.includes('kbArticle') && config.entities.includes('kbArticle') && !config.options.skipKb;
   options.step?.(given ? 'reading the named records from the source…' : selection === 'previous' ? "re-reading the previous demo's records…" : `picking ${count} tickets and ${count} articles among the first ${pool} of each…`);
-  const tickets = await pick(runtime, 'ticket', previous?.tickets ?? options.tickets, given ? 0 : count, pool, random);
+  const ticketsWanted = config.entities.includes('ticket') || Boolean(options.tickets?.length);
+  const tickets = ticketsWanted ? await pick(runtime, 'ticket', previous?.tickets ?? options.tickets, given ? 0 : count, pool, random) : [];
   const articles = kbWanted || options.articles?.length ? await pick(runtime, 'kbArticle', previous?.articles ?? options.articles, given ? 0 : count, pool, random) : [];
 
   await Promise.all([source.check(), target.check()]);
