@@ -4,6 +4,7 @@ import { readAll } from '../../../services/pipeline/default-agent.ts';
 import { openRuntime } from '../../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
 import type { Agent, Group, Ticket, TicketField } from '../../../schemas/canonical.ts';
+import { platform } from '../../../connectors/registry.ts';
 import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
 
@@ -23,6 +24,7 @@ describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
   let goneUser: string;
   let goneTicket: string;
+  let existingAgent: Agent;
   const mapping = {
     options: { statusMap: { hold: 'open' }, priorityMap: { urgent: 'high' }, typeMap: { task: 'question' }, addTag: 'migrated', skipKb: true },
     mapping: {
@@ -37,6 +39,10 @@ describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
     m = await migrationEnv('zendesk', 'freshdesk', { tickets: 40, seed: 21, articles: 3, maxComments: 3 }, mapping);
     const api = freshdeskApi(m);
     await api('POST', 'groups', { name: 'Finance', description: 'Money matters' });
+    // An agent already working on the target under the same email as an active source agent.
+    const sourceAgents = records<Agent>(await readAll((await platform('zendesk')).createConnector({ url: m.source.url, credentials: m.source.credentials }), 'agent'));
+    existingAgent = sourceAgents.find((a) => a.active && !a.deleted && a.role !== 'admin')!;
+    await api('POST', 'agents', { email: existingAgent.email, name: existingAgent.name, ticket_scope: 1 });
     // A customer who wrote on a ticket, then was deleted at the source: an author nothing matches.
     const zdAuth = `Basic ${Buffer.from(`${m.source.credentials.email}/token:${m.source.credentials.apiToken}`).toString('base64')}`;
     const zd = async (method: string, path: string, body?: unknown) =>
@@ -121,6 +127,11 @@ describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
       const reassigned = result.mapping.reassigned as { sourceId: string; reason: string }[];
       expect(reassigned.filter((a) => a.reason !== 'unmatched').map((a) => a.sourceId).sort()).toEqual(gone.map((a) => a.sourceId).sort());
       expect(reassigned.filter((a) => a.reason === 'unmatched')).toEqual([expect.objectContaining({ sourceId: goneUser, reason: 'unmatched' })]);
+      // Agents are matched by email: the one already on the target is found, not created again.
+      expect(result.counts.agent.matched).toBe(1);
+      const targetAgents = records<Agent>(await readAll(rt.target, 'agent'));
+      expect(targetAgents.filter((a) => a.email === existingAgent.email)).toHaveLength(1);
+      expect(agentIds.get(existingAgent.sourceId)).toMatchObject({ targetId: targetAgents.find((a) => a.email === existingAgent.email)!.sourceId, created: false });
       const defaultAgent = sourceAgents.find((a) => a.role === 'admin' && a.active)!;
       expect(result.mapping.defaultAgent).toBe(defaultAgent.email);
       const defaultAgentTarget = agentIds.get(defaultAgent.sourceId)!.targetId;
