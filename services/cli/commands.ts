@@ -161,6 +161,8 @@ export async function deltaCommand(
   process.once('SIGTERM', onSignal);
   let failed = false;
   try {
+    // A mapping edited since the full run is checked again before any pass.
+    await preflight(config, runtime.source, runtime.target);
     await followDelta(runtime.deps(undefined, controller.signal), {
       intervalMs: flags.intervalMs ?? 30_000,
       maxPasses: flags.follow ? flags.maxPasses : 1,
