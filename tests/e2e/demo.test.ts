@@ -2,6 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoCommand } from '../../services/cli/wizard.commands.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
+import type { Ticket } from '../../schemas/canonical.ts';
+import { readAll } from '../../services/pipeline/default-agent.ts';
+import { openRuntime } from '../../services/runtime/runtime.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 /** Each platform's public API, as a person checking the demo's links would read it. */
@@ -106,12 +109,29 @@ describe('hdm demo (zendesk → freshdesk)', () => {
     for (const r of report.records.filter((x: any) => x.entity === 'kbArticle')) expect(r.action).toBe('unchanged');
   });
 
-  it('takes the tickets and articles the user names', async () => {
-    const { code, report } = await demo(m, {}, { tickets: ['7', '11'], articles: [first.records.find((r: any) => r.entity === 'kbArticle').sourceId] });
+  it('takes the tickets and articles the user names, attachments included', async () => {
+    const rt = await openRuntime(parseMigrationConfig(m.config), m.env);
+    const withFiles = (await readAll(rt.source, 'ticket'))
+      .map((e) => e.record as Ticket)
+      .filter((t) => t.comments.some((c) => c.attachments.length > 0))
+      .slice(0, 2);
+    await rt.close();
+    expect(withFiles).toHaveLength(2);
+    const article = first.records.find((r: any) => r.entity === 'kbArticle').sourceId;
+    const { code, report } = await demo(m, {}, { tickets: withFiles.map((t) => t.sourceId), articles: [article] });
     expect(code).toBe(0);
     expect(report.selection).toBe('given');
-    expect(report.records.map((r: any) => `${r.entity}:${r.sourceId}`)).toEqual(['ticket:7', 'ticket:11', `kbArticle:${first.records.find((r: any) => r.entity === 'kbArticle').sourceId}`]);
+    expect(report.records.map((r: any) => `${r.entity}:${r.sourceId}`)).toEqual([...withFiles.map((t) => `ticket:${t.sourceId}`), `kbArticle:${article}`]);
     expect(report.records.every((r: any) => r.targetId && r.carriesSourceId !== false)).toBe(true);
+    const api = apis(m);
+    for (const t of withFiles) {
+      const r = report.records.find((x: any) => x.sourceId === t.sourceId);
+      expect(r.checks.find((c: any) => c.field === 'comments').status).not.toBe('differs');
+      const dst = await api.freshdesk(`/api/v2/tickets/${r.targetId}`);
+      const notes = await api.freshdesk(`/api/v2/tickets/${r.targetId}/conversations`);
+      const files = [...dst.body.attachments, ...notes.body.flatMap((n: any) => n.attachments)].map((a: any) => a.name).sort();
+      expect(files).toEqual(t.comments.flatMap((c) => c.attachments.map((a) => a.fileName)).sort());
+    }
   });
 });
 

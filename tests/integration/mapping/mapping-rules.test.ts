@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateCommand } from '../../../services/cli/commands.ts';
+import { deltaCommand, migrateCommand } from '../../../services/cli/commands.ts';
 import { readAll } from '../../../services/pipeline/default-agent.ts';
 import { openRuntime } from '../../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
@@ -176,5 +176,14 @@ describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
     } finally {
       await rt.close();
     }
+  });
+
+  it('checks a mapping edited after the full run before a delta pass', async () => {
+    const config = parseMigrationConfig({ ...m.config, mapping: { ...mapping.mapping, groups: { Billing: 'Accounts' } } });
+    const before = m.target.counts();
+    const err = await deltaCommand(config, { json: true }, captureOutput(), m.env).catch((e) => e);
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain('mapping.groups.Billing: the target (freshdesk) has no group "Accounts"');
+    expect(m.target.counts()).toEqual(before);
   });
 });
