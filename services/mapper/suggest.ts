@@ -68,6 +68,9 @@ export function suggestMapping(raw: Record<string, unknown>, source: PlatformSch
     ` receives what deactivated, deleted or unmatched agents did; null: ${fallbackAgent ? `the source's first active admin, ${fallbackAgent.email}` : 'none'}\n agents (matched by email):\n${agentLines.join('\n')}`,
   );
 
+  // What the file already says wins over what is suggested, so suggesting again keeps the user's edits.
+  const rawMapping = (raw.mapping ?? {}) as Record<string, Record<string, unknown>>;
+  const kept = <T>(suggested: Record<string, T>, existing: unknown): Record<string, T> => ({ ...suggested, ...((existing ?? {}) as Record<string, T>) });
   const options: Record<string, unknown> = {
     ...rawOptions,
     skipAttachments: rawOptions.skipAttachments ?? false,
@@ -75,9 +78,9 @@ export function suggestMapping(raw: Record<string, unknown>, source: PlatformSch
     addTag: rawOptions.addTag ?? null,
     skipKb: rawOptions.skipKb ?? false,
     defaultAgentEmail: rawOptions.defaultAgentEmail ?? null,
-    statusMap,
-    priorityMap,
-    typeMap,
+    statusMap: kept(statusMap, rawOptions.statusMap),
+    priorityMap: kept(priorityMap, rawOptions.priorityMap),
+    typeMap: kept(typeMap, rawOptions.typeMap),
   };
   s.after.set('options.addTag', ' e.g. migrated: a tag added to every migrated ticket');
   s.after.set('options.inlineImagesAsAttachments', ' true: images in comment bodies arrive as ordinary attachments');
@@ -146,7 +149,14 @@ export function suggestMapping(raw: Record<string, unknown>, source: PlatformSch
   s.document = {
     ...raw,
     options,
-    mapping: { fields, values, defaults, groups },
+    mapping: {
+      fields: kept(fields, rawMapping.fields),
+      values: Object.fromEntries(
+        [...new Set([...Object.keys(values), ...Object.keys(rawMapping.values ?? {})])].map((key) => [key, kept(values[key] ?? {}, (rawMapping.values as Record<string, unknown> | undefined)?.[key])]),
+      ),
+      defaults: kept(defaults, rawMapping.defaults),
+      groups: kept(groups, rawMapping.groups),
+    },
     filters: {
       createdFrom: null,
       createdTo: null,

@@ -69,6 +69,16 @@ describe('hdm mapping suggest (zendesk → freshdesk)', () => {
     } finally {
       await rt.close();
     }
-    writeFileSync(join(m.dir, 'unused'), '');
+
+    // Suggesting again from the edited file keeps the user's choices.
+    const edited = text.replace('hold: pending', 'hold: open').replace(/Basic: Basic/, 'Basic: Pro');
+    writeFileSync(out, edited);
+    const again = captureOutput();
+    expect(await suggestCommand(out, loadMigrationConfig(out), {}, again, m.env)).toBe(0);
+    const second = parse(again.stdout.join('\n'));
+    expect(second.options.statusMap.hold).toBe('open');
+    // Enterprise is on the target now: the migration added it to the field.
+    expect(second.mapping.values.product).toEqual({ Basic: 'Pro', Pro: 'Pro', Enterprise: 'Enterprise' });
+    expect(second.mapping.fields.product).toBe('edition');
   });
 });
