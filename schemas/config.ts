@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { PLATFORM_NAMES } from '../connectors/registry.ts';
 import { HdmError } from '../connectors/sdk/errors.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
+import { FiltersSectionSchema, MappingSectionSchema, wizardOptionDefaults, wizardOptions } from './mapping.config.ts';
 
 const envRef = z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict();
 
@@ -57,6 +58,7 @@ export const MigrationConfigSchema = z
         conflictPolicy: z.enum(['source-wins', 'skip', 'report']).default('source-wins'),
         /** Days after the full run ends during which deltas may run; then the data is due for purging. Default 10. */
         retentionDays: z.number().int().min(1).max(3650).default(10),
+        ...wizardOptions,
       })
       .strict()
       .default({
@@ -70,7 +72,12 @@ export const MigrationConfigSchema = z
         typeMap: {},
         loaderConcurrency: 16,
         overlapSeconds: 60,
+        ...wizardOptionDefaults,
       }),
+    /** Field, value, default and group mapping (see docs/mapping.md). */
+    mapping: MappingSectionSchema,
+    /** Which tickets and articles move (see docs/mapping.md). */
+    filters: FiltersSectionSchema,
     ledger: z
       .object({
         /** ClickHouse server URL; absent runs the embedded engine under the state directory. */

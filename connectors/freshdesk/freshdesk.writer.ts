@@ -75,6 +75,10 @@ export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
   ticketPriorities: ['low', 'normal', 'high', 'urgent'],
   ticketTypes: ['question', 'incident', 'problem', 'task'],
   entities: ENTITIES,
+  fieldTypeFallbacks: {
+    multiselect: 'a dropdown of its options plus a hidden paragraph field holding the chosen labels (values kept)',
+    regex: 'a text field; the pattern is not enforced',
+  },
 };
 
 const DELETE_PATHS: Record<EntityName, (id: string) => string> = {

@@ -50,6 +50,12 @@ export const RT_CAPABILITIES: TargetCapabilities = {
   ticketPriorities: TICKET_PRIORITIES,
   ticketTypes: TICKET_TYPES,
   entities: ['group', 'agent', 'contact', 'ticketField', 'ticket'],
+  fieldTypeFallbacks: {
+    checkbox: 'a single-value Select field with the values true and false',
+    integer: 'a Freeform field validated by a whole-number pattern',
+    decimal: 'a Freeform field validated by a decimal pattern',
+    regex: 'a Freeform field validated by the same pattern',
+  },
 };
 
 const NOBODY = 'Nobody';

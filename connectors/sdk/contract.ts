@@ -3,6 +3,7 @@ import type {
   EntityName,
   EntityTypes,
   Envelope,
+  TicketFieldType,
   TicketPriority,
   TicketStatus,
   TicketType,
@@ -92,6 +93,8 @@ export interface TargetCapabilities {
   ticketTypes: readonly TicketType[];
   /** Entities this target can receive at all. */
   entities: readonly EntityName[];
+  /** Custom field types the target has no such type for, with what it stores them as instead. */
+  fieldTypeFallbacks?: Readonly<Partial<Record<TicketFieldType, string>>>;
 }
 
 export interface TargetRef {

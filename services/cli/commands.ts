@@ -9,6 +9,7 @@ import { verifyMigration, type VerifyReport } from '../reconciler/verify.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
+import { addUnmatched, formatPreflight, preflight } from '../mapper/preflight.ts';
 import { Progress } from './progress.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 
@@ -86,7 +87,11 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
   const progress = new Progress({ enabled: flags.progress !== false && !flags.json });
   const started = Date.now();
   try {
-    const result = await runFullMigration(runtime.deps(progress.events, controller.signal), { restart: flags.restart });
+    const mapping = await preflight(config, runtime.source, runtime.target);
+    const reassigned = new Set<string>();
+    const events = { ...progress.events, reassigned: (id: string) => void reassigned.add(id) };
+    const result = await runFullMigration(runtime.deps(events, controller.signal), { restart: flags.restart });
+    await addUnmatched(mapping, reassigned, runtime.source);
     progress.stop();
     const seconds = (Date.now() - started) / 1000;
     let report: VerifyReport | null = null;
@@ -111,6 +116,7 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
             recordsPerSecond: Math.round(progress.canonicalLoaded / Math.max(seconds, 0.001)),
             peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
             ...(report ? { entities: report.entities, clean: report.clean, issues: report.issues, verifyId: report.verifyId } : {}),
+            mapping,
           },
           null,
           2,
@@ -118,6 +124,8 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
       );
     } else {
       io.out(formatRun(result, progress, seconds));
+      const plan = formatPreflight(mapping);
+      if (plan) io.out(`\n${plan}`);
       if (report) io.out(`\n${formatReconciliation(report)}`);
       io.out(`\nledger: ${runtime.config.ledger.clickhouseUrl ?? `${runtime.stateDir}/ledger (embedded)`} · log: ${runtime.logFile}`);
     }
@@ -153,6 +161,8 @@ export async function deltaCommand(
   process.once('SIGTERM', onSignal);
   let failed = false;
   try {
+    // A mapping edited since the full run is checked again before any pass.
+    await preflight(config, runtime.source, runtime.target);
     await followDelta(runtime.deps(undefined, controller.signal), {
       intervalMs: flags.intervalMs ?? 30_000,
       maxPasses: flags.follow ? flags.maxPasses : 1,

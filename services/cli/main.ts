@@ -4,6 +4,7 @@ import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
+import { demoCommand, suggestCommand } from './wizard.commands.ts';
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
@@ -201,6 +202,45 @@ export function buildProgram(): Command {
       } finally {
         await ledger.close();
       }
+    });
+
+  const ids = (name: string) => (value: string) => {
+    const list = value.split(',').map((v) => v.trim()).filter(Boolean);
+    if (list.length === 0) throw new InvalidArgumentError(`${name} takes a comma-separated list of source IDs, e.g. 12,15`);
+    return list;
+  };
+  program
+    .command('demo')
+    .description('move 20 random tickets and 20 KB articles (or the ones named) through the real pipeline and report, field by field, what arrived; re-runs update, never duplicate')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .addOption(new Option('--tickets <ids>', 'source ticket IDs, e.g. 12,15,31').argParser(ids('--tickets')))
+    .addOption(new Option('--articles <ids>', 'source KB article IDs').argParser(ids('--articles')))
+    .addOption(new Option('--count <n>', 'records of each kind picked at random').default(20).argParser(int('--count', 0)))
+    .addOption(new Option('--pool <n>', 'records read from the start of each source stream to pick from (default 10 × count, at least 100)').argParser(int('--pool', 1)))
+    .option('--resample', "draw a new random sample instead of re-using the previous demo's records")
+    .option('--out-dir <dir>', 'where the HTML and JSON report go (default <state dir>/demo)')
+    .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts) => {
+      process.exitCode = await demoCommand(configOf(opts.config, opts.clickhouseUrl), {
+        tickets: opts.tickets,
+        articles: opts.articles,
+        count: opts.count,
+        pool: opts.pool,
+        resample: opts.resample,
+        json: opts.json,
+        outDir: opts.outDir ? resolve(opts.outDir) : undefined,
+      });
+    });
+
+  const mapping = program.command('mapping').description('shape the mapping of a migration file');
+  mapping
+    .command('suggest')
+    .description("read both platforms' schemas (fields, statuses, priorities, types, groups, agents) and write a complete starting mapping to edit")
+    .requiredOption('-c, --config <file>', 'migration file (YAML): source, target and credentials')
+    .option('-o, --out <file>', 'write the mapping here (default: print it)')
+    .action(async (opts) => {
+      process.exitCode = await suggestCommand(opts.config, loadConfigOrFail(opts.config), { out: opts.out });
     });
 
   return program;

@@ -22,6 +22,8 @@ export class ReferenceResolver {
      * read) and returns its target ID, or null when the source has no such record.
      */
     private readonly onMissing: ((entity: EntityName, sourceId: string) => Promise<string | null>) | null = null,
+    /** Told of each source user whose reference went to the default agent (for the run's report). */
+    private readonly onReassign: ((userSourceId: string) => void) | null = null,
   ) {}
 
   /** Target IDs for references, loading on the fly what the id map does not know yet. */
@@ -116,6 +118,7 @@ export class ReferenceResolver {
       const found = agents.get(id) ?? contacts.get(id);
       if (found) return found;
       const fallback = allowDefault ? this.defaultAgentTargetId() : null;
+      if (fallback) this.onReassign?.(id);
       notes.push(`${field} ${id} is not a migrated user; ${fallback ? `assigned to the default agent` : 'left empty'}`);
       return fallback;
     };
@@ -128,7 +131,10 @@ export class ReferenceResolver {
     let assigneeId: string | null = null;
     if (ticket.assigneeId !== null) {
       assigneeId = agents.get(ticket.assigneeId) ?? this.defaultAgentTargetId();
-      if (!agents.has(ticket.assigneeId)) notes.push(`assignee ${ticket.assigneeId} is not a migrated agent; assigned to the default agent`);
+      if (!agents.has(ticket.assigneeId)) {
+        notes.push(`assignee ${ticket.assigneeId} is not a migrated agent; assigned to the default agent`);
+        this.onReassign?.(ticket.assigneeId);
+      }
     }
     const groupId = await this.optional('group', ticket.groupId, 'groupId', notes);
     const organizationId = await this.optional('organization', ticket.organizationId, 'organizationId', notes);
@@ -141,6 +147,7 @@ export class ReferenceResolver {
     const found = (await this.ids.targetIds('agent', [id])).get(id);
     if (found) return found;
     notes.push(`${field} ${id} is not a migrated agent; assigned to the default agent`);
+    this.onReassign?.(id);
     return this.defaultAgentTargetId();
   }
 

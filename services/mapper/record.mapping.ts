@@ -1,13 +1,18 @@
 import type { TargetCapabilities } from '../../connectors/sdk/contract.ts';
+import type { FiltersSection } from '../../schemas/mapping.config.ts';
 import type {
   Agent,
+  CustomFieldValue,
   EntityName,
   EntityTypes,
   Ticket,
+  Group,
+  TicketField,
   TicketPriority,
   TicketStatus,
   TicketType,
 } from '../../schemas/canonical.ts';
+import { inlineAsAttachments, mapCustomFieldValues, mapGroup, mapTicketField, ticketFilter } from './wizard.mapping.ts';
 
 /** The migration's rules as the mapper needs them. Pure data: no clients, no clock. */
 export interface MappingRules {
@@ -16,6 +21,21 @@ export interface MappingRules {
   statusMap: Partial<Record<TicketStatus, TicketStatus>>;
   priorityMap: Partial<Record<TicketPriority, TicketPriority>>;
   typeMap: Partial<Record<TicketType, TicketType>>;
+  /** Source custom field key → target key, or null to leave the field behind. Default: same key. */
+  fieldMap?: Readonly<Record<string, string | null>>;
+  /** Per source field key: source option label → target option label. */
+  valueMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Target field key → value for tickets that have none. */
+  fieldDefaults?: Readonly<Record<string, CustomFieldValue>>;
+  /** Source group name → target group name, or null to leave it behind. */
+  groupMap?: Readonly<Record<string, string | null>>;
+  filters?: Readonly<FiltersSection>;
+  /** Carry inline images as ordinary attachments. Default false. */
+  inlineImagesAsAttachments?: boolean;
+  /** Tag added to every migrated ticket. */
+  addTag?: string | null;
+  /** Leave the knowledge base behind. Default false. */
+  skipKb?: boolean;
 }
 
 export type MapResult<E extends EntityName> =
@@ -61,6 +81,8 @@ export function mapType(type: TicketType | null, rules: MappingRules): TicketTyp
 }
 
 export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticket'> {
+  const filteredBy = ticketFilter(ticket, rules.filters);
+  if (filteredBy) return { kind: 'filtered', rule: filteredBy };
   const notes: string[] = [];
   const status = mapStatus(ticket.status, rules);
   if (status !== ticket.status) notes.push(`status ${ticket.status} → ${status}`);
@@ -68,9 +90,12 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   if (priority !== ticket.priority) notes.push(`priority ${ticket.priority} → ${priority}`);
   const type = mapType(ticket.type, rules);
   if (type !== ticket.type) notes.push(`type ${ticket.type} → ${type}`);
-  const comments = rules.skipAttachments ? ticket.comments.map((c) => ({ ...c, attachments: [] })) : ticket.comments;
+  let comments = rules.skipAttachments ? ticket.comments.map((c) => ({ ...c, attachments: [] })) : ticket.comments;
   if (rules.skipAttachments && ticket.comments.some((c) => c.attachments.length > 0)) notes.push('attachments skipped by option');
-  return { kind: 'planned', record: { ...ticket, status, priority, type, comments }, notes };
+  if (rules.inlineImagesAsAttachments && !rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes));
+  const customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
+  const tags = rules.addTag && !ticket.tags.includes(rules.addTag) ? [...ticket.tags, rules.addTag] : ticket.tags;
+  return { kind: 'planned', record: { ...ticket, status, priority, type, comments, customFields, tags }, notes };
 }
 
 /** Deactivated and deleted agents are not created; what they did goes to the default agent. */
@@ -83,7 +108,17 @@ export function mapAgent(agent: Agent): MapResult<'agent'> {
 /** Maps one canonical record under the migration's rules. */
 export function mapRecord<E extends EntityName>(entity: E, record: EntityTypes[E], rules: MappingRules): MapResult<E> {
   if (!rules.capabilities.entities.includes(entity)) return { kind: 'filtered', rule: `target-has-no-${entity}` };
+  if (rules.skipKb && (entity === 'kbCategory' || entity === 'kbSection' || entity === 'kbArticle')) return { kind: 'filtered', rule: 'option:skipKb' };
   switch (entity) {
+    case 'ticketField':
+      return mapTicketField(record as TicketField, rules) as MapResult<E>;
+    case 'group':
+      return mapGroup(record as Group, rules) as MapResult<E>;
+    case 'kbArticle': {
+      const ids = rules.filters?.articleIds ?? [];
+      if (ids.length > 0 && !ids.includes(record.sourceId)) return { kind: 'filtered', rule: 'filter:articleIds' };
+      return { kind: 'planned', record, notes: [] };
+    }
     case 'ticket':
       return mapTicket(record as Ticket, rules) as MapResult<E>;
     case 'agent':

@@ -12,6 +12,7 @@ import { pickDefaultAgent, readAll } from './default-agent.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
 import { canonicalWeight, loaderStage, mapperStage, plannedTopic, recordsTopic, type PlannedMessage } from './stages.ts';
+import { targetFieldDefinitions } from '../mapper/wizard.mapping.ts';
 import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
 
 export interface PipelineEvents {
@@ -21,6 +22,8 @@ export interface PipelineEvents {
   filtered?(entity: EntityName, rule: string): void;
   failed?(entity: EntityName, error: HdmError): void;
   phase?(entity: EntityName, state: 'start' | 'done' | 'skipped'): void;
+  /** A source user whose reference (assignee, author) went to the default agent. */
+  reassigned?(userSourceId: string): void;
 }
 
 export interface PipelineDeps {
@@ -167,7 +170,10 @@ export async function runEntities(
 
   const sourceFields = deps.entities.includes('ticketField') || deps.entities.includes('ticket') ? await readAll(source, 'ticketField') : [];
   await target.prepare?.({
-    ticketFields: sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
+    ticketFields: targetFieldDefinitions(
+      sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
+      deps.rules,
+    ),
   });
 
   const defaultAgent = await pickDefaultAgent(deps, ids);
@@ -191,7 +197,7 @@ export async function runEntities(
     }
     return pending;
   };
-  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId, loadMissing);
+  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId, loadMissing, (id) => events?.reassigned?.(id));
   const loader = new Loader({
     runId,
     target,

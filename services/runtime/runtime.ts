@@ -6,6 +6,7 @@ import { InProcessBus } from '../bus/in-process-bus.ts';
 import type { MessageBus } from '../bus/message-bus.ts';
 import { openLedger, type ClickHouseLedger } from '../ledger/clickhouse-ledger.ts';
 import type { MappingRules } from '../mapper/record.mapping.ts';
+import { rulesFromConfig } from '../mapper/rules.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
 import { FileCheckpointStore } from '../poller/checkpoint-store.ts';
 import { redactor } from './redact.ts';
@@ -64,13 +65,7 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
     path: join(stateDir, 'ledger'),
   });
   const bus = new InProcessBus({ partitions: Math.max(16, config.options.loaderConcurrency) });
-  const rules: MappingRules = {
-    capabilities: target.capabilities,
-    skipAttachments: config.options.skipAttachments,
-    statusMap: config.options.statusMap,
-    priorityMap: config.options.priorityMap,
-    typeMap: config.options.typeMap,
-  };
+  const rules: MappingRules = rulesFromConfig(config, target.capabilities);
   const checkpoints = new FileCheckpointStore(stateDir);
   const logFile = join(stateDir, 'hdm.log');
   const logger = createLogger({ file: logFile });
