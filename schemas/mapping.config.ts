@@ -40,6 +40,21 @@ export const MappingSectionSchema = z
   .default({ fields: {}, values: {}, defaults: {}, groups: {} });
 
 /** Which tickets and articles move. Every condition given must hold; an empty list means no condition. */
+/** Filters that let every record through. */
+export function noFilters() {
+  return {
+    createdFrom: null,
+    createdTo: null,
+    updatedFrom: null,
+    updatedTo: null,
+    tags: [],
+    excludeTags: [],
+    statuses: [],
+    ticketIds: [],
+    articleIds: [],
+  };
+}
+
 export const FiltersSectionSchema = z
   .object({
     /** Tickets created at or after this date. */
@@ -62,17 +77,7 @@ export const FiltersSectionSchema = z
     articleIds: idList,
   })
   .strict()
-  .default({
-    createdFrom: null,
-    createdTo: null,
-    updatedFrom: null,
-    updatedTo: null,
-    tags: [],
-    excludeTags: [],
-    statuses: [],
-    ticketIds: [],
-    articleIds: [],
-  });
+  .default(() => noFilters());
 
 /** Options of the migration wizard, merged into `options`. */
 export const wizardOptions = {

@@ -1,5 +1,6 @@
 import { Document, isMap, isPair, isScalar, type YAMLMap } from 'yaml';
 import { TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type CustomFieldValue, type TicketField } from '../../schemas/canonical.ts';
+import { noFilters } from '../../schemas/mapping.config.ts';
 import { compatible } from './preflight.ts';
 import { agentByEmail, groupByName, type PlatformSchema } from './platform-schema.ts';
 import { mapPriority, mapStatus, mapType, type MappingRules } from './record.mapping.ts';
@@ -157,18 +158,7 @@ export function suggestMapping(raw: Record<string, unknown>, source: PlatformSch
       defaults: kept(defaults, rawMapping.defaults),
       groups: kept(groups, rawMapping.groups),
     },
-    filters: {
-      createdFrom: null,
-      createdTo: null,
-      updatedFrom: null,
-      updatedTo: null,
-      tags: [],
-      excludeTags: [],
-      statuses: [],
-      ticketIds: [],
-      articleIds: [],
-      ...((raw.filters ?? {}) as object),
-    },
+    filters: { ...noFilters(), ...((raw.filters ?? {}) as object) },
   };
   return render(s, source.platform, target.platform, now);
 }
