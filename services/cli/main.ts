@@ -4,6 +4,7 @@ import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
+import { addApiCommands } from './api-commands.ts';
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
@@ -203,6 +204,7 @@ export function buildProgram(): Command {
       }
     });
 
+  addApiCommands(program, int);
   return program;
 }
 

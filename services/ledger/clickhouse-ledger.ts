@@ -372,10 +372,18 @@ export class ClickHouseLedger implements Ledger {
     }
   }
 
-  /** Runs a read-only SQL query for data teams (`hdm sql`). */
-  async query(sql: string): Promise<Record<string, unknown>[]> {
+  /**
+   * Runs a SQL query for data teams (`hdm sql`, saved queries). `{migration:String}` in the text is
+   * this migration; `readonly` makes the engine refuse anything but reads.
+   */
+  async query(sql: string, options: { params?: Record<string, unknown>; readonly?: boolean } = {}): Promise<Record<string, unknown>[]> {
     await this.flush();
-    const result = await this.client.query({ query: sql, format: 'JSONEachRow' });
+    const result = await this.client.query({
+      query: sql,
+      format: 'JSONEachRow',
+      query_params: { migration: this.migration, ...options.params },
+      ...(options.readonly ? { clickhouse_settings: { readonly: '1' } } : {}),
+    });
     return result.json<Record<string, unknown>>();
   }
 

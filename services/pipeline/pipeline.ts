@@ -16,6 +16,8 @@ import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store
 export interface PipelineEvents {
   /** Records read from the source. */
   read?(entity: EntityName, count: number): void;
+  /** A record mapped and handed to the loader. */
+  mapped?(entity: EntityName): void;
   loaded?(entity: EntityName, action: string, records: number): void;
   filtered?(entity: EntityName, rule: string): void;
   failed?(entity: EntityName, error: HdmError): void;
@@ -280,6 +282,7 @@ async function runStream(
       }
       const planned: PlannedMessage = { entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt, record: mapped.record, notes: mapped.notes };
       await bus.publish(plannedTopic, [{ key: message.key, value: planned }], { parent: message });
+      events?.mapped?.(entity);
     },
     { group: 'mapper', concurrency: 4 },
   );
