@@ -123,6 +123,7 @@ export function buildApi(options: ApiOptions): Api {
       .send(readFileSync(join(dashboardDir, file)));
   };
   app.get('/', { config: { role: 'public' } }, async (_req, reply) => reply.redirect('/dashboard/'));
+  app.get('/favicon.ico', { config: { role: 'public' } }, async (_req, reply) => reply.status(204).send());
   app.get('/dashboard', { config: { role: 'public' } }, async (_req, reply) => reply.redirect('/dashboard/'));
   app.get('/dashboard/', { config: { role: 'public' } }, async (_req, reply) => sendDashboardFile('index.html', reply));
   app.get('/dashboard/:file', { config: { role: 'public' } }, async (req, reply) => sendDashboardFile((req.params as { file: string }).file, reply));

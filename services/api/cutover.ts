@@ -1,6 +1,7 @@
 import type { ClickHouseLedger } from '../ledger/clickhouse-ledger.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';
+import { LOAD_ORDER } from '../../schemas/canonical.ts';
 
 export interface EntityRow {
   entity: string;
@@ -52,8 +53,9 @@ export async function reconciliation(ledger: ClickHouseLedger): Promise<Reconcil
     const bad = rows.some((r) => ['missing', 'mismatched', 'duplicate'].includes(String(r.status)) && Number(r.n) > 0);
     verification = { verifyId, checkedAt: iso(String(latest[0].last_checked)), clean: !bad };
   }
-  const names = new Set([...Object.keys(summary), ...verified.keys()]);
-  const entities: EntityRow[] = [...names].map((entity) => {
+  const order = (e: string) => (LOAD_ORDER as readonly string[]).indexOf(e) >>> 0;
+  const names = [...new Set([...Object.keys(summary), ...verified.keys()])].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  const entities: EntityRow[] = names.map((entity) => {
     const s = summary[entity] ?? { source: 0, loaded: 0, filtered: 0, failed: 0, notAttempted: 0 };
     const v = verified.get(entity);
     return {
