@@ -61,7 +61,7 @@ describe('the cutover dashboard in a real browser', () => {
     expect(clocks).toContain('Tokyo');
     expect(clocks).toContain('New York');
     await page.waitForSelector('#connection.on');
-    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    await page.evaluate('window.sameDocument = true');
 
     const started = await fetch(`${url}/api/migrations/${name}/runs`, {
       method: 'POST',
@@ -95,17 +95,15 @@ describe('the cutover dashboard in a real browser', () => {
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
 
     // After the run: the ledger's counts and a verdict with its reasons, still on the same document.
-    await page.waitForFunction(
-      (n) => document.querySelector('#entities tbody tr[data-entity="ticket"] td.loaded')?.textContent?.replace(/\D/g, '') === String(n),
-      tickets,
-      { timeout: 30_000 },
-    );
+    await page.waitForFunction(`document.querySelector('#entities tbody tr[data-entity="ticket"] td.loaded')?.textContent.replace(/\\D/g, '') === '${tickets}'`, null, {
+      timeout: 30_000,
+    });
     await page.waitForSelector('#checks li[data-check="reconciliation"].ok', { timeout: 30_000 });
     expect(await page.textContent('#checks li[data-check="full-run"]')).toContain('finished');
     expect(await page.textContent('#checks li[data-check="delta-lag"]')).toContain('no delta pass');
     expect(await page.textContent('#verdict')).toBe('not ready');
     expect(await page.textContent('#entities tbody tr[data-entity="ticket"] td.missing')).toBe('0');
-    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    expect(await page.evaluate('window.sameDocument')).toBe(true);
     expect(await page.locator('#throughput svg polyline').count()).toBe(1);
     expect(await page.locator('#runs tbody tr').count()).toBe(1);
 
