@@ -293,6 +293,11 @@ export function buildApi(options: ApiOptions): Api {
   });
 
   // --- server-sent events ---
+  // Open streams end when the server closes, or they would hold it open.
+  const streams = new Set<import('node:http').ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const raw of streams) raw.end();
+  });
   app.get('/api/migrations/:name/events', async (req, reply) => {
     const h = handleOf(req);
     reply.hijack();
@@ -315,6 +320,8 @@ export function buildApi(options: ApiOptions): Api {
     };
     req.raw.on('close', end);
     raw.on('close', end);
+    streams.add(raw);
+    raw.on('close', () => streams.delete(raw));
   });
 
   // --- metrics ---

@@ -42,6 +42,9 @@ export class MigrationHandle {
   current: Runtime | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private ticks = 0;
+  private summaryBusy = false;
+  private summarizing: Promise<void> = Promise.resolve();
+  private nextSummaryAt = 0;
 
   constructor(
     readonly config: Readonly<MigrationConfig>,
@@ -123,9 +126,10 @@ export class MigrationHandle {
         runtime.logger.error({ job: job.jobId, code: error.code, err: redactor.redact(error.message) }, 'api run failed');
       } finally {
         job.finishedAt = new Date().toISOString();
-        this.active = null;
         this.stopTicker();
+        // The final summary is read before the run counts as ended, so whoever sees it ended reads it.
         await this.tick(true);
+        this.active = null;
         this.emit({ type: 'job', data: job });
       }
     })();
@@ -146,7 +150,8 @@ export class MigrationHandle {
 
   private startTicker(): void {
     this.ticks = 0;
-    this.ticker = setInterval(() => void this.tick(false), 1000);
+    this.nextSummaryAt = Date.now() + 3000;
+    this.ticker = setInterval(() => void this.tick(false).catch(() => undefined), 1000);
     this.ticker.unref();
   }
 
@@ -159,13 +164,24 @@ export class MigrationHandle {
     this.ticks += 1;
     const sample = this.progress.sample();
     this.emit({ type: 'progress', data: { ...this.progress.snapshot(), job: this.active?.job ?? this.jobs[0] ?? null, sample } });
-    if (final || this.ticks % 3 === 0) {
+    // The summary scans the ledger: one at a time, and spaced by several times what the last one took,
+    // so a ledger of millions of rows is not kept busy by its own dashboard.
+    if (final) await this.summarizing;
+    if (!final && (this.summaryBusy || Date.now() < this.nextSummaryAt)) return;
+    this.summaryBusy = true;
+    const started = Date.now();
+    this.summarizing = (async () => {
       try {
         this.emit({ type: 'summary', data: await this.summarize(this) });
       } catch {
         // The next tick tries again; a ledger busy with a batch is no reason to end the stream.
+      } finally {
+        const took = Date.now() - started;
+        this.nextSummaryAt = Date.now() + Math.max(3000, took * 5);
+        this.summaryBusy = false;
       }
-    }
+    })();
+    await this.summarizing;
   }
 
   async close(): Promise<void> {

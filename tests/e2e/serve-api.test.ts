@@ -71,8 +71,15 @@ describe('hdm serve api and hdm token', () => {
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(await page.text()).toContain('Cutover dashboard');
 
+    // A dashboard still following the live events must not hold the server open.
+    const events = await fetch(`${url}/api/migrations/${m.config.name}/events`, { headers: { authorization: `Bearer ${token}` } });
+    const reader = events.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: progress');
     const exited = new Promise<number | null>((resolve) => server!.on('exit', resolve));
+    const stopping = Date.now();
     server.kill('SIGTERM');
     expect(await exited).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(5000);
+    expect((await reader.read()).done).toBe(true);
   });
 });
