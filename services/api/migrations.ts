@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { loadMigrationConfig, parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
-import { openRuntime, type Runtime } from '../runtime/runtime.ts';
+import { openRuntime, stateDirOf, type Runtime } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
 import { ApiError } from './errors.ts';
 import { LiveProgress } from './live-progress.ts';
@@ -52,8 +52,19 @@ export class MigrationHandle {
     private readonly env: NodeJS.ProcessEnv,
     /** Reads the reconciliation for `summary` events while a run is active. */
     private readonly summarize: (handle: MigrationHandle) => Promise<unknown>,
+    /** Makes room before the runtime opens (the embedded engine holds one data directory per process). */
+    private readonly beforeOpen: (handle: MigrationHandle) => Promise<void> = async () => undefined,
   ) {
     this.events.setMaxListeners(0);
+  }
+
+  /** The embedded ledger's directory, or null on a ClickHouse server. */
+  get embeddedLedger(): string | null {
+    return this.config.ledger.clickhouseUrl ? null : join(stateDirOf(this.config), 'ledger');
+  }
+
+  get isOpen(): boolean {
+    return this.runtime !== null;
   }
 
   get name(): string {
@@ -63,7 +74,7 @@ export class MigrationHandle {
   /** The runtime (connectors, ledger, bus), opened on first use and kept for the server's life. */
   open(): Promise<Runtime> {
     if (!this.runtime) {
-      this.runtime = openRuntime(this.config, this.env);
+      this.runtime = this.beforeOpen(this).then(() => openRuntime(this.config, this.env));
       this.runtime.then(
         (runtime) => (this.current = runtime),
         () => (this.runtime = null),
@@ -187,6 +198,11 @@ export class MigrationHandle {
   async close(): Promise<void> {
     await this.stop();
     this.stopTicker();
+    await this.closeRuntime();
+  }
+
+  /** Closes the runtime (connectors, ledger); the next request opens it again. */
+  async closeRuntime(): Promise<void> {
     const runtime = await this.runtime?.catch(() => null);
     await runtime?.close();
     this.runtime = null;
@@ -251,9 +267,29 @@ export class MigrationRegistry {
 
   private add(config: Readonly<MigrationConfig>, origin: string): MigrationHandle {
     if (this.handles.has(config.name)) throw new ApiError(409, 'CONFLICT', `a migration named "${config.name}" is already served`);
-    const handle = new MigrationHandle(config, origin, this.options.env ?? process.env, this.options.summarize);
+    const handle = new MigrationHandle(config, origin, this.options.env ?? process.env, this.options.summarize, (h) => this.makeRoom(h));
     this.handles.set(config.name, handle);
     return handle;
+  }
+
+  /**
+   * The embedded engine holds one data directory per process: before a migration on another embedded
+   * ledger opens, an idle one is closed; a running one makes the newcomer wait its turn with a 409.
+   */
+  private async makeRoom(handle: MigrationHandle): Promise<void> {
+    const path = handle.embeddedLedger;
+    if (!path) return;
+    for (const other of this.handles.values()) {
+      if (other === handle || !other.isOpen || !other.embeddedLedger || other.embeddedLedger === path) continue;
+      if (other.active) {
+        throw new ApiError(
+          409,
+          'LEDGER_BUSY',
+          `migration "${other.name}" is running on the embedded ledger, and one process holds one embedded ledger at a time: wait for its run to end, or give "${handle.name}" a ClickHouse server (ledger.clickhouseUrl)`,
+        );
+      }
+      await other.closeRuntime();
+    }
   }
 
   get(name: string): MigrationHandle {

@@ -251,6 +251,44 @@ describe('a migration driven through the API', () => {
   });
 });
 
+describe('migrations created through the API', () => {
+  it('reports refused credentials and missing variables by name, never by value', async () => {
+    const secret = 'wrong-token-7c1f9a3e5b';
+    m.env.HDM_TEST_WRONG_TOKEN = secret;
+    const yaml = stringify({
+      name: 'wrong-credentials',
+      source: { platform: 'zendesk', url: m.source.url, credentials: { email: { env: 'ZENDESK_EMAIL' }, apiToken: { env: 'HDM_TEST_WRONG_TOKEN' } } },
+      target: { platform: 'freshdesk', url: m.target.url },
+      stateDir: join(stateDir, 'wrong-credentials'),
+    });
+    const created = await api.app.inject({ method: 'POST', url: '/api/migrations', headers: { ...auth('admin'), 'content-type': 'application/yaml' }, payload: yaml });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ name: 'wrong-credentials', origin: 'api', source: { platform: 'zendesk' } });
+    const listed = (await api.app.inject({ method: 'GET', url: '/api/migrations', headers: auth('viewer') })).json();
+    expect(listed.migrations.map((x: { name: string }) => x.name)).toEqual([name, 'wrong-credentials']);
+
+    const test = await api.app.inject({ method: 'POST', url: '/api/migrations/wrong-credentials/connections/test', headers: auth('operator') });
+    expect(test.statusCode).toBe(200);
+    expect(test.json()).toMatchObject({ ok: false, source: { ok: false, error: { code: 'AUTH_FAILED' } }, target: { ok: true } });
+    expect(test.json().source.error.message).toContain('refused');
+    expect(test.body).not.toContain(secret);
+
+    // One embedded ledger per process: a migration that is running keeps it, an idle one yields it.
+    expect((await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers: auth('operator'), payload: { kind: 'verify', options: { sourceScan: false } } })).statusCode).toBe(202);
+    const busy = await api.app.inject({ method: 'POST', url: '/api/migrations/wrong-credentials/connections/test', headers: auth('operator') });
+    expect(busy.statusCode).toBe(409);
+    expect(busy.json().error).toMatchObject({ code: 'LEDGER_BUSY', message: expect.stringContaining(`"${name}" is running`) });
+    await waitForIdle();
+    expect((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/summary`, headers: auth('viewer') })).json().readiness.ready).toBe(true);
+
+    const missing = stringify({ name: 'missing-variable', source: { platform: 'zendesk', url: m.source.url, credentials: { apiToken: { env: 'HDM_TEST_NOT_SET' } } }, target: { platform: 'freshdesk', url: m.target.url }, stateDir: join(stateDir, 'missing-variable') });
+    expect((await api.app.inject({ method: 'POST', url: '/api/migrations', headers: auth('admin'), payload: { yaml: missing } })).statusCode).toBe(201);
+    const refused = await api.app.inject({ method: 'POST', url: '/api/migrations/missing-variable/runs', headers: auth('operator'), payload: { kind: 'full' } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('HDM_TEST_NOT_SET') });
+  });
+});
+
 describe('server-sent events', () => {
   it('streams progress and job events to a viewer over a real connection', async () => {
     const url = await api.app.listen({ port: 0, host: '127.0.0.1' });
