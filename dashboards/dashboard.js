@@ -76,7 +76,8 @@ function renderReadiness(readiness) {
       const li = document.createElement('li');
       li.className = c.ok ? 'ok' : c.blocking ? 'fail' : 'warn';
       li.dataset.check = c.check;
-      li.textContent = c.detail;
+      li.textContent = c.at ? `${c.detail} at ${fmt(c.at, viewerZone)}` : c.detail;
+      if (c.at && state.teamZones.length) li.title = state.teamZones.map((z) => `${shortZone(z)}: ${fmt(c.at, z)}`).join('\n');
       return li;
     }),
   );

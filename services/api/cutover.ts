@@ -79,6 +79,8 @@ export interface ReadinessCheck {
   /** false for checks that inform without blocking cutover. */
   blocking: boolean;
   detail: string;
+  /** The instant the detail refers to, for clients to show in their own time zone. */
+  at?: string;
 }
 
 export interface Readiness {
@@ -104,7 +106,7 @@ export function readiness(runs: RunInfo[], recon: Reconciliation, options: Reado
   const full = byStart.filter((r) => r.kind === 'full').at(-1);
   if (!full) checks.push({ check: 'full-run', ok: false, blocking: true, detail: 'no full run yet' });
   else if (full.status !== 'succeeded') checks.push({ check: 'full-run', ok: false, blocking: true, detail: `the full run ${full.runId} is ${full.status}` });
-  else checks.push({ check: 'full-run', ok: true, blocking: true, detail: `the full run ${full.runId} finished at ${full.finishedAt}` });
+  else checks.push({ check: 'full-run', ok: true, blocking: true, detail: `the full run ${full.runId} finished`, at: full.finishedAt ?? undefined });
 
   const fullDone = full?.status === 'succeeded' && full.finishedAt ? Date.parse(full.finishedAt) : null;
   const delta = byStart.filter((r) => r.kind === 'delta' && r.status === 'succeeded' && fullDone !== null && Date.parse(r.startedAt) >= fullDone).at(-1);

@@ -111,6 +111,20 @@ describe('the cutover dashboard in a real browser', () => {
     const shot = join(ARTIFACTS, 'dashboard-full-run.png');
     await page.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(20_000);
+
+    // A delta pass after the full run: the verdict turns to ready on the same page, from its events.
+    const delta = await fetch(`${url}/api/migrations/${name}/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'delta' }),
+    });
+    expect(delta.status).toBe(202);
+    await page.waitForSelector('#verdict.ready', { timeout: 60_000 });
+    expect(await page.textContent('#verdict')).toBe('ready to cut over');
+    expect(await page.textContent('#checks li[data-check="delta-lag"]')).toMatch(/delta lag p95|found nothing to carry/);
+    expect(await page.locator('#runs tbody tr').count()).toBe(2);
+    expect(await page.evaluate('window.sameDocument')).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-ready.png'), fullPage: true });
     expect(problems).toEqual([]);
   });
 });
