@@ -21,6 +21,8 @@ export interface ApiOptions {
   stateDir: string;
   /** Migration files served from the start. */
   configFiles?: string[];
+  /** Ledger on this ClickHouse server for the migration files given (as `--clickhouse-url` does for `hdm migrate`). */
+  clickhouseUrl?: string;
   /** Environment the migrations read their credentials from. Default process.env. */
   env?: NodeJS.ProcessEnv;
   /** The dashboard's files. Default `<repo>/dashboards`. */
@@ -77,7 +79,7 @@ export function buildApi(options: ApiOptions): Api {
     return { reconciliation: recon, readiness: readiness(runs, recon, handle.config.dashboard) };
   };
   const registry = new MigrationRegistry({ stateDir: options.stateDir, env: options.env, summarize: summaryOf });
-  for (const file of options.configFiles ?? []) registry.addFile(file);
+  for (const file of options.configFiles ?? []) registry.addFile(file, options.clickhouseUrl);
   registry.loadSaved();
   const dashboardDir = options.dashboardDir ?? join(repoRoot, 'dashboards');
   const queriesDir = join(dashboardDir, 'queries');

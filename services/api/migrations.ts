@@ -238,8 +238,10 @@ export class MigrationRegistry {
     }
   }
 
-  addFile(path: string): MigrationHandle {
-    return this.add(loadMigrationConfig(path), `file:${path}`);
+  addFile(path: string, clickhouseUrl?: string): MigrationHandle {
+    let config = loadMigrationConfig(path);
+    if (clickhouseUrl) config = parseMigrationConfig({ ...config, ledger: { ...config.ledger, clickhouseUrl } }, `${path} with --clickhouse-url`);
+    return this.add(config, `file:${path}`);
   }
 
   /** Adds a migration from YAML text; keeps it for restarts. */

@@ -8,6 +8,7 @@ export const DEFAULT_API_STATE_DIR = '.hdm/api';
 
 export interface ServeApiFlags {
   config?: string[];
+  clickhouseUrl?: string;
   port: number;
   host: string;
   stateDir: string;
@@ -17,7 +18,7 @@ export interface ServeApiFlags {
 /** `hdm serve api`: the HTTP API and the dashboard, until SIGINT/SIGTERM. */
 export async function serveApiCommand(flags: ServeApiFlags, io: Output, env = process.env): Promise<{ url: string; close(): Promise<void> }> {
   const stateDir = resolve(flags.stateDir);
-  const { app, registry, tokens } = buildApi({ stateDir, configFiles: (flags.config ?? []).map((f) => resolve(f)), env });
+  const { app, registry, tokens } = buildApi({ stateDir, configFiles: (flags.config ?? []).map((f) => resolve(f)), clickhouseUrl: flags.clickhouseUrl, env });
   const address = await app.listen({ port: flags.port, host: flags.host });
   const url = address.replace('[::1]', 'localhost');
   const names = registry.list().map((h) => h.name);

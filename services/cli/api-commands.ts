@@ -12,12 +12,13 @@ export function addApiCommands(program: Command, int: (name: string, min?: numbe
     .description('run a service: api (the HTTP API and the live cutover dashboard)')
     .addArgument(program.createArgument('<role>', 'service role').choices(SERVE_ROLES))
     .option('-c, --config <file...>', 'migration file(s) (YAML) to serve')
+    .option('--clickhouse-url <url>', 'ledger of those migrations on this ClickHouse server instead of the embedded engine')
     .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(8080).argParser(int('--port')))
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--state-dir <dir>', "the API's state: tokens, migrations created through it", DEFAULT_API_STATE_DIR)
     .option('--json', 'print the URL as JSON')
     .action(async (_role: string, opts) => {
-      const server = await serveApiCommand({ config: opts.config, port: opts.port, host: opts.host, stateDir: opts.stateDir, json: opts.json }, stdio);
+      const server = await serveApiCommand({ config: opts.config, clickhouseUrl: opts.clickhouseUrl, port: opts.port, host: opts.host, stateDir: opts.stateDir, json: opts.json }, stdio);
       await new Promise<void>((done) => {
         const stop = () => void server.close().then(done);
         process.once('SIGINT', stop);
