@@ -102,6 +102,7 @@ export class MigrationHandle {
     }
     if (this.active) throw new ApiError(409, 'RUN_ACTIVE', `a ${this.active.job.kind} run (${this.active.job.jobId}) is in progress; stop it first or wait for it to end`);
     const runtime = await this.open();
+    await runKind.precheck?.(runtime);
     if (this.active) throw new ApiError(409, 'RUN_ACTIVE', `a ${(this.active as { job: Job }).job.kind} run is in progress`);
     const job: Job = {
       jobId: `${kind}-job-${Date.now().toString(36)}`,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HdmError } from '../../connectors/sdk/errors.ts';
 import { followDelta } from '../pipeline/delta.ts';
 import { runFullMigration } from '../pipeline/pipeline.ts';
 import { verifyMigration } from '../reconciler/verify.ts';
@@ -19,6 +20,8 @@ export interface RunKind<O = unknown> {
   description: string;
   /** Options of the run, validated before it starts. */
   options: z.ZodType<O>;
+  /** Refuses before the run starts (and before the caller is told it started) when it cannot run. */
+  precheck?(runtime: Runtime): Promise<void>;
   start(context: RunContext, options: O): Promise<Record<string, unknown>>;
 }
 
@@ -38,6 +41,11 @@ const full: RunKind<{ restart: boolean; verify: boolean }> = {
 const delta: RunKind<{ follow: boolean; intervalSeconds: number; maxPasses?: number }> = {
   kind: 'delta',
   description: 'one delta pass, or passes until stopped with follow',
+  async precheck(runtime) {
+    const { full } = await runtime.checkpoints.load();
+    if (!full) throw new HdmError('NOT_READY', 'no full run yet: start a full run first');
+    if (full.status !== 'done') throw new HdmError('NOT_READY', `the full run ${full.runId} has not finished: start a full run to resume it first`);
+  },
   options: z
     .object({
       follow: z.boolean().default(false),

@@ -156,6 +156,10 @@ describe('a migration driven through the API', () => {
     expect(before.readiness.ready).toBe(false);
     expect(before.readiness.checks.find((c: { check: string }) => c.check === 'full-run')).toMatchObject({ ok: false, detail: 'no full run yet' });
 
+    const early = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers: auth('operator'), payload: { kind: 'delta' } });
+    expect(early.statusCode).toBe(409);
+    expect(early.json().error).toEqual({ code: 'NOT_READY', message: 'no full run yet: start a full run first' });
+
     const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers: auth('operator'), payload: { kind: 'full' } });
     expect(started.statusCode).toBe(202);
     expect(started.json().job).toMatchObject({ kind: 'full', status: 'running' });
