@@ -237,7 +237,12 @@ describe('a migration driven through the API', () => {
     const ledger = api.registry.get(name).current!.ledger;
     await expect(ledger.query('CREATE TABLE scratch_by_viewer (a UInt8) ENGINE = Memory', { readonly: true })).rejects.toThrow(/readonly/i);
     await expect(ledger.query("ALTER TABLE runs DELETE WHERE migration = {migration:String}", { readonly: true })).rejects.toThrow(/readonly/i);
+    await expect(ledger.query("SELECT 1 INTO OUTFILE 'x.csv'", { readonly: true })).rejects.toThrow(/readonly/i);
     expect((await ledger.runs()).length).toBe(2);
+    // …and refusing them leaves the ledger writable for the runs that follow.
+    await ledger.recordAttempt({ runId: 'probe', entity: 'group', sourceId: 'probe', targetId: null, outcome: 'filtered', action: 'skipped', rule: 'probe', errorCode: null, errorMessage: null, checksum: null, durationMs: 0 });
+    await ledger.flush();
+    expect(await ledger.query(`SELECT count() AS n FROM load_attempts WHERE run_id = 'probe'`, { readonly: true })).toEqual([{ n: 1 }]);
   });
 
   it('exposes Prometheus metrics per entity and per platform', async () => {
@@ -252,6 +257,29 @@ describe('a migration driven through the API', () => {
     expect(text).toMatch(new RegExp(`hdm_http_rate_limited_total\\{migration="${name}",side="target",platform="freshdesk"\\} \\d+`));
     expect(text).toMatch(new RegExp(`hdm_delta_lag_seconds\\{migration="${name}",quantile="0.95"\\} [\\d.]+`));
     expect(text).toMatch(/# TYPE hdm_records_total counter/);
+  });
+});
+
+describe('a followed delta', () => {
+  it('runs passes until an operator stops it, each pass its own ledger run', async () => {
+    const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers: auth('operator'), payload: { kind: 'delta', options: { follow: true, intervalSeconds: 1 } } });
+    expect(started.statusCode).toBe(202);
+    const deadline = Date.now() + 60_000;
+    let job: { ledgerRuns: unknown[] } = { ledgerRuns: [] };
+    while (job.ledgerRuns.length < 2) {
+      if (Date.now() > deadline) throw new Error(`no second pass: ${JSON.stringify(job)} ${readFileSync(join(m.config.stateDir as string, 'hdm.log'), 'utf8').split('\n').filter((l) => l.includes('api run')).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+      job = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}`, headers: auth('viewer') })).json().jobs[0];
+    }
+    expect((await api.app.inject({ method: 'DELETE', url: `/api/migrations/${name}/runs/active`, headers: auth('viewer') })).statusCode).toBe(403);
+    const stopped = await api.app.inject({ method: 'DELETE', url: `/api/migrations/${name}/runs/active`, headers: auth('operator') });
+    expect(stopped.statusCode).toBe(200);
+    expect(stopped.json().job).toMatchObject({ kind: 'delta', status: 'interrupted', finishedAt: expect.any(String) });
+    const passes = stopped.json().job.ledgerRuns.length;
+    expect(passes).toBeGreaterThanOrEqual(2);
+    const runs = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/runs`, headers: auth('viewer') })).json().runs;
+    expect(runs.filter((r: { kind: string }) => r.kind === 'delta').length).toBeGreaterThanOrEqual(1 + passes);
+    expect((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}`, headers: auth('viewer') })).json().activeJob).toBeNull();
   });
 });
 
