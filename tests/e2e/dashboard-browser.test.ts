@@ -32,7 +32,8 @@ beforeAll(async () => {
     viewport: { width: 1280, height: 1400 },
     timezoneId: 'Europe/Berlin',
   });
-});
+  // On a fresh machine the launcher installs Chromium from Debian's packages first.
+}, 900_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -126,5 +127,5 @@ describe('the cutover dashboard in a real browser', () => {
     expect(await page.evaluate('window.sameDocument')).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-ready.png'), fullPage: true });
     expect(problems).toEqual([]);
-  });
+  }, 300_000);
 });
