@@ -121,7 +121,7 @@ export function readiness(runs: RunInfo[], recon: Reconciliation, options: Reado
     } else if (p95 > options.maxLagSeconds) {
       checks.push({ check: 'delta-lag', ok: false, blocking: true, detail: `delta lag p95 ${p95.toFixed(1)} s is over the ${options.maxLagSeconds} s threshold` });
     } else {
-      checks.push({ check: 'delta-lag', ok: true, blocking: true, detail: lag ? `delta lag p95 ${p95.toFixed(1)} s, under ${options.maxLagSeconds} s` : `the latest delta pass found nothing to carry (${Math.round(ageSeconds)} s ago)` });
+      checks.push({ check: 'delta-lag', ok: true, blocking: true, detail: lag ? `delta lag p95 ${p95.toFixed(1)} s, under ${options.maxLagSeconds} s` : `the latest delta pass (${Math.round(ageSeconds)} s ago) had no new or changed record to write: nothing is waiting` });
     }
   }
 

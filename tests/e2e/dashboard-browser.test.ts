@@ -122,7 +122,7 @@ describe('the cutover dashboard in a real browser', () => {
     expect(delta.status).toBe(202);
     await page.waitForSelector('#verdict.ready', { timeout: 60_000 });
     expect(await page.textContent('#verdict')).toBe('ready to cut over');
-    expect(await page.textContent('#checks li[data-check="delta-lag"]')).toMatch(/delta lag p95|found nothing to carry/);
+    expect(await page.textContent('#checks li[data-check="delta-lag"]')).toMatch(/delta lag p95|had no new or changed record to write/);
     expect(await page.locator('#runs tbody tr').count()).toBe(2);
     expect(await page.evaluate('window.sameDocument')).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-ready.png'), fullPage: true });
