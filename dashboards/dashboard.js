@@ -238,7 +238,7 @@ function onEvent(type, data) {
     renderLive(data, data.job);
     if (data.sample && data.job && data.job.status === 'running') {
       state.throughput.push(data.sample);
-      if (state.throughput.length > 720) state.throughput.shift();
+      if (state.throughput.length > 2100) state.throughput.shift();
       drawCharts();
     }
   } else if (type === 'summary') {

@@ -234,7 +234,7 @@ export function buildApi(options: ApiOptions): Api {
       failures: await runtime.ledger.failures(20),
       runs: runs.slice(-20),
       lag: runs.filter((r) => r.kind === 'delta' && r.status === 'succeeded').slice(-200).map((r) => ({ at: r.finishedAt ?? r.startedAt, ...(lagOf(r) ?? { p50: 0, p95: 0 }) })),
-      throughput: h.progress.samples,
+      throughput: h.progress.history(),
       progress: h.progress.snapshot(),
       job: h.active?.job ?? h.jobs[0] ?? null,
     };

@@ -37,6 +37,8 @@ export class LiveProgress {
   run = new Map<string, EntityCounters>();
   canonicalLoaded = 0;
   readonly samples: ThroughputSample[] = [];
+  readonly minutes: ThroughputSample[] = [];
+  private bucket: { at: number; sum: number; n: number } | null = null;
   readonly recentFailures: LiveFailure[] = [];
   private lastSample = { at: Date.now(), canonical: 0 };
 
@@ -87,9 +89,25 @@ export class LiveProgress {
     const s = { at: now, perSecond: Math.round((this.canonicalLoaded - this.lastSample.canonical) / seconds) };
     this.lastSample = { at: now, canonical: this.canonicalLoaded };
     this.samples.push(s);
-    const max = this.options.maxSamples ?? 720;
+    const max = this.options.maxSamples ?? 600;
     if (this.samples.length > max) this.samples.splice(0, this.samples.length - max);
+    // Older history is kept per minute, a day of it, so a long run's chart still reaches back.
+    const minute = Math.floor(now / 60_000) * 60_000;
+    if (this.bucket && this.bucket.at !== minute) {
+      this.minutes.push({ at: this.bucket.at, perSecond: Math.round(this.bucket.sum / this.bucket.n) });
+      if (this.minutes.length > 1440) this.minutes.shift();
+      this.bucket = null;
+    }
+    this.bucket ??= { at: minute, sum: 0, n: 0 };
+    this.bucket.sum += s.perSecond;
+    this.bucket.n += 1;
     return s;
+  }
+
+  /** Throughput over time: per minute for the last day, per second for the last minutes. */
+  history(): ThroughputSample[] {
+    const first = this.samples[0]?.at ?? Infinity;
+    return [...this.minutes.filter((m) => m.at + 60_000 <= first), ...this.samples];
   }
 
   snapshot(): { run: Record<string, EntityCounters>; total: Record<string, EntityCounters>; canonicalLoaded: number } {
