@@ -92,8 +92,29 @@ export const MigrationConfigSchema = z
       .default({ clickhouseUrl: null, database: 'hdm' }),
     /** Directory for checkpoints and the embedded ledger. Default `.hdm/<name>`. */
     stateDir: z.string().optional(),
+    /** The cutover dashboard served by `hdm serve api`. */
+    dashboard: z
+      .object({
+        /** IANA time zones of the team, shown beside the viewer's own, e.g. `[Europe/Berlin, America/New_York]`. Default none. */
+        timeZones: z.array(z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Berlin')).max(8).default([]),
+        /** Delta lag (p95 of the latest pass, seconds) under which cutover is judged safe. Default 300. */
+        maxLagSeconds: z.number().int().min(1).default(300),
+        /** Longest a delta pass may be ago for its lag to count as current, in seconds. Default 3600. */
+        maxDeltaAgeSeconds: z.number().int().min(60).default(3600),
+      })
+      .strict()
+      .default({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600 }),
   })
   .strict();
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type MigrationConfig = z.infer<typeof MigrationConfigSchema>;
 export type EndpointConfig = MigrationConfig['source'];

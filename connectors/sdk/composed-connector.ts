@@ -12,6 +12,7 @@ import type {
   WriteContext,
 } from './contract.ts';
 import { HdmError } from './errors.ts';
+import type { HttpStats } from './http.ts';
 
 /** The reading half of a platform connector; what it lacks, the connector itself provides. */
 export interface ConnectorReader {
@@ -40,7 +41,7 @@ export abstract class ComposedConnector implements Connector {
   abstract readonly rateLimit: RateLimitInfo;
   protected abstract readonly reader: ConnectorReader;
   protected abstract readonly writer: ConnectorWriter;
-  protected abstract readonly client: { close(): Promise<void> };
+  protected abstract readonly client: { close(): Promise<void>; http?: { stats: HttpStats } };
 
   abstract readonly limitations: readonly Limitation[];
   abstract readonly capabilities: TargetCapabilities;
@@ -88,6 +89,10 @@ export abstract class ComposedConnector implements Connector {
 
   prepare(context: { ticketFields: TicketField[] }): Promise<void> {
     return this.writer.prepare(context);
+  }
+
+  httpStats(): HttpStats | null {
+    return this.client.http?.stats ?? null;
   }
 
   close(): Promise<void> {

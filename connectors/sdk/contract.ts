@@ -1,3 +1,4 @@
+import type { HttpStats } from './http.ts';
 import type {
   AttachmentMeta,
   EntityName,
@@ -141,6 +142,8 @@ export interface TargetConnector {
 /** Both halves of a platform: every connector can be a source and a target. */
 export interface Connector extends SourceConnector, TargetConnector {
   close(): Promise<void>;
+  /** Request, 429 and rate-limit headroom counters of the connector's HTTP client, for metrics. */
+  httpStats?(): HttpStats | null;
 }
 
 export interface ConnectorConfig {

@@ -123,6 +123,7 @@ export class HttpClient {
               });
       }
       if (!(outcome instanceof HdmError)) return outcome;
+      if (outcome.code === 'RATE_LIMITED') this.stats.rateLimited += 1;
       if (!outcome.retryable || attempt >= (req.maxAttempts ?? this.maxAttempts)) throw outcome;
       this.stats.retries += 1;
       const retryAfter = outcome.context.retryAfter;

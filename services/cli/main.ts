@@ -5,6 +5,7 @@ import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { demoCommand, suggestCommand } from './wizard.commands.ts';
+import { addApiCommands } from './api-commands.ts';
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
@@ -243,6 +244,7 @@ export function buildProgram(): Command {
       process.exitCode = await suggestCommand(opts.config, loadConfigOrFail(opts.config), { out: opts.out });
     });
 
+  addApiCommands(program, int);
   return program;
 }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env -S npx tsx
 /**
- * `tsx services/launcher/cli.ts up|down|reset|status [rt] [--name <instance>] [--port <n>]`
- * Starts the real services the tests and demos migrate to and from (today: Request Tracker 5).
+ * `tsx services/launcher/cli.ts up|down|reset|status [rt] [chromium] [--name <instance>] [--port <n>]`
+ * Starts the real services the tests and demos migrate to and from (Request Tracker 5), and installs
+ * the browser the dashboard's tests drive (Debian's Chromium).
  */
+import { ensureChromium } from './chromium.launcher.ts';
 import { destroyRt, ensureRt, rtStateDir, stopRt } from './rt.launcher.ts';
 
-const SERVICES = ['rt'];
+const SERVICES = ['rt', 'chromium'];
 
 function parse(argv: string[]): { command: string; services: string[]; name?: string; port?: number } {
   const [command = 'status', ...rest] = argv;
@@ -22,8 +24,13 @@ function parse(argv: string[]): { command: string; services: string[]; name?: st
 }
 
 async function main(): Promise<void> {
-  const { command, name, port } = parse(process.argv.slice(2));
+  const { command, services, name, port } = parse(process.argv.slice(2));
   const log = (line: string) => process.stderr.write(`[rt] ${line}\n`);
+  if (command === 'up' && services.includes('chromium')) {
+    const chromium = await ensureChromium({ log: (line) => process.stderr.write(`[chromium] ${line}\n`) });
+    process.stdout.write(`CHROMIUM=${chromium.path}\n`);
+    if (!services.includes('rt')) return;
+  }
   switch (command) {
     case 'up': {
       const rt = await ensureRt({ name, port, log });

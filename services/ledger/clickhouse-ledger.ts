@@ -86,12 +86,15 @@ export class ClickHouseLedger implements Ledger {
   private readonly flushIntervalMs: number;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** On a ClickHouse server (true) or the embedded engine. */
+  private readonly server: boolean;
 
   constructor(
     private readonly client: ClickHouseClient,
     options: LedgerOptions,
   ) {
     this.migration = options.migration;
+    this.server = Boolean(options.url);
     this.batchSize = options.batchSize ?? 500;
     this.flushIntervalMs = options.flushIntervalMs ?? 25;
   }
@@ -372,10 +375,23 @@ export class ClickHouseLedger implements Ledger {
     }
   }
 
-  /** Runs a read-only SQL query for data teams (`hdm sql`). */
-  async query(sql: string): Promise<Record<string, unknown>[]> {
+  /**
+   * Runs a SQL query for data teams (`hdm sql`, saved queries). `{migration:String}` in the text is
+   * this migration; `readonly` makes the engine refuse anything but reads.
+   */
+  async query(sql: string, options: { params?: Record<string, unknown>; readonly?: boolean } = {}): Promise<Record<string, unknown>[]> {
     await this.flush();
-    const result = await this.client.query({ query: sql, format: 'JSONEachRow' });
+    // A server takes readonly per request. The embedded engine keeps a setting for its whole session
+    // (it would stay read-only for the loads that follow), so there the statement itself is checked.
+    if (options.readonly && !this.server && !isReadStatement(sql)) {
+      throw new HdmError('REJECTED', 'readonly: only one SELECT, WITH, SHOW, DESCRIBE or EXPLAIN statement may run here');
+    }
+    const result = await this.client.query({
+      query: sql,
+      format: 'JSONEachRow',
+      query_params: { migration: this.migration, ...options.params },
+      ...(options.readonly && this.server ? { clickhouse_settings: { readonly: '1' } } : {}),
+    });
     return result.json<Record<string, unknown>>();
   }
 
@@ -383,6 +399,18 @@ export class ClickHouseLedger implements Ledger {
     await this.flush();
     await this.client.close();
   }
+}
+
+/** One statement that only reads: comments and a final `;` aside, it starts with a reading keyword. */
+export function isReadStatement(sql: string): boolean {
+  const text = sql
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/--[^\n]*/g, ' ')
+    .trim()
+    .replace(/;\s*$/, '');
+  const outsideStrings = text.replace(/'(?:[^'\\]|\\.)*'/g, "''");
+  if (/;/.test(outsideStrings) || /\bINTO\s+OUTFILE\b/i.test(outsideStrings)) return false;
+  return /^(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b/i.test(text);
 }
 
 function toIdMapEntry(row: Record<string, unknown>): IdMapEntry {

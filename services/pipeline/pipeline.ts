@@ -18,6 +18,8 @@ import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store
 export interface PipelineEvents {
   /** Records read from the source. */
   read?(entity: EntityName, count: number): void;
+  /** A record mapped and handed to the loader. */
+  mapped?(entity: EntityName): void;
   loaded?(entity: EntityName, action: string, records: number): void;
   filtered?(entity: EntityName, rule: string): void;
   failed?(entity: EntityName, error: HdmError): void;
@@ -257,6 +259,7 @@ async function runStream(
         c.filtered += 1;
         events?.filtered?.(e, rule);
       },
+      onMapped: (e) => events?.mapped?.(e),
     }),
     { group: 'mapper', concurrency: 4 },
   );

@@ -42,6 +42,8 @@ export interface MapperStageDeps {
   propagateDeletes?: boolean;
   /** A record a mapping rule left out (counted, and written to the ledger by the stage). */
   onFiltered?(entity: EntityName, rule: string): void;
+  /** A record mapped and handed to the loader. */
+  onMapped?(entity: EntityName): void;
 }
 
 export function mapperStage(deps: MapperStageDeps): Handler<Envelope> {
@@ -76,6 +78,7 @@ export function mapperStage(deps: MapperStageDeps): Handler<Envelope> {
     }
     const planned: PlannedMessage = { entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt, record: mapped.record, notes: mapped.notes };
     await publishDurably(bus, out, { key: message.key, value: planned, headers: message.headers }, message);
+    deps.onMapped?.(envelope.entity);
   };
 }
 

@@ -1,0 +1,356 @@
+// The cutover dashboard: reads the API with a bearer token, redraws on server-sent events.
+const $ = (selector) => document.querySelector(selector);
+const SVG = 'http://www.w3.org/2000/svg';
+const state = { token: null, migration: null, data: null, throughput: [], teamZones: [], stream: null, refresh: null };
+
+// --- time, in the viewer's zone and the team's ---
+const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const fmt = (iso, zone) =>
+  iso ? new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: 'short', timeStyle: 'medium' }).format(new Date(iso)) : '—';
+const shortZone = (zone) => zone.split('/').pop().replace(/_/g, ' ');
+function timeCell(iso) {
+  const td = document.createElement('td');
+  td.textContent = fmt(iso, viewerZone);
+  if (iso && state.teamZones.length) td.title = state.teamZones.map((z) => `${shortZone(z)}: ${fmt(iso, z)}`).join('\n');
+  return td;
+}
+function drawClocks() {
+  const now = new Date().toISOString();
+  const zones = [viewerZone, ...state.teamZones.filter((z) => z !== viewerZone)];
+  const box = $('#clocks');
+  box.replaceChildren(
+    ...zones.map((zone, i) => {
+      const span = document.createElement('span');
+      span.dataset.zone = zone;
+      const b = document.createElement('b');
+      b.textContent = i === 0 ? `you (${shortZone(zone)})` : shortZone(zone);
+      span.append(b, ' ', new Intl.DateTimeFormat(undefined, { timeZone: zone, weekday: 'short', hour: '2-digit', minute: '2-digit' }).format(new Date(now)));
+      return span;
+    }),
+  );
+}
+
+// --- API ---
+async function api(path, init = {}) {
+  const res = await fetch(path, { ...init, headers: { ...(init.headers || {}), authorization: `Bearer ${state.token}` } });
+  if (res.status === 401) {
+    sessionStorage.removeItem('hdm-token');
+    showLogin('the token was refused');
+    throw new Error('unauthorized');
+  }
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`);
+  }
+  return res;
+}
+const getJson = async (path, init) => (await api(path, init)).json();
+
+// --- rendering ---
+function row(cells) {
+  const tr = document.createElement('tr');
+  for (const c of cells) {
+    if (c instanceof HTMLElement) tr.append(c);
+    else {
+      const td = document.createElement('td');
+      td.textContent = c === null || c === undefined ? '—' : String(c);
+      tr.append(td);
+    }
+  }
+  return tr;
+}
+const num = (value, bad = false, cls = '') => {
+  const td = document.createElement('td');
+  td.textContent = value === null || value === undefined ? '—' : Number(value).toLocaleString();
+  if (cls) td.className = cls;
+  if (bad && value > 0) td.classList.add('bad');
+  return td;
+};
+
+function renderReadiness(readiness) {
+  const verdict = $('#verdict');
+  verdict.textContent = readiness.ready ? 'ready to cut over' : 'not ready';
+  verdict.className = readiness.ready ? 'ready' : 'not-ready';
+  $('#checks').replaceChildren(
+    ...readiness.checks.map((c) => {
+      const li = document.createElement('li');
+      li.className = c.ok ? 'ok' : c.blocking ? 'fail' : 'warn';
+      li.dataset.check = c.check;
+      li.textContent = c.at ? `${c.detail} at ${fmt(c.at, viewerZone)}` : c.detail;
+      if (c.at && state.teamZones.length) li.title = state.teamZones.map((z) => `${shortZone(z)}: ${fmt(c.at, z)}`).join('\n');
+      return li;
+    }),
+  );
+}
+
+function renderEntities(recon) {
+  $('#entities tbody').replaceChildren(
+    ...recon.entities.map((e) => {
+      const tr = row([e.entity]);
+      tr.dataset.entity = e.entity;
+      tr.append(
+        num(e.source, false, 'source'),
+        num(e.loaded, false, 'loaded'),
+        num(e.missing, true, 'missing'),
+        num(e.mismatched, true, 'mismatched'),
+        num(e.failed, true, 'failed'),
+        num(e.filtered, false, 'filtered'),
+        num(e.notAttempted, false, 'pending'),
+      );
+      return tr;
+    }),
+  );
+  const v = recon.verification;
+  $('#verified-at').textContent = v ? `missing and mismatched from verification ${v.verifyId}, ${fmt(v.checkedAt, viewerZone)}` : 'missing and mismatched appear after the first verification';
+}
+
+function renderLive(progress, job) {
+  $('#job').textContent = job ? `${job.kind} · ${job.status} · started ${fmt(job.startedAt, viewerZone)}` : 'none yet';
+  const entries = Object.entries(progress.run || {});
+  $('#live tbody').replaceChildren(
+    ...entries.map(([entity, c]) => {
+      const tr = row([entity]);
+      tr.dataset.entity = entity;
+      tr.append(num(c.read, false, 'read'), num(c.mapped, false, 'mapped'), num(c.loaded, false, 'loaded'), num(c.failed, true, 'failed'), num(c.filtered, false, 'filtered'));
+      return tr;
+    }),
+  );
+  $('#canonical').textContent = `${Number(progress.canonicalLoaded || 0).toLocaleString()} canonical records loaded since the API started`;
+  $('#canonical').dataset.value = String(progress.canonicalLoaded || 0);
+}
+
+function renderFailures(failures) {
+  $('#failures tbody').replaceChildren(
+    ...(failures.length
+      ? failures.map((f) => row([timeCell(f.lastAttemptAt), f.entity, f.sourceId, f.errorCode, f.errorMessage, f.attempts]))
+      : [row(['no failures'])]),
+  );
+}
+
+function renderRuns(runs) {
+  $('#runs tbody').replaceChildren(...[...runs].reverse().map((r) => row([r.runId, r.kind, r.status, timeCell(r.startedAt), timeCell(r.finishedAt)])));
+}
+
+/** A line chart as inline SVG: points {t: ms, v: number}, an optional dashed threshold. */
+function lineChart(container, points, { threshold = null, unit = '' } = {}) {
+  container.replaceChildren();
+  if (points.length < 2) {
+    const p = document.createElement('p');
+    p.className = 'empty';
+    p.textContent = points.length ? `${points[0].v} ${unit}` : 'no data yet';
+    container.append(p);
+    return;
+  }
+  const W = 600, H = 180, L = 48, B = 22, T = 8, R = 8;
+  const t0 = points[0].t, t1 = points[points.length - 1].t;
+  const vmax = Math.max(1, threshold ?? 0, ...points.map((p) => p.v)) * 1.1;
+  const x = (t) => L + ((t - t0) / Math.max(1, t1 - t0)) * (W - L - R);
+  const y = (v) => H - B - (v / vmax) * (H - B - T);
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('role', 'img');
+  const el = (name, attrs, text) => {
+    const e = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    svg.append(e);
+    return e;
+  };
+  el('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: '#999' });
+  el('line', { x1: L, y1: T, x2: L, y2: H - B, stroke: '#999' });
+  for (const frac of [0, 0.5, 1]) {
+    const v = (vmax / 1.1) * frac;
+    el('text', { x: L - 4, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#666' }, v >= 100 ? Math.round(v).toLocaleString() : v.toFixed(1));
+  }
+  const tick = (t) => new Intl.DateTimeFormat(undefined, { timeZone: viewerZone, hour: '2-digit', minute: '2-digit', second: t1 - t0 < 3_600_000 ? '2-digit' : undefined }).format(new Date(t));
+  el('text', { x: L, y: H - 6, 'font-size': 11, fill: '#666' }, tick(t0));
+  el('text', { x: W - R, y: H - 6, 'text-anchor': 'end', 'font-size': 11, fill: '#666' }, tick(t1));
+  if (threshold !== null) el('line', { x1: L, y1: y(threshold), x2: W - R, y2: y(threshold), stroke: '#b3261e', 'stroke-dasharray': '4 4' });
+  el('polyline', { points: points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' '), fill: 'none', stroke: '#2b5fab', 'stroke-width': 2 });
+  const last = points[points.length - 1];
+  el('text', { x: W - R, y: T + 12, 'text-anchor': 'end', 'font-size': 12, fill: '#1d1f22' }, `${last.v.toLocaleString()} ${unit}`);
+  container.append(svg);
+}
+
+function drawCharts() {
+  lineChart($('#throughput'), state.throughput.map((s) => ({ t: s.at, v: s.perSecond })), { unit: 'rec/s' });
+  const d = state.data;
+  lineChart($('#lag'), (d?.lag ?? []).map((l) => ({ t: Date.parse(l.at), v: Math.round(l.p95 * 10) / 10 })), { threshold: d?.migration.dashboard.maxLagSeconds ?? null, unit: 's' });
+}
+
+function render(data) {
+  state.data = data;
+  state.teamZones = data.migration.dashboard.timeZones || [];
+  state.throughput = data.throughput.slice();
+  drawClocks();
+  renderReadiness(data.readiness);
+  renderEntities(data.reconciliation);
+  renderLive(data.progress, data.job);
+  renderFailures(data.failures);
+  renderRuns(data.runs);
+  drawCharts();
+}
+
+async function loadDashboard() {
+  render(await getJson(`/api/migrations/${encodeURIComponent(state.migration)}/dashboard`));
+}
+
+// --- live updates: server-sent events read through fetch, so the token travels in a header, never in a URL ---
+async function followEvents() {
+  const name = state.migration;
+  const controller = new AbortController();
+  state.stream?.abort();
+  state.stream = controller;
+  const badge = $('#connection');
+  try {
+    const res = await api(`/api/migrations/${encodeURIComponent(name)}/events`, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+    badge.textContent = 'live';
+    badge.className = 'pill on';
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let cut;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let type = 'message';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) type = line.slice(7);
+          else if (line.startsWith('data: ')) data += line.slice(6);
+        }
+        if (data) onEvent(type, JSON.parse(data));
+      }
+    }
+  } catch (err) {
+    if (controller.signal.aborted) return;
+  }
+  badge.textContent = 'reconnecting';
+  badge.className = 'pill off';
+  if (state.stream === controller) setTimeout(() => state.migration === name && followEvents(), 3000);
+}
+
+function onEvent(type, data) {
+  if (type === 'progress') {
+    renderLive(data, data.job);
+    if (data.sample && data.job && data.job.status === 'running') {
+      state.throughput.push(data.sample);
+      if (state.throughput.length > 2100) state.throughput.shift();
+      drawCharts();
+    }
+  } else if (type === 'summary') {
+    renderEntities(data.reconciliation);
+    renderReadiness(data.readiness);
+  } else if (type === 'job') {
+    if (data.status !== 'running') loadDashboard().catch(() => {});
+    else renderLive({ run: {}, canonicalLoaded: Number($('#canonical').dataset.value || 0) }, data);
+  }
+}
+
+// --- downloads carry the token in a header too ---
+async function download(path, filename) {
+  const blob = await (await api(path)).blob();
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = filename;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+async function setupQueries() {
+  const { queries } = await getJson('/api/queries');
+  const select = $('#queries');
+  select.replaceChildren(
+    ...queries.map((q) => {
+      const o = document.createElement('option');
+      o.value = q.id;
+      o.textContent = q.title;
+      o.dataset.description = q.description;
+      return o;
+    }),
+  );
+  const describe = () => ($('#query-description').textContent = select.selectedOptions[0]?.dataset.description ?? '');
+  select.onchange = describe;
+  describe();
+  $('#run-query').onclick = async () => {
+    const out = $('#query-result');
+    try {
+      const { rows, ms } = await getJson(`/api/migrations/${encodeURIComponent(state.migration)}/queries/${select.value}`, { method: 'POST' });
+      const columns = rows.length ? Object.keys(rows[0]) : [];
+      const table = document.createElement('table');
+      table.append(row(columns), ...rows.map((r) => row(columns.map((c) => (typeof r[c] === 'object' ? JSON.stringify(r[c]) : r[c])))));
+      const p = document.createElement('p');
+      p.textContent = `${rows.length} rows in ${ms} ms`;
+      out.replaceChildren(p, table);
+    } catch (err) {
+      const p = document.createElement('p');
+      p.className = 'error';
+      p.textContent = err.message;
+      out.replaceChildren(p);
+    }
+  };
+}
+
+function showLogin(message = '') {
+  $('#main').hidden = true;
+  $('#login').hidden = false;
+  $('#login-error').textContent = message;
+}
+
+async function start() {
+  const { migrations } = await getJson('/api/migrations');
+  $('#login').hidden = true;
+  $('#main').hidden = false;
+  const select = $('#migration');
+  select.replaceChildren(
+    ...migrations.map((m) => {
+      const o = document.createElement('option');
+      o.value = o.textContent = m.name;
+      return o;
+    }),
+  );
+  const wanted = new URLSearchParams(location.search).get('migration');
+  state.migration = migrations.some((m) => m.name === wanted) ? wanted : migrations[0]?.name;
+  if (!state.migration) {
+    $('#verdict').textContent = 'no migration served yet';
+    return;
+  }
+  select.value = state.migration;
+  select.onchange = () => {
+    state.migration = select.value;
+    history.replaceState(null, '', `?migration=${encodeURIComponent(state.migration)}`);
+    loadDashboard().then(followEvents);
+  };
+  const name = () => encodeURIComponent(state.migration);
+  $('#report-json').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report`, `${state.migration}-report.json`));
+  $('#report-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=entities`, `${state.migration}-entities.csv`));
+  $('#failures-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=failures`, `${state.migration}-failures.csv`));
+  await loadDashboard();
+  followEvents();
+  setupQueries().catch(() => {});
+  clearInterval(state.refresh);
+  // Ages of delta passes and the clocks move without events.
+  state.refresh = setInterval(() => {
+    drawClocks();
+    loadDashboard().catch(() => {});
+  }, 30_000);
+}
+
+// A token may arrive in the URL fragment (never sent to the server); it is moved to this tab's storage.
+const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+if (fromHash) {
+  sessionStorage.setItem('hdm-token', fromHash);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+state.token = sessionStorage.getItem('hdm-token');
+$('#login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  state.token = $('#token').value.trim();
+  sessionStorage.setItem('hdm-token', state.token);
+  start().catch((err) => showLogin(err.message));
+});
+if (state.token) start().catch((err) => showLogin(err.message));
+else showLogin();

@@ -1,0 +1,56 @@
+import { Option, type Command } from 'commander';
+import { DEFAULT_API_STATE_DIR, ROLES, serveApiCommand, tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from '../api/serve.ts';
+import { stdio } from './commands.ts';
+
+/** Roles `hdm serve` can run in this version (poller, mapper and loader come with the cluster deployment). */
+export const SERVE_ROLES = ['api'] as const;
+
+/** `hdm serve api` and `hdm token …`. */
+export function addApiCommands(program: Command, int: (name: string, min?: number) => (value: string) => number): void {
+  program
+    .command('serve')
+    .description('run a service: api (the HTTP API and the live cutover dashboard)')
+    .addArgument(program.createArgument('<role>', 'service role').choices(SERVE_ROLES))
+    .option('-c, --config <file...>', 'migration file(s) (YAML) to serve')
+    .option('--clickhouse-url <url>', 'ledger of those migrations on this ClickHouse server instead of the embedded engine')
+    .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(8080).argParser(int('--port')))
+    .option('--host <host>', 'interface to bind', '127.0.0.1')
+    .option('--state-dir <dir>', "the API's state: tokens, migrations created through it", DEFAULT_API_STATE_DIR)
+    .option('--json', 'print the URL as JSON')
+    .action(async (_role: string, opts) => {
+      const server = await serveApiCommand({ config: opts.config, clickhouseUrl: opts.clickhouseUrl, port: opts.port, host: opts.host, stateDir: opts.stateDir, json: opts.json }, stdio);
+      await new Promise<void>((done) => {
+        const stop = () => void server.close().then(done);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  const token = program.command('token').description('manage the API\'s bearer tokens (stored hashed; a token is shown once, when created)');
+  token
+    .command('create')
+    .description('create a token and print it once')
+    .addOption(new Option('--role <role>', 'viewer reads; operator also starts runs; admin also manages tokens and migrations').choices(ROLES).makeOptionMandatory())
+    .option('--label <text>', 'who or what holds it', '')
+    .option('--state-dir <dir>', "the API's state directory", DEFAULT_API_STATE_DIR)
+    .option('--json', 'print {"token": …} as JSON')
+    .action((opts) => {
+      process.exitCode = tokenCreateCommand({ role: opts.role, label: opts.label, stateDir: opts.stateDir, json: opts.json }, stdio);
+    });
+  token
+    .command('list')
+    .description('list tokens (ids, roles, labels; never the secrets)')
+    .option('--state-dir <dir>', "the API's state directory", DEFAULT_API_STATE_DIR)
+    .option('--json', 'JSON output')
+    .action((opts) => {
+      process.exitCode = tokenListCommand({ stateDir: opts.stateDir, json: opts.json }, stdio);
+    });
+  token
+    .command('revoke')
+    .description('remove a token by id')
+    .argument('<id>', 'token id (from token list)')
+    .option('--state-dir <dir>', "the API's state directory", DEFAULT_API_STATE_DIR)
+    .action((id: string, opts) => {
+      process.exitCode = tokenRevokeCommand(id, { stateDir: opts.stateDir }, stdio);
+    });
+}

@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FreshdeskSandbox } from '../../../connectors/freshdesk/sandbox/server.ts';
+import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
+import { buildApi, type Api } from '../../../services/api/app.ts';
+import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+
+let m: MigrationEnv;
+let api: Api;
+let stateDir: string;
+let headers: Record<string, string>;
+let name: string;
+
+async function run(kind: string): Promise<Record<string, unknown>> {
+  const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers, payload: { kind, options: kind === 'full' ? { verify: false } : {} } });
+  expect(started.statusCode, started.body).toBe(202);
+  for (;;) {
+    const body = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}`, headers })).json();
+    if (!body.activeJob) return body.jobs[0];
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 6, seed: 17, articles: 1, maxComments: 2 }, { options: { conflictPolicy: 'report' } });
+  name = m.config.name as string;
+  stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-failures-'));
+  api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });
+  headers = { authorization: `Bearer ${api.tokens.create('operator').token}` };
+});
+afterAll(async () => {
+  await api?.app.close();
+  await m?.close();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('failures through the API', () => {
+  it('lists a record that failed with its code and reason, in JSON, CSV, metrics and the readiness', async () => {
+    const source = m.source as ZendeskSandbox;
+    const target = m.target as FreshdeskSandbox;
+    expect(await run('full')).toMatchObject({ status: 'succeeded' });
+    const open = source.createTicket({ subject: 'Still being worked on', status: 'open', comment: { body: 'Help please', public: true } });
+    expect(await run('delta')).toMatchObject({ status: 'succeeded' });
+    const ledger = api.registry.get(name).current!.ledger;
+    const targetId = Number((await ledger.lookupIds('ticket', [String(open.id)])).get(String(open.id))!.targetId);
+
+    // Edited on both sides: the "report" policy keeps the target's edit and fails the record with the reason.
+    target.updateTicket(targetId, { subject: 'Edited by an agent in the target' });
+    source.updateTicket(open.id, { subject: 'Edited at the source' });
+    // The target now counts requests (its answers say how many are left) and throttles once…
+    await fetch(`${m.target.url}/__sandbox/rate-limit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requestsPerMinute: 50_000 }) });
+    // …waited out, waited out (a connection check gives up after two 429s in a row).
+    await fetch(`${m.target.url}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 429, count: 1 }) });
+    const job = await run('delta');
+    expect(job, JSON.stringify(job.error)).toMatchObject({ kind: 'delta', status: 'succeeded' });
+
+    const failures = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/failures?limit=10`, headers })).json().failures;
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ entity: 'ticket', sourceId: String(open.id), errorCode: 'CONFLICT', attempts: expect.any(Number) });
+    expect(failures[0].errorMessage).toContain('edited on the target');
+
+    const csv = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/report?format=csv&part=failures`, headers })).body.split('\r\n');
+    expect(csv[0]).toBe('entity,sourceId,errorCode,errorMessage,attempts,lastAttemptAt');
+    expect(csv[1]).toMatch(new RegExp(`^ticket,${open.id},CONFLICT,.*edited on the target`));
+
+    const summary = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/summary`, headers })).json();
+    expect(summary.reconciliation.entities.find((e: { entity: string }) => e.entity === 'ticket').failed).toBe(1);
+    expect(summary.readiness.checks.find((c: { check: string }) => c.check === 'failures')).toMatchObject({ ok: false, blocking: false, detail: '1 records failed to load; each has its reason under failures' });
+
+    const dashboard = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/dashboard`, headers })).json();
+    expect(dashboard.failures[0]).toMatchObject({ sourceId: String(open.id), errorCode: 'CONFLICT' });
+
+    const metrics = (await api.app.inject({ method: 'GET', url: '/metrics', headers })).body;
+    expect(metrics).toContain(`hdm_records_total{migration="${name}",entity="ticket",stage="failed"} 1`);
+    const limited = Number(new RegExp(`hdm_http_rate_limited_total\\{migration="${name}",side="target",platform="freshdesk"\\} (\\d+)`).exec(metrics)?.[1]);
+    expect(limited).toBe(1);
+    const remaining = Number(new RegExp(`hdm_rate_limit_remaining\\{migration="${name}",side="target",platform="freshdesk"\\} (\\d+)`).exec(metrics)?.[1]);
+    expect(remaining).toBeGreaterThan(40_000);
+    expect(remaining).toBeLessThan(50_000);
+  });
+});

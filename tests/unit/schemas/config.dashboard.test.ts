@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { parseMigrationConfig } from '../../../schemas/config.ts';
+
+const base = { name: 'm', source: { platform: 'zendesk', url: 'https://a.zendesk.com' }, target: { platform: 'freshdesk', url: 'https://a.freshdesk.com' } };
+
+describe('dashboard options', () => {
+  it('default to no team zones, a 300 s lag threshold and a one-hour delta age', () => {
+    expect(parseMigrationConfig(base).dashboard).toEqual({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600 });
+  });
+
+  it('take IANA time zones and refuse others, naming the path and the value', () => {
+    expect(parseMigrationConfig({ ...base, dashboard: { timeZones: ['Europe/Berlin', 'Asia/Kolkata'] } }).dashboard.timeZones).toEqual(['Europe/Berlin', 'Asia/Kolkata']);
+    expect(() => parseMigrationConfig({ ...base, dashboard: { timeZones: ['Europe/Berlin', 'Mars/Olympus'] } })).toThrow(/dashboard\.timeZones\.1: an IANA time zone .*"Mars\/Olympus"/);
+    expect(() => parseMigrationConfig({ ...base, dashboard: { maxLagSeconds: 0 } })).toThrow(/dashboard\.maxLagSeconds/);
+  });
+});

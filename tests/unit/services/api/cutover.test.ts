@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { readiness, type Reconciliation } from '../../../../services/api/cutover.ts';
+import { toCsv } from '../../../../services/api/csv.ts';
+import type { RunInfo } from '../../../../services/ledger/ledger.ts';
+
+const NOW = Date.parse('2026-03-02T12:00:00Z');
+const options = { timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600 };
+const run = (kind: RunInfo['kind'], status: RunInfo['status'], startedAt: string, finishedAt: string, summary: Record<string, unknown> = {}): RunInfo => ({
+  migration: 'm',
+  runId: `${kind}-${startedAt}`,
+  kind,
+  status,
+  startedAt,
+  finishedAt,
+  cutoff: null,
+  summary,
+});
+const recon = (clean: boolean, checkedAt = '2026-03-02T11:50:00Z', failed = 0): Reconciliation => ({
+  entities: [{ entity: 'ticket', source: 10, loaded: 10 - failed, filtered: 0, failed, notAttempted: 0, missing: clean ? 0 : 2, mismatched: 0, duplicates: 0 }],
+  verification: { verifyId: 'verify-1', checkedAt, clean },
+});
+const full = run('full', 'succeeded', '2026-03-02T10:00:00Z', '2026-03-02T11:00:00Z');
+const delta = (p95ms: number, finishedAt = '2026-03-02T11:55:00Z') => run('delta', 'succeeded', '2026-03-02T11:54:00Z', finishedAt, { lag: { p50: p95ms / 2, p95: p95ms, max: p95ms, samples: 3 } });
+const failing = (r: ReturnType<typeof readiness>) => r.checks.filter((c) => !c.ok).map((c) => c.check);
+
+describe('cutover readiness', () => {
+  it('is ready when the full run is done, a recent delta kept lag under the threshold and the verification is clean', () => {
+    const r = readiness([full, delta(12_000)], recon(true), options, NOW);
+    expect(r.ready).toBe(true);
+    expect(r.checks.find((c) => c.check === 'delta-lag')!.detail).toContain('12.0 s');
+  });
+
+  it('names each reason it is not', () => {
+    expect(failing(readiness([], { entities: [], verification: null }, options, NOW))).toEqual(['full-run', 'delta-lag', 'reconciliation']);
+    expect(failing(readiness([run('full', 'interrupted', '2026-03-02T10:00:00Z', '2026-03-02T10:30:00Z')], recon(true), options, NOW))).toContain('full-run');
+    const slow = readiness([full, delta(400_000)], recon(true), options, NOW);
+    expect(slow.ready).toBe(false);
+    expect(slow.checks.find((c) => c.check === 'delta-lag')!.detail).toMatch(/400\.0 s is over the 300 s/);
+    const stale = readiness([full, delta(1000, '2026-03-02T10:30:00Z')], recon(true), options, NOW);
+    expect(failing(stale)).toEqual(['delta-lag']);
+    const dirty = readiness([full, delta(1000)], recon(false), options, NOW);
+    expect(dirty.checks.find((c) => c.check === 'reconciliation')!.detail).toContain('2 missing');
+    const old = readiness([full, delta(1000)], recon(true, '2026-03-02T10:59:00Z'), options, NOW);
+    expect(failing(old)).toEqual(['reconciliation']);
+  });
+
+  it('a delta from before the full run finished does not count', () => {
+    const early = run('delta', 'succeeded', '2026-03-02T09:00:00Z', '2026-03-02T09:01:00Z');
+    expect(failing(readiness([early, full], recon(true), options, NOW))).toContain('delta-lag');
+  });
+
+  it('reports failed records without blocking on them', () => {
+    const r = readiness([full, delta(1000)], recon(true, undefined, 3), options, NOW);
+    expect(r.ready).toBe(true);
+    expect(r.checks.find((c) => c.check === 'failures')).toMatchObject({ ok: false, blocking: false, detail: expect.stringContaining('3 records failed') });
+  });
+});
+
+describe('toCsv', () => {
+  it('quotes separators and quotes, and defuses spreadsheet formulas', () => {
+    const csv = toCsv(['a', 'b', 'c'], [{ a: 'x,y', b: 'say "hi"', c: '=HYPERLINK("http://evil")' }, { a: -3, b: null, c: 'line\nbreak' }]);
+    expect(csv).toBe('a,b,c\r\n"x,y","say ""hi""","\'=HYPERLINK(""http://evil"")"\r\n-3,,"line\nbreak"\r\n');
+  });
+});
