@@ -52,7 +52,7 @@ function parseAvro(schema: string): avro.Type {
 
 /** Canonical text of a schema, so the same schema written differently gets the same ID. */
 function canonical(schema: string): string {
-  return JSON.stringify(parseAvro(schema).schema());
+  return JSON.stringify(parseAvro(schema).schema({ exportAttrs: true }));
 }
 
 function canRead(reader: avro.Type, writer: avro.Type): boolean {
