@@ -155,11 +155,14 @@ describe('KafkaBus', () => {
     framed[0] = 0;
     framed.writeInt32BE(foreignId, 1);
     framed[5] = 0x54; // zig-zag 42
+    const unknown = Buffer.from(framed);
+    unknown.writeInt32BE(2_000_000_000, 1);
     const producer = raw().producer();
     await producer.connect();
     await producer.send({ topic, messages: [
       { key: 'k', value: Buffer.from('{"id":"not avro"}'), headers: { origin: 'json-producer' } },
       { key: 'k', value: framed },
+      { key: 'k', value: unknown },
     ] });
     await producer.disconnect();
     await b.publish<Step>(topic, [{ key: 'k', value: { id: 'after', seq: 2 } }]);
@@ -181,9 +184,9 @@ describe('KafkaBus', () => {
         dead.push({ value: message.value, headers });
       },
     });
-    await until(() => dead.length >= 2);
+    await until(() => dead.length >= 3);
     await consumer.disconnect();
-    const [undecodable, incompatible] = dead;
+    const [undecodable, incompatible, unregistered] = dead;
     expect(undecodable.value?.toString()).toBe('{"id":"not avro"}');
     expect(undecodable.headers).toMatchObject({
       origin: 'json-producer',
@@ -197,6 +200,7 @@ describe('KafkaBus', () => {
     expect(incompatible.value?.equals(framed)).toBe(true);
     expect(incompatible.headers).toMatchObject({ [DLQ_HEADERS.reason]: 'schema-incompatible', [DLQ_HEADERS.offset]: '2' });
     expect(incompatible.headers[DLQ_HEADERS.message]).toContain(`schema ${foreignId}`);
+    expect(unregistered.headers).toMatchObject({ [DLQ_HEADERS.reason]: 'unknown-schema', [DLQ_HEADERS.offset]: '3' });
     expect(Number(undecodable.headers[DLQ_HEADERS.partition])).toBe(Number(incompatible.headers[DLQ_HEADERS.partition]));
   });
 
