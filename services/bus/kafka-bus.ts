@@ -1,6 +1,6 @@
 import { SchemaRegistryClient, SerdeType, SubjectNameStrategyType, AvroSerializer } from '@confluentinc/schemaregistry';
 import avro from 'avsc';
-import { Kafka, logLevel, type Admin, type Consumer, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage, PublishReceipt, SubscribeOptions, Subscription } from './message-bus.ts';
 
@@ -321,65 +321,77 @@ export class KafkaBus implements MessageBus {
     const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
     failed.catch(() => undefined);
     let stopped: Promise<void> | null = null;
+    const active = new Set<Promise<void>>();
     const stop = () => (stopped ??= consumer.disconnect().catch(() => undefined));
+
+    const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+      let sinceCommit = 0;
+      let lastHandled: string | null = null;
+      let failure: { error: unknown } | null = null;
+      const commit = async () => {
+        if (lastHandled === null) return;
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(lastHandled) + 1n).toString() }]);
+        sinceCommit = 0;
+      };
+      try {
+        for (const raw of batch.messages) {
+          if (stopping || !isRunning() || isStale()) break;
+          let value: unknown;
+          let poison: HdmError | null = null;
+          try {
+            value = await this.decode(batch.topic, raw.value, { partition: batch.partition, offset: raw.offset });
+          } catch (err) {
+            if (!(err instanceof PoisonMessageError)) throw err;
+            poison = err;
+          }
+          if (poison) {
+            await this.deadLetter(batch.topic, stage, raw, batch.partition, poison);
+          } else {
+            const message: BusMessage<T> = {
+              topic: batch.topic,
+              key: raw.key ? raw.key.toString('utf8') : '',
+              value: value as T,
+              headers: headersOf(raw.headers),
+              partition: batch.partition,
+              offset: raw.offset,
+            };
+            try {
+              await handler(message);
+            } catch (err) {
+              // Not committed: the next member of the group reads this message again.
+              stopping = true;
+              failure = { error: err };
+              break;
+            }
+          }
+          resolveOffset(raw.offset);
+          lastHandled = raw.offset;
+          sinceCommit += 1;
+          if (sinceCommit >= this.commitEvery) await commit();
+          await heartbeat();
+        }
+      } finally {
+        // A commit refused during a rebalance only means those messages are handled again (at least once).
+        await commit().catch(() => undefined);
+        if (failure) {
+          // What was handled before the failure is committed first; only then does the member leave.
+          rejectFailed(failure.error);
+          void stop();
+        }
+      }
+    };
 
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: Math.max(1, options.concurrency ?? 4),
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        let sinceCommit = 0;
-        let lastHandled: string | null = null;
-        let failure: { error: unknown } | null = null;
-        const commit = async () => {
-          if (lastHandled === null) return;
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(lastHandled) + 1n).toString() }]);
-          sinceCommit = 0;
-        };
+      eachBatch: async (payload) => {
+        const work = handleBatch(payload);
+        active.add(work);
         try {
-          for (const raw of batch.messages) {
-            if (stopping || !isRunning() || isStale()) break;
-            let value: unknown;
-            let poison: HdmError | null = null;
-            try {
-              value = await this.decode(batch.topic, raw.value, { partition: batch.partition, offset: raw.offset });
-            } catch (err) {
-              if (!(err instanceof PoisonMessageError)) throw err;
-              poison = err;
-            }
-            if (poison) {
-              await this.deadLetter(batch.topic, stage, raw, batch.partition, poison);
-            } else {
-              const message: BusMessage<T> = {
-                topic: batch.topic,
-                key: raw.key ? raw.key.toString('utf8') : '',
-                value: value as T,
-                headers: headersOf(raw.headers),
-                partition: batch.partition,
-                offset: raw.offset,
-              };
-              try {
-                await handler(message);
-              } catch (err) {
-                // Not committed: the next member of the group reads this message again.
-                stopping = true;
-                failure = { error: err };
-                break;
-              }
-            }
-            resolveOffset(raw.offset);
-            lastHandled = raw.offset;
-            sinceCommit += 1;
-            if (sinceCommit >= this.commitEvery) await commit();
-            await heartbeat();
-          }
+          await work;
         } finally {
-          await commit().catch(() => undefined);
-          if (failure) {
-            // What was handled before the failure is committed first; only then does the member leave.
-            rejectFailed(failure.error);
-            void stop();
-          }
+          active.delete(work);
         }
       },
     });
@@ -388,8 +400,9 @@ export class KafkaBus implements MessageBus {
       failed,
       close: async () => {
         // Kafka keeps what was not handled either way: with or without drain, in-flight handlers finish and
-        // their offsets are committed; everything after them is read again by the group's next member.
+        // their offsets are committed before the member leaves; the group's next member reads the rest.
         stopping = true;
+        while (active.size > 0) await Promise.allSettled([...active]);
         await stop();
         this.subscriptions.delete(subscription);
       },

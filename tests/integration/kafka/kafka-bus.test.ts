@@ -102,6 +102,40 @@ describe('KafkaBus', () => {
     expect(second).toEqual(Array.from({ length: 10 }, (_, i) => i + 10));
   });
 
+  it('close without drain lets the in-flight handler finish, commits it, and leaves the rest to the next member', async () => {
+    const b = await bus();
+    const topic = freshTopic('loaded');
+    const group = `${topic}.loader`;
+    await b.publish<Step>(topic, Array.from({ length: 12 }, (_, seq) => ({ key: 'one-key', value: { id: 'x', seq } })));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const atThree = new Promise<void>((r) => (reached = r));
+    const first: number[] = [];
+    const sub = await b.subscribe<Step>(
+      topic,
+      async (m) => {
+        if (m.value.seq === 3) {
+          reached();
+          await gate;
+        }
+        first.push(m.value.seq);
+      },
+      { group },
+    );
+    await atThree;
+    const closing = sub.close({ drain: false });
+    release();
+    await closing;
+    expect(first).toEqual([0, 1, 2, 3]);
+    const second: number[] = [];
+    const next = await b.subscribe<Step>(topic, async (m) => void second.push(m.value.seq), { group });
+    await until(() => second.length >= 8);
+    await new Promise((r) => setTimeout(r, 500));
+    await next.close();
+    expect(second).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
   it('shares partitions between two members of one group without losing or duplicating', async () => {
     const b = await bus();
     const topic = freshTopic('mapped');
