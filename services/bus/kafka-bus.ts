@@ -1,6 +1,6 @@
 import { SchemaRegistryClient, SerdeType, SubjectNameStrategyType, AvroSerializer } from '@confluentinc/schemaregistry';
 import avro from 'avsc';
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage, PublishReceipt, SubscribeOptions, Subscription } from './message-bus.ts';
 
@@ -28,6 +28,8 @@ export interface KafkaBusOptions {
   connectTimeoutMs?: number;
   /** Handled messages after which offsets are committed even mid-batch. Default 100. */
   commitEvery?: number;
+  /** Milliseconds publishing waits for an unreachable broker before failing with UNREACHABLE. Default 300000. */
+  outageTimeoutMs?: number;
 }
 
 /** Topic of one stage of one migration, e.g. `hdm.m1.records`. */
@@ -83,6 +85,17 @@ function describe(err: unknown): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether a kafkajs error (or one it wraps) is a transient broker condition worth waiting out. */
+function retriable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const candidate = e as { retriable?: boolean; name?: string; cause?: unknown; originalError?: unknown };
+    if (candidate.retriable === true) return true;
+    if (candidate.name === 'KafkaJSConnectionError' || candidate.name === 'KafkaJSRequestTimeoutError' || candidate.name === 'KafkaJSBrokerNotFound') return true;
+    e = candidate.cause ?? candidate.originalError;
+  }
+  return false;
+}
 
 export class KafkaBus implements MessageBus {
   readonly durable = true;
@@ -209,7 +222,7 @@ export class KafkaBus implements MessageBus {
     if (messages.length === 0) return { settled: Promise.resolve() };
     await this.ensureTopic(topic);
     const serializer = await this.writer(topic);
-    const encoded = [];
+    const encoded: Message[] = [];
     for (const m of messages) {
       let value: Buffer;
       try {
@@ -220,8 +233,30 @@ export class KafkaBus implements MessageBus {
       encoded.push({ key: m.key, value, headers: m.headers });
     }
     // acks -1: resolved only once every in-sync replica has the batch.
-    await this.producer.send({ topic, messages: encoded, acks: -1 });
+    await this.untilBrokerAnswers(`publishing to ${topic}`, () => this.producer.send({ topic, messages: encoded, acks: -1 }));
     return { settled: Promise.resolve() };
+  }
+
+  /**
+   * Runs `action`, waiting out a broker outage (connection refused, timeouts, leader moves) for up to
+   * `outageTimeoutMs`; a send retried after an outage may be written twice, which consumers absorb (at least once).
+   */
+  private async untilBrokerAnswers<R>(what: string, action: () => Promise<R>): Promise<R> {
+    const deadline = Date.now() + (this.options.outageTimeoutMs ?? 300_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await action();
+      } catch (err) {
+        if (!retriable(err)) throw err;
+        if (Date.now() > deadline) {
+          throw new HdmError('UNREACHABLE', `Kafka at ${this.options.brokers.join(',')} did not answer while ${what}: ${describe(err)}`, {
+            context: { brokers: this.options.brokers.join(',') },
+            cause: err,
+          });
+        }
+        await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)));
+      }
+    }
   }
 
   /** Decodes a Confluent-framed Avro value into the topic's reader schema; PoisonMessageError when it cannot. */
