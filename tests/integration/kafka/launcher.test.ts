@@ -42,5 +42,6 @@ describe('Kafka launcher', () => {
     const offsets = await admin2.fetchTopicOffsets('launcher-probe');
     expect(offsets.reduce((sum, p) => sum + Number(p.high), 0)).toBe(1);
     await admin2.disconnect();
-  });
+    // On a fresh machine the first start resolves the jars with Maven (about a minute).
+  }, 300_000);
 });
