@@ -65,6 +65,11 @@ export class PoisonMessageError extends HdmError {
   }
 }
 
+export interface KafkaSubscribeOptions extends SubscribeOptions {
+  /** Stage named in the dead-letter headers of this subscription's poison messages. Default: the group. */
+  stage?: string;
+}
+
 export interface KafkaSubscription extends Subscription {
   /** Rejects when a handler throws; the subscription has then stopped without committing that message. */
   readonly failed: Promise<never>;
@@ -338,7 +343,7 @@ export class KafkaBus implements MessageBus {
     });
   }
 
-  async subscribe<T>(topic: string, handler: Handler<T>, options: SubscribeOptions & { stage?: string }): Promise<KafkaSubscription> {
+  async subscribe<T>(topic: string, handler: Handler<T>, options: KafkaSubscribeOptions): Promise<KafkaSubscription> {
     await this.ensureTopic(topic);
     const stage = options.stage ?? options.group;
     const consumer: Consumer = this.kafka.consumer({
