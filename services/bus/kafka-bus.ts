@@ -173,14 +173,23 @@ export class KafkaBus implements MessageBus {
   ensureTopic(topic: string): Promise<void> {
     let ready = this.topics.get(topic);
     if (!ready) {
-      ready = (async () => {
+      ready = this.untilBrokerAnswers(`creating topic ${topic}`, async () => {
         const existing = await this.admin.listTopics();
         if (!existing.includes(topic)) {
-          await this.admin.createTopics({ topics: [{ topic, numPartitions: this.partitions }], waitForLeaders: true }).catch((err: unknown) => {
+          await this.admin.createTopics({ topics: [{ topic, numPartitions: this.partitions }], waitForLeaders: false }).catch((err: unknown) => {
             if (!/already exists/i.test(describe(err))) throw err;
           });
         }
-      })();
+        // A broker that just (re)started answers metadata before it has caught up with new topics:
+        // wait until every partition has a leader (UNKNOWN_TOPIC_OR_PARTITION meanwhile is retriable).
+        for (let i = 0; ; i++) {
+          const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
+          const partitions = meta.topics[0]?.partitions ?? [];
+          if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+          if (i > 200) throw new HdmError('NOT_READY', `topic ${topic} has partitions without a leader`, { context: { topic } });
+          await sleep(100);
+        }
+      });
       ready.catch(() => this.topics.delete(topic));
       this.topics.set(topic, ready);
     }
