@@ -1,13 +1,16 @@
 #!/usr/bin/env -S npx tsx
 /**
- * `tsx services/launcher/cli.ts up|down|reset|status [rt] [chromium] [--name <instance>] [--port <n>]`
- * Starts the real services the tests and demos migrate to and from (Request Tracker 5), and installs
- * the browser the dashboard's tests drive (Debian's Chromium).
+ * `tsx services/launcher/cli.ts up|down|reset|destroy|status [rt] [kafka] [schema-registry] [chromium] [--name <instance>] [--port <n>]`
+ * Starts the real services the tests and demos use: Request Tracker 5, and for cluster mode Kafka
+ * (KRaft) and a schema registry; installs the browser the dashboard's tests drive (Debian's
+ * Chromium). Without service names, the command acts on all of them.
  */
 import { ensureChromium } from './chromium.launcher.ts';
+import { destroyKafka, ensureKafka, kafkaStateDir, stopKafka } from './kafka.launcher.ts';
 import { destroyRt, ensureRt, rtStateDir, stopRt } from './rt.launcher.ts';
+import { destroySchemaRegistry, ensureSchemaRegistry, schemaRegistryStateDir, stopSchemaRegistry } from './schema-registry.launcher.ts';
 
-const SERVICES = ['rt', 'chromium'];
+const SERVICES = ['rt', 'kafka', 'schema-registry', 'chromium'];
 
 function parse(argv: string[]): { command: string; services: string[]; name?: string; port?: number } {
   const [command = 'status', ...rest] = argv;
@@ -20,11 +23,55 @@ function parse(argv: string[]): { command: string; services: string[]; name?: st
     else services.push(rest[i]);
   }
   for (const s of services) if (!SERVICES.includes(s)) throw new Error(`unknown service "${s}"; expected one of ${SERVICES.join(', ')}`);
+  if (port && services.length !== 1) throw new Error('--port applies to one service: name it (e.g. `up kafka --port 9092`)');
   return { command, services: services.length ? services : SERVICES, name, port };
+}
+
+/** Kafka and the schema registry: up, down, destroy, status. */
+async function cluster(service: string, command: string, name: string | undefined, port: number | undefined): Promise<void> {
+  const log = (line: string) => process.stderr.write(`[${service}] ${line}\n`);
+  const started = performance.now();
+  if (command === 'reset') {
+    // Kafka and the registry reset to empty: the instance's data is removed, then it starts again.
+    await (service === 'kafka' ? destroyKafka({ name }) : destroySchemaRegistry({ name }));
+    command = 'up';
+  }
+  if (service === 'kafka') {
+    if (command === 'up') {
+      const kafka = await ensureKafka({ name, port, log });
+      const t = kafka.timings;
+      log(`install ${(t.installMs / 1000).toFixed(1)}s · format ${(t.formatMs / 1000).toFixed(1)}s · start ${(t.startMs / 1000).toFixed(1)}s · total ${((performance.now() - started) / 1000).toFixed(1)}s`);
+      process.stdout.write(`KAFKA_BROKERS=${kafka.brokers.join(',')}\n`);
+    } else if (command === 'down') {
+      await stopKafka({ name });
+      log(`stopped instance "${name ?? 'default'}"`);
+    } else if (command === 'destroy') {
+      await destroyKafka({ name });
+      log(`removed instance "${name ?? 'default'}"`);
+    } else process.stdout.write(`kafka state directory: ${kafkaStateDir()}\n`);
+    return;
+  }
+  if (command === 'up') {
+    const registry = await ensureSchemaRegistry({ name, port, log });
+    log(`ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+    process.stdout.write(`SCHEMA_REGISTRY_URL=${registry.url}\n`);
+  } else if (command === 'down') {
+    await stopSchemaRegistry({ name });
+    log(`stopped instance "${name ?? 'default'}"`);
+  } else if (command === 'destroy') {
+    await destroySchemaRegistry({ name });
+    log(`removed instance "${name ?? 'default'}"`);
+  } else process.stdout.write(`schema registry state directory: ${schemaRegistryStateDir()}\n`);
 }
 
 async function main(): Promise<void> {
   const { command, services, name, port } = parse(process.argv.slice(2));
+  if (!['up', 'down', 'reset', 'destroy', 'status'].includes(command)) {
+    throw new Error(`unknown command "${command}"; expected up, down, reset, destroy or status`);
+  }
+  // Kafka first: it takes longest, and the registry is quick either way.
+  for (const service of ['kafka', 'schema-registry']) if (services.includes(service)) await cluster(service, command, name, port);
+  if (!services.includes('rt')) return;
   const log = (line: string) => process.stderr.write(`[rt] ${line}\n`);
   if (command === 'up' && services.includes('chromium')) {
     const chromium = await ensureChromium({ log: (line) => process.stderr.write(`[chromium] ${line}\n`) });
