@@ -50,6 +50,12 @@ export const RT_CAPABILITIES: TargetCapabilities = {
   ticketPriorities: TICKET_PRIORITIES,
   ticketTypes: TICKET_TYPES,
   entities: ['group', 'agent', 'contact', 'ticketField', 'ticket'],
+  undeletable: {
+    agent: 'RT never deletes users; REST2 can only disable them',
+    contact: 'RT never deletes users; REST2 can only disable them',
+    group: 'RT never deletes queues; REST2 can only disable them',
+    ticketField: 'RT never deletes custom fields; REST2 can only disable them',
+  },
 };
 
 const NOBODY = 'Nobody';

@@ -92,6 +92,11 @@ export interface TargetCapabilities {
   ticketTypes: readonly TicketType[];
   /** Entities this target can receive at all. */
   entities: readonly EntityName[];
+  /**
+   * Entities whose records this platform cannot delete through its API, with the reason (`hdm undo`
+   * lists such records instead of deleting them). Default: every entity can be deleted.
+   */
+  undeletable?: Partial<Record<EntityName, string>>;
 }
 
 export interface TargetRef {

@@ -4,6 +4,7 @@ import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
+import { undoCommand } from './undo.command.ts';
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
@@ -153,6 +154,19 @@ export function buildProgram(): Command {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+    });
+
+  program
+    .command('undo')
+    .description('delete from the target exactly the records a run created (never ones it only matched); without --yes, show what would go')
+    .argument('<runId>', 'the run to take back (see `hdm runs`)')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .option('--yes', 'delete; without it nothing is deleted (dry run)')
+    .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('--no-progress', 'no progress lines')
+    .action(async (runId: string, opts) => {
+      process.exitCode = await undoCommand(configOf(opts.config, opts.clickhouseUrl), runId, { yes: opts.yes, json: opts.json, progress: opts.progress });
     });
 
   program

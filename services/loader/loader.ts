@@ -36,6 +36,8 @@ export interface LoaderOptions {
   detectConflicts?: boolean;
   /** Default `source-wins`. */
   conflictPolicy?: ConflictPolicy;
+  /** Whether a record found on the target was created by this run outside the loader (custom fields made by prepare()). Default: never. */
+  createdByRun?(entity: EntityName, targetId: string): boolean;
 }
 
 /**
@@ -252,7 +254,7 @@ export class Loader {
       const found = await target.find(entity, record, this.stamp(sourceId));
       if (found) {
         const ref = await this.update(entity, found.targetId, record, null, undefined);
-        return { action: 'matched', ref, created: intended };
+        return { action: 'matched', ref, created: intended || (this.options.createdByRun?.(entity, found.targetId) ?? false) };
       }
     }
     if (INTENT_ENTITIES.has(entity) && !intended) {
