@@ -239,6 +239,7 @@ export class ClickHouseLedger implements Ledger {
         children: JSON.stringify(entry.children),
         deleted: entry.deleted ? 1 : 0,
         written_at: now(),
+        planned_checksum: entry.plannedChecksum ?? '',
       },
     ]);
   }
@@ -407,5 +408,6 @@ function toIdMapEntry(row: Record<string, unknown>): IdMapEntry {
     checksum: row.checksum as string,
     children: JSON.parse((row.children as string) || '{}'),
     deleted: Number(row.deleted) === 1,
+    plannedChecksum: (row.planned_checksum as string | undefined) ?? '',
   };
 }

@@ -24,8 +24,13 @@ export interface IdMapEntry {
   /** true when this migration created the target record (false: matched an existing one). */
   created: boolean;
   sourceUpdatedAt: string;
-  /** Checksum of the planned projection last loaded. */
+  /** Checksum of the planned projection last loaded, less what the target cannot preserve (what verification compares). */
   checksum: string;
+  /**
+   * Checksum of everything last written, fields the target cannot preserve included: a mapping change
+   * that touches only such a field (e.g. priority on Freshdesk) still counts as a change. '' when unknown.
+   */
+  plannedChecksum?: string;
   /** Target IDs of children (ticket comments) by source ID. */
   children: Record<string, string>;
   deleted: boolean;

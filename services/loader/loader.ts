@@ -98,7 +98,8 @@ export class Loader {
     try {
       const { record, notes } = await this.options.resolver.resolve(entity, planned.record);
       const sum = this.checksumOf(entity, record);
-      const { action, ref, created, rule } = await this.write(planned, record, sum);
+      const plannedSum = checksum(project(entity, record, []));
+      const { action, ref, created, rule } = await this.write(planned, record, sum, plannedSum);
       if (action !== 'unchanged') {
         await this.options.ids.put({
           entity,
@@ -108,6 +109,7 @@ export class Loader {
           created,
           sourceUpdatedAt: planned.updatedAt,
           checksum: sum,
+          plannedChecksum: plannedSum,
           children: ref.children ?? {},
           deleted: false,
         });
@@ -211,13 +213,16 @@ export class Loader {
     planned: PlannedRecord<E>,
     record: EntityTypes[E],
     sum: string,
+    plannedSum: string,
   ): Promise<{ action: LoadAction; ref: TargetRef; created: boolean; rule?: string }> {
     const { entity, sourceId } = planned;
     const { target, ids } = this.options;
     const known = await ids.get(entity, sourceId);
     if (known && !known.deleted && known.targetId !== '') {
       // Newest wins: an older version of the source record never overwrites what a newer one wrote.
-      if (known.sourceUpdatedAt > planned.updatedAt || known.checksum === sum) {
+      // Unchanged means the whole planned record, so a mapping change re-writes what it changes.
+      const same = known.plannedChecksum ? known.plannedChecksum === plannedSum : known.checksum === sum;
+      if (known.sourceUpdatedAt > planned.updatedAt || same) {
         return { action: 'unchanged', ref: { targetId: known.targetId, children: known.children }, created: known.created };
       }
       try {
