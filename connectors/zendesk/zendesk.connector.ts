@@ -1,3 +1,4 @@
+import { ZENDESK_REQUEST_COSTS } from './zendesk.costs.ts';
 import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import type {
@@ -31,6 +32,7 @@ const AGENT_PATHS: Record<EntityName, (id: string) => string> = {
 export class ZendeskConnector extends ComposedConnector {
   readonly platform = 'zendesk';
   readonly rateLimit = ZENDESK_RATE_LIMIT;
+  readonly requestCosts = ZENDESK_REQUEST_COSTS;
   protected readonly client: ZendeskClient;
   protected readonly reader: ZendeskReader;
   protected readonly writer: ZendeskWriter;

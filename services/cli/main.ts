@@ -5,6 +5,7 @@ import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { undoCommand } from './undo.command.ts';
+import { estimateCommand } from './estimate.command.ts';
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
@@ -154,6 +155,18 @@ export function buildProgram(): Command {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+    });
+
+  program
+    .command('estimate')
+    .description('count what would move (billable total) and project the duration per phase from both platforms\' rate limits; writes nothing')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .addOption(new Option('--sample <n>', 'tickets read to measure comments and attachments per ticket').default(100).argParser(int('--sample')))
+    .addOption(new Option('--latency-ms <n>', 'round trip assumed per request, for what the concurrency sustains').default(300).argParser(int('--latency-ms', 1)))
+    .option('--json', 'print the estimate as JSON on stdout')
+    .option('--no-progress', 'no progress lines')
+    .action(async (opts) => {
+      process.exitCode = await estimateCommand(loadConfigOrFail(opts.config), { json: opts.json, progress: opts.progress, sampleTickets: opts.sample, latencyMs: opts.latencyMs });
     });
 
   program
