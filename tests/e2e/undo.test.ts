@@ -6,7 +6,7 @@ import { ENTITIES, type Agent, type EntityName, type Group } from '../../schemas
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import { openLedger } from '../../services/ledger/clickhouse-ledger.ts';
 import { migrateCommand } from '../../services/cli/commands.ts';
-import { undoCommand } from '../../services/cli/undo.command.ts';
+import { formatUndo, undoCommand } from '../../services/cli/undo.command.ts';
 import { undoRun } from '../../services/undo/undo.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 import { join } from 'node:path';
@@ -163,6 +163,33 @@ for (const [from, to] of [
         await ledger.close();
       }
       expect(ids(await snapshot(target))).toEqual(ids(before));
-    }, 120_000);
+
+      // A platform that cannot delete agents (as RT cannot): undo lists them instead, and says why.
+      const third = captureOutput();
+      expect(await migrateCommand(config, { json: true, progress: false, verify: false }, third, m.env)).toBe(0);
+      const runId = JSON.parse(third.stdout.join('\n')).run.runId as string;
+      const keepsAgents = Object.create(target) as Connector;
+      Object.defineProperty(keepsAgents, 'capabilities', { value: { ...target.capabilities, undeletable: { agent: 'this platform only disables users' } } });
+      const ledger2 = await openLedger({ migration: String(m.config.name), path: join(String(m.config.stateDir), 'ledger') });
+      try {
+        const createdAgents: string[] = [];
+        for await (const e of ledger2.createdBy(runId, 'agent')) createdAgents.push(e.targetId);
+        expect(createdAgents.length).toBeGreaterThan(0);
+        const partial = await undoRun({ migration: String(m.config.name), target: keepsAgents, ledger: ledger2 }, runId, { dryRun: false });
+        expect(partial.entities.agent!.reason).toBe('this platform only disables users');
+        expect(partial.entities.agent!.refused.map((r) => r.targetId).sort()).toEqual(createdAgents.sort());
+        expect(partial.entities.agent!.deleted).toBe(0);
+        expect(partial.totals.refused).toBe(createdAgents.length);
+        const agentsLeft = (await snapshot(target)).agent;
+        for (const id of createdAgents) expect(agentsLeft.has(id)).toBe(true);
+        expect(formatUndo(partial)).toContain('not deleted: this platform only disables users');
+        // Where the platform can, a later undo removes them.
+        const rest = await undoRun({ migration: String(m.config.name), target, ledger: ledger2 }, runId, { dryRun: false });
+        expect(rest.totals).toEqual({ created: createdAgents.length, deleted: createdAgents.length, refused: 0, failed: 0 });
+      } finally {
+        await ledger2.close();
+      }
+      expect(ids(await snapshot(target))).toEqual(ids(before));
+    }, 180_000);
   });
 }
