@@ -111,3 +111,31 @@ for (const [from, to] of [
     }, 120_000);
   });
 }
+
+describe('hdm estimate reads each platform\'s own rate limit', () => {
+  it('halving the accounts\' limits doubles the projected duration', async () => {
+    const projections: Estimate[] = [];
+    for (const rpm of [400, 200]) {
+      const source = await (await platform('zendesk')).startSandbox({ tickets: 10, seed: 4, articles: 2, requestsPerMinute: rpm });
+      const target = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9, requestsPerMinute: rpm });
+      try {
+        const config = parseMigrationConfig({
+          name: 'limits',
+          source: { platform: 'zendesk', url: source.url },
+          target: { platform: 'freshdesk', url: target.url },
+        });
+        const out = captureOutput();
+        expect(await estimateCommand(config, { json: true }, out, { ...process.env, ...source.env, ...target.env })).toBe(0);
+        projections.push(JSON.parse(out.stdout.join('\n')));
+      } finally {
+        await Promise.allSettled([source.close(), target.close()]);
+      }
+    }
+    const [fast, slow] = projections;
+    expect(fast.source).toMatchObject({ requestsPerMinute: 400, rateFrom: 'platform' });
+    expect(fast.target).toMatchObject({ requestsPerMinute: 400, rateFrom: 'platform' });
+    expect(slow.source.requestsPerMinute).toBe(200);
+    expect(slow.target.requestsPerMinute).toBe(200);
+    expect(slow.totalSeconds / fast.totalSeconds).toBeCloseTo(2, 5);
+  }, 60_000);
+});
