@@ -310,9 +310,10 @@ export class ClickHouseLedger implements Ledger {
 
   async *createdBy(runId: string, entity: EntityName): AsyncIterable<IdMapEntry> {
     // 'matched' counts when the id map says created: a restarted run finding its own crashed create.
+    // The pair with the target ID keeps a record that a later run created again out of this run's undo.
     for await (const row of this.stream<Record<string, unknown>>(
       `SELECT * FROM id_map FINAL WHERE migration = {migration:String} AND entity = {entity:String} AND deleted = 0 AND created = 1 AND target_id != ''
-        AND source_id IN (SELECT source_id FROM load_attempts WHERE migration = {migration:String} AND entity = {entity:String} AND run_id = {run:String} AND action IN ('created', 'matched'))`,
+        AND (source_id, target_id) IN (SELECT source_id, target_id FROM load_attempts WHERE migration = {migration:String} AND entity = {entity:String} AND run_id = {run:String} AND action IN ('created', 'matched'))`,
       { entity, run: runId },
     )) {
       yield toIdMapEntry(row);

@@ -144,6 +144,11 @@ for (const [from, to] of [
       const second = JSON.parse(remigrate.stdout.join('\n'));
       expect(second.counts.ticket.created).toBe(12);
       expect((await snapshot(target)).ticket.size).toBe(before.ticket.size + 12);
+      // Undoing the first run again touches nothing the second one created.
+      const stale = captureOutput();
+      expect(await undoCommand(config, run.run.runId, { yes: true, json: true, progress: false }, stale, m.env)).toBe(0);
+      expect(JSON.parse(stale.stdout.join('\n')).totals.created).toBe(0);
+      expect((await snapshot(target)).ticket.size).toBe(before.ticket.size + 12);
 
       // An undo that dies half-way (the target stops answering) finishes when run again.
       const ledger = await openLedger({ migration: String(m.config.name), path: join(String(m.config.stateDir), 'ledger') });
