@@ -1,4 +1,5 @@
 import type { Connector, RequestCost } from '../../connectors/sdk/contract.ts';
+import { HdmError } from '../../connectors/sdk/errors.ts';
 import { BILLABLE_ENTITIES, LOAD_ORDER, type EntityName, type Ticket } from '../../schemas/canonical.ts';
 
 /** How a count was obtained: the platform's count or total (one request), or by reading every record. */
@@ -96,7 +97,14 @@ async function countEntity(
   sample: ConversationSample,
   options: EstimateOptions,
 ): Promise<{ count: number; method: CountMethod }> {
-  const counted = await source.count?.(entity);
+  let counted: number | null | undefined;
+  try {
+    counted = await source.count?.(entity);
+  } catch (err) {
+    // A count API the account's plan or permissions refuse: read the records instead.
+    if (!(err instanceof HdmError) || !['NOT_FOUND', 'REJECTED', 'INVALID_RECORD'].includes(err.code)) throw err;
+    counted = null;
+  }
   if (typeof counted === 'number') {
     options.onProgress?.(entity, counted, 'count', true);
     return { count: counted, method: 'count' };

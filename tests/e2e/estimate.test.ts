@@ -4,7 +4,8 @@ import type { Ticket } from '../../schemas/canonical.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import { migrateCommand } from '../../services/cli/commands.ts';
 import { estimateCommand } from '../../services/cli/estimate.command.ts';
-import type { Estimate } from '../../services/estimate/estimate.ts';
+import { estimateMigration, type Estimate } from '../../services/estimate/estimate.ts';
+import { HdmError } from '../../connectors/sdk/errors.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 async function estimate(m: MigrationEnv, config: Record<string, unknown>, flags: { sampleTickets?: number } = {}): Promise<Estimate> {
@@ -137,5 +138,37 @@ describe('hdm estimate reads each platform\'s own rate limit', () => {
     expect(slow.source.requestsPerMinute).toBe(200);
     expect(slow.target.requestsPerMinute).toBe(200);
     expect(slow.totalSeconds / fast.totalSeconds).toBeCloseTo(2, 5);
+  }, 60_000);
+});
+
+describe('hdm estimate where a count API is refused', () => {
+  it('reads the records instead and says so', async () => {
+    const zd = await (await platform('zendesk')).startSandbox({ tickets: 10, seed: 8, articles: 1, requestsPerMinute: null });
+    const fd = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9, requestsPerMinute: null });
+    const source = (await platform('zendesk')).createConnector({ url: zd.url, credentials: zd.credentials });
+    const target = (await platform('freshdesk')).createConnector({ url: fd.url, credentials: fd.credentials });
+    try {
+      // As an account whose plan has no ticket count would answer.
+      const refusing = Object.create(source) as typeof source;
+      refusing.count = async (entity) => {
+        if (entity === 'ticket') throw new HdmError('REJECTED', 'zendesk GET /api/v2/tickets/count answered 403', { context: { httpStatus: 403 } });
+        return source.count!(entity);
+      };
+      const e = await estimateMigration(refusing, target, {
+        entities: ['group', 'ticket'],
+        source: { requestsPerMinute: 0, concurrency: 8 },
+        target: { requestsPerMinute: 0, concurrency: 8 },
+      });
+      expect(e.entities.ticket).toEqual({ count: 10, method: 'scan', billable: true });
+      expect(e.entities.group!.method).toBe('count');
+      expect(e.conversation.exact).toBe(true);
+      // Anything else (the platform unreachable, the credentials refused) is not papered over.
+      refusing.count = async () => {
+        throw new HdmError('AUTH_FAILED', 'refused');
+      };
+      await expect(estimateMigration(refusing, target, { entities: ['ticket'], source: { requestsPerMinute: 0, concurrency: 8 }, target: { requestsPerMinute: 0, concurrency: 8 } })).rejects.toThrow('refused');
+    } finally {
+      await Promise.allSettled([source.close(), target.close(), zd.close(), fd.close()]);
+    }
   }, 60_000);
 });
