@@ -61,6 +61,12 @@ export async function undoCommand(
       runId,
       { dryRun: !flags.yes, listLimit: flags.json ? 1000 : 20 },
     );
+    if (flags.yes) {
+      // The full run's cursors describe data no longer on the target: the next migrate starts a new
+      // run (rather than resuming past streams it marked done), and deltas wait for it.
+      const data = await runtime.checkpoints.load();
+      if (data.full?.runId === runId) await runtime.checkpoints.save({ ...data, full: null, delta: null });
+    }
     io.out(flags.json ? JSON.stringify(report, null, 2) : formatUndo(report));
     return report.totals.failed > 0 || report.totals.refused > 0 ? 1 : 0;
   } finally {

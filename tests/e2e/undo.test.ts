@@ -8,6 +8,7 @@ import { openLedger } from '../../services/ledger/clickhouse-ledger.ts';
 import { migrateCommand } from '../../services/cli/commands.ts';
 import { formatUndo, undoCommand } from '../../services/cli/undo.command.ts';
 import { undoRun } from '../../services/undo/undo.ts';
+import { FileCheckpointStore } from '../../services/poller/checkpoint-store.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 import { join } from 'node:path';
 
@@ -114,6 +115,9 @@ for (const [from, to] of [
       let createdTotal = 0;
       for (const entity of Object.keys(run.counts)) createdTotal += run.counts[entity].created;
       expect(report.totals.deleted).toBe(createdTotal);
+
+      // The next migrate starts a new full run instead of resuming the undone one's cursors.
+      expect((await new FileCheckpointStore(String(m.config.stateDir)).load()).full).toBeNull();
 
       // The target holds exactly what it held before the run, record by record.
       const after = await snapshot(target);
