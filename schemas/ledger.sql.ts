@@ -36,8 +36,12 @@ export const LEDGER_TABLES: readonly string[] = [
     checksum String,
     children String,
     deleted UInt8,
-    written_at DateTime64(3, 'UTC')
+    written_at DateTime64(3, 'UTC'),
+    planned_checksum String DEFAULT ''
   ) ENGINE = ReplacingMergeTree(written_at) ORDER BY (migration, entity, source_id)`,
+
+  // Ledgers created before the column existed get it here; their rows read as '' (compared by checksum).
+  `ALTER TABLE id_map ADD COLUMN IF NOT EXISTS planned_checksum String DEFAULT ''`,
 
   `CREATE TABLE IF NOT EXISTS load_attempts (
     migration String,

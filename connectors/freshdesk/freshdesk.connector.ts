@@ -1,3 +1,4 @@
+import { FRESHDESK_REQUEST_COSTS } from './freshdesk.costs.ts';
 import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type { ConnectorConfig, RateLimitInfo, StreamDescriptor } from '../sdk/contract.ts';
 import { HdmError, isHdmError } from '../sdk/errors.ts';
@@ -60,6 +61,7 @@ export class FreshdeskConnector extends ComposedConnector {
   readonly platform = 'freshdesk';
   readonly limitations = FRESHDESK_LIMITATIONS;
   readonly capabilities = FRESHDESK_CAPABILITIES;
+  readonly requestCosts = FRESHDESK_REQUEST_COSTS;
   readonly client: FreshdeskClient;
   private readonly account: FreshdeskAccount;
   protected readonly reader: FreshdeskReader;
@@ -119,7 +121,16 @@ export class FreshdeskConnector extends ComposedConnector {
   }
 
   override async count(entity: EntityName): Promise<number | null> {
+    // The filter APIs answer every query with the total of all matches, however few results they list.
+    const total = async (kind: string) =>
+      (await this.client.get<{ total: number }>(`/api/v2/search/${kind}`, { query: `"created_at:>'1970-01-01'"` })).total;
     switch (entity) {
+      case 'ticket':
+        return total('tickets');
+      case 'contact':
+        return total('contacts');
+      case 'organization':
+        return total('companies');
       case 'group':
         return (await this.client.all<FdGroup>('/api/v2/groups')).length;
       case 'agent':

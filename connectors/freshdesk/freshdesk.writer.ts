@@ -525,6 +525,8 @@ export class FreshdeskWriter {
 
   async delete(entity: EntityName, targetId: string): Promise<void> {
     await this.client.send({ method: 'DELETE', path: DELETE_PATHS[entity](targetId), okStatuses: [404] });
+    // Freshdesk turns a deleted agent into a contact with the same ID; removing it means deleting that too.
+    if (entity === 'agent') await this.client.send({ method: 'DELETE', path: DELETE_PATHS.contact(targetId), okStatuses: [404] });
   }
 }
 

@@ -1,3 +1,4 @@
+import { RT_REQUEST_COSTS } from './rt.costs.ts';
 import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type {
   ConnectorConfig,
@@ -16,6 +17,7 @@ export class RtConnector extends ComposedConnector {
   readonly platform = 'rt';
   readonly limitations: readonly Limitation[] = RT_LIMITATIONS;
   readonly capabilities: TargetCapabilities = RT_CAPABILITIES;
+  readonly requestCosts = RT_REQUEST_COSTS;
   /** RT has no API rate limit of its own; this is what one self-hosted server comfortably serves. */
   readonly rateLimit: RateLimitInfo = { requestsPerMinute: 3000, pageSize: RT_PAGE_SIZE };
   readonly client: RtClient;

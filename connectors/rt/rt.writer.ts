@@ -56,6 +56,12 @@ export const RT_CAPABILITIES: TargetCapabilities = {
     decimal: 'a Freeform field validated by a decimal pattern',
     regex: 'a Freeform field validated by the same pattern',
   },
+  undeletable: {
+    agent: 'RT never deletes users; REST2 can only disable them',
+    contact: 'RT never deletes users; REST2 can only disable them',
+    group: 'RT never deletes queues; REST2 can only disable them',
+    ticketField: 'RT never deletes custom fields; REST2 can only disable them',
+  },
 };
 
 const NOBODY = 'Nobody';

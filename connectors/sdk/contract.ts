@@ -58,6 +58,24 @@ export interface RateLimitInfo {
   pageSize: number;
 }
 
+/** API requests one record costs, beyond the list pages that carry it (for `hdm estimate`). */
+export interface RequestCost {
+  /** Requests per record (a ticket's comment list, a search before a create, the create itself…). Default 0. */
+  perRecord?: number;
+  /** Requests per comment of a ticket after its first (the description travels with the ticket). Default 0. */
+  perComment?: number;
+  /** Requests per attachment (Zendesk: one upload each). Default 0. */
+  perAttachment?: number;
+  /** Records per list or export request when reading; absent when records are not listed. */
+  pageSize?: number;
+}
+
+/** What reading from and writing to a platform costs, entity by entity. */
+export interface RequestCosts {
+  read: Partial<Record<EntityName, RequestCost>>;
+  write: Partial<Record<EntityName, RequestCost>>;
+}
+
 export interface SourceConnector {
   readonly platform: string;
   /** Fails fast with AUTH_FAILED or UNREACHABLE. */
@@ -77,6 +95,8 @@ export interface SourceConnector {
   /** A link a person can open to see the record. */
   recordUrl(entity: EntityName, id: string): string;
   readonly rateLimit: RateLimitInfo;
+  /** Requests per record read (and written, for the target side); estimates fall back to one request per record. */
+  readonly requestCosts?: RequestCosts;
   close(): Promise<void>;
 }
 
@@ -96,6 +116,11 @@ export interface TargetCapabilities {
   entities: readonly EntityName[];
   /** Custom field types the target has no such type for, with what it stores them as instead. */
   fieldTypeFallbacks?: Readonly<Partial<Record<TicketFieldType, string>>>;
+  /**
+   * Entities whose records this platform cannot delete through its API, with the reason (`hdm undo`
+   * lists such records instead of deleting them). Default: every entity can be deleted.
+   */
+  undeletable?: Partial<Record<EntityName, string>>;
 }
 
 export interface TargetRef {

@@ -1,3 +1,4 @@
+import { ZENDESK_REQUEST_COSTS } from './zendesk.costs.ts';
 import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import type {
@@ -30,7 +31,8 @@ const AGENT_PATHS: Record<EntityName, (id: string) => string> = {
 /** Zendesk as a source and a target, over its public REST API v2. */
 export class ZendeskConnector extends ComposedConnector {
   readonly platform = 'zendesk';
-  readonly rateLimit = ZENDESK_RATE_LIMIT;
+  private limit = ZENDESK_RATE_LIMIT.requestsPerMinute;
+  readonly requestCosts = ZENDESK_REQUEST_COSTS;
   protected readonly client: ZendeskClient;
   protected readonly reader: ZendeskReader;
   protected readonly writer: ZendeskWriter;
@@ -40,6 +42,11 @@ export class ZendeskConnector extends ComposedConnector {
     this.client = new ZendeskClient(config);
     this.reader = new ZendeskReader(this.client, config);
     this.writer = new ZendeskWriter(this.client, this.reader);
+  }
+
+  /** Enterprise until check() reads the account's own limit from the `X-Rate-Limit` header. */
+  get rateLimit(): RateLimitInfo {
+    return { requestsPerMinute: this.limit, pageSize: ZENDESK_RATE_LIMIT.pageSize };
   }
 
   get limitations() {
@@ -69,6 +76,8 @@ export class ZendeskConnector extends ComposedConnector {
       }
       throw err;
     });
+    const limit = Number(res.headers['x-rate-limit']);
+    if (Number.isFinite(limit) && limit > 0) this.limit = limit;
     const user = res.body?.user;
     if (!user || user.id === null || user.id === undefined) {
       throw new HdmError('AUTH_FAILED', `zendesk at ${this.client.baseUrl} treated the request as anonymous: check ZENDESK_EMAIL and ZENDESK_API_TOKEN`, {

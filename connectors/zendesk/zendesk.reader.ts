@@ -412,6 +412,13 @@ export class ZendeskReader {
         const [agents, admins] = await Promise.all([value('/api/v2/users/count.json', { role: 'agent' }), value('/api/v2/users/count.json', { role: 'admin' })]);
         return agents + admins;
       }
+      // Help Center lists answer offset pagination with the total `count`.
+      case 'kbCategory':
+        return (await this.client.get<{ count: number }>('/api/v2/help_center/categories.json', { per_page: '1' })).count;
+      case 'kbSection':
+        return (await this.client.get<{ count: number }>('/api/v2/help_center/sections.json', { per_page: '1' })).count;
+      case 'kbArticle':
+        return (await this.client.get<{ count: number }>('/api/v2/help_center/articles.json', { per_page: '1' })).count;
       default:
         return null;
     }

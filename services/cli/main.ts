@@ -6,6 +6,8 @@ import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { demoCommand, suggestCommand } from './wizard.commands.ts';
 import { addApiCommands } from './api-commands.ts';
+import { undoCommand } from './undo.command.ts';
+import { estimateCommand } from './estimate.command.ts';
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
@@ -155,6 +157,31 @@ export function buildProgram(): Command {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+    });
+
+  program
+    .command('estimate')
+    .description('count what would move (billable total) and project the duration per phase from both platforms\' rate limits; writes nothing')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .addOption(new Option('--sample <n>', 'tickets read to measure comments and attachments per ticket').default(100).argParser(int('--sample')))
+    .addOption(new Option('--latency-ms <n>', 'round trip assumed per request, for what the concurrency sustains').default(300).argParser(int('--latency-ms', 1)))
+    .option('--json', 'print the estimate as JSON on stdout')
+    .option('--no-progress', 'no progress lines')
+    .action(async (opts) => {
+      process.exitCode = await estimateCommand(loadConfigOrFail(opts.config), { json: opts.json, progress: opts.progress, sampleTickets: opts.sample, latencyMs: opts.latencyMs });
+    });
+
+  program
+    .command('undo')
+    .description('delete from the target exactly the records a run created (never ones it only matched); without --yes, show what would go')
+    .argument('<runId>', 'the run to take back (see `hdm runs`)')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .option('--yes', 'delete; without it nothing is deleted (dry run)')
+    .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('--no-progress', 'no progress lines')
+    .action(async (runId: string, opts) => {
+      process.exitCode = await undoCommand(configOf(opts.config, opts.clickhouseUrl), runId, { yes: opts.yes, json: opts.json, progress: opts.progress });
     });
 
   program

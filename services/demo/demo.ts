@@ -5,7 +5,7 @@ import type { Connector, Page, ReadOptions, StreamState } from '../../connectors
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
 import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import { diffProjections, project } from '../../schemas/projection.ts';
-import type { Ledger, LoadAttempt, RunInfo } from '../ledger/ledger.ts';
+import type { Ledger, LoadAttempt, Outcome, RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
@@ -54,7 +54,8 @@ export interface DemoRecord {
   /** The source-ID stamp the target record carries (found again by it: `carriesSourceId`). */
   stamp: string;
   carriesSourceId: boolean | null;
-  outcome: 'loaded' | 'filtered' | 'failed';
+  /** The latest load attempt's outcome (`undone` once `hdm undo` removed the record). */
+  outcome: Outcome;
   action: string;
   rule: string | null;
   error: string | null;

@@ -242,6 +242,7 @@ export class ClickHouseLedger implements Ledger {
         children: JSON.stringify(entry.children),
         deleted: entry.deleted ? 1 : 0,
         written_at: now(),
+        planned_checksum: entry.plannedChecksum ?? '',
       },
     ]);
   }
@@ -305,6 +306,18 @@ export class ClickHouseLedger implements Ledger {
     for await (const row of this.stream<Record<string, unknown>>(
       `SELECT * FROM id_map FINAL WHERE migration = {migration:String} AND entity = {entity:String} AND deleted = 0 AND target_id != ''`,
       { entity },
+    )) {
+      yield toIdMapEntry(row);
+    }
+  }
+
+  async *createdBy(runId: string, entity: EntityName): AsyncIterable<IdMapEntry> {
+    // 'matched' counts when the id map says created: a restarted run finding its own crashed create.
+    // The pair with the target ID keeps a record that a later run created again out of this run's undo.
+    for await (const row of this.stream<Record<string, unknown>>(
+      `SELECT * FROM id_map FINAL WHERE migration = {migration:String} AND entity = {entity:String} AND deleted = 0 AND created = 1 AND target_id != ''
+        AND (source_id, target_id) IN (SELECT source_id, target_id FROM load_attempts WHERE migration = {migration:String} AND entity = {entity:String} AND run_id = {run:String} AND action IN ('created', 'matched'))`,
+      { entity, run: runId },
     )) {
       yield toIdMapEntry(row);
     }
@@ -424,5 +437,6 @@ function toIdMapEntry(row: Record<string, unknown>): IdMapEntry {
     checksum: row.checksum as string,
     children: JSON.parse((row.children as string) || '{}'),
     deleted: Number(row.deleted) === 1,
+    plannedChecksum: (row.planned_checksum as string | undefined) ?? '',
   };
 }

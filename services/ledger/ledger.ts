@@ -24,14 +24,20 @@ export interface IdMapEntry {
   /** true when this migration created the target record (false: matched an existing one). */
   created: boolean;
   sourceUpdatedAt: string;
-  /** Checksum of the planned projection last loaded. */
+  /** Checksum of the planned projection last loaded, less what the target cannot preserve (what verification compares). */
   checksum: string;
+  /**
+   * Checksum of everything last written, fields the target cannot preserve included: a mapping change
+   * that touches only such a field (e.g. priority on Freshdesk) still counts as a change. '' when unknown.
+   */
+  plannedChecksum?: string;
   /** Target IDs of children (ticket comments) by source ID. */
   children: Record<string, string>;
   deleted: boolean;
 }
 
-export type Outcome = 'loaded' | 'filtered' | 'failed';
+/** `undone`: deleted from the target by `hdm undo` (action `deleted`, rule `undo:<run>`). */
+export type Outcome = 'loaded' | 'filtered' | 'failed' | 'undone';
 export type LoadAction = 'created' | 'updated' | 'matched' | 'unchanged' | 'skipped' | 'deleted' | 'none';
 
 export interface LoadAttempt {
@@ -112,6 +118,11 @@ export interface Ledger {
   recordVerifications(rows: VerificationRow[]): Promise<void>;
   /** Every live id-map entry of an entity, streamed. */
   idMap(entity: EntityName): AsyncIterable<IdMapEntry>;
+  /**
+   * Live id-map entries of the records a run created on the target (never ones it only matched),
+   * streamed: what `hdm undo <run>` removes.
+   */
+  createdBy(runId: string, entity: EntityName): AsyncIterable<IdMapEntry>;
   /** Source IDs seen (not deleted) for an entity, streamed. */
   sourceIds(entity: EntityName): AsyncIterable<string>;
   latestOutcomes(entity: EntityName): AsyncIterable<{ sourceId: string; outcome: Outcome; rule: string; errorCode: string; errorMessage: string }>;

@@ -36,6 +36,8 @@ export interface LoaderOptions {
   detectConflicts?: boolean;
   /** Default `source-wins`. */
   conflictPolicy?: ConflictPolicy;
+  /** Whether a record found on the target was created by this run outside the loader (custom fields made by prepare()). Default: never. */
+  createdByRun?(entity: EntityName, targetId: string): boolean;
 }
 
 /**
@@ -96,7 +98,8 @@ export class Loader {
     try {
       const { record, notes } = await this.options.resolver.resolve(entity, planned.record);
       const sum = this.checksumOf(entity, record);
-      const { action, ref, created, rule } = await this.write(planned, record, sum);
+      const plannedSum = checksum(project(entity, record, []));
+      const { action, ref, created, rule } = await this.write(planned, record, sum, plannedSum);
       if (action !== 'unchanged') {
         await this.options.ids.put({
           entity,
@@ -106,6 +109,7 @@ export class Loader {
           created,
           sourceUpdatedAt: planned.updatedAt,
           checksum: sum,
+          plannedChecksum: plannedSum,
           children: ref.children ?? {},
           deleted: false,
         });
@@ -209,13 +213,16 @@ export class Loader {
     planned: PlannedRecord<E>,
     record: EntityTypes[E],
     sum: string,
+    plannedSum: string,
   ): Promise<{ action: LoadAction; ref: TargetRef; created: boolean; rule?: string }> {
     const { entity, sourceId } = planned;
     const { target, ids } = this.options;
     const known = await ids.get(entity, sourceId);
     if (known && !known.deleted && known.targetId !== '') {
       // Newest wins: an older version of the source record never overwrites what a newer one wrote.
-      if (known.sourceUpdatedAt > planned.updatedAt || known.checksum === sum) {
+      // Unchanged means the whole planned record, so a mapping change re-writes what it changes.
+      const same = known.plannedChecksum ? known.plannedChecksum === plannedSum : known.checksum === sum;
+      if (known.sourceUpdatedAt > planned.updatedAt || same) {
         return { action: 'unchanged', ref: { targetId: known.targetId, children: known.children }, created: known.created };
       }
       try {
@@ -252,7 +259,7 @@ export class Loader {
       const found = await target.find(entity, record, this.stamp(sourceId));
       if (found) {
         const ref = await this.update(entity, found.targetId, record, null, undefined);
-        return { action: 'matched', ref, created: intended };
+        return { action: 'matched', ref, created: intended || (this.options.createdByRun?.(entity, found.targetId) ?? false) };
       }
     }
     if (INTENT_ENTITIES.has(entity) && !intended) {

@@ -171,12 +171,18 @@ export async function runEntities(
   const ids = new IdMapCache(ledger);
 
   const sourceFields = deps.entities.includes('ticketField') || deps.entities.includes('ticket') ? await readAll(source, 'ticketField') : [];
+  // Fields that prepare() creates are this run's creations (undo removes them), though the ticketField
+  // stream then finds them on the target rather than creating them.
+  const targetFieldIds = async () =>
+    deps.entities.includes('ticketField') && target.prepare ? new Set((await readAll(target, 'ticketField')).map((e) => e.sourceId)) : new Set<string>();
+  const fieldsBefore = await targetFieldIds();
   await target.prepare?.({
     ticketFields: targetFieldDefinitions(
       sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
       deps.rules,
     ),
   });
+  const preparedFields = new Set([...(await targetFieldIds())].filter((id) => !fieldsBefore.has(id)));
 
   const defaultAgent = await pickDefaultAgent(deps, ids);
   // References to records created at the source after their own stream was read are loaded on the
@@ -209,6 +215,7 @@ export async function runEntities(
     resolver,
     detectConflicts: mode.detectConflicts,
     conflictPolicy: deps.conflictPolicy,
+    createdByRun: (entity, targetId) => entity === 'ticketField' && preparedFields.has(targetId),
   });
   const prefetch = (entity: EntityName, envelopes: Envelope[]) =>
     resolver.prefetch(entity, envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record] : [])));

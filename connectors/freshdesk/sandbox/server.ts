@@ -667,6 +667,8 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     return saveAgent({ ticket_scope: 1, ...(await body()) }, undefined, c);
   });
   route('GET', '/api/v2/search/contacts', ({ q }) => {
+    const since = createdAfter(q.get('query'));
+    if (since !== null) return filtered([...store.contacts.values()].filter((c) => !c.deleted && Date.parse(c.created_at) > since), q);
     const { field, value } = parseQuery(q.get('query'));
     const indexed = field === 'email' || field === 'unique_external_id' || field === 'phone' || field === 'mobile';
     const pool = indexed ? store.contacts.withValue(field, value) : [...store.contacts.values()];
@@ -679,6 +681,11 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     const s = since(ctx.q);
     if (s) list = list.filter((c) => isoCmp(c.updated_at) >= isoCmp(s));
     return paged(ctx, list);
+  });
+  route('GET', '/api/v2/search/companies', ({ q }) => {
+    const since = createdAfter(q.get('query'));
+    if (since === null) throw validation('query', 'Query string is invalid', 'invalid_value');
+    return filtered([...store.companies.values()].filter((c) => Date.parse(c.created_at) > since), q);
   });
   route('GET', '/api/v2/companies/autocomplete', ({ q }) => {
     const name = (q.get('name') ?? '').toLowerCase();
@@ -798,6 +805,15 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
   }
   route('GET', '/api/v2/search/tickets', async ({ q }) => {
     await store.ready;
+    const after = createdAfter(q.get('query'));
+    if (after !== null) {
+      const live: StoredTicket[] = [];
+      for (const id of store.sortedByUpdate()) {
+        const t = store.ticket(id)!;
+        if (!t.deleted && store.createdOf(id) * 1000 > after) live.push(t);
+      }
+      return filtered(live, q, (t) => ticketJson(t, false));
+    }
     const { field, value } = parseQuery(q.get('query'));
     const name = field.startsWith('cf_') ? field : `cf_${field}`;
     let results: StoredTicket[];
@@ -1165,6 +1181,22 @@ function fdTime(value: string): string {
 }
 
 /** `"field:'value'"` or `"field:value"` of Freshdesk's filter query language (single condition). */
+/** `created_at:>'YYYY-MM-DD'`, the filter query that matches a whole account: its instant in ms, else null. */
+function createdAfter(query: string | null): number | null {
+  const m = /^"?\s*created_at\s*:\s*>\s*'([^']+)'\s*"?$/.exec(query ?? '');
+  if (!m) return null;
+  const at = Date.parse(m[1]);
+  if (Number.isNaN(at)) throw validation('query', 'Query string is invalid', 'invalid_value');
+  return at;
+}
+
+/** A filter query's answer: 30 results per page, at most 10 pages, and the total of every match. */
+function filtered<T>(all: T[], q: URLSearchParams, render: (item: T) => unknown = (item) => item): { results: unknown[]; total: number } {
+  const page = Math.max(1, Number(q.get('page') ?? 1) || 1);
+  if (page > 10) throw validation('page', 'It should be a Positive Number less than or equal to 10', 'invalid_value');
+  return { results: all.slice((page - 1) * 30, page * 30).map(render), total: all.length };
+}
+
 function parseQuery(query: string | null): { field: string; value: string } {
   const m = /^"?\s*(\w+)\s*:\s*(?:'((?:[^'\\]|\\.)*)'|([^\s"]+))\s*"?$/.exec(query ?? '');
   if (!m) throw validation('query', 'Query string is invalid', 'invalid_value');

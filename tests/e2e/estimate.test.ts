@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { platform } from '../../connectors/registry.ts';
+import type { Ticket } from '../../schemas/canonical.ts';
+import { parseMigrationConfig } from '../../schemas/config.ts';
+import { migrateCommand } from '../../services/cli/commands.ts';
+import { estimateCommand } from '../../services/cli/estimate.command.ts';
+import { estimateMigration, type Estimate } from '../../services/estimate/estimate.ts';
+import { HdmError } from '../../connectors/sdk/errors.ts';
+import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+
+async function estimate(m: MigrationEnv, config: Record<string, unknown>, flags: { sampleTickets?: number } = {}): Promise<Estimate> {
+  const out = captureOutput();
+  expect(await estimateCommand(parseMigrationConfig(config), { json: true, ...flags }, out, m.env)).toBe(0);
+  return JSON.parse(out.stdout.join('\n')) as Estimate;
+}
+
+const withRpm = (config: Record<string, unknown>, rpm: number) => ({
+  ...config,
+  source: { ...(config.source as object), requestsPerMinute: rpm },
+  target: { ...(config.target as object), requestsPerMinute: rpm },
+});
+
+for (const [from, to] of [
+  ['zendesk', 'freshdesk'],
+  ['freshdesk', 'zendesk'],
+] as const) {
+  describe(`hdm estimate ${from} → ${to}`, () => {
+    let m: MigrationEnv;
+    beforeAll(async () => {
+      m = await migrationEnv(from, to, { tickets: 30, seed: 5, articles: 5 });
+    });
+    afterAll(async () => m?.close());
+
+    it('counts cheaply what a full migration then loads, and projects a duration that follows the rate limit', async () => {
+      const servedBefore = m.source.requestsServed();
+      const e = await estimate(m, m.config, { sampleTickets: 0 });
+      const countRequests = m.source.requestsServed() - servedBefore;
+      // Count endpoints and totals, not a read of the tickets with their comments.
+      expect(e.entities.ticket!.method).toBe('count');
+      expect(e.entities.contact!.method).toBe('count');
+      expect(e.entities.organization!.method).toBe('count');
+      expect(countRequests).toBeLessThan(e.entities.ticket!.count + e.entities.contact!.count);
+      expect(m.target.counts().ticket).toBe(0);
+
+      // Comments and attachments as the source holds them (every ticket read, so exact).
+      const full = await estimate(m, m.config, { sampleTickets: 1000 });
+      const source = (await platform(from)).createConnector({ url: m.source.url, credentials: m.source.credentials });
+      let comments = 0;
+      let attachments = 0;
+      for await (const page of source.read('ticket', null)) {
+        for (const env of page.records) {
+          if (env.op !== 'upsert') continue;
+          comments += (env.record as Ticket).comments.length;
+          for (const c of (env.record as Ticket).comments) attachments += c.attachments.length;
+        }
+      }
+      await source.close();
+      expect(full.conversation).toEqual({ comments, attachments, sampledTickets: 30, exact: true });
+      expect(comments).toBeGreaterThan(30);
+      // A sample extrapolates to the whole account.
+      const sampled = await estimate(m, m.config, { sampleTickets: 10 });
+      expect(sampled.conversation.exact).toBe(false);
+      expect(sampled.conversation.sampledTickets).toBeGreaterThanOrEqual(10);
+      expect(sampled.conversation.comments).toBeGreaterThan(comments / 4);
+      expect(sampled.conversation.comments).toBeLessThan(comments * 4);
+
+      const migrated = captureOutput();
+      const sourceServed = m.source.requestsServed();
+      const targetServed = m.target.requestsServed();
+      expect(await migrateCommand(parseMigrationConfig(m.config), { json: true, progress: false, verify: false }, migrated, m.env)).toBe(0);
+      const measured = { source: m.source.requestsServed() - sourceServed, target: m.target.requestsServed() - targetServed };
+      const run = JSON.parse(migrated.stdout.join('\n'));
+      let billable = 0;
+      for (const [entity, counted] of Object.entries(e.entities)) {
+        const c = run.counts[entity];
+        expect(counted!.count, entity).toBe(c.loaded + c.filtered + c.failed);
+        if (counted!.billable) billable += counted!.count;
+      }
+      expect(e.billable).toBe(billable);
+      expect(e.entities.ticket!.count).toBe(30);
+      expect(e.entities.ticketField!.billable).toBe(false);
+
+      // The projection: positive per phase, in load order, and proportional to the rate limit.
+      expect(full.phases.map((p) => p.entity)).toEqual(Object.keys(full.entities));
+      for (const p of full.phases) expect(p.seconds, p.entity).toBeGreaterThan(0);
+      const projected = {
+        source: full.phases.reduce((n, p) => n + p.sourceRequests, 0),
+        target: full.phases.reduce((n, p) => n + p.targetRequests, 0),
+      };
+      // Requests the migration really made, against the projection: the same order of magnitude.
+      console.log(`${from} → ${to}: projected ${JSON.stringify(projected)}, served ${JSON.stringify(measured)}`);
+      expect(projected.source).toBeGreaterThan(measured.source / 3);
+      expect(projected.source).toBeLessThan(measured.source * 3);
+      expect(projected.target).toBeGreaterThan(measured.target / 3);
+      expect(projected.target).toBeLessThan(measured.target * 3);
+
+      const fast = await estimate(m, withRpm(m.config, 600), { sampleTickets: 1000 });
+      const slow = await estimate(m, withRpm(m.config, 300), { sampleTickets: 1000 });
+      expect(fast.source).toMatchObject({ requestsPerMinute: 600, rateFrom: 'config' });
+      expect(slow.totalSeconds / fast.totalSeconds).toBeGreaterThan(1.9);
+      expect(slow.totalSeconds / fast.totalSeconds).toBeLessThan(2.1);
+      for (const [i, p] of fast.phases.entries()) {
+        expect(p.limitedBy, p.entity).toMatch(/rate limit/);
+        expect(slow.phases[i].seconds / p.seconds, p.entity).toBeCloseTo(2, 5);
+      }
+      // A limit above the platform's changes nothing; one request in flight is slower than the limits.
+      const above = await estimate(m, withRpm(m.config, 100_000), { sampleTickets: 1000 });
+      expect(above.source).toMatchObject({ rateFrom: 'platform' });
+      const single = { ...m.config, source: { ...(m.config.source as object), concurrency: 1 }, target: { ...(m.config.target as object), concurrency: 1 } };
+      const capped = await estimate(m, single, { sampleTickets: 1000 });
+      expect(capped.phases.every((p) => p.limitedBy.endsWith('concurrency'))).toBe(true);
+    }, 120_000);
+  });
+}
+
+describe('hdm estimate reads each platform\'s own rate limit', () => {
+  it('halving the accounts\' limits doubles the projected duration', async () => {
+    const projections: Estimate[] = [];
+    for (const rpm of [400, 200]) {
+      const source = await (await platform('zendesk')).startSandbox({ tickets: 10, seed: 4, articles: 2, requestsPerMinute: rpm });
+      const target = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9, requestsPerMinute: rpm });
+      try {
+        const config = parseMigrationConfig({
+          name: 'limits',
+          source: { platform: 'zendesk', url: source.url },
+          target: { platform: 'freshdesk', url: target.url },
+        });
+        const out = captureOutput();
+        expect(await estimateCommand(config, { json: true }, out, { ...process.env, ...source.env, ...target.env })).toBe(0);
+        projections.push(JSON.parse(out.stdout.join('\n')));
+      } finally {
+        await Promise.allSettled([source.close(), target.close()]);
+      }
+    }
+    const [fast, slow] = projections;
+    expect(fast.source).toMatchObject({ requestsPerMinute: 400, rateFrom: 'platform' });
+    expect(fast.target).toMatchObject({ requestsPerMinute: 400, rateFrom: 'platform' });
+    expect(slow.source.requestsPerMinute).toBe(200);
+    expect(slow.target.requestsPerMinute).toBe(200);
+    expect(slow.totalSeconds / fast.totalSeconds).toBeCloseTo(2, 5);
+  }, 60_000);
+});
+
+describe('hdm estimate where a count API is refused', () => {
+  it('reads the records instead and says so', async () => {
+    const zd = await (await platform('zendesk')).startSandbox({ tickets: 10, seed: 8, articles: 1, requestsPerMinute: null });
+    const fd = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9, requestsPerMinute: null });
+    const source = (await platform('zendesk')).createConnector({ url: zd.url, credentials: zd.credentials });
+    const target = (await platform('freshdesk')).createConnector({ url: fd.url, credentials: fd.credentials });
+    try {
+      // As an account whose plan has no ticket count would answer.
+      const refusing = Object.create(source) as typeof source;
+      refusing.count = async (entity) => {
+        if (entity === 'ticket') throw new HdmError('REJECTED', 'zendesk GET /api/v2/tickets/count answered 403', { context: { httpStatus: 403 } });
+        return source.count!(entity);
+      };
+      const e = await estimateMigration(refusing, target, {
+        entities: ['group', 'ticket'],
+        source: { requestsPerMinute: 0, concurrency: 8 },
+        target: { requestsPerMinute: 0, concurrency: 8 },
+      });
+      expect(e.entities.ticket).toEqual({ count: 10, method: 'scan', billable: true });
+      expect(e.entities.group!.method).toBe('count');
+      expect(e.conversation.exact).toBe(true);
+      // Anything else (the platform unreachable, the credentials refused) is not papered over.
+      refusing.count = async () => {
+        throw new HdmError('AUTH_FAILED', 'refused');
+      };
+      await expect(estimateMigration(refusing, target, { entities: ['ticket'], source: { requestsPerMinute: 0, concurrency: 8 }, target: { requestsPerMinute: 0, concurrency: 8 } })).rejects.toThrow('refused');
+    } finally {
+      await Promise.allSettled([source.close(), target.close(), zd.close(), fd.close()]);
+    }
+  }, 60_000);
+});
