@@ -5,6 +5,11 @@ import { runFullMigration } from '../pipeline/pipeline.ts';
 import { verifyMigration } from '../reconciler/verify.ts';
 import type { PipelineEvents } from '../pipeline/pipeline.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { join } from 'node:path';
+import { runDemo } from '../demo/demo.ts';
+import { writeDemoReport } from '../demo/demo.report.ts';
+import { preflight } from '../mapper/preflight.ts';
+import { undoRun } from '../undo/undo.ts';
 
 /** What a run kind gets to do its work. */
 export interface RunContext {
@@ -73,6 +78,44 @@ const verify: RunKind<{ sourceScan: boolean }> = {
   },
 };
 
+const sourceIds = z.array(z.string().min(1)).min(1).max(500);
+
+const demo: RunKind<{ tickets?: string[]; articles?: string[]; count: number; resample: boolean }> = {
+  kind: 'demo',
+  description: 'a sample of tickets and KB articles through the pipeline, checked field by field on the target; re-runs update',
+  options: z
+    .object({
+      tickets: sourceIds.optional(),
+      articles: sourceIds.optional(),
+      count: z.number().int().min(0).max(200).default(20),
+      resample: z.boolean().default(false),
+    })
+    .strict(),
+  async start({ runtime, signal, onLedgerRun }, options) {
+    const mapping = await preflight(runtime.config, runtime.source, runtime.target);
+    const report = await runDemo(runtime, mapping, { ...options, signal });
+    onLedgerRun(report.runId, { records: report.records.length });
+    const files = writeDemoReport(report, join(runtime.stateDir, 'demo'));
+    return { runId: report.runId, selection: report.selection, records: report.records, files };
+  },
+};
+
+const undo: RunKind<{ runId: string; yes: boolean }> = {
+  kind: 'undo',
+  description: 'deletes from the target exactly what a run created; without yes, only lists what it would delete',
+  options: z.object({ runId: z.string().min(1).max(200), yes: z.boolean().default(false) }).strict(),
+  async start({ runtime, onLedgerRun }, options) {
+    await runtime.target.check();
+    const report = await undoRun(
+      { migration: runtime.config.name, target: runtime.target, ledger: runtime.ledger, concurrency: runtime.config.target.concurrency },
+      options.runId,
+      { dryRun: !options.yes },
+    );
+    if (report.undoRunId) onLedgerRun(report.undoRunId, { undoes: options.runId, totals: report.totals });
+    return { ...report };
+  },
+};
+
 function verifyOf(runtime: Runtime, sourceScan: boolean) {
   return verifyMigration({
     source: runtime.source,
@@ -87,8 +130,8 @@ function verifyOf(runtime: Runtime, sourceScan: boolean) {
 
 /** Run kinds the API starts. A new kind is one more entry here. */
 export const RUN_KINDS: ReadonlyMap<string, RunKind<never>> = new Map<string, RunKind<never>>(
-  [full, delta, verify].map((k) => [k.kind, k as unknown as RunKind<never>]),
+  [full, delta, verify, demo, undo].map((k) => [k.kind, k as unknown as RunKind<never>]),
 );
 
 /** Kinds the engine will have but this version does not start yet; asking for one gets a clear 4xx. */
-export const PLANNED_RUN_KINDS: readonly string[] = ['demo', 'undo'];
+export const PLANNED_RUN_KINDS: readonly string[] = [];

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { HdmError } from '../../connectors/sdk/errors.ts';
@@ -7,7 +7,7 @@ import { readPlatformSchema } from '../mapper/platform-schema.ts';
 import { suggestMapping } from '../mapper/suggest.ts';
 import { preflight } from '../mapper/preflight.ts';
 import { runDemo, sourceRecords } from '../demo/demo.ts';
-import { demoHtml, formatDemo } from '../demo/demo.report.ts';
+import { formatDemo, writeDemoReport } from '../demo/demo.report.ts';
 import { openRuntime } from '../runtime/runtime.ts';
 import { stdio, type Output } from './commands.ts';
 
@@ -72,11 +72,7 @@ export async function demoCommand(config: Readonly<MigrationConfig>, flags: Demo
       resample: flags.resample,
       step: (message) => io.err(message),
     });
-    const dir = flags.outDir ?? join(runtime.stateDir, 'demo');
-    mkdirSync(dir, { recursive: true });
-    const files = { html: join(dir, `${report.runId}.html`), json: join(dir, `${report.runId}.json`) };
-    writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(files.html, demoHtml(report));
+    const files = writeDemoReport(report, flags.outDir ?? join(runtime.stateDir, 'demo'));
     io.out(flags.json ? JSON.stringify({ ...report, files }, null, 2) : formatDemo(report, files));
     return report.ok ? 0 : 1;
   } finally {

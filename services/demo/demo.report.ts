@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { DemoRecord, DemoReport, FieldCheck } from './demo.ts';
 
 const esc = (value: unknown) =>
@@ -95,4 +97,13 @@ ${records}
 <h2>What ${esc(report.target.platform)} cannot preserve</h2><ul>${limits || '<li>nothing declared</li>'}</ul>
 </body></html>
 `;
+}
+
+/** Writes a demo's report as `<dir>/<run>.json` and `<dir>/<run>.html`; returns both paths. */
+export function writeDemoReport(report: DemoReport, dir: string): { html: string; json: string } {
+  mkdirSync(dir, { recursive: true });
+  const files = { html: join(dir, `${report.runId}.html`), json: join(dir, `${report.runId}.json`) };
+  writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(files.html, demoHtml(report));
+  return files;
 }

@@ -105,8 +105,9 @@ describe('bad input', () => {
   const bad: { method: 'GET' | 'POST' | 'DELETE'; url: string; role: Role; payload?: unknown; headers?: Record<string, string>; status: number; code: string; mentions?: string }[] = [];
   beforeAll(() => {
     bad.push(
-      { method: 'POST', url: `/api/migrations/${name}/runs`, role: 'operator', payload: { kind: 'demo' }, status: 400, code: 'RUN_KIND_UNAVAILABLE', mentions: 'full, delta, verify' },
-      { method: 'POST', url: `/api/migrations/${name}/runs`, role: 'operator', payload: { kind: 'undo' }, status: 400, code: 'RUN_KIND_UNAVAILABLE' },
+      { method: 'POST', url: `/api/migrations/${name}/runs`, role: 'operator', payload: { kind: 'demo', options: { count: -1 } }, status: 400, code: 'BAD_REQUEST', mentions: 'demo' },
+      { method: 'POST', url: `/api/migrations/${name}/runs`, role: 'operator', payload: { kind: 'demo', options: { tickets: [] } }, status: 400, code: 'BAD_REQUEST', mentions: 'demo' },
+      { method: 'POST', url: `/api/migrations/${name}/runs`, role: 'operator', payload: { kind: 'undo' }, status: 400, code: 'BAD_REQUEST', mentions: 'undo' },
       { method: 'POST', url: `/api/migrations/${name}/runs`, role: 'operator', payload: { kind: 'bogus' }, status: 400, code: 'BAD_REQUEST', mentions: 'unknown run kind' },
       { method: 'POST', url: `/api/migrations/${name}/runs`, role: 'operator', payload: { kind: 'FULL; drop' }, status: 400, code: 'BAD_REQUEST', mentions: 'kind' },
       { method: 'POST', url: `/api/migrations/${name}/runs`, role: 'operator', payload: { kind: 'full', extra: 1 }, status: 400, code: 'BAD_REQUEST' },
