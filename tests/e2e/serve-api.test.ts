@@ -44,7 +44,7 @@ describe('hdm serve api and hdm token', () => {
     const listed = await hdm(['token', 'list', '--state-dir', stateDir]);
     expect(listed.stdout).toContain(token.split('_')[1]);
     expect(listed.stdout).toContain('admin');
-    expect(listed.stdout).not.toContain(token.split('_')[2]);
+    expect(listed.stdout).not.toContain(token.slice('hdm_'.length + 13));
 
     const badRole = await hdm(['token', 'create', '--role', 'root', '--state-dir', stateDir]);
     expect(badRole.code).not.toBe(0);
