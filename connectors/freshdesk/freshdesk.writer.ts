@@ -1,4 +1,4 @@
-import type { Limitation, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import type { Limitation, PrepareResult, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import type { HttpResponse } from '../sdk/http.ts';
 import type {
@@ -115,7 +115,7 @@ export class FreshdeskWriter {
    * before the first ticket is written (unless the ticketField stream created them first, which it
    * does when it runs): that way the ticketField stream's own loads are what creates them.
    */
-  async prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+  async prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult> {
     this.sourceFields = context.ticketFields;
     this.fieldsReady = null;
     const fields = await this.adminFields();
@@ -142,6 +142,8 @@ export class FreshdeskWriter {
       }
     }
     this.account.forgetFields();
+    // The source's fields are created later, by the ticketField stream's own loads.
+    return { createdFields: [] };
   }
 
   private adminFields(): Promise<FdTicketField[]> {

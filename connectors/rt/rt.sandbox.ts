@@ -79,6 +79,7 @@ function requestLines(file: string | null): number {
  */
 export async function seed(connector: RtConnector, options: { seed: number; tickets: number; articles: number; maxComments: number }, db?: string): Promise<void> {
   const history: { txn: string; author: string; at: string }[] = [];
+  const tickets: { id: string; at: string }[] = [];
   const helpdesk = fakeHelpdesk({ seed: options.seed, tickets: options.tickets, articles: options.articles, maxComments: options.maxComments });
   const ids = { group: new Map<string, string>(), user: new Map<string, string>() };
   const context = (stamp: string): WriteContext => ({
@@ -115,13 +116,14 @@ export async function seed(connector: RtConnector, options: { seed: number; tick
       comments: t.comments.map((c) => ({ ...c, authorId: user(c.authorId) ?? user(activeAgent.sourceId) })),
     };
     const ref = await connector.create('ticket', planned, context(''));
+    tickets.push({ id: ref.targetId, at: t.createdAt });
     for (const comment of planned.comments) {
       const txn = ref.children?.[comment.sourceId];
       if (txn && comment.authorId) history.push({ txn, author: comment.authorId, at: comment.createdAt });
     }
   });
   const articles = await seedArticles(connector, helpdesk, ids.user);
-  if (db) backdate(db, history, articles);
+  if (db) backdate(db, { tickets, history, articles });
 }
 
 /**
@@ -151,13 +153,23 @@ async function seedArticles(connector: RtConnector, helpdesk: FakeHelpdesk, user
 }
 
 /**
- * REST2 makes the token's user the author of every transaction, at the time of the call. A helpdesk
- * that grew from mail has its customers' and agents' own history: the seed writes the original
- * authors and times straight into the sandbox's database, as RT would have recorded them.
+ * REST2 makes the token's user the author of every transaction, at the time of the call, and RT's
+ * patched releases also stamp each ticket's Created with that time. A helpdesk that grew from mail has
+ * its customers' and agents' own history: the seed writes the original authors and times straight into
+ * the sandbox's database, as RT would have recorded them.
  */
-function backdate(db: string, history: { txn: string; author: string; at: string }[], articles: { id: string; author: string | null; created: string; updated: string }[] = []): void {
-  if (history.length === 0 && articles.length === 0) return;
+function backdate(
+  db: string,
+  seeded: {
+    tickets: { id: string; at: string }[];
+    history: { txn: string; author: string; at: string }[];
+    articles: { id: string; author: string | null; created: string; updated: string }[];
+  },
+): void {
+  const { tickets, history, articles } = seeded;
+  if (tickets.length === 0 && history.length === 0 && articles.length === 0) return;
   const sql = ['BEGIN;'];
+  for (const t of tickets) sql.push(`UPDATE Tickets SET Created = '${sqlTime(t.at)}' WHERE id = ${Number(t.id)};`);
   for (const a of articles) {
     const creator = a.author ? `, Creator = ${Number(a.author)}` : '';
     sql.push(`UPDATE Articles SET Created = '${sqlTime(a.created)}', LastUpdated = '${sqlTime(a.updated)}'${creator} WHERE id = ${Number(a.id)};`);

@@ -1,4 +1,4 @@
-import type { Limitation, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import type { Limitation, PrepareResult, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import type { Agent, Comment, Contact, EntityName, EntityTypes, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import { TICKET_PRIORITIES, TICKET_TYPES } from '../../schemas/canonical.ts';
@@ -21,7 +21,7 @@ import {
 } from './rt.mapping.ts';
 import type { RtDirectory } from './rt.reader.ts';
 
-/** What RT cannot keep when written through REST2 (verified against a running RT 5.0.3). */
+/** What RT cannot keep when written through REST2 (verified against a running RT 5.0.3, Debian's deb12u7 security release). */
 export const RT_LIMITATIONS: readonly Limitation[] = [
   {
     entity: 'ticket',
@@ -31,7 +31,13 @@ export const RT_LIMITATIONS: readonly Limitation[] = [
   {
     entity: 'ticket',
     field: 'comments.createdAt',
-    description: 'REST2 stamps each transaction with the time of the API call; original comment times are not kept (the ticket\'s own Created time is).',
+    description: 'REST2 stamps each transaction with the time of the API call; original comment times are not kept.',
+  },
+  {
+    entity: 'ticket',
+    field: 'createdAt',
+    description:
+      "REST2 stamps a new ticket with the time of the API call: RT's 2026 security releases drop the Created value a client sends. The writer still sends it, and releases before them keep it.",
   },
   { entity: 'ticket', field: 'organizationId', description: 'RT has no organizations.' },
   {
@@ -114,13 +120,15 @@ export class RtWriter {
     return id;
   }
 
-  async prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+  async prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult> {
     await this.directory.ticketFields(true);
     await this.ensureInternalFields();
+    const createdFields: string[] = [];
     for (const field of context.ticketFields) {
       const found = this.matchField(await this.directory.ticketFields(), field);
-      if (!found) await this.create('ticketField', field);
+      if (!found) createdFields.push((await this.create('ticketField', field)).targetId);
     }
+    return { createdFields };
   }
 
   async find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {

@@ -3,6 +3,7 @@ import type {
   Connector,
   Limitation,
   Page,
+  PrepareResult,
   RateLimitInfo,
   ReadOptions,
   StreamDescriptor,
@@ -29,7 +30,7 @@ export interface ConnectorWriter {
   create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
   update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
   delete(entity: EntityName, targetId: string): Promise<void>;
-  prepare(context: { ticketFields: TicketField[] }): Promise<void>;
+  prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult>;
 }
 
 /**
@@ -87,7 +88,7 @@ export abstract class ComposedConnector implements Connector {
     return this.writer.delete(entity, targetId);
   }
 
-  prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+  prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult> {
     return this.writer.prepare(context);
   }
 

@@ -130,6 +130,12 @@ export interface TargetRef {
 }
 
 /** What the loader hands a writer alongside a planned record. */
+/** What `prepare()` did on the target. */
+export interface PrepareResult {
+  /** Target IDs of the ticket fields this call created: the run's own creations (`hdm undo` removes them). */
+  createdFields: string[];
+}
+
 export interface WriteContext {
   /** The stamp that identifies the source record on the target, e.g. `zendesk:1234`. */
   stamp: string;
@@ -159,7 +165,7 @@ export interface TargetConnector {
   update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
   delete(entity: EntityName, targetId: string): Promise<void>;
   /** Makes sure the target has the custom fields the source uses (same keys, matching types). */
-  prepare?(context: { ticketFields: EntityTypes['ticketField'][] }): Promise<void>;
+  prepare?(context: { ticketFields: EntityTypes['ticketField'][] }): Promise<PrepareResult>;
   recordUrl(entity: EntityName, id: string): string;
   close(): Promise<void>;
 }

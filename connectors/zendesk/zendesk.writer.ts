@@ -13,7 +13,7 @@ import type {
   TicketField,
 } from '../../schemas/canonical.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES } from '../../schemas/canonical.ts';
-import type { Limitation, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import type { Limitation, PrepareResult, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
 import { HdmError, toHdmError } from '../sdk/errors.ts';
 import { ImportBatcher } from './zendesk.imports.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
@@ -572,8 +572,9 @@ export class ZendeskWriter {
   }
 
   /** Creates the custom ticket fields the source uses and Zendesk lacks (matched by title), adding missing dropdown options. */
-  async prepare(context: { ticketFields: TicketField[] }): Promise<void> {
+  async prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult> {
     const catalog = await this.fields(true);
+    const createdFields: string[] = [];
     const existing = [...catalog.byId.values()];
     for (const field of context.ticketFields) {
       const match = catalog.byKey.get(field.key) ?? existing.find((f) => sameText(f.title, field.title));
@@ -586,6 +587,7 @@ export class ZendeskWriter {
           });
           this.titleByKey.set(field.key, res.body.ticket_field.title);
           this.prepared.set(field.key, res.body.ticket_field.id);
+          createdFields.push(String(res.body.ticket_field.id));
           continue;
         }
         this.titleByKey.set(field.key, match.title);
@@ -618,5 +620,6 @@ export class ZendeskWriter {
       }
     }
     await this.fields(true);
+    return { createdFields };
   }
 }

@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-/** Process and port helpers shared by the launchers of long-running servers (Kafka, the schema registry). */
+/** Process and port helpers shared by the launchers of long-running servers (RT, Kafka, the schema registry). */
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

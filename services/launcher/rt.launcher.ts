@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withLock } from './lock.ts';
+import { alive, freePort, portFree, readJson, sleep, stateFile, stopPid as stopProcessGroup } from './process.ts';
 
 /**
  * Installs Request Tracker 5 from Debian's packages, initialises a pristine SQLite database once,
@@ -234,31 +234,6 @@ export async function initPristine(options: Pick<RtLaunchOptions, 'stateDir' | '
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-function alive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function healthy(url: string, token: string): Promise<boolean> {
   try {
     const res = await fetch(`${url}/REST/2.0/rt`, { headers: { authorization: `token ${token}` }, signal: AbortSignal.timeout(5000) });
@@ -269,33 +244,8 @@ async function healthy(url: string, token: string): Promise<boolean> {
   }
 }
 
-function readState(dir: string): InstanceState | null {
-  try {
-    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as InstanceState;
-  } catch {
-    return null;
-  }
-}
-
-async function stopPid(pid: number): Promise<void> {
-  if (!alive(pid)) return;
-  // The server was started in its own process group: signal the master and its Starlet workers together.
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        /* gone */
-      }
-    }
-  };
-  signal('SIGTERM');
-  for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
-  if (alive(pid)) signal('SIGKILL');
-  for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
-}
+/** The server runs in its own process group: its Starlet workers stop with it (SIGKILL after 5 s). */
+const stopServer = (pid: number) => stopProcessGroup(pid, 5_000);
 
 async function startServer(dir: string, port: number, token: string, workers: number, timeoutMs: number, accessLog: boolean): Promise<InstanceState> {
   const env = prepareInstanceDir(dir, port);
@@ -318,7 +268,7 @@ async function startServer(dir: string, port: number, token: string, workers: nu
     if (!alive(pid)) break;
     await sleep(150);
   }
-  await stopPid(pid);
+  await stopServer(pid);
   const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000) : '';
   throw new Error(`RT did not become healthy on port ${port} within ${timeoutMs} ms; server log:\n${log}`);
 }
@@ -340,12 +290,12 @@ export async function ensureRt(options: RtLaunchOptions = {}): Promise<RtInstanc
 
   return withLock(join(dir, 'instance.lock'), async () => {
     let startMs = 0;
-    let state = readState(dir);
+    let state = readJson<InstanceState>(stateFile(dir));
     const wantedPort = options.port ?? 0;
     const reusable =
       state !== null && alive(state.pid) && (wantedPort === 0 || wantedPort === state.port) && (await healthy(`http://127.0.0.1:${state.port}`, pristine.token));
     if (!reusable) {
-      if (state) await stopPid(state.pid);
+      if (state) await stopServer(state.pid);
       if (!existsSync(join(dir, 'rt5.db'))) copyFileSync(pristine.db, join(dir, 'rt5.db'));
       const port = wantedPort || (state?.port && (await portFree(state.port)) ? state.port : await freePort());
       const started = performance.now();
@@ -367,8 +317,8 @@ export async function ensureRt(options: RtLaunchOptions = {}): Promise<RtInstanc
       timings: { installMs, initMs: pristine.ms, startMs },
       async reset() {
         await withLock(join(dir, 'instance.lock'), async () => {
-          const s = readState(dir);
-          if (s) await stopPid(s.pid);
+          const s = readJson<InstanceState>(stateFile(dir));
+          if (s) await stopServer(s.pid);
           for (const f of ['rt5.db', 'rt5.db-journal']) rmSync(join(dir, f), { force: true });
           rmSync(join(dir, 'sessions'), { recursive: true, force: true });
           copyFileSync(pristine.db, join(dir, 'rt5.db'));
@@ -385,20 +335,11 @@ export async function ensureRt(options: RtLaunchOptions = {}): Promise<RtInstanc
   });
 }
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolveFree) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', () => resolveFree(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
-  });
-}
-
 /** Stops the named instance's server, if running. */
 export async function stopRt(options: Pick<RtLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
   const dir = join(rtStateDir(options.stateDir), 'instances', options.name ?? 'default');
-  const state = readState(dir);
-  if (state) await stopPid(state.pid);
+  const state = readJson<InstanceState>(stateFile(dir));
+  if (state) await stopServer(state.pid);
   rmSync(join(dir, 'state.json'), { force: true });
 }
 

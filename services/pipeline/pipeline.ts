@@ -173,16 +173,13 @@ export async function runEntities(
   const sourceFields = deps.entities.includes('ticketField') || deps.entities.includes('ticket') ? await readAll(source, 'ticketField') : [];
   // Fields that prepare() creates are this run's creations (undo removes them), though the ticketField
   // stream then finds them on the target rather than creating them.
-  const targetFieldIds = async () =>
-    deps.entities.includes('ticketField') && target.prepare ? new Set((await readAll(target, 'ticketField')).map((e) => e.sourceId)) : new Set<string>();
-  const fieldsBefore = await targetFieldIds();
-  await target.prepare?.({
+  const prepared = await target.prepare?.({
     ticketFields: targetFieldDefinitions(
       sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
       deps.rules,
     ),
   });
-  const preparedFields = new Set([...(await targetFieldIds())].filter((id) => !fieldsBefore.has(id)));
+  const preparedFields = new Set(prepared?.createdFields ?? []);
 
   const defaultAgent = await pickDefaultAgent(deps, ids);
   // References to records created at the source after their own stream was read are loaded on the

@@ -106,11 +106,15 @@ describe('RT writer round trips (read back equals, minus limitations)', () => {
         { sourceId: 'h3', authorId: null, body: '<p>Spasibo: Спасибо за помощь</p>', public: true, createdAt: '2025-01-03T00:00:00.000Z', attachments: [{ sourceId: 'h3a', fileName: 'Übersicht 日本.txt', contentType: 'text/plain', size: 2000, url: '', inline: false }] },
       ],
     });
+    const writtenFrom = Date.now() - 1_000;
     const ref = await c.create('ticket', html, writeContext('zendesk:html'));
     same('ticket', html, await c.get('ticket', ref.targetId));
     const attachments = (await c.get('ticket', ref.targetId)) as Ticket;
     expect(attachments.comments[2].attachments[0].fileName).toBe('Übersicht 日本.txt');
-    expect(attachments.createdAt).toBe(html.createdAt);
+    // A declared limitation: RT releases before its 2026 security fix keep the Created time sent, later ones stamp the write's own time.
+    expect(c.limitations.some((l) => l.entity === 'ticket' && l.field === 'createdAt')).toBe(true);
+    const created = Date.parse(attachments.createdAt);
+    expect(attachments.createdAt === html.createdAt || (created >= writtenFrom && created <= Date.now() + 1_000), attachments.createdAt).toBe(true);
   });
 
   it('update replaces the ticket and appends only the comments not there yet', async () => {
