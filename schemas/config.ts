@@ -90,6 +90,22 @@ export const MigrationConfigSchema = z
       })
       .strict()
       .default({ clickhouseUrl: null, database: 'hdm' }),
+    /**
+     * Cluster mode (`hdm serve poller|mapper|loader`): Kafka and a Confluent-compatible schema registry.
+     * Absent: the embedded bus. `--brokers` / `--registry-url` (or HDM_KAFKA_BROKERS /
+     * HDM_SCHEMA_REGISTRY_URL) override the file.
+     */
+    cluster: z
+      .object({
+        /** Bootstrap servers, `host:port`. */
+        brokers: z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port')).min(1),
+        /** Base URL of the schema registry, e.g. `http://localhost:8081`. */
+        registryUrl: z.url({ protocol: /^https?$/ }),
+        /** Partitions of the topics the services create; loaders beyond this number stay idle. Default 16. */
+        partitions: z.number().int().min(1).max(1024).default(16),
+      })
+      .strict()
+      .optional(),
     /** Directory for checkpoints and the embedded ledger. Default `.hdm/<name>`. */
     stateDir: z.string().optional(),
     /** The cutover dashboard served by `hdm serve api`. */
