@@ -179,3 +179,52 @@ export function avroType(entity: EntityName): avro.Type {
   }
   return type;
 }
+
+const WIRE = 'io.helpdeskmigrator.wire';
+const pascal = (entity: EntityName) => entity[0].toUpperCase() + entity.slice(1);
+const op = (entity: EntityName) => ({ type: 'enum', name: `${pascal(entity)}Op`, symbols: ['upsert', 'delete'] });
+
+/**
+ * The value of a stream's records topic (what the poller publishes): the canonical Envelope, the
+ * record null for a deletion. Fields added later need defaults, so that consumers keep reading.
+ */
+export function recordsValueSchema(entity: EntityName): avro.Schema {
+  return {
+    type: 'record',
+    name: `${pascal(entity)}Envelope`,
+    namespace: WIRE,
+    fields: [
+      field('entity', str),
+      field('op', op(entity)),
+      field('sourceId', str),
+      field('updatedAt', str),
+      { name: 'record', type: ['null', AVRO_SCHEMAS[entity]], default: null },
+      { name: 'stamp', type: optStr, default: null },
+    ],
+  } as avro.Schema;
+}
+
+/** The value of a stream's planned topic (what the mapper publishes): a mapped record with its notes, or a deletion. */
+export function plannedValueSchema(entity: EntityName): avro.Schema {
+  return {
+    type: 'record',
+    name: `${pascal(entity)}Planned`,
+    namespace: WIRE,
+    fields: [
+      { name: 'op', type: op(entity), default: 'upsert' },
+      field('entity', str),
+      field('sourceId', str),
+      field('updatedAt', str),
+      { name: 'record', type: ['null', AVRO_SCHEMAS[entity]], default: null },
+      { name: 'notes', type: strings, default: [] },
+    ],
+  } as avro.Schema;
+}
+
+/** The value of a migration's compacted checkpoints topic: the poller's checkpoint data, as JSON. */
+export const CHECKPOINT_VALUE_SCHEMA: avro.Schema = {
+  type: 'record',
+  name: 'Checkpoint',
+  namespace: WIRE,
+  fields: [field('json', str), field('savedAt', str)],
+} as avro.Schema;

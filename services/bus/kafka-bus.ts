@@ -30,6 +30,8 @@ export interface KafkaBusOptions {
   commitEvery?: number;
   /** Milliseconds publishing waits for an unreachable broker before failing with UNREACHABLE. Default 300000. */
   outageTimeoutMs?: number;
+  /** Topics created compacted, with one partition (checkpoints). Default none. */
+  compacted?: (topic: string) => boolean;
 }
 
 /** Topic of one stage of one migration, e.g. `hdm.m1.records`. */
@@ -169,14 +171,20 @@ export class KafkaBus implements MessageBus {
     return bus;
   }
 
-  /** Creates the topic when missing (idempotent, shared by concurrent callers). */
-  ensureTopic(topic: string): Promise<void> {
+  /**
+   * Creates the topic when missing (idempotent, shared by concurrent callers). A compacted topic keeps
+   * the latest value of each key (checkpoints) and has one partition.
+   */
+  ensureTopic(topic: string, options: { compacted?: boolean } = {}): Promise<void> {
     let ready = this.topics.get(topic);
     if (!ready) {
+      const spec = options.compacted
+        ? { topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }
+        : { topic, numPartitions: this.partitions };
       ready = this.untilBrokerAnswers(`creating topic ${topic}`, async () => {
         const existing = await this.admin.listTopics();
         if (!existing.includes(topic)) {
-          await this.admin.createTopics({ topics: [{ topic, numPartitions: this.partitions }], waitForLeaders: false }).catch((err: unknown) => {
+          await this.admin.createTopics({ topics: [spec], waitForLeaders: false }).catch((err: unknown) => {
             if (!/already exists/i.test(describe(err))) throw err;
           });
         }
@@ -234,7 +242,7 @@ export class KafkaBus implements MessageBus {
 
   async publish<T>(topic: string, messages: OutgoingMessage<T>[]): Promise<PublishReceipt> {
     if (messages.length === 0) return { settled: Promise.resolve() };
-    await this.ensureTopic(topic);
+    await this.ensureTopic(topic, { compacted: this.options.compacted?.(topic) });
     const serializer = await this.writer(topic);
     const encoded: Message[] = [];
     for (const m of messages) {
@@ -350,6 +358,47 @@ export class KafkaBus implements MessageBus {
         },
       ],
     });
+  }
+
+  /**
+   * The latest value of every key in a topic, read from its start to the end it had when called (a
+   * compacted topic's state). Uses a throw-away consumer group that it deletes afterwards.
+   */
+  async latest<T>(topic: string): Promise<Map<string, T>> {
+    const out = new Map<string, T>();
+    const ends = await this.untilBrokerAnswers(`reading ${topic}`, () => this.admin.fetchTopicOffsets(topic));
+    const pending = new Map(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
+    if (pending.size === 0) return out;
+    const groupId = `hdm-reader-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              try {
+                for (const raw of batch.messages) {
+                  const value = await this.decode(topic, raw.value, { partition: batch.partition, offset: raw.offset });
+                  if (raw.key) out.set(raw.key.toString('utf8'), value as T);
+                  const end = pending.get(batch.partition);
+                  if (end !== undefined && BigInt(raw.offset) + 1n >= end) pending.delete(batch.partition);
+                }
+                if (pending.size === 0) resolve();
+              } catch (err) {
+                reject(err);
+              }
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+      await this.admin.deleteGroups([groupId]).catch(() => undefined);
+    }
+    return out;
   }
 
   async subscribe<T>(topic: string, handler: Handler<T>, options: KafkaSubscribeOptions): Promise<KafkaSubscription> {

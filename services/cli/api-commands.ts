@@ -1,23 +1,43 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_API_STATE_DIR, ROLES, serveApiCommand, tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from '../api/serve.ts';
 import { stdio } from './commands.ts';
+import { duration } from './duration.ts';
+import { CLUSTER_ROLES, serveClusterCommand, type ClusterRole } from './serve-cluster.command.ts';
 
-/** Roles `hdm serve` can run in this version (poller, mapper and loader come with the cluster deployment). */
-export const SERVE_ROLES = ['api'] as const;
+/** Roles `hdm serve` runs: the API, and the cluster services of one migration. */
+export const SERVE_ROLES = ['api', ...CLUSTER_ROLES] as const;
 
 /** `hdm serve api` and `hdm token …`. */
 export function addApiCommands(program: Command, int: (name: string, min?: number) => (value: string) => number): void {
   program
     .command('serve')
-    .description('run a service: api (the HTTP API and the live cutover dashboard)')
+    .description(
+      'run a service: api (the HTTP API and the live cutover dashboard); poller, mapper or loader (cluster mode: ' +
+        'one migration over Kafka, see docs/cluster.md; start as many loaders as the topics have partitions)',
+    )
     .addArgument(program.createArgument('<role>', 'service role').choices(SERVE_ROLES))
-    .option('-c, --config <file...>', 'migration file(s) (YAML) to serve')
+    .option('-c, --config <file...>', 'migration file(s) (YAML) to serve; cluster roles take one')
     .option('--clickhouse-url <url>', 'ledger of those migrations on this ClickHouse server instead of the embedded engine')
+    .option('--brokers <list>', 'cluster roles: Kafka bootstrap servers, comma-separated (default: cluster.brokers, or HDM_KAFKA_BROKERS)')
+    .option('--registry-url <url>', 'cluster roles: schema registry URL (default: cluster.registryUrl, or HDM_SCHEMA_REGISTRY_URL)')
+    .option('--follow', 'poller: after the full run, run delta passes until stopped')
+    .addOption(new Option('--interval <duration>', 'poller with --follow: pause between delta passes (30s, 2m)').default(30_000, '30s').argParser(duration))
+    .option('--restart', 'poller: start a new full run even if one finished')
     .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(8080).argParser(int('--port')))
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--state-dir <dir>', "the API's state: tokens, migrations created through it", DEFAULT_API_STATE_DIR)
     .option('--json', 'print the URL as JSON')
-    .action(async (_role: string, opts) => {
+    .action(async (role: string, opts) => {
+      if (role !== 'api') {
+        const files: string[] = opts.config ?? [];
+        if (files.length !== 1) program.error(`hdm serve ${role} takes one migration file: -c m.yaml`, { exitCode: 2 });
+        process.exitCode = await serveClusterCommand(
+          role as ClusterRole,
+          { config: files[0], clickhouseUrl: opts.clickhouseUrl, brokers: opts.brokers, registryUrl: opts.registryUrl, follow: opts.follow, intervalMs: opts.interval, restart: opts.restart, json: opts.json },
+          stdio,
+        );
+        return;
+      }
       const server = await serveApiCommand({ config: opts.config, clickhouseUrl: opts.clickhouseUrl, port: opts.port, host: opts.host, stateDir: opts.stateDir, json: opts.json }, stdio);
       await new Promise<void>((done) => {
         const stop = () => void server.close().then(done);

@@ -60,7 +60,7 @@ function formatRun(result: RunResult, progress: Progress, seconds: number): stri
  * The first Ctrl-C (or SIGTERM) stops the run at the next safe point, cursors saved; a second one
  * exits at once (nothing is lost either way: what was not committed is read again).
  */
-function stopOnSignal(controller: AbortController, io: Output): () => void {
+export function stopOnSignal(controller: AbortController, io: Output): () => void {
   return () => {
     if (controller.signal.aborted) process.exit(130);
     io.err('stopping at the next safe point (again to exit now)…');

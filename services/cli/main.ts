@@ -8,6 +8,9 @@ import { demoCommand, suggestCommand } from './wizard.commands.ts';
 import { addApiCommands } from './api-commands.ts';
 import { undoCommand } from './undo.command.ts';
 import { estimateCommand } from './estimate.command.ts';
+import { duration } from './duration.ts';
+
+export { duration };
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
@@ -15,15 +18,6 @@ const int = (name: string, min = 0) => (value: string) => {
   if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}`);
   return n;
 };
-
-/** `30s`, `2m`, `1h` or plain milliseconds. */
-export function duration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new InvalidArgumentError(`"${text}" is not a duration: use e.g. 30s, 2m, 1h`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
-}
 
 async function ledgerOf(configFile: string) {
   const config = loadConfigOrFail(configFile);

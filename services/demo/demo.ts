@@ -245,7 +245,7 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
   const counts: RunResult['counts'] = {};
   options.step?.(`moving ${tickets.length} tickets and ${articles.length} articles with what they reference (run ${runId})…`);
   try {
-    await runEntities(deps, runId, counts, [], { detectConflicts: false }, async () => null, async () => {});
+    await runEntities(deps, run, counts, [], { detectConflicts: false }, async () => null, async () => {});
     run.status = 'succeeded';
   } catch (err) {
     run.status = 'failed';

@@ -13,6 +13,7 @@ import type {
   Ledger,
   Outcome,
   RunInfo,
+  RunProgress,
   SourceSeen,
   VerificationRow,
 } from './ledger.ts';
@@ -357,6 +358,27 @@ export class ClickHouseLedger implements Ledger {
       };
     }
     return out;
+  }
+
+  async runProgress(runId: string, entity: EntityName): Promise<RunProgress> {
+    await this.flush();
+    const [row] = await this.rows<Record<string, string | number>>(
+      `SELECT count() AS seen, countIf(a.outcome != '') AS settled, countIf(a.outcome = 'loaded') AS loaded,
+         countIf(a.outcome = 'filtered') AS filtered, countIf(a.outcome = 'failed') AS failed
+       FROM (SELECT source_id FROM source_records FINAL
+             WHERE migration = {migration:String} AND entity = {entity:String} AND run_id = {run:String} AND deleted = 0) AS s
+       LEFT JOIN (SELECT source_id, argMax(outcome, attempt_at) AS outcome FROM load_attempts
+             WHERE migration = {migration:String} AND entity = {entity:String} AND run_id = {run:String} GROUP BY source_id) AS a
+       ON a.source_id = s.source_id`,
+      { entity, run: runId },
+    );
+    return {
+      seen: Number(row?.seen ?? 0),
+      settled: Number(row?.settled ?? 0),
+      loaded: Number(row?.loaded ?? 0),
+      filtered: Number(row?.filtered ?? 0),
+      failed: Number(row?.failed ?? 0),
+    };
   }
 
   async failures(limit: number): Promise<FailureRow[]> {

@@ -100,6 +100,14 @@ export interface FailureRow {
   lastAttemptAt: string;
 }
 
+export interface RunProgress {
+  seen: number;
+  settled: number;
+  loaded: number;
+  filtered: number;
+  failed: number;
+}
+
 /**
  * The reconciliation ledger. Writes may be batched; each write's promise resolves once the row is
  * durably stored, which is what lets a cursor advance.
@@ -127,6 +135,11 @@ export interface Ledger {
   sourceIds(entity: EntityName): AsyncIterable<string>;
   latestOutcomes(entity: EntityName): AsyncIterable<{ sourceId: string; outcome: Outcome; rule: string; errorCode: string; errorMessage: string }>;
   summary(): Promise<Record<string, EntitySummary>>;
+  /**
+   * How far the loaders are with what a run's poller read of one entity: records it saw (not deleted),
+   * and of those, how many have an outcome in this run (latest: loaded, filtered or failed).
+   */
+  runProgress(runId: string, entity: EntityName): Promise<RunProgress>;
   failures(limit: number): Promise<FailureRow[]>;
   flush(): Promise<void>;
   close(): Promise<void>;

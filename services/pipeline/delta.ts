@@ -57,7 +57,7 @@ export async function runDeltaPass(deps: PipelineDeps, now: () => Date = () => n
   try {
     await runEntities(
       deps,
-      runId,
+      run,
       counts,
       lags,
       { detectConflicts: true },

@@ -3,15 +3,15 @@ import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { EntityName, Envelope, TicketField } from '../../schemas/canonical.ts';
 import { LOAD_ORDER } from '../../schemas/canonical.ts';
-import type { MessageBus } from '../bus/message-bus.ts';
+import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import { Loader, type ConflictPolicy } from '../loader/loader.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
-import { pickDefaultAgent, readAll } from './default-agent.ts';
+import { pickDefaultAgent, readAll, type DefaultAgent } from './default-agent.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
-import { canonicalWeight, loaderStage, mapperStage, plannedTopic, recordsTopic, type PlannedMessage } from './stages.ts';
+import { canonicalWeight, loaderStage, mapperStage, plannedTopic, recordsTopic, RUN_HEADER, type PlannedMessage } from './stages.ts';
 import { targetFieldDefinitions } from '../mapper/wizard.mapping.ts';
 import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
 
@@ -50,6 +50,14 @@ export interface PipelineDeps {
   conflictPolicy?: ConflictPolicy;
   /** Days after the full run ends during which deltas may run. Default 10. */
   retentionDays?: number;
+  /**
+   * `local` (default): the mapper and loader run in this process, on this bus. `remote`: they run as
+   * their own services (cluster mode); this process is the poller: it publishes each stream, and before
+   * the next one waits until the ledger shows every record of it settled, so load order holds.
+   */
+  stages?: 'local' | 'remote';
+  /** How often a remote-stages poller looks at the ledger while it waits, in ms. Default 1000. */
+  settlePollMs?: number;
   events?: PipelineEvents;
   /** Structured log of the run (failures, phases). Default: silent. */
   logger?: Logger;
@@ -134,7 +142,7 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
   const counts: RunResult['counts'] = {};
   const lags: number[] = [];
   try {
-    await runEntities(deps, run.runId, counts, lags, { detectConflicts: false }, async (entity) => full.streams[entity] ?? null, async (entity, checkpoint) => {
+    await runEntities(deps, run, counts, lags, { detectConflicts: false }, async (entity) => full.streams[entity] ?? null, async (entity, checkpoint) => {
       full.streams[entity] = checkpoint;
       await checkpoints.save(data);
     });
@@ -157,30 +165,21 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
   return { run, counts, lag: lagSummary(lags) };
 }
 
-/** Every selected stream of one run, in load order, from the checkpoints the caller keeps. */
-export async function runEntities(
-  deps: PipelineDeps,
+/** The loader of one run with what it needs: references resolved through the id map, late ones loaded on the fly. */
+export interface RunLoader {
+  loader: Loader;
+  defaultAgent: DefaultAgent;
+  /** Looks up, in one go, the target IDs a page of records refers to. */
+  prefetch(entity: EntityName, envelopes: Envelope[]): Promise<void>;
+}
+
+export async function createRunLoader(
+  deps: Pick<PipelineDeps, 'source' | 'target' | 'ledger' | 'entities' | 'rules' | 'defaultAgentEmail' | 'conflictPolicy' | 'events'>,
   runId: string,
-  counts: RunResult['counts'],
-  lags: number[],
-  mode: { detectConflicts: boolean },
-  loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
-  saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
-): Promise<void> {
+  options: { detectConflicts: boolean; preparedFields: ReadonlySet<string>; ids?: IdMapCache },
+): Promise<RunLoader> {
   const { source, target, ledger, events } = deps;
-  const ids = new IdMapCache(ledger);
-
-  const sourceFields = deps.entities.includes('ticketField') || deps.entities.includes('ticket') ? await readAll(source, 'ticketField') : [];
-  // Fields that prepare() creates are this run's creations (undo removes them), though the ticketField
-  // stream then finds them on the target rather than creating them.
-  const prepared = await target.prepare?.({
-    ticketFields: targetFieldDefinitions(
-      sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
-      deps.rules,
-    ),
-  });
-  const preparedFields = new Set(prepared?.createdFields ?? []);
-
+  const ids = options.ids ?? new IdMapCache(ledger);
   const defaultAgent = await pickDefaultAgent(deps, ids);
   // References to records created at the source after their own stream was read are loaded on the
   // fly; each is tried once per run.
@@ -210,12 +209,55 @@ export async function runEntities(
     ledger,
     ids,
     resolver,
-    detectConflicts: mode.detectConflicts,
+    detectConflicts: options.detectConflicts,
     conflictPolicy: deps.conflictPolicy,
-    createdByRun: (entity, targetId) => entity === 'ticketField' && preparedFields.has(targetId),
+    createdByRun: (entity, targetId) => entity === 'ticketField' && options.preparedFields.has(targetId),
   });
-  const prefetch = (entity: EntityName, envelopes: Envelope[]) =>
-    resolver.prefetch(entity, envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record] : [])));
+  return {
+    loader,
+    defaultAgent,
+    prefetch: (entity, envelopes) => resolver.prefetch(entity, envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record] : []))),
+  };
+}
+
+/**
+ * Creates on the target the custom fields the source's tickets need, before any ticket is written.
+ * Returns the IDs of the fields it created: they count as this run's creations (undo removes them),
+ * though the ticketField stream then finds them on the target rather than creating them.
+ */
+export async function prepareTarget(deps: Pick<PipelineDeps, 'source' | 'target' | 'entities' | 'rules'>): Promise<string[]> {
+  const { source, target } = deps;
+  if (!target.prepare) return [];
+  const sourceFields = deps.entities.includes('ticketField') || deps.entities.includes('ticket') ? await readAll(source, 'ticketField') : [];
+  const prepared = await target.prepare({
+    ticketFields: targetFieldDefinitions(
+      sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
+      deps.rules,
+    ),
+  });
+  return prepared.createdFields;
+}
+
+/** Every selected stream of one run, in load order, from the checkpoints the caller keeps. */
+export async function runEntities(
+  deps: PipelineDeps,
+  run: RunInfo,
+  counts: RunResult['counts'],
+  lags: number[],
+  mode: { detectConflicts: boolean },
+  loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
+  saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
+): Promise<void> {
+  const { events } = deps;
+  const runId = run.runId;
+  const preparedFields = await prepareTarget(deps);
+  const remote = deps.stages === 'remote';
+  if (remote) {
+    // The loader services read these from the run, to count the fields as this run's creations.
+    run.summary = { ...run.summary, preparedFields };
+    await deps.ledger.saveRun(run);
+  }
+  const local = remote ? null : await createRunLoader(deps, runId, { detectConflicts: mode.detectConflicts, preparedFields: new Set(preparedFields) });
 
   for (const entity of LOAD_ORDER) {
     if (!deps.entities.includes(entity)) continue;
@@ -226,14 +268,38 @@ export async function runEntities(
     }
     events?.phase?.(entity, 'start');
     const c = (counts[entity] = emptyCounts());
-    const finalState = await runStream(deps, runId, entity, checkpoint?.state ?? null, loader, c, lags, prefetch, (state) =>
+    const finalState = await runStream(deps, runId, entity, checkpoint?.state ?? null, local, c, lags, (state) =>
       saveCheckpoint(entity, { state, done: false }),
     );
+    if (remote) await waitUntilSettled(deps, runId, entity, c);
     // The state after the last page is where a delta of this stream starts.
     await saveCheckpoint(entity, { state: finalState, done: true });
-    if (entity === 'agent') await defaultAgent.resolve(true);
+    if (entity === 'agent') await local?.defaultAgent.resolve(true);
     events?.phase?.(entity, 'done');
     (deps.logger ?? silentLogger).info({ runId, entity, ...c }, 'stream done');
+  }
+}
+
+/**
+ * Waits until the loader services have settled every record of the stream that this run read, then
+ * takes the stream's counts from the ledger. Says every half minute how far they are.
+ */
+async function waitUntilSettled(deps: PipelineDeps, runId: string, entity: EntityName, c: StreamCounts): Promise<void> {
+  const log = deps.logger ?? silentLogger;
+  const pollMs = deps.settlePollMs ?? 1000;
+  let lastReport = Date.now();
+  for (;;) {
+    const progress = await deps.ledger.runProgress(runId, entity);
+    if (progress.settled >= progress.seen) {
+      Object.assign(c, { loaded: progress.loaded, filtered: progress.filtered, failed: progress.failed });
+      return;
+    }
+    if (deps.signal?.aborted) throw new HdmError('INTERNAL', 'migration interrupted');
+    if (Date.now() - lastReport >= 30_000) {
+      lastReport = Date.now();
+      log.info({ runId, entity, ...progress }, `waiting for the loaders: ${progress.settled} of ${progress.seen} ${entity} records settled`);
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
@@ -242,17 +308,59 @@ async function runStream(
   runId: string,
   entity: EntityName,
   startState: StreamState | null,
-  loader: Loader,
+  local: RunLoader | null,
   c: StreamCounts,
   lags: number[],
-  prefetch: (entity: EntityName, envelopes: Envelope[]) => Promise<void>,
   saveState: (state: StreamState) => Promise<void>,
 ): Promise<StreamState | null> {
-  const { source, ledger, bus, rules, events } = deps;
+  const { source, ledger, bus, events } = deps;
   const records = recordsTopic(entity);
+  const subscriptions = local ? await subscribeStages(deps, runId, entity, local.loader, c, lags) : [];
+  // Pages are committed strictly in order, each only after all it covers has settled.
+  let commits: Promise<void> = Promise.resolve();
+  let commitError: unknown = null;
+  let lastState = startState;
+  let failed = false;
+  try {
+    for await (const page of source.read(entity, startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
+      if (deps.signal?.aborted) throw new HdmError('INTERNAL', 'migration interrupted');
+      if (commitError) throw commitError;
+      c.read += page.records.length;
+      events?.read?.(entity, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
+      await ledger.recordSourceSeen(
+        runId,
+        page.records.map((e) => ({ entity: e.entity, sourceId: e.sourceId, updatedAt: e.updatedAt, deleted: e.op === 'delete' })),
+      );
+      await local?.prefetch(entity, page.records);
+      const receipt = await bus.publish(
+        records,
+        page.records.map((e) => ({ key: `${e.entity}:${e.sourceId}`, value: e, headers: { [RUN_HEADER]: runId } })),
+      );
+      const state = page.state;
+      lastState = state;
+      commits = commits.then(async () => {
+        await receipt.settled;
+        await ledger.flush();
+        await saveState(state);
+      });
+      commits.catch((err) => (commitError = err));
+    }
+    await commits;
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    // After a failure, what is still queued is dropped: its cursor was not saved, the next run reads it again.
+    for (const subscription of subscriptions) await subscription.close({ drain: !failed });
+  }
+  return lastState;
+}
 
+/** The mapper and loader of one stream, in this process. */
+async function subscribeStages(deps: PipelineDeps, runId: string, entity: EntityName, loader: Loader, c: StreamCounts, lags: number[]): Promise<Subscription[]> {
+  const { bus, ledger, rules, events } = deps;
   const mapper = await bus.subscribe<Envelope>(
-    records,
+    recordsTopic(entity),
     mapperStage({
       bus,
       ledger,
@@ -288,45 +396,6 @@ async function runStream(
     }),
     { group: 'loader', concurrency: deps.loaderConcurrency },
   );
-
-  // Pages are committed strictly in order, each only after all it covers has settled.
-  let commits: Promise<void> = Promise.resolve();
-  let commitError: unknown = null;
-  let lastState = startState;
-  let failed = false;
-  try {
-    for await (const page of source.read(entity, startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
-      if (deps.signal?.aborted) throw new HdmError('INTERNAL', 'migration interrupted');
-      if (commitError) throw commitError;
-      c.read += page.records.length;
-      events?.read?.(entity, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
-      await ledger.recordSourceSeen(
-        runId,
-        page.records.map((e) => ({ entity: e.entity, sourceId: e.sourceId, updatedAt: e.updatedAt, deleted: e.op === 'delete' })),
-      );
-      await prefetch(entity, page.records);
-      const receipt = await bus.publish(
-        records,
-        page.records.map((e) => ({ key: `${e.entity}:${e.sourceId}`, value: e })),
-      );
-      const state = page.state;
-      lastState = state;
-      commits = commits.then(async () => {
-        await receipt.settled;
-        await ledger.flush();
-        await saveState(state);
-      });
-      commits.catch((err) => (commitError = err));
-    }
-    await commits;
-  } catch (err) {
-    failed = true;
-    throw err;
-  } finally {
-    // After a failure, what is still queued is dropped: its cursor was not saved, the next run reads it again.
-    await mapper.close({ drain: !failed });
-    await loaderSub.close({ drain: !failed });
-  }
-  return lastState;
+  return [mapper, loaderSub];
 }
 

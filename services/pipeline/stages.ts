@@ -15,8 +15,11 @@ import type { Logger } from '../runtime/logger.ts';
 /** A message on a `planned.*` topic: a record to upsert, or a deletion to apply. */
 export type PlannedMessage = (PlannedRecord & { op?: 'upsert' }) | { op: 'delete'; entity: EntityName; sourceId: string; updatedAt: string };
 
-export const recordsTopic = (entity: EntityName) => `records.${entity}`;
-export const plannedTopic = (entity: EntityName) => `planned.${entity}`;
+/** Header naming the run a message belongs to: the ledger rows it causes carry that run. */
+export const RUN_HEADER = 'hdm-run';
+
+export const recordsTopic = (entity: EntityName) => `records-${entity}`;
+export const plannedTopic = (entity: EntityName) => `planned-${entity}`;
 
 /** Canonical records a record counts for in throughput: a ticket counts itself and each comment. */
 export function canonicalWeight(envelope: Envelope): number {
@@ -47,9 +50,10 @@ export interface MapperStageDeps {
 }
 
 export function mapperStage(deps: MapperStageDeps): Handler<Envelope> {
-  const { bus, ledger, rules, runId } = deps;
+  const { bus, ledger, rules } = deps;
   return async (message: BusMessage<Envelope>) => {
     const envelope = message.value;
+    const runId = message.headers[RUN_HEADER] ?? deps.runId;
     const out = plannedTopic(envelope.entity);
     if (envelope.op === 'delete') {
       if (deps.propagateDeletes) {
@@ -83,7 +87,9 @@ export function mapperStage(deps: MapperStageDeps): Handler<Envelope> {
 }
 
 export interface LoaderStageDeps {
-  loader: Loader;
+  /** The loader, or (cluster services) the loader of the run a message names in its header. */
+  loader: Loader | ((runId: string) => Promise<Loader>);
+  /** The run of messages without a run header. */
   runId: string;
   logger?: Logger;
   /** After each load, with the canonical records it counts for. */
@@ -92,9 +98,10 @@ export interface LoaderStageDeps {
 }
 
 export function loaderStage(deps: LoaderStageDeps): Handler<PlannedMessage> {
-  const { loader, runId } = deps;
   return async (message: BusMessage<PlannedMessage>) => {
     const planned = message.value;
+    const runId = message.headers[RUN_HEADER] ?? deps.runId;
+    const loader = typeof deps.loader === 'function' ? await deps.loader(runId) : deps.loader;
     const result = planned.op === 'delete' ? await loader.remove(planned.entity, planned.sourceId, planned.updatedAt) : await loader.load(planned);
     const weight = planned.op === 'delete' ? 1 : canonicalWeight({ ...planned, op: 'upsert' } as Envelope);
     if (result.outcome === 'loaded') {

@@ -8,7 +8,7 @@ import { openLedger, type ClickHouseLedger } from '../ledger/clickhouse-ledger.t
 import type { MappingRules } from '../mapper/record.mapping.ts';
 import { rulesFromConfig } from '../mapper/rules.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
-import { FileCheckpointStore } from '../poller/checkpoint-store.ts';
+import { FileCheckpointStore, type CheckpointStore } from '../poller/checkpoint-store.ts';
 import { redactor } from './redact.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -24,7 +24,7 @@ export interface Runtime {
   /** JSON-lines log under the state directory (`hdm.log`). */
   logger: Logger;
   logFile: string;
-  checkpoints: FileCheckpointStore;
+  checkpoints: CheckpointStore;
   deps(events?: PipelineEvents, signal?: AbortSignal): PipelineDeps;
   close(): Promise<void>;
 }
@@ -33,7 +33,14 @@ export function stateDirOf(config: Readonly<MigrationConfig>, cwd = process.cwd(
   return resolve(cwd, config.stateDir ?? join('.hdm', config.name));
 }
 
-export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+/** What a cluster service runs on instead of the embedded bus and the state directory's checkpoints. */
+export interface RuntimeParts {
+  bus: MessageBus;
+  /** Made once the bus exists (checkpoints in a Kafka topic). */
+  checkpoints?: (bus: MessageBus) => CheckpointStore;
+}
+
+export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env, parts?: RuntimeParts): Promise<Runtime> {
   const sourcePlatform = await platform(config.source.platform);
   const targetPlatform = await platform(config.target.platform);
   const sourceCredentials = resolveCredentials('source', config.source, sourcePlatform.credentialEnv, env);
@@ -64,9 +71,9 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
     password,
     path: join(stateDir, 'ledger'),
   });
-  const bus = new InProcessBus({ partitions: Math.max(16, config.options.loaderConcurrency) });
+  const bus = parts?.bus ?? new InProcessBus({ partitions: Math.max(16, config.options.loaderConcurrency) });
   const rules: MappingRules = rulesFromConfig(config, target.capabilities);
-  const checkpoints = new FileCheckpointStore(stateDir);
+  const checkpoints = parts?.checkpoints?.(bus) ?? new FileCheckpointStore(stateDir);
   const logFile = join(stateDir, 'hdm.log');
   const logger = createLogger({ file: logFile });
   return {

@@ -1,0 +1,150 @@
+import { HdmError } from '../../connectors/sdk/errors.ts';
+import type { Envelope } from '../../schemas/canonical.ts';
+import type { Subscription } from '../bus/message-bus.ts';
+import type { KafkaSubscription } from '../bus/kafka-bus.ts';
+import type { RunInfo } from '../ledger/ledger.ts';
+import type { Loader } from '../loader/loader.ts';
+import { followDelta } from '../pipeline/delta.ts';
+import { createRunLoader, prepareTarget, runFullMigration, type PipelineEvents, type RunResult } from '../pipeline/pipeline.ts';
+import { loaderStage, mapperStage, plannedTopic, recordsTopic, type PlannedMessage } from '../pipeline/stages.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+
+/**
+ * The three cluster services of one migration. Each runs until its signal aborts (the poller: until
+ * its work is done, or with `follow` until the signal aborts). Consumers commit a message's offset only
+ * after its handler resolved: the mapper's once its output is acknowledged by Kafka, the loader's once
+ * the record is loaded and in the ledger.
+ */
+
+export interface PollerOptions {
+  /** After the full run, keep running delta passes until stopped. */
+  follow?: boolean;
+  /** Pause between delta passes, in ms. */
+  intervalMs?: number;
+  /** Start a new full run even if one finished. */
+  restart?: boolean;
+  signal?: AbortSignal;
+  events?: PipelineEvents;
+  /** A line for the operator: a phase started or ended, a pass done. */
+  say?(line: string): void;
+}
+
+export interface PollerResult {
+  full: RunResult | null;
+  deltas: RunResult[];
+}
+
+/**
+ * Reads the source and publishes to Kafka; cursors go to the compacted checkpoints topic once the broker
+ * acknowledged the records they cover. Between streams it waits until the loaders settled the last one.
+ */
+export async function runPoller(runtime: Runtime, options: PollerOptions = {}): Promise<PollerResult> {
+  const say = options.say ?? (() => {});
+  const deps = { ...runtime.deps(options.events, options.signal), stages: 'remote' as const };
+  const data = await runtime.checkpoints.load();
+  let full: RunResult | null = null;
+  if (!data.full || data.full.status !== 'done' || options.restart) {
+    say(data.full && data.full.status !== 'done' && !options.restart ? `resuming full run ${data.full.runId}` : 'starting a full run');
+    full = await runFullMigration(deps, { restart: options.restart });
+    say(`full run ${full.run.runId} ${full.run.status}`);
+  } else if (!options.follow) {
+    say(`the full run ${data.full.runId} finished at ${data.full.finishedAt ?? '?'}; nothing to do (--follow runs delta passes, --restart a new full run)`);
+  }
+  const deltas = options.follow
+    ? await followDelta(deps, {
+        intervalMs: options.intervalMs ?? 30_000,
+        onPass: (r) => say(`delta pass ${r.run.runId} ${r.run.status}: ${Object.values(r.counts).reduce((n, c) => n + c.read, 0)} records read`),
+      })
+    : [];
+  return { full, deltas };
+}
+
+/** Runs until the signal aborts or a subscription fails; then closes them all. */
+async function serveUntilStopped(subscriptions: Subscription[], signal: AbortSignal | undefined): Promise<void> {
+  const failures = subscriptions.flatMap((s) => ((s as KafkaSubscription).failed ? [(s as KafkaSubscription).failed] : []));
+  const stopped = new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  try {
+    await Promise.race([stopped, ...failures]);
+  } finally {
+    await Promise.allSettled(subscriptions.map((s) => s.close()));
+  }
+}
+
+/** Maps each record of the migration's streams and publishes it to the loaders (or records what a rule filtered). */
+export async function runMapper(runtime: Runtime, options: { signal?: AbortSignal; concurrency?: number } = {}): Promise<void> {
+  const { bus, ledger, rules, config } = runtime;
+  const subscriptions: Subscription[] = [];
+  try {
+    for (const entity of config.entities) {
+      const handler = mapperStage({ bus, ledger, rules, runId: 'unknown-run', propagateDeletes: config.options.propagateDeletes });
+      subscriptions.push(await bus.subscribe<Envelope>(recordsTopic(entity), handler, { group: 'mapper', concurrency: options.concurrency ?? 4 }));
+    }
+  } catch (err) {
+    await Promise.allSettled(subscriptions.map((s) => s.close()));
+    throw err;
+  }
+  await serveUntilStopped(subscriptions, options.signal);
+}
+
+/** How long a loader waits for the run a message names to appear in the ledger (the poller writes it first). */
+const RUN_WAIT_MS = 60_000;
+
+/**
+ * Loads planned records into the target. The loader of each run is built on its first message: the run's
+ * kind (deltas detect conflicts) and the fields its poller created come from the ledger, and the target is
+ * prepared once (the poller already created what was missing, so this only finds them).
+ */
+export async function runLoader(runtime: Runtime, options: { signal?: AbortSignal } = {}): Promise<void> {
+  const { bus, ledger, config } = runtime;
+  const deps = runtime.deps(undefined, options.signal);
+  const loaders = new Map<string, Promise<{ loader: Loader; refresh(): Promise<void> }>>();
+  const build = async (runId: string) => {
+    let run: RunInfo | null = null;
+    for (const started = Date.now(); !run; ) {
+      run = await ledger.run(runId);
+      if (run) break;
+      if (Date.now() - started > RUN_WAIT_MS) throw new HdmError('NOT_READY', `run ${runId} is not in the ledger: is this loader on the poller's ledger?`, { context: { runId } });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const preparedFields = new Set((run.summary.preparedFields as string[] | undefined) ?? []);
+    await prepareTarget(deps);
+    const built = await createRunLoader(deps, runId, { detectConflicts: run.kind === 'delta', preparedFields });
+    // The default agent is migrated by the agent stream; until then, look again now and then.
+    let lookedAt = Date.now();
+    return {
+      loader: built.loader,
+      async refresh() {
+        if (built.defaultAgent.targetId !== null || Date.now() - lookedAt < 2000) return;
+        lookedAt = Date.now();
+        await built.defaultAgent.resolve(false);
+      },
+    };
+  };
+  const loaderFor = async (runId: string): Promise<Loader> => {
+    let entry = loaders.get(runId);
+    if (!entry) {
+      entry = build(runId);
+      entry.catch(() => loaders.delete(runId));
+      loaders.set(runId, entry);
+      // Keep the loaders of the latest few runs only: a follow keeps starting new ones.
+      while (loaders.size > 4) loaders.delete(loaders.keys().next().value!);
+    }
+    const ready = await entry;
+    await ready.refresh();
+    return ready.loader;
+  };
+  const subscriptions: Subscription[] = [];
+  try {
+    for (const entity of config.entities) {
+      const handler = loaderStage({ loader: loaderFor, runId: 'unknown-run', logger: runtime.logger });
+      subscriptions.push(await bus.subscribe<PlannedMessage>(plannedTopic(entity), handler, { group: 'loader', concurrency: config.options.loaderConcurrency }));
+    }
+  } catch (err) {
+    await Promise.allSettled(subscriptions.map((s) => s.close()));
+    throw err;
+  }
+  await serveUntilStopped(subscriptions, options.signal);
+}
