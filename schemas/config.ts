@@ -103,6 +103,8 @@ export const MigrationConfigSchema = z
         registryUrl: z.url({ protocol: /^https?$/ }),
         /** Partitions of the topics the services create; loaders beyond this number stay idle. Default 16. */
         partitions: z.number().int().min(1).max(1024).default(16),
+        /** How long the group waits for a silent member (a killed service) before handing its partitions on, in ms. Default 30000. */
+        sessionTimeoutMs: z.number().int().min(6000).max(300_000).default(30_000),
       })
       .strict()
       .optional(),

@@ -30,6 +30,8 @@ export interface KafkaBusOptions {
   commitEvery?: number;
   /** Milliseconds publishing waits for an unreachable broker before failing with UNREACHABLE. Default 300000. */
   outageTimeoutMs?: number;
+  /** How long a consumer group waits for a silent member before handing its partitions on, in ms. Default 30000. */
+  sessionTimeoutMs?: number;
   /** Topics created compacted, with one partition (checkpoints). Default none. */
   compacted?: (topic: string) => boolean;
 }
@@ -407,8 +409,8 @@ export class KafkaBus implements MessageBus {
     const consumer: Consumer = this.kafka.consumer({
       groupId: options.group,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
       rebalanceTimeout: 60_000,
     });
     await consumer.connect();

@@ -273,10 +273,17 @@ export async function quickstartCommand(flags: QuickstartFlags, io: Output = std
 
 export async function sandboxCommand(
   name: string,
-  flags: { port: number; host: string; tickets: number; seed: number; rpm?: number | null; json?: boolean },
+  flags: { port: number; host: string; tickets: number; seed: number; rpm?: number | null; maxComments?: number; json?: boolean },
   io: Output = stdio,
 ): Promise<RunningSandbox> {
-  const sandbox = await (await platform(name)).startSandbox({ port: flags.port, host: flags.host, tickets: flags.tickets, seed: flags.seed, requestsPerMinute: flags.rpm });
+  const sandbox = await (await platform(name)).startSandbox({
+    port: flags.port,
+    host: flags.host,
+    tickets: flags.tickets,
+    seed: flags.seed,
+    requestsPerMinute: flags.rpm,
+    maxComments: flags.maxComments,
+  });
   if (flags.json) {
     io.out(JSON.stringify({ platform: name, url: sandbox.url, credentials: sandbox.credentials, env: sandbox.env, counts: sandbox.counts() }));
   } else {

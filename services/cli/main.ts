@@ -134,6 +134,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--tickets <n>', 'tickets to generate (0: empty helpdesk)').default(0).argParser(int('--tickets')))
     .addOption(new Option('--seed <n>', 'seed of the generated helpdesk').default(1).argParser(int('--seed')))
     .addOption(new Option('--rpm <n>', 'requests per minute before 429 (default: the Enterprise plan)').argParser(int('--rpm', 1)))
+    .addOption(new Option('--max-comments <n>', 'most comments after a ticket\'s description (default 30)').argParser(int('--max-comments')))
     .option('--unthrottled', 'no rate limit')
     .option('--json', 'print the URL and credentials as JSON')
     .action(async (name: string, opts) => {
@@ -144,6 +145,7 @@ export function buildProgram(): Command {
         tickets: opts.tickets,
         seed: opts.seed,
         rpm: opts.unthrottled ? null : opts.rpm,
+        maxComments: opts.maxComments,
         json: opts.json,
       });
       await new Promise<void>((done) => {

@@ -19,7 +19,7 @@ export interface SandboxProcess {
  */
 export async function startSandboxProcess(
   platform: string,
-  options: { tickets: number; seed: number; requestsPerMinute?: number | null; maxOldSpaceMb?: number },
+  options: { tickets: number; seed: number; requestsPerMinute?: number | null; maxOldSpaceMb?: number; maxComments?: number },
 ): Promise<SandboxProcess> {
   const args = [
     ...(options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : []),
@@ -31,6 +31,7 @@ export async function startSandboxProcess(
     '--seed',
     String(options.seed),
     '--json',
+    ...(options.maxComments !== undefined ? ['--max-comments', String(options.maxComments)] : []),
     ...(options.requestsPerMinute === null ? ['--unthrottled'] : options.requestsPerMinute ? ['--rpm', String(options.requestsPerMinute)] : []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -24,6 +24,7 @@ export interface ClusterSettings {
   brokers: string[];
   registryUrl: string;
   partitions: number;
+  sessionTimeoutMs?: number;
 }
 
 export const CHECKPOINTS_STAGE = 'checkpoints';
@@ -43,7 +44,7 @@ export function clusterSettings(config: Readonly<MigrationConfig>, flags: Cluste
       { context: { field: 'ledger.clickhouseUrl' } },
     );
   }
-  return { brokers, registryUrl, partitions: config.cluster?.partitions ?? 16 };
+  return { brokers, registryUrl, partitions: config.cluster?.partitions ?? 16, sessionTimeoutMs: config.cluster?.sessionTimeoutMs };
 }
 
 /** The Avro schema of each of a migration's topics. */
@@ -105,6 +106,7 @@ export async function openClusterBus(config: Readonly<MigrationConfig>, settings
     schemaFor: clusterSchemaFor(config.name),
     partitions: settings.partitions,
     clientId: `hdm-${config.name}`,
+    sessionTimeoutMs: settings.sessionTimeoutMs,
     compacted: (topic) => topic === topicName(config.name, CHECKPOINTS_STAGE),
   });
   return new MigrationBus(kafka, config.name);
