@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,11 +47,12 @@ interface InstanceState {
   pid: number;
   port: number;
   user: string;
-  /** SHA-256 of the password: enough to tell whether the running instance has the one asked for. */
+  /** Salted SHA-256 of the password: enough to tell whether the running instance has the one asked for. */
   passwordHash: string;
+  salt: string;
 }
 
-const hash = (secret: string) => createHash('sha256').update(secret).digest('hex');
+const hash = (secret: string, salt: string) => createHash('sha256').update(salt).update(secret).digest('hex');
 
 export function clickHouseStateDir(stateDir?: string): string {
   return resolve(stateDir ?? (process.env.HDM_SERVICES_DIR ? join(process.env.HDM_SERVICES_DIR, 'clickhouse') : join(repoRoot, '.services', 'clickhouse')));
@@ -90,7 +91,7 @@ export async function ensureClickHouse(options: ClickHouseLaunchOptions = {}): P
       alive(state.pid) &&
       (wanted === 0 || wanted === state.port) &&
       state.user === user &&
-      state.passwordHash === hash(password) &&
+      state.passwordHash === hash(password, state.salt ?? '') &&
       (await clickHouseHealthy(`http://127.0.0.1:${state.port}`));
     if (!reusable) {
       if (state) await stopPid(state.pid);
@@ -102,7 +103,8 @@ export async function ensureClickHouse(options: ClickHouseLaunchOptions = {}): P
         ['--import', 'tsx', join(repoRoot, 'services', 'launcher', 'clickhouse-http', 'main.ts'), '--port', String(port), '--data', join(dir, 'data')],
         { cwd: repoRoot, logFile, env: { ...process.env, CLICKHOUSE_USER: user, CLICKHOUSE_PASSWORD: password } },
       );
-      state = { pid, port, user, passwordHash: hash(password) };
+      const salt = randomBytes(16).toString('hex');
+      state = { pid, port, user, passwordHash: hash(password, salt), salt };
       writeFileSync(stateFile(dir), JSON.stringify(state));
       writeFileSync(join(dir, 'ports.json'), JSON.stringify({ pid, port }));
       const url = `http://127.0.0.1:${port}`;
