@@ -33,7 +33,7 @@ describe('ClickHouse ledger on a server that refuses or is away', () => {
     const err = await openLedger({ migration: 'm1', url: clickhouse.url, username: user, password: wrong, database }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HdmError);
     expect((err as HdmError).code).toBe('LEDGER_FAILED');
-    expect((err as HdmError).message).toContain(`cannot reach the ClickHouse server at ${clickhouse.url}`);
+    expect((err as HdmError).message).toContain(`the ClickHouse server at ${clickhouse.url}/ refused the ledger`);
     expect((err as HdmError).message).toContain('Authentication failed');
     expect(String(err) + JSON.stringify(err)).not.toContain(wrong);
   });
