@@ -1,16 +1,19 @@
 #!/usr/bin/env -S npx tsx
 /**
- * `tsx services/launcher/cli.ts up|down|reset|destroy|status [rt] [kafka] [schema-registry] [chromium] [--name <instance>] [--port <n>]`
+ * `tsx services/launcher/cli.ts up|down|reset|destroy|status [rt] [kafka] [schema-registry] [clickhouse] [chromium] [--name <instance>] [--port <n>]`
  * Starts the real services the tests and demos use: Request Tracker 5, and for cluster mode Kafka
- * (KRaft) and a schema registry; installs the browser the dashboard's tests drive (Debian's
- * Chromium). Without service names, the command acts on all of them.
+ * (KRaft), a schema registry and the ledger's ClickHouse HTTP interface (a stand-in on the
+ * ClickHouse engine: no server installs here; its user and password come from CLICKHOUSE_USER and
+ * CLICKHOUSE_PASSWORD); installs the browser the dashboard's tests drive (Debian's Chromium).
+ * Without service names, the command acts on all of them.
  */
 import { ensureChromium } from './chromium.launcher.ts';
+import { clickHouseStateDir, destroyClickHouse, ensureClickHouse, stopClickHouse } from './clickhouse.launcher.ts';
 import { destroyKafka, ensureKafka, kafkaStateDir, stopKafka } from './kafka.launcher.ts';
 import { destroyRt, ensureRt, rtStateDir, stopRt } from './rt.launcher.ts';
 import { destroySchemaRegistry, ensureSchemaRegistry, schemaRegistryStateDir, stopSchemaRegistry } from './schema-registry.launcher.ts';
 
-const SERVICES = ['rt', 'kafka', 'schema-registry', 'chromium'];
+const SERVICES = ['rt', 'kafka', 'schema-registry', 'clickhouse', 'chromium'];
 
 function parse(argv: string[]): { command: string; services: string[]; name?: string; port?: number } {
   const [command = 'status', ...rest] = argv;
@@ -27,14 +30,29 @@ function parse(argv: string[]): { command: string; services: string[]; name?: st
   return { command, services: services.length ? services : SERVICES, name, port };
 }
 
-/** Kafka and the schema registry: up, down, destroy, status. */
+/** Kafka, the schema registry and the ledger's ClickHouse: up, down, destroy, status. */
 async function cluster(service: string, command: string, name: string | undefined, port: number | undefined): Promise<void> {
   const log = (line: string) => process.stderr.write(`[${service}] ${line}\n`);
   const started = performance.now();
   if (command === 'reset') {
-    // Kafka and the registry reset to empty: the instance's data is removed, then it starts again.
-    await (service === 'kafka' ? destroyKafka({ name }) : destroySchemaRegistry({ name }));
+    // Kafka, the registry and ClickHouse reset to empty: the instance's data is removed, then it starts again.
+    await (service === 'kafka' ? destroyKafka({ name }) : service === 'clickhouse' ? destroyClickHouse({ name }) : destroySchemaRegistry({ name }));
     command = 'up';
+  }
+  if (service === 'clickhouse') {
+    if (command === 'up') {
+      const user = process.env.CLICKHOUSE_USER || 'default';
+      const clickhouse = await ensureClickHouse({ name, port, user, password: process.env.CLICKHOUSE_PASSWORD ?? '', log });
+      log(`ClickHouse HTTP interface stand-in on the ClickHouse engine, user "${user}", ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+      process.stdout.write(`CLICKHOUSE_URL=${clickhouse.url}\n`);
+    } else if (command === 'down') {
+      await stopClickHouse({ name });
+      log(`stopped instance "${name ?? 'default'}"`);
+    } else if (command === 'destroy') {
+      await destroyClickHouse({ name });
+      log(`removed instance "${name ?? 'default'}"`);
+    } else process.stdout.write(`clickhouse state directory: ${clickHouseStateDir()}\n`);
+    return;
   }
   if (service === 'kafka') {
     if (command === 'up') {
@@ -69,8 +87,8 @@ async function main(): Promise<void> {
   if (!['up', 'down', 'reset', 'destroy', 'status'].includes(command)) {
     throw new Error(`unknown command "${command}"; expected up, down, reset, destroy or status`);
   }
-  // Kafka first: it takes longest, and the registry is quick either way.
-  for (const service of ['kafka', 'schema-registry']) if (services.includes(service)) await cluster(service, command, name, port);
+  // Kafka first: it takes longest, and the registry and ClickHouse are quick either way.
+  for (const service of ['kafka', 'schema-registry', 'clickhouse']) if (services.includes(service)) await cluster(service, command, name, port);
   if (!services.includes('rt')) return;
   const log = (line: string) => process.stderr.write(`[rt] ${line}\n`);
   if (command === 'up' && services.includes('chromium')) {

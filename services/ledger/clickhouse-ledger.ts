@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HdmError } from '../../connectors/sdk/errors.ts';
@@ -49,15 +49,20 @@ export async function openLedger(options: LedgerOptions): Promise<ClickHouseLedg
   let client: ClickHouseClient;
   if (options.url) {
     const database = options.database ?? 'hdm';
-    const bootstrap = createClient({ url: options.url, username: options.username, password: options.password });
+    // The client would also print every failed request with its stack to stderr; the ledger raises
+    // each failure as one LEDGER_FAILED error instead, so the command line shows that alone.
+    const server = { url: options.url, username: options.username, password: options.password, log: { level: ClickHouseLogLevel.OFF } };
+    const bootstrap = createClient(server);
     try {
       await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
     } catch (err) {
-      throw new HdmError('LEDGER_FAILED', `cannot reach the ClickHouse server at ${redactUrl(options.url)}: ${(err as Error).message}`, { cause: err });
+      // A ClickHouseError is the server's own answer (a refused login, a missing grant): it was reached.
+      const what = err instanceof ClickHouseError ? `the ClickHouse server at ${redactUrl(options.url)} refused the ledger` : `cannot reach the ClickHouse server at ${redactUrl(options.url)}`;
+      throw new HdmError('LEDGER_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
     } finally {
       await bootstrap.close();
     }
-    client = createClient({ url: options.url, username: options.username, password: options.password, database });
+    client = createClient({ ...server, database });
   } else {
     if (!options.path) throw new HdmError('CONFIG_INVALID', 'the embedded ledger needs a state directory');
     const dir = resolve(options.path);

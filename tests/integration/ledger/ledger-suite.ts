@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouseLedger } from '../../../services/ledger/clickhouse-ledger.ts';
+
+/**
+ * The ledger's behaviour, asserted identically on each engine it runs on: `open(migration)` opens a
+ * ledger of that migration on one shared database.
+ */
+export function ledgerSuite(engine: string, open: (migration: string) => Promise<ClickHouseLedger>): void {
+  let ledger: ClickHouseLedger;
+
+  beforeAll(async () => {
+    ledger = await open('m1');
+  });
+  afterAll(async () => {
+    await ledger?.close();
+  });
+
+  const attempt = (sourceId: string, outcome: 'loaded' | 'failed' | 'filtered', extra: Record<string, unknown> = {}) => ({
+    runId: 'r1',
+    entity: 'ticket' as const,
+    sourceId,
+    targetId: outcome === 'loaded' ? `t${sourceId}` : null,
+    outcome,
+    action: outcome === 'loaded' ? ('created' as const) : ('none' as const),
+    rule: outcome === 'filtered' ? 'tag-filter' : null,
+    errorCode: outcome === 'failed' ? 'REJECTED' : null,
+    errorMessage: outcome === 'failed' ? 'subject is required' : null,
+    checksum: null,
+    durationMs: 1,
+    ...extra,
+  });
+
+  describe(`ClickHouse ledger on the ${engine}`, () => {
+    it("summarises per entity by each record's latest attempt", async () => {
+      await ledger.recordSourceSeen('r1', ['1', '2', '3', '4', '5'].map((sourceId) => ({ entity: 'ticket', sourceId, updatedAt: '2026-01-01T00:00:00Z', deleted: false })));
+      await Promise.all([attempt('1', 'loaded'), attempt('2', 'failed'), attempt('3', 'filtered'), attempt('4', 'failed')].map((a) => ledger.recordAttempt(a)));
+      // A later attempt for 4 succeeds: it must count as loaded, not failed.
+      await new Promise((r) => setTimeout(r, 5));
+      await ledger.recordAttempt(attempt('4', 'loaded'));
+      expect((await ledger.summary()).ticket).toEqual({ source: 5, loaded: 2, filtered: 1, failed: 1, notAttempted: 1 });
+      const failures = await ledger.failures(10);
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatchObject({ entity: 'ticket', sourceId: '2', errorCode: 'REJECTED', errorMessage: 'subject is required' });
+    });
+
+    it('keeps the newest id map entry per record and streams them all', async () => {
+      const base = { entity: 'contact' as const, runId: 'r1', created: true, sourceUpdatedAt: 'x', checksum: 'a', children: {}, deleted: false };
+      await ledger.putId({ ...base, sourceId: 'c1', targetId: 'old' });
+      await new Promise((r) => setTimeout(r, 5));
+      await ledger.putId({ ...base, sourceId: 'c1', targetId: 'new', checksum: 'b', children: { x: 'y' } });
+      await Promise.all(Array.from({ length: 300 }, (_, i) => ledger.putId({ ...base, sourceId: `z${i}`, targetId: `t${i}` })));
+      const found = await ledger.lookupIds('contact', ['c1', 'missing']);
+      expect(found.size).toBe(1);
+      expect(found.get('c1')).toMatchObject({ targetId: 'new', checksum: 'b', children: { x: 'y' }, created: true });
+      const all: string[] = [];
+      for await (const e of ledger.idMap('contact')) all.push(e.sourceId);
+      expect(all).toHaveLength(301);
+      expect(new Set(all).size).toBe(301);
+    });
+
+    it('looks up source IDs that need quoting, and many at once', async () => {
+      const base = { entity: 'organization' as const, runId: 'r1', created: true, sourceUpdatedAt: 'x', checksum: 'a', children: {}, deleted: false };
+      const odd = ["o'brien", 'back\\slash', 'tab\there', 'line\nbreak', 'ünïcødé'];
+      const many = Array.from({ length: 2000 }, (_, i) => `org-${String(i).padStart(6, '0')}`);
+      await Promise.all([...odd, ...many].map((sourceId) => ledger.putId({ ...base, sourceId, targetId: `t-${sourceId}` })));
+      const found = await ledger.lookupIds('organization', [...odd, ...many, 'absent']);
+      expect(found.size).toBe(odd.length + many.length);
+      for (const id of odd) expect(found.get(id)?.targetId).toBe(`t-${id}`);
+    });
+
+    it("records runs and replaces a run's row when it finishes", async () => {
+      const run = { migration: 'm1', runId: 'full-1', kind: 'full' as const, status: 'running' as const, startedAt: '2026-11-01T10:00:00.000Z', finishedAt: null, cutoff: null, summary: {} };
+      await ledger.saveRun(run);
+      await ledger.saveRun({ ...run, status: 'succeeded', finishedAt: '2026-11-01T10:05:00.000Z', summary: { tickets: 3 } });
+      const runs = await ledger.runs();
+      expect(runs.filter((r) => r.runId === 'full-1')).toEqual([{ ...run, status: 'succeeded', finishedAt: '2026-11-01T10:05:00.000Z', summary: { tickets: 3 } }]);
+    });
+
+    it('answers read-only SQL with the migration bound, and refuses writes there', async () => {
+      const rows = await ledger.query(`SELECT count() AS n FROM id_map FINAL WHERE migration = {migration:String} AND entity = 'contact'`, { readonly: true });
+      expect(Number(rows[0].n)).toBe(301);
+      await expect(ledger.query('DROP TABLE runs', { readonly: true })).rejects.toThrow(/readonly/i);
+      // The refusal lasted that one statement: the runs are still there, and writes go on.
+      await ledger.saveRun({ migration: 'm1', runId: 'full-2', kind: 'full', status: 'running', startedAt: '2026-11-02T10:00:00.000Z', finishedAt: null, cutoff: null, summary: {} });
+      expect((await ledger.runs()).map((r) => r.runId)).toEqual(['full-1', 'full-2']);
+    });
+
+    it('keeps migrations apart in one database', async () => {
+      const other = await open('m2');
+      try {
+        expect(await other.summary()).toEqual({});
+        expect(await other.lookupIds('contact', ['c1'])).toEqual(new Map());
+      } finally {
+        await other.close();
+      }
+    });
+  });
+}
