@@ -6,6 +6,7 @@ import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { demoCommand, suggestCommand } from './wizard.commands.ts';
 import { addApiCommands } from './api-commands.ts';
+import { addDlqCommands } from './dlq.command.ts';
 import { undoCommand } from './undo.command.ts';
 import { estimateCommand } from './estimate.command.ts';
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
@@ -272,6 +273,7 @@ export function buildProgram(): Command {
     });
 
   addApiCommands(program, int);
+  addDlqCommands(program);
   return program;
 }
 
