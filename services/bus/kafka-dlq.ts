@@ -209,6 +209,8 @@ export class KafkaDeadLetterQueue {
   private readonly admin: Admin;
   private readonly markerTopic: string;
   private producer: Producer | null = null;
+  /** Markers this instance committed: a committed transaction's records become readable a moment later. */
+  private readonly written = new Map<string, ReplayMarker>();
 
   private constructor(private readonly options: DeadLetterQueueOptions) {
     const timeout = options.connectTimeoutMs ?? 5000;
@@ -333,7 +335,12 @@ export class KafkaDeadLetterQueue {
   private async markers(): Promise<Map<string, ReplayMarker>> {
     const out = new Map<string, ReplayMarker>();
     const bounds = await this.bounds(this.markerTopic);
-    if (!bounds) return out;
+    if (bounds) await this.readMarkers(bounds, out);
+    for (const [key, marker] of this.written) out.set(key, marker);
+    return out;
+  }
+
+  private async readMarkers(bounds: Map<number, Range>, out: Map<string, ReplayMarker>): Promise<void> {
     await this.read(this.markerTopic, bounds, bounds, async (_partition, messages) => {
       for (const m of messages) {
         const key = m.key?.toString('utf8');
@@ -342,7 +349,6 @@ export class KafkaDeadLetterQueue {
         else out.set(key, JSON.parse(m.value.toString('utf8')) as ReplayMarker);
       }
     });
-    return out;
   }
 
   /** The dead letters up to the DLQ's current end, oldest first; an empty list when the topic does not exist. */
@@ -403,8 +409,10 @@ export class KafkaDeadLetterQueue {
     if (options.toTopic !== undefined && !existing.has(options.toTopic)) {
       throw new HdmError('NOT_FOUND', `topic ${options.toTopic} does not exist: replay only goes to an existing topic`, { context: { topic: options.toTopic } });
     }
-    const markers = await this.markers();
+    // The producer first: its start waits until an earlier replay's transaction is complete, markers included,
+    // so the markers read next cover it.
     const producer = options.dryRun ? null : await this.transactionalProducer();
+    const markers = await this.markers();
     const batchSize = this.options.batchSize ?? 100;
 
     const send = async (letters: { partition: number; message: KafkaMessage; to: string }[]) => {
@@ -433,6 +441,7 @@ export class KafkaDeadLetterQueue {
           }
           await tx.send({ topic: this.markerTopic, acks: -1, messages: marks });
           await tx.commit();
+          for (const { key, value } of marks) this.written.set(key, JSON.parse(value) as ReplayMarker);
         } catch (err) {
           await tx.abort().catch(() => undefined);
           throw replayFailure(topic, err, this.options.brokers);

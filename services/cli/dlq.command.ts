@@ -60,7 +60,7 @@ export function formatReplay(result: ReplayResult): string {
   }
   for (const s of result.skipped) lines.push(`skipped ${s.id}: ${s.why}`);
   const already = result.alreadyReplayed ? ` (${result.alreadyReplayed} replayed before, left alone)` : '';
-  lines.push(`${result.dryRun ? 'dry run: ' : ''}${result.replayed.length} dead letter${result.replayed.length === 1 ? '' : 's'} ${verb} from ${result.topic}${already}`);
+  lines.push(`${result.dryRun ? 'dry run: ' : ''}${verb} ${result.replayed.length} dead letter${result.replayed.length === 1 ? '' : 's'} from ${result.topic}${already}`);
   return lines.join('\n');
 }
 
