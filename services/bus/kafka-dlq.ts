@@ -267,9 +267,17 @@ export class KafkaDeadLetterQueue {
    * afterwards (kafkajs has no group-less consumer). Ends when every range is read up to its end, which
    * was fixed by the caller: messages arriving meanwhile are not part of this read.
    */
-  private async read(topic: string, bounds: Map<number, Range>, ranges: Map<number, Range>, onMessages: (partition: number, messages: KafkaMessage[]) => Promise<void>): Promise<void> {
+  private async read(
+    topic: string,
+    bounds: Map<number, Range>,
+    ranges: Map<number, Range>,
+    onMessages: (partition: number, messages: KafkaMessage[], heartbeat: () => Promise<void>) => Promise<void>,
+  ): Promise<void> {
     const pending = new Map([...ranges].filter(([, r]) => r.from < r.to));
     if (pending.size === 0) return;
+    // Nothing is committed, so a rejoin after a rebalance may deliver a partition from its start again: each
+    // message is handed on once, from where the previous batch ended.
+    const next = new Map([...pending].map(([p, r]) => [p, r.from]));
     const groupId = `hdm-dlq-reader-${randomUUID()}`;
     const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250, sessionTimeout: 10_000, heartbeatInterval: 1000 });
     let settle!: (err?: unknown) => void;
@@ -281,10 +289,10 @@ export class KafkaDeadLetterQueue {
       settle(err);
     };
     let lastProgress = Date.now();
-    const advance = (partition: number, next: bigint) => {
+    const advance = (partition: number, position: bigint) => {
       const range = pending.get(partition);
       lastProgress = Date.now();
-      if (range && next >= range.to) pending.delete(partition);
+      if (range && position >= range.to) pending.delete(partition);
       if (pending.size === 0) finish();
     };
     const stallMs = this.options.stallTimeoutMs ?? 30_000;
@@ -306,13 +314,21 @@ export class KafkaDeadLetterQueue {
       await consumer.run({
         autoCommit: false,
         partitionsConsumedConcurrently: 1,
-        eachBatch: async ({ batch }) => {
+        eachBatch: async ({ batch, heartbeat }) => {
           if (finished) return;
           const range = pending.get(batch.partition);
           if (!range) return;
-          const wanted = batch.messages.filter((m) => BigInt(m.offset) >= range.from && BigInt(m.offset) < range.to);
+          const from = next.get(batch.partition) ?? range.from;
+          const wanted = batch.messages.filter((m) => BigInt(m.offset) >= from && BigInt(m.offset) < range.to);
           try {
-            if (wanted.length > 0) await onMessages(batch.partition, wanted);
+            if (wanted.length > 0) {
+              // A long batch (many replay transactions) is progress too, for the group and for the watchdog.
+              await onMessages(batch.partition, wanted, async () => {
+                lastProgress = Date.now();
+                await heartbeat();
+              });
+              next.set(batch.partition, BigInt(wanted[wanted.length - 1]!.offset) + 1n);
+            }
           } catch (err) {
             finish(err);
             return;
@@ -415,7 +431,7 @@ export class KafkaDeadLetterQueue {
     const markers = await this.markers();
     const batchSize = this.options.batchSize ?? 100;
 
-    const send = async (letters: { partition: number; message: KafkaMessage; to: string }[]) => {
+    const send = async (letters: { partition: number; message: KafkaMessage; to: string }[], heartbeat: () => Promise<void>) => {
       if (letters.length === 0) return;
       const entries: ReplayedLetter[] = letters.map(({ partition, message, to }) => ({
         id: idOf(partition, message.offset),
@@ -442,6 +458,7 @@ export class KafkaDeadLetterQueue {
           await tx.send({ topic: this.markerTopic, acks: -1, messages: marks });
           await tx.commit();
           for (const { key, value } of marks) this.written.set(key, JSON.parse(value) as ReplayMarker);
+          await heartbeat().catch(() => undefined);
         } catch (err) {
           await tx.abort().catch(() => undefined);
           throw replayFailure(topic, err, this.options.brokers);
@@ -450,7 +467,7 @@ export class KafkaDeadLetterQueue {
       result.replayed.push(...entries);
     };
 
-    await this.read(topic, bounds, ranges, async (partition, messages) => {
+    await this.read(topic, bounds, ranges, async (partition, messages, heartbeat) => {
       const batch: { partition: number; message: KafkaMessage; to: string }[] = [];
       for (const message of messages) {
         const id = idOf(partition, message.offset);
@@ -470,9 +487,9 @@ export class KafkaDeadLetterQueue {
           continue;
         }
         batch.push({ partition, message, to });
-        if (batch.length >= batchSize) await send(batch.splice(0));
+        if (batch.length >= batchSize) await send(batch.splice(0), heartbeat);
       }
-      await send(batch);
+      await send(batch, heartbeat);
     });
     return result;
   }

@@ -46,8 +46,8 @@ async function bus(schema: avro.Schema = v1): Promise<KafkaBus> {
   return b;
 }
 
-async function queue(migration: string): Promise<KafkaDeadLetterQueue> {
-  const q = await KafkaDeadLetterQueue.connect({ brokers: kafka.brokers, topic: deadLetterTopicOf(migration) });
+async function queue(migration: string, batchSize?: number): Promise<KafkaDeadLetterQueue> {
+  const q = await KafkaDeadLetterQueue.connect({ brokers: kafka.brokers, topic: deadLetterTopicOf(migration), batchSize });
   closers.push(() => q.close());
   return q;
 }
@@ -113,7 +113,8 @@ describe('dead letters: list and replay', () => {
     // The partition kept flowing past both poison values.
     expect(handled).toEqual(['before', 'after']);
 
-    const q = await queue(migration);
+    // One letter per transaction, so the replay below takes more than one.
+    const q = await queue(migration, 1);
     const listed = await q.list();
     expect(listed.topic).toBe(`hdm.${migration}.dlq`);
     expect(listed.matched).toBe(2);
