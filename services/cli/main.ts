@@ -6,6 +6,7 @@ import { stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { demoCommand, suggestCommand } from './wizard.commands.ts';
 import { addApiCommands } from './api-commands.ts';
+import { addDlqCommands } from './dlq.command.ts';
 import { undoCommand } from './undo.command.ts';
 import { estimateCommand } from './estimate.command.ts';
 import { duration } from './duration.ts';
@@ -268,6 +269,7 @@ export function buildProgram(): Command {
     });
 
   addApiCommands(program, int);
+  addDlqCommands(program);
   return program;
 }
 
