@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // npm run bench [-- --sizes 10000,100000]     full migrations (docs/benchmarks.md)
 // npm run bench -- delta [--tickets 10000]    delta request ratio and --follow lag
+// npm run bench -- cluster [--tickets 3000]   embedded vs cluster (1 and 2 loaders) vs raw kafkajs
 import { register } from 'tsx/esm/api';
 
 register();
 const args = process.argv.slice(2);
-if (args[0] === 'delta') {
+if (args[0] === 'cluster') {
+  const { main } = await import('../bench/cluster.bench.ts');
+  await main(args.slice(1));
+} else if (args[0] === 'delta') {
   const { main } = await import('../bench/delta.bench.ts');
   await main(args.slice(1));
 } else {

@@ -122,6 +122,7 @@ describe('cluster mode: kill -9 during a 20k-ticket migration', () => {
       if (victim.role === 'poller') poller = again;
     }
     expect(kills).toBeGreaterThanOrEqual(KILLS);
+    console.info(`cluster chaos: ${history.join('; ')}; poller finished ${new Date().toISOString()}`);
 
     for (const s of services.values()) if (s.role !== 'poller') s.child.kill('SIGTERM');
     await Promise.all([...services.values()].map((s) => s.exited));
