@@ -79,7 +79,8 @@ export interface KafkaSubscription extends Subscription {
   readonly failed: Promise<never>;
 }
 
-function headersOf(raw: IHeaders | undefined): Record<string, string> {
+/** Kafka headers as strings (the first value of a repeated header). */
+export function headersOf(raw: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw ?? {})) {
     if (v === undefined) continue;
@@ -89,7 +90,7 @@ function headersOf(raw: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 

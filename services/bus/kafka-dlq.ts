@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
 import { HdmError } from '../../connectors/sdk/errors.ts';
-import { defaultDeadLetterTopic, DLQ_HEADERS, topicName } from './kafka-bus.ts';
+import { defaultDeadLetterTopic, describe, DLQ_HEADERS, headersOf, topicName } from './kafka-bus.ts';
 
 /**
  * Reading and replaying a migration's dead-letter topic (`hdm.<migration>.dlq`), byte for byte: no schema
@@ -125,20 +125,6 @@ export interface DeadLetterQueueOptions {
 export const START_KAFKA_HINT = 'Start it with `npm run services:up -- kafka schema-registry`, or pass the right --brokers / HDM_KAFKA_BROKERS';
 
 type Range = { from: bigint; to: bigint };
-
-function headersOf(raw: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw ?? {})) {
-    if (v === undefined) continue;
-    const first = Array.isArray(v) ? v[0] : v;
-    out[k] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-  }
-  return out;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 const idOf = (partition: number, offset: string | bigint) => `${partition}:${offset}`;
 

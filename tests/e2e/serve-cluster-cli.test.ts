@@ -24,7 +24,8 @@ describe('hdm serve poller|mapper|loader refusals', () => {
     );
     return path;
   };
-  const env = { ...process.env, HDM_KAFKA_BROKERS: '', HDM_SCHEMA_REGISTRY_URL: '' };
+  // Brokers and registry only from the files here.
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.HDM_KAFKA_BROKERS;
   delete env.HDM_SCHEMA_REGISTRY_URL;
 
