@@ -225,10 +225,25 @@ export class KafkaBus implements MessageBus {
         const subject = await probe.subjectName(topic);
         const schema = JSON.stringify(this.readerType(topic).schema({ exportAttrs: true }));
         let id: number;
-        try {
-          id = await this.registry.register(subject, { schemaType: 'AVRO', schema });
-        } catch (err) {
-          throw new HdmError('REJECTED', `the schema registry refused the schema of ${topic} (subject ${subject}): ${describe(err)}`, { context: { topic, subject }, cause: err });
+        const deadline = Date.now() + (this.options.outageTimeoutMs ?? 300_000);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            id = await this.registry.register(subject, { schemaType: 'AVRO', schema });
+            break;
+          } catch (err) {
+            const status = (err as { status?: number }).status;
+            // A 4xx is the registry's answer (an incompatible or invalid schema); anything else is an outage to wait out.
+            if (status !== undefined && status >= 400 && status < 500) {
+              throw new HdmError('REJECTED', `the schema registry refused the schema of ${topic} (subject ${subject}): ${describe(err)}`, { context: { topic, subject }, cause: err });
+            }
+            if (Date.now() > deadline) {
+              throw new HdmError('UNREACHABLE', `the schema registry at ${this.options.registryUrl} did not answer while registering the schema of ${topic}: ${describe(err)}`, {
+                context: { topic, subject, registryUrl: this.options.registryUrl },
+                cause: err,
+              });
+            }
+            await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)));
+          }
         }
         return new AvroSerializer(this.registry, SerdeType.VALUE, {
           subjectNameStrategyType: SubjectNameStrategyType.TOPIC,

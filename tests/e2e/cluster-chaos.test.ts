@@ -6,17 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startSandboxProcess, type SandboxProcess } from '../../services/cli/sandbox-process.ts';
 import { ensureClickHouse, type ClickHouseInstance } from '../../services/launcher/clickhouse.launcher.ts';
-import { ensureKafka } from '../../services/launcher/kafka.launcher.ts';
-import { ensureSchemaRegistry } from '../../services/launcher/schema-registry.launcher.ts';
+import { ensureKafka, stopKafka } from '../../services/launcher/kafka.launcher.ts';
+import { ensureSchemaRegistry, stopSchemaRegistry } from '../../services/launcher/schema-registry.launcher.ts';
 import { HDM, hdm } from '../helpers/hdm-process.ts';
 
 /**
  * Issue 5's failure test: the cluster services as separate processes (poller, mapper, two loaders)
- * over a real Kafka, schema registry and ClickHouse HTTP ledger, each killed with SIGKILL at random
- * points and restarted, during a 20,000-ticket migration. The reconciliation must come out clean.
+ * over a real Kafka, schema registry and ClickHouse HTTP ledger, killed with SIGKILL at random points
+ * and restarted, during a 20,000-ticket migration; Kafka and the registry each go down once in the
+ * middle, and the services must wait for them. The reconciliation must come out clean.
  */
 const TICKETS = 20_000;
 const KILLS = 5;
+const INSTANCE = 'chaos';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Service {
@@ -27,25 +29,29 @@ interface Service {
   log: string[];
 }
 
-describe('cluster mode: kill -9 during a 20k-ticket migration', () => {
+describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () => {
   let source: SandboxProcess;
   let target: SandboxProcess;
   let clickhouse: ClickHouseInstance;
   let dir: string;
   let configFile: string;
   let env: NodeJS.ProcessEnv;
+  let brokers: string[];
+  let registryUrl: string;
   const services = new Map<string, Service>();
 
   beforeAll(async () => {
+    // Their own broker and registry: this test stops them, which others sharing them would not survive.
     const [kafka, registry, ch, s, t] = await Promise.all([
-      ensureKafka(),
-      ensureSchemaRegistry(),
+      ensureKafka({ name: INSTANCE }),
+      ensureSchemaRegistry({ name: INSTANCE }),
       ensureClickHouse({ name: 'chaos', user: 'hdm', password: 'chaos-secret' }),
       // Two comments at most per ticket keep the run within a few minutes on two cores.
       startSandboxProcess('zendesk', { tickets: TICKETS, seed: 11, requestsPerMinute: null, maxComments: 2 }),
       startSandboxProcess('freshdesk', { tickets: 0, seed: 12, requestsPerMinute: null }),
     ]);
     [source, target, clickhouse] = [s, t, ch];
+    [brokers, registryUrl] = [kafka.brokers, registry.url];
     dir = mkdtempSync(join(tmpdir(), 'hdm-chaos-'));
     const name = `chaos${Date.now().toString(36)}`;
     configFile = join(dir, 'migration.yaml');
@@ -67,6 +73,7 @@ describe('cluster mode: kill -9 during a 20k-ticket migration', () => {
   afterAll(async () => {
     for (const s of services.values()) s.child.kill('SIGKILL');
     await Promise.allSettled([...services.values()].map((s) => s.exited));
+    await Promise.allSettled([stopKafka({ name: INSTANCE }), stopSchemaRegistry({ name: INSTANCE })]);
     await Promise.allSettled([source?.close(), target?.close()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -86,46 +93,82 @@ describe('cluster mode: kill -9 during a 20k-ticket migration', () => {
     return service;
   };
 
-  it('kills a random service five times at random points; 0 missing, 0 mismatched, 0 duplicates', async () => {
+  it('kills a random service five times and takes Kafka and the registry down once each; 0 missing, 0 mismatched, 0 duplicates', async () => {
     const seed = Date.now() % 100_000;
     let state = seed;
     const random = () => ((state = (state * 48271) % 2147483647) / 2147483647);
     const history: string[] = [`seed ${seed}`];
+    const note = (line: string) => history.push(`${new Date().toISOString()} ${line}`);
 
-    start('mapper', 'mapper');
-    start('loader', 'loader-1');
-    start('loader', 'loader-2');
-    let poller = start('poller', 'poller');
+    // A service that exits on its own (not killed here) fails the test: the services must ride out outages.
+    const killed = new WeakSet<ChildProcess>();
+    let unexpected!: (err: Error) => void;
+    const crashed = new Promise<never>((_, reject) => (unexpected = reject));
+    crashed.catch(() => undefined);
+    const supervised = (role: Service['role'], name: string) => {
+      const service = start(role, name);
+      void service.exited.then((code) => {
+        if (!killed.has(service.child) && !(role === 'poller' && code === 0)) unexpected(new Error(`${name} exited ${code} by itself:\n${service.log.join('\n')}\n${history.join('\n')}`));
+      });
+      return service;
+    };
 
-    let kills = 0;
-    for (;;) {
-      // A kill every 20–90 s, spread over the run (about ten minutes on two cores); the poller's exit
-      // code 0 means every stream settled.
-      const wait = 20_000 + random() * 70_000;
-      const outcome = await Promise.race([poller.exited.then((code) => ({ code })), sleep(wait).then(() => null)]);
-      if (outcome) {
-        if (outcome.code === 0 && kills >= KILLS) break;
-        if (outcome.code !== 0 && outcome.code !== null) throw new Error(`the poller exited ${outcome.code}:\n${poller.log.join('\n')}\n${history.join('\n')}`);
-        if (outcome.code === 0) {
-          // Finished before five kills: the run is too quick for this machine's timing; say so plainly.
-          throw new Error(`the migration finished after only ${kills} kills:\n${history.join('\n')}`);
-        }
-      }
-      if (kills >= KILLS) continue;
-      const running = [...services.values()].filter((s) => s.child.exitCode === null && s.child.signalCode === null);
-      const victim = running[Math.floor(random() * running.length)];
-      victim.child.kill('SIGKILL');
-      await victim.exited;
-      kills += 1;
-      history.push(`${new Date().toISOString()} killed ${victim.name}`);
-      await sleep(random() * 2_000);
-      const again = start(victim.role, victim.name);
-      if (victim.role === 'poller') poller = again;
+    supervised('mapper', 'mapper');
+    supervised('loader', 'loader-1');
+    supervised('loader', 'loader-2');
+    let poller = supervised('poller', 'poller');
+
+    // Five kills and two outages, in a random order, one every 20–70 s: spread over the run (about ten
+    // minutes on two cores). The poller's exit code 0 means every stream settled.
+    const plan: ('kill' | 'kafka' | 'registry')[] = ['kill', 'kill', 'kill', 'kill', 'kill', 'kafka', 'registry'];
+    for (let i = plan.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [plan[i], plan[j]] = [plan[j], plan[i]];
     }
-    expect(kills).toBeGreaterThanOrEqual(KILLS);
+    const done: string[] = [];
+    for (;;) {
+      const wait = 20_000 + random() * 50_000;
+      const finished = await Promise.race([poller.exited.then(() => true), sleep(wait).then(() => false), crashed]);
+      if (finished) {
+        if (done.length < plan.length) throw new Error(`the migration finished after only ${done.join(', ')}:\n${history.join('\n')}`);
+        break;
+      }
+      const next = plan[done.length];
+      if (!next) continue;
+      if (next === 'kill') {
+        const running = [...services.values()].filter((s) => s.child.exitCode === null && s.child.signalCode === null);
+        const victim = running[Math.floor(random() * running.length)];
+        killed.add(victim.child);
+        victim.child.kill('SIGKILL');
+        await victim.exited;
+        note(`killed ${victim.name}`);
+        await sleep(random() * 2_000);
+        const again = supervised(victim.role, victim.name);
+        if (victim.role === 'poller') poller = again;
+      } else {
+        const outage = 10_000 + random() * 10_000;
+        note(`${next} down for ${Math.round(outage / 1000)} s`);
+        if (next === 'kafka') {
+          await stopKafka({ name: INSTANCE });
+          await sleep(outage);
+          // It comes back on its previous port, where the services look for it.
+          expect((await ensureKafka({ name: INSTANCE })).brokers).toEqual(brokers);
+        } else {
+          await stopSchemaRegistry({ name: INSTANCE });
+          await sleep(outage);
+          expect((await ensureSchemaRegistry({ name: INSTANCE })).url).toBe(registryUrl);
+        }
+        note(`${next} back`);
+      }
+      done.push(next);
+    }
+    expect(done.filter((d) => d === 'kill')).toHaveLength(KILLS);
     console.info(`cluster chaos: ${history.join('; ')}; poller finished ${new Date().toISOString()}`);
 
-    for (const s of services.values()) if (s.role !== 'poller') s.child.kill('SIGTERM');
+    for (const s of services.values()) if (s.role !== 'poller') {
+      killed.add(s.child);
+      s.child.kill('SIGTERM');
+    }
     await Promise.all([...services.values()].map((s) => s.exited));
 
     const verify = await hdm(['verify', '-c', configFile, '--json'], env);
