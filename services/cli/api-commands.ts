@@ -30,7 +30,11 @@ export function addApiCommands(program: Command, int: (name: string, min?: numbe
     .action(async (role: string, opts) => {
       if (role !== 'api') {
         const files: string[] = opts.config ?? [];
-        if (files.length !== 1) program.error(`hdm serve ${role} takes one migration file: -c m.yaml`, { exitCode: 2 });
+        if (files.length !== 1) {
+          stdio.err(`hdm serve ${role} takes one migration file: -c m.yaml`);
+          process.exitCode = 2;
+          return;
+        }
         process.exitCode = await serveClusterCommand(
           role as ClusterRole,
           { config: files[0], clickhouseUrl: opts.clickhouseUrl, brokers: opts.brokers, registryUrl: opts.registryUrl, follow: opts.follow, intervalMs: opts.interval, restart: opts.restart, json: opts.json },

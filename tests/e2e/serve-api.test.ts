@@ -37,9 +37,12 @@ describe('hdm serve api and hdm token', () => {
     const badRole = await hdm(['token', 'create', '--role', 'root', '--state-dir', stateDir]);
     expect(badRole.code).not.toBe(0);
     expect(badRole.stderr).toContain('viewer, operator, admin');
-    const badServe = await hdm(['serve', 'poller', '--state-dir', stateDir]);
+    const badServe = await hdm(['serve', 'scheduler', '--state-dir', stateDir]);
     expect(badServe.code).not.toBe(0);
-    expect(badServe.stderr).toMatch(/'poller' is invalid.*Allowed choices are api/s);
+    expect(badServe.stderr).toMatch(/'scheduler' is invalid.*Allowed choices are api, poller, mapper, loader/s);
+    const noFile = await hdm(['serve', 'poller', '--state-dir', stateDir]);
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr.trim()).toBe('hdm serve poller takes one migration file: -c m.yaml');
 
     server = spawn(process.execPath, [HDM, 'serve', 'api', '--config', m.configFile, '--port', '0', '--state-dir', stateDir, '--json'], { env: m.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const first = await new Promise<string>((resolve, reject) => {
