@@ -1,19 +1,24 @@
 #!/usr/bin/env -S npx tsx
 /**
- * `tsx services/launcher/cli.ts up|down|reset|destroy|status [rt] [kafka] [schema-registry] [clickhouse] [chromium] [--name <instance>] [--port <n>]`
+ * `tsx services/launcher/cli.ts up|down|reset|destroy|status [rt] [kafka] [schema-registry] [apicurio] [clickhouse] [chromium] [--name <instance>] [--port <n>]`
  * Starts the real services the tests and demos use: Request Tracker 5, and for cluster mode Kafka
  * (KRaft), a schema registry and the ledger's ClickHouse HTTP interface (a stand-in on the
  * ClickHouse engine: no server installs here; its user and password come from CLICKHOUSE_USER and
  * CLICKHOUSE_PASSWORD); installs the browser the dashboard's tests drive (Debian's Chromium).
- * Without service names, the command acts on all of them.
+ * Without service names, the command acts on all of them but `apicurio` (Apicurio Registry, a
+ * third-party Confluent-compatible registry built from Maven Central), which runs only when named.
  */
+import { apicurioStateDir, destroyApicurio, ensureApicurio, stopApicurio } from './apicurio.launcher.ts';
 import { ensureChromium } from './chromium.launcher.ts';
 import { clickHouseStateDir, destroyClickHouse, ensureClickHouse, stopClickHouse } from './clickhouse.launcher.ts';
 import { destroyKafka, ensureKafka, kafkaStateDir, stopKafka } from './kafka.launcher.ts';
 import { destroyRt, ensureRt, rtStateDir, stopRt } from './rt.launcher.ts';
 import { destroySchemaRegistry, ensureSchemaRegistry, schemaRegistryStateDir, stopSchemaRegistry } from './schema-registry.launcher.ts';
 
+/** What a command without service names acts on. */
 const SERVICES = ['rt', 'kafka', 'schema-registry', 'clickhouse', 'chromium'];
+/** Services started only when named: heavier alternatives to a default one. */
+const OPTIONAL = ['apicurio'];
 
 function parse(argv: string[]): { command: string; services: string[]; name?: string; port?: number } {
   const [command = 'status', ...rest] = argv;
@@ -25,18 +30,20 @@ function parse(argv: string[]): { command: string; services: string[]; name?: st
     else if (rest[i] === '--port') port = Number(rest[++i]);
     else services.push(rest[i]);
   }
-  for (const s of services) if (!SERVICES.includes(s)) throw new Error(`unknown service "${s}"; expected one of ${SERVICES.join(', ')}`);
+  const known = [...SERVICES, ...OPTIONAL];
+  for (const s of services) if (!known.includes(s)) throw new Error(`unknown service "${s}"; expected one of ${known.join(', ')}`);
   if (port && services.length !== 1) throw new Error('--port applies to one service: name it (e.g. `up kafka --port 9092`)');
   return { command, services: services.length ? services : SERVICES, name, port };
 }
 
-/** Kafka, the schema registry and the ledger's ClickHouse: up, down, destroy, status. */
+/** Kafka, the schema registries and the ledger's ClickHouse: up, down, destroy, status. */
 async function cluster(service: string, command: string, name: string | undefined, port: number | undefined): Promise<void> {
   const log = (line: string) => process.stderr.write(`[${service}] ${line}\n`);
   const started = performance.now();
   if (command === 'reset') {
     // Kafka, the registry and ClickHouse reset to empty: the instance's data is removed, then it starts again.
-    await (service === 'kafka' ? destroyKafka({ name }) : service === 'clickhouse' ? destroyClickHouse({ name }) : destroySchemaRegistry({ name }));
+    const destroy = { kafka: destroyKafka, clickhouse: destroyClickHouse, apicurio: destroyApicurio }[service] ?? destroySchemaRegistry;
+    await destroy({ name });
     command = 'up';
   }
   if (service === 'clickhouse') {
@@ -69,6 +76,21 @@ async function cluster(service: string, command: string, name: string | undefine
     } else process.stdout.write(`kafka state directory: ${kafkaStateDir()}\n`);
     return;
   }
+  if (service === 'apicurio') {
+    if (command === 'up') {
+      const registry = await ensureApicurio({ name, port, log });
+      const t = registry.timings;
+      log(`build ${(t.buildMs / 1000).toFixed(1)}s · start ${(t.startMs / 1000).toFixed(1)}s · total ${((performance.now() - started) / 1000).toFixed(1)}s`);
+      process.stdout.write(`SCHEMA_REGISTRY_URL=${registry.url}\n`);
+    } else if (command === 'down') {
+      await stopApicurio({ name });
+      log(`stopped instance "${name ?? 'default'}"`);
+    } else if (command === 'destroy') {
+      await destroyApicurio({ name });
+      log(`removed instance "${name ?? 'default'}"`);
+    } else process.stdout.write(`apicurio state directory: ${apicurioStateDir()}\n`);
+    return;
+  }
   if (command === 'up') {
     const registry = await ensureSchemaRegistry({ name, port, log });
     log(`ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
@@ -88,7 +110,7 @@ async function main(): Promise<void> {
     throw new Error(`unknown command "${command}"; expected up, down, reset, destroy or status`);
   }
   // Kafka first: it takes longest, and the registry and ClickHouse are quick either way.
-  for (const service of ['kafka', 'schema-registry', 'clickhouse']) if (services.includes(service)) await cluster(service, command, name, port);
+  for (const service of ['kafka', 'schema-registry', 'apicurio', 'clickhouse']) if (services.includes(service)) await cluster(service, command, name, port);
   if (!services.includes('rt')) return;
   const log = (line: string) => process.stderr.write(`[rt] ${line}\n`);
   if (command === 'up' && services.includes('chromium')) {

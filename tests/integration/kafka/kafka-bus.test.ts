@@ -1,25 +1,14 @@
-import { SchemaRegistryClient } from '@confluentinc/schemaregistry';
-import type avro from 'avsc';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HdmError } from '../../../connectors/sdk/errors.ts';
-import { DLQ_HEADERS, KafkaBus, topicName, type KafkaBusOptions } from '../../../services/bus/kafka-bus.ts';
+import { KafkaBus, topicName, type KafkaBusOptions } from '../../../services/bus/kafka-bus.ts';
 import type { BusMessage } from '../../../services/bus/message-bus.ts';
 import { ensureKafka, type KafkaInstance } from '../../../services/launcher/kafka.launcher.ts';
 import { freePort } from '../../../services/launcher/process.ts';
 import { ensureSchemaRegistry, type SchemaRegistryInstance } from '../../../services/launcher/schema-registry.launcher.ts';
+import { busRegistrySuite, until, v1, type Step } from './bus-registry-suite.ts';
 
 // The Kafka bus against a real KRaft broker and schema registry, both started by the project's launcher.
-interface Step {
-  id: string;
-  seq: number;
-}
-interface StepV2 extends Step {
-  note: string;
-}
-const v1: avro.Schema = { type: 'record', name: 'Step', namespace: 'test.bus', fields: [{ name: 'id', type: 'string' }, { name: 'seq', type: 'int' }] };
-const v2: avro.Schema = { ...v1, fields: [...(v1 as { fields: object[] }).fields, { name: 'note', type: 'string', default: 'none' }] } as avro.Schema;
-
 let kafka: KafkaInstance;
 let registry: SchemaRegistryInstance;
 const buses: KafkaBus[] = [];
@@ -40,13 +29,8 @@ async function bus(options: Partial<KafkaBusOptions> = {}): Promise<KafkaBus> {
   return b;
 }
 
-async function until(check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Registration, framing, dead letters and schema evolution: the checks every registry must pass (apicurio runs them too).
+busRegistrySuite("the project's registry", () => ({ brokers: kafka.brokers, registryUrl: registry.url }));
 
 const raw = () => new Kafka({ clientId: 'bus-test', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
 
@@ -173,93 +157,6 @@ describe('KafkaBus', () => {
     const keysOf = (list: string[]) => new Set(list.map((s) => s.split(':')[0]));
     const overlap = [...keysOf(byMember.one)].filter((k) => keysOf(byMember.two).has(k));
     expect(overlap).toEqual([]);
-  });
-
-  it('sends undecodable and schema-incompatible values to the dead-letter topic and keeps the partition flowing', async () => {
-    const b = await bus();
-    const topic = freshTopic('records');
-    const dlq = topic.replace(/\.records$/, '.dlq');
-    await b.publish<Step>(topic, [{ key: 'k', value: { id: 'before', seq: 1 } }]);
-    const client = new SchemaRegistryClient({ baseURLs: [registry.url] });
-    const foreignId = await client.register(`${topic}-foreign-value`, {
-      schemaType: 'AVRO',
-      schema: JSON.stringify({ type: 'record', name: 'Step', namespace: 'test.bus', fields: [{ name: 'id', type: 'int' }] }),
-    });
-    const framed = Buffer.alloc(6);
-    framed[0] = 0;
-    framed.writeInt32BE(foreignId, 1);
-    framed[5] = 0x54; // zig-zag 42
-    const unknown = Buffer.from(framed);
-    unknown.writeInt32BE(2_000_000_000, 1);
-    const producer = raw().producer();
-    await producer.connect();
-    await producer.send({ topic, messages: [
-      { key: 'k', value: Buffer.from('{"id":"not avro"}'), headers: { origin: 'json-producer' } },
-      { key: 'k', value: framed },
-      { key: 'k', value: unknown },
-    ] });
-    await producer.disconnect();
-    await b.publish<Step>(topic, [{ key: 'k', value: { id: 'after', seq: 2 } }]);
-
-    const handled: string[] = [];
-    const sub = await b.subscribe<Step>(topic, async (m) => void handled.push(m.value.id), { group: `${topic}.mapper`, stage: 'mapper' });
-    await until(() => handled.length >= 2);
-    await sub.close();
-    expect(handled).toEqual(['before', 'after']);
-
-    const consumer = raw().consumer({ groupId: `${dlq}.reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: dlq, fromBeginning: true });
-    const dead: { value: Buffer | null; headers: Record<string, string> }[] = [];
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-        dead.push({ value: message.value, headers });
-      },
-    });
-    await until(() => dead.length >= 3);
-    await consumer.disconnect();
-    const [undecodable, incompatible, unregistered] = dead;
-    expect(undecodable.value?.toString()).toBe('{"id":"not avro"}');
-    expect(undecodable.headers).toMatchObject({
-      origin: 'json-producer',
-      [DLQ_HEADERS.stage]: 'mapper',
-      [DLQ_HEADERS.code]: 'INVALID_RECORD',
-      [DLQ_HEADERS.reason]: 'undecodable',
-      [DLQ_HEADERS.topic]: topic,
-      [DLQ_HEADERS.offset]: '1',
-    });
-    expect(undecodable.headers[DLQ_HEADERS.message]).toMatch(/not Avro/);
-    expect(incompatible.value?.equals(framed)).toBe(true);
-    expect(incompatible.headers).toMatchObject({ [DLQ_HEADERS.reason]: 'schema-incompatible', [DLQ_HEADERS.offset]: '2' });
-    expect(incompatible.headers[DLQ_HEADERS.message]).toContain(`schema ${foreignId}`);
-    expect(unregistered.headers).toMatchObject({ [DLQ_HEADERS.reason]: 'unknown-schema', [DLQ_HEADERS.offset]: '3' });
-    expect(Number(undecodable.headers[DLQ_HEADERS.partition])).toBe(Number(incompatible.headers[DLQ_HEADERS.partition]));
-  });
-
-  it('evolves a topic backward-compatibly and refuses an incompatible schema', async () => {
-    const topic = freshTopic('records');
-    const old = await bus({ schemaFor: () => v1 });
-    await old.publish<Step>(topic, [{ key: 'k', value: { id: 'old', seq: 1 } }]);
-    const evolved = await bus({ schemaFor: () => v2 });
-    await evolved.publish<StepV2>(topic, [{ key: 'k', value: { id: 'new', seq: 2, note: 'hello' } }]);
-    const got: StepV2[] = [];
-    const sub = await evolved.subscribe<StepV2>(topic, async (m) => void got.push({ ...m.value }), { group: `${topic}.g` });
-    await until(() => got.length >= 2);
-    await sub.close();
-    expect(got).toEqual([
-      { id: 'old', seq: 1, note: 'none' },
-      { id: 'new', seq: 2, note: 'hello' },
-    ]);
-    const client = new SchemaRegistryClient({ baseURLs: [registry.url] });
-    expect(await client.getAllVersions(`${topic}-value`)).toEqual([1, 2]);
-
-    const breaking = await bus({ schemaFor: () => ({ ...v1, fields: [{ name: 'id', type: 'string' }, { name: 'seq', type: 'int' }, { name: 'must', type: 'long' }] }) as avro.Schema });
-    const err = await breaking.publish(topic, [{ key: 'k', value: { id: 'x', seq: 3, must: 1 } }]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HdmError);
-    expect((err as HdmError).code).toBe('REJECTED');
-    expect((err as HdmError).message).toContain(`${topic}-value`);
   });
 
   it('fails fast with a clear error when Kafka or the registry does not answer', async () => {
