@@ -45,7 +45,7 @@ export async function serveClusterCommand(role: ClusterRole, flags: ServeCluster
       });
       if (flags.json) io.out(JSON.stringify({ full: result.full && { run: result.full.run, counts: result.full.counts }, deltas: result.deltas.map((d) => ({ run: d.run, counts: d.counts })) }, null, 2));
       else if (result.full) {
-        for (const [entity, c] of Object.entries(result.full.counts)) say(`${entity}: read ${c.read}, loaded ${c.loaded}, filtered ${c.filtered}, failed ${c.failed}`);
+        for (const [entity, c] of Object.entries(result.full.counts)) say(`${entity}: read ${c.read}, loaded ${c.loaded} (created ${c.created}, updated ${c.updated}, matched ${c.matched}, unchanged ${c.unchanged}), filtered ${c.filtered}, failed ${c.failed}`);
       }
       const failed = [result.full, ...result.deltas].some((r) => r && Object.values(r.counts).some((c) => c.failed > 0));
       return failed ? 1 : 0;

@@ -369,10 +369,12 @@ export class ClickHouseLedger implements Ledger {
     await this.flush();
     const [row] = await this.rows<Record<string, string | number>>(
       `SELECT count() AS seen, countIf(a.outcome != '') AS settled, countIf(a.outcome = 'loaded') AS loaded,
-         countIf(a.outcome = 'filtered') AS filtered, countIf(a.outcome = 'failed') AS failed
+         countIf(a.outcome = 'filtered') AS filtered, countIf(a.outcome = 'failed') AS failed,
+         countIf(a.outcome = 'loaded' AND a.action = 'created') AS created, countIf(a.outcome = 'loaded' AND a.action = 'updated') AS updated,
+         countIf(a.outcome = 'loaded' AND a.action = 'matched') AS matched, countIf(a.outcome = 'loaded' AND a.action = 'unchanged') AS unchanged
        FROM (SELECT source_id FROM source_records FINAL
              WHERE migration = {migration:String} AND entity = {entity:String} AND run_id = {run:String} AND deleted = 0) AS s
-       LEFT JOIN (SELECT source_id, argMax(outcome, attempt_at) AS outcome FROM load_attempts
+       LEFT JOIN (SELECT source_id, argMax(outcome, attempt_at) AS outcome, argMax(action, attempt_at) AS action FROM load_attempts
              WHERE migration = {migration:String} AND entity = {entity:String} AND run_id = {run:String} GROUP BY source_id) AS a
        ON a.source_id = s.source_id`,
       { entity, run: runId },
@@ -383,6 +385,10 @@ export class ClickHouseLedger implements Ledger {
       loaded: Number(row?.loaded ?? 0),
       filtered: Number(row?.filtered ?? 0),
       failed: Number(row?.failed ?? 0),
+      created: Number(row?.created ?? 0),
+      updated: Number(row?.updated ?? 0),
+      matched: Number(row?.matched ?? 0),
+      unchanged: Number(row?.unchanged ?? 0),
     };
   }
 

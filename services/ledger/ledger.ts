@@ -106,6 +106,11 @@ export interface RunProgress {
   loaded: number;
   filtered: number;
   failed: number;
+  /** Of the loaded: what the load did on the target (a record's latest attempt in the run). */
+  created: number;
+  updated: number;
+  matched: number;
+  unchanged: number;
 }
 
 /**

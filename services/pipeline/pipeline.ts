@@ -291,7 +291,8 @@ async function waitUntilSettled(deps: PipelineDeps, runId: string, entity: Entit
   for (;;) {
     const progress = await deps.ledger.runProgress(runId, entity);
     if (progress.settled >= progress.seen) {
-      Object.assign(c, { loaded: progress.loaded, filtered: progress.filtered, failed: progress.failed });
+      const { loaded, filtered, failed, created, updated, matched, unchanged } = progress;
+      Object.assign(c, { loaded, filtered, failed, created, updated, matched, unchanged });
       return;
     }
     if (deps.signal?.aborted) throw new HdmError('INTERNAL', 'migration interrupted');

@@ -43,6 +43,25 @@ export function ledgerSuite(engine: string, open: (migration: string) => Promise
       expect(failures[0]).toMatchObject({ entity: 'ticket', sourceId: '2', errorCode: 'REJECTED', errorMessage: 'subject is required' });
     });
 
+    it("tells how far the loaders are with what one run's poller saw of one entity", async () => {
+      const seen = (runId: string, ids: string[], deleted = false) =>
+        ledger.recordSourceSeen(runId, ids.map((sourceId) => ({ entity: 'kbArticle', sourceId, updatedAt: '2026-01-01T00:00:00Z', deleted })));
+      const article = (sourceId: string, runId: string, outcome: 'loaded' | 'failed' | 'filtered', action: string) =>
+        ledger.recordAttempt({ ...attempt(sourceId, outcome), entity: 'kbArticle', runId, action: action as 'created' });
+      await seen('p1', ['a1', 'a2', 'a3', 'a4', 'a5']);
+      await seen('p1', ['a6'], true);
+      // Another run's attempt does not settle this run's record.
+      await Promise.all([article('a1', 'p1', 'loaded', 'created'), article('a2', 'p1', 'loaded', 'unchanged'), article('a3', 'p1', 'filtered', 'none'), article('a4', 'p0', 'loaded', 'created')]);
+      expect(await ledger.runProgress('p1', 'kbArticle')).toEqual({ seen: 5, settled: 3, loaded: 2, filtered: 1, failed: 0, created: 1, updated: 0, matched: 0, unchanged: 1 });
+      // A failure settles a record too; the latest attempt decides (a5 fails, then is matched).
+      await article('a4', 'p1', 'failed', 'none');
+      await article('a5', 'p1', 'failed', 'none');
+      await new Promise((r) => setTimeout(r, 5));
+      await article('a5', 'p1', 'loaded', 'matched');
+      expect(await ledger.runProgress('p1', 'kbArticle')).toEqual({ seen: 5, settled: 5, loaded: 3, filtered: 1, failed: 1, created: 1, updated: 0, matched: 1, unchanged: 1 });
+      expect(await ledger.runProgress('p2', 'kbArticle')).toMatchObject({ seen: 0, settled: 0 });
+    });
+
     it('keeps the newest id map entry per record and streams them all', async () => {
       const base = { entity: 'contact' as const, runId: 'r1', created: true, sourceUpdatedAt: 'x', checksum: 'a', children: {}, deleted: false };
       await ledger.putId({ ...base, sourceId: 'c1', targetId: 'old' });
