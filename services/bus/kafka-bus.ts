@@ -535,7 +535,8 @@ export class KafkaBus implements MessageBus {
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** The promise, or an error once `ms` passed without it settling. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

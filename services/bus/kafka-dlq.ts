@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
 import { HdmError } from '../../connectors/sdk/errors.ts';
-import { defaultDeadLetterTopic, describe, DLQ_HEADERS, headersOf, topicName } from './kafka-bus.ts';
+import { defaultDeadLetterTopic, describe, DLQ_HEADERS, headersOf, topicName, withTimeout } from './kafka-bus.ts';
 
 /**
  * Reading and replaying a migration's dead-letter topic (`hdm.<migration>.dlq`), byte for byte: no schema
@@ -524,16 +524,3 @@ function replayFailure(topic: string, err: unknown, brokers: string[]): HdmError
   return new HdmError('SERVER_ERROR', `Kafka refused the replay of ${topic}; this batch was not replayed (earlier ones were, and are marked: run the replay again to go on): ${describe(err)}`, { context, cause: err });
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
