@@ -3,10 +3,10 @@ import type { Envelope } from '../../schemas/canonical.ts';
 import type { Subscription } from '../bus/message-bus.ts';
 import type { KafkaSubscription } from '../bus/kafka-bus.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
-import type { Loader } from '../loader/loader.ts';
+import type { Loader, PlannedRecord } from '../loader/loader.ts';
 import { followDelta } from '../pipeline/delta.ts';
 import { createRunLoader, prepareTarget, runFullMigration, type PipelineEvents, type RunResult } from '../pipeline/pipeline.ts';
-import { loaderStage, mapperStage, plannedTopic, recordsTopic, type PlannedMessage } from '../pipeline/stages.ts';
+import { loaderStage, mapperStage, plannedTopic, recordsTopic, RUN_HEADER, type PlannedMessage } from '../pipeline/stages.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 
 /**
@@ -91,6 +91,8 @@ export async function runMapper(runtime: Runtime, options: { signal?: AbortSigna
 
 /** How long a loader waits for the run a message names to appear in the ledger (the poller writes it first). */
 const RUN_WAIT_MS = 60_000;
+/** How long a loader waits for a record it handed to another partition's loader. */
+const HAND_OFF_WAIT_MS = 120_000;
 
 /**
  * Loads planned records into the target. The loader of each run is built on its first message: the run's
@@ -111,7 +113,7 @@ export async function runLoader(runtime: Runtime, options: { signal?: AbortSigna
     }
     const preparedFields = new Set((run.summary.preparedFields as string[] | undefined) ?? []);
     await prepareTarget(deps);
-    const built = await createRunLoader(deps, runId, { detectConflicts: run.kind === 'delta', preparedFields });
+    const built = await createRunLoader(deps, runId, { detectConflicts: run.kind === 'delta', preparedFields, handOff: (planned) => handOff(runId, planned) });
     // The default agent is migrated by the agent stream; until then, look again now and then.
     let lookedAt = Date.now();
     return {
@@ -122,6 +124,20 @@ export async function runLoader(runtime: Runtime, options: { signal?: AbortSigna
         await built.defaultAgent.resolve(false);
       },
     };
+  };
+  // A record met only as a reference goes to its own planned topic, keyed like every other version of it:
+  // the one loader that owns its partition loads it, in order, and this one waits for its id-map row.
+  const handOff = async (runId: string, planned: PlannedRecord): Promise<string | null> => {
+    const key = `${planned.entity}:${planned.sourceId}`;
+    await bus.publish<PlannedMessage>(plannedTopic(planned.entity), [{ key, value: planned, headers: { [RUN_HEADER]: runId } }]);
+    for (const started = Date.now(); Date.now() - started < HAND_OFF_WAIT_MS; ) {
+      if (options.signal?.aborted) break;
+      const found = (await ledger.lookupIds(planned.entity, [planned.sourceId])).get(planned.sourceId);
+      if (found && !found.deleted) return found.targetId;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    runtime.logger.warn({ runId, entity: planned.entity, sourceId: planned.sourceId }, `${key} was handed to its loader but is not in the id map after ${HAND_OFF_WAIT_MS / 1000} s`);
+    return null;
   };
   const loaderFor = async (runId: string): Promise<Loader> => {
     let entry = loaders.get(runId);

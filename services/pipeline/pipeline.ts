@@ -6,7 +6,7 @@ import { LOAD_ORDER } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
-import { Loader, type ConflictPolicy } from '../loader/loader.ts';
+import { Loader, type ConflictPolicy, type PlannedRecord } from '../loader/loader.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { pickDefaultAgent, readAll, type DefaultAgent } from './default-agent.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
@@ -176,7 +176,17 @@ export interface RunLoader {
 export async function createRunLoader(
   deps: Pick<PipelineDeps, 'source' | 'target' | 'ledger' | 'entities' | 'rules' | 'defaultAgentEmail' | 'conflictPolicy' | 'events'>,
   runId: string,
-  options: { detectConflicts: boolean; preparedFields: ReadonlySet<string>; ids?: IdMapCache },
+  options: {
+    detectConflicts: boolean;
+    preparedFields: ReadonlySet<string>;
+    ids?: IdMapCache;
+    /**
+     * Loads a record met only as a reference elsewhere, returning its target ID (null when it did not
+     * load). Default: this loader loads it. Cluster loaders hand it to the loader that owns its partition,
+     * so that two processes meeting the same new record cannot both create it.
+     */
+    handOff?: (planned: PlannedRecord) => Promise<string | null>;
+  },
 ): Promise<RunLoader> {
   const { source, target, ledger, events } = deps;
   const ids = options.ids ?? new IdMapCache(ledger);
@@ -194,7 +204,9 @@ export async function createRunLoader(
         if (!record) return null;
         const mapped = mapRecord(entity, record, deps.rules);
         if (mapped.kind === 'filtered') return null;
-        const result = await loader.load({ entity, sourceId, updatedAt: record.updatedAt, record: mapped.record, notes: [...mapped.notes, 'loaded on the fly'] });
+        const planned: PlannedRecord = { entity, sourceId, updatedAt: record.updatedAt, record: mapped.record, notes: [...mapped.notes, 'loaded on the fly'] };
+        if (options.handOff) return options.handOff(planned);
+        const result = await loader.load(planned);
         return result.outcome === 'loaded' ? result.targetId : null;
       })();
       onTheFly.set(key, pending);

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
+import { ensureClickHouse } from '../../services/launcher/clickhouse.launcher.ts';
+import { ensureKafka } from '../../services/launcher/kafka.launcher.ts';
+import { ensureSchemaRegistry } from '../../services/launcher/schema-registry.launcher.ts';
+import { HDM, hdm } from '../helpers/hdm-process.ts';
+import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+
+/**
+ * Customers who appear at the source after the contact stream was read, each on several new tickets:
+ * two loader processes meet each new customer at once, through tickets on different partitions, and
+ * hand it to the loader of its own partition. Each must exist once on the target, and every ticket must
+ * load and reconcile (a hand-off that never loads leaves the tickets without their requester).
+ */
+describe('cluster mode: records met only as references, by two loaders at once', () => {
+  let m: MigrationEnv;
+  let source: ZendeskSandbox;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    const [kafka, registry, clickhouse] = await Promise.all([ensureKafka(), ensureSchemaRegistry(), ensureClickHouse()]);
+    const name = `late${Date.now().toString(36)}`;
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 200, seed: 21, articles: 2, maxComments: 2 }, {
+      name,
+      ledger: { clickhouseUrl: clickhouse.url, database: name },
+      cluster: { brokers: kafka.brokers, registryUrl: registry.url, partitions: 8, sessionTimeoutMs: 6000 },
+      options: { loaderConcurrency: 8 },
+    });
+    writeFileSync(m.configFile, stringify(m.config));
+    source = m.source as ZendeskSandbox;
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await m?.close();
+  });
+
+  const serve = (role: string) => {
+    const child = spawn(process.execPath, [HDM, 'serve', role, '-c', m.configFile], { env: m.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let log = '';
+    child.stdout!.on('data', (d) => (log += d));
+    child.stderr!.on('data', (d) => (log += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { child, exited, log: () => log };
+  };
+
+  it('creates each new customer once and points every ticket at it', async () => {
+    const targetBefore = m.target.counts().contact;
+    const workers = [serve('mapper'), serve('loader'), serve('loader')];
+    const poller = serve('poller');
+
+    // Once the contact stream has settled and before the tickets are read: new customers and their tickets.
+    for (let i = 0; !poller.log().includes('contact: settled'); i++) {
+      if (poller.child.exitCode !== null || i > 1200) throw new Error(`the poller did not settle its contacts:\n${poller.log()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const auth = `Basic ${Buffer.from(`${source.credentials.email}/token:${source.credentials.apiToken}`).toString('base64')}`;
+    const newTickets: number[] = [];
+    const customers: number[] = [];
+    for (let c = 0; c < 3; c++) {
+      const res = await fetch(`${source.url}/api/v2/users.json`, {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ user: { name: `Late Customer ${c}`, email: `late-${c}-${Date.now()}@example.org`, role: 'end-user' } }),
+      });
+      expect(res.status).toBe(201);
+      const user = ((await res.json()) as { user: { id: number } }).user;
+      customers.push(user.id);
+      for (let t = 0; t < 8; t++) newTickets.push(source.createTicket({ subject: `late ${c}.${t}`, requester_id: user.id, comment: { body: 'hello', public: true } }).id);
+    }
+
+    expect(await poller.exited, poller.log()).toBe(0);
+    for (const w of workers) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+
+    // Each new customer once on the target: the target gained exactly the source's contacts.
+    expect(m.target.counts().contact - targetBefore).toBe(m.source.counts().contact);
+    const verify = await hdm(['verify', '-c', m.configFile, '--json'], m.env);
+    const report = JSON.parse(verify.stdout);
+    expect(report.entities.contact, JSON.stringify(report.entities, null, 2)).toMatchObject({ missing: 0, duplicates: 0, failed: 0 });
+    expect(report.entities.ticket).toMatchObject({ source: 200 + newTickets.length, loaded: 200 + newTickets.length, missing: 0, mismatched: 0, duplicates: 0, failed: 0 });
+    expect(report.clean, JSON.stringify(report.issues).slice(0, 2000)).toBe(true);
+    expect(verify.code).toBe(0);
+  }, 900_000);
+});
