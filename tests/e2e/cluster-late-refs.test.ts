@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
@@ -18,6 +19,7 @@ import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 describe('cluster mode: records met only as references, by two loaders at once', () => {
   let m: MigrationEnv;
   let source: ZendeskSandbox;
+  let brokers: string[];
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
@@ -31,6 +33,7 @@ describe('cluster mode: records met only as references, by two loaders at once',
     });
     writeFileSync(m.configFile, stringify(m.config));
     source = m.source as ZendeskSandbox;
+    brokers = kafka.brokers;
   }, 300_000);
 
   afterAll(async () => {
@@ -50,6 +53,7 @@ describe('cluster mode: records met only as references, by two loaders at once',
 
   it('creates each new customer once and points every ticket at it', async () => {
     const targetBefore = m.target.counts().contact;
+    const streamed = m.source.counts().contact;
     const workers = [serve('mapper'), serve('loader'), serve('loader')];
     const poller = serve('poller');
 
@@ -74,6 +78,17 @@ describe('cluster mode: records met only as references, by two loaders at once',
     }
 
     expect(await poller.exited, poller.log()).toBe(0);
+
+    // The new customers went through their own planned topic (handed off), after the contact stream's.
+    const admin = new Kafka({ brokers: brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(`hdm.${m.config.name}.planned-contact`);
+      const published = offsets.reduce((n, p) => n + Number(p.high), 0);
+      expect(published).toBeGreaterThanOrEqual(streamed + customers.length);
+    } finally {
+      await admin.disconnect();
+    }
     for (const w of workers) w.child.kill('SIGTERM');
     await Promise.all(workers.map((w) => w.exited));
 
