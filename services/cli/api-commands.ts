@@ -13,20 +13,20 @@ export function addApiCommands(program: Command, int: (name: string, min?: numbe
     .command('serve')
     .description(
       'run a service: api (the HTTP API and the live cutover dashboard); poller, mapper or loader (cluster mode: ' +
-        'one migration over Kafka, see docs/cluster.md; start as many loaders as the topics have partitions)',
+        'one migration over Kafka, see docs/cluster.md; loaders beyond the topics\' partitions stay idle)',
     )
     .addArgument(program.createArgument('<role>', 'service role').choices(SERVE_ROLES))
     .option('-c, --config <file...>', 'migration file(s) (YAML) to serve; cluster roles take one')
     .option('--clickhouse-url <url>', 'ledger of those migrations on this ClickHouse server instead of the embedded engine')
-    .option('--brokers <list>', 'cluster roles: Kafka bootstrap servers, comma-separated (default: cluster.brokers, or HDM_KAFKA_BROKERS)')
-    .option('--registry-url <url>', 'cluster roles: schema registry URL (default: cluster.registryUrl, or HDM_SCHEMA_REGISTRY_URL)')
+    .option('--brokers <list>', 'cluster roles: Kafka bootstrap servers, comma-separated (else HDM_KAFKA_BROKERS, else cluster.brokers)')
+    .option('--registry-url <url>', 'cluster roles: schema registry URL (else HDM_SCHEMA_REGISTRY_URL, else cluster.registryUrl)')
     .option('--follow', 'poller: after the full run, run delta passes until stopped')
     .addOption(new Option('--interval <duration>', 'poller with --follow: pause between delta passes (30s, 2m)').default(30_000, '30s').argParser(duration))
     .option('--restart', 'poller: start a new full run even if one finished')
     .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(8080).argParser(int('--port')))
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--state-dir <dir>', "the API's state: tokens, migrations created through it", DEFAULT_API_STATE_DIR)
-    .option('--json', 'print the URL as JSON')
+    .option('--json', 'api: print the URL as JSON; poller: print the runs and their counts as JSON')
     .action(async (role: string, opts) => {
       if (role !== 'api') {
         const files: string[] = opts.config ?? [];
