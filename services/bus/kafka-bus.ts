@@ -3,6 +3,7 @@ import avro from 'avsc';
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage, PublishReceipt, SubscribeOptions, Subscription } from './message-bus.ts';
+import { readRanges, topicBounds } from './kafka-reader.ts';
 
 /**
  * The MessageBus on Kafka: values are Avro, framed the Confluent way (magic byte, schema ID) with the
@@ -378,44 +379,23 @@ export class KafkaBus implements MessageBus {
     });
   }
 
-  /**
-   * The latest value of every key in a topic, read from its start to the end it had when called (a
-   * compacted topic's state). Uses a throw-away consumer group that it deletes afterwards.
-   */
+  /** The latest value of every key in a topic, from its start to the end it had when called (a compacted topic's state). */
   async latest<T>(topic: string): Promise<Map<string, T>> {
     const out = new Map<string, T>();
-    const ends = await this.untilBrokerAnswers(`reading ${topic}`, () => this.admin.fetchTopicOffsets(topic));
-    const pending = new Map(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
-    if (pending.size === 0) return out;
-    const groupId = `hdm-reader-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        consumer
-          .run({
-            autoCommit: false,
-            eachBatch: async ({ batch }) => {
-              try {
-                for (const raw of batch.messages) {
-                  const value = await this.decode(topic, raw.value, { partition: batch.partition, offset: raw.offset });
-                  if (raw.key) out.set(raw.key.toString('utf8'), value as T);
-                  const end = pending.get(batch.partition);
-                  if (end !== undefined && BigInt(raw.offset) + 1n >= end) pending.delete(batch.partition);
-                }
-                if (pending.size === 0) resolve();
-              } catch (err) {
-                reject(err);
-              }
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-      await this.admin.deleteGroups([groupId]).catch(() => undefined);
-    }
+    const bounds = await this.untilBrokerAnswers(`reading ${topic}`, () => topicBounds(this.admin, topic));
+    if (!bounds) return out;
+    await readRanges(this.kafka, this.admin, {
+      topic,
+      bounds,
+      ranges: bounds,
+      group: 'hdm-reader',
+      onMessages: async (partition, messages) => {
+        for (const raw of messages) {
+          const value = await this.decode(topic, raw.value, { partition, offset: raw.offset });
+          if (raw.key) out.set(raw.key.toString('utf8'), value as T);
+        }
+      },
+    });
     return out;
   }
 
