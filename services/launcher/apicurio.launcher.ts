@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { withLock } from './lock.ts';
-import { alive, freePort, portFree, readJson, run, spawnDetached, stateFile, stopPid, tail, waitHealthy } from './process.ts';
+import { destroyInstance, ensureInstance, instanceDirIn, repoRoot, serviceStateDir, stopInstance } from './instance.ts';
+import { run, spawnDetached } from './process.ts';
+import { schemaRegistryHealthy } from './schema-registry.launcher.ts';
 
 /**
  * Runs Apicurio Registry 2.4.2.Final, a third-party Confluent-compatible schema registry, as a named
@@ -12,7 +13,6 @@ import { alive, freePort, portFree, readJson, run, spawnDetached, stateFile, sto
  * tree; each instance keeps its schemas in an H2 database file of its own.
  */
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const projectDir = join(repoRoot, 'services', 'launcher', 'apicurio');
 /** Path of the Confluent-compatible API under the server's root. */
 export const APICURIO_CCOMPAT_PATH = '/apis/ccompat/v7';
@@ -51,7 +51,7 @@ interface InstanceState {
 }
 
 export function apicurioStateDir(stateDir?: string): string {
-  return resolve(stateDir ?? (process.env.HDM_SERVICES_DIR ? join(process.env.HDM_SERVICES_DIR, 'apicurio') : join(repoRoot, '.services', 'apicurio')));
+  return serviceStateDir('apicurio', stateDir);
 }
 
 function appDir(root: string): string {
@@ -107,21 +107,11 @@ export async function buildApicurio(options: Pick<ApicurioLaunchOptions, 'stateD
 }
 
 function instanceDir(options: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'>): string {
-  const name = options.name ?? 'default';
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`instance name "${name}": use letters, digits, dot, dash, underscore`);
-  return join(apicurioStateDir(options.stateDir), 'instances', name);
+  return instanceDirIn(apicurioStateDir(options.stateDir), options.name);
 }
 
-/** True when the Confluent-compatible API answers `GET /subjects` with a JSON list. */
-export async function apicurioHealthy(url: string, timeoutMs = 3000): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(timeoutMs) });
-    const body = await res.json();
-    return res.status === 200 && Array.isArray(body);
-  } catch {
-    return false;
-  }
-}
+/** True when the Confluent-compatible API answers `GET /subjects` with a JSON list (the same check as the project's registry). */
+export const apicurioHealthy = schemaRegistryHealthy;
 
 /** Apicurio's default global rule is NONE; Confluent's registry defaults to BACKWARD, which the bus relies on. */
 async function setBackwardCompatibility(url: string): Promise<void> {
@@ -161,62 +151,40 @@ export async function ensureApicurio(options: ApicurioLaunchOptions = {}): Promi
   const root = apicurioStateDir(options.stateDir);
   const dir = instanceDir(options);
   const buildMs = await buildApicurio(options);
-  mkdirSync(dir, { recursive: true });
-  return withLock(join(dir, 'instance.lock'), async () => {
-    let state = readJson<InstanceState>(stateFile(dir));
-    // A stopped instance comes back on its previous port when it is free, so clients keep their address.
-    const previous = state ?? readJson<InstanceState>(join(dir, 'ports.json'));
-    const wanted = options.port ?? 0;
-    let startMs = 0;
-    const urlOf = (port: number) => `http://127.0.0.1:${port}${APICURIO_CCOMPAT_PATH}`;
-    const reusable = state !== null && alive(state.pid) && (wanted === 0 || wanted === state.port) && (await apicurioHealthy(urlOf(state.port)));
-    if (!reusable) {
-      if (state) await stopPid(state.pid);
-      const port = wanted || (previous?.port && (await portFree(previous.port)) ? previous.port : await freePort());
+  const urlOf = (port: number) => `http://127.0.0.1:${port}${APICURIO_CCOMPAT_PATH}`;
+  const { state, startMs } = await ensureInstance<InstanceState>({
+    dir,
+    port: options.port,
+    what: 'Apicurio Registry',
+    label: `Apicurio Registry "${name}"`,
+    urlOf,
+    healthy: (s) => apicurioHealthy(urlOf(s.port)),
+    spawn: (port, logFile) => {
       mkdirSync(join(dir, 'data'), { recursive: true });
-      const logFile = join(dir, 'server.log');
-      const started = performance.now();
-      const pid = spawnDetached('java', javaArgs(root, dir, port, options.heap ?? '384m'), { cwd: dir, logFile });
-      state = { pid, port };
-      writeFileSync(stateFile(dir), JSON.stringify(state));
-      writeFileSync(join(dir, 'ports.json'), JSON.stringify(state));
-      const url = urlOf(port);
-      if (!(await waitHealthy(() => apicurioHealthy(url), pid, options.startTimeoutMs ?? 120_000, 200))) {
-        await stopPid(pid);
-        throw new Error(`Apicurio Registry did not become healthy on ${url}; log (${logFile}):\n${tail(logFile)}`);
-      }
-      try {
-        await setBackwardCompatibility(url);
-      } catch (err) {
-        await stopPid(pid);
-        throw err;
-      }
-      startMs = performance.now() - started;
-      options.log?.(`Apicurio Registry "${name}" listening on ${url} (started in ${(startMs / 1000).toFixed(1)}s)`);
-    }
-    const current = state!;
-    return {
-      name,
-      url: urlOf(current.port),
-      port: current.port,
-      pid: current.pid,
-      dir,
-      timings: { buildMs, startMs },
-      stop: () => stopApicurio({ name, stateDir: options.stateDir }),
-    };
+      return { pid: spawnDetached('java', javaArgs(root, dir, port, options.heap ?? '384m'), { cwd: dir, logFile }), port };
+    },
+    afterStart: (s) => setBackwardCompatibility(urlOf(s.port)),
+    startTimeoutMs: options.startTimeoutMs ?? 120_000,
+    pollMs: 200,
+    log: options.log,
   });
+  return {
+    name,
+    url: urlOf(state.port),
+    port: state.port,
+    pid: state.pid,
+    dir,
+    timings: { buildMs, startMs },
+    stop: () => stopApicurio({ name, stateDir: options.stateDir }),
+  };
 }
 
 /** Stops the named instance, if running (its database stays). */
-export async function stopApicurio(options: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  const dir = instanceDir(options);
-  const state = readJson<InstanceState>(stateFile(dir));
-  if (state) await stopPid(state.pid, 30_000);
-  rmSync(stateFile(dir), { force: true });
+export function stopApicurio(options: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  return stopInstance(instanceDir(options), 30_000);
 }
 
 /** Stops the instance and deletes its database, so the next start is empty. */
-export async function destroyApicurio(options: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  await stopApicurio(options);
-  rmSync(instanceDir(options), { recursive: true, force: true });
+export function destroyApicurio(options: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  return destroyInstance(instanceDir(options), 30_000);
 }

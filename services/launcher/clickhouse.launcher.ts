@@ -1,9 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { withLock } from './lock.ts';
-import { alive, freePort, portFree, readJson, spawnDetached, stateFile, stopPid, tail, waitHealthy } from './process.ts';
+import { join } from 'node:path';
+import { destroyInstance, ensureInstance, instanceDirIn, repoRoot, serviceStateDir, stopInstance } from './instance.ts';
+import { spawnDetached } from './process.ts';
 
 /**
  * Runs the stand-in of ClickHouse's HTTP interface (clickhouse-http/server.ts, the ClickHouse
@@ -13,7 +11,6 @@ import { alive, freePort, portFree, readJson, spawnDetached, stateFile, stopPid,
  * `ledger.clickhouseUrl` at their own server.
  */
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface ClickHouseLaunchOptions {
   /** Instance name. Default `default`. */
@@ -55,13 +52,11 @@ interface InstanceState {
 const hash = (secret: string, salt: string) => createHash('sha256').update(salt).update(secret).digest('hex');
 
 export function clickHouseStateDir(stateDir?: string): string {
-  return resolve(stateDir ?? (process.env.HDM_SERVICES_DIR ? join(process.env.HDM_SERVICES_DIR, 'clickhouse') : join(repoRoot, '.services', 'clickhouse')));
+  return serviceStateDir('clickhouse', stateDir);
 }
 
 function instanceDir(options: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'>): string {
-  const name = options.name ?? 'default';
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`instance name "${name}": use letters, digits, dot, dash, underscore`);
-  return join(clickHouseStateDir(options.stateDir), 'instances', name);
+  return instanceDirIn(clickHouseStateDir(options.stateDir), options.name);
 }
 
 /** True when `GET /ping` answers `Ok.` (no credentials needed, as on a server). */
@@ -80,64 +75,45 @@ export async function ensureClickHouse(options: ClickHouseLaunchOptions = {}): P
   const user = options.user ?? 'default';
   const password = options.password ?? '';
   const dir = instanceDir(options);
-  mkdirSync(dir, { recursive: true });
-  return withLock(join(dir, 'instance.lock'), async () => {
-    let state = readJson<InstanceState>(stateFile(dir));
-    const previous = state ?? readJson<InstanceState>(join(dir, 'ports.json'));
-    const wanted = options.port ?? 0;
-    let startMs = 0;
-    const reusable =
-      state !== null &&
-      alive(state.pid) &&
-      (wanted === 0 || wanted === state.port) &&
-      state.user === user &&
-      state.passwordHash === hash(password, state.salt ?? '') &&
-      (await clickHouseHealthy(`http://127.0.0.1:${state.port}`));
-    if (!reusable) {
-      if (state) await stopPid(state.pid);
-      const port = wanted || (previous?.port && (await portFree(previous.port)) ? previous.port : await freePort());
-      const started = performance.now();
-      const logFile = join(dir, 'server.log');
+  const urlOf = (port: number) => `http://127.0.0.1:${port}`;
+  const { state, startMs } = await ensureInstance<InstanceState>({
+    dir,
+    port: options.port,
+    what: 'the ClickHouse HTTP stand-in',
+    label: `ClickHouse HTTP stand-in "${name}"`,
+    urlOf,
+    healthy: (s) => clickHouseHealthy(urlOf(s.port)),
+    // A running instance with other credentials is restarted with these.
+    fits: (s) => s.user === user && s.passwordHash === hash(password, s.salt ?? ''),
+    spawn: (port, logFile) => {
       const pid = spawnDetached(
         process.execPath,
         ['--import', 'tsx', join(repoRoot, 'services', 'launcher', 'clickhouse-http', 'main.ts'), '--port', String(port), '--data', join(dir, 'data')],
         { cwd: repoRoot, logFile, env: { ...process.env, CLICKHOUSE_USER: user, CLICKHOUSE_PASSWORD: password } },
       );
       const salt = randomBytes(16).toString('hex');
-      state = { pid, port, user, passwordHash: hash(password, salt), salt };
-      writeFileSync(stateFile(dir), JSON.stringify(state));
-      writeFileSync(join(dir, 'ports.json'), JSON.stringify({ pid, port }));
-      const url = `http://127.0.0.1:${port}`;
-      if (!(await waitHealthy(() => clickHouseHealthy(url), pid, options.startTimeoutMs ?? 60_000, 100))) {
-        await stopPid(pid);
-        throw new Error(`the ClickHouse HTTP stand-in did not become healthy on ${url}; log (${logFile}):\n${tail(logFile)}`);
-      }
-      startMs = performance.now() - started;
-      options.log?.(`ClickHouse HTTP stand-in "${name}" listening on ${url} (started in ${(startMs / 1000).toFixed(1)}s)`);
-    }
-    const current = state!;
-    return {
-      name,
-      url: `http://127.0.0.1:${current.port}`,
-      port: current.port,
-      pid: current.pid,
-      user: current.user,
-      dir,
-      timings: { startMs },
-      stop: () => stopClickHouse({ name, stateDir: options.stateDir }),
-    };
+      return { pid, port, user, passwordHash: hash(password, salt), salt };
+    },
+    startTimeoutMs: options.startTimeoutMs ?? 60_000,
+    log: options.log,
   });
+  return {
+    name,
+    url: urlOf(state.port),
+    port: state.port,
+    pid: state.pid,
+    user: state.user,
+    dir,
+    timings: { startMs },
+    stop: () => stopClickHouse({ name, stateDir: options.stateDir }),
+  };
 }
 
-export async function stopClickHouse(options: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  const dir = instanceDir(options);
-  const state = readJson<InstanceState>(stateFile(dir));
-  if (state) await stopPid(state.pid);
-  rmSync(stateFile(dir), { force: true });
+export function stopClickHouse(options: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  return stopInstance(instanceDir(options));
 }
 
 /** Stops the instance and deletes its data. */
-export async function destroyClickHouse(options: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  await stopClickHouse(options);
-  rmSync(instanceDir(options), { recursive: true, force: true });
+export function destroyClickHouse(options: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  return destroyInstance(instanceDir(options));
 }

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { withLock } from './lock.ts';
+import { destroyInstance, instanceDirIn, serviceStateDir, stopInstance } from './instance.ts';
 import { alive, freePort, portFree, readJson, run, spawnDetached, stateFile, stopPid, tail, waitHealthy } from './process.ts';
 
 /**
@@ -16,7 +16,6 @@ export const KAFKA_VERSION = '3.9.1';
 /** SLF4J binding Kafka 3.9's own distribution ships (log4j 1.x API through reload4j). */
 const SLF4J_VERSION = '1.7.36';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface KafkaLaunchOptions {
   /** Instance name: each has its own storage, ports and JVM. Default `default`. */
@@ -54,7 +53,7 @@ interface InstanceState {
 }
 
 export function kafkaStateDir(stateDir?: string): string {
-  return resolve(stateDir ?? (process.env.HDM_SERVICES_DIR ? join(process.env.HDM_SERVICES_DIR, 'kafka') : join(repoRoot, '.services', 'kafka')));
+  return serviceStateDir('kafka', stateDir);
 }
 
 function pom(): string {
@@ -212,9 +211,7 @@ async function startBroker(root: string, dir: string, port: number, controllerPo
 }
 
 function instanceDir(options: Pick<KafkaLaunchOptions, 'name' | 'stateDir'>): string {
-  const name = options.name ?? 'default';
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`instance name "${name}": use letters, digits, dot, dash, underscore`);
-  return join(kafkaStateDir(options.stateDir), 'instances', name);
+  return instanceDirIn(kafkaStateDir(options.stateDir), options.name);
 }
 
 /**
@@ -263,15 +260,11 @@ export async function ensureKafka(options: KafkaLaunchOptions = {}): Promise<Kaf
 }
 
 /** Stops the named instance's broker, if running (its data stays). */
-export async function stopKafka(options: Pick<KafkaLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  const dir = instanceDir(options);
-  const state = readJson<InstanceState>(stateFile(dir));
-  if (state) await stopPid(state.pid, 30_000);
-  rmSync(stateFile(dir), { force: true });
+export function stopKafka(options: Pick<KafkaLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  return stopInstance(instanceDir(options), 30_000);
 }
 
 /** Stops the instance and deletes its data, so the next start formats fresh storage. */
-export async function destroyKafka(options: Pick<KafkaLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  await stopKafka(options);
-  rmSync(instanceDir(options), { recursive: true, force: true });
+export function destroyKafka(options: Pick<KafkaLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  return destroyInstance(instanceDir(options), 30_000);
 }

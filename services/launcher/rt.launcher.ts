@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { serviceStateDir } from './instance.ts';
 import { withLock } from './lock.ts';
 import { alive, freePort, portFree, readJson, sleep, stateFile, stopPid as stopProcessGroup } from './process.ts';
 
@@ -29,7 +29,6 @@ const RT_SETUP_DATABASE = '/usr/sbin/rt-setup-database';
 /** Bumped whenever the pristine database's recipe changes, so old pristine copies are rebuilt. */
 const PRISTINE_VERSION = '5';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface RtLaunchOptions {
   /** Instance name: each name has its own database copy, port and server process. Default `default`. */
@@ -77,7 +76,7 @@ interface InstanceState {
 }
 
 export function rtStateDir(stateDir?: string): string {
-  return resolve(stateDir ?? (process.env.HDM_SERVICES_DIR ? join(process.env.HDM_SERVICES_DIR, 'rt') : join(repoRoot, '.services', 'rt')));
+  return serviceStateDir('rt', stateDir);
 }
 
 /** True when every package RT needs is installed. */

@@ -1,15 +1,12 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { withLock } from './lock.ts';
-import { alive, freePort, portFree, readJson, spawnDetached, stateFile, stopPid, tail, waitHealthy } from './process.ts';
+import { join } from 'node:path';
+import { destroyInstance, ensureInstance, instanceDirIn, repoRoot, serviceStateDir, stopInstance } from './instance.ts';
+import { spawnDetached } from './process.ts';
 
 /**
  * Runs a Confluent-compatible schema registry (schema-registry/registry.server.ts) as a named
  * instance on a loopback port, its schemas kept in `.services/schema-registry/instances/<name>`.
  */
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface SchemaRegistryLaunchOptions {
   /** Instance name. Default `default`. */
@@ -40,13 +37,11 @@ interface InstanceState {
 }
 
 export function schemaRegistryStateDir(stateDir?: string): string {
-  return resolve(stateDir ?? (process.env.HDM_SERVICES_DIR ? join(process.env.HDM_SERVICES_DIR, 'schema-registry') : join(repoRoot, '.services', 'schema-registry')));
+  return serviceStateDir('schema-registry', stateDir);
 }
 
 function instanceDir(options: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'>): string {
-  const name = options.name ?? 'default';
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`instance name "${name}": use letters, digits, dot, dash, underscore`);
-  return join(schemaRegistryStateDir(options.stateDir), 'instances', name);
+  return instanceDirIn(schemaRegistryStateDir(options.stateDir), options.name);
 }
 
 /** True when the registry answers `GET /subjects` with a JSON list. */
@@ -64,56 +59,41 @@ export async function schemaRegistryHealthy(url: string, timeoutMs = 3000): Prom
 export async function ensureSchemaRegistry(options: SchemaRegistryLaunchOptions = {}): Promise<SchemaRegistryInstance> {
   const name = options.name ?? 'default';
   const dir = instanceDir(options);
-  mkdirSync(dir, { recursive: true });
-  return withLock(join(dir, 'instance.lock'), async () => {
-    let state = readJson<InstanceState>(stateFile(dir));
-    const previous = state ?? readJson<InstanceState>(join(dir, 'ports.json'));
-    const wanted = options.port ?? 0;
-    let startMs = 0;
-    const reusable = state !== null && alive(state.pid) && (wanted === 0 || wanted === state.port) && (await schemaRegistryHealthy(`http://127.0.0.1:${state.port}`));
-    if (!reusable) {
-      if (state) await stopPid(state.pid);
-      const port = wanted || (previous?.port && (await portFree(previous.port)) ? previous.port : await freePort());
-      const started = performance.now();
-      const logFile = join(dir, 'server.log');
-      const pid = spawnDetached(
+  const urlOf = (port: number) => `http://127.0.0.1:${port}`;
+  const { state, startMs } = await ensureInstance<InstanceState>({
+    dir,
+    port: options.port,
+    what: 'the schema registry',
+    label: `schema registry "${name}"`,
+    urlOf,
+    healthy: (s) => schemaRegistryHealthy(urlOf(s.port)),
+    spawn: (port, logFile) => ({
+      pid: spawnDetached(
         process.execPath,
         ['--import', 'tsx', join(repoRoot, 'services', 'launcher', 'schema-registry', 'main.ts'), '--port', String(port), '--data', join(dir, 'schemas.json')],
         { cwd: repoRoot, logFile },
-      );
-      state = { pid, port };
-      writeFileSync(stateFile(dir), JSON.stringify(state));
-      writeFileSync(join(dir, 'ports.json'), JSON.stringify(state));
-      const url = `http://127.0.0.1:${port}`;
-      if (!(await waitHealthy(() => schemaRegistryHealthy(url), pid, options.startTimeoutMs ?? 30_000, 100))) {
-        await stopPid(pid);
-        throw new Error(`the schema registry did not become healthy on ${url}; log (${logFile}):\n${tail(logFile)}`);
-      }
-      startMs = performance.now() - started;
-      options.log?.(`schema registry "${name}" listening on ${url} (started in ${(startMs / 1000).toFixed(1)}s)`);
-    }
-    const current = state!;
-    return {
-      name,
-      url: `http://127.0.0.1:${current.port}`,
-      port: current.port,
-      pid: current.pid,
-      dir,
-      timings: { startMs },
-      stop: () => stopSchemaRegistry({ name, stateDir: options.stateDir }),
-    };
+      ),
+      port,
+    }),
+    startTimeoutMs: options.startTimeoutMs ?? 30_000,
+    log: options.log,
   });
+  return {
+    name,
+    url: urlOf(state.port),
+    port: state.port,
+    pid: state.pid,
+    dir,
+    timings: { startMs },
+    stop: () => stopSchemaRegistry({ name, stateDir: options.stateDir }),
+  };
 }
 
-export async function stopSchemaRegistry(options: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  const dir = instanceDir(options);
-  const state = readJson<InstanceState>(stateFile(dir));
-  if (state) await stopPid(state.pid);
-  rmSync(stateFile(dir), { force: true });
+export function stopSchemaRegistry(options: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  return stopInstance(instanceDir(options));
 }
 
 /** Stops the instance and deletes its schemas. */
-export async function destroySchemaRegistry(options: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  await stopSchemaRegistry(options);
-  rmSync(instanceDir(options), { recursive: true, force: true });
+export function destroySchemaRegistry(options: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
+  return destroyInstance(instanceDir(options));
 }
