@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
-import { HdmError } from '../../connectors/sdk/errors.ts';
-import type { EntityName, Envelope, TicketField } from '../../schemas/canonical.ts';
+import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
+import type { EntityName, EntityTypes, Envelope, TicketField } from '../../schemas/canonical.ts';
 import { LOAD_ORDER } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
@@ -200,7 +200,7 @@ export async function createRunLoader(
     if (!pending) {
       pending = (async () => {
         if (!deps.entities.includes(entity)) return null;
-        const record = await source.get(entity, sourceId).catch(() => null);
+        const record = await getWithRetry(source, entity, sourceId);
         if (!record) return null;
         const mapped = mapRecord(entity, record, deps.rules);
         if (mapped.kind === 'filtered') return null;
@@ -210,6 +210,8 @@ export async function createRunLoader(
         return result.outcome === 'loaded' ? result.targetId : null;
       })();
       onTheFly.set(key, pending);
+      // A failure is not remembered: the next record naming it tries again.
+      pending.catch(() => onTheFly.delete(key));
     }
     return pending;
   };
@@ -230,6 +232,24 @@ export async function createRunLoader(
     defaultAgent,
     prefetch: (entity, envelopes) => resolver.prefetch(entity, envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record] : []))),
   };
+}
+
+/**
+ * A source record by ID, null only when the source has none: a transient failure is tried again, and
+ * one that persists fails the load naming it, rather than passing for a record that does not exist
+ * (which would load the referring record without its reference).
+ */
+async function getWithRetry<E extends EntityName>(source: Connector, entity: E, sourceId: string): Promise<EntityTypes[E] | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await source.get(entity, sourceId);
+    } catch (err) {
+      const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
+      if (error.code === 'NOT_FOUND') return null;
+      if (!error.retryable || attempt >= 3) throw error;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
 }
 
 /**
