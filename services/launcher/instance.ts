@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withLock } from './lock.ts';
-import { alive, freePort, portFree, readJson, stateFile, stopPid, tail, waitHealthy } from './process.ts';
+import { freePort, portFree, readJson, stateFile, stillServing, stopPid, tail, waitHealthy } from './process.ts';
 
 /**
  * The life of a named server instance under `<root>/instances/<name>`, shared by the launchers: a
@@ -48,6 +48,8 @@ export interface EnsureInstanceOptions<S extends RunningState> {
   startTimeoutMs: number;
   pollMs?: number;
   log?: (line: string) => void;
+  /** How long a running instance may take to answer before it is restarted. Default 30 s (REUSE_PATIENCE_MS). */
+  reusePatienceMs?: number;
   /** How the running instance is named in the start line: `schema registry "default"`. */
   label: string;
 }
@@ -60,7 +62,11 @@ export async function ensureInstance<S extends RunningState>(options: EnsureInst
     const state = readJson<S>(stateFile(dir));
     const previous = state ?? readJson<RunningState>(join(dir, 'ports.json'));
     const wanted = options.port ?? 0;
-    const reusable = state !== null && alive(state.pid) && (wanted === 0 || wanted === state.port) && (options.fits?.(state) ?? true) && (await options.healthy(state));
+    const reusable =
+      state !== null &&
+      (wanted === 0 || wanted === state.port) &&
+      (options.fits?.(state) ?? true) &&
+      (await stillServing(state.pid, () => options.healthy(state), options.reusePatienceMs));
     if (reusable) return { state, startMs: 0 };
     if (state) await stopPid(state.pid);
     const port = wanted || (previous?.port && (await portFree(previous.port)) ? previous.port : await freePort());

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { withLock } from './lock.ts';
 import { destroyInstance, instanceDirIn, serviceStateDir, stopInstance } from './instance.ts';
-import { alive, freePort, portFree, readJson, run, spawnDetached, stateFile, stopPid, tail, waitHealthy } from './process.ts';
+import { freePort, portFree, readJson, run, spawnDetached, stateFile, stillServing, stopPid, tail, waitHealthy } from './process.ts';
 
 /**
  * Runs Apache Kafka as a single KRaft node (broker and controller in one JVM) from its Maven
@@ -231,7 +231,7 @@ export async function ensureKafka(options: KafkaLaunchOptions = {}): Promise<Kaf
     const wanted = options.port ?? 0;
     let startMs = 0;
     let formatMs = 0;
-    const reusable = state !== null && alive(state.pid) && (wanted === 0 || wanted === state.port) && (await kafkaHealthy(state.port));
+    const reusable = state !== null && (wanted === 0 || wanted === state.port) && (await stillServing(state.pid, () => kafkaHealthy(state!.port)));
     if (!reusable) {
       if (state) await stopPid(state.pid);
       const port = wanted || (previous?.port && (await portFree(previous.port)) ? previous.port : await freePort());

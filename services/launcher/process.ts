@@ -111,6 +111,21 @@ export async function waitHealthy(check: () => Promise<boolean>, pid: number, ti
   return false;
 }
 
+/**
+ * How long a running instance may take to answer before it counts as broken. A shared server under
+ * load (two test files, a busy machine) can miss one health check; restarting it then would pull it
+ * from under the processes using it.
+ */
+export const REUSE_PATIENCE_MS = 30_000;
+
+/**
+ * Whether the recorded server process still runs and answers, waiting up to `patienceMs` for a slow
+ * one. False at once when the process is gone.
+ */
+export function stillServing(pid: number, check: () => Promise<boolean>, patienceMs = REUSE_PATIENCE_MS): Promise<boolean> {
+  return alive(pid) ? waitHealthy(check, pid, patienceMs, 500) : Promise.resolve(false);
+}
+
 export function stateFile(dir: string): string {
   return join(dir, 'state.json');
 }

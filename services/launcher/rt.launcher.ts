@@ -3,7 +3,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync,
 import { join } from 'node:path';
 import { serviceStateDir } from './instance.ts';
 import { withLock } from './lock.ts';
-import { alive, freePort, portFree, readJson, sleep, stateFile, stopPid as stopProcessGroup } from './process.ts';
+import { alive, freePort, portFree, readJson, sleep, stateFile, stillServing, stopPid as stopProcessGroup } from './process.ts';
 
 /**
  * Installs Request Tracker 5 from Debian's packages, initialises a pristine SQLite database once,
@@ -292,7 +292,7 @@ export async function ensureRt(options: RtLaunchOptions = {}): Promise<RtInstanc
     let state = readJson<InstanceState>(stateFile(dir));
     const wantedPort = options.port ?? 0;
     const reusable =
-      state !== null && alive(state.pid) && (wantedPort === 0 || wantedPort === state.port) && (await healthy(`http://127.0.0.1:${state.port}`, pristine.token));
+      state !== null && (wantedPort === 0 || wantedPort === state.port) && (await stillServing(state.pid, () => healthy(`http://127.0.0.1:${state!.port}`, pristine.token)));
     if (!reusable) {
       if (state) await stopServer(state.pid);
       if (!existsSync(join(dir, 'rt5.db'))) copyFileSync(pristine.db, join(dir, 'rt5.db'));
