@@ -3,6 +3,7 @@ import type { Envelope } from '../../schemas/canonical.ts';
 import type { Subscription } from '../bus/message-bus.ts';
 import type { KafkaSubscription } from '../bus/kafka-bus.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
+import { IdMapCache } from '../loader/id-map-cache.ts';
 import type { Loader, PlannedRecord } from '../loader/loader.ts';
 import { followDelta } from '../pipeline/delta.ts';
 import { createRunLoader, prepareTarget, runFullMigration, type PipelineEvents, type RunResult } from '../pipeline/pipeline.ts';
@@ -93,6 +94,8 @@ export async function runMapper(runtime: Runtime, options: { signal?: AbortSigna
 const RUN_WAIT_MS = 60_000;
 /** How long a loader waits for a record it handed to another partition's loader. */
 const HAND_OFF_WAIT_MS = 120_000;
+/** How long a loader believes that a record is missing from the id map, which other loaders write too. */
+const SHARED_MISS_TTL_MS = 2000;
 
 /**
  * Loads planned records into the target. The loader of each run is built on its first message: the run's
@@ -102,7 +105,7 @@ const HAND_OFF_WAIT_MS = 120_000;
 export async function runLoader(runtime: Runtime, options: { signal?: AbortSignal } = {}): Promise<void> {
   const { bus, ledger, config } = runtime;
   const deps = runtime.deps(undefined, options.signal);
-  const loaders = new Map<string, Promise<{ loader: Loader; refresh(): Promise<void> }>>();
+  const loaders = new Map<string, Promise<Loader>>();
   const build = async (runId: string) => {
     let run: RunInfo | null = null;
     for (const started = Date.now(); !run; ) {
@@ -113,17 +116,10 @@ export async function runLoader(runtime: Runtime, options: { signal?: AbortSigna
     }
     const preparedFields = new Set((run.summary.preparedFields as string[] | undefined) ?? []);
     await prepareTarget(deps);
-    const built = await createRunLoader(deps, runId, { detectConflicts: run.kind === 'delta', preparedFields, handOff: (planned) => handOff(runId, planned) });
-    // The default agent is migrated by the agent stream; until then, look again now and then.
-    let lookedAt = Date.now();
-    return {
-      loader: built.loader,
-      async refresh() {
-        if (built.defaultAgent.targetId !== null || Date.now() - lookedAt < 2000) return;
-        lookedAt = Date.now();
-        await built.defaultAgent.resolve(false);
-      },
-    };
+    // The other loaders write the same id map: what was missing a moment ago may be loaded by now.
+    const ids = new IdMapCache(ledger, { missTtlMs: SHARED_MISS_TTL_MS });
+    const built = await createRunLoader(deps, runId, { detectConflicts: run.kind === 'delta', preparedFields, ids, handOff: (planned) => handOff(runId, planned) });
+    return built.loader;
   };
   // A record met only as a reference goes to its own planned topic, keyed like every other version of it:
   // the one loader that owns its partition loads it, in order, and this one waits for its id-map row.
@@ -148,9 +144,7 @@ export async function runLoader(runtime: Runtime, options: { signal?: AbortSigna
       // Keep the loaders of the latest few runs only: a follow keeps starting new ones.
       while (loaders.size > 4) loaders.delete(loaders.keys().next().value!);
     }
-    const ready = await entry;
-    await ready.refresh();
-    return ready.loader;
+    return entry;
   };
   const subscriptions: Subscription[] = [];
   try {

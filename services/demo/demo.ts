@@ -265,7 +265,7 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
   // Read back, the way verification does: map again, resolve through the id map, compare with the target.
   const ids = new IdMapCache(ledger);
   const defaultAgent = await pickDefaultAgent({ source, target, defaultAgentEmail: config.options.defaultAgentEmail }, ids);
-  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId);
+  const resolver = new ReferenceResolver(ids, () => defaultAgent.current());
   const records: DemoRecord[] = [];
   const reassigned: DemoReport['reassigned'] = [];
   for (const envelope of [...tickets, ...articles]) {

@@ -5,6 +5,25 @@ interface Cached {
   entry: IdMapEntry | null;
   /** Written by this process: newer than anything a query can return (the ledger may lag a put). */
   authoritative: boolean;
+  /** When a query found nothing (ms since the epoch); null for an entry. */
+  missedAt: number | null;
+}
+
+export interface IdMapCacheOptions {
+  /** Reference entries kept in memory. Default 200,000. */
+  refCapacity?: number;
+  /**
+   * Ticket entries (with comment IDs) kept in memory. Default 4,000: several times the tickets in
+   * flight on the bus. A ticket entry holds a string pair per comment, so this cache, not the
+   * reference one, decides how the loader's memory grows with the size of a migration.
+   */
+  ticketCapacity?: number;
+  /**
+   * How long a miss read from the ledger is believed, in ms. Default: for ever, right when this process
+   * is the id map's only writer. Where other processes load into the same ledger (cluster loaders), a
+   * record missing a moment ago may have been loaded since.
+   */
+  missTtlMs?: number;
 }
 
 /** A Map that forgets its oldest keys past a capacity. */
@@ -46,19 +65,15 @@ export class IdMapCache {
   /** Tickets with their children, as recently written or fetched ahead for loading. */
   private readonly tickets: Lru<Cached>;
 
+  private readonly missTtlMs: number;
+
   constructor(
     private readonly ledger: Ledger,
-    /** Reference entries kept in memory. Default 200,000. */
-    refCapacity = 200_000,
-    /**
-     * Ticket entries (with comment IDs) kept in memory. Default 4,000: several times the tickets in
-     * flight on the bus. A ticket entry holds a string pair per comment, so this cache, not the
-     * reference one, decides how the loader's memory grows with the size of a migration.
-     */
-    ticketCapacity = 4_000,
+    options: IdMapCacheOptions = {},
   ) {
-    this.refs = new Lru(refCapacity);
-    this.tickets = new Lru(ticketCapacity);
+    this.refs = new Lru(options.refCapacity ?? 200_000);
+    this.tickets = new Lru(options.ticketCapacity ?? 4_000);
+    this.missTtlMs = options.missTtlMs ?? Infinity;
   }
 
   private static key(entity: EntityName, sourceId: string): string {
@@ -74,14 +89,21 @@ export class IdMapCache {
     const cache = this.cache(entity);
     const current = cache.peek(key);
     if (current?.authoritative) return current.entry;
-    cache.set(key, { entry, authoritative: false });
+    cache.set(key, { entry, authoritative: false, missedAt: entry ? null : Date.now() });
     return entry;
+  }
+
+  /** What memory knows of a record, or undefined when the ledger must be asked (unknown, or a miss too old to believe). */
+  private known(entity: EntityName, key: string, recheckMisses: boolean, touch = true): Cached | undefined {
+    const cache = this.cache(entity);
+    const cached = touch ? cache.get(key) : cache.peek(key);
+    if (cached?.missedAt != null && (recheckMisses || Date.now() - cached.missedAt >= this.missTtlMs)) return undefined;
+    return cached;
   }
 
   /** Reads the entries of many records in one query: one query per page instead of one per record. */
   async prefetch(entity: EntityName, sourceIds: string[]): Promise<void> {
-    const cache = this.cache(entity);
-    const wanted = [...new Set(sourceIds)].filter((id) => cache.peek(IdMapCache.key(entity, id)) === undefined);
+    const wanted = [...new Set(sourceIds)].filter((id) => this.known(entity, IdMapCache.key(entity, id), false, false) === undefined);
     for (let i = 0; i < wanted.length; i += 1000) {
       const chunk = wanted.slice(i, i + 1000);
       const found = await this.ledger.lookupIds(entity, chunk);
@@ -92,19 +114,21 @@ export class IdMapCache {
   /** The entry for one record, children included. */
   async get(entity: EntityName, sourceId: string): Promise<IdMapEntry | null> {
     const key = IdMapCache.key(entity, sourceId);
-    const cached = this.cache(entity).get(key);
+    const cached = this.known(entity, key, false);
     if (cached) return cached.entry;
     const found = (await this.ledger.lookupIds(entity, [sourceId])).get(sourceId) ?? null;
     return this.fromQuery(entity, key, found);
   }
 
-  /** Target IDs for many records of one entity (what is cached or in the ledger). */
-  async targetIds(entity: EntityName, sourceIds: string[]): Promise<Map<string, string>> {
+  /**
+   * Target IDs for many records of one entity (what is cached or in the ledger). `recheckMisses` asks
+   * the ledger again for what memory holds as missing.
+   */
+  async targetIds(entity: EntityName, sourceIds: string[], options: { recheckMisses?: boolean } = {}): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    const cache = this.cache(entity);
     const missing: string[] = [];
     for (const id of new Set(sourceIds)) {
-      const cached = cache.get(IdMapCache.key(entity, id));
+      const cached = this.known(entity, IdMapCache.key(entity, id), options.recheckMisses ?? false);
       if (cached === undefined) missing.push(id);
       else if (cached.entry && !cached.entry.deleted && cached.entry.targetId !== '') out.set(id, cached.entry.targetId);
     }
@@ -120,7 +144,7 @@ export class IdMapCache {
 
   /** Records a load; resolves once the ledger holds it. */
   put(entry: IdMapEntry): Promise<void> {
-    this.cache(entry.entity).set(IdMapCache.key(entry.entity, entry.sourceId), { entry, authoritative: true });
+    this.cache(entry.entity).set(IdMapCache.key(entry.entity, entry.sourceId), { entry, authoritative: true, missedAt: null });
     return this.ledger.putId(entry);
   }
 

@@ -16,7 +16,7 @@ export class ReferenceResolver {
   constructor(
     private readonly ids: IdMapCache,
     /** Target ID of the agent who receives what unmatched, deactivated or deleted agents did. */
-    private readonly defaultAgentTargetId: () => string | null,
+    private readonly defaultAgentTargetId: () => string | null | Promise<string | null>,
     /**
      * Loads a referenced record that is not migrated yet (created at the source after its stream was
      * read) and returns its target ID, or null when the source has no such record.
@@ -113,16 +113,16 @@ export class ReferenceResolver {
         }
       }
     }
-    const user = (id: string | null, field: string, allowDefault: boolean): string | null => {
+    const user = async (id: string | null, field: string, allowDefault: boolean): Promise<string | null> => {
       if (id === null) return null;
       const found = agents.get(id) ?? contacts.get(id);
       if (found) return found;
-      const fallback = allowDefault ? this.defaultAgentTargetId() : null;
+      const fallback = allowDefault ? await this.defaultAgentTargetId() : null;
       if (fallback) this.onReassign?.(id);
       notes.push(`${field} ${id} is not a migrated user; ${fallback ? `assigned to the default agent` : 'left empty'}`);
       return fallback;
     };
-    const requesterId = user(ticket.requesterId, 'requesterId', false);
+    const requesterId = await user(ticket.requesterId, 'requesterId', false);
     if (ticket.requesterId !== null && requesterId === null) {
       throw new HdmError('UNRESOLVED_REFERENCE', `ticket ${ticket.sourceId}: requester ${ticket.requesterId} was not migrated (see that contact's own outcome)`, {
         context: { entity: 'ticket', recordId: ticket.sourceId, field: 'requesterId' },
@@ -130,7 +130,7 @@ export class ReferenceResolver {
     }
     let assigneeId: string | null = null;
     if (ticket.assigneeId !== null) {
-      assigneeId = agents.get(ticket.assigneeId) ?? this.defaultAgentTargetId();
+      assigneeId = agents.get(ticket.assigneeId) ?? (await this.defaultAgentTargetId());
       if (!agents.has(ticket.assigneeId)) {
         notes.push(`assignee ${ticket.assigneeId} is not a migrated agent; assigned to the default agent`);
         this.onReassign?.(ticket.assigneeId);
@@ -138,7 +138,8 @@ export class ReferenceResolver {
     }
     const groupId = await this.optional('group', ticket.groupId, 'groupId', notes);
     const organizationId = await this.optional('organization', ticket.organizationId, 'organizationId', notes);
-    const comments = ticket.comments.map((c) => ({ ...c, authorId: user(c.authorId, `comment ${c.sourceId} author`, true) }));
+    const comments: Ticket['comments'] = [];
+    for (const c of ticket.comments) comments.push({ ...c, authorId: await user(c.authorId, `comment ${c.sourceId} author`, true) });
     return { ...ticket, requesterId, assigneeId, groupId, organizationId, comments };
   }
 

@@ -15,6 +15,11 @@ export interface DefaultAgent {
   targetId: string | null;
   /** Looks the agent up on the target; `strict` fails when a named agent is not there. */
   resolve(strict: boolean): Promise<void>;
+  /**
+   * The target ID, looked up again while it is still unknown: another loader process may have
+   * migrated the agent since (cluster mode), and a reassignment must not fall to nobody meanwhile.
+   */
+  current(): Promise<string | null>;
 }
 
 /**
@@ -52,8 +57,12 @@ export async function pickDefaultAgent(deps: Pick<PipelineDeps, 'source' | 'targ
         }
         holder.targetId = found.targetId;
       } else if (chosen) {
-        holder.targetId = (await ids.targetIds('agent', [chosen.sourceId])).get(chosen.sourceId) ?? null;
+        holder.targetId = (await ids.targetIds('agent', [chosen.sourceId], { recheckMisses: true })).get(chosen.sourceId) ?? null;
       }
+    },
+    async current() {
+      if (holder.targetId === null) await holder.resolve(false);
+      return holder.targetId;
     },
   };
   await holder.resolve(false);

@@ -215,7 +215,7 @@ export async function createRunLoader(
     }
     return pending;
   };
-  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId, loadMissing, (id) => events?.reassigned?.(id));
+  const resolver = new ReferenceResolver(ids, () => defaultAgent.current(), loadMissing, (id) => events?.reassigned?.(id));
   const loader = new Loader({
     runId,
     target,

@@ -73,7 +73,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
   await ledger.flush();
   const ids = new IdMapCache(ledger);
   const defaultAgent = await pickDefaultAgent({ source, target, defaultAgentEmail: options.defaultAgentEmail }, ids);
-  const resolver = new ReferenceResolver(ids, () => defaultAgent.targetId);
+  const resolver = new ReferenceResolver(ids, () => defaultAgent.current());
   const report: VerifyReport = { verifyId, entities: {}, clean: true, issues: [] };
 
   for (const entity of LOAD_ORDER) {

@@ -9,7 +9,6 @@ import { ensureClickHouse, type ClickHouseInstance } from '../../services/launch
 import { ensureKafka, stopKafka } from '../../services/launcher/kafka.launcher.ts';
 import { ensureSchemaRegistry, stopSchemaRegistry } from '../../services/launcher/schema-registry.launcher.ts';
 import { HDM, hdm } from '../helpers/hdm-process.ts';
-import { lateRefsSuite } from './cluster-late-refs.suite.ts';
 
 /**
  * Issue 5's failure test: the cluster services as separate processes (poller, mapper, two loaders)
@@ -29,9 +28,6 @@ interface Service {
   exited: Promise<number | null>;
   log: string[];
 }
-
-// First, on a machine not yet loaded by the chaos run: new records met only as references.
-lateRefsSuite();
 
 describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () => {
   let source: SandboxProcess;

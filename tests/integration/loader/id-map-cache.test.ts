@@ -48,9 +48,31 @@ describe('IdMapCache over the embedded ledger', () => {
   });
 
   it('answers from memory within its capacity and from the ledger beyond it', async () => {
-    const small = new IdMapCache(ledger, 2, 2);
+    const small = new IdMapCache(ledger, { refCapacity: 2, ticketCapacity: 2 });
     await Promise.all(['a', 'b', 'c'].map((id) => small.put(entry('group', id, `G${id}`))));
     // 'a' was evicted from memory; the ledger still knows it.
     expect(await small.targetIds('group', ['a', 'b', 'c'])).toEqual(new Map([['a', 'Ga'], ['b', 'Gb'], ['c', 'Gc']]));
+  });
+
+  // Two caches over one ledger stand for two cluster loaders: one loads what the other saw missing.
+  it('believes a miss for missTtlMs only, then finds what another process loaded', async () => {
+    const mine = new IdMapCache(ledger, { missTtlMs: 300 });
+    const theirs = new IdMapCache(ledger);
+    expect(await mine.targetIds('agent', ['a7'])).toEqual(new Map());
+    await theirs.put(entry('agent', 'a7', 'T7'));
+    expect(await mine.targetIds('agent', ['a7'])).toEqual(new Map());
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await mine.targetIds('agent', ['a7'])).toEqual(new Map([['a7', 'T7']]));
+    expect(await mine.get('agent', 'a7')).toMatchObject({ targetId: 'T7' });
+  });
+
+  it('asks the ledger again for a remembered miss when told to', async () => {
+    const forever = new IdMapCache(ledger);
+    const theirs = new IdMapCache(ledger);
+    expect(await forever.targetIds('agent', ['a8'])).toEqual(new Map());
+    await theirs.put(entry('agent', 'a8', 'T8'));
+    expect(await forever.targetIds('agent', ['a8'])).toEqual(new Map());
+    expect(await forever.targetIds('agent', ['a8'], { recheckMisses: true })).toEqual(new Map([['a8', 'T8']]));
+    expect(await forever.targetIds('agent', ['a8'])).toEqual(new Map([['a8', 'T8']]));
   });
 });
