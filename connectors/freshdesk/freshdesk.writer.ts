@@ -96,11 +96,14 @@ const DELETE_PATHS: Record<EntityName, (id: string) => string> = {
 const invalid = (entity: EntityName, recordId: string, field: string, message: string) =>
   new HdmError('INVALID_RECORD', `${entity} ${recordId}: ${message}`, { context: { platform: 'freshdesk', entity, recordId, field } });
 
+/** How old the target's agent list may be before a user missing from it makes it be fetched again, in ms. */
+const AGENT_LIST_MAX_AGE_MS = 10_000;
+
 /** Writes planned canonical records through Freshdesk API v2. */
 export class FreshdeskWriter {
   private sourceFields: TicketField[] = [];
   private fieldsReady: Promise<void> | null = null;
-  private agentIds: Promise<Set<number>> | null = null;
+  private agentList: { ids: Promise<Set<number>>; fetchedAt: number } | null = null;
 
   constructor(
     private readonly client: FreshdeskClient,
@@ -423,7 +426,9 @@ export class FreshdeskWriter {
         id = (await this.client.put<FdAgent>(`/api/v2/contacts/${contacts[0].id}/make_agent`, agentFields)).id;
       }
     }
-    (await this.agents()).add(id);
+    // Only a list already fetched learns of it: fetching it here, while other loaders are still creating
+    // agents, would leave their agents out of it.
+    if (this.agentList) (await this.agentList.ids.catch(() => new Set<number>())).add(id);
     return { targetId: String(id) };
   }
 
@@ -437,11 +442,25 @@ export class FreshdeskWriter {
   }
 
   private agents(): Promise<Set<number>> {
-    if (!this.agentIds) {
-      this.agentIds = this.client.all<FdAgent>('/api/v2/agents').then((list) => new Set(list.map((a) => a.id)));
-      this.agentIds.catch(() => (this.agentIds = null));
+    if (!this.agentList) {
+      const list = { ids: this.client.all<FdAgent>('/api/v2/agents').then((agents) => new Set(agents.map((a) => a.id))), fetchedAt: Date.now() };
+      list.ids.catch(() => {
+        if (this.agentList === list) this.agentList = null;
+      });
+      this.agentList = list;
     }
-    return this.agentIds;
+    return this.agentList.ids;
+  }
+
+  /**
+   * Whether a user is an agent on the target. A user missing from a list older than a few seconds
+   * fetches it again: another process (a second loader, a later delta) may have created the agent.
+   */
+  private async isAgent(userId: number): Promise<boolean> {
+    if ((await this.agents()).has(userId)) return true;
+    if (this.agentList && Date.now() - this.agentList.fetchedAt < AGENT_LIST_MAX_AGE_MS) return false;
+    this.agentList = null;
+    return (await this.agents()).has(userId);
   }
 
   private async writeTicket(targetId: string | null, ticket: Ticket, context: WriteContext): Promise<TargetRef> {
@@ -487,12 +506,11 @@ export class FreshdeskWriter {
    * historical message, which a migration must not do.
    */
   private async addNote(ticketId: number, comment: Comment, context: WriteContext): Promise<FdConversation> {
-    const agents = await this.agents();
     const userId = num(comment.authorId);
     const fields: Record<string, unknown> = {
       body: comment.body.length > 0 ? comment.body : '<p></p>',
       private: !comment.public,
-      incoming: userId !== null && !agents.has(userId),
+      incoming: userId !== null && !(await this.isAgent(userId)),
     };
     if (userId !== null) fields.user_id = userId;
     if (comment.attachments.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);

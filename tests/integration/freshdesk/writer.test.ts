@@ -151,3 +151,62 @@ describe('freshdesk writer round trip into an empty sandbox', () => {
     expect(await t.get('group', group.targetId)).toBeNull();
   });
 });
+
+// Two writers on one account stand for two cluster loaders: each creates some of the agents.
+describe('freshdesk writer beside another writer on the same account', () => {
+  let target: FreshdeskSandbox;
+  afterAll(() => target?.close());
+
+  // Regression: a writer fetched the account's agents at its first agent create, while the other loader
+  // was still creating agents; notes by those agents were then written as `incoming` (from a customer).
+  it('writes a note by an agent the other writer created as an agent note, and a customer note as incoming', async () => {
+    target = await sandbox({ tickets: 0, seed: 78 });
+    const [mine, theirs] = [connect(target), connect(target)];
+    await Promise.all([mine.prepare!({ ticketFields: [] }), theirs.prepare!({ ticketFields: [] })]);
+    const agent = (sourceId: string): Agent => ({
+      sourceId,
+      name: `Agent ${sourceId}`,
+      email: `${sourceId}@support.example.com`,
+      role: 'agent',
+      active: true,
+      deleted: false,
+      groupIds: [],
+      timeZone: null,
+      createdAt: '2025-01-01T00:00:00Z',
+      updatedAt: '2025-01-01T00:00:00Z',
+    });
+    await mine.create('agent', agent('a-mine'), context('a-mine'));
+    const other = await theirs.create('agent', agent('a-theirs'), context('a-theirs'));
+    const customer = await mine.create(
+      'contact',
+      { sourceId: 'c-1', name: 'Customer', email: 'customer@example.org', phone: null, organizationId: null, tags: [], customFields: {}, timeZone: null, createdAt: '2025-01-01T00:00:00Z', updatedAt: '2025-01-01T00:00:00Z' } as Contact,
+      context('c-1'),
+    );
+    const comment = (sourceId: string, authorId: string) => ({ sourceId, authorId, body: `<p>${sourceId}</p>`, public: true, createdAt: '2025-01-02T00:00:00Z', attachments: [] });
+    const ticket: Ticket = {
+      sourceId: 't-1',
+      subject: 'Two loaders',
+      status: 'open',
+      priority: 'normal',
+      type: null,
+      requesterId: customer.targetId,
+      assigneeId: null,
+      groupId: null,
+      organizationId: null,
+      tags: [],
+      customFields: {},
+      createdAt: '2025-01-02T00:00:00Z',
+      updatedAt: '2025-01-02T00:00:00Z',
+      comments: [comment('d', customer.targetId), comment('by-agent', other.targetId), comment('by-customer', customer.targetId)],
+    };
+    const written = await mine.create('ticket', ticket, context('t-1'));
+    const res = await fetch(`${target.url}/api/v2/tickets/${written.targetId}/conversations`, {
+      headers: { authorization: `Basic ${Buffer.from(`${target.credentials.apiKey}:X`).toString('base64')}` },
+    });
+    const notes = (await res.json()) as { body: string; user_id: number; incoming: boolean }[];
+    expect(notes.map((n) => [n.body, n.user_id, n.incoming])).toEqual([
+      ['<p>by-agent</p>', Number(other.targetId), false],
+      ['<p>by-customer</p>', Number(customer.targetId), true],
+    ]);
+  });
+});
