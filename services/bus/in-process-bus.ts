@@ -147,7 +147,7 @@ export class InProcessBus implements MessageBus {
     return { settled: all };
   }
 
-  async subscribe<T>(topicName: string, handler: Handler<T>, options: SubscribeOptions): Promise<Subscription> {
+  async subscribe<T>(topicName: string, handler: Handler<T>, options: SubscribeOptions<T>): Promise<Subscription> {
     const topic = this.topic(topicName);
     if (topic.subscribed) {
       throw new HdmError('INTERNAL', `topic ${topicName} already has a consumer; the in-process bus serves one consumer group per topic`, {

@@ -1,5 +1,6 @@
 import { SchemaRegistryClient, SerdeType, SubjectNameStrategyType, AvroSerializer } from '@confluentinc/schemaregistry';
 import avro from 'avsc';
+import PQueue from 'p-queue';
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage, PublishReceipt, SubscribeOptions, Subscription } from './message-bus.ts';
@@ -70,7 +71,7 @@ export class PoisonMessageError extends HdmError {
   }
 }
 
-export interface KafkaSubscribeOptions extends SubscribeOptions {
+export interface KafkaSubscribeOptions<T = unknown> extends SubscribeOptions<T> {
   /** Stage named in the dead-letter headers of this subscription's poison messages. Default: the group. */
   stage?: string;
 }
@@ -399,7 +400,7 @@ export class KafkaBus implements MessageBus {
     return out;
   }
 
-  async subscribe<T>(topic: string, handler: Handler<T>, options: KafkaSubscribeOptions): Promise<KafkaSubscription> {
+  async subscribe<T>(topic: string, handler: Handler<T>, options: KafkaSubscribeOptions<T>): Promise<KafkaSubscription> {
     await this.ensureTopic(topic);
     const stage = options.stage ?? options.group;
     const consumer: Consumer = this.kafka.consumer({
@@ -419,59 +420,103 @@ export class KafkaBus implements MessageBus {
     let stopped: Promise<void> | null = null;
     const active = new Set<Promise<void>>();
     const stop = () => (stopped ??= consumer.disconnect().catch(() => undefined));
+    // Messages handled at once across the member's partitions, as on the in-process bus: a partition's
+    // messages of different keys run side by side, those of one key one after another.
+    const concurrency = Math.max(1, options.concurrency ?? 4);
+    const slots = new PQueue({ concurrency });
+
+    type Decoded = { message: BusMessage<T> } | { poison: PoisonMessageError };
+    const decodeOne = async (batch: EachBatchPayload['batch'], raw: KafkaMessage): Promise<Decoded> => {
+      try {
+        const value = await this.decode(batch.topic, raw.value, { partition: batch.partition, offset: raw.offset });
+        const message: BusMessage<T> = {
+          topic: batch.topic,
+          key: raw.key ? raw.key.toString('utf8') : '',
+          value: value as T,
+          headers: headersOf(raw.headers),
+          partition: batch.partition,
+          offset: raw.offset,
+        };
+        return { message };
+      } catch (err) {
+        if (!(err instanceof PoisonMessageError)) throw err;
+        return { poison: err };
+      }
+    };
+    const handleOne = async (batch: EachBatchPayload['batch'], raw: KafkaMessage, decoded: Decoded): Promise<void> => {
+      if ('poison' in decoded) await this.deadLetter(batch.topic, stage, raw, batch.partition, decoded.poison);
+      else await handler(decoded.message);
+    };
 
     const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+      const messages = batch.messages;
+      const finished = new Array<boolean>(messages.length).fill(false);
+      // Offsets are resolved and committed only over the prefix of the batch that is wholly handled:
+      // a message handled beyond a gap is read again after a crash (at least once), never skipped.
+      let prefix = 0;
       let sinceCommit = 0;
       let lastHandled: string | null = null;
       let failure: { error: unknown } | null = null;
-      const commit = async () => {
-        if (lastHandled === null) return;
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(lastHandled) + 1n).toString() }]);
+      let commits: Promise<void> = Promise.resolve();
+      const commit = () => {
+        const offset = lastHandled;
+        if (offset === null) return commits;
         sinceCommit = 0;
+        commits = commits.then(() => consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() }]));
+        return commits;
       };
-      try {
-        for (const raw of batch.messages) {
-          if (stopping || !isRunning() || isStale()) break;
-          let value: unknown;
-          let poison: HdmError | null = null;
-          try {
-            value = await this.decode(batch.topic, raw.value, { partition: batch.partition, offset: raw.offset });
-          } catch (err) {
-            if (!(err instanceof PoisonMessageError)) throw err;
-            poison = err;
-          }
-          if (poison) {
-            await this.deadLetter(batch.topic, stage, raw, batch.partition, poison);
-          } else {
-            const message: BusMessage<T> = {
-              topic: batch.topic,
-              key: raw.key ? raw.key.toString('utf8') : '',
-              value: value as T,
-              headers: headersOf(raw.headers),
-              partition: batch.partition,
-              offset: raw.offset,
-            };
-            try {
-              await handler(message);
-            } catch (err) {
-              // Not committed: the next member of the group reads this message again.
-              stopping = true;
-              failure = { error: err };
-              break;
-            }
-          }
-          resolveOffset(raw.offset);
-          lastHandled = raw.offset;
+      const advance = () => {
+        while (prefix < messages.length && finished[prefix]) {
+          resolveOffset(messages[prefix].offset);
+          lastHandled = messages[prefix].offset;
           sinceCommit += 1;
-          if (sinceCommit >= this.commitEvery) await commit();
+          prefix += 1;
+        }
+        if (sinceCommit >= this.commitEvery) commit().catch(() => undefined);
+      };
+      const tails = new Map<string, Promise<void>>();
+      const tasks: Promise<void>[] = [];
+      const halted = () => failure !== null || stopping || !isRunning() || isStale();
+      try {
+        // Decoded up front so that the subscriber can look ahead over the whole batch.
+        const decoded: Decoded[] = [];
+        for (const raw of messages) decoded.push(await decodeOne(batch, raw));
+        if (options.prefetch) {
+          const ready = decoded.flatMap((d) => ('message' in d ? [d.message] : []));
+          if (ready.length > 0) await options.prefetch(ready).catch(() => undefined);
+        }
+        for (let i = 0; i < messages.length && !halted(); i++) {
+          // Backpressure: no more queued than can run.
+          await slots.onSizeLessThan(concurrency);
+          if (halted()) break;
+          const raw = messages[i];
+          const key = raw.key ? raw.key.toString('utf8') : '';
+          const task = (tails.get(key) ?? Promise.resolve()).then(() =>
+            slots.add(async () => {
+              // After a failure, a close or a rebalance nothing more starts: what has not run stays uncommitted.
+              if (halted()) return;
+              try {
+                await handleOne(batch, raw, decoded[i]);
+                finished[i] = true;
+                advance();
+              } catch (err) {
+                failure ??= { error: err };
+                stopping = true;
+              }
+            }),
+          );
+          tails.set(key, task);
+          tasks.push(task);
           await heartbeat();
         }
+        await Promise.all(tasks);
       } finally {
+        await Promise.allSettled(tasks);
         // A commit refused during a rebalance only means those messages are handled again (at least once).
         await commit().catch(() => undefined);
         if (failure) {
           // What was handled before the failure is committed first; only then does the member leave.
-          rejectFailed(failure.error);
+          rejectFailed((failure as { error: unknown }).error);
           void stop();
         }
       }
@@ -480,7 +525,7 @@ export class KafkaBus implements MessageBus {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, options.concurrency ?? 4),
+      partitionsConsumedConcurrently: concurrency,
       eachBatch: async (payload) => {
         const work = handleBatch(payload);
         active.add(work);

@@ -32,11 +32,17 @@ export interface PublishReceipt {
   settled: Promise<void>;
 }
 
-export interface SubscribeOptions {
+export interface SubscribeOptions<T = unknown> {
   /** Consumer group; members of one group share the topic's partitions. */
   group: string;
-  /** Partitions handled at once. Messages of one key are never handled concurrently. Default 4. */
+  /** Messages handled at once, across partitions and within one; never two of one key. Default 4. */
   concurrency?: number;
+  /**
+   * Told of a batch of messages before any of them is handled, to look up in one go what they will
+   * need. A failure only loses the look-ahead. Default none. The Kafka bus calls it per fetched batch;
+   * the in-process bus does not (its publisher holds the page and can look ahead itself).
+   */
+  prefetch?(messages: BusMessage<T>[]): Promise<void>;
 }
 
 export type Handler<T> = (message: BusMessage<T>) => Promise<void>;
@@ -58,6 +64,6 @@ export interface MessageBus {
    * Handles messages; a message counts as consumed only after its handler resolves.
    * A handler that throws stops the subscription and surfaces through `failed`.
    */
-  subscribe<T>(topic: string, handler: Handler<T>, options: SubscribeOptions): Promise<Subscription>;
+  subscribe<T>(topic: string, handler: Handler<T>, options: SubscribeOptions<T>): Promise<Subscription>;
   close(): Promise<void>;
 }

@@ -83,11 +83,13 @@ export class MigrationBus implements MessageBus {
     return this.kafka.publish(this.topic(topic), messages);
   }
 
-  subscribe<T>(topic: string, handler: Handler<T>, options: SubscribeOptions): Promise<Subscription> {
+  subscribe<T>(topic: string, handler: Handler<T>, options: SubscribeOptions<T>): Promise<Subscription> {
     const physical = this.topic(topic);
+    const { prefetch } = options;
     // Each stage of each stream has its own group: members of one group share its partitions.
     return this.kafka.subscribe<T>(physical, (message: BusMessage<T>) => handler({ ...message, topic }), {
       ...options,
+      prefetch: prefetch && ((messages) => prefetch(messages.map((m) => ({ ...m, topic })))),
       group: `${physical}.${options.group}`,
       stage: options.group,
     });

@@ -1,12 +1,12 @@
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { Envelope } from '../../schemas/canonical.ts';
-import type { Subscription } from '../bus/message-bus.ts';
+import type { BusMessage, Subscription } from '../bus/message-bus.ts';
 import type { KafkaSubscription } from '../bus/kafka-bus.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import type { Loader, PlannedRecord } from '../loader/loader.ts';
 import { followDelta } from '../pipeline/delta.ts';
-import { createRunLoader, prepareTarget, runFullMigration, type PipelineEvents, type RunResult } from '../pipeline/pipeline.ts';
+import { createRunLoader, prepareTarget, runFullMigration, type PipelineEvents, type RunLoader, type RunResult } from '../pipeline/pipeline.ts';
 import { loaderStage, mapperStage, plannedTopic, recordsTopic, RUN_HEADER, type PlannedMessage } from '../pipeline/stages.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 
@@ -95,7 +95,7 @@ const RUN_WAIT_MS = 60_000;
 /** How long a loader waits for a record it handed to another partition's loader. */
 const HAND_OFF_WAIT_MS = 120_000;
 /** How long a loader believes that a record is missing from the id map, which other loaders write too. */
-const SHARED_MISS_TTL_MS = 2000;
+const SHARED_MISS_TTL_MS = 30_000;
 
 /**
  * Loads planned records into the target. The loader of each run is built on its first message: the run's
@@ -105,7 +105,7 @@ const SHARED_MISS_TTL_MS = 2000;
 export async function runLoader(runtime: Runtime, options: { signal?: AbortSignal } = {}): Promise<void> {
   const { bus, ledger, config } = runtime;
   const deps = runtime.deps(undefined, options.signal);
-  const loaders = new Map<string, Promise<Loader>>();
+  const loaders = new Map<string, Promise<RunLoader>>();
   const build = async (runId: string) => {
     let run: RunInfo | null = null;
     for (const started = Date.now(); !run; ) {
@@ -118,8 +118,7 @@ export async function runLoader(runtime: Runtime, options: { signal?: AbortSigna
     await prepareTarget(deps);
     // The other loaders write the same id map: what was missing a moment ago may be loaded by now.
     const ids = new IdMapCache(ledger, { missTtlMs: SHARED_MISS_TTL_MS });
-    const built = await createRunLoader(deps, runId, { detectConflicts: run.kind === 'delta', preparedFields, ids, handOff: (planned) => handOff(runId, planned) });
-    return built.loader;
+    return createRunLoader(deps, runId, { detectConflicts: run.kind === 'delta', preparedFields, ids, handOff: (planned) => handOff(runId, planned) });
   };
   // A record met only as a reference goes to its own planned topic, keyed like every other version of it:
   // the one loader that owns its partition loads it, in order, and this one waits for its id-map row.
@@ -135,7 +134,7 @@ export async function runLoader(runtime: Runtime, options: { signal?: AbortSigna
     runtime.logger.warn({ runId, entity: planned.entity, sourceId: planned.sourceId }, `${key} was handed to its loader but is not in the id map after ${HAND_OFF_WAIT_MS / 1000} s`);
     return null;
   };
-  const loaderFor = async (runId: string): Promise<Loader> => {
+  const runLoaderFor = (runId: string): Promise<RunLoader> => {
     let entry = loaders.get(runId);
     if (!entry) {
       entry = build(runId);
@@ -146,11 +145,27 @@ export async function runLoader(runtime: Runtime, options: { signal?: AbortSigna
     }
     return entry;
   };
+  const loaderFor = async (runId: string): Promise<Loader> => (await runLoaderFor(runId)).loader;
+  // One id-map query per fetched batch and entity instead of several per record.
+  const prefetch = async (messages: BusMessage<PlannedMessage>[]) => {
+    const byRun = new Map<string, PlannedMessage[]>();
+    for (const m of messages) {
+      const runId = m.headers[RUN_HEADER];
+      if (!runId) continue;
+      const list = byRun.get(runId) ?? [];
+      list.push(m.value);
+      byRun.set(runId, list);
+    }
+    for (const [runId, planned] of byRun) {
+      const upserts = planned.flatMap((p) => (p.op === 'delete' ? [] : [p]));
+      if (upserts.length > 0) await (await runLoaderFor(runId)).prefetch(upserts[0].entity, upserts.map((p) => p.record));
+    }
+  };
   const subscriptions: Subscription[] = [];
   try {
     for (const entity of config.entities) {
       const handler = loaderStage({ loader: loaderFor, runId: 'unknown-run', logger: runtime.logger });
-      subscriptions.push(await bus.subscribe<PlannedMessage>(plannedTopic(entity), handler, { group: 'loader', concurrency: config.options.loaderConcurrency }));
+      subscriptions.push(await bus.subscribe<PlannedMessage>(plannedTopic(entity), handler, { group: 'loader', concurrency: config.options.loaderConcurrency, prefetch }));
     }
   } catch (err) {
     await Promise.allSettled(subscriptions.map((s) => s.close()));

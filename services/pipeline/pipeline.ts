@@ -170,7 +170,7 @@ export interface RunLoader {
   loader: Loader;
   defaultAgent: DefaultAgent;
   /** Looks up, in one go, the target IDs a page of records refers to. */
-  prefetch(entity: EntityName, envelopes: Envelope[]): Promise<void>;
+  prefetch(entity: EntityName, records: EntityTypes[EntityName][]): Promise<void>;
 }
 
 export async function createRunLoader(
@@ -230,7 +230,7 @@ export async function createRunLoader(
   return {
     loader,
     defaultAgent,
-    prefetch: (entity, envelopes) => resolver.prefetch(entity, envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record] : []))),
+    prefetch: (entity, records) => resolver.prefetch(entity, records),
   };
 }
 
@@ -364,7 +364,7 @@ async function runStream(
         runId,
         page.records.map((e) => ({ entity: e.entity, sourceId: e.sourceId, updatedAt: e.updatedAt, deleted: e.op === 'delete' })),
       );
-      await local?.prefetch(entity, page.records);
+      await local?.prefetch(entity, page.records.flatMap((e) => (e.op === 'upsert' ? [e.record] : [])));
       const receipt = await bus.publish(
         records,
         page.records.map((e) => ({ key: `${e.entity}:${e.sourceId}`, value: e, headers: { [RUN_HEADER]: runId } })),

@@ -86,6 +86,68 @@ describe('KafkaBus', () => {
     expect(second).toEqual(Array.from({ length: 10 }, (_, i) => i + 10));
   });
 
+  it('handles different keys of one partition at once, each key in order', async () => {
+    const b = await bus({ partitions: 1 });
+    const topic = freshTopic('planned');
+    const keys = Array.from({ length: 8 }, (_, k) => `k${k}`);
+    await b.publish<Step>(topic, Array.from({ length: 5 }, (_, seq) => keys.map((key) => ({ key, value: { id: key, seq } }))).flat());
+    let inFlight = 0;
+    let most = 0;
+    const busy = new Set<string>();
+    const seen = new Map<string, number[]>();
+    let overlapped = false;
+    const sub = await b.subscribe<Step>(
+      topic,
+      async (m) => {
+        if (busy.has(m.key)) overlapped = true;
+        busy.add(m.key);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 30));
+        seen.set(m.key, [...(seen.get(m.key) ?? []), m.value.seq]);
+        inFlight -= 1;
+        busy.delete(m.key);
+      },
+      { group: `${topic}.loader`, concurrency: 6 },
+    );
+    await until(() => [...seen.values()].reduce((n, l) => n + l.length, 0) >= 40);
+    await sub.close();
+    expect(overlapped).toBe(false);
+    expect(most).toBe(6);
+    for (const key of keys) expect(seen.get(key)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('after a failure commits only up to the first message not handled, however many after it were', async () => {
+    const b = await bus({ partitions: 1 });
+    const topic = freshTopic('planned');
+    const group = `${topic}.loader`;
+    // One partition, keys a and b alternating: b's messages after a's failing one are handled meanwhile.
+    await b.publish<Step>(topic, Array.from({ length: 20 }, (_, seq) => ({ key: seq % 2 === 0 ? 'a' : 'b', value: { id: 'x', seq } })));
+    const first: number[] = [];
+    const a = await b.subscribe<Step>(
+      topic,
+      async (m) => {
+        if (m.value.seq === 6) {
+          await new Promise((r) => setTimeout(r, 300));
+          throw new Error('loader crashed');
+        }
+        first.push(m.value.seq);
+      },
+      { group, concurrency: 4 },
+    );
+    await expect(a.failed).rejects.toThrow('loader crashed');
+    await a.close({ drain: false });
+    expect(first.filter((seq) => seq < 6)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(first.some((seq) => seq > 6)).toBe(true);
+    expect(first).not.toContain(8);
+
+    const second: number[] = [];
+    const next = await b.subscribe<Step>(topic, async (m) => void second.push(m.value.seq), { group });
+    await until(() => second.length >= 14);
+    await new Promise((r) => setTimeout(r, 500));
+    await next.close();
+    expect(second).toEqual(Array.from({ length: 14 }, (_, i) => i + 6));
+  });
+
   it('close without drain lets the in-flight handler finish, commits it, and leaves the rest to the next member', async () => {
     const b = await bus();
     const topic = freshTopic('loaded');
