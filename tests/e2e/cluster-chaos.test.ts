@@ -118,8 +118,9 @@ describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () =
     supervised('loader', 'loader-2');
     let poller = supervised('poller', 'poller');
 
-    // Five kills and two outages, in a random order, one every 20–70 s: spread over the run (about ten
-    // minutes on two cores). The poller's exit code 0 means every stream settled.
+    // Five kills and two outages, in a random order, one every 15–50 s: spread over the run (about eight
+    // minutes on two cores; at most about six and a half for the plan). The poller's exit code 0 means
+    // every stream settled.
     const plan: ('kill' | 'kafka' | 'registry')[] = ['kill', 'kill', 'kill', 'kill', 'kill', 'kafka', 'registry'];
     for (let i = plan.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
@@ -127,7 +128,7 @@ describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () =
     }
     const done: string[] = [];
     for (;;) {
-      const wait = 20_000 + random() * 50_000;
+      const wait = 15_000 + random() * 35_000;
       const finished = await Promise.race([poller.exited.then(() => true), sleep(wait).then(() => false), crashed]);
       if (finished) {
         if (done.length < plan.length) throw new Error(`the migration finished after only ${done.join(', ')}:\n${history.join('\n')}`);
