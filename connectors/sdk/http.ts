@@ -35,7 +35,11 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** Resolve with the response instead of throwing for these statuses. */
   okStatuses?: number[];
-  /** Attempts for this request, overriding the client's (e.g. 2 for a fail-fast connection check). */
+  /**
+   * Attempts for this request when it fails (network, 5xx), overriding the client's: e.g. 2 for a
+   * fail-fast connection check. A 429 proves the server answers, so rate-limited attempts are always
+   * retried up to the client's own limit, after the Retry-After the server asked for.
+   */
   maxAttempts?: number;
 }
 
@@ -106,6 +110,7 @@ export class HttpClient {
     const url = this.url(req.path, req.query);
     const context = { platform: this.platform, method, path: url.pathname };
     let attempt = 0;
+    let failures = 0;
     for (;;) {
       attempt += 1;
       const wait = this.pausedUntil - Date.now();
@@ -124,7 +129,8 @@ export class HttpClient {
       }
       if (!(outcome instanceof HdmError)) return outcome;
       if (outcome.code === 'RATE_LIMITED') this.stats.rateLimited += 1;
-      if (!outcome.retryable || attempt >= (req.maxAttempts ?? this.maxAttempts)) throw outcome;
+      else failures += 1;
+      if (!outcome.retryable || attempt >= this.maxAttempts || failures >= (req.maxAttempts ?? this.maxAttempts)) throw outcome;
       this.stats.retries += 1;
       const retryAfter = outcome.context.retryAfter;
       const delayMs =

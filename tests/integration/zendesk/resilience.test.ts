@@ -63,6 +63,26 @@ describe('zendesk reader under pressure', () => {
     }
   });
 
+  // Regression: the connection check tried twice whatever the answer, so a start while the account was
+  // busy (a poller restarted beside running loaders) failed with RATE_LIMITED instead of waiting.
+  it('checks the connection through rate limiting, waiting as asked, yet gives up fast on a failing server', async () => {
+    const sb = await sandbox({ tickets: 1, seed: 24 });
+    const c = connect(sb);
+    try {
+      sb.injectFaults({ status: 429, count: 3, retryAfterSeconds: 1 });
+      const started = Date.now();
+      await c.check();
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
+      sb.injectFaults({ status: 503, count: 5 });
+      const before = sb.requestsServed();
+      await expect(c.check()).rejects.toMatchObject({ code: 'UNREACHABLE' });
+      expect(sb.requestsServed() - before).toBe(2);
+    } finally {
+      await c.close();
+      await sb.close();
+    }
+  });
+
   it('reads more than 1,000 organizations sharing one updated_at exactly once', async () => {
     // 21,000 tickets give 1,050 organizations; tickets are generated lazily, so this stays cheap.
     const sb = await sandbox({ tickets: 21_000, seed: 24 });
