@@ -36,6 +36,8 @@ export interface KafkaBusOptions {
   sessionTimeoutMs?: number;
   /** Topics created compacted, with one partition (checkpoints). Default none. */
   compacted?: (topic: string) => boolean;
+  /** Lines for the operator about what the bus recovered from by itself (a consumer started again). Default none. */
+  log?: (line: string) => void;
 }
 
 /** Topic of one stage of one migration, e.g. `hdm.m1.records`. */
@@ -403,15 +405,7 @@ export class KafkaBus implements MessageBus {
   async subscribe<T>(topic: string, handler: Handler<T>, options: KafkaSubscribeOptions<T>): Promise<KafkaSubscription> {
     await this.ensureTopic(topic);
     const stage = options.stage ?? options.group;
-    const consumer: Consumer = this.kafka.consumer({
-      groupId: options.group,
-      allowAutoTopicCreation: false,
-      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.min(3000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
-      rebalanceTimeout: 60_000,
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    let consumer!: Consumer;
 
     let stopping = false;
     let rejectFailed!: (err: unknown) => void;
@@ -419,7 +413,11 @@ export class KafkaBus implements MessageBus {
     failed.catch(() => undefined);
     let stopped: Promise<void> | null = null;
     const active = new Set<Promise<void>>();
-    const stop = () => (stopped ??= consumer.disconnect().catch(() => undefined));
+    const stop = () => (stopped ??= (async () => {
+      // A restart in progress starts no new member once this is set; wait for it to settle first.
+      await restarting;
+      await consumer.disconnect().catch(() => undefined);
+    })());
     // Messages handled at once across the member's partitions, as on the in-process bus: a partition's
     // messages of different keys run side by side, those of one key one after another.
     const concurrency = Math.max(1, options.concurrency ?? 4);
@@ -448,7 +446,7 @@ export class KafkaBus implements MessageBus {
       else await handler(decoded.message);
     };
 
-    const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+    const handleBatch = (owner: Consumer) => async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
       const messages = batch.messages;
       const finished = new Array<boolean>(messages.length).fill(false);
       // Offsets are resolved and committed only over the prefix of the batch that is wholly handled:
@@ -462,7 +460,7 @@ export class KafkaBus implements MessageBus {
         const offset = lastHandled;
         if (offset === null) return commits;
         sinceCommit = 0;
-        commits = commits.then(() => consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() }]));
+        commits = commits.then(() => owner.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() }]));
         return commits;
       };
       const advance = () => {
@@ -480,7 +478,17 @@ export class KafkaBus implements MessageBus {
       try {
         // Decoded up front so that the subscriber can look ahead over the whole batch.
         const decoded: Decoded[] = [];
-        for (const raw of messages) decoded.push(await decodeOne(batch, raw));
+        for (const raw of messages) {
+          try {
+            decoded.push(await decodeOne(batch, raw));
+          } catch (err) {
+            // Not a bad value but a failure to read any (the registry gone for good): thrown out of the
+            // batch it would stall the partition silently; as a handler failure it stops this member.
+            failure = { error: err };
+            stopping = true;
+            break;
+          }
+        }
         if (options.prefetch) {
           const ready = decoded.flatMap((d) => ('message' in d ? [d.message] : []));
           if (ready.length > 0) await options.prefetch(ready).catch(() => undefined);
@@ -522,20 +530,57 @@ export class KafkaBus implements MessageBus {
       }
     };
 
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: concurrency,
-      eachBatch: async (payload) => {
-        const work = handleBatch(payload);
-        active.add(work);
+    let restarting: Promise<void> = Promise.resolve();
+    const start = async (): Promise<void> => {
+      const member: Consumer = this.kafka.consumer({
+        groupId: options.group,
+        allowAutoTopicCreation: false,
+        sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+        heartbeatInterval: Math.min(3000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
+        rebalanceTimeout: 60_000,
+        // kafkajs restarts a crashed consumer only after errors it deems retriable; after the others (a
+        // group coordinator not found, say) the consumer stays stopped, and its partitions with it. So the
+        // bus restarts every crashed consumer itself, as a new member.
+        retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000, restartOnFailure: async () => false },
+      });
+      member.on(member.events.CRASH, ({ payload }) => {
+        if (stopping || member !== consumer) return;
+        this.options.log?.(`consumer of ${topic} (group ${options.group}) stopped after ${describe(payload.error)}; starting a new one`);
+        restarting = restartUntilRunning();
+      });
+      consumer = member;
+      await member.connect();
+      await member.subscribe({ topics: [topic], fromBeginning: true });
+      const eachBatch = handleBatch(member);
+      await member.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: concurrency,
+        eachBatch: async (payload) => {
+          const work = eachBatch(payload);
+          active.add(work);
+          try {
+            await work;
+          } finally {
+            active.delete(work);
+          }
+        },
+      });
+    };
+    const restartUntilRunning = async (): Promise<void> => {
+      for (let attempt = 0; !stopping; attempt++) {
+        await sleep(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)));
+        if (stopping) return;
+        await consumer.disconnect().catch(() => undefined);
         try {
-          await work;
-        } finally {
-          active.delete(work);
+          await start();
+          return;
+        } catch (err) {
+          this.options.log?.(`consumer of ${topic} (group ${options.group}) could not start again: ${describe(err)}; retrying`);
         }
-      },
-    });
+      }
+    };
+    await start();
 
     const subscription: KafkaSubscription = {
       failed,

@@ -24,12 +24,12 @@ export interface ServeClusterFlags extends ClusterFlags {
 export async function serveClusterCommand(role: ClusterRole, flags: ServeClusterFlags, io: Output, env = process.env): Promise<number> {
   let config = loadConfigOrFail(flags.config);
   if (flags.clickhouseUrl) config = parseMigrationConfig({ ...config, ledger: { ...config.ledger, clickhouseUrl: flags.clickhouseUrl } }, `${flags.config} with --clickhouse-url`);
-  const runtime = await openClusterRuntime(config, flags, env);
+  const say = (line: string) => io.err(`[${role} ${config.name}] ${line}`);
+  const runtime = await openClusterRuntime(config, flags, env, { log: say });
   const controller = new AbortController();
   const onSignal = stopOnSignal(controller, io);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const say = (line: string) => io.err(`[${role} ${config.name}] ${line}`);
   try {
     say(`connected: ${role === 'poller' ? 'reading the source' : 'consuming'}${role === 'poller' ? '' : ' until stopped'}`);
     if (role === 'mapper') await runMapper(runtime, { signal: controller.signal });

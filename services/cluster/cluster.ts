@@ -101,7 +101,7 @@ export class MigrationBus implements MessageBus {
 }
 
 /** Connects to Kafka and the registry; a clear UNREACHABLE error names the one that does not answer. */
-export async function openClusterBus(config: Readonly<MigrationConfig>, settings: ClusterSettings): Promise<MigrationBus> {
+export async function openClusterBus(config: Readonly<MigrationConfig>, settings: ClusterSettings, options: { log?: (line: string) => void } = {}): Promise<MigrationBus> {
   const kafka = await KafkaBus.connect({
     brokers: settings.brokers,
     registryUrl: settings.registryUrl,
@@ -110,14 +110,21 @@ export async function openClusterBus(config: Readonly<MigrationConfig>, settings
     clientId: `hdm-${config.name}`,
     sessionTimeoutMs: settings.sessionTimeoutMs,
     compacted: (topic) => topic === topicName(config.name, CHECKPOINTS_STAGE),
+    log: options.log,
   });
   return new MigrationBus(kafka, config.name);
 }
 
 /** The runtime of a cluster service: the migration's sources, target and ledger, on the Kafka bus. */
-export async function openClusterRuntime(config: Readonly<MigrationConfig>, flags: ClusterFlags, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+export async function openClusterRuntime(
+  config: Readonly<MigrationConfig>,
+  flags: ClusterFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  /** `log`: lines for the operator about what the bus recovered from by itself. */
+  options: { log?: (line: string) => void } = {},
+): Promise<Runtime> {
   const settings = clusterSettings(config, flags, env);
-  const bus = await openClusterBus(config, settings);
+  const bus = await openClusterBus(config, settings, options);
   try {
     return await openRuntime(config, env, {
       bus,

@@ -127,7 +127,12 @@ describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () =
       [plan[i], plan[j]] = [plan[j], plan[i]];
     }
     const done: string[] = [];
+    // Short of the test's own timeout: a run that stalls says where, with every service's last lines.
+    const deadline = Date.now() + 25 * 60_000;
+    const stalled = () =>
+      new Error(`the migration did not finish within 25 minutes:\n${history.join('\n')}\n${[...services.values()].map((s) => `--- ${s.name}:\n${s.log.slice(-40).join('\n')}`).join('\n')}`);
     for (;;) {
+      if (Date.now() > deadline) throw stalled();
       const wait = 15_000 + random() * 35_000;
       const finished = await Promise.race([poller.exited.then(() => true), sleep(wait).then(() => false), crashed]);
       if (finished) {

@@ -148,6 +148,31 @@ describe('KafkaBus', () => {
     expect(second).toEqual(Array.from({ length: 14 }, (_, i) => i + 6));
   });
 
+  // A crashed consumer is started again by the bus, not left to kafkajs, which restarts only after errors
+  // it deems retriable (a chaos run once waited for ever on a mapper that consumed no KB article).
+  it('starts a new member after its consumer crashed, and the topic carries on', async () => {
+    const topic = freshTopic('records');
+    const publisher = await bus();
+    await publisher.publish<Step>(topic, [{ key: 'k0', value: { id: 'x', seq: 0 } }]);
+    const lines: string[] = [];
+    const consumer = await bus({ log: (line) => lines.push(line) });
+    const seen = new Set<number>();
+    const sub = await consumer.subscribe<Step>(topic, async (m) => void seen.add(m.value.seq), { group: `${topic}.mapper` });
+    await until(() => seen.size >= 1);
+    // The topic goes away under the idle consumer and comes back.
+    const admin = raw().admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic] });
+    await until(() => lines.length > 0, 120_000);
+    await admin.createTopics({ topics: [{ topic, numPartitions: 4 }] });
+    await admin.disconnect();
+    const again = await bus();
+    await again.publish<Step>(topic, Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, value: { id: 'x', seq: i + 1 } })));
+    await until(() => seen.size >= 6, 120_000);
+    await sub.close();
+    expect(lines.join('\n')).toContain(`consumer of ${topic} (group ${topic}.mapper) stopped after`);
+  });
+
   it('close without drain lets the in-flight handler finish, commits it, and leaves the rest to the next member', async () => {
     const b = await bus();
     const topic = freshTopic('loaded');
