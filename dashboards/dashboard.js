@@ -244,6 +244,8 @@ function onEvent(type, data) {
   } else if (type === 'summary') {
     renderEntities(data.reconciliation);
     renderReadiness(data.readiness);
+    // The runs table moves with the rest, the running run included, not only when a job ends.
+    if (data.runs) renderRuns(data.runs);
   } else if (type === 'job') {
     if (data.status !== 'running') loadDashboard().catch(() => {});
     else renderLive({ run: {}, canonicalLoaded: Number($('#canonical').dataset.value || 0) }, data);

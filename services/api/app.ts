@@ -76,7 +76,7 @@ export function buildApi(options: ApiOptions): Api {
     const runtime = await handle.open();
     const recon = await reconciliation(runtime.ledger);
     const runs = await runtime.ledger.runs();
-    return { reconciliation: recon, readiness: readiness(runs, recon, handle.config.dashboard) };
+    return { reconciliation: recon, readiness: readiness(runs, recon, handle.config.dashboard), runs: runs.slice(-20) };
   };
   const registry = new MigrationRegistry({ stateDir: options.stateDir, env: options.env, summarize: summaryOf });
   for (const file of options.configFiles ?? []) registry.addFile(file, options.clickhouseUrl);

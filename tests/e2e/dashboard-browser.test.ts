@@ -74,8 +74,10 @@ describe('the cutover dashboard in a real browser', () => {
     // Watch the live table: the ticket count must be seen at several rising values before the run ends.
     const seen: number[] = [];
     const sourceSeen: number[] = [];
+    let runningRunShown = false;
     const deadline = Date.now() + 120_000;
     for (;;) {
+      if (!runningRunShown) runningRunShown = ((await page.textContent('#runs tbody').catch(() => '')) ?? '').includes('running');
       const text = await page.textContent('#live tbody tr[data-entity="ticket"] td.loaded').catch(() => null);
       if (text) {
         const n = Number(text.replace(/\D/g, ''));
@@ -94,6 +96,8 @@ describe('the cutover dashboard in a real browser', () => {
     const tickets = m.source.counts().ticket;
     expect(seen.filter((n) => n > 0 && n < tickets).length, `ticket counts seen: ${seen.join(', ')}`).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
+    // The runs table showed the run while it ran, not only once it ended.
+    expect(runningRunShown).toBe(true);
 
     // After the run: the ledger's counts and a verdict with its reasons, still on the same document.
     await page.waitForFunction(`document.querySelector('#entities tbody tr[data-entity="ticket"] td.loaded')?.textContent.replace(/\\D/g, '') === '${tickets}'`, null, {
