@@ -88,7 +88,6 @@ export async function main(argv: string[]): Promise<void> {
           : {
               ledger: { clickhouseUrl: clickhouse.url, database: name },
               cluster: { brokers: kafka.brokers, registryUrl: registry.url, partitions },
-              options: { loaderConcurrency: partitions },
             };
       writeFileSync(configFile, stringify({ ...base, ...clusterConfig }));
       const env = { ...process.env, ...source.env, ...target.env };

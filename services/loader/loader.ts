@@ -100,8 +100,13 @@ export class Loader {
       const sum = this.checksumOf(entity, record);
       const plannedSum = checksum(project(entity, record, []));
       const { action, ref, created, rule } = await this.write(planned, record, sum, plannedSum);
+      // The id-map row and the attempt row go to the ledger together: one flush instead of two in a
+      // row. The load resolves only once both are written, so its message is not yet consumed if a
+      // crash comes between them; the replay then finds the record (by its id-map row, or its intent
+      // and the target's copy) instead of creating it again.
+      const written: Promise<void>[] = [];
       if (action !== 'unchanged') {
-        await this.options.ids.put({
+        written.push(this.options.ids.put({
           entity,
           sourceId,
           targetId: ref.targetId,
@@ -112,21 +117,24 @@ export class Loader {
           plannedChecksum: plannedSum,
           children: ref.children ?? {},
           deleted: false,
-        });
+        }));
       }
-      await ledger.recordAttempt({
-        runId,
-        entity,
-        sourceId,
-        targetId: ref.targetId,
-        outcome: 'loaded',
-        action,
-        rule: rule ?? null,
-        errorCode: null,
-        errorMessage: null,
-        checksum: sum,
-        durationMs: performance.now() - started,
-      });
+      written.push(
+        ledger.recordAttempt({
+          runId,
+          entity,
+          sourceId,
+          targetId: ref.targetId,
+          outcome: 'loaded',
+          action,
+          rule: rule ?? null,
+          errorCode: null,
+          errorMessage: null,
+          checksum: sum,
+          durationMs: performance.now() - started,
+        }),
+      );
+      await Promise.all(written);
       return { outcome: 'loaded', action, targetId: ref.targetId, notes: [...planned.notes, ...notes], rule: rule ?? null };
     } catch (err) {
       const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });

@@ -56,7 +56,10 @@ export interface PipelineDeps {
    * the next one waits until the ledger shows every record of it settled, so load order holds.
    */
   stages?: 'local' | 'remote';
-  /** How often a remote-stages poller looks at the ledger while it waits, in ms. Default 1000. */
+  /**
+   * How often a remote-stages poller looks at the ledger while it waits, in ms. Default: every second,
+   * every 100 ms once at most 200 records are left, so the next stream does not start a second late.
+   */
   settlePollMs?: number;
   events?: PipelineEvents;
   /** Structured log of the run (failures, phases). Default: silent. */
@@ -318,7 +321,6 @@ export async function runEntities(
  */
 async function waitUntilSettled(deps: PipelineDeps, runId: string, entity: EntityName, c: StreamCounts): Promise<void> {
   const log = deps.logger ?? silentLogger;
-  const pollMs = deps.settlePollMs ?? 1000;
   let lastReport = Date.now();
   for (;;) {
     const progress = await deps.ledger.runProgress(runId, entity);
@@ -332,6 +334,7 @@ async function waitUntilSettled(deps: PipelineDeps, runId: string, entity: Entit
       lastReport = Date.now();
       log.info({ runId, entity, ...progress }, `waiting for the loaders: ${progress.settled} of ${progress.seen} ${entity} records settled`);
     }
+    const pollMs = deps.settlePollMs ?? (progress.seen - progress.settled <= 200 ? 100 : 1000);
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
