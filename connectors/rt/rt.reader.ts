@@ -1,4 +1,5 @@
-import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import { idRangeFrom } from '../sdk/composed-connector.ts';
+import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import { RtClient, RT_PAGE_SIZE, type RtCollection, type RtRef } from './rt.client.ts';
@@ -497,6 +498,16 @@ export class RtReader {
       throw new HdmError('ATTACHMENT_FAILED', `rt attachment ${id} has no content`, { context: { platform: 'rt', recordId: attachment.sourceId } });
     }
     return { body: new Uint8Array(Buffer.from(res.body.Content, 'base64')), contentType: res.body.ContentType ?? attachment.contentType };
+  }
+
+  /** Tickets only: the ticket search sorted by ID, one ticket a page, in each order. */
+  async idRange(entity: EntityName): Promise<IdRange | null> {
+    if (entity !== 'ticket') return null;
+    return idRangeFrom(async (order) => {
+      const res = await this.client.get<RtCollection<RtRef>>('tickets', { query: 'id > 0', orderby: 'id', order: order.toUpperCase(), per_page: 1 });
+      const ref = res.body.items[0];
+      return ref ? Number(ref.id) : null;
+    });
   }
 
   async count(entity: EntityName): Promise<number | null> {

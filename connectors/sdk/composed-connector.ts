@@ -1,6 +1,7 @@
 import type { AttachmentMeta, EntityName, EntityTypes, TicketField } from '../../schemas/canonical.ts';
 import type {
   Connector,
+  IdRange,
   Limitation,
   Page,
   PrepareResult,
@@ -22,6 +23,13 @@ export interface ConnectorReader {
   get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null>;
   openAttachment?(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }>;
   count?(entity: EntityName): Promise<number | null>;
+  idRange?(entity: EntityName): Promise<IdRange | null>;
+}
+
+/** An ID range from a list's first record in each order (one request each, side by side). */
+export async function idRangeFrom(edge: (order: 'asc' | 'desc') => Promise<number | null>): Promise<IdRange | null> {
+  const [lowest, highest] = await Promise.all([edge('asc'), edge('desc')]);
+  return lowest === null || highest === null ? null : { lowest: Math.min(lowest, highest), highest: Math.max(lowest, highest) };
 }
 
 /** The writing half of a platform connector. */
@@ -70,6 +78,10 @@ export abstract class ComposedConnector implements Connector {
 
   async count(entity: EntityName): Promise<number | null> {
     return this.reader.count ? this.reader.count(entity) : null;
+  }
+
+  async idRange(entity: EntityName): Promise<IdRange | null> {
+    return this.reader.idRange ? this.reader.idRange(entity) : null;
   }
 
   find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null> {

@@ -51,6 +51,12 @@ export interface ReadOptions {
   overlapSeconds?: number;
 }
 
+/** Lowest and highest ID of a stream's records; IDs between them may be missing (deleted, merged). */
+export interface IdRange {
+  lowest: number;
+  highest: number;
+}
+
 export interface RateLimitInfo {
   /** Requests per minute the account is allowed. */
   requestsPerMinute: number;
@@ -92,6 +98,12 @@ export interface SourceConnector {
   openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }>;
   /** How many records a stream holds, when the platform can tell cheaply. */
   count?(entity: EntityName): Promise<number | null>;
+  /**
+   * The lowest and highest numeric ID of a stream's records, when the platform numbers them in
+   * sequence and can tell in a request or two (null: it cannot, or the stream is empty). Lets a
+   * demo draw its sample from the whole helpdesk, not only from the first records a read returns.
+   */
+  idRange?(entity: EntityName): Promise<IdRange | null>;
   /** A link a person can open to see the record. */
   recordUrl(entity: EntityName, id: string): string;
   readonly rateLimit: RateLimitInfo;

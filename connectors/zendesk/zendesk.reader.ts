@@ -1,5 +1,6 @@
 import type { AttachmentMeta, EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
-import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import { idRangeFrom } from '../sdk/composed-connector.ts';
+import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
 import {
@@ -394,6 +395,15 @@ export class ZendeskReader {
     }
     const { body, contentType } = await this.client.download(attachment.url);
     return { body, contentType: attachment.contentType || contentType };
+  }
+
+  /** Tickets only: the ticket list sorted by ID, one ticket a page, in each order. */
+  async idRange(entity: EntityName): Promise<IdRange | null> {
+    if (entity !== 'ticket') return null;
+    return idRangeFrom(async (order) => {
+      const body = await this.client.get<{ tickets: ZdTicket[] }>('/api/v2/tickets.json', { sort_by: 'id', sort_order: order, per_page: '1' });
+      return body.tickets[0]?.id ?? null;
+    });
   }
 
   async count(entity: EntityName): Promise<number | null> {

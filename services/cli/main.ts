@@ -241,7 +241,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--tickets <ids>', 'source ticket IDs, e.g. 12,15,31').argParser(ids('--tickets')))
     .addOption(new Option('--articles <ids>', 'source KB article IDs').argParser(ids('--articles')))
     .addOption(new Option('--count <n>', 'records of each kind picked at random').default(20).argParser(int('--count', 0)))
-    .addOption(new Option('--pool <n>', 'records read from the start of each source stream to pick from (default 10 × count, at least 100)').argParser(int('--pool', 1)))
+    .addOption(new Option('--pool <n>', 'records read from the start of a source stream to pick from (default 10 × count, at least 100); tickets are drawn by ID across the whole helpdesk where the source can tell its ID range, the pool only tops them up').argParser(int('--pool', 1)))
     .option('--resample', "draw a new random sample instead of re-using the previous demo's records")
     .option('--out-dir <dir>', 'where the HTML and JSON report go (default <state dir>/demo)')
     .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')

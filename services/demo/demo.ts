@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Connector, Page, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
+import type { Connector, IdRange, Page, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
 import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import { diffProjections, project } from '../../schemas/projection.ts';
@@ -21,7 +21,10 @@ export interface DemoOptions {
   articles?: string[];
   /** Records of each kind picked at random. Default 20. */
   count?: number;
-  /** Records read from the start of each source stream to pick from. Default 10 × count. */
+  /**
+   * Records read from the start of a source stream to pick from. Default 10 × count, at least 100.
+   * Tickets are drawn by ID across the source's whole range instead when it can tell the range.
+   */
   pool?: number;
   /** Draw a new random sample instead of re-using the previous demo's. Default false. */
   resample?: boolean;
@@ -109,25 +112,72 @@ export async function sourceRecords<E extends EntityName>(source: Connector, ent
   return found as EntityTypes[E][];
 }
 
-/** Picks records of one entity: the given IDs (each must exist), or a random sample of the first `pool`. */
-async function pick<E extends EntityName>(runtime: Runtime, entity: E, ids: string[] | undefined, count: number, pool: number, random: () => number): Promise<Envelope<E>[]> {
+const envelopeOf = <E extends EntityName>(entity: E, record: EntityTypes[E]): Envelope<E> => ({ entity, op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record });
+
+/**
+ * The range to draw IDs from: when the source can tell it and it is larger than the pool (a pool as
+ * large as the range holds every record already, and costs fewer requests).
+ */
+async function drawRange(source: Connector, entity: EntityName, pool: number): Promise<IdRange | null> {
+  const range = source.idRange ? await source.idRange(entity) : null;
+  return range && range.highest - range.lowest + 1 > pool ? range : null;
+}
+
+/** Gets per request batch while drawing IDs. */
+const DRAW_CONCURRENCY = 4;
+
+/**
+ * Picks records of one entity: the given IDs (each must exist), or `count` at random: drawn by ID
+ * across the whole range when the source can tell it (IDs that are gone or that the mapping leaves
+ * out are drawn again, up to ten tries a record), topped up from the first `pool` records.
+ */
+async function pick<E extends EntityName>(
+  runtime: Runtime,
+  entity: E,
+  ids: string[] | undefined,
+  count: number,
+  from: { pool: number; range: IdRange | null },
+  random: () => number,
+): Promise<Envelope<E>[]> {
   const { source, rules } = runtime;
   if (ids && ids.length > 0) {
     const found = await sourceRecords(source, entity, ids);
-    return found.map((record) => ({ entity, op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record }));
+    return found.map((record) => envelopeOf(entity, record));
   }
   if (count === 0) return [];
+  // Random picks are records the mapping would move; a record the user names is shown whatever happens to it.
+  const moves = (record: EntityTypes[E]) => mapRecord(entity, record, rules).kind === 'planned';
+  const picked = new Map<string, Envelope<E>>();
+  if (from.range) {
+    const { lowest, highest } = from.range;
+    const span = highest - lowest + 1;
+    const tried = new Set<number>();
+    for (let budget = Math.max(50, count * 10); picked.size < count && budget > 0 && tried.size < span; ) {
+      const batch: number[] = [];
+      while (batch.length < Math.min(DRAW_CONCURRENCY, count - picked.size, budget) && tried.size < span) {
+        // An ID drawn before moves on to the next one not yet tried, so every draw counts.
+        let offset = Math.min(span - 1, Math.floor(random() * span));
+        while (tried.has(lowest + offset)) offset = (offset + 1) % span;
+        const id = lowest + offset;
+        tried.add(id);
+        batch.push(id);
+      }
+      budget -= batch.length;
+      const records = await Promise.all(batch.map((id) => source.get(entity, String(id))));
+      for (const record of records) if (record && moves(record) && picked.size < count) picked.set(record.sourceId, envelopeOf(entity, record));
+    }
+    if (picked.size === count) return [...picked.values()];
+  }
   const candidates: Envelope<E>[] = [];
   let read = 0;
   for await (const page of source.read(entity, null)) {
     for (const e of page.records) {
       read += 1;
-      // Random picks are records the mapping would move; a record the user names is shown whatever happens to it.
-      if (e.op === 'upsert' && mapRecord(entity, e.record, rules).kind === 'planned') candidates.push(e);
+      if (e.op === 'upsert' && !picked.has(e.sourceId) && moves(e.record)) candidates.push(e);
     }
-    if (read >= pool) break;
+    if (read >= from.pool) break;
   }
-  return sample(candidates, count, random);
+  return [...picked.values(), ...sample(candidates, count - picked.size, random)];
 }
 
 /** The source as the pipeline sees it during a demo: picked records, whole small streams, the rest on demand. */
@@ -222,10 +272,18 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
     selection = 'previous';
   }
   const kbWanted = target.capabilities.entities.includes('kbArticle') && config.entities.includes('kbArticle') && !config.options.skipKb;
-  options.step?.(given ? 'reading the named records from the source…' : selection === 'previous' ? "re-reading the previous demo's records…" : `picking ${count} tickets and ${count} articles among the first ${pool} of each…`);
   const ticketsWanted = config.entities.includes('ticket') || Boolean(options.tickets?.length);
-  const tickets = ticketsWanted ? await pick(runtime, 'ticket', previous?.tickets ?? options.tickets, given ? 0 : count, pool, random) : [];
-  const articles = kbWanted || options.articles?.length ? await pick(runtime, 'kbArticle', previous?.articles ?? options.articles, given ? 0 : count, pool, random) : [];
+  const drawing = !given && selection === 'random';
+  const ticketRange = drawing && ticketsWanted ? await drawRange(source, 'ticket', pool) : null;
+  options.step?.(
+    given
+      ? 'reading the named records from the source…'
+      : selection === 'previous'
+        ? "re-reading the previous demo's records…"
+        : `picking ${count} tickets ${ticketRange ? `by ID across ${ticketRange.lowest}–${ticketRange.highest}` : `among the first ${pool}`} and ${count} articles among the first ${pool}…`,
+  );
+  const tickets = ticketsWanted ? await pick(runtime, 'ticket', previous?.tickets ?? options.tickets, given ? 0 : count, { pool, range: ticketRange }, random) : [];
+  const articles = kbWanted || options.articles?.length ? await pick(runtime, 'kbArticle', previous?.articles ?? options.articles, given ? 0 : count, { pool, range: null }, random) : [];
 
   await Promise.all([source.check(), target.check()]);
   const startedAt = new Date().toISOString();

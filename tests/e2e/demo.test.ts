@@ -156,3 +156,37 @@ describe('a full migration after demos (zendesk → freshdesk)', () => {
     expect(result.counts.ticket.unchanged + result.counts.ticket.updated).toBe(demoed.length);
   });
 });
+
+describe('hdm demo on a helpdesk larger than its pool (zendesk → freshdesk)', () => {
+  let m: MigrationEnv;
+  beforeAll(async () => {
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 120, seed: 54, articles: 2, maxComments: 2 });
+  });
+  afterAll(async () => m?.close());
+
+  it('draws its random tickets by ID across the whole helpdesk, not from the first records a read returns', async () => {
+    const rt = await openRuntime(parseMigrationConfig(m.config), m.env);
+    const range = await rt.source.idRange!('ticket');
+    const first10 = new Set((await readAll(rt.source, 'ticket')).slice(0, 10).map((e) => e.sourceId));
+    await rt.close();
+    expect(range).toMatchObject({ lowest: 1, highest: 120 });
+    const routes = async () => ((await (await fetch(`${m.source.url}/__sandbox/state`)).json()) as { requests_by_route: Record<string, number> }).requests_by_route;
+    const served = (counts: Record<string, number>, pattern: RegExp) => Object.entries(counts).reduce((n, [route, c]) => n + (pattern.test(route) ? c : 0), 0);
+    const before = await routes();
+    const { code, report } = await demo(m, {}, { count: 6, pool: 10 });
+    const after = await routes();
+    expect(code).toBe(0);
+    expect(report.ok).toBe(true);
+    const picked: string[] = report.records.filter((r: any) => r.entity === 'ticket').map((r: any) => r.sourceId);
+    expect(new Set(picked).size).toBe(6);
+    expect(picked.every((id) => Number(id) >= 1 && Number(id) <= 120)).toBe(true);
+    expect(picked.filter((id) => !first10.has(id)).length).toBeGreaterThan(0);
+    // Only the drawn tickets were read: no ticket export page (a pool read takes one, with every
+    // listed ticket's comments), and one comment list per drawn ticket, read again for the report.
+    const exports = /incremental\/tickets/;
+    const comments = /tickets\/:id\/comments/;
+    expect(served(after, exports) - served(before, exports)).toBe(0);
+    expect(served(after, comments) - served(before, comments)).toBeLessThanOrEqual(2 * 6);
+    expect(m.target.counts().ticket).toBe(6);
+  });
+});

@@ -549,7 +549,11 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       const ids: number[] = [];
       const order = store.ticketsByTime();
       for (const id of order.ids) if (store.ticket(id)) ids.push(id);
-      ids.sort((a, b) => a - b);
+      // Sorted by ID unless asked otherwise; of the platform's sort_by values only id is served here.
+      const sortBy = ctx.query.get('sort_by') ?? 'id';
+      if (sortBy !== 'id') throw badRequest(`sort_by=${sortBy} is not served by the sandbox (id is)`, 'InvalidValue');
+      const descending = ctx.query.get('sort_order') === 'desc';
+      ids.sort((a, b) => (descending ? b - a : a - b));
       return list(ctx, 'tickets', ids, (id) => store.ticketJson(store.ticket(id)!));
     }
     const found = store.ticketsByExternalId(external);

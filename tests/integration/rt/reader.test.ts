@@ -51,6 +51,9 @@ describe('RT reader over a seeded RT', () => {
       expect(new Set(records.map((r) => r.sourceId)).size, `${entity} ids unique`).toBe(records.length);
     }
     expect(await c.count?.('ticket')).toBe(TICKETS);
+    const ids = (await readAll('ticket')).records.map((t) => Number(t.sourceId));
+    expect(await c.idRange!('ticket')).toEqual({ lowest: Math.min(...ids), highest: Math.max(...ids) });
+    expect(await c.idRange!('contact')).toBeNull();
   });
 
   it('reads tickets with their transactions, visibility, attachments, fields and people', async () => {

@@ -39,6 +39,10 @@ describe('zendesk reader against a seeded sandbox', () => {
         expect(upserts.size, `${entity} distinct`).toBe(expected[entity]);
         if (entity !== 'ticketField') expect(await c.count(entity), `${entity} count()`).toSatisfy((n: number | null) => n === null || n === expected[entity]);
       }
+      // The ID range bounds exactly the tickets read; other streams do not tell theirs.
+      const ids = [...(await readAll(c, 'ticket')).upserts.keys()].map(Number);
+      expect(await c.idRange('ticket')).toEqual({ lowest: Math.min(...ids), highest: Math.max(...ids) });
+      expect(await c.idRange('contact')).toBeNull();
     } finally {
       await c.close();
     }
@@ -141,6 +145,7 @@ describe('zendesk reader against an empty sandbox', () => {
       const owner = (await readAll(c, 'agent')).upserts.values().next().value!;
       expect(owner).toMatchObject({ role: 'admin', active: true, email: sb.credentials.email });
       expect(await c.count('ticket')).toBe(0);
+      expect(await c.idRange('ticket')).toBeNull();
     } finally {
       await c.close();
       await sb.close();
