@@ -1,4 +1,3 @@
-import { idRangeFrom } from '../sdk/composed-connector.ts';
 import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
@@ -500,14 +499,16 @@ export class RtReader {
     return { body: new Uint8Array(Buffer.from(res.body.Content, 'base64')), contentType: res.body.ContentType ?? attachment.contentType };
   }
 
-  /** Tickets only: the ticket search sorted by ID, one ticket a page, in each order. */
+  /** Tickets only: the first ticket of the search sorted by ID, each way (two requests, side by side). */
   async idRange(entity: EntityName): Promise<IdRange | null> {
     if (entity !== 'ticket') return null;
-    return idRangeFrom(async (order) => {
-      const res = await this.client.get<RtCollection<RtRef>>('tickets', { query: 'id > 0', orderby: 'id', order: order.toUpperCase(), per_page: 1 });
+    const edge = async (order: 'ASC' | 'DESC') => {
+      const res = await this.client.get<RtCollection<RtRef>>('tickets', { query: 'id > 0', orderby: 'id', order, per_page: 1 });
       const ref = res.body.items[0];
       return ref ? Number(ref.id) : null;
-    });
+    };
+    const [lowest, highest] = await Promise.all([edge('ASC'), edge('DESC')]);
+    return lowest === null || highest === null ? null : { lowest, highest };
   }
 
   async count(entity: EntityName): Promise<number | null> {

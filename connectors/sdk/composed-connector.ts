@@ -26,12 +26,6 @@ export interface ConnectorReader {
   idRange?(entity: EntityName): Promise<IdRange | null>;
 }
 
-/** An ID range from a list's first record in each order (one request each, side by side). */
-export async function idRangeFrom(edge: (order: 'asc' | 'desc') => Promise<number | null>): Promise<IdRange | null> {
-  const [lowest, highest] = await Promise.all([edge('asc'), edge('desc')]);
-  return lowest === null || highest === null ? null : { lowest: Math.min(lowest, highest), highest: Math.max(lowest, highest) };
-}
-
 /** The writing half of a platform connector. */
 export interface ConnectorWriter {
   find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null>;

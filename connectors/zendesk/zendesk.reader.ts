@@ -1,5 +1,4 @@
 import type { AttachmentMeta, EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
-import { idRangeFrom } from '../sdk/composed-connector.ts';
 import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
@@ -397,13 +396,16 @@ export class ZendeskReader {
     return { body, contentType: attachment.contentType || contentType };
   }
 
-  /** Tickets only: the ticket list sorted by ID, one ticket a page, in each order. */
+  /**
+   * Tickets only. An account numbers its tickets from 1; the highest is the first of the ticket list
+   * sorted by ID, descending. The list leaves archived tickets out, so its ascending end would miss
+   * the oldest ones (which `get` still reads): the range starts at 1 instead.
+   */
   async idRange(entity: EntityName): Promise<IdRange | null> {
     if (entity !== 'ticket') return null;
-    return idRangeFrom(async (order) => {
-      const body = await this.client.get<{ tickets: ZdTicket[] }>('/api/v2/tickets.json', { sort_by: 'id', sort_order: order, per_page: '1' });
-      return body.tickets[0]?.id ?? null;
-    });
+    const body = await this.client.get<{ tickets: ZdTicket[] }>('/api/v2/tickets.json', { sort_by: 'id', sort_order: 'desc', per_page: '1' });
+    const highest = body.tickets[0]?.id;
+    return highest === undefined ? null : { lowest: 1, highest };
   }
 
   async count(entity: EntityName): Promise<number | null> {

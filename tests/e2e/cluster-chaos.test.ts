@@ -118,29 +118,39 @@ describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () =
     supervised('loader', 'loader-2');
     let poller = supervised('poller', 'poller');
 
-    // Five kills and two outages, in a random order, one every 15–50 s: spread over the run (about eight
-    // minutes on two cores; at most about six and a half for the plan). The poller's exit code 0 means
-    // every stream settled.
+    // Five kills and two outages, in a random order, at random points of the run's progress (the
+    // records on the target against those at the source): the i-th somewhere between 3 + 10·i and
+    // 11 + 10·i per cent, and at least 5 s after the one before. Tied to progress rather than to the
+    // clock, so the plan fits however fast the machine migrates. The poller's exit code 0 means every
+    // stream settled.
     const plan: ('kill' | 'kafka' | 'registry')[] = ['kill', 'kill', 'kill', 'kill', 'kill', 'kafka', 'registry'];
     for (let i = plan.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       [plan[i], plan[j]] = [plan[j], plan[i]];
     }
+    const at = plan.map((_, i) => 0.03 + 0.1 * i + random() * 0.08);
+    const counts = async (url: string, path: string) => ((await (await fetch(`${url}${path}`)).json()) as Record<string, number>);
+    const sourceCounts = ((await (await fetch(`${source.url}/__sandbox/state`)).json()) as { counts: Record<string, number> }).counts;
+    const total = Object.values(sourceCounts).reduce((n, c) => n + c, 0);
+    const progress = async () => Object.values(await counts(target.url, '/__sandbox/counts')).reduce((n, c) => n + c, 0) / total;
     const done: string[] = [];
+    let lastEvent = 0;
     // Short of the test's own timeout: a run that stalls says where, with every service's last lines.
     const deadline = Date.now() + 25 * 60_000;
     const stalled = () =>
       new Error(`the migration did not finish within 25 minutes:\n${history.join('\n')}\n${[...services.values()].map((s) => `--- ${s.name}:\n${s.log.slice(-40).join('\n')}`).join('\n')}`);
     for (;;) {
       if (Date.now() > deadline) throw stalled();
-      const wait = 15_000 + random() * 35_000;
-      const finished = await Promise.race([poller.exited.then(() => true), sleep(wait).then(() => false), crashed]);
+      const finished = await Promise.race([poller.exited.then(() => true), sleep(1_000).then(() => false), crashed]);
       if (finished) {
         if (done.length < plan.length) throw new Error(`the migration finished after only ${done.join(', ')}:\n${history.join('\n')}`);
         break;
       }
+      if (done.length === plan.length || Date.now() - lastEvent < 5_000) continue;
+      const reached = await progress();
+      if (reached < at[done.length]) continue;
+      note(`at ${(reached * 100).toFixed(1)} % of the records`);
       const next = plan[done.length];
-      if (!next) continue;
       if (next === 'kill') {
         const running = [...services.values()].filter((s) => s.child.exitCode === null && s.child.signalCode === null);
         const victim = running[Math.floor(random() * running.length)];
@@ -167,6 +177,7 @@ describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () =
         note(`${next} back`);
       }
       done.push(next);
+      lastEvent = Date.now();
     }
     expect(done.filter((d) => d === 'kill')).toHaveLength(KILLS);
     console.info(`cluster chaos: ${history.join('; ')}; poller finished ${new Date().toISOString()}`);
