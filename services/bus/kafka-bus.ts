@@ -517,8 +517,8 @@ export class KafkaBus implements MessageBus {
           tasks.push(task);
           await heartbeat();
         }
-        await Promise.all(tasks);
       } finally {
+        // Every task started is waited for, however the loop ended (tasks catch their own failures).
         await Promise.allSettled(tasks);
         // A commit refused during a rebalance only means those messages are handled again (at least once).
         await commit().catch(() => undefined);

@@ -129,10 +129,11 @@ describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () =
       [plan[i], plan[j]] = [plan[j], plan[i]];
     }
     const at = plan.map((_, i) => 0.03 + 0.1 * i + random() * 0.08);
-    const counts = async (url: string, path: string) => ((await (await fetch(`${url}${path}`)).json()) as Record<string, number>);
-    const sourceCounts = ((await (await fetch(`${source.url}/__sandbox/state`)).json()) as { counts: Record<string, number> }).counts;
-    const total = Object.values(sourceCounts).reduce((n, c) => n + c, 0);
-    const progress = async () => Object.values(await counts(target.url, '/__sandbox/counts')).reduce((n, c) => n + c, 0) / total;
+    // The sandboxes run in processes of their own: their counts come over HTTP.
+    const json = async <T,>(url: string) => (await (await fetch(url)).json()) as T;
+    const sum = (counts: Record<string, number>) => Object.values(counts).reduce((n, c) => n + c, 0);
+    const total = sum((await json<{ counts: Record<string, number> }>(`${source.url}/__sandbox/state`)).counts);
+    const progress = async () => sum(await json<Record<string, number>>(`${target.url}/__sandbox/counts`)) / total;
     const done: string[] = [];
     let lastEvent = 0;
     // Short of the test's own timeout: a run that stalls says where, with every service's last lines.

@@ -54,6 +54,8 @@ export type TouchEntity = 'ticket' | 'organization' | 'user';
 /** A running Zendesk sandbox with controls for tests, also reachable over HTTP under `/__sandbox/`. */
 export interface ZendeskSandbox extends RunningSandbox {
   readonly store: ZendeskStore;
+  /** Requests served per route, IDs folded (`GET /api/v2/tickets/:id/comments.json`); also `GET /__sandbox/state`. */
+  requestsByRoute(): Record<string, number>;
   /** Creates a ticket as an agent would (Zendesk's create-ticket input shape); requester defaults to the first end-user. */
   createTicket(input?: Record<string, unknown>): ZdTicket;
   /** Changes ticket properties (Zendesk's update shape), bumping updated_at. */
@@ -1135,6 +1137,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     store,
     counts: () => store.counts() as Record<EntityName, number>,
     requestsServed: () => served,
+    requestsByRoute: () => Object.fromEntries(servedByRoute),
     ...controls,
     close: () =>
       new Promise<void>((resolve) => {

@@ -114,8 +114,8 @@ describe('zendesk writer round trip', () => {
   });
 
   it('tickets created at the same time share create_many import jobs; a ticket the job refuses fails alone', async () => {
-    const routes = async () => ((await (await fetch(`${target.url}/__sandbox/state`)).json()) as { requests_by_route: Record<string, number> }).requests_by_route;
-    const before = await routes();
+    const routes = () => target.requestsByRoute();
+    const before = routes();
     const originals = [...m.source.get('ticket')!.values()].slice(0, 12) as Ticket[];
     const planned = originals.map((t, i) => resolve('ticket', { ...t, sourceId: `batch-${i}`, comments: i === 5 ? [] : t.comments }, m.ids, m.defaultAgent));
     const settled = await Promise.allSettled(planned.map((t) => dst.create('ticket', t, context(src, t.sourceId))));
@@ -132,7 +132,7 @@ describe('zendesk writer round trip', () => {
       expect(Object.keys(ref.children!)).toEqual(planned[i].comments.map((c) => c.sourceId));
       expect(await dst.find('ticket', planned[i], `zendesk:batch-${i}`)).toMatchObject({ targetId: ref.targetId });
     }
-    const after = await routes();
+    const after = routes();
     const delta = (route: string) => (after[route] ?? 0) - (before[route] ?? 0);
     expect(delta('POST /api/v2/imports/tickets')).toBe(0);
     const jobs = delta('POST /api/v2/imports/tickets/create_many');
