@@ -75,7 +75,8 @@ export class FreshdeskClient {
   }
 
   postForm<T>(path: string, form: FormData, method: 'POST' | 'PUT' = 'POST'): Promise<T> {
-    return this.http.send<T>({ method, path, form }).then((r) => r.body);
+    // Attachments sent with an update are added to the ticket, so no form is sent twice blindly.
+    return this.http.send<T>({ method, path, form, idempotent: false }).then((r) => r.body);
   }
 
   async delete(path: string): Promise<void> {

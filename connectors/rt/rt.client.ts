@@ -70,7 +70,7 @@ export class RtClient {
   async *pages<T>(path: string, query: Record<string, string | number | undefined> = {}, body?: unknown): AsyncGenerator<T[]> {
     for (let page = 1; ; page++) {
       const q = { ...query, page, per_page: RT_PAGE_SIZE };
-      const res = body === undefined ? await this.get<RtCollection<T>>(path, q) : await this.http.send<RtCollection<T>>({ method: 'POST', path, json: body, query: q });
+      const res = body === undefined ? await this.get<RtCollection<T>>(path, q) : await this.http.send<RtCollection<T>>({ method: 'POST', path, json: body, query: q, idempotent: true });
       const items = res.body.items ?? [];
       if (items.length > 0) yield items;
       if (items.length < RT_PAGE_SIZE || !res.body.next_page) return;

@@ -175,6 +175,7 @@ export class RtWriter {
       const res = await this.client.http.send<RtCollection<{ id: string; Name: string }>>({
         method: 'POST',
         path: 'users',
+        idempotent: true,
         query: { find_disabled_rows: 1, fields: 'Name', per_page: 5 },
         json: [{ field: 'EmailAddress', value: email.toLowerCase() }],
       });

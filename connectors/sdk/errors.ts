@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'UNRESOLVED_REFERENCE'
   | 'ATTACHMENT_FAILED'
   | 'TIMEOUT'
+  | 'OUTCOME_UNKNOWN'
   | 'CONFLICT'
   | 'LEDGER_FAILED'
   | 'NOT_READY'
@@ -48,7 +49,7 @@ export class HdmError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HdmError';
     this.code = code;
-    this.retryable = options.retryable ?? (code === 'RATE_LIMITED' || code === 'SERVER_ERROR' || code === 'UNREACHABLE' || code === 'TIMEOUT');
+    this.retryable = options.retryable ?? (code === 'RATE_LIMITED' || code === 'SERVER_ERROR' || code === 'UNREACHABLE' || code === 'TIMEOUT' || code === 'OUTCOME_UNKNOWN');
     this.context = options.context ?? {};
   }
 

@@ -41,6 +41,13 @@ export interface HttpRequest {
    * retried up to the client's own limit, after the Retry-After the server asked for.
    */
   maxAttempts?: number;
+  /**
+   * Whether sending the request twice does no harm. Default: true for GET, PUT and DELETE, false for
+   * POST and PATCH. A request that is not idempotent is never sent again once it may have reached the
+   * server (the connection dropped after sending, a timeout, a 5xx): it fails with OUTCOME_UNKNOWN, so
+   * the caller looks on the target before trying again. A 429 or a refused connection is retried as usual.
+   */
+  idempotent?: boolean;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -55,6 +62,32 @@ export interface HttpStats {
   retries: number;
   /** Latest rate-limit headroom reported by the server, if any. */
   remaining: number | null;
+}
+
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'DELETE']);
+
+/** Network errors raised before a request could leave this machine: sending it again is safe. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Whether the server may have received, and acted on, a request that failed this way. */
+export function mayHaveArrived(error: HdmError): boolean {
+  if (error.code === 'SERVER_ERROR' || error.code === 'TIMEOUT') return true;
+  if (error.code !== 'UNREACHABLE') return false;
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause && depth < 4; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_SENT.has(code)) return false;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return true;
+}
+
+function outcomeUnknown(error: HdmError): HdmError {
+  return new HdmError(
+    'OUTCOME_UNKNOWN',
+    `${error.message} — the request may have been carried out; it is not sent again before the target is checked`,
+    { retryable: true, context: error.context, cause: error },
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -130,6 +163,7 @@ export class HttpClient {
       if (!(outcome instanceof HdmError)) return outcome;
       if (outcome.code === 'RATE_LIMITED') this.stats.rateLimited += 1;
       else failures += 1;
+      if (!(req.idempotent ?? IDEMPOTENT_METHODS.has(method)) && mayHaveArrived(outcome)) throw outcomeUnknown(outcome);
       if (!outcome.retryable || attempt >= this.maxAttempts || failures >= (req.maxAttempts ?? this.maxAttempts)) throw outcome;
       this.stats.retries += 1;
       const retryAfter = outcome.context.retryAfter;

@@ -340,6 +340,8 @@ export class ZendeskWriter {
       const res: { body: { upload: ZdUpload } } = await this.client.send<{ upload: ZdUpload }>({
         method: 'POST',
         path: '/api/v2/uploads.json',
+        // A second upload of a file whose answer was lost leaves an unused token, which Zendesk expires.
+        idempotent: true,
         query: { filename: a.fileName, token: token ?? undefined },
         raw: { body: file.body, contentType: a.contentType || file.contentType || 'application/binary' },
       });
@@ -407,7 +409,8 @@ export class ZendeskWriter {
     const before = new Set((await this.comments(targetId)).map((c) => c.id));
     for (const comment of missing) {
       const input = await this.commentInput(comment, context, false);
-      await this.client.send({ method: 'PUT', path: `/api/v2/tickets/${targetId}.json`, json: { ticket: { comment: input } } });
+      // A PUT that carries a comment appends it: sending it twice would post the comment twice.
+      await this.client.send({ method: 'PUT', path: `/api/v2/tickets/${targetId}.json`, json: { ticket: { comment: input } }, idempotent: false });
     }
     await this.client.send({ method: 'PUT', path: `/api/v2/tickets/${targetId}.json`, json: { ticket: { ...props, external_id: context.stamp || current.external_id } } });
     const children: Record<string, string> = { ...context.knownChildren };

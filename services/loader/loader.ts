@@ -38,7 +38,19 @@ export interface LoaderOptions {
   conflictPolicy?: ConflictPolicy;
   /** Whether a record found on the target was created by this run outside the loader (custom fields made by prepare()). Default: never. */
   createdByRun?(entity: EntityName, targetId: string): boolean;
+  /**
+   * After a write whose outcome is unknown (its answer was lost), how long to wait before each look
+   * for the record on the target, in ms; only when every look misses is it written again. Default
+   * 1 s, 3 s, 8 s, 15 s: a platform's lists may lag a write by a moment, and Zendesk's bulk imports
+   * run as background jobs.
+   */
+  unknownOutcomeWaitsMs?: readonly number[];
 }
+
+/** Writes whose outcome stayed unknown this many times in a row fail the record (its intent stays for the next run). */
+const UNKNOWN_OUTCOME_ROUNDS = 3;
+
+const isUnknownOutcome = (err: unknown): err is HdmError => err instanceof HdmError && err.code === 'OUTCOME_UNKNOWN';
 
 /**
  * Entities that only this migration creates on the target (nothing to match by natural key): before
@@ -217,7 +229,39 @@ export class Loader {
     }
   }
 
+  /**
+   * One write, made safe against lost answers: a create or update whose outcome is unknown is never
+   * repeated blindly. An update is simply written again (it re-reads the target's comments and
+   * appends only the missing ones); a create is first looked for on the target by its stamp, and made
+   * again only when it is not there after the waits.
+   */
   private async write<E extends EntityName>(
+    planned: PlannedRecord<E>,
+    record: EntityTypes[E],
+    sum: string,
+    plannedSum: string,
+  ): Promise<{ action: LoadAction; ref: TargetRef; created: boolean; rule?: string }> {
+    const { entity, sourceId } = planned;
+    for (let round = 1; ; round++) {
+      try {
+        return await this.writeOnce(planned, record, sum, plannedSum);
+      } catch (err) {
+        if (!isUnknownOutcome(err) || round >= UNKNOWN_OUTCOME_ROUNDS) throw err;
+      }
+      const known = await this.options.ids.get(entity, sourceId);
+      if (known && !known.deleted && known.targetId !== '') continue;
+      for (const waitMs of this.options.unknownOutcomeWaitsMs ?? [1_000, 3_000, 8_000, 15_000]) {
+        await new Promise((r) => setTimeout(r, waitMs));
+        const found = await this.options.target.find(entity, record, this.stamp(sourceId));
+        if (found) {
+          const ref = await this.update(entity, found.targetId, record, null, undefined);
+          return { action: 'created', ref, created: true };
+        }
+      }
+    }
+  }
+
+  private async writeOnce<E extends EntityName>(
     planned: PlannedRecord<E>,
     record: EntityTypes[E],
     sum: string,
