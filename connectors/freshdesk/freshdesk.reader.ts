@@ -105,30 +105,15 @@ export class FreshdeskReader {
   // -------------------------------------------------------------------------------------------
   // Tickets
 
-  /**
-   * Tickets in `updated_at` order. Every page is asked for as page 1 of a window starting at the last
-   * `updated_at` handed out, so a ticket updated mid-read cannot shift an unread one off the page it
-   * was on, and the 300-page ceiling of the list endpoint only matters for runs of more than 30,000
-   * tickets sharing one `updated_at`. Within such a run the pages are followed; IDs already handed out
-   * at the window's instant are skipped.
-   */
+  /** Tickets in `updated_at` order (see ticketListPages); IDs already handed out at the window's instant are skipped. */
   private async *tickets(state: StreamState | null, overlap: number, signal?: AbortSignal): AsyncGenerator<Page<'ticket'>> {
     const saved = parseCursor<TicketCursor>(state);
     let lastT = saved?.t ?? null;
     let seen = new Set<number>(overlap === 0 ? (saved?.ids ?? []) : []);
-    let since = saved ? (overlap > 0 ? shift(saved.t, overlap) : saved.t) : EPOCH;
-    let page = 1;
     let yielded = false;
     const index = await this.account.fieldIndex(true);
-    for (;;) {
-      if (signal?.aborted) throw new HdmError('INTERNAL', 'freshdesk read aborted');
-      const res = await this.client.send<FdTicket[]>({
-        path: '/api/v2/tickets',
-        query: { updated_since: since, order_by: 'updated_at', order_type: 'asc', per_page: 100, page },
-      });
-      const items = Array.isArray(res.body) ? res.body : [];
+    for await (const { items, hasNext } of ticketListPages(this.client, saved ? (overlap > 0 ? shift(saved.t, overlap) : saved.t) : EPOCH, signal)) {
       const fresh = items.filter((t) => !(t.updated_at === lastT && seen.has(t.id)));
-      const hasNext = /rel="?next/i.test(res.headers.link ?? '');
       const records = await Promise.all(fresh.map((t) => this.ticketEnvelope(t.id, index)));
       for (const t of fresh) {
         if (t.updated_at !== lastT) {
@@ -141,20 +126,6 @@ export class FreshdeskReader {
         const cursor: TicketCursor | null = lastT ? { t: lastT, ids: [...seen] } : null;
         yield { records: records.filter((r): r is Envelope<'ticket'> => r !== null), state: { cursor: cursor && JSON.stringify(cursor), coveredUntil: lastT && ts(lastT) } };
         yielded = true;
-      }
-      if (!hasNext || items.length === 0) return;
-      const last = items[items.length - 1].updated_at;
-      if (last !== since) {
-        since = last;
-        page = 1;
-      } else {
-        // A run of tickets sharing one instant fills the page: follow it page by page.
-        page += 1;
-        if (page > LIST_PAGE_CEILING) {
-          throw new HdmError('REJECTED', `freshdesk: more than ${LIST_PAGE_CEILING * 100} tickets share updated_at ${since}; the ticket list stops at page ${LIST_PAGE_CEILING}, so the rest cannot be listed`, {
-            context: { platform: 'freshdesk', entity: 'ticket', field: 'updated_at' },
-          });
-        }
       }
     }
   }
@@ -337,5 +308,40 @@ export class FreshdeskReader {
       if (t) translations.push({ language, article: t });
     }
     return articleFromFd(a, localeFromFd(settings.primary_language), 0, translations);
+  }
+}
+
+/**
+ * The raw ticket list in `updated_at` order from `since`, page by page. Every page is asked for as
+ * page 1 of a window starting at the last `updated_at` handed out, so a ticket updated mid-read cannot
+ * shift an unread one off the page it was on, and the 300-page ceiling of the list endpoint only
+ * matters for runs of more than 30,000 tickets sharing one `updated_at`. A page may repeat tickets of
+ * the page before it (those at the window's instant): callers skip what they have seen.
+ */
+export async function* ticketListPages(client: FreshdeskClient, since: string, signal?: AbortSignal): AsyncGenerator<{ items: FdTicket[]; hasNext: boolean }> {
+  let page = 1;
+  for (;;) {
+    if (signal?.aborted) throw new HdmError('INTERNAL', 'freshdesk read aborted');
+    const res = await client.send<FdTicket[]>({
+      path: '/api/v2/tickets',
+      query: { updated_since: since, order_by: 'updated_at', order_type: 'asc', per_page: 100, page },
+    });
+    const items = Array.isArray(res.body) ? res.body : [];
+    const hasNext = /rel="?next/i.test(res.headers.link ?? '');
+    yield { items, hasNext };
+    if (!hasNext || items.length === 0) return;
+    const last = items[items.length - 1].updated_at;
+    if (last !== since) {
+      since = last;
+      page = 1;
+    } else {
+      // A run of tickets sharing one instant fills the page: follow it page by page.
+      page += 1;
+      if (page > LIST_PAGE_CEILING) {
+        throw new HdmError('REJECTED', `freshdesk: more than ${LIST_PAGE_CEILING * 100} tickets share updated_at ${since}; the ticket list stops at page ${LIST_PAGE_CEILING}, so the rest cannot be listed`, {
+          context: { platform: 'freshdesk', entity: 'ticket', field: 'updated_at' },
+        });
+      }
+    }
   }
 }

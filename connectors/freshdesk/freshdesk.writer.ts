@@ -1,4 +1,4 @@
-import type { Limitation, PrepareResult, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import type { Limitation, PrepareResult, StampedRecord, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import type { HttpResponse } from '../sdk/http.ts';
 import type {
@@ -19,6 +19,7 @@ import type {
 import { ENTITIES } from '../../schemas/canonical.ts';
 import type { FreshdeskAccount } from './freshdesk.account.ts';
 import { FormData, type FreshdeskClient } from './freshdesk.client.ts';
+import { EPOCH, ticketListPages } from './freshdesk.reader.ts';
 import {
   agentToFd,
   articleToFd,
@@ -275,6 +276,21 @@ export class FreshdeskWriter {
       }
       default:
         return null;
+    }
+  }
+
+  /** Tickets carrying a stamp of `prefix`, from the ticket list (the filter API cannot match a prefix). */
+  async *stampedTickets(prefix: string, signal?: AbortSignal): AsyncGenerator<StampedRecord[]> {
+    const seen = new Set<number>();
+    for await (const { items } of ticketListPages(this.client, EPOCH, signal)) {
+      const out: StampedRecord[] = [];
+      for (const t of items) {
+        const stamp = ticketStamp(t);
+        if (seen.has(t.id) || !stamp?.startsWith(prefix)) continue;
+        seen.add(t.id);
+        out.push({ stamp, targetId: String(t.id) });
+      }
+      yield out;
     }
   }
 

@@ -1,4 +1,4 @@
-import type { Limitation, PrepareResult, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import type { Limitation, PrepareResult, StampedRecord, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import type { Agent, Comment, Contact, EntityName, EntityTypes, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import { TICKET_PRIORITIES, TICKET_TYPES } from '../../schemas/canonical.ts';
@@ -160,6 +160,26 @@ export class RtWriter {
       }
       default:
         return null;
+    }
+  }
+
+  /** Tickets whose source-ID field starts with `prefix`, by TicketSQL, in ID order. */
+  async *stampedTickets(prefix: string, signal?: AbortSignal): AsyncGenerator<StampedRecord[]> {
+    await this.ensureInternalFields();
+    const field = await this.directory.fieldByName(RT_SOURCE_ID_FIELD);
+    const like = prefix.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    const pages = this.client.pages<{ id: string | number; CustomFields?: { id: string | number; values?: string[] }[] }>('tickets', {
+      // TicketSQL's LIKE matches anywhere in the value: the prefix is checked below.
+      query: `'CF.{${RT_SOURCE_ID_FIELD}}' LIKE '${like}'`,
+      fields: 'CustomFields',
+      orderby: 'id',
+    });
+    for await (const items of pages) {
+      signal?.throwIfAborted();
+      yield items.flatMap((t) => {
+        const stamp = t.CustomFields?.find((cf) => String(cf.id) === String(field?.id))?.values?.[0];
+        return stamp?.startsWith(prefix) ? [{ stamp, targetId: String(t.id) }] : [];
+      });
     }
   }
 

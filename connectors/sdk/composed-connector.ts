@@ -8,6 +8,7 @@ import type {
   RateLimitInfo,
   ReadOptions,
   StreamDescriptor,
+  StampedRecord,
   StreamState,
   TargetCapabilities,
   TargetRef,
@@ -33,6 +34,7 @@ export interface ConnectorWriter {
   update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
   delete(entity: EntityName, targetId: string): Promise<void>;
   prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult>;
+  stampedTickets(prefix: string, signal?: AbortSignal): AsyncIterable<StampedRecord[]>;
 }
 
 /**
@@ -96,6 +98,10 @@ export abstract class ComposedConnector implements Connector {
 
   prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult> {
     return this.writer.prepare(context);
+  }
+
+  stampedTickets(prefix: string, signal?: AbortSignal): AsyncIterable<StampedRecord[]> {
+    return this.writer.stampedTickets(prefix, signal);
   }
 
   httpStats(): HttpStats | null {

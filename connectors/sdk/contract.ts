@@ -141,7 +141,12 @@ export interface TargetRef {
   children?: Record<string, string>;
 }
 
-/** What the loader hands a writer alongside a planned record. */
+/** A target record and the stamp that names its source record. */
+export interface StampedRecord {
+  stamp: string;
+  targetId: string;
+}
+
 /** What `prepare()` did on the target. */
 export interface PrepareResult {
   /** Target IDs of the ticket fields this call created: the run's own creations (`hdm undo` removes them). */
@@ -176,6 +181,12 @@ export interface TargetConnector {
   /** Replaces the target's version; appends only comments not already there. */
   update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
   delete(entity: EntityName, targetId: string): Promise<void>;
+  /**
+   * Every ticket on the target whose stamp starts with `prefix` (e.g. `zendesk:`), page by page: lets a
+   * run whose id map is gone (a lost state directory, a renamed migration) rebuild it in one pass over
+   * the target instead of a look-up per record, so nothing is created twice.
+   */
+  stampedTickets?(prefix: string, signal?: AbortSignal): AsyncIterable<StampedRecord[]>;
   /** Makes sure the target has the custom fields the source uses (same keys, matching types). */
   prepare?(context: { ticketFields: EntityTypes['ticketField'][] }): Promise<PrepareResult>;
   recordUrl(entity: EntityName, id: string): string;

@@ -251,6 +251,19 @@ export class ZendeskReader {
     }
   }
 
+  /** The raw ticket export from the beginning, page by page, without comments. */
+  async *exportedTickets(signal?: AbortSignal): AsyncGenerator<ZdTicket[]> {
+    let query: Record<string, string | number> = { start_time: 0 };
+    for (;;) {
+      signal?.throwIfAborted();
+      const body = await this.exportPage('/api/v2/incremental/tickets/cursor.json', query, null, undefined);
+      if (!body) return;
+      yield (body.tickets as ZdTicket[] | undefined) ?? [];
+      if (body.end_of_stream !== false || !body.after_cursor) return;
+      query = { cursor: body.after_cursor };
+    }
+  }
+
   private async ticketEnvelope(t: ZdTicket, catalog: FieldCatalog): Promise<Envelope<'ticket'> | null> {
     const updatedAt = new Date(Date.parse(t.updated_at)).toISOString();
     if (t.status === 'deleted') return { entity: 'ticket', op: 'delete', sourceId: String(t.id), updatedAt, record: null };

@@ -13,7 +13,7 @@ import type {
   TicketField,
 } from '../../schemas/canonical.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES } from '../../schemas/canonical.ts';
-import type { Limitation, PrepareResult, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import type { Limitation, PrepareResult, StampedRecord, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
 import { HdmError, toHdmError } from '../sdk/errors.ts';
 import { ImportBatcher } from './zendesk.imports.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
@@ -196,6 +196,26 @@ export class ZendeskWriter {
       }
     }
     return null;
+  }
+
+  /**
+   * Stamped tickets from the export (archived ones included), then the tickets made since: the export
+   * leaves out its last minute, and those are the tickets with higher IDs than it showed.
+   */
+  async *stampedTickets(prefix: string, signal?: AbortSignal): AsyncGenerator<StampedRecord[]> {
+    const stamped = (tickets: ZdTicket[]) =>
+      tickets.flatMap((t) => (t.status !== 'deleted' && t.external_id?.startsWith(prefix) ? [{ stamp: t.external_id, targetId: String(t.id) }] : []));
+    let highest = 0;
+    for await (const tickets of this.reader.exportedTickets(signal)) {
+      for (const t of tickets) highest = Math.max(highest, t.id);
+      yield stamped(tickets);
+    }
+    for await (const tickets of this.client.pages<ZdTicket>('/api/v2/tickets.json', 'tickets', { sort_by: 'id', sort_order: 'desc', per_page: 100 })) {
+      signal?.throwIfAborted();
+      const newer = tickets.filter((t) => t.id > highest);
+      yield stamped(newer);
+      if (newer.length < tickets.length) return;
+    }
   }
 
   private async listOr404<T>(path: string, key: string): Promise<T[]> {

@@ -60,6 +60,14 @@ const isUnknownOutcome = (err: unknown): err is HdmError => err instanceof HdmEr
 const INTENT_ENTITIES: ReadonlySet<EntityName> = new Set(['ticket', 'kbArticle']);
 
 /**
+ * Intent entities a target finds only by natural key (KB articles by title in their section). When the
+ * id map holds none of them as a loader starts — a lost state directory, a renamed migration — every
+ * create is preceded by a look on the target, so what an earlier run created is not created again.
+ * (Tickets are found by their stamps in one pass instead: recoverTicketIds.)
+ */
+const LOOK_FIRST_WITHOUT_ID_MAP: ReadonlySet<EntityName> = new Set(['kbArticle']);
+
+/**
  * Failures that say nothing about the record: a platform or the ledger out of reach. They stop the
  * run (its cursors stay where they were, so a re-run resumes) instead of failing every record.
  */
@@ -92,7 +100,25 @@ export function matchExistingComments(planned: Comment[], existing: Comment[]): 
 
 /** Upserts planned records into the target by source ID; every attempt lands in the ledger. */
 export class Loader {
+  /** Per entity of LOOK_FIRST_WITHOUT_ID_MAP: whether the id map was empty when this loader first met one. */
+  private readonly lookFirst = new Map<EntityName, Promise<boolean>>();
+  /** Target records this loader found by natural key or created, so two source records never claim one. */
+  private readonly claimed = new Set<string>();
+
   constructor(private readonly options: LoaderOptions) {}
+
+  private looksFirst(entity: EntityName): Promise<boolean> {
+    if (!LOOK_FIRST_WITHOUT_ID_MAP.has(entity)) return Promise.resolve(false);
+    let pending = this.lookFirst.get(entity);
+    if (!pending) {
+      pending = (async () => {
+        for await (const _ of this.options.ledger.idMap(entity)) return false;
+        return true;
+      })();
+      this.lookFirst.set(entity, pending);
+    }
+    return pending;
+  }
 
   private stamp(sourceId: string): string {
     return `${this.options.source.platform}:${sourceId}`;
@@ -307,8 +333,13 @@ export class Loader {
     // and may have died between the create and the id map write. Records matched by natural key
     // (agents by email, groups by name…) may also exist already. Only then ask the target first.
     const intended = known !== null && known.targetId === '';
-    if (intended || !INTENT_ENTITIES.has(entity)) {
-      const found = await target.find(entity, record, this.stamp(sourceId));
+    if (intended || !INTENT_ENTITIES.has(entity) || (await this.looksFirst(entity))) {
+      let found = await target.find(entity, record, this.stamp(sourceId));
+      if (found && LOOK_FIRST_WITHOUT_ID_MAP.has(entity)) {
+        const key = `${entity}:${found.targetId}`;
+        if (this.claimed.has(key)) found = null;
+        else this.claimed.add(key);
+      }
       if (found) {
         const ref = await this.update(entity, found.targetId, record, null, undefined);
         return { action: 'matched', ref, created: intended || (this.options.createdByRun?.(entity, found.targetId) ?? false) };
@@ -328,6 +359,7 @@ export class Loader {
       });
     }
     const ref = await target.create(entity, record, this.context(sourceId, {}));
+    if (LOOK_FIRST_WITHOUT_ID_MAP.has(entity)) this.claimed.add(`${entity}:${ref.targetId}`);
     return { action: 'created', ref, created: true };
   }
 

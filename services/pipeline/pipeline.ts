@@ -8,6 +8,7 @@ import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import { Loader, type ConflictPolicy, type PlannedRecord } from '../loader/loader.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
+import { recoverTicketIds } from '../loader/id-map-recovery.ts';
 import { pickDefaultAgent, readAll, type DefaultAgent } from './default-agent.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
@@ -286,6 +287,13 @@ export async function runEntities(
   const { events } = deps;
   const runId = run.runId;
   const preparedFields = await prepareTarget(deps);
+  if (deps.entities.includes('ticket') && !(await loadCheckpoint('ticket'))) {
+    const recovered = await recoverTicketIds({ target: deps.target, ledger: deps.ledger, sourcePlatform: deps.source.platform, runId, signal: deps.signal });
+    if (recovered !== null) {
+      run.summary = { ...run.summary, recoveredTicketIds: recovered };
+      (deps.logger ?? silentLogger).info({ runId, recovered }, `id map empty: ${recovered} tickets found on the target by their stamps`);
+    }
+  }
   const remote = deps.stages === 'remote';
   if (remote) {
     // The loader services read these from the run, to count the fields as this run's creations.

@@ -154,6 +154,17 @@ describe('RT writer round trips (read back equals, minus limitations)', () => {
     expect(stamped).toEqual([partial.targetId]);
   });
 
+  it('lists every ticket stamped from one source platform, for rebuilding a lost id map', async () => {
+    const other = await c.create('ticket', planned({ ...helpdesk.ticket(2), sourceId: 'other-platform' }), writeContext('freshdesk:77'));
+    const listed = new Map<string, string>();
+    for await (const page of c.stampedTickets!('zendesk:')) for (const r of page) listed.set(r.stamp, r.targetId);
+    expect(listed.get('zendesk:crash')).toBeDefined();
+    expect(listed.get(`zendesk:${helpdesk.ticket(0).sourceId}`)).toBeDefined();
+    expect([...listed.keys()].every((s) => s.startsWith('zendesk:'))).toBe(true);
+    expect([...listed.values()]).not.toContain(other.targetId);
+    for (const [stamp, targetId] of listed) expect(await c.find('ticket', helpdesk.ticket(0), stamp)).toEqual({ targetId });
+  });
+
   it('carries a 10 MB attachment byte for byte', async () => {
     const bytes = new Uint8Array(randomBytes(10 * 1024 * 1024));
     const t = planned({
