@@ -10,6 +10,7 @@ import { addDlqCommands } from './dlq.command.ts';
 import { undoCommand } from './undo.command.ts';
 import { estimateCommand } from './estimate.command.ts';
 import { duration } from './duration.ts';
+import { repairCommand } from './repair.command.ts';
 
 export { duration };
 import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
@@ -74,11 +75,16 @@ export function buildProgram(): Command {
     .description('run the full migration described by a migration file; resumes an unfinished run')
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
     .option('--restart', 'start a new full run instead of resuming an unfinished one')
+    .option('--repair', 'verify, then load again exactly the records found missing (deleted on the target), mismatched or failed, then verify again')
     .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
     .option('--no-verify', 'skip the reconciliation after the run')
     .option('--json', 'print the result as JSON on stdout')
     .option('--no-progress', 'no progress bars')
     .action(async (opts) => {
+      if (opts.repair) {
+        process.exitCode = await repairCommand(configOf(opts.config, opts.clickhouseUrl), { json: opts.json });
+        return;
+      }
       process.exitCode = await migrateCommand(configOf(opts.config, opts.clickhouseUrl), {
         restart: opts.restart,
         verify: opts.verify,

@@ -1,6 +1,6 @@
 import type { EntityName } from '../../schemas/canonical.ts';
 
-export type RunKind = 'full' | 'delta' | 'demo' | 'undo' | 'verify';
+export type RunKind = 'full' | 'delta' | 'demo' | 'undo' | 'verify' | 'repair';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
 export interface RunInfo {

@@ -59,6 +59,8 @@ export interface VerifyOptions {
   /** Issues kept per entity for the report. Default 20. */
   issueSamples?: number;
   progress?(entity: EntityName, phase: 'target' | 'source', records: number): void;
+  /** Every issue found, not only the report's samples (what `hdm migrate --repair` acts on). */
+  onIssue?(issue: VerifyIssue): void;
 }
 
 /**
@@ -84,6 +86,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
     let samples = 0;
     const issue = (status: VerifyIssue['status'], sourceId: string, targetId: string, detail: string, expected = '', actual = '') => {
       rows.push({ verifyId, entity, sourceId, targetId, status, expectedChecksum: expected, actualChecksum: actual, detail });
+      options.onIssue?.({ entity, sourceId, targetId, status, detail });
       if (samples < sampleLimit) {
         report.issues.push({ entity, sourceId, targetId, status, detail });
         samples += 1;
