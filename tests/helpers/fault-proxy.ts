@@ -2,11 +2,16 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
- * What the proxy does to a request that matches: `lose-answer` lets the platform carry it out, then
+ * What the proxy does to a request that matches. After the platform carried it out: `lose-answer`
  * drops the connection before the answer reaches the client (a dropped link, a proxy crash);
- * `gateway-error` lets the platform carry it out, then answers 502 instead of its answer.
+ * `gateway-error` answers 502 instead; `truncate` answers the platform's status with half its body
+ * (and a length that matches it, so only the body's content shows the cut). Before it reaches the
+ * platform: `server-error` answers 500 or 503, `rate-limit` 429 with Retry-After 1, `reset` drops the
+ * connection.
  */
-export type FaultKind = 'lose-answer' | 'gateway-error';
+export type FaultKind = 'lose-answer' | 'gateway-error' | 'truncate' | 'server-error' | 'rate-limit' | 'reset';
+
+const BEFORE: ReadonlySet<FaultKind> = new Set(['server-error', 'rate-limit', 'reset']);
 
 export interface FaultRule {
   kind: FaultKind;
@@ -41,7 +46,7 @@ export async function startFaultProxy(upstream: string, options: { random?: () =
   const target = new URL(upstream);
   const random = options.random ?? Math.random;
   const rules: FaultRule[] = [];
-  const hits: Record<FaultKind, number> = { 'lose-answer': 0, 'gateway-error': 0 };
+  const hits: Record<FaultKind, number> = { 'lose-answer': 0, 'gateway-error': 0, truncate: 0, 'server-error': 0, 'rate-limit': 0, reset: 0 };
   const sockets = new Set<Socket>();
 
   const pick = (req: IncomingMessage): FaultKind | null => {
@@ -59,6 +64,13 @@ export async function startFaultProxy(upstream: string, options: { random?: () =
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const fault = pick(req);
+    if (fault && BEFORE.has(fault)) {
+      req.resume();
+      if (fault === 'reset') req.socket.destroy();
+      else if (fault === 'rate-limit') res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' }).end('{"error":"too many requests"}');
+      else res.writeHead(random() < 0.5 ? 500 : 503, { 'content-type': 'application/json' }).end('{"error":"injected"}');
+      return;
+    }
     const headers = { ...req.headers, host: target.host };
     const forward = request(
       { protocol: target.protocol, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers },
@@ -74,7 +86,14 @@ export async function startFaultProxy(upstream: string, options: { random?: () =
             res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>');
             return;
           }
-          res.writeHead(answer.statusCode ?? 502, answer.headers).end(Buffer.concat(chunks));
+          let body = Buffer.concat(chunks);
+          const headers = { ...answer.headers };
+          if (fault === 'truncate') {
+            body = body.subarray(0, Math.floor(body.length / 2));
+            delete headers['transfer-encoding'];
+            headers['content-length'] = String(body.length);
+          }
+          res.writeHead(answer.statusCode ?? 502, headers).end(body);
         });
       },
     );
