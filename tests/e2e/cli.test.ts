@@ -157,3 +157,26 @@ describe('hdm usage errors exit 2, as the README documents', () => {
     expect(r.stdout.trim()).toBe(version);
   });
 });
+
+describe('hdm quickstart output', () => {
+  it('says it is verifying while it reconciles and prints nothing after its verdict', async () => {
+    // Progress lines went to stderr once more after the verdict (the display was stopped twice);
+    // one pipe for both streams keeps the order the user sees.
+    const stateDir = join(dir, 'quickstart-output');
+    const merged = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      const child = spawn('sh', ['-c', `"$0" "$1" quickstart --tickets 20 --state-dir "$2" 2>&1`, process.execPath, HDM, stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.on('exit', (code) => resolve({ code, text }));
+    });
+    expect(merged.code, merged.text).toBe(0);
+    const lines = merged.text.split('\n').filter((l) => l.trim() !== '');
+    expect(lines.at(-1)).toBe('reconciliation clean: nothing missing, mismatched or duplicated');
+    const verifying = lines.findIndex((l) => l.startsWith('verifying'));
+    const lastProgress = lines.findLastIndex((l) => l.startsWith('progress:'));
+    const table = lines.findIndex((l) => /^entity\s+source\s+loaded/.test(l));
+    expect(verifying).toBeGreaterThan(lastProgress);
+    expect(lastProgress).toBeGreaterThan(-1);
+    expect(table).toBeGreaterThan(verifying);
+  }, 120_000);
+});
