@@ -47,7 +47,7 @@ export function formatReconciliation(report: VerifyReport): string {
 }
 
 function formatRun(result: RunResult, progress: Progress, seconds: number): string {
-  const lines = [`run ${result.run.runId} ${result.run.status} in ${seconds.toFixed(1)} s · ${progress.canonicalLoaded} canonical records · ${Math.round(progress.canonicalLoaded / Math.max(seconds, 0.001))} rec/s`];
+  const lines = [`run ${result.run.runId} ${result.run.status} in ${seconds.toFixed(1)} s · ${progress.canonicalLoaded} canonical records (every record loaded, each ticket's comments counted as records too) · ${Math.round(progress.canonicalLoaded / Math.max(seconds, 0.001))} rec/s`];
   for (const [entity, c] of Object.entries(result.counts)) {
     lines.push(
       `  ${entity.padEnd(12)} read ${c.read}, created ${c.created}, updated ${c.updated}, matched ${c.matched}, unchanged ${c.unchanged}, filtered ${c.filtered}, failed ${c.failed}`,
@@ -96,6 +96,7 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
     const seconds = (Date.now() - started) / 1000;
     let report: VerifyReport | null = null;
     if (flags.verify !== false) {
+      if (!flags.json) io.err('verifying: reading the target back and reconciling it with the source…');
       report = await verifyMigration({
         source: runtime.source,
         target: runtime.target,
@@ -126,8 +127,9 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
       io.out(formatRun(result, progress, seconds));
       const plan = formatPreflight(mapping);
       if (plan) io.out(`\n${plan}`);
-      if (report) io.out(`\n${formatReconciliation(report)}`);
       io.out(`\nledger: ${runtime.config.ledger.clickhouseUrl ?? `${runtime.stateDir}/ledger (embedded)`} · log: ${runtime.logFile}`);
+      // The verdict comes last: nothing printed after it.
+      if (report) io.out(`\n${formatReconciliation(report)}`);
     }
     const failed = Object.values(result.counts).some((c) => c.failed > 0);
     return report && !report.clean ? 1 : failed ? 1 : 0;

@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
@@ -42,11 +43,48 @@ function configOf(file: string, clickhouseUrl?: string): Readonly<MigrationConfi
   return parseMigrationConfig({ ...config, ledger: { ...config.ledger, clickhouseUrl } }, `${file} with --clickhouse-url`);
 }
 
+/** Exit code of a wrong command line (unknown command or option, missing or invalid value), as the README documents. */
+export const USAGE_EXIT = 2;
+
+const packageVersion = (): string => (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Errors commander has already printed, with the usage, before handing them to `main`. */
+const printedByCommander = new WeakSet<CommanderError>();
+
+/**
+ * Commander checks required options before unknown ones, so `hdm migrate --bogus` was reported as a
+ * missing --config. Required options are checked just before the action instead, after the unknown
+ * options have been named.
+ */
+function requireOptionsAfterUnknownOnes(program: Command): void {
+  const required = new Map<Command, Option[]>();
+  const visit = (command: Command) => {
+    const options = command.options.filter((o) => o.mandatory);
+    for (const option of options) option.mandatory = false;
+    if (options.length) required.set(command, options);
+    command.commands.forEach(visit);
+  };
+  visit(program);
+  program.hook('preAction', (_program, action) => {
+    for (const option of required.get(action) ?? []) {
+      if (action.getOptionValue(option.attributeName()) === undefined) {
+        action.error(`error: required option '${option.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: USAGE_EXIT });
+      }
+    }
+  });
+}
+
 export function buildProgram(): Command {
   const program = new Command('hdm')
     .description('helpdesk-migrator: move a whole helpdesk between platforms and prove nothing was lost or duplicated')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: (text, write) => write(text) })
+    // Set before the subcommands are added, which inherit it: commander throws instead of exiting with 1.
+    .exitOverride((err) => {
+      printedByCommander.add(err);
+      throw err;
+    });
 
   program
     .command('quickstart')
@@ -276,6 +314,7 @@ export function buildProgram(): Command {
 
   addApiCommands(program, int);
   addDlqCommands(program);
+  requireOptionsAfterUnknownOnes(program);
   return program;
 }
 
@@ -283,6 +322,12 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // An InvalidArgumentError thrown by an action reaches here unprinted.
+      if (!printedByCommander.has(err)) stdio.err(`hdm: ${err.message}`);
+      process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT;
+      return;
+    }
     const error = toHdmError(err);
     stdio.err(`hdm: ${error.code === 'INTERNAL' ? '' : `${error.code}: `}${error.message}`);
     if (process.env.HDM_DEBUG && err instanceof Error && err.stack) stdio.err(err.stack);

@@ -26,6 +26,7 @@ export class Progress {
   private readonly started = Date.now();
   private canonical = 0;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
   private readonly stream: NodeJS.WriteStream;
 
   constructor(private readonly options: ProgressOptions) {
@@ -109,7 +110,10 @@ export class Progress {
     if (parts.length) this.stream.write(`progress: ${parts.join(', ')} · ${this.rate()} rec/s\n`);
   }
 
+  /** Ends the display with a last progress line; later calls print nothing, so nothing follows a verdict. */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.multibar?.stop();
     if (this.options.enabled && !this.multibar) this.line();

@@ -3,7 +3,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync,
 import { join } from 'node:path';
 import { serviceStateDir } from './instance.ts';
 import { withLock } from './lock.ts';
-import { alive, freePort, portFree, readJson, sleep, stateFile, stillServing, stopPid as stopProcessGroup } from './process.ts';
+import { freePort, portFree, readJson, sleep, stateFile, stillServing, stopPid as stopProcessGroup, tail } from './process.ts';
 
 /**
  * Installs Request Tracker 5 from Debian's packages, initialises a pristine SQLite database once,
@@ -246,30 +246,41 @@ async function healthy(url: string, token: string): Promise<boolean> {
 /** The server runs in its own process group: its Starlet workers stop with it (SIGKILL after 5 s). */
 const stopServer = (pid: number) => stopProcessGroup(pid, 5_000);
 
+/**
+ * Debian's rt-server prints its usage and exits when any argument contains "help", so no argument
+ * may carry the checkout's path (a clone named `helpdesk-migrator` has one): files are named
+ * relative to the instance directory, the server's working directory.
+ */
+export function rtServerArgs(port: number, workers: number, accessLog: boolean): string[] {
+  return [RT_SERVER, '--server', 'Starlet', '--host', '127.0.0.1', '--port', String(port), '--max-workers', String(workers), ...(accessLog ? ['--access-log', 'access.log'] : [])];
+}
+
 async function startServer(dir: string, port: number, token: string, workers: number, timeoutMs: number, accessLog: boolean): Promise<InstanceState> {
   const env = prepareInstanceDir(dir, port);
-  const logArgs = accessLog ? ['--access-log', join(dir, 'access.log')] : [];
-  const logFd = openSync(join(dir, 'server.log'), 'a');
-  const child = spawn(
-    'perl',
-    [RT_SERVER, '--server', 'Starlet', '--host', '127.0.0.1', '--port', String(port), '--max-workers', String(workers), ...logArgs],
-    { env, cwd: dir, detached: true, stdio: ['ignore', logFd, logFd] },
-  );
+  const logFile = join(dir, 'server.log');
+  const logFd = openSync(logFile, 'a');
+  const child = spawn('perl', rtServerArgs(port, workers, accessLog), { env, cwd: dir, detached: true, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
+  let exit: string | null = null;
+  child.once('exit', (code, signal) => (exit = signal ? `was killed by ${signal}` : `exited with code ${code}`));
+  child.once('error', (err) => (exit = `could not start: ${err.message}`));
   child.unref();
   const pid = child.pid ?? 0;
   const state = { pid, port };
   writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  while (Date.now() < deadline && exit === null) {
     if (await healthy(url, token)) return state;
-    if (!alive(pid)) break;
     await sleep(150);
   }
+  if (exit !== null) {
+    rmSync(join(dir, 'state.json'), { force: true });
+    throw new Error(`RT's server ${exit} ${((Date.now() - started) / 1000).toFixed(1)} s after it started, before answering on port ${port}; its output (${logFile}):\n${tail(logFile, 2000)}`);
+  }
   await stopServer(pid);
-  const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000) : '';
-  throw new Error(`RT did not become healthy on port ${port} within ${timeoutMs} ms; server log:\n${log}`);
+  throw new Error(`RT did not become healthy on port ${port} within ${timeoutMs} ms; server log (${logFile}):\n${tail(logFile, 2000)}`);
 }
 
 /**

@@ -246,7 +246,7 @@ export function formatPreflight(report: PreflightReport): string {
   for (const f of report.fields.filter((x) => x.fallback)) lines.push(`field ${f.sourceKey}: the target has no ${f.targetType} type; stored as ${f.fallback}`);
   for (const f of report.fields.filter((x) => x.action === 'left-behind')) lines.push(`field ${f.sourceKey}: left behind (mapping.fields)`);
   if (report.reassigned.length) {
-    lines.push(`re-assigned to the default agent ${report.defaultAgent ?? '(none)'}:`);
+    lines.push(`re-assigned to the default agent ${report.defaultAgent ?? '(none)'} (not created on the target; the agent row below counts those the source lists as filtered):`);
     for (const a of report.reassigned) lines.push(`  ${a.name} <${a.email}> (${a.reason}, source ID ${a.sourceId})`);
   }
   for (const w of report.warnings) lines.push(`warning: ${w}`);

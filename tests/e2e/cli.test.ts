@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,11 +113,70 @@ describe('hdm purge', () => {
     mkdirSync(join(stateDir, 'ledger'), { recursive: true });
     writeFileSync(join(stateDir, 'checkpoints.json'), '{"full":null}');
     const refused = await hdm(['purge', '--config', file]);
-    expect(refused.code).not.toBe(0);
+    expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('--yes');
     expect(existsSync(stateDir)).toBe(true);
     const done = await hdm(['purge', '--config', file, '--yes']);
     expect(done.code).toBe(0);
     expect(existsSync(stateDir)).toBe(false);
   });
+});
+
+describe('hdm usage errors exit 2, as the README documents', () => {
+  it('exits 2 for an unknown command, a missing --config, --config without a value, an invalid value and a missing argument', async () => {
+    const [bogus, noConfig, noValue, badValue, noPlatform, nested] = await Promise.all([
+      hdm(['bogus']),
+      hdm(['migrate']),
+      hdm(['migrate', '--config']),
+      hdm(['quickstart', '--tickets', 'many']),
+      hdm(['sandbox']),
+      hdm(['mapping', 'suggest']),
+    ]);
+    expect([bogus.code, noConfig.code, noValue.code, badValue.code, noPlatform.code, nested.code]).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(bogus.stderr).toContain("unknown command 'bogus'");
+    expect(noConfig.stderr).toContain("required option '-c, --config <file>' not specified");
+    expect(noValue.stderr).toContain("option '-c, --config <file>' argument missing");
+    expect(badValue.stderr).toContain('--tickets must be a whole number');
+    expect(noPlatform.stderr).toContain("missing required argument 'platform'");
+    expect(nested.stderr).toContain("required option '-c, --config <file>' not specified");
+  });
+
+  it('names an unknown option as unknown, not as a missing --config', async () => {
+    const [alone, withConfig] = await Promise.all([hdm(['migrate', '--bogus']), hdm(['verify', '--config', 'm.yaml', '--bogus'])]);
+    for (const r of [alone, withConfig]) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("unknown option '--bogus'");
+      expect(r.stderr).not.toContain('not specified');
+    }
+  });
+
+  it('prints the package version with --version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = await hdm(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(version);
+  });
+});
+
+describe('hdm quickstart output', () => {
+  it('says it is verifying while it reconciles and prints nothing after its verdict', async () => {
+    // Progress lines went to stderr once more after the verdict (the display was stopped twice);
+    // one pipe for both streams keeps the order the user sees.
+    const stateDir = join(dir, 'quickstart-output');
+    const merged = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      const child = spawn('sh', ['-c', `"$0" "$1" quickstart --tickets 20 --state-dir "$2" 2>&1`, process.execPath, HDM, stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.on('exit', (code) => resolve({ code, text }));
+    });
+    expect(merged.code, merged.text).toBe(0);
+    const lines = merged.text.split('\n').filter((l) => l.trim() !== '');
+    expect(lines.at(-1)).toBe('reconciliation clean: nothing missing, mismatched or duplicated');
+    const verifying = lines.findIndex((l) => l.startsWith('verifying'));
+    const lastProgress = lines.findLastIndex((l) => l.startsWith('progress:'));
+    const table = lines.findIndex((l) => /^entity\s+source\s+loaded/.test(l));
+    expect(verifying).toBeGreaterThan(lastProgress);
+    expect(lastProgress).toBeGreaterThan(-1);
+    expect(table).toBeGreaterThan(verifying);
+  }, 120_000);
 });
