@@ -1,6 +1,7 @@
 import { Agent, request, FormData } from 'undici';
 import PQueue from 'p-queue';
 import { HdmError } from './errors.ts';
+import { CREDENTIAL_HEADER, redactor } from './redact.ts';
 
 export { FormData };
 
@@ -77,6 +78,9 @@ export class HttpClient {
     this.platform = options.platform;
     this.baseUrl = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
     this.headers = { accept: 'application/json', 'user-agent': 'helpdesk-migrator', ...options.headers };
+    // A platform may echo the request's headers in an error body: whatever credential we send, in the
+    // encoding we send it, must be known to the redactor before any answer arrives.
+    registerCredentialHeaders(this.headers);
     const concurrency = options.concurrency ?? 8;
     const rpm = options.requestsPerMinute ?? 0;
     this.queue = new PQueue(
@@ -141,6 +145,7 @@ export class HttpClient {
   }
 
   private async once<T>(method: string, url: URL, req: HttpRequest): Promise<HttpResponse<T>> {
+    registerCredentialHeaders(req.headers);
     const headers: Record<string, string> = { ...this.headers, ...req.headers };
     let body: string | Uint8Array | FormData | undefined;
     if (req.json !== undefined) {
@@ -185,13 +190,18 @@ export class HttpClient {
   }
 }
 
+function registerCredentialHeaders(headers: Record<string, string> | undefined): void {
+  for (const [name, value] of Object.entries(headers ?? {})) if (CREDENTIAL_HEADER.test(name)) redactor.addHeader(value);
+}
+
 function describeBody(body: unknown): string {
   if (body === '' || body === undefined || body === null) return '';
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }
 
-export function httpError(platform: string, method: string, url: URL, status: number, headers: Record<string, string>, body: unknown): HdmError {
+export function httpError(platform: string, method: string, url: URL, status: number, headers: Record<string, string>, answer: unknown): HdmError {
+  const body = redactor.redactDeep(answer);
   const context = { platform, method, path: url.pathname, httpStatus: status, body };
   const where = `${platform} ${method} ${url.pathname}`;
   const detail = describeBody(body);

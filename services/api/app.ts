@@ -109,9 +109,11 @@ export function buildApi(options: ApiOptions): Api {
   app.setNotFoundHandler({ preHandler: async () => undefined }, async () => {
     throw new ApiError(404, 'NOT_FOUND', 'no such route');
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
+    // The last line before the wire: failures, runs and query results all carry text from platforms.
+    return typeof payload === 'string' ? redactor.redact(payload) : payload;
   });
 
   // --- dashboard (static, no data) ---

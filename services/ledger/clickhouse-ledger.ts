@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import { LEDGER_TABLES } from '../../schemas/ledger.sql.ts';
+import { redactor } from '../../connectors/sdk/redact.ts';
 import type {
   DeadLetter,
   EntitySummary,
@@ -111,6 +112,7 @@ export class ClickHouseLedger implements Ledger {
 
   private enqueue(table: string, rows: Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
+    if (redactor.size > 0) for (const row of rows) redactFreeText(row);
     let pending = this.pending.get(table);
     if (!pending) {
       pending = { rows: [], waiters: [] };
@@ -179,7 +181,7 @@ export class ClickHouseLedger implements Ledger {
           started_at: chTime(run.startedAt),
           finished_at: run.finishedAt ? chTime(run.finishedAt) : null,
           cutoff: run.cutoff,
-          summary: JSON.stringify(run.summary),
+          summary: redactor.redact(JSON.stringify(run.summary)),
           version: Date.now() * 1000 + (run.finishedAt ? 1 : 0),
         },
       ],
@@ -444,6 +446,19 @@ export class ClickHouseLedger implements Ledger {
   async close(): Promise<void> {
     await this.flush();
     await this.client.close();
+  }
+}
+
+/**
+ * Columns that carry text from platforms (error messages, payloads, details). Identifiers and
+ * checksums are left alone: a short secret redacted as a word must never rewrite an ID.
+ */
+const FREE_TEXT_COLUMNS = ['error_message', 'payload', 'detail', 'rule', 'summary'] as const;
+
+function redactFreeText(row: Record<string, unknown>): void {
+  for (const column of FREE_TEXT_COLUMNS) {
+    const value = row[column];
+    if (typeof value === 'string') row[column] = redactor.redact(value);
   }
 }
 

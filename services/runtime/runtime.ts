@@ -40,6 +40,18 @@ export interface RuntimeParts {
   checkpoints?: (bus: MessageBus) => CheckpointStore;
 }
 
+/**
+ * Registers with the redactor every credential a migration file points at that the environment holds,
+ * without requiring them: commands that only read the ledger print text that may quote a platform.
+ */
+export async function registerConfigSecrets(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  for (const side of [config.source, config.target]) {
+    const defaults = (await platform(side.platform)).credentialEnv;
+    for (const [key, variable] of Object.entries(defaults)) redactor.add(env[side.credentials[key]?.env ?? variable]);
+  }
+  if (config.ledger.password) redactor.add(env[config.ledger.password.env]);
+}
+
 export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env, parts?: RuntimeParts): Promise<Runtime> {
   const sourcePlatform = await platform(config.source.platform);
   const targetPlatform = await platform(config.target.platform);
@@ -62,7 +74,7 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
   const stateDir = stateDirOf(config);
   const username = config.ledger.username ? env[config.ledger.username.env] : undefined;
   const password = config.ledger.password ? env[config.ledger.password.env] : undefined;
-  redactor.add(password);
+  await registerConfigSecrets(config, env);
   const ledger = await openLedger({
     migration: config.name,
     url: config.ledger.clickhouseUrl,
