@@ -97,8 +97,18 @@ export class HttpClient {
     await this.dispatcher.close();
   }
 
+  /**
+   * The URL of a request. An absolute URL (a next-page or resource link from an answer) is followed only
+   * on the configured origin when this client sends credentials: a link elsewhere would carry them there.
+   */
   url(path: string, query?: HttpRequest['query']): URL {
-    const url = /^https?:\/\//.test(path) ? new URL(path) : new URL(path.replace(/^\//, ''), this.baseUrl);
+    const url = /^https?:\/\//i.test(path) ? new URL(path) : new URL(path.replace(/^\//, ''), this.baseUrl);
+    if (url.origin !== this.baseUrl.origin && hasCredentials(this.headers)) {
+      throw new HdmError('REJECTED', `${this.platform} answered with a link to ${url.origin}, outside the configured ${this.baseUrl.origin}: not followed, so the credentials stay on their origin`, {
+        retryable: false,
+        context: { platform: this.platform, path: url.pathname, foreignOrigin: url.origin },
+      });
+    }
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
     }
@@ -147,6 +157,8 @@ export class HttpClient {
   private async once<T>(method: string, url: URL, req: HttpRequest): Promise<HttpResponse<T>> {
     registerCredentialHeaders(req.headers);
     const headers: Record<string, string> = { ...this.headers, ...req.headers };
+    // As browsers do: a request that leaves the configured origin goes without credentials.
+    if (url.origin !== this.baseUrl.origin) for (const name of Object.keys(headers)) if (CREDENTIAL_HEADER.test(name)) delete headers[name];
     let body: string | Uint8Array | FormData | undefined;
     if (req.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -188,6 +200,10 @@ export class HttpClient {
     }
     throw httpError(this.platform, method, url, status, resHeaders, parsed);
   }
+}
+
+function hasCredentials(headers: Record<string, string>): boolean {
+  return Object.keys(headers).some((name) => CREDENTIAL_HEADER.test(name));
 }
 
 function registerCredentialHeaders(headers: Record<string, string> | undefined): void {
