@@ -57,11 +57,12 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z
   return result.data;
 }
 
-const DASHBOARD_FILES: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'dashboard.js': 'text/javascript; charset=utf-8',
-  'dashboard.css': 'text/css; charset=utf-8',
-};
+// A Map: a plain object would answer `constructor`, `__proto__` or `toString` from its prototype.
+const DASHBOARD_FILES: ReadonlyMap<string, string> = new Map([
+  ['index.html', 'text/html; charset=utf-8'],
+  ['dashboard.js', 'text/javascript; charset=utf-8'],
+  ['dashboard.css', 'text/css; charset=utf-8'],
+]);
 
 /** The HTTP API and the dashboard it serves. `app.close()` stops every run and closes every runtime. */
 export interface Api {
@@ -118,7 +119,7 @@ export function buildApi(options: ApiOptions): Api {
 
   // --- dashboard (static, no data) ---
   const sendDashboardFile = (file: string, reply: FastifyReply) => {
-    const type = DASHBOARD_FILES[file];
+    const type = DASHBOARD_FILES.get(file);
     if (!type) throw new ApiError(404, 'NOT_FOUND', 'no such file');
     return reply
       .type(type)

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import { LEDGER_TABLES } from '../../schemas/ledger.sql.ts';
+import { DATABASE_NAME } from '../../schemas/config.ts';
 import { redactor } from '../../connectors/sdk/redact.ts';
 import type {
   DeadLetter,
@@ -50,6 +51,12 @@ export async function openLedger(options: LedgerOptions): Promise<ClickHouseLedg
   let client: ClickHouseClient;
   if (options.url) {
     const database = options.database ?? 'hdm';
+    // Interpolated into CREATE DATABASE (an identifier cannot be a query parameter): the config checks it first, this is the second line.
+    if (!DATABASE_NAME.test(database)) {
+      throw new HdmError('CONFIG_INVALID', `ledger.database: a database name (a letter or "_", then letters, digits or "_", at most 64) (got ${JSON.stringify(database.slice(0, 80))})`, {
+        context: { field: 'ledger.database' },
+      });
+    }
     // The client would also print every failed request with its stack to stderr; the ledger raises
     // each failure as one LEDGER_FAILED error instead, so the command line shows that alone.
     const server = { url: options.url, username: options.username, password: options.password, log: { level: ClickHouseLogLevel.OFF } };
