@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { loadMigrationConfig, parseMigrationConfig, yamlErrorWhere, type MigrationConfig } from '../../schemas/config.ts';
 import { openRuntime, stateDirOf, type Runtime } from '../runtime/runtime.ts';
+import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
 import { redactor } from '../runtime/redact.ts';
 import { ApiError } from './errors.ts';
 import { LiveProgress } from './live-progress.ts';
@@ -255,8 +256,8 @@ export class MigrationRegistry {
     }
     const config = parseMigrationConfig(data, 'the migration file');
     const handle = this.add(config, 'api');
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(this.dir, `${config.name}.yaml`), stringify(data), { mode: 0o600 });
+    privateDir(this.dir);
+    writeFileSync(join(this.dir, `${config.name}.yaml`), stringify(data), { mode: PRIVATE_FILE });
     return handle;
   }
 
@@ -264,8 +265,8 @@ export class MigrationRegistry {
   createFromFile(path: string): MigrationHandle {
     const config = loadMigrationConfig(path, 'none');
     const handle = this.add(config, `file:${path}`);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(this.dir, `${config.name}.yaml`), readFileSync(path, 'utf8'), { mode: 0o600 });
+    privateDir(this.dir);
+    writeFileSync(join(this.dir, `${config.name}.yaml`), readFileSync(path, 'utf8'), { mode: PRIVATE_FILE });
     return handle;
   }
 

@@ -9,6 +9,7 @@ import type { MappingRules } from '../mapper/record.mapping.ts';
 import { rulesFromConfig } from '../mapper/rules.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
 import { FileCheckpointStore, type CheckpointStore } from '../poller/checkpoint-store.ts';
+import { privateDir } from './private-files.ts';
 import { redactor } from './redact.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -71,7 +72,7 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
     concurrency: config.target.concurrency,
     requestsPerMinute: config.target.requestsPerMinute,
   });
-  const stateDir = stateDirOf(config);
+  const stateDir = privateDir(stateDirOf(config));
   const username = config.ledger.username ? env[config.ledger.username.env] : undefined;
   const password = config.ledger.password ? env[config.ledger.password.env] : undefined;
   await registerConfigSecrets(config, env);

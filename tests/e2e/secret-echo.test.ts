@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -160,4 +160,14 @@ describe('a platform that echoes the Authorization header in its error bodies', 
     }
     expect(found).toEqual([]);
   }, 240_000);
+
+  it('keeps the state directory owner-only: the ledger and log under it hold whole ticket payloads', () => {
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(stateDir)).toBe(0o700);
+    expect(mode(join(stateDir, 'ledger'))).toBe(0o700);
+    expect(mode(join(stateDir, 'demo'))).toBe(0o700);
+    const files = ['hdm.log', 'checkpoints.json', ...readdirSync(join(stateDir, 'demo')).map((f) => join('demo', f))];
+    expect(files.length).toBeGreaterThan(3);
+    for (const file of files) expect(mode(join(stateDir, file)), file).toBe(0o600);
+  });
 });
