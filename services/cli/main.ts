@@ -218,13 +218,13 @@ export function buildProgram(): Command {
 
   program
     .command('sql')
-    .description('run a SQL query on the ledger (tables: runs, source_records, id_map, load_attempts, dead_letters, verifications)')
+    .description('run a read-only SQL query on the ledger (tables: runs, source_records, id_map, load_attempts, dead_letters, verifications)')
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
     .argument('<query>', 'SQL')
     .action(async (query: string, opts) => {
       const ledger = await ledgerOf(opts.config);
       try {
-        for (const row of await ledger.query(query)) stdio.out(JSON.stringify(row));
+        for (const row of await ledger.query(query, { readonly: true })) stdio.out(JSON.stringify(row));
       } finally {
         await ledger.close();
       }

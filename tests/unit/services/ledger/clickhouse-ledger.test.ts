@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isReadStatement, openLedger } from '../../../../services/ledger/clickhouse-ledger.ts';
+import { isReadStatement, openLedger, outsideQueryProblem } from '../../../../services/ledger/clickhouse-ledger.ts';
 
 describe('isReadStatement', () => {
   it('accepts one reading statement, with comments and a final semicolon', () => {
@@ -21,5 +21,16 @@ describe('openLedger on a server', () => {
     const err = await openLedger({ migration: 'm', url: 'http://127.0.0.1:1', database: 'hdm; DROP DATABASE system' }).catch((e) => e);
     expect(err).toMatchObject({ code: 'CONFIG_INVALID', context: { field: 'ledger.database' } });
     expect(err.message).toContain('got "hdm; DROP DATABASE system"');
+  });
+});
+
+describe('outsideQueryProblem', () => {
+  it('names the table function that reaches outside, however it is spelled', () => {
+    expect(outsideQueryProblem("SELECT * FROM `file`('x', 'LineAsString')")).toMatch(/^file\(\) reaches files/);
+    expect(outsideQueryProblem("SELECT * FROM \"executable\" ('x', 'TSV', 'a String')")).toMatch(/^executable\(\)/);
+    expect(outsideQueryProblem("SELECT '--', * FROM url('http://x', 'TSV')")).toMatch(/^url\(\)/);
+    expect(outsideQueryProblem("SELECT 1 # a comment\n, 2 SETTINGS readonly=0")).toMatch(/^SETTINGS/);
+    expect(outsideQueryProblem("SELECT 'a', 'it''s', 'file(x)', $t$url('x')$t$")).toBeNull();
+    expect(outsideQueryProblem('SELECT count() FROM load_attempts WHERE migration = {migration:String}')).toBeNull();
   });
 });
