@@ -71,7 +71,9 @@ export class Redactor {
     if (typeof value === 'string') return this.redact(value);
     if (value === null || typeof value !== 'object' || depth > 32) return value;
     if (Array.isArray(value)) return value.map((v) => this.walk(v, depth + 1));
-    if (value instanceof Date || ArrayBuffer.isView(value)) return value;
+    const proto = Object.getPrototypeOf(value);
+    // Class instances (a URL, a Buffer, an error) keep their identity; only plain data is copied.
+    if (proto !== Object.prototype && proto !== null) return value;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[this.redact(k)] = this.walk(v, depth + 1);
     return out;
