@@ -6,7 +6,15 @@ import { HdmError } from '../connectors/sdk/errors.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
 import { FiltersSectionSchema, MappingSectionSchema, wizardOptionDefaults, wizardOptions } from './mapping.config.ts';
 
-const envRef = z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict();
+/** What ClickHouse takes as a bare identifier: the name goes into `CREATE DATABASE` as is. */
+export const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+const envRef = z
+  .object(
+    { env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') },
+    { error: 'a reference to an environment variable, { env: NAME }: a secret is never written in the migration file' },
+  )
+  .strict();
 
 const endpoint = z
   .object({
@@ -82,8 +90,8 @@ export const MigrationConfigSchema = z
       .object({
         /** ClickHouse server URL; absent runs the embedded engine under the state directory. */
         clickhouseUrl: z.url({ protocol: /^https?$/ }).nullable().default(null),
-        /** Database on the server. Default `hdm`. */
-        database: z.string().default('hdm'),
+        /** Database on the server: letters, digits and `_`. Default `hdm`. */
+        database: z.string().regex(DATABASE_NAME, 'a database name: a letter or "_", then letters, digits or "_", at most 64').default('hdm'),
         /** Server credentials, from environment variables. */
         username: envRef.optional(),
         password: envRef.optional(),
@@ -137,25 +145,71 @@ function isTimeZone(zone: string): boolean {
 export type MigrationConfig = z.infer<typeof MigrationConfigSchema>;
 export type EndpointConfig = MigrationConfig['source'];
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+/** Path segments under which a value may be a secret: never shown in an error. */
+const SECRET_PATH = /^(credentials|password|username)$|secret|token|apikey|passw/i;
+
+/** How an error shows the offending values: `scalars` shows a scalar not under a secret path; `none` shows nothing (a file that may not be ours). */
+export type Quoting = 'scalars' | 'none';
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown, quoting: Quoting): string {
   const path = issue.path.length ? issue.path.join('.') : '(top level)';
   let value: unknown = input;
   for (const key of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
-  const shown = value === undefined ? 'missing' : JSON.stringify(value);
-  return `${path}: ${issue.message} (got ${shown && shown.length > 80 ? `${shown.slice(0, 80)}…` : shown})`;
+  const message = issue.code === 'unrecognized_keys' && quoting === 'none' ? `${issue.keys.length} unrecognized key(s)` : issue.message;
+  return `${path}: ${message} (got ${shown(value, issue.path, quoting)})`;
+}
+
+/** A value as an error may show it: scalars quoted, containers by shape, secrets and others' files never. */
+function shown(value: unknown, path: PropertyKey[], quoting: Quoting): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (typeof value === 'object') return value instanceof Date ? 'a date' : 'a mapping';
+  if (quoting === 'none' || path.length === 0) return `a ${typeof value}, not shown`;
+  if (path.some((key) => typeof key === 'string' && SECRET_PATH.test(key))) return `a ${typeof value}, not shown: it may be a secret`;
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/**
+ * Text that was not UTF-8 arrives decoded with U+FFFD in place of each bad byte; such a value would
+ * reach the platforms mangled, so it is an error, at its path.
+ */
+function undecodable(value: unknown, path: PropertyKey[] = [], out: z.core.$ZodIssue[] = []): z.core.$ZodIssue[] {
+  if (typeof value === 'string') {
+    if (value.includes('\uFFFD')) out.push({ code: 'custom', path, message: 'text in UTF-8 (a byte that is not UTF-8 was read as \uFFFD)', input: value } as z.core.$ZodIssue);
+  } else if (value && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) {
+      if (key.includes('\uFFFD')) out.push({ code: 'custom', path, message: 'keys in UTF-8 (a key holds a byte that is not UTF-8)', input: key } as z.core.$ZodIssue);
+      undecodable(child, [...path, Array.isArray(value) ? Number(key) : key], out);
+    }
+  }
+  return out;
 }
 
 /** Parses and freezes a migration config; a bad one fails with every path, value and expectation. */
-export function parseMigrationConfig(input: unknown, origin = 'migration config'): Readonly<MigrationConfig> {
+export function parseMigrationConfig(input: unknown, origin = 'migration config', quoting: Quoting = 'scalars'): Readonly<MigrationConfig> {
   const result = MigrationConfigSchema.safeParse(input);
-  if (!result.success) {
-    const lines = result.error.issues.map((issue) => `  - ${describeIssue(issue, input)}`);
+  const issues = [...undecodable(input), ...(result.success ? [] : result.error.issues)];
+  if (issues.length > 0 || !result.success) {
+    const lines = issues.map((issue) => `  - ${describeIssue(issue, input, quoting)}`);
     throw new HdmError('CONFIG_INVALID', `${origin} is invalid:\n${lines.join('\n')}`);
   }
   return deepFreeze(result.data);
 }
 
-export function loadMigrationConfig(file: string): Readonly<MigrationConfig> {
+/** A YAML error by position only: the parser's own message quotes the line, which may hold a secret or be another file's. */
+export function yamlErrorWhere(err: unknown): string {
+  const e = err as { code?: string; linePos?: { line: number; col: number }[] };
+  const at = e.linePos?.[0];
+  return `${e.code ?? 'a syntax error'}${at ? ` at line ${at.line}, column ${at.col}` : ''}`;
+}
+
+/**
+ * Reads, parses and freezes a migration file. `quoting: 'none'` for a path someone else named (the API):
+ * its errors then name paths and expectations only, never the file's content.
+ */
+export function loadMigrationConfig(file: string, quoting: Quoting = 'scalars'): Readonly<MigrationConfig> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -166,9 +220,9 @@ export function loadMigrationConfig(file: string): Readonly<MigrationConfig> {
   try {
     data = parseYaml(text);
   } catch (err) {
-    throw new HdmError('CONFIG_INVALID', `${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new HdmError('CONFIG_INVALID', `${file} is not valid YAML: ${yamlErrorWhere(err)}`, { cause: err });
   }
-  return parseMigrationConfig(data, file);
+  return parseMigrationConfig(data, file, quoting);
 }
 
 function deepFreeze<T>(value: T): T {

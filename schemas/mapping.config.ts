@@ -4,11 +4,27 @@ import { TICKET_STATUSES } from './canonical.ts';
 /** A custom field value as a user writes it in the migration file. */
 const fieldValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
 
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * An ISO-8601 date or instant whose every part exists: `Date.parse` would roll `2023-02-31` over to
+ * March 3rd and accept prose such as `March 3`, so the parts are checked before it runs.
+ */
+export function isIsoDate(text: string): boolean {
+  const m = ISO.exec(text);
+  if (!m) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return false;
+  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59)) return false;
+  return !Number.isNaN(Date.parse(text));
+}
+
 const isoDate = z
   .union([z.string(), z.date()])
   .transform((v, ctx) => {
     const text = v instanceof Date ? v.toISOString() : v;
-    const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+    const ms = isIsoDate(text) ? Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text) : NaN;
     if (Number.isNaN(ms)) {
       ctx.addIssue({ code: 'custom', message: 'a date (YYYY-MM-DD) or an ISO-8601 instant' });
       return z.NEVER;

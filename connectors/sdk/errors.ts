@@ -1,3 +1,5 @@
+import { redactor } from './redact.ts';
+
 /**
  * Every error the engine raises carries a fixed `code`, a `retryable` flag and visible context.
  * Callers decide by code, never by parsing a message.
@@ -46,11 +48,12 @@ export class HdmError extends Error {
     message: string,
     options: { retryable?: boolean; context?: ErrorContext; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Redacted at birth: an error's message and context travel to logs, the ledger, reports and the API.
+    super(redactor.redact(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HdmError';
     this.code = code;
     this.retryable = options.retryable ?? (code === 'RATE_LIMITED' || code === 'SERVER_ERROR' || code === 'UNREACHABLE' || code === 'TIMEOUT' || code === 'OUTCOME_UNKNOWN');
-    this.context = options.context ?? {};
+    this.context = redactor.redactDeep(options.context ?? {});
   }
 
   toJSON(): { code: ErrorCode; message: string; retryable: boolean; context: ErrorContext } {

@@ -1,6 +1,7 @@
 import { Agent, request, FormData } from 'undici';
 import PQueue from 'p-queue';
 import { HdmError } from './errors.ts';
+import { CREDENTIAL_HEADER, redactor } from './redact.ts';
 
 export { FormData };
 
@@ -110,6 +111,9 @@ export class HttpClient {
     this.platform = options.platform;
     this.baseUrl = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
     this.headers = { accept: 'application/json', 'user-agent': 'helpdesk-migrator', ...options.headers };
+    // A platform may echo the request's headers in an error body: whatever credential we send, in the
+    // encoding we send it, must be known to the redactor before any answer arrives.
+    registerCredentialHeaders(this.headers);
     const concurrency = options.concurrency ?? 8;
     const rpm = options.requestsPerMinute ?? 0;
     this.queue = new PQueue(
@@ -126,8 +130,18 @@ export class HttpClient {
     await this.dispatcher.close();
   }
 
+  /**
+   * The URL of a request. An absolute URL (a next-page or resource link from an answer) is followed only
+   * on the configured origin when this client sends credentials: a link elsewhere would carry them there.
+   */
   url(path: string, query?: HttpRequest['query']): URL {
-    const url = /^https?:\/\//.test(path) ? new URL(path) : new URL(path.replace(/^\//, ''), this.baseUrl);
+    const url = /^https?:\/\//i.test(path) ? new URL(path) : new URL(path.replace(/^\//, ''), this.baseUrl);
+    if (url.origin !== this.baseUrl.origin && hasCredentials(this.headers)) {
+      throw new HdmError('REJECTED', `${this.platform} answered with a link to ${url.origin}, outside the configured ${this.baseUrl.origin}: not followed, so the credentials stay on their origin`, {
+        retryable: false,
+        context: { platform: this.platform, path: url.pathname, foreignOrigin: url.origin },
+      });
+    }
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
     }
@@ -175,7 +189,10 @@ export class HttpClient {
   }
 
   private async once<T>(method: string, url: URL, req: HttpRequest): Promise<HttpResponse<T>> {
+    registerCredentialHeaders(req.headers);
     const headers: Record<string, string> = { ...this.headers, ...req.headers };
+    // As browsers do: a request that leaves the configured origin goes without credentials.
+    if (url.origin !== this.baseUrl.origin) for (const name of Object.keys(headers)) if (CREDENTIAL_HEADER.test(name)) delete headers[name];
     let body: string | Uint8Array | FormData | undefined;
     if (req.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -219,13 +236,22 @@ export class HttpClient {
   }
 }
 
+function hasCredentials(headers: Record<string, string>): boolean {
+  return Object.keys(headers).some((name) => CREDENTIAL_HEADER.test(name));
+}
+
+function registerCredentialHeaders(headers: Record<string, string> | undefined): void {
+  for (const [name, value] of Object.entries(headers ?? {})) if (CREDENTIAL_HEADER.test(name)) redactor.addHeader(value);
+}
+
 function describeBody(body: unknown): string {
   if (body === '' || body === undefined || body === null) return '';
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }
 
-export function httpError(platform: string, method: string, url: URL, status: number, headers: Record<string, string>, body: unknown): HdmError {
+export function httpError(platform: string, method: string, url: URL, status: number, headers: Record<string, string>, answer: unknown): HdmError {
+  const body = redactor.redactDeep(answer);
   const context = { platform, method, path: url.pathname, httpStatus: status, body };
   const where = `${platform} ${method} ${url.pathname}`;
   const detail = describeBody(body);

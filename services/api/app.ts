@@ -57,11 +57,12 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z
   return result.data;
 }
 
-const DASHBOARD_FILES: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'dashboard.js': 'text/javascript; charset=utf-8',
-  'dashboard.css': 'text/css; charset=utf-8',
-};
+// A Map: a plain object would answer `constructor`, `__proto__` or `toString` from its prototype.
+const DASHBOARD_FILES: ReadonlyMap<string, string> = new Map([
+  ['index.html', 'text/html; charset=utf-8'],
+  ['dashboard.js', 'text/javascript; charset=utf-8'],
+  ['dashboard.css', 'text/css; charset=utf-8'],
+]);
 
 /** The HTTP API and the dashboard it serves. `app.close()` stops every run and closes every runtime. */
 export interface Api {
@@ -109,14 +110,16 @@ export function buildApi(options: ApiOptions): Api {
   app.setNotFoundHandler({ preHandler: async () => undefined }, async () => {
     throw new ApiError(404, 'NOT_FOUND', 'no such route');
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
+    // The last line before the wire: failures, runs and query results all carry text from platforms.
+    return typeof payload === 'string' ? redactor.redact(payload) : payload;
   });
 
   // --- dashboard (static, no data) ---
   const sendDashboardFile = (file: string, reply: FastifyReply) => {
-    const type = DASHBOARD_FILES[file];
+    const type = DASHBOARD_FILES.get(file);
     if (!type) throw new ApiError(404, 'NOT_FOUND', 'no such file');
     return reply
       .type(type)

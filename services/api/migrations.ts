@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { toHdmError } from '../../connectors/sdk/errors.ts';
-import { loadMigrationConfig, parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
+import { loadMigrationConfig, parseMigrationConfig, yamlErrorWhere, type MigrationConfig } from '../../schemas/config.ts';
 import { openRuntime, stateDirOf, type Runtime } from '../runtime/runtime.ts';
+import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
 import { redactor } from '../runtime/redact.ts';
 import { ApiError } from './errors.ts';
 import { LiveProgress } from './live-progress.ts';
@@ -251,20 +252,21 @@ export class MigrationRegistry {
     try {
       data = parseYaml(text);
     } catch (err) {
-      throw new ApiError(400, 'CONFIG_INVALID', `the migration file is not valid YAML: ${(err as Error).message}`);
+      throw new ApiError(400, 'CONFIG_INVALID', `the migration file is not valid YAML: ${yamlErrorWhere(err)}`);
     }
     const config = parseMigrationConfig(data, 'the migration file');
     const handle = this.add(config, 'api');
-    mkdirSync(this.dir, { recursive: true });
-    writeFileSync(join(this.dir, `${config.name}.yaml`), stringify(data));
+    privateDir(this.dir);
+    writeFileSync(join(this.dir, `${config.name}.yaml`), stringify(data), { mode: PRIVATE_FILE });
     return handle;
   }
 
+  /** The path comes from a caller who may not be able to read the file: errors never quote its content. */
   createFromFile(path: string): MigrationHandle {
-    const config = loadMigrationConfig(path);
+    const config = loadMigrationConfig(path, 'none');
     const handle = this.add(config, `file:${path}`);
-    mkdirSync(this.dir, { recursive: true });
-    writeFileSync(join(this.dir, `${config.name}.yaml`), readFileSync(path, 'utf8'));
+    privateDir(this.dir);
+    writeFileSync(join(this.dir, `${config.name}.yaml`), readFileSync(path, 'utf8'), { mode: PRIVATE_FILE });
     return handle;
   }
 

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HdmError } from '../../connectors/sdk/errors.ts';
+import { privateDir } from '../runtime/private-files.ts';
 
 /** viewer reads; operator also starts runs and tests connections; admin also manages tokens and migrations. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -48,7 +49,7 @@ export class TokenStore {
   }
 
   private save(tokens: StoredToken[]): void {
-    mkdirSync(dirname(this.file), { recursive: true });
+    privateDir(dirname(this.file));
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify({ tokens }, null, 2)}\n`, { mode: 0o600 });
     chmodSync(tmp, 0o600);

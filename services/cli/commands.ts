@@ -19,7 +19,7 @@ export interface Output {
 }
 
 export const stdio: Output = {
-  out: (text) => process.stdout.write(`${text}\n`),
+  out: (text) => process.stdout.write(`${redactor.redact(text)}\n`),
   err: (text) => process.stderr.write(`${redactor.redact(text)}\n`),
 };
 

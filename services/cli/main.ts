@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
-import { stateDirOf } from '../runtime/runtime.ts';
+import { registerConfigSecrets, stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { demoCommand, suggestCommand } from './wizard.commands.ts';
 import { addApiCommands } from './api-commands.ts';
@@ -24,6 +24,7 @@ const int = (name: string, min = 0) => (value: string) => {
 
 async function ledgerOf(configFile: string) {
   const config = loadConfigOrFail(configFile);
+  await registerConfigSecrets(config);
   const password = config.ledger.password ? process.env[config.ledger.password.env] : undefined;
   const username = config.ledger.username ? process.env[config.ledger.username.env] : undefined;
   return openLedger({
@@ -261,13 +262,13 @@ export function buildProgram(): Command {
 
   program
     .command('sql')
-    .description('run a SQL query on the ledger (tables: runs, source_records, id_map, load_attempts, dead_letters, verifications)')
+    .description('run a read-only SQL query on the ledger (tables: runs, source_records, id_map, load_attempts, dead_letters, verifications)')
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
     .argument('<query>', 'SQL')
     .action(async (query: string, opts) => {
       const ledger = await ledgerOf(opts.config);
       try {
-        for (const row of await ledger.query(query)) stdio.out(JSON.stringify(row));
+        for (const row of await ledger.query(query, { readonly: true })) stdio.out(JSON.stringify(row));
       } finally {
         await ledger.close();
       }

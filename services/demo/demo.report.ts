@@ -1,4 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
+import { redactor } from '../runtime/redact.ts';
 import { join } from 'node:path';
 import type { DemoRecord, DemoReport, FieldCheck } from './demo.ts';
 
@@ -101,9 +103,11 @@ ${records}
 
 /** Writes a demo's report as `<dir>/<run>.json` and `<dir>/<run>.html`; returns both paths. */
 export function writeDemoReport(report: DemoReport, dir: string): { html: string; json: string } {
-  mkdirSync(dir, { recursive: true });
+  privateDir(dir);
   const files = { html: join(dir, `${report.runId}.html`), json: join(dir, `${report.runId}.json`) };
-  writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(files.html, demoHtml(report));
+  // Redacted before rendering too: HTML escaping would otherwise change a secret's spelling past the redactor.
+  const safe = redactor.redactDeep(report);
+  writeFileSync(files.json, redactor.redact(`${JSON.stringify(safe, null, 2)}\n`), { mode: PRIVATE_FILE });
+  writeFileSync(files.html, redactor.redact(demoHtml(safe)), { mode: PRIVATE_FILE });
   return files;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connector, IdRange, Page, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
@@ -7,6 +7,7 @@ import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.
 import { diffProjections, project } from '../../schemas/projection.ts';
 import type { Ledger, LoadAttempt, Outcome, RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
+import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
 import { addUnmatched, type PreflightReport } from '../mapper/preflight.ts';
@@ -316,8 +317,8 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
     await ledger.saveRun(run);
   }
   await addUnmatched(mapping, reassignedUsers, source);
-  mkdirSync(join(runtime.stateDir, 'demo'), { recursive: true });
-  writeFileSync(selectionFile, JSON.stringify({ tickets: tickets.map((t) => t.sourceId), articles: articles.map((a) => a.sourceId) } satisfies Selection));
+  privateDir(join(runtime.stateDir, 'demo'));
+  writeFileSync(selectionFile, JSON.stringify({ tickets: tickets.map((t) => t.sourceId), articles: articles.map((a) => a.sourceId) } satisfies Selection), { mode: PRIVATE_FILE });
 
   options.step?.('reading each record back from the target and checking it field by field…');
   // Read back, the way verification does: map again, resolve through the id map, compare with the target.

@@ -1,9 +1,11 @@
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import { LEDGER_TABLES } from '../../schemas/ledger.sql.ts';
+import { DATABASE_NAME } from '../../schemas/config.ts';
+import { privateDir } from '../runtime/private-files.ts';
+import { redactor } from '../../connectors/sdk/redact.ts';
 import type {
   DeadLetter,
   EntitySummary,
@@ -49,6 +51,12 @@ export async function openLedger(options: LedgerOptions): Promise<ClickHouseLedg
   let client: ClickHouseClient;
   if (options.url) {
     const database = options.database ?? 'hdm';
+    // Interpolated into CREATE DATABASE (an identifier cannot be a query parameter): the config checks it first, this is the second line.
+    if (!DATABASE_NAME.test(database)) {
+      throw new HdmError('CONFIG_INVALID', `ledger.database: a database name (a letter or "_", then letters, digits or "_", at most 64) (got ${JSON.stringify(database.slice(0, 80))})`, {
+        context: { field: 'ledger.database' },
+      });
+    }
     // The client would also print every failed request with its stack to stderr; the ledger raises
     // each failure as one LEDGER_FAILED error instead, so the command line shows that alone.
     const server = { url: options.url, username: options.username, password: options.password, log: { level: ClickHouseLogLevel.OFF } };
@@ -65,8 +73,7 @@ export async function openLedger(options: LedgerOptions): Promise<ClickHouseLedg
     client = createClient({ ...server, database });
   } else {
     if (!options.path) throw new HdmError('CONFIG_INVALID', 'the embedded ledger needs a state directory');
-    const dir = resolve(options.path);
-    mkdirSync(dir, { recursive: true });
+    const dir = privateDir(resolve(options.path));
     const { createChdbConnection } = await import('chdb/connection');
     client = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<typeof createClient>[0]);
   }
@@ -111,6 +118,7 @@ export class ClickHouseLedger implements Ledger {
 
   private enqueue(table: string, rows: Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
+    if (redactor.size > 0) for (const row of rows) redactFreeText(row);
     let pending = this.pending.get(table);
     if (!pending) {
       pending = { rows: [], waiters: [] };
@@ -179,7 +187,7 @@ export class ClickHouseLedger implements Ledger {
           started_at: chTime(run.startedAt),
           finished_at: run.finishedAt ? chTime(run.finishedAt) : null,
           cutoff: run.cutoff,
-          summary: JSON.stringify(run.summary),
+          summary: redactor.redact(JSON.stringify(run.summary)),
           version: Date.now() * 1000 + (run.finishedAt ? 1 : 0),
         },
       ],
@@ -423,15 +431,17 @@ export class ClickHouseLedger implements Ledger {
 
   /**
    * Runs a SQL query for data teams (`hdm sql`, saved queries). `{migration:String}` in the text is
-   * this migration; `readonly` makes the engine refuse anything but reads.
+   * this migration; `readonly` (every query that is not the engine's own) refuses anything but one read
+   * that stays inside the ledger.
    */
   async query(sql: string, options: { params?: Record<string, unknown>; readonly?: boolean } = {}): Promise<Record<string, unknown>[]> {
     await this.flush();
     // A server takes readonly per request. The embedded engine keeps a setting for its whole session
     // (it would stay read-only for the loads that follow), so there the statement itself is checked.
-    if (options.readonly && !this.server && !isReadStatement(sql)) {
-      throw new HdmError('REJECTED', 'readonly: only one SELECT, WITH, SHOW, DESCRIBE or EXPLAIN statement may run here');
-    }
+    // A reading statement can still reach files, the network or processes through table functions, and
+    // a server's readonly=1 does not stop them: the statement is checked on both engines.
+    const problem = options.readonly ? outsideQueryProblem(sql) : null;
+    if (problem) throw new HdmError('REJECTED', `readonly: ${problem}`);
     const result = await this.client.query({
       query: sql,
       format: 'JSONEachRow',
@@ -447,15 +457,97 @@ export class ClickHouseLedger implements Ledger {
   }
 }
 
+/**
+ * Columns that carry text from platforms (error messages, payloads, details). Identifiers and
+ * checksums are left alone: a short secret redacted as a word must never rewrite an ID.
+ */
+const FREE_TEXT_COLUMNS = ['error_message', 'payload', 'detail', 'rule', 'summary'] as const;
+
+function redactFreeText(row: Record<string, unknown>): void {
+  for (const column of FREE_TEXT_COLUMNS) {
+    const value = row[column];
+    if (typeof value === 'string') row[column] = redactor.redact(value);
+  }
+}
+
+/**
+ * Table functions (and the scalar `file`) that reach files, the network or processes. A reading
+ * statement may still use them, so a query that is not the engine's own is refused when it names one.
+ */
+const OUTSIDE_REACH = new Set(
+  [
+    'file', 'fileCluster', 'url', 'urlCluster', 's3', 's3Cluster', 'gcs', 'oss', 'cosn', 'azureBlobStorage', 'azureBlobStorageCluster',
+    'hdfs', 'hdfsCluster', 'remote', 'remoteSecure', 'cluster', 'clusterAllReplicas', 'executable', 'mysql', 'postgresql', 'sqlite',
+    'mongodb', 'redis', 'jdbc', 'odbc', 'hudi', 'hudiCluster', 'deltaLake', 'deltaLakeCluster', 'deltaLakeS3', 'deltaLakeAzure',
+    'deltaLakeLocal', 'iceberg', 'icebergS3', 'icebergAzure', 'icebergHDFS', 'icebergLocal', 'icebergCluster', 'icebergS3Cluster',
+    'icebergAzureCluster', 'icebergHDFSCluster', 'paimon', 'paimonS3', 'paimonAzure', 'paimonHDFS', 'paimonLocal', 'input', 'arrowFlight',
+    'arrowflight', 'ytsaurus', 'prometheusQuery', 'prometheusQueryRange', 'dictionary',
+  ].map((name) => name.toLowerCase()),
+);
+
+/**
+ * The statement with string literals emptied, comments blanked and quoted identifiers unquoted, in one
+ * pass: stripping comments first would let `'--'` hide what follows it on the line.
+ */
+export function sqlSkeleton(sql: string): string {
+  let out = '';
+  for (let i = 0; i < sql.length; ) {
+    const c = sql[i];
+    const two = sql.slice(i, i + 2);
+    if (two === '--' || c === '#') {
+      const end = sql.indexOf('\n', i);
+      out += ' ';
+      i = end === -1 ? sql.length : end;
+    } else if (c === '$' && /^\$[A-Za-z0-9_]*\$/.test(sql.slice(i))) {
+      // A heredoc string, $tag$…$tag$: a quote inside it must not open a string here.
+      const tag = /^\$[A-Za-z0-9_]*\$/.exec(sql.slice(i))![0];
+      const end = sql.indexOf(tag, i + tag.length);
+      out += "''";
+      i = end === -1 ? sql.length : end + tag.length;
+    } else if (two === '/*') {
+      const end = sql.indexOf('*/', i + 2);
+      out += ' ';
+      i = end === -1 ? sql.length : end + 2;
+    } else if (c === "'" || c === '"' || c === '`') {
+      let j = i + 1;
+      let text = '';
+      for (; j < sql.length; j++) {
+        if (sql[j] === '\\') {
+          text += sql.slice(j, j + 2);
+          j++;
+        } else if (sql[j] === c && sql[j + 1] === c) {
+          text += c;
+          j++;
+        } else if (sql[j] === c) break;
+        else text += sql[j];
+      }
+      out += c === "'" ? "''" : ` ${text} `;
+      i = j + 1;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Why a query from outside the engine (saved queries, `hdm sql`) may not run, or null when it may. */
+export function outsideQueryProblem(sql: string): string | null {
+  const text = sqlSkeleton(sql).trim().replace(/;\s*$/, '');
+  if (/;/.test(text)) return 'only one statement may run here';
+  if (!/^(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b/i.test(text)) return 'only one SELECT, WITH, SHOW, DESCRIBE or EXPLAIN statement may run here';
+  if (/\bINTO\s+OUTFILE\b/i.test(text)) return 'INTO OUTFILE writes a file: not allowed here';
+  if (/\bSETTINGS\b/i.test(text)) return 'SETTINGS may not change how the ledger runs a query from here';
+  for (const m of text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*\(/g)) {
+    if (OUTSIDE_REACH.has(m[1].toLowerCase())) return `${m[1]}() reaches files, the network or processes: not allowed here`;
+  }
+  return null;
+}
+
 /** One statement that only reads: comments and a final `;` aside, it starts with a reading keyword. */
 export function isReadStatement(sql: string): boolean {
-  const text = sql
-    .replace(/\/\*[\s\S]*?\*\//g, ' ')
-    .replace(/--[^\n]*/g, ' ')
-    .trim()
-    .replace(/;\s*$/, '');
-  const outsideStrings = text.replace(/'(?:[^'\\]|\\.)*'/g, "''");
-  if (/;/.test(outsideStrings) || /\bINTO\s+OUTFILE\b/i.test(outsideStrings)) return false;
+  const text = sqlSkeleton(sql).trim().replace(/;\s*$/, '');
+  if (/;/.test(text) || /\bINTO\s+OUTFILE\b/i.test(text)) return false;
   return /^(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b/i.test(text);
 }
 

@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync, fsyncSync, openSync, closeSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { StreamState } from '../../connectors/sdk/contract.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
+import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
 
 export interface StreamCheckpoint {
   state: StreamState | null;
@@ -54,9 +55,9 @@ export class FileCheckpointStore implements CheckpointStore {
   save(data: CheckpointData): Promise<void> {
     const text = JSON.stringify(data, null, 2);
     this.writing = this.writing.then(() => {
-      mkdirSync(dirname(this.file), { recursive: true });
+      privateDir(dirname(this.file));
       const tmp = `${this.file}.tmp`;
-      const fd = openSync(tmp, 'w');
+      const fd = openSync(tmp, 'w', PRIVATE_FILE);
       try {
         writeFileSync(fd, text);
         fsyncSync(fd);

@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { PRIVATE_FILE, privateDir } from './private-files.ts';
 import { redactor } from './redact.ts';
 
 export type { Logger };
@@ -13,9 +13,9 @@ export function createLogger(options: { file?: string; level?: string } = {}): L
   const level = options.level ?? process.env.HDM_LOG_LEVEL ?? 'info';
   let destination: pino.DestinationStream;
   if (options.file) {
-    mkdirSync(dirname(options.file), { recursive: true });
+    privateDir(dirname(options.file));
     // Synchronous: log lines are few (phases, failures) and must survive a kill.
-    destination = pino.destination({ dest: options.file, sync: true, mkdir: true });
+    destination = pino.destination({ dest: options.file, sync: true, mkdir: true, mode: PRIVATE_FILE });
   } else {
     destination = pino.destination(2);
   }

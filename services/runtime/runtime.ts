@@ -9,6 +9,7 @@ import type { MappingRules } from '../mapper/record.mapping.ts';
 import { rulesFromConfig } from '../mapper/rules.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
 import { FileCheckpointStore, type CheckpointStore } from '../poller/checkpoint-store.ts';
+import { privateDir } from './private-files.ts';
 import { redactor } from './redact.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -40,6 +41,18 @@ export interface RuntimeParts {
   checkpoints?: (bus: MessageBus) => CheckpointStore;
 }
 
+/**
+ * Registers with the redactor every credential a migration file points at that the environment holds,
+ * without requiring them: commands that only read the ledger print text that may quote a platform.
+ */
+export async function registerConfigSecrets(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  for (const side of [config.source, config.target]) {
+    const defaults = (await platform(side.platform)).credentialEnv;
+    for (const [key, variable] of Object.entries(defaults)) redactor.add(env[side.credentials[key]?.env ?? variable]);
+  }
+  if (config.ledger.password) redactor.add(env[config.ledger.password.env]);
+}
+
 export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env, parts?: RuntimeParts): Promise<Runtime> {
   const sourcePlatform = await platform(config.source.platform);
   const targetPlatform = await platform(config.target.platform);
@@ -59,10 +72,10 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
     concurrency: config.target.concurrency,
     requestsPerMinute: config.target.requestsPerMinute,
   });
-  const stateDir = stateDirOf(config);
+  const stateDir = privateDir(stateDirOf(config));
   const username = config.ledger.username ? env[config.ledger.username.env] : undefined;
   const password = config.ledger.password ? env[config.ledger.password.env] : undefined;
-  redactor.add(password);
+  await registerConfigSecrets(config, env);
   const ledger = await openLedger({
     migration: config.name,
     url: config.ledger.clickhouseUrl,

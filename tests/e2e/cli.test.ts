@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +95,30 @@ describe('hdm command line', () => {
     expect(r.stderr).toContain('UNREACHABLE');
     expect(r.stderr).toContain(`127.0.0.1:${port}`);
     expect(r.ms).toBeLessThan(20_000);
+  });
+
+  it('fails bad input (an impossible date, a byte that is not UTF-8, SQL as the ledger database) before any request (exit 2)', async () => {
+    const stateDir = join(dir, 'bad-input-state');
+    const yaml = stringify({
+      name: 'badinput',
+      source: { platform: 'zendesk', url: box.url },
+      target: { platform: 'zendesk', url: box.url },
+      filters: { createdFrom: '2023-02-31', tags: ['caf-PLACEHOLDER'] },
+      ledger: { database: 'hdm; DROP DATABASE system' },
+      stateDir,
+    });
+    const file = join(dir, 'bad-input.yaml');
+    const [before, after] = yaml.split('PLACEHOLDER');
+    writeFileSync(file, Buffer.concat([Buffer.from(before), Buffer.from([0xff]), Buffer.from(after)]));
+    const served = box.requestsServed();
+    const r = await hdm(['migrate', '--config', file, '--no-progress'], box.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('CONFIG_INVALID');
+    expect(r.stderr).toContain('filters.createdFrom: a date (YYYY-MM-DD) or an ISO-8601 instant (got "2023-02-31")');
+    expect(r.stderr).toMatch(/filters\.tags\.0: text in UTF-8 .*got "caf-\uFFFD"/);
+    expect(r.stderr).toContain('ledger.database: a database name');
+    expect(box.requestsServed()).toBe(served);
+    expect(existsSync(stateDir)).toBe(false);
   });
 
   it('names missing credential variables, not values (exit 2)', async () => {

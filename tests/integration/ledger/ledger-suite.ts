@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseLedger } from '../../../services/ledger/clickhouse-ledger.ts';
 
@@ -102,6 +104,42 @@ export function ledgerSuite(engine: string, open: (migration: string) => Promise
       // The refusal lasted that one statement: the runs are still there, and writes go on.
       await ledger.saveRun({ migration: 'm1', runId: 'full-2', kind: 'full', status: 'running', startedAt: '2026-11-02T10:00:00.000Z', finishedAt: null, cutoff: null, summary: {} });
       expect((await ledger.runs()).map((r) => r.runId)).toEqual(['full-1', 'full-2']);
+    });
+
+    it('refuses, on every path that is not the engine\'s own, reads that reach a file, the network or a process (regression: the guard let them through)', async () => {
+      let hits = 0;
+      const server = createServer((_req, res) => {
+        hits += 1;
+        res.end('reached\n');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+      try {
+        // The engine itself can reach it: the refusal below is the guard's, not the engine's.
+        expect(await ledger.query(`SELECT * FROM url('${target}', 'LineAsString')`)).toEqual([{ line: 'reached' }]);
+        const reached = hits;
+        expect(reached).toBeGreaterThan(0);
+        for (const sql of [
+          `SELECT * FROM url('${target}', 'LineAsString')`,
+          `SELECT * FROM \`url\`('${target}', 'LineAsString')`,
+          `SELECT * FROM /* x */ URL ('${target}', 'LineAsString')`,
+          `SELECT '--', * FROM url('${target}', 'LineAsString')`,
+          `SELECT $$'$$ AS a, * FROM url('${target}', 'LineAsString') WHERE a != '$$'`,
+          `SELECT * FROM file('/etc/hostname', 'LineAsString')`,
+          `SELECT file('/etc/hostname')`,
+          `SELECT * FROM executable('cat /etc/hostname', 'LineAsString', 'line String')`,
+          `SELECT * FROM remote('127.0.0.1', system.one)`,
+          `SELECT * FROM s3('${target}', 'LineAsString')`,
+          'SELECT 1 SETTINGS readonly = 0',
+          "SELECT 1 INTO OUTFILE 'out.txt'",
+        ]) {
+          await expect(ledger.query(sql, { readonly: true }), sql).rejects.toMatchObject({ code: 'REJECTED', message: expect.stringMatching(/^readonly: /) });
+        }
+        expect(hits).toBe(reached);
+        expect(await ledger.query("SELECT 'url(x)' AS s, lower('FILE') AS f", { readonly: true })).toEqual([{ s: 'url(x)', f: 'file' }]);
+      } finally {
+        await new Promise((r) => server.close(r));
+      }
     });
 
     it('keeps migrations apart in one database', async () => {

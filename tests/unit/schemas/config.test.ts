@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HdmError } from '../../../connectors/sdk/errors.ts';
-import { parseMigrationConfig, resolveCredentials } from '../../../schemas/config.ts';
+import { loadMigrationConfig, parseMigrationConfig, resolveCredentials } from '../../../schemas/config.ts';
+import { isIsoDate } from '../../../schemas/mapping.config.ts';
 
 const valid = {
   name: 'acme',
@@ -54,3 +58,86 @@ describe('migration config', () => {
     expect(err.message).not.toContain('a@b.c');
   });
 });
+
+describe('migration config errors never show a secret or another file (regression: they echoed both)', () => {
+  it('refuses a secret written inline without repeating it, and says where secrets go', () => {
+    const secret = 'inline-s3cret-9c8b7a';
+    const err = failure({
+      ...valid,
+      target: { ...valid.target, credentials: { apiKey: secret } },
+      source: { ...valid.source, apiToken: secret },
+      ledger: { password: secret },
+    });
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).not.toContain(secret);
+    expect(err.message).toMatch(/target\.credentials\.apiKey: .*\{ env: NAME \}.*not shown: it may be a secret/);
+    expect(err.message).toMatch(/ledger\.password: .*not shown/);
+    expect(err.message).toMatch(/source: .*"apiToken".*got a mapping/);
+  });
+
+  it('shows no value of a file that is not a migration file, by path or YAML syntax error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hdm-config-'));
+    try {
+      const other = join(dir, 'compose.yaml');
+      writeFileSync(other, 'services:\n  db:\n    environment:\n      POSTGRES_PASSWORD: hunter2-other-file\nroot: x\n');
+      const a = loadFailure(other, 'none');
+      expect(a.message).toContain(`${other} is invalid`);
+      expect(a.message).toMatch(/\(top level\): 2 unrecognized key\(s\)/);
+      for (const content of ['hunter2-other-file', 'POSTGRES_PASSWORD', 'services', 'root']) expect(a.message).not.toContain(content);
+
+      const broken = join(dir, 'broken.yaml');
+      writeFileSync(broken, 'token: abc\n  secret-line: s3cr3t-in-line: x\n');
+      const b = loadFailure(broken);
+      expect(b.message).toMatch(/is not valid YAML: [A-Z_]+ at line \d+, column \d+$/);
+      expect(b.message).not.toContain('s3cr3t-in-line');
+
+      const scalar = join(dir, 'scalar.yaml');
+      writeFileSync(scalar, 'just-a-line-of-another-file\n');
+      expect(loadFailure(scalar).message).not.toContain('just-a-line');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bad input in a migration file (regression: accepted, then run against both platforms)', () => {
+  it('refuses impossible dates, naming path, value and expectation', () => {
+    for (const bad of ['2023-02-31', '2023-02-29', '2023-13-01', '2023-00-10', '2023-04-31T10:00:00Z', '2023-01-01T24:00:00Z', '2023-01-01T10:60:00Z', 'March 3 2023', '2023-1-5']) {
+      const err = failure({ ...valid, filters: { createdFrom: bad } });
+      expect(err.message, bad).toContain(`filters.createdFrom: a date (YYYY-MM-DD) or an ISO-8601 instant (got ${JSON.stringify(bad)})`);
+    }
+    for (const good of ['2024-02-29', '2023-12-31', '2023-04-30T23:59:59Z', '2023-04-30T10:00:00+02:00', '2023-04-30T10:00:00.123Z']) {
+      expect(() => parseMigrationConfig({ ...valid, filters: { updatedTo: good } }), good).not.toThrow();
+    }
+    expect(isIsoDate('2023-02-28')).toBe(true);
+  });
+
+  it('refuses a value holding a byte that is not UTF-8, at its path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hdm-config-'));
+    try {
+      const file = join(dir, 'm.yaml');
+      const yaml = Buffer.from(`name: acme\nsource: { platform: zendesk, url: "https://acme.zendesk.com" }\ntarget: { platform: freshdesk, url: "https://acme.freshdesk.com" }\nfilters:\n  tags: [vip, caf`);
+      writeFileSync(file, Buffer.concat([yaml, Buffer.from([0xe9]), Buffer.from(']\n')]));
+      const err = loadFailure(file);
+      expect(err.code).toBe('CONFIG_INVALID');
+      expect(err.message).toMatch(/filters\.tags\.1: text in UTF-8 .*\(got "caf\uFFFD"\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a ledger database that is not a plain name (it is interpolated into CREATE DATABASE)', () => {
+    const err = failure({ ...valid, ledger: { database: 'hdm; DROP DATABASE system' } });
+    expect(err.message).toMatch(/ledger\.database: a database name.*\(got "hdm; DROP DATABASE system"\)/);
+    expect(parseMigrationConfig({ ...valid, ledger: { database: 'hdm_2' } }).ledger.database).toBe('hdm_2');
+  });
+});
+
+function loadFailure(file: string, quoting?: 'none'): HdmError {
+  try {
+    loadMigrationConfig(file, quoting);
+  } catch (err) {
+    return err as HdmError;
+  }
+  throw new Error('expected the file to be rejected');
+}
