@@ -48,6 +48,7 @@ export async function startFaultProxy(upstream: string, options: { random?: () =
   const rules: FaultRule[] = [];
   const hits: Record<FaultKind, number> = { 'lose-answer': 0, 'gateway-error': 0, truncate: 0, 'server-error': 0, 'rate-limit': 0, reset: 0 };
   const sockets = new Set<Socket>();
+  let self = '';
 
   const pick = (req: IncomingMessage): FaultKind | null => {
     for (const rule of rules) {
@@ -88,6 +89,13 @@ export async function startFaultProxy(upstream: string, options: { random?: () =
           }
           let body = Buffer.concat(chunks);
           const headers = { ...answer.headers };
+          // Links in answers (next pages, resource URLs) name the platform's own origin: through the
+          // proxy, they name the proxy's, as a platform behind a gateway would.
+          if (/json/.test(String(headers['content-type'] ?? '')) && body.includes(target.origin)) {
+            body = Buffer.from(body.toString('utf8').split(target.origin).join(self));
+            headers['content-length'] = String(body.length);
+          }
+          if (typeof headers.link === 'string') headers.link = headers.link.split(target.origin).join(self);
           if (fault === 'truncate') {
             body = body.subarray(0, Math.floor(body.length / 2));
             delete headers['transfer-encoding'];
@@ -109,6 +117,7 @@ export async function startFaultProxy(upstream: string, options: { random?: () =
   track(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  self = `http://127.0.0.1:${port}`;
   const stop = () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());
