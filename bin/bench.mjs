@@ -2,12 +2,16 @@
 // npm run bench [-- --sizes 10000,100000]     full migrations (docs/benchmarks.md)
 // npm run bench -- delta [--tickets 10000]    delta request ratio and --follow lag
 // npm run bench -- cluster [--tickets 3000]   embedded vs cluster (1 and 2 loaders) vs raw kafkajs
+// npm run bench -- faults [--tickets 2000]    a clean run against one through random faults, outages and kills
 import { register } from 'tsx/esm/api';
 
 register();
 const args = process.argv.slice(2);
 if (args[0] === 'cluster') {
   const { main } = await import('../bench/cluster.bench.ts');
+  await main(args.slice(1));
+} else if (args[0] === 'faults') {
+  const { main } = await import('../bench/faults.bench.ts');
   await main(args.slice(1));
 } else if (args[0] === 'delta') {
   const { main } = await import('../bench/delta.bench.ts');
