@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'UNRESOLVED_REFERENCE'
   | 'ATTACHMENT_FAILED'
   | 'TIMEOUT'
+  | 'BAD_RESPONSE'
+  | 'INTERRUPTED'
   | 'CONFLICT'
   | 'LEDGER_FAILED'
   | 'NOT_READY'

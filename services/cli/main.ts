@@ -80,6 +80,7 @@ export function buildProgram(): Command {
     .option('--no-progress', 'no progress bars')
     .action(async (opts) => {
       process.exitCode = await migrateCommand(configOf(opts.config, opts.clickhouseUrl), {
+        configFile: opts.config,
         restart: opts.restart,
         verify: opts.verify,
         json: opts.json,
