@@ -339,9 +339,9 @@ export class ZendeskReader {
       }
       yield { records, state: { cursor: JSON.stringify({ start: endTime }), coveredUntil: isoOfEpoch(endTime) } };
       if (body.end_of_stream !== false) return;
-      // A page ending at its own start second is a flood of one second, stepped past below; one ending
-      // before where it was asked to start moves nothing forward.
-      guard.page(endTime >= start, String(start));
+      // A page of records ending at its own start second is a flood of one second, stepped past below;
+      // an empty page, or one ending before where it was asked to start, moves nothing forward.
+      guard.page(endTime > start || (endTime === start && orgs.length > 0), String(start));
       if (endTime <= start) {
         start = start + 1;
         seenAtStart = new Set();
