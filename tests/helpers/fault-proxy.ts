@@ -83,7 +83,9 @@ export async function faultProxy(upstream: string): Promise<FaultProxy> {
       headers,
       body: body.length > 0 ? body : undefined,
     });
-    let payload = Buffer.from(relay(Buffer.from(await up.body.arrayBuffer()).toString('utf8')), 'utf8');
+    const raw = Buffer.from(await up.body.arrayBuffer());
+    const textual = /json|text|xml/i.test(String(up.headers['content-type'] ?? ''));
+    let payload = textual ? Buffer.from(relay(raw.toString('utf8')), 'utf8') : raw;
     const out: Record<string, string> = {};
     for (const [key, value] of Object.entries(up.headers)) {
       if (value === undefined || ['connection', 'content-length', 'transfer-encoding', 'keep-alive'].includes(key)) continue;
