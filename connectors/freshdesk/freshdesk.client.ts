@@ -1,4 +1,5 @@
 import { HdmError } from '../sdk/errors.ts';
+import { listOf, StallGuard } from '../sdk/response.ts';
 import { FormData, HttpClient, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
 
 export { FormData };
@@ -13,6 +14,10 @@ export interface FreshdeskClientOptions {
   requestsPerMinute?: number;
   /** Attempts for a retryable failure. Default 8. */
   maxAttempts?: number;
+  /** Longest one request may take from send to last byte, in ms. Default 300000. */
+  deadlineMs?: number;
+  /** The run's stop request: requests in flight are cut once it aborts. */
+  signal?: AbortSignal;
 }
 
 /** Largest page Freshdesk serves (`per_page` above it is a 400). */
@@ -34,8 +39,12 @@ export class FreshdeskClient {
   /** Attachment URLs are pre-signed links to a file store: they must be fetched without our Authorization header. */
   readonly files: HttpClient;
   readonly baseUrl: string;
+  readonly signal: AbortSignal | undefined;
+  readonly deadlineMs: number | undefined;
 
   constructor(options: FreshdeskClientOptions) {
+    this.signal = options.signal;
+    this.deadlineMs = options.deadlineMs;
     if (!options.apiKey) {
       throw new HdmError('CONFIG_INVALID', 'freshdesk: credentials.apiKey is empty (set FRESHDESK_API_KEY)', { context: { platform: 'freshdesk', field: 'credentials.apiKey' } });
     }
@@ -48,8 +57,17 @@ export class FreshdeskClient {
       concurrency: options.concurrency ?? 8,
       requestsPerMinute: options.requestsPerMinute ?? 0,
       maxAttempts: options.maxAttempts,
+      deadlineMs: options.deadlineMs,
+      signal: options.signal,
     });
-    this.files = new HttpClient({ platform: 'freshdesk', baseUrl: this.baseUrl, concurrency: options.concurrency ?? 8, maxAttempts: options.maxAttempts });
+    this.files = new HttpClient({
+      platform: 'freshdesk',
+      baseUrl: this.baseUrl,
+      concurrency: options.concurrency ?? 8,
+      maxAttempts: options.maxAttempts,
+      deadlineMs: options.deadlineMs,
+      signal: options.signal,
+    });
   }
 
   get<T>(path: string, query?: HttpRequest['query']): Promise<T> {
@@ -88,11 +106,13 @@ export class FreshdeskClient {
     let url: string | null = path;
     let q: HttpRequest['query'] | undefined = { per_page: PAGE_SIZE, ...query };
     let page = Number(q.page ?? 1);
+    const guard = new StallGuard({ platform: 'freshdesk', path });
     while (url) {
-      if (signal?.aborted) throw new HdmError('INTERNAL', 'freshdesk read aborted');
+      if (signal?.aborted) throw new HdmError('INTERRUPTED', `freshdesk ${path} read stopped on request`, { retryable: false, context: { platform: 'freshdesk', path } });
       const res: HttpResponse<T[]> = await this.http.send<T[]>({ method: 'GET', path: url, query: q });
       const next = nextLink(res.headers.link);
-      const items = Array.isArray(res.body) ? res.body : [];
+      const items = listOf<T>(res.body, null, { platform: 'freshdesk', path: this.http.url(url).pathname });
+      if (next) guard.page(next !== url, next);
       yield { items, page, hasNext: next !== null };
       url = next;
       q = undefined;

@@ -1,7 +1,9 @@
 import { FRESHDESK_REQUEST_COSTS } from './freshdesk.costs.ts';
 import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type { ConnectorConfig, RateLimitInfo, StreamDescriptor } from '../sdk/contract.ts';
+import { downloadOnce } from '../sdk/download.ts';
 import { HdmError, isHdmError } from '../sdk/errors.ts';
+import { interrupted, pause } from '../sdk/http.ts';
 import type { AttachmentMeta, EntityName } from '../../schemas/canonical.ts';
 import { FreshdeskAccount } from './freshdesk.account.ts';
 import { FreshdeskClient, PAGE_SIZE } from './freshdesk.client.ts';
@@ -24,25 +26,28 @@ const RECORD_PATHS: Record<EntityName, (id: string) => string> = {
   kbArticle: (id) => `/a/solutions/articles/${id}`,
 };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Attachment URLs are pre-signed links to Freshdesk's file store: fetched without our Authorization
- * header (the store refuses requests that carry one), as bytes (the SDK client reads bodies as text).
+ * header (the store refuses requests that carry one), as bytes (the SDK client reads bodies as text),
+ * within a deadline and a size limit.
  */
-export async function downloadAttachment(attachment: AttachmentMeta, attempts = 6): Promise<{ body: Uint8Array; contentType: string }> {
+export async function downloadAttachment(
+  attachment: AttachmentMeta,
+  attempts = 6,
+  options: { signal?: AbortSignal; deadlineMs?: number; maxBytes?: number } = {},
+): Promise<{ body: Uint8Array; contentType: string }> {
   const context = { platform: 'freshdesk', recordId: attachment.sourceId, field: 'attachments' };
   for (let attempt = 1; ; attempt++) {
     let status = 0;
     let retryAfter: number | null = null;
     try {
-      const res = await fetch(attachment.url, { redirect: 'follow' });
+      const res = await downloadOnce(attachment.url, { platform: 'freshdesk', ...options });
       status = res.status;
-      if (res.ok) return { body: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? attachment.contentType };
-      await res.arrayBuffer().catch(() => undefined);
-      const header = res.headers.get('retry-after');
-      retryAfter = header !== null && Number.isFinite(Number(header)) ? Number(header) : null;
+      if (status >= 200 && status < 300) return { body: res.body, contentType: res.headers['content-type'] ?? attachment.contentType };
+      const header = res.headers['retry-after'];
+      retryAfter = header !== undefined && Number.isFinite(Number(header)) ? Number(header) : null;
     } catch (err) {
+      if (err instanceof HdmError && (err.code === 'INTERRUPTED' || err.code === 'ATTACHMENT_FAILED')) throw err;
       if (attempt >= attempts) throw new HdmError('ATTACHMENT_FAILED', `freshdesk attachment ${attachment.sourceId} (${attachment.fileName}) could not be fetched: ${(err as Error).message}`, { context, cause: err, retryable: true });
     }
     const retryable = status === 0 || status === 429 || status >= 500;
@@ -53,7 +58,8 @@ export async function downloadAttachment(attachment: AttachmentMeta, attempts = 
         retryable,
       });
     }
-    await sleep(retryAfter !== null ? Math.min(retryAfter, 120) * 1000 : Math.min(10_000, 200 * 2 ** attempt));
+    await pause(retryAfter !== null ? Math.min(retryAfter, 120) * 1000 : Math.min(10_000, 200 * 2 ** attempt), options.signal);
+    if (options.signal?.aborted) throw interrupted('freshdesk', 'GET', new URL(attachment.url).pathname);
   }
 }
 
@@ -76,6 +82,8 @@ export class FreshdeskConnector extends ComposedConnector {
       concurrency: config.concurrency,
       requestsPerMinute: config.requestsPerMinute,
       maxAttempts: config.maxAttempts,
+      deadlineMs: config.deadlineMs,
+      signal: config.signal,
     });
     this.account = new FreshdeskAccount(this.client);
     this.reader = new FreshdeskReader(this.client, this.account);
@@ -117,7 +125,7 @@ export class FreshdeskConnector extends ComposedConnector {
     if (!attachment.url) {
       throw new HdmError('ATTACHMENT_FAILED', `freshdesk attachment ${attachment.sourceId} has no URL`, { context: { platform: 'freshdesk', recordId: attachment.sourceId } });
     }
-    return downloadAttachment(attachment);
+    return downloadAttachment(attachment, 6, { signal: this.client.signal, deadlineMs: this.client.deadlineMs });
   }
 
   override async count(entity: EntityName): Promise<number | null> {

@@ -1,5 +1,6 @@
 import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
+import { listOf } from '../sdk/response.ts';
 import type { EntityName, EntityTypes, Envelope, KbArticle } from '../../schemas/canonical.ts';
 import type { FreshdeskAccount } from './freshdesk.account.ts';
 import type { FreshdeskClient } from './freshdesk.client.ts';
@@ -210,15 +211,15 @@ export class FreshdeskReader {
       }
       case 'kbCategory': {
         const locale = localeFromFd((await this.account.helpdeskSettings()).primary_language);
-        const categories = await this.client.get<FdCategory[]>('/api/v2/solutions/categories');
+        const categories = listOf<FdCategory>(await this.client.get<unknown>('/api/v2/solutions/categories'), null, { platform: 'freshdesk', path: '/api/v2/solutions/categories' });
         yield page(categories.map((c, i) => categoryFromFd(c, locale, i)) as EntityTypes[E][]);
         return;
       }
       case 'kbSection': {
         const locale = localeFromFd((await this.account.helpdeskSettings()).primary_language);
-        const categories = await this.client.get<FdCategory[]>('/api/v2/solutions/categories');
+        const categories = listOf<FdCategory>(await this.client.get<unknown>('/api/v2/solutions/categories'), null, { platform: 'freshdesk', path: '/api/v2/solutions/categories' });
         for (const category of categories) {
-          const folders = await this.client.get<FdFolder[]>(`/api/v2/solutions/categories/${category.id}/folders`);
+          const folders = listOf<FdFolder>(await this.client.get<unknown>(`/api/v2/solutions/categories/${category.id}/folders`), null, { platform: 'freshdesk', path: `/api/v2/solutions/categories/${category.id}/folders` });
           yield page(folders.map((f, i) => folderFromFd(f, category.id, locale, i)) as EntityTypes[E][]);
         }
         if (categories.length === 0) yield page([]);
@@ -228,16 +229,18 @@ export class FreshdeskReader {
         const settings = await this.account.helpdeskSettings();
         const locale = localeFromFd(settings.primary_language);
         const others = settings.supported_languages.filter((l) => l !== settings.primary_language);
-        const categories = await this.client.get<FdCategory[]>('/api/v2/solutions/categories');
+        const categories = listOf<FdCategory>(await this.client.get<unknown>('/api/v2/solutions/categories'), null, { platform: 'freshdesk', path: '/api/v2/solutions/categories' });
         let any = false;
         for (const category of categories) {
-          const folders = await this.client.get<FdFolder[]>(`/api/v2/solutions/categories/${category.id}/folders`);
+          const folders = listOf<FdFolder>(await this.client.get<unknown>(`/api/v2/solutions/categories/${category.id}/folders`), null, { platform: 'freshdesk', path: `/api/v2/solutions/categories/${category.id}/folders` });
           for (const folder of folders) {
             const articles = await this.client.all<FdArticle>(`/api/v2/solutions/folders/${folder.id}/articles`);
             const translated = new Map<number, { language: string; article: FdArticle }[]>();
             for (const language of others) {
-              const list = await this.client.find<FdArticle[]>(`/api/v2/solutions/folders/${folder.id}/articles/${language}`);
-              for (const t of list ?? []) translated.set(t.id, [...(translated.get(t.id) ?? []), { language, article: t }]);
+              const path = `/api/v2/solutions/folders/${folder.id}/articles/${language}`;
+              const found = await this.client.find<unknown>(path);
+              const list = found === null ? [] : listOf<FdArticle>(found, null, { platform: 'freshdesk', path });
+              for (const t of list) translated.set(t.id, [...(translated.get(t.id) ?? []), { language, article: t }]);
             }
             yield page(articles.map((a, i) => articleFromFd(a, locale, i, translated.get(a.id) ?? [])) as EntityTypes[E][]);
             any = true;
@@ -321,12 +324,12 @@ export class FreshdeskReader {
 export async function* ticketListPages(client: FreshdeskClient, since: string, signal?: AbortSignal): AsyncGenerator<{ items: FdTicket[]; hasNext: boolean }> {
   let page = 1;
   for (;;) {
-    if (signal?.aborted) throw new HdmError('INTERNAL', 'freshdesk read aborted');
+    if (signal?.aborted) throw new HdmError('INTERRUPTED', 'freshdesk ticket read stopped on request', { retryable: false, context: { platform: 'freshdesk', entity: 'ticket' } });
     const res = await client.send<FdTicket[]>({
       path: '/api/v2/tickets',
       query: { updated_since: since, order_by: 'updated_at', order_type: 'asc', per_page: 100, page },
     });
-    const items = Array.isArray(res.body) ? res.body : [];
+    const items = listOf<FdTicket>(res.body, null, { platform: 'freshdesk', path: '/api/v2/tickets' });
     const hasNext = /rel="?next/i.test(res.headers.link ?? '');
     yield { items, hasNext };
     if (!hasNext || items.length === 0) return;

@@ -1,5 +1,6 @@
 import { HttpClient, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
 import { HdmError } from '../sdk/errors.ts';
+import { listOf } from '../sdk/response.ts';
 import type { ConnectorConfig } from '../sdk/contract.ts';
 
 /** A collection page as REST2 returns it. */
@@ -44,6 +45,8 @@ export class RtClient {
       requestsPerMinute: config.requestsPerMinute ?? 0,
       // Large attachments travel base64 in JSON and RT decodes them in Perl: allow time.
       timeoutMs: 180_000,
+      deadlineMs: config.deadlineMs,
+      signal: config.signal,
     });
   }
 
@@ -71,7 +74,7 @@ export class RtClient {
     for (let page = 1; ; page++) {
       const q = { ...query, page, per_page: RT_PAGE_SIZE };
       const res = body === undefined ? await this.get<RtCollection<T>>(path, q) : await this.http.send<RtCollection<T>>({ method: 'POST', path, json: body, query: q, idempotent: true });
-      const items = res.body.items ?? [];
+      const items = listOf<T>(res.body, 'items', { platform: 'rt', path: this.http.url(path).pathname });
       if (items.length > 0) yield items;
       if (items.length < RT_PAGE_SIZE || !res.body.next_page) return;
     }

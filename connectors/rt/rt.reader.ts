@@ -1,5 +1,6 @@
 import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
+import { listOf, StallGuard } from '../sdk/response.ts';
 import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import { RtClient, RT_PAGE_SIZE, type RtCollection, type RtRef } from './rt.client.ts';
 import { RtArticles } from './rt.articles.ts';
@@ -305,10 +306,13 @@ export class RtReader {
     let seen = new Set(start.seen);
     let page = 1;
     const timeOf = (item: T) => sqlTime(rtTime(item.LastUpdated));
+    const guard = new StallGuard({ platform: 'rt', path: '/REST/2.0/tickets' });
     for (;;) {
       const raw = await fetch(at, page);
       if (raw.length === 0) return;
       const fresh = raw.filter((item) => !(timeOf(item) === at && seen.has(item.key)));
+      // Pages of records already read, over and over, mean the search no longer moves.
+      guard.page(fresh.length > 0, `${at} page ${page}`);
       const last = timeOf(raw[raw.length - 1]);
       if (last === at) {
         // A whole page at one instant: page on at that instant.
@@ -340,7 +344,7 @@ export class RtReader {
         page,
         per_page: RT_PAGE_SIZE,
       });
-      return res.body.items.map((t) => ({ ...t, key: String(t.id) }));
+      return listOf<RtTicketItem>(res.body, 'items', { platform: 'rt', path: '/REST/2.0/tickets' }).map((t) => ({ ...t, key: String(t.id) }));
     })) {
       options.signal?.throwIfAborted();
       const tickets = await Promise.all(items.map((t) => this.ticket(String(t.id))));
@@ -429,7 +433,15 @@ export class RtReader {
     const bodyPart = html ?? plain;
     let body = '';
     if (bodyPart) {
-      const text = Buffer.from((await this.client.get<{ Content: string }>(`attachment/${bodyPart.id}`)).body.Content ?? '', 'base64').toString('utf8');
+      const res = await this.client.get<{ Content?: unknown }>(`attachment/${bodyPart.id}`);
+      // A body part answered without its content is unreadable, not empty: the comment would load blank.
+      if (typeof res.body?.Content !== 'string') {
+        throw new HdmError('BAD_RESPONSE', `rt /REST/2.0/attachment/${bodyPart.id} (the body of transaction ${txn.id}) answered without its Content`, {
+          retryable: true,
+          context: { platform: 'rt', path: `/REST/2.0/attachment/${bodyPart.id}`, recordId: String(txn.id) },
+        });
+      }
+      const text = Buffer.from(res.body.Content, 'base64').toString('utf8');
       body = bodyPart === html ? text : plainToHtml(text);
     }
     const files = parts.filter((a) => a.Filename && !/^multipart\//i.test(a.ContentType));

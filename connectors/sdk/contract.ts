@@ -209,6 +209,10 @@ export interface ConnectorConfig {
   concurrency?: number;
   /** Client-side requests-per-minute ceiling; 0 means rely on the server's 429s. Default 0. */
   requestsPerMinute?: number;
-  /** Attempts for a retryable failure (429, 5xx, unreachable) before giving up. Default 8. */
+  /** Attempts for a retryable failure (5xx, unreachable; 429s are waited out) before giving up. Default 8. */
   maxAttempts?: number;
+  /** Longest one request or download may take from send to last byte, in ms. Default 300000. */
+  deadlineMs?: number;
+  /** The run's stop request: once aborted, requests in flight are cut and new ones fail with INTERRUPTED. */
+  signal?: AbortSignal;
 }

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'ATTACHMENT_FAILED'
   | 'TIMEOUT'
   | 'OUTCOME_UNKNOWN'
+  | 'BAD_RESPONSE'
+  | 'INTERRUPTED'
   | 'CONFLICT'
   | 'LEDGER_FAILED'
   | 'NOT_READY'

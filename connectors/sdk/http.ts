@@ -20,8 +20,14 @@ export interface HttpClientOptions {
   maxAttempts?: number;
   /** Longest wait honoured for one Retry-After, in seconds. Default 120. */
   maxRetryAfterSeconds?: number;
-  /** Per-request timeout in milliseconds. Default 60000. */
+  /** Longest silence while waiting for headers or body, in milliseconds. Default 60000. */
   timeoutMs?: number;
+  /** Longest one attempt may take from send to last byte, however steadily the server trickles. Default 300000, at least `timeoutMs`. */
+  deadlineMs?: number;
+  /** How long one request waits out consecutive 429s before giving up, in milliseconds. Default 1800000 (30 minutes). */
+  rateLimitPatienceMs?: number;
+  /** Once aborted, requests in flight are cut and new ones fail at once with INTERRUPTED. Default: none. */
+  signal?: AbortSignal;
 }
 
 export interface HttpRequest {
@@ -38,8 +44,8 @@ export interface HttpRequest {
   okStatuses?: number[];
   /**
    * Attempts for this request when it fails (network, 5xx), overriding the client's: e.g. 2 for a
-   * fail-fast connection check. A 429 proves the server answers, so rate-limited attempts are always
-   * retried up to the client's own limit, after the Retry-After the server asked for.
+   * fail-fast connection check. A 429 proves the server answers, so rate-limited attempts never count:
+   * they are waited out (Retry-After) for up to the client's `rateLimitPatienceMs`.
    */
   maxAttempts?: number;
   /**
@@ -72,7 +78,8 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
 
 /** Whether the server may have received, and acted on, a request that failed this way. */
 export function mayHaveArrived(error: HdmError): boolean {
-  if (error.code === 'SERVER_ERROR' || error.code === 'TIMEOUT') return true;
+  // A cut-short 2xx body (BAD_RESPONSE) means the server did act; only its answer is lost.
+  if (error.code === 'SERVER_ERROR' || error.code === 'TIMEOUT' || error.code === 'BAD_RESPONSE') return true;
   if (error.code !== 'UNREACHABLE') return false;
   let cause: unknown = error.cause;
   for (let depth = 0; cause && depth < 4; depth++) {
@@ -91,7 +98,28 @@ function outcomeUnknown(error: HdmError): HdmError {
   );
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits `ms`, or less if `signal` aborts first (the caller then checks the signal). */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The error for a request cut by a stop request: never retried, never a record's fault. */
+export function interrupted(platform: string, method: string, path: string): HdmError {
+  return new HdmError('INTERRUPTED', `${platform} ${method} ${path} was cut short: the run was asked to stop`, {
+    retryable: false,
+    context: { platform, method, path },
+  });
+}
 
 /** HTTP for connectors: keep-alive, bounded concurrency, retries that honour Retry-After. */
 export class HttpClient {
@@ -104,6 +132,9 @@ export class HttpClient {
   private readonly maxAttempts: number;
   private readonly maxRetryAfter: number;
   private readonly timeoutMs: number;
+  private readonly deadlineMs: number;
+  private readonly patienceMs: number;
+  private readonly stop: AbortSignal | undefined;
   /** When a 429 arrives, every request waits until this instant: the limit is per account, not per request. */
   private pausedUntil = 0;
 
@@ -123,6 +154,9 @@ export class HttpClient {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.maxRetryAfter = options.maxRetryAfterSeconds ?? 120;
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.deadlineMs = options.deadlineMs ?? Math.max(300_000, this.timeoutMs);
+    this.patienceMs = options.rateLimitPatienceMs ?? 30 * 60_000;
+    this.stop = options.signal;
   }
 
   async close(): Promise<void> {
@@ -158,10 +192,12 @@ export class HttpClient {
     const context = { platform: this.platform, method, path: url.pathname };
     let attempt = 0;
     let failures = 0;
+    let rateLimitedSince: number | null = null;
     for (;;) {
       attempt += 1;
       const wait = this.pausedUntil - Date.now();
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) await pause(wait, this.stop);
+      if (this.stop?.aborted) throw interrupted(this.platform, method, url.pathname);
       let outcome: HttpResponse<T> | HdmError;
       try {
         outcome = (await this.queue.add(() => this.once<T>(method, url, req))) as HttpResponse<T>;
@@ -175,16 +211,24 @@ export class HttpClient {
               });
       }
       if (!(outcome instanceof HdmError)) return outcome;
-      if (outcome.code === 'RATE_LIMITED') this.stats.rateLimited += 1;
-      else failures += 1;
-      if (!(req.idempotent ?? IDEMPOTENT_METHODS.has(method)) && mayHaveArrived(outcome)) throw outcomeUnknown(outcome);
-      if (!outcome.retryable || attempt >= this.maxAttempts || failures >= (req.maxAttempts ?? this.maxAttempts)) throw outcome;
+      if (outcome.code === 'RATE_LIMITED') {
+        this.stats.rateLimited += 1;
+        rateLimitedSince ??= Date.now();
+        // A 429 is the server pacing us, not failing: waited out however many come, within the patience.
+        if (Date.now() - rateLimitedSince >= this.patienceMs) throw outcome;
+      } else {
+        failures += 1;
+        rateLimitedSince = null;
+        if (!(req.idempotent ?? IDEMPOTENT_METHODS.has(method)) && mayHaveArrived(outcome)) throw outcomeUnknown(outcome);
+        if (failures >= Math.min(req.maxAttempts ?? this.maxAttempts, this.maxAttempts)) throw outcome;
+      }
+      if (!outcome.retryable) throw outcome;
       this.stats.retries += 1;
       const retryAfter = outcome.context.retryAfter;
       const delayMs =
         retryAfter !== undefined ? Math.min(retryAfter, this.maxRetryAfter) * 1000 : Math.min(30_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
       if (outcome.code === 'RATE_LIMITED') this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
-      else await sleep(delayMs);
+      else await pause(delayMs, this.stop);
     }
   }
 
@@ -204,6 +248,28 @@ export class HttpClient {
       body = req.raw.body;
     }
     this.stats.requests += 1;
+    const deadline = AbortSignal.timeout(this.deadlineMs);
+    const signal = this.stop ? AbortSignal.any([deadline, this.stop]) : deadline;
+    try {
+      return await this.exchange<T>(method, url, req, headers, body, signal);
+    } catch (err) {
+      if (err instanceof HdmError || !signal.aborted) throw err;
+      if (this.stop?.aborted) throw interrupted(this.platform, method, url.pathname);
+      throw new HdmError('TIMEOUT', `${this.platform} ${method} ${url.pathname} did not complete within ${this.deadlineMs / 1000} s`, {
+        context: { platform: this.platform, method, path: url.pathname },
+        cause: err,
+      });
+    }
+  }
+
+  private async exchange<T>(
+    method: string,
+    url: URL,
+    req: HttpRequest,
+    headers: Record<string, string>,
+    body: string | Uint8Array | FormData | undefined,
+    signal: AbortSignal,
+  ): Promise<HttpResponse<T>> {
     const res = await request(url, {
       method: method as 'GET',
       headers,
@@ -211,6 +277,7 @@ export class HttpClient {
       dispatcher: this.dispatcher,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
+      signal,
     });
     const resHeaders: Record<string, string> = {};
     for (const [key, value] of Object.entries(res.headers)) {
@@ -220,18 +287,10 @@ export class HttpClient {
     if (remaining !== undefined && !Number.isNaN(Number(remaining))) this.stats.remaining = Number(remaining);
     const contentType = resHeaders['content-type'] ?? '';
     const text = await res.body.text();
-    let parsed: unknown = text;
-    if (contentType.includes('json') && text.length > 0) {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = text;
-      }
-    }
     const status = res.statusCode;
-    if ((status >= 200 && status < 300) || req.okStatuses?.includes(status)) {
-      return { status, headers: resHeaders, body: parsed as T };
-    }
+    const ok = (status >= 200 && status < 300) || req.okStatuses?.includes(status) === true;
+    const parsed = parseBody(text, contentType, ok ? { platform: this.platform, method, path: url.pathname, httpStatus: status } : null);
+    if (ok) return { status, headers: resHeaders, body: parsed as T };
     throw httpError(this.platform, method, url, status, resHeaders, parsed);
   }
 }
@@ -242,6 +301,27 @@ function hasCredentials(headers: Record<string, string>): boolean {
 
 function registerCredentialHeaders(headers: Record<string, string> | undefined): void {
   for (const [name, value] of Object.entries(headers ?? {})) if (CREDENTIAL_HEADER.test(name)) redactor.addHeader(value);
+}
+
+/**
+ * A JSON body as a value. An answer we act on (`expected` given) that claims JSON but does not parse
+ * (a body cut short by a proxy or a dropped connection) is a BAD_RESPONSE: taken as text it would read
+ * as an empty page. Retried unless it answered a request that is not idempotent: its effect happened though its answer
+ * is lost, so the client turns it into OUTCOME_UNKNOWN for the caller to look on the target.
+ */
+function parseBody(text: string, contentType: string, expected: { platform: string; method: string; path: string; httpStatus: number } | null): unknown {
+  if (!contentType.includes('json') || text.length === 0) return text;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    if (!expected) return text;
+    const { platform, method, path, httpStatus } = expected;
+    throw new HdmError('BAD_RESPONSE', `${platform} ${method} ${path} answered ${httpStatus} with a JSON body that does not parse (${text.length} characters; cut short?)`, {
+      retryable: method !== 'POST',
+      context: { ...expected },
+      cause: err,
+    });
+  }
 }
 
 function describeBody(body: unknown): string {

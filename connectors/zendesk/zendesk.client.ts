@@ -1,7 +1,8 @@
-import { request } from 'undici';
 import type { ConnectorConfig } from '../sdk/contract.ts';
+import { downloadOnce } from '../sdk/download.ts';
 import { HdmError } from '../sdk/errors.ts';
-import { HttpClient, httpError, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
+import { listOf, StallGuard } from '../sdk/response.ts';
+import { HttpClient, httpError, interrupted, pause, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
 
 export interface ZendeskCredentials {
   email: string;
@@ -27,15 +28,17 @@ interface ListBody {
   [key: string]: unknown;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** HTTP for the Zendesk API: token auth (`{email}/token:{api_token}`), pagination, binary downloads. */
 export class ZendeskClient {
   readonly http: HttpClient;
   readonly baseUrl: string;
   private readonly authorization: string;
+  private readonly signal: AbortSignal | undefined;
+  private readonly downloadDeadlineMs: number | undefined;
 
   constructor(config: ConnectorConfig) {
+    this.signal = config.signal;
+    this.downloadDeadlineMs = config.deadlineMs;
     const { email, apiToken } = zendeskCredentials(config);
     this.baseUrl = config.url.replace(/\/+$/, '');
     this.authorization = `Basic ${Buffer.from(`${email}/token:${apiToken}`).toString('base64')}`;
@@ -46,6 +49,8 @@ export class ZendeskClient {
       concurrency: config.concurrency ?? 8,
       maxAttempts: config.maxAttempts,
       requestsPerMinute: config.requestsPerMinute ?? 0,
+      deadlineMs: config.deadlineMs,
+      signal: config.signal,
     });
   }
 
@@ -67,12 +72,15 @@ export class ZendeskClient {
   async *pages<T>(path: string, key: string, query: HttpRequest['query'] = {}): AsyncGenerator<T[]> {
     let next: string | null = path;
     let q: HttpRequest['query'] = query;
+    const guard = new StallGuard({ platform: 'zendesk', path });
     while (next) {
       const body: ListBody = await this.get<ListBody>(next, q);
-      yield ((body[key] as T[] | undefined) ?? []) as T[];
+      yield listOf<T>(body, key, { platform: 'zendesk', path: new URL(next, `${this.baseUrl}/`).pathname });
       q = undefined;
+      const current: string = next;
       if (body.meta && 'has_more' in body.meta) next = body.meta.has_more ? (body.links?.next ?? null) : null;
       else next = body.next_page ?? null;
+      if (next) guard.page(next !== current, next);
     }
   }
 
@@ -84,37 +92,27 @@ export class ZendeskClient {
 
   /**
    * Downloads bytes (attachment content_url). The shared HttpClient reads bodies as text, so bytes go
-   * through undici here with the same retry rules; credentials go only to the API's own origin, never
-   * to the storage host a content_url may redirect to.
+   * through `downloadOnce` here with the same retry rules, within a deadline and a size limit;
+   * credentials go only to the API's own origin, never to the storage host a content_url may redirect to.
    */
   async download(url: string, maxAttempts = 6): Promise<{ body: Uint8Array; contentType: string }> {
-    const origin = new URL(this.baseUrl).origin;
-    let target = new URL(url, `${this.baseUrl}/`);
-    for (let attempt = 1, redirects = 0; ; ) {
+    const target = new URL(url, `${this.baseUrl}/`);
+    const headers: Record<string, string> = target.origin === new URL(this.baseUrl).origin ? { authorization: this.authorization } : {};
+    for (let attempt = 1; ; ) {
       let failure: HdmError;
       try {
-        const res = await request(target, {
-          method: 'GET',
-          headers: target.origin === origin ? { authorization: this.authorization, 'user-agent': 'helpdesk-migrator' } : { 'user-agent': 'helpdesk-migrator' },
-        });
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
-        if (res.statusCode >= 300 && res.statusCode < 400 && headers.location && redirects < 5) {
-          await res.body.dump();
-          target = new URL(headers.location, target);
-          redirects += 1;
-          continue;
-        }
-        if (res.statusCode >= 200 && res.statusCode < 300) {
-          return { body: new Uint8Array(await res.body.arrayBuffer()), contentType: headers['content-type'] ?? 'application/octet-stream' };
-        }
-        const text = await res.body.text();
-        failure = httpError('zendesk', 'GET', target, res.statusCode, headers, text);
+        const res = await downloadOnce(target, { platform: 'zendesk', headers, signal: this.signal, deadlineMs: this.downloadDeadlineMs });
+        if (res.status >= 200 && res.status < 300) return { body: res.body, contentType: res.headers['content-type'] ?? 'application/octet-stream' };
+        failure = httpError('zendesk', 'GET', res.url, res.status, res.headers, Buffer.from(res.body).toString('utf8'));
       } catch (err) {
-        failure = new HdmError('UNREACHABLE', `zendesk attachment download from ${target.origin} failed: ${(err as Error).message}`, {
-          context: { platform: 'zendesk', path: target.pathname },
-          cause: err,
-        });
+        if (err instanceof HdmError && (err.code === 'INTERRUPTED' || err.code === 'ATTACHMENT_FAILED')) throw err;
+        failure =
+          err instanceof HdmError
+            ? err
+            : new HdmError('UNREACHABLE', `zendesk attachment download from ${target.origin} failed: ${(err as Error).message}`, {
+                context: { platform: 'zendesk', path: target.pathname },
+                cause: err,
+              });
       }
       if (!failure.retryable || attempt >= maxAttempts) {
         throw new HdmError('ATTACHMENT_FAILED', `could not download attachment ${target.pathname}: ${failure.message}`, {
@@ -125,7 +123,8 @@ export class ZendeskClient {
       }
       attempt += 1;
       const retryAfter = failure.context.retryAfter;
-      await sleep(retryAfter !== undefined ? Math.min(retryAfter, 120) * 1000 : Math.min(10_000, 100 * 2 ** attempt));
+      await pause(retryAfter !== undefined ? Math.min(retryAfter, 120) * 1000 : Math.min(10_000, 100 * 2 ** attempt), this.signal);
+      if (this.signal?.aborted) throw interrupted('zendesk', 'GET', target.pathname);
     }
   }
 

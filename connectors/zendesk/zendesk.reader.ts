@@ -1,6 +1,7 @@
 import type { AttachmentMeta, EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
+import { listOf, StallGuard } from '../sdk/response.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
 import {
   FieldCatalog,
@@ -115,7 +116,8 @@ export class ZendeskReader {
   async *read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncGenerator<Page<E>> {
     const pages = this.readAny(entity, state, options) as AsyncGenerator<Page<E>>;
     for await (const page of pages) {
-      if (options?.signal?.aborted) return;
+      // Ending quietly here would pass for the end of the stream.
+      if (options?.signal?.aborted) throw new HdmError('INTERRUPTED', `zendesk ${entity} read stopped on request`, { retryable: false, context: { platform: 'zendesk', entity } });
       yield page;
     }
   }
@@ -229,10 +231,12 @@ export class ZendeskReader {
     let current: StreamState = state ?? { cursor: null, coveredUntil: null };
     const catalog = await this.fieldCatalog();
     const batch = Math.max(1, this.options.ticketBatch ?? 100);
+    const endpoint = { platform: 'zendesk', path: '/api/v2/incremental/tickets/cursor.json' };
+    const guard = new StallGuard(endpoint);
     for (;;) {
-      const body = await this.exportPage('/api/v2/incremental/tickets/cursor.json', query, current.coveredUntil, options);
+      const body = await this.exportPage(endpoint.path, query, current.coveredUntil, options);
       if (!body) return;
-      const tickets = (body.tickets as ZdTicket[] | undefined) ?? [];
+      const tickets = listOf<ZdTicket>(body, 'tickets', endpoint);
       let covered = current.coveredUntil;
       for (const t of tickets) covered = laterIso(covered, isoOfEpoch(t.generated_timestamp ?? epoch(t.updated_at)));
       const next: StreamState = { cursor: body.after_cursor ? JSON.stringify({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
@@ -247,6 +251,7 @@ export class ZendeskReader {
       }
       current = next;
       if (body.end_of_stream !== false || !body.after_cursor) return;
+      guard.page(body.after_cursor !== query.cursor, body.after_cursor);
       query = { cursor: body.after_cursor };
     }
   }
@@ -283,10 +288,12 @@ export class ZendeskReader {
     let query = this.resumeQuery(state, options);
     let current: StreamState = state ?? { cursor: null, coveredUntil: null };
     const groups = entity === 'agent' ? await this.memberships() : new Map<number, number[]>();
+    const endpoint = { platform: 'zendesk', path: '/api/v2/incremental/users/cursor.json' };
+    const guard = new StallGuard(endpoint);
     for (;;) {
-      const body = await this.exportPage('/api/v2/incremental/users/cursor.json', query, current.coveredUntil, options);
+      const body = await this.exportPage(endpoint.path, query, current.coveredUntil, options);
       if (!body) return;
-      const users = (body.users as ZdUser[] | undefined) ?? [];
+      const users = listOf<ZdUser>(body, 'users', endpoint);
       let covered = current.coveredUntil;
       const records: Envelope[] = [];
       for (const u of users) {
@@ -300,6 +307,7 @@ export class ZendeskReader {
       if (records.length > 0 || next.cursor !== current.cursor) yield { records, state: next };
       current = next;
       if (body.end_of_stream !== false || !body.after_cursor) return;
+      guard.page(body.after_cursor !== query.cursor, body.after_cursor);
       query = { cursor: body.after_cursor };
     }
   }
@@ -323,15 +331,17 @@ export class ZendeskReader {
     const saved = parseCursor(state);
     let start = typeof saved?.start === 'number' ? this.startTime(saved.start, options) : state?.coveredUntil ? this.startTime(epoch(state.coveredUntil), options) : 0;
     let seenAtStart = new Set<number>();
+    const endpoint = { platform: 'zendesk', path: '/api/v2/incremental/organizations.json' };
+    const guard = new StallGuard(endpoint);
     for (;;) {
       let body: ExportBody;
       try {
-        body = await this.client.get<ExportBody>('/api/v2/incremental/organizations.json', { start_time: start, per_page: this.exportPageSize });
+        body = await this.client.get<ExportBody>(endpoint.path, { start_time: start, per_page: this.exportPageSize });
       } catch (err) {
         if (isTooRecent(err)) return;
         throw err;
       }
-      const orgs = (body.organizations as ZdOrganization[] | undefined) ?? [];
+      const orgs = listOf<ZdOrganization>(body, 'organizations', endpoint);
       const endTime = typeof body.end_time === 'number' ? body.end_time : start;
       const records: Envelope[] = [];
       for (const o of orgs) {
@@ -342,6 +352,9 @@ export class ZendeskReader {
       }
       yield { records, state: { cursor: JSON.stringify({ start: endTime }), coveredUntil: isoOfEpoch(endTime) } };
       if (body.end_of_stream !== false) return;
+      // A page of records ending at its own start second is a flood of one second, stepped past below;
+      // an empty page, or one ending before where it was asked to start, moves nothing forward.
+      guard.page(endTime > start || (endTime === start && orgs.length > 0), String(start));
       if (endTime <= start) {
         start = start + 1;
         seenAtStart = new Set();

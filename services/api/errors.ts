@@ -29,9 +29,11 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = Object.freeze({
   UNREACHABLE: 502,
   SERVER_ERROR: 502,
   OUTCOME_UNKNOWN: 502,
+  BAD_RESPONSE: 502,
   RATE_LIMITED: 503,
   LEDGER_FAILED: 503,
   TIMEOUT: 504,
+  INTERRUPTED: 503,
   INTERNAL: 500,
 });
 

@@ -23,8 +23,9 @@ export const stdio: Output = {
   err: (text) => process.stderr.write(`${redactor.redact(text)}\n`),
 };
 
-/** Exit codes: 0 clean, 1 the work ran but is not clean, 2 bad config or usage, 3 an endpoint failed. */
+/** Exit codes: 0 clean, 1 the work ran but is not clean, 2 bad config or usage, 3 an endpoint failed, 130 stopped on request. */
 export function exitCodeOf(error: HdmError): number {
+  if (error.code === 'INTERRUPTED') return 130;
   if (error.code === 'CONFIG_INVALID' || error.code === 'NOT_READY' || error.code === 'RETENTION_EXPIRED') return 2;
   if (error.code === 'AUTH_FAILED' || error.code === 'UNREACHABLE' || error.code === 'LEDGER_FAILED') return 3;
   return 1;
@@ -71,6 +72,8 @@ export function stopOnSignal(controller: AbortController, io: Output): () => voi
 }
 
 export interface MigrateFlags {
+  /** The migration file, named in the hint to resume a stopped run. */
+  configFile?: string;
   restart?: boolean;
   json?: boolean;
   progress?: boolean;
@@ -79,8 +82,8 @@ export interface MigrateFlags {
 
 /** Runs a full migration (resuming an unfinished one), then reconciles unless told not to. */
 export async function migrateCommand(config: Readonly<MigrationConfig>, flags: MigrateFlags, io: Output = stdio, env = process.env): Promise<number> {
-  const runtime = await openRuntime(config, env);
   const controller = new AbortController();
+  const runtime = await openRuntime(config, env, undefined, controller.signal);
   const onSignal = stopOnSignal(controller, io);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -90,7 +93,15 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
     const mapping = await preflight(config, runtime.source, runtime.target);
     const reassigned = new Set<string>();
     const events = { ...progress.events, reassigned: (id: string) => void reassigned.add(id) };
-    const result = await runFullMigration(runtime.deps(events, controller.signal), { restart: flags.restart });
+    let result: RunResult;
+    try {
+      result = await runFullMigration(runtime.deps(events, controller.signal), { restart: flags.restart });
+    } catch (err) {
+      if (!(err instanceof HdmError) || err.code !== 'INTERRUPTED') throw err;
+      progress.stop();
+      io.err(`${err.message}. To resume where it stopped: hdm migrate --config ${flags.configFile ?? '<migration file>'}`);
+      return exitCodeOf(err);
+    }
     await addUnmatched(mapping, reassigned, runtime.source);
     progress.stop();
     const seconds = (Date.now() - started) / 1000;
@@ -156,8 +167,8 @@ export async function deltaCommand(
   io: Output = stdio,
   env = process.env,
 ): Promise<number> {
-  const runtime = await openRuntime(config, env);
   const controller = new AbortController();
+  const runtime = await openRuntime(config, env, undefined, controller.signal);
   const onSignal = stopOnSignal(controller, io);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

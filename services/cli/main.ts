@@ -125,6 +125,7 @@ export function buildProgram(): Command {
         return;
       }
       process.exitCode = await migrateCommand(configOf(opts.config, opts.clickhouseUrl), {
+        configFile: opts.config,
         restart: opts.restart,
         verify: opts.verify,
         json: opts.json,

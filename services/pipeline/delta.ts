@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
 import { silentLogger } from '../runtime/logger.ts';
-import { lagSummary, runEntities, type PipelineDeps, type RunResult } from './pipeline.ts';
+import { interruptedRun, lagSummary, runEntities, settleFailures, type PipelineDeps, type RunResult } from './pipeline.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -67,13 +67,14 @@ export async function runDeltaPass(deps: PipelineDeps, now: () => Date = () => n
         await checkpoints.save(data);
       },
     );
+    await settleFailures(ledger, runId, counts);
     delta.passes += 1;
     await checkpoints.save(data);
     run.status = 'succeeded';
   } catch (err) {
     run.status = deps.signal?.aborted ? 'interrupted' : 'failed';
     run.summary = { ...run.summary, error: err instanceof Error ? err.message : String(err) };
-    throw err;
+    throw deps.signal?.aborted ? interruptedRun(runId, err) : err;
   } finally {
     run.finishedAt = now().toISOString();
     const lag = lagSummary(lags);

@@ -150,6 +150,7 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
       full.streams[entity] = checkpoint;
       await checkpoints.save(data);
     });
+    await settleFailures(ledger, run.runId, counts);
     full.status = 'done';
     full.finishedAt = new Date().toISOString();
     await checkpoints.save(data);
@@ -159,7 +160,7 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
     run.status = deps.signal?.aborted ? 'interrupted' : 'failed';
     run.summary = { error: err instanceof Error ? err.message : String(err) };
     log.error({ runId: run.runId, err: run.summary.error }, `full run ${run.status}`);
-    throw err;
+    throw deps.signal?.aborted ? interruptedRun(run.runId, err) : err;
   } finally {
     run.finishedAt = new Date().toISOString();
     run.summary = { ...run.summary, counts };
@@ -167,6 +168,26 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
     await ledger.saveRun(run);
   }
   return { run, counts, lag: lagSummary(lags) };
+}
+
+/**
+ * The error of a run stopped on request: whatever failed once the stop cut the requests in flight is
+ * a consequence of the stop, not the reason the run ended.
+ */
+export function interruptedRun(runId: string, cause?: unknown): HdmError {
+  if (cause instanceof HdmError && cause.code === 'INTERRUPTED' && cause.context.runId === runId) return cause;
+  return new HdmError('INTERRUPTED', `run ${runId} was stopped before it finished; what it covered so far is saved`, { retryable: false, context: { runId }, cause });
+}
+
+/**
+ * A record whose load failed once may load later in the same run (a reference loaded on the fly, a
+ * page read again): a run's failures are its records whose latest attempt in the run failed, as the
+ * ledger has them, not every failure event on the way.
+ */
+export async function settleFailures(ledger: Ledger, runId: string, counts: RunResult['counts']): Promise<void> {
+  for (const [entity, c] of Object.entries(counts)) {
+    if (c.failed > 0) c.failed = (await ledger.runProgress(runId, entity as EntityName)).failed;
+  }
 }
 
 /** The loader of one run with what it needs: references resolved through the id map, late ones loaded on the fly. */
@@ -304,6 +325,8 @@ export async function runEntities(
 
   for (const entity of LOAD_ORDER) {
     if (!deps.entities.includes(entity)) continue;
+    // A stream is never marked done, nor a later one started, once a stop was asked for.
+    if (deps.signal?.aborted) throw interruptedRun(runId);
     const checkpoint = await loadCheckpoint(entity);
     if (checkpoint?.done) {
       events?.phase?.(entity, 'skipped');
@@ -315,6 +338,7 @@ export async function runEntities(
       saveCheckpoint(entity, { state, done: false }),
     );
     if (remote) await waitUntilSettled(deps, runId, entity, c);
+    if (deps.signal?.aborted) throw interruptedRun(runId);
     // The state after the last page is where a delta of this stream starts.
     await saveCheckpoint(entity, { state: finalState, done: true });
     if (entity === 'agent') await local?.defaultAgent.resolve(true);
@@ -337,7 +361,7 @@ async function waitUntilSettled(deps: PipelineDeps, runId: string, entity: Entit
       Object.assign(c, { loaded, filtered, failed, created, updated, matched, unchanged });
       return;
     }
-    if (deps.signal?.aborted) throw new HdmError('INTERNAL', 'migration interrupted');
+    if (deps.signal?.aborted) throw interruptedRun(runId);
     if (Date.now() - lastReport >= 30_000) {
       lastReport = Date.now();
       log.info({ runId, entity, ...progress }, `waiting for the loaders: ${progress.settled} of ${progress.seen} ${entity} records settled`);
@@ -367,7 +391,7 @@ async function runStream(
   let failed = false;
   try {
     for await (const page of source.read(entity, startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
-      if (deps.signal?.aborted) throw new HdmError('INTERNAL', 'migration interrupted');
+      if (deps.signal?.aborted) throw interruptedRun(runId);
       if (commitError) throw commitError;
       c.read += page.records.length;
       events?.read?.(entity, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
@@ -389,6 +413,8 @@ async function runStream(
       });
       commits.catch((err) => (commitError = err));
     }
+    // A reader may end early when stopped: that is not the end of the stream.
+    if (deps.signal?.aborted) throw interruptedRun(runId);
     await commits;
   } catch (err) {
     failed = true;

@@ -167,9 +167,12 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
 
     if (sourceScan) {
       let read = 0;
+      // An export serves a record again on a later page when it changed while being read: judged once.
+      const judged = new Set<string>();
       for await (const page of source.read(entity, null)) {
         for (const envelope of page.records) {
-          if (envelope.op !== 'upsert') continue;
+          if (envelope.op !== 'upsert' || judged.has(envelope.sourceId)) continue;
+          judged.add(envelope.sourceId);
           const mapped = mapRecord(entity, envelope.record, rules);
           if (mapped.kind === 'filtered') {
             await judge(envelope.sourceId, null, mapped.rule);

@@ -53,7 +53,8 @@ export async function registerConfigSecrets(config: Readonly<MigrationConfig>, e
   if (config.ledger.password) redactor.add(env[config.ledger.password.env]);
 }
 
-export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env, parts?: RuntimeParts): Promise<Runtime> {
+/** `stop`: the run's stop request; once it aborts, both connectors cut what they have in flight. */
+export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env, parts?: RuntimeParts, stop?: AbortSignal): Promise<Runtime> {
   const sourcePlatform = await platform(config.source.platform);
   const targetPlatform = await platform(config.target.platform);
   const sourceCredentials = resolveCredentials('source', config.source, sourcePlatform.credentialEnv, env);
@@ -65,12 +66,14 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
     credentials: sourceCredentials,
     concurrency: config.source.concurrency,
     requestsPerMinute: config.source.requestsPerMinute,
+    signal: stop,
   });
   const target = targetPlatform.createConnector({
     url: config.target.url,
     credentials: targetCredentials,
     concurrency: config.target.concurrency,
     requestsPerMinute: config.target.requestsPerMinute,
+    signal: stop,
   });
   const stateDir = privateDir(stateDirOf(config));
   const username = config.ledger.username ? env[config.ledger.username.env] : undefined;

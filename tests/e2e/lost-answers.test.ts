@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateCommand } from '../../services/cli/commands.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
-import { startFaultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
+import { faultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 // Issue: "A create whose answer is lost is sent again". The target carries out a create, but its
@@ -18,7 +18,7 @@ afterEach(async () => {
 
 async function migrateThroughFaults(from: string, to: string, rules: FaultRule[]) {
   m = await migrationEnv(from, to, { tickets: 24, seed: 5, articles: 0 }, { entities: ['group', 'agent', 'organization', 'contact', 'ticketField', 'ticket'] });
-  proxy = await startFaultProxy(m.target.url);
+  proxy = await faultProxy(m.target.url);
   for (const rule of rules) proxy.add(rule);
   const config = parseMigrationConfig({ ...m.config, target: { ...(m.config.target as object), url: proxy.url } });
   const out = captureOutput();
@@ -30,12 +30,12 @@ async function migrateThroughFaults(from: string, to: string, rules: FaultRule[]
 describe('a write whose answer is lost is not written twice', () => {
   it('zendesk → freshdesk: lost and 502-answered ticket and note creates leave one ticket per source ticket, each note once', async () => {
     const { code, report, out } = await migrateThroughFaults('zendesk', 'freshdesk', [
-      { kind: 'lose-answer', method: 'POST', path: /^\/api\/v2\/tickets(\?|$)/, times: 3 },
-      { kind: 'gateway-error', method: 'POST', path: /^\/api\/v2\/tickets(\?|$)/, times: 2 },
-      { kind: 'lose-answer', method: 'POST', path: /^\/api\/v2\/tickets\/\d+\/notes/, times: 3 },
-      { kind: 'lose-answer', method: 'POST', path: /^\/api\/v2\/contacts(\?|$)/, times: 2 },
+      { fault: { kind: 'lose-answer' }, method: 'POST', path: /^\/api\/v2\/tickets(\?|$)/, times: 3 },
+      { fault: { kind: 'gateway-error' }, method: 'POST', path: /^\/api\/v2\/tickets(\?|$)/, times: 2 },
+      { fault: { kind: 'lose-answer' }, method: 'POST', path: /^\/api\/v2\/tickets\/\d+\/notes/, times: 3 },
+      { fault: { kind: 'lose-answer' }, method: 'POST', path: /^\/api\/v2\/contacts(\?|$)/, times: 2 },
     ]);
-    expect(proxy!.hits).toMatchObject({ 'lose-answer': 8, 'gateway-error': 2 });
+    expect(proxy!.counts()).toEqual({ 'lose-answer': 8, 'gateway-error': 2 });
     expect(code, out.stderr.join('\n')).toBe(0);
     expect(m!.target.counts().ticket).toBe(m!.source.counts().ticket);
     expect(m!.target.counts().contact).toBe(m!.source.counts().contact);
@@ -47,10 +47,10 @@ describe('a write whose answer is lost is not written twice', () => {
 
   it('freshdesk → zendesk: a bulk import whose answer is lost is found by its stamps, not imported again', async () => {
     const { code, report, out } = await migrateThroughFaults('freshdesk', 'zendesk', [
-      { kind: 'lose-answer', method: 'POST', path: /^\/api\/v2\/imports\/tickets\/create_many/, times: 1 },
-      { kind: 'gateway-error', method: 'POST', path: /^\/api\/v2\/imports\/tickets\/create_many/, times: 1 },
+      { fault: { kind: 'lose-answer' }, method: 'POST', path: /^\/api\/v2\/imports\/tickets\/create_many/, times: 1 },
+      { fault: { kind: 'gateway-error' }, method: 'POST', path: /^\/api\/v2\/imports\/tickets\/create_many/, times: 1 },
     ]);
-    expect(proxy!.hits).toMatchObject({ 'lose-answer': 1, 'gateway-error': 1 });
+    expect(proxy!.counts()).toEqual({ 'lose-answer': 1, 'gateway-error': 1 });
     expect(code, out.stderr.join('\n')).toBe(0);
     expect(m!.target.counts().ticket).toBe(m!.source.counts().ticket);
     for (const [entity, stats] of Object.entries(report.entities) as [string, Record<string, number>][]) {

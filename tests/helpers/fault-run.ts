@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { verifyCommand } from '../../services/cli/commands.ts';
 import type { VerifyReport } from '../../services/reconciler/verify.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
-import { startFaultProxy, type FaultKind, type FaultProxy } from './fault-proxy.ts';
+import { faultProxy, type Fault, type FaultProxy } from './fault-proxy.ts';
 import { captureOutput, migrationEnv } from './migration-env.ts';
 
 const HDM = fileURLToPath(new URL('../../bin/hdm.mjs', import.meta.url));
@@ -31,7 +31,7 @@ export interface FaultRunResult {
   /** Exit code of each `hdm migrate` process, killed ones as null. */
   exits: (number | null)[];
   events: string[];
-  hits: Record<FaultKind, number>;
+  hits: Record<string, number>;
   requests: { source: number; target: number };
   sourceTickets: number;
   targetTickets: number;
@@ -47,15 +47,27 @@ export function prng(seed: number): () => number {
   };
 }
 
-const FAULTS: FaultKind[] = ['server-error', 'rate-limit', 'reset', 'lose-answer', 'gateway-error', 'truncate'];
+/** The faults a fault run mixes, by the label the proxy counts them under. */
+export const FAULTS: Record<string, Fault> = {
+  'answer 500': { kind: 'answer', status: 500, body: { error: 'injected' } },
+  'answer 503': { kind: 'answer', status: 503, body: { error: 'injected' } },
+  'answer 429': { kind: 'answer', status: 429, body: { error: 'too many requests' }, headers: { 'retry-after': '1' } },
+  reset: { kind: 'reset' },
+  'lose-answer': { kind: 'lose-answer' },
+  'gateway-error': { kind: 'gateway-error' },
+  truncate: { kind: 'truncate' },
+};
 
 /** Each request to a platform's API has `rate` chance of one of the faults, evenly mixed. */
 function injectEverywhere(proxy: FaultProxy, rate: number): void {
-  for (const kind of FAULTS) {
+  const kinds = Object.values(FAULTS);
+  kinds.forEach((fault, i) => {
+    // Rules are tried in turn, each with its own draw: later ones get the share left by earlier ones.
+    const probability = rate / kinds.length / (1 - (rate * i) / kinds.length);
     // Only JSON answers are cut short: an attachment's bytes carry no length to check them against.
-    const path = kind === 'truncate' ? /^\/(api\/v2|REST\/2\.0)\// : /./;
-    proxy.add({ kind, path, times: Infinity, probability: rate / FAULTS.length });
-  }
+    const path = fault.kind === 'truncate' ? /^\/(api\/v2|REST\/2\.0)\// : /./;
+    proxy.add({ fault, path, probability });
+  });
 }
 
 /**
@@ -67,8 +79,8 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
   const log = options.log ?? (() => {});
   const m = await migrationEnv(options.from, options.to, { tickets: options.tickets, seed: options.seed, articles: 10 });
   const random = prng(options.seed);
-  const sourceProxy = await startFaultProxy(m.source.url, { random });
-  const targetProxy = await startFaultProxy(m.target.url, { random });
+  const sourceProxy = await faultProxy(m.source.url, { random });
+  const targetProxy = await faultProxy(m.target.url, { random });
   try {
     injectEverywhere(sourceProxy, options.faultRate);
     injectEverywhere(targetProxy, options.faultRate);
@@ -130,8 +142,8 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     const seconds = (Date.now() - started) / 1000;
     const out = captureOutput();
     await verifyCommand(parseMigrationConfig(m.config), { json: true }, out, m.env);
-    const hits = { ...sourceProxy.hits };
-    for (const [kind, n] of Object.entries(targetProxy.hits)) hits[kind as FaultKind] += n;
+    const hits: Record<string, number> = {};
+    for (const counts of [sourceProxy.counts(), targetProxy.counts()]) for (const [kind, n] of Object.entries(counts)) hits[kind] = (hits[kind] ?? 0) + n;
     return {
       seconds,
       exits,
