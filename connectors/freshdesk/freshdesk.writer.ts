@@ -72,6 +72,8 @@ export const FRESHDESK_LIMITATIONS: readonly Limitation[] = [
 ];
 
 export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
+  // find() falls back from the filter API (which lags) to the ticket list, which shows a write at once.
+  writeVisibleWithinMs: 3_000,
   ticketStatuses: ['open', 'pending', 'solved', 'closed'],
   ticketPriorities: ['low', 'normal', 'high', 'urgent'],
   ticketTypes: ['question', 'incident', 'problem', 'task'],

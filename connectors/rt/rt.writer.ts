@@ -52,6 +52,8 @@ export const RT_LIMITATIONS: readonly Limitation[] = [
 ];
 
 export const RT_CAPABILITIES: TargetCapabilities = {
+  // TicketSQL reads the database: a write shows at once.
+  writeVisibleWithinMs: 1_000,
   ticketStatuses: RT_TARGET_STATUSES,
   ticketPriorities: TICKET_PRIORITIES,
   ticketTypes: TICKET_TYPES,

@@ -133,6 +133,12 @@ export interface TargetCapabilities {
    * lists such records instead of deleting them). Default: every entity can be deleted.
    */
   undeletable?: Partial<Record<EntityName, string>>;
+  /**
+   * How long, in ms, a record written to this platform may take to show in the look-ups `find()`
+   * makes: after a write whose answer was lost, the loader looks again over this span before writing
+   * it a second time. Default 15000.
+   */
+  writeVisibleWithinMs?: number;
 }
 
 export interface TargetRef {

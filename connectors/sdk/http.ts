@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Agent, request, FormData } from 'undici';
 import PQueue from 'p-queue';
 import { HdmError } from './errors.ts';
@@ -157,6 +158,8 @@ export class HttpClient {
     this.deadlineMs = options.deadlineMs ?? Math.max(300_000, this.timeoutMs);
     this.patienceMs = options.rateLimitPatienceMs ?? 30 * 60_000;
     this.stop = options.signal;
+    // Every request in flight listens to the stop request: as many listeners as requests, by design.
+    if (this.stop) setMaxListeners(0, this.stop);
   }
 
   async close(): Promise<void> {

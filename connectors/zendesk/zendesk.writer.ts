@@ -78,6 +78,9 @@ export const ZENDESK_LIMITATIONS: readonly Limitation[] = [
 ];
 
 export const ZENDESK_CAPABILITIES: TargetCapabilities = {
+  // Tickets are imported by background jobs (create_many): a job accepted just before its answer was
+  // lost may run a while later.
+  writeVisibleWithinMs: 30_000,
   ticketStatuses: TICKET_STATUSES,
   ticketPriorities: TICKET_PRIORITIES,
   ticketTypes: TICKET_TYPES,

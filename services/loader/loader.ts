@@ -40,17 +40,31 @@ export interface LoaderOptions {
   createdByRun?(entity: EntityName, targetId: string): boolean;
   /**
    * After a write whose outcome is unknown (its answer was lost), how long to wait before each look
-   * for the record on the target, in ms; only when every look misses is it written again. Default
-   * 1 s, 3 s, 8 s, 15 s: a platform's lists may lag a write by a moment, and Zendesk's bulk imports
-   * run as background jobs.
+   * for the record on the target, in ms; only when every look misses is it written again. Default:
+   * looks 1 s after the write and then spread over the target's `writeVisibleWithinMs`.
    */
   unknownOutcomeWaitsMs?: readonly number[];
 }
 
-/** Writes whose outcome stayed unknown this many times in a row fail the record (its intent stays for the next run). */
-const UNKNOWN_OUTCOME_ROUNDS = 3;
+/**
+ * Writes whose outcome stayed unknown this many times in a row fail the record (its intent stays for
+ * the next run). Each round appends only the comments still missing, so rounds grow shorter.
+ */
+const UNKNOWN_OUTCOME_ROUNDS = 5;
 
 const isUnknownOutcome = (err: unknown): err is HdmError => err instanceof HdmError && err.code === 'OUTCOME_UNKNOWN';
+
+/** Waits between looks for a record whose write had an unknown outcome: 1 s, then doubling, over `withinMs` in all. */
+export function lookAgainAfter(withinMs: number): number[] {
+  const waits: number[] = [];
+  let total = 0;
+  for (let next = Math.min(1_000, withinMs); total < withinMs; next *= 2) {
+    const wait = Math.min(next, withinMs - total);
+    waits.push(wait);
+    total += wait;
+  }
+  return waits.length > 0 ? waits : [0];
+}
 
 /**
  * Entities that only this migration creates on the target (nothing to match by natural key): before
@@ -268,20 +282,24 @@ export class Loader {
     plannedSum: string,
   ): Promise<{ action: LoadAction; ref: TargetRef; created: boolean; rule?: string }> {
     const { entity, sourceId } = planned;
+    // The target record a create with an unknown outcome turned out to have made: completed by updates.
+    let made: string | null = null;
     for (let round = 1; ; round++) {
       try {
+        if (made !== null) return { action: 'created', ref: await this.update(entity, made, record, null, undefined), created: true };
         return await this.writeOnce(planned, record, sum, plannedSum);
       } catch (err) {
         if (!isUnknownOutcome(err) || round >= UNKNOWN_OUTCOME_ROUNDS) throw err;
       }
+      if (made !== null) continue;
       const known = await this.options.ids.get(entity, sourceId);
       if (known && !known.deleted && known.targetId !== '') continue;
-      for (const waitMs of this.options.unknownOutcomeWaitsMs ?? [1_000, 3_000, 8_000, 15_000]) {
+      for (const waitMs of this.options.unknownOutcomeWaitsMs ?? lookAgainAfter(this.options.target.capabilities.writeVisibleWithinMs ?? 15_000)) {
         await new Promise((r) => setTimeout(r, waitMs));
         const found = await this.options.target.find(entity, record, this.stamp(sourceId));
         if (found) {
-          const ref = await this.update(entity, found.targetId, record, null, undefined);
-          return { action: 'created', ref, created: true };
+          made = found.targetId;
+          break;
         }
       }
     }

@@ -10,7 +10,7 @@ import { FAULTS, faultRun } from '../helpers/fault-run.ts';
 describe('a full migration through faults on both platforms, outages and kills', () => {
   it('zendesk → freshdesk ends with exactly one target record per source record', async () => {
     const seed = Number(process.env.HDM_FAULT_SEED ?? 20261204);
-    const result = await faultRun({ from: 'zendesk', to: 'freshdesk', tickets: 300, seed, faultRate: 0.1, outages: 2, outageMs: 5000, kills: 2, log: (line) => process.stderr.write(`fault run: ${line}\n`) });
+    const result = await faultRun({ from: 'zendesk', to: 'freshdesk', tickets: 200, seed, faultRate: 0.1, outages: 2, outageMs: 5000, kills: 2, log: (line) => process.stderr.write(`fault run: ${line}\n`) });
     const context = `seed ${seed}; events ${result.events.join(', ')}; exits ${result.exits.join(', ')}; faults ${JSON.stringify(result.hits)}`;
     expect(result.events, context).toHaveLength(4);
     for (const kind of Object.keys(FAULTS)) expect(result.hits[kind], context).toBeGreaterThan(0);

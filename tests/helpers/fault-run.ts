@@ -70,6 +70,17 @@ function injectEverywhere(proxy: FaultProxy, rate: number): void {
   });
 }
 
+/** What `hdm failures` says, for the log of a run that did not end clean. */
+function failuresOf(configFile: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [HDM, 'failures', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    child.once('exit', () => resolve(out.slice(0, 3000)));
+  });
+}
+
 /**
  * A full migration through fault-injecting proxies in front of both platforms, with target outages
  * and SIGKILLs of the migration process at set points of its progress, resumed until it finishes;
@@ -120,6 +131,7 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       if (done) {
         const code = await current.exited;
         exits.push(code);
+        if (code !== null && code !== 0) log(`failures after exit ${code}: ${await failuresOf(configFile, m.env)}`);
         if (code === 0 && next >= plan.length) break;
         if (exits.length > plan.length + 4) break;
         current = spawnMigrate();
