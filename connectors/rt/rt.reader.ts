@@ -69,6 +69,30 @@ interface RtAttachment {
   Headers: string;
 }
 
+type Segment = { kind: 'text'; part: RtAttachment } | { kind: 'forward'; html: string };
+
+const isHtml = (a: RtAttachment) => /^text\/html/i.test(a.ContentType);
+const isForward = (a: RtAttachment) => /^message\/rfc822/i.test(a.ContentType);
+const isBody = (a: RtAttachment) => !a.Filename && /^text\/(html|plain)/i.test(a.ContentType) && !/^Content-Disposition:\s*attachment/im.test(a.Headers ?? '');
+
+/** A file name for a part its sender left unnamed (a bare image, a signature): its ID and subtype. */
+function unnamedPartName(a: RtAttachment): string {
+  const subtype = a.ContentType.split(';')[0].split('/')[1]?.trim().toLowerCase() ?? '';
+  const ext = /^[a-z0-9]{1,8}$/.test(subtype) ? subtype : 'bin';
+  return `part-${a.id}.${ext}`;
+}
+
+/** The header block a mail client shows above a forwarded message, from the message's own headers. */
+function forwardedHeader(headers: string): string {
+  const wanted = ['From', 'Date', 'Subject', 'To', 'Cc'];
+  const lines = ['---------- Forwarded message ----------'];
+  for (const name of wanted) {
+    const m = headers.match(new RegExp(`^${name}:[ \\t]*(.*(?:\\n[ \\t].*)*)`, 'im'));
+    if (m) lines.push(`${name}: ${m[1].replace(/\s*\n\s*/g, ' ').trim()}`);
+  }
+  return plainToHtml(lines.join('\n'));
+}
+
 /** Where a keyset read over LastUpdated stands: the instant reached and the IDs already read at it. */
 interface Keyset {
   at: string;
@@ -423,25 +447,27 @@ export class RtReader {
   }
 
   private async comment(txn: RtTxn, parts: RtAttachment[]): Promise<Comment | null> {
-    const isBody = (a: RtAttachment) => !a.Filename && /^text\/(html|plain)/i.test(a.ContentType) && !/^Content-Disposition:\s*attachment/im.test(a.Headers ?? '');
-    const html = parts.find((a) => isBody(a) && /^text\/html/i.test(a.ContentType));
-    const plain = parts.find((a) => isBody(a) && /^text\/plain/i.test(a.ContentType));
-    const bodyPart = html ?? plain;
-    let body = '';
-    if (bodyPart) {
-      const text = Buffer.from((await this.client.get<{ Content: string }>(`attachment/${bodyPart.id}`)).body.Content ?? '', 'base64').toString('utf8');
-      body = bodyPart === html ? text : plainToHtml(text);
-    }
-    const files = parts.filter((a) => a.Filename && !/^multipart\//i.test(a.ContentType));
-    if (txn.Type === 'Create' && !bodyPart && files.length === 0) return null;
-    const attachments: AttachmentMeta[] = files.map((a) => ({
-      sourceId: String(a.id),
-      fileName: a.Filename,
-      contentType: a.ContentType,
-      size: Number(a.ContentLength ?? 0),
-      url: `${this.client.apiUrl}/attachment/${a.id}`,
-      inline: /^Content-ID:/im.test(a.Headers ?? '') || body.includes(`cid:${encodeURIComponent(a.Filename)}`) || body.includes(`cid:${a.Filename}`),
-    }));
+    const { segments, files } = await this.messageParts(txn, parts);
+    const texts = await Promise.all(
+      segments.map(async (s) => {
+        if (s.kind === 'forward') return s.html;
+        const text = Buffer.from((await this.client.get<{ Content: string }>(`attachment/${s.part.id}`)).body.Content ?? '', 'base64').toString('utf8');
+        return isHtml(s.part) ? text : plainToHtml(text);
+      }),
+    );
+    const body = texts.filter(Boolean).join('\n');
+    if (txn.Type === 'Create' && !segments.some((s) => s.kind === 'text') && files.length === 0) return null;
+    const attachments: AttachmentMeta[] = files.map((a) => {
+      const fileName = a.Filename || unnamedPartName(a);
+      return {
+        sourceId: String(a.id),
+        fileName,
+        contentType: a.ContentType,
+        size: Number(a.ContentLength ?? 0),
+        url: `${this.client.apiUrl}/attachment/${a.id}`,
+        inline: /^Content-ID:/im.test(a.Headers ?? '') || body.includes(`cid:${encodeURIComponent(fileName)}`) || body.includes(`cid:${fileName}`),
+      };
+    });
     const creator = txn.Creator;
     const authorId = creator && typeof creator.id === 'number' ? String(creator.id) : await this.userId(creator);
     return {
@@ -452,6 +478,53 @@ export class RtReader {
       createdAt: rtTime(txn.Created),
       attachments,
     };
+  }
+
+  /**
+   * Every MIME part of a transaction, in message order: text parts (and forwarded messages, as their
+   * headers then their own parts) make the body, everything else is a file. Of a multipart/alternative
+   * only the richest rendering is kept, as a mail client shows it.
+   */
+  private async messageParts(txn: RtTxn, parts: RtAttachment[]): Promise<{ segments: Segment[]; files: RtAttachment[] }> {
+    const segments: Segment[] = [];
+    const files: RtAttachment[] = [];
+    const alternatives = parts.filter((a) => /^multipart\/alternative/i.test(a.ContentType));
+    const bodies = parts.filter(isBody);
+    const needsTree = parts.some(isForward) || alternatives.length > 1 || (alternatives.length === 1 && bodies.length > 2);
+    if (!needsTree) {
+      // No nesting worth knowing: one alternative holds at most one plain and one HTML rendering.
+      const chosen = alternatives.length === 1 ? [bodies.find(isHtml) ?? bodies[0]].filter(Boolean) : bodies;
+      for (const a of parts) {
+        if (chosen.includes(a)) segments.push({ kind: 'text', part: a });
+        else if (!isBody(a) && !/^multipart\//i.test(a.ContentType)) files.push(a);
+      }
+      return { segments, files };
+    }
+    // REST2 answers 500 for fields=Parent when a part has none, so only the nested parts are asked for.
+    const nested = await this.client.all<{ id: string; Parent: RtRef }>('attachments', { fields: 'Parent', 'fields[Parent]': 'id' }, [
+      { field: 'TransactionId', value: Number(txn.id) },
+      { field: 'Parent', operator: '>', value: 0 },
+    ]);
+    const parentOf = new Map(nested.map((n) => [String(n.id), String(n.Parent.id)]));
+    const children = new Map<string, RtAttachment[]>();
+    for (const a of [...parts].sort((x, y) => Number(x.id) - Number(y.id))) {
+      const parent = parentOf.get(String(a.id)) ?? '';
+      children.set(parent, [...(children.get(parent) ?? []), a]);
+    }
+    const walk = (a: RtAttachment): void => {
+      const kids = children.get(String(a.id)) ?? [];
+      if (isBody(a)) segments.push({ kind: 'text', part: a });
+      else if (/^multipart\/alternative/i.test(a.ContentType)) {
+        const chosen = kids.find(isHtml) ?? kids.find(isBody) ?? kids[kids.length - 1];
+        if (chosen) walk(chosen);
+      } else if (/^multipart\//i.test(a.ContentType)) kids.forEach(walk);
+      else if (isForward(a)) {
+        segments.push({ kind: 'forward', html: forwardedHeader(kids[0]?.Headers ?? '') });
+        kids.forEach(walk);
+      } else files.push(a);
+    };
+    (children.get('') ?? []).forEach(walk);
+    return { segments, files };
   }
 
   async get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {
