@@ -56,6 +56,11 @@ export const FRESHDESK_LIMITATIONS: readonly Limitation[] = [
   },
   {
     entity: 'ticket',
+    field: 'comments.0.authorId',
+    description: "The first comment becomes the ticket's description, whose author Freshdesk always reports as the requester: an agent who opened the ticket is not kept as its author.",
+  },
+  {
+    entity: 'ticket',
     field: 'priority',
     description: 'Freshdesk requires a priority on every ticket: a ticket without one is created with Low, which reads back as low.',
   },
