@@ -1,4 +1,4 @@
-import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import type { IdRange, Page, ReadOptions, SourceStatus, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import { RtClient, RT_PAGE_SIZE, type RtCollection, type RtRef } from './rt.client.ts';
@@ -10,7 +10,9 @@ import {
   RT_SOURCE_ID_FIELD,
   RT_TAGS_FIELD,
   RT_TYPE_FIELD,
+  RT_DEFAULT_STATUSES,
   rtTime,
+  sqlString,
   sqlTime,
   statusFromRt,
   ticketFieldFromRt,
@@ -152,6 +154,8 @@ export class RtDirectory {
 
 export class RtReader {
   private readonly articles: RtArticles;
+  /** Per queue and status: whether the queue's lifecycle counts the status inactive. */
+  private readonly inactive = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly client: RtClient,
@@ -420,7 +424,8 @@ export class RtReader {
     const ticket: Ticket = {
       sourceId: String(t.id),
       subject: t.Subject ?? '',
-      status: statusFromRt(t.Status),
+      status: await this.status(t),
+      sourceStatus: t.Status,
       priority: priorityFromRt(t.Priority),
       type,
       requesterId: requesters.find((r) => r !== null) ?? null,
@@ -434,6 +439,47 @@ export class RtReader {
       comments,
     };
     return { ticket, stamp, deleted: t.Status === 'deleted' };
+  }
+
+  private async status(t: RtTicketItem): Promise<Ticket['status']> {
+    if ((RT_DEFAULT_STATUSES as readonly string[]).includes(t.Status) || t.Status === 'deleted') return statusFromRt(t.Status);
+    return statusFromRt(t.Status, await this.isInactive(t.Status, String(t.id), t.Queue));
+  }
+
+  /**
+   * Whether RT's lifecycle counts a custom status inactive. REST2 does not expose lifecycles, but
+   * TicketSQL knows `__Inactive__`: asked once per queue and status, of a ticket that has it.
+   */
+  private isInactive(status: string, ticketId: string, queue: RtRef | string | undefined): Promise<boolean> {
+    const key = `${queue && typeof queue === 'object' ? queue.id : (queue ?? '')}\u0000${status}`;
+    let known = this.inactive.get(key);
+    if (!known) {
+      known = this.client
+        .get<RtCollection<RtRef>>('tickets', { query: `id = ${Number(ticketId)} AND Status = '__Inactive__'`, per_page: 1 })
+        .then((res) => (res.body.items ?? []).length > 0);
+      known.catch(() => this.inactive.delete(key));
+      this.inactive.set(key, known);
+    }
+    return known;
+  }
+
+  /**
+   * Every status RT's tickets are in, custom lifecycles' included, with the canonical status each
+   * reads as: one search per status found (tickets in none of the statuses known so far), plus one
+   * to ask whether a custom one is inactive. Statuses no ticket is in do not matter to a migration.
+   */
+  async sourceStatuses(): Promise<SourceStatus[]> {
+    const found: SourceStatus[] = RT_DEFAULT_STATUSES.map((name) => ({ name, status: statusFromRt(name), inactive: name === 'resolved' || name === 'rejected' }));
+    const names = new Set<string>([...RT_DEFAULT_STATUSES, 'deleted']);
+    for (;;) {
+      const query = [...names].map((n) => `Status != ${sqlString(n)}`).join(' AND ');
+      const res = await this.client.get<RtCollection<RtTicketItem>>('tickets', { query, fields: 'Status,Queue', 'fields[Queue]': 'id', orderby: 'id', per_page: 1 });
+      const t = res.body.items?.[0];
+      if (!t || names.has(t.Status)) return found;
+      names.add(t.Status);
+      const inactive = await this.isInactive(t.Status, String(t.id), t.Queue);
+      found.push({ name: t.Status, status: statusFromRt(t.Status, inactive), inactive });
+    }
   }
 
   /** A user reference's numeric ID (null for Nobody). REST2 names users by Name in references. */

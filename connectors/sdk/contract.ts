@@ -104,12 +104,27 @@ export interface SourceConnector {
    * demo draw its sample from the whole helpdesk, not only from the first records a read returns.
    */
   idRange?(entity: EntityName): Promise<IdRange | null>;
+  /**
+   * The platform's own ticket statuses (custom ones included) and the canonical status each reads as
+   * by default, for platforms whose statuses are their users' to define (RT lifecycles).
+   */
+  sourceStatuses?(): Promise<SourceStatus[]>;
   /** A link a person can open to see the record. */
   recordUrl(entity: EntityName, id: string): string;
   readonly rateLimit: RateLimitInfo;
   /** Requests per record read (and written, for the target side); estimates fall back to one request per record. */
   readonly requestCosts?: RequestCosts;
   close(): Promise<void>;
+}
+
+/** One of a source platform's own ticket statuses. */
+export interface SourceStatus {
+  /** The status as the platform names it, e.g. RT's `cancelled by customer`. */
+  name: string;
+  /** The canonical status it reads as unless `statusMap` says otherwise. */
+  status: TicketStatus;
+  /** True when the platform counts it as done (RT: an `inactive` status of its lifecycle). */
+  inactive: boolean;
 }
 
 /** What a target cannot preserve; reports name each one, verification ignores the field. */

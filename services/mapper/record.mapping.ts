@@ -18,7 +18,8 @@ import { inlineAsAttachments, mapCustomFieldValues, mapGroup, mapTicketField, ti
 export interface MappingRules {
   capabilities: TargetCapabilities;
   skipAttachments: boolean;
-  statusMap: Partial<Record<TicketStatus, TicketStatus>>;
+  /** Canonical status or the source's own status name → target status. */
+  statusMap: Readonly<Record<string, TicketStatus>>;
   priorityMap: Partial<Record<TicketPriority, TicketPriority>>;
   typeMap: Partial<Record<TicketType, TicketType>>;
   /** Source custom field key → target key, or null to leave the field behind. Default: same key. */
@@ -63,8 +64,10 @@ function nearest<T extends string>(value: T, supported: readonly T[], fallbacks:
   return fallbacks[value].find((v) => supported.includes(v)) ?? null;
 }
 
-export function mapStatus(status: TicketStatus, rules: MappingRules): TicketStatus {
-  const wanted = rules.statusMap[status] ?? status;
+/** A status by the source's own name (`sourceStatus`) first, then by its canonical one. */
+export function mapStatus(status: TicketStatus, rules: MappingRules, sourceStatus?: string | null): TicketStatus {
+  const own = sourceStatus && Object.hasOwn(rules.statusMap, sourceStatus) ? rules.statusMap[sourceStatus] : undefined;
+  const wanted = own ?? (Object.hasOwn(rules.statusMap, status) ? rules.statusMap[status] : undefined) ?? status;
   return nearest(wanted, rules.capabilities.ticketStatuses, STATUS_FALLBACKS) ?? rules.capabilities.ticketStatuses[0];
 }
 
@@ -84,8 +87,11 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   const filteredBy = ticketFilter(ticket, rules.filters);
   if (filteredBy) return { kind: 'filtered', rule: filteredBy };
   const notes: string[] = [];
-  const status = mapStatus(ticket.status, rules);
-  if (status !== ticket.status) notes.push(`status ${ticket.status} → ${status}`);
+  const status = mapStatus(ticket.status, rules, ticket.sourceStatus);
+  if (status !== ticket.status) {
+    const own = ticket.sourceStatus && ticket.sourceStatus !== ticket.status ? ` ("${ticket.sourceStatus}")` : '';
+    notes.push(`status ${ticket.status}${own} → ${status}`);
+  }
   const priority = mapPriority(ticket.priority, rules);
   if (priority !== ticket.priority) notes.push(`priority ${ticket.priority} → ${priority}`);
   const type = mapType(ticket.type, rules);

@@ -22,6 +22,19 @@ describe('record mapping', () => {
     expect(mapPriority(null, freshdeskLike)).toBeNull();
   });
 
+  it('a custom source status maps by its own name first, then by the canonical status it reads as', () => {
+    const rules = { ...freshdeskLike, statusMap: { 'waiting on vendor': 'pending' as const, open: 'solved' as const } };
+    expect(mapStatus('open', rules, 'waiting on vendor')).toBe('pending');
+    expect(mapStatus('open', rules, 'in triage')).toBe('solved');
+    expect(mapStatus('closed', freshdeskLike, 'cancelled by customer')).toBe('closed');
+    // A key shaped like an object's own property is not a mapping.
+    expect(mapStatus('open', freshdeskLike, 'constructor')).toBe('open');
+    const ticket = { ...h.ticket(0), status: 'open' as const, sourceStatus: 'waiting on vendor' };
+    const result = mapRecord('ticket', ticket, rules);
+    expect(result.kind === 'planned' && result.record.status).toBe('pending');
+    expect(result.kind === 'planned' && result.notes).toContain('status open ("waiting on vendor") → pending');
+  });
+
   it('plans every ticket with only target-supported values and notes each change', () => {
     for (const ticket of h.tickets()) {
       const result = mapRecord('ticket', ticket, freshdeskLike);
