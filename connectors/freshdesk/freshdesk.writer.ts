@@ -413,8 +413,10 @@ export class FreshdeskWriter {
   }
 
   private async writeContact(targetId: string | null, contact: Contact, stamp: string): Promise<TargetRef> {
-    if (!contact.email && !contact.phone) {
-      throw invalid('contact', contact.sourceId, 'email', `"${contact.name}" has neither an email nor a phone number; Freshdesk needs one of them to create a contact`);
+    // Freshdesk identifies a contact by any of email, phone, mobile, twitter_id or unique_external_id:
+    // the stamp, sent as unique_external_id, is enough for a requester who has neither email nor phone.
+    if (!contact.email && !contact.phone && !stamp) {
+      throw invalid('contact', contact.sourceId, 'email', `"${contact.name}" has neither an email, a phone number nor a source stamp; Freshdesk needs one of them to create a contact`);
     }
     const body = contactToFd(contact, stamp || null);
     if (targetId) return { targetId: String((await this.client.put<FdContact>(`/api/v2/contacts/${targetId}`, body)).id) };

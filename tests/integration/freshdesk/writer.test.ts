@@ -135,14 +135,37 @@ describe('freshdesk writer round trip into an empty sandbox', () => {
     expect(await t.create('organization', org.record as Organization, context('dupe'))).toEqual({ targetId: org.targetId });
   });
 
-  it('rejects a contact with neither email nor phone, naming record and field', async () => {
+  it('a requester without an email is not dropped with its tickets: created by its unique_external_id, found again by it', async () => {
     const contact: Contact = { ...fake.contacts[1], sourceId: 'nobody-1', email: null, phone: null, organizationId: null };
-    const err = await t.create('contact', contact, context('nobody-1')).then(
+    const ref = await t.create('contact', contact, context('nobody-1'));
+    const back = (await t.get('contact', ref.targetId)) as Contact;
+    expect(project('contact', back)).toEqual(project('contact', contact));
+    expect(await t.find('contact', contact, 'fake:nobody-1')).toEqual({ targetId: ref.targetId });
+    const source = fake.ticket(0);
+    const ticket: Ticket = {
+      ...source,
+      sourceId: 'nobody-ticket',
+      requesterId: ref.targetId,
+      assigneeId: null,
+      groupId: null,
+      organizationId: null,
+      customFields: {},
+      comments: source.comments.slice(0, 1).map((c) => ({ ...c, authorId: ref.targetId, attachments: [] })),
+    };
+    const planned = mapRecord('ticket', ticket, rules);
+    if (planned.kind !== 'planned') throw new Error('filtered');
+    const created = await t.create('ticket', planned.record, context('nobody-ticket'));
+    expect(((await t.get('ticket', created.targetId)) as Ticket).requesterId).toBe(ref.targetId);
+  });
+
+  it('rejects a contact with neither email, phone nor a stamp to identify it by, naming record and field', async () => {
+    const contact: Contact = { ...fake.contacts[1], sourceId: 'nobody-2', email: null, phone: null, organizationId: null };
+    const err = await t.create('contact', contact, { ...context('nobody-2'), stamp: '' }).then(
       () => null,
       (e: unknown) => e,
     );
-    expect(err).toMatchObject({ code: 'INVALID_RECORD', context: { entity: 'contact', recordId: 'nobody-1', field: 'email' } });
-    expect(String((err as Error).message)).toContain('nobody-1');
+    expect(err).toMatchObject({ code: 'INVALID_RECORD', context: { entity: 'contact', recordId: 'nobody-2', field: 'email' } });
+    expect(String((err as Error).message)).toContain('nobody-2');
   });
 
   it('deletes what it created', async () => {
