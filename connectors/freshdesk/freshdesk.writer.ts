@@ -81,6 +81,7 @@ export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
   ticketPriorities: ['low', 'normal', 'high', 'urgent'],
   ticketTypes: ['question', 'incident', 'problem', 'task'],
   entities: ENTITIES,
+  inlineImages: false,
   fieldTypeFallbacks: {
     multiselect: 'a dropdown of its options plus a hidden paragraph field holding the chosen labels (values kept)',
     regex: 'a text field; the pattern is not enforced',

@@ -501,17 +501,22 @@ export class RtReader {
         return isHtml(s.part) ? text : plainToHtml(text);
       }),
     );
-    const body = texts.filter(Boolean).join('\n');
+    let body = texts.filter(Boolean).join('\n');
     if (txn.Type === 'Create' && !segments.some((s) => s.kind === 'text') && files.length === 0) return null;
     const attachments: AttachmentMeta[] = files.map((a) => {
       const fileName = a.Filename || unnamedPartName(a);
+      const contentId = (a.Headers ?? '').match(/^Content-ID:\s*<?([^>\s]+)>?/im)?.[1];
+      const refs = [contentId, encodeURIComponent(fileName), fileName].filter((r): r is string => Boolean(r)).map((r) => `cid:${r}`);
+      const inline = contentId !== undefined || refs.some((r) => body.includes(r));
+      // A cid: reference means nothing outside this message: the canonical body names the attachment.
+      for (const ref of refs) body = body.split(`"${ref}"`).join(`"inline:${a.id}"`).split(`'${ref}'`).join(`'inline:${a.id}'`);
       return {
         sourceId: String(a.id),
         fileName,
         contentType: a.ContentType,
         size: Number(a.ContentLength ?? 0),
         url: `${this.client.apiUrl}/attachment/${a.id}`,
-        inline: /^Content-ID:/im.test(a.Headers ?? '') || body.includes(`cid:${encodeURIComponent(fileName)}`) || body.includes(`cid:${fileName}`),
+        inline,
       };
     });
     const creator = txn.Creator;

@@ -148,6 +148,12 @@ export interface TargetCapabilities {
    * lists such records instead of deleting them). Default: every entity can be deleted.
    */
   undeletable?: Partial<Record<EntityName, string>>;
+  /**
+   * False when the target cannot show an image inside a comment body: the mapper then carries each
+   * inline image as an ordinary attachment and leaves `[image: <file name>]` where it was, instead of
+   * a reference the target would show broken. Default true.
+   */
+  inlineImages?: boolean;
 }
 
 export interface TargetRef {

@@ -98,7 +98,8 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   if (type !== ticket.type) notes.push(`type ${ticket.type} → ${type}`);
   let comments = rules.skipAttachments ? ticket.comments.map((c) => ({ ...c, attachments: [] })) : ticket.comments;
   if (rules.skipAttachments && ticket.comments.some((c) => c.attachments.length > 0)) notes.push('attachments skipped by option');
-  if (rules.inlineImagesAsAttachments && !rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes));
+  const inlineOff = rules.inlineImagesAsAttachments || rules.capabilities.inlineImages === false;
+  if (inlineOff && !rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes));
   const customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
   const tags = rules.addTag && !ticket.tags.includes(rules.addTag) ? [...ticket.tags, rules.addTag] : ticket.tags;
   return { kind: 'planned', record: { ...ticket, status, priority, type, comments, customFields, tags }, notes };

@@ -4,6 +4,8 @@ import type { Connector } from '../../../connectors/sdk/contract.ts';
 import type { RunningSandbox } from '../../../connectors/sdk/platform.ts';
 import type { Ticket } from '../../../schemas/canonical.ts';
 import { htmlText } from '../../../schemas/projection.ts';
+import { FRESHDESK_CAPABILITIES } from '../../../connectors/freshdesk/freshdesk.writer.ts';
+import { mapRecord } from '../../../services/mapper/record.mapping.ts';
 
 // Tickets that arrived by email, fed to a real RT 5 through its mail gateway (what rt-mailgate
 // posts to), then read back through the connector. root@localhost is RT's root user, so the
@@ -110,11 +112,32 @@ iVBORw0KGgo=
 --outer--
 `;
 
+const INLINE_IMAGE = `From: Root <root@localhost>
+To: rt@hdm.invalid
+Subject: Screenshot inline
+MIME-Version: 1.0
+Content-Type: multipart/related; boundary="rel"
+
+--rel
+Content-Type: text/html; charset=utf-8
+
+<p>Here is the error:</p><p><img src="cid:shot-1@mail.example" alt="screenshot"></p><p>Thanks</p>
+--rel
+Content-Type: image/png; name="screenshot.png"
+Content-Disposition: inline; filename="screenshot.png"
+Content-ID: <shot-1@mail.example>
+Content-Transfer-Encoding: base64
+
+iVBORw0KGgo=
+--rel--
+`;
+
 beforeAll(async () => {
   sb = await rt.startSandbox({ tickets: 0 });
   c = rt.createConnector({ url: sb.url, credentials: sb.credentials });
   await mail(FORWARD);
   await mail(NESTED);
+  await mail(INLINE_IMAGE);
 });
 afterAll(async () => {
   await c?.close();
@@ -164,5 +187,21 @@ describe('RT reader: every MIME part of a mailed message arrives', () => {
     expect(files[1].contentType).toBe('image/png');
     const pdf = await c.openAttachment(comment.attachments[0]);
     expect(Buffer.from(pdf.body).toString('latin1')).toMatch(/^%PDF-1\.4/);
+  });
+
+  it('an inline image\'s cid: reference names the attachment it points at, so a target can re-link or replace it', async () => {
+    const t = await ticketBySubject('Screenshot inline');
+    const [comment] = t.comments;
+    expect(comment.attachments).toHaveLength(1);
+    const [image] = comment.attachments;
+    expect(image).toMatchObject({ fileName: 'screenshot.png', inline: true });
+    expect(comment.body).not.toContain('cid:');
+    expect(comment.body).toContain(`src="inline:${image.sourceId}"`);
+    // Into a target without inline images (Freshdesk): a short pointer at the attachment, no broken reference.
+    const planned = mapRecord('ticket', t, { capabilities: FRESHDESK_CAPABILITIES, skipAttachments: false, statusMap: {}, priorityMap: {}, typeMap: {} });
+    if (planned.kind !== 'planned') throw new Error('filtered');
+    expect(planned.record.comments[0].body).toContain('[image: screenshot.png]');
+    expect(planned.record.comments[0].body).not.toContain('<img');
+    expect(planned.record.comments[0].attachments[0]).toMatchObject({ fileName: 'screenshot.png', inline: false });
   });
 });

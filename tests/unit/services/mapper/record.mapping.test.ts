@@ -35,6 +35,23 @@ describe('record mapping', () => {
     expect(result.kind === 'planned' && result.notes).toContain('status open ("waiting on vendor") → pending');
   });
 
+  it('a target without inline images gets "[image: name]" and an ordinary attachment, never a broken reference', () => {
+    const ticket = [...h.tickets()].find((t) => t.comments.some((c) => c.attachments.some((a) => a.inline)))!;
+    const comment = ticket.comments.find((c) => c.attachments.some((a) => a.inline))!;
+    const image = comment.attachments.find((a) => a.inline)!;
+    expect(comment.body).toContain(`inline:${image.sourceId}`);
+    const result = mapRecord('ticket', ticket, { ...freshdeskLike, capabilities: { ...freshdeskLike.capabilities, inlineImages: false } });
+    if (result.kind !== 'planned') throw new Error('filtered');
+    const mapped = result.record.comments.find((c) => c.sourceId === comment.sourceId)!;
+    expect(mapped.body).not.toContain(`inline:${image.sourceId}`);
+    expect(mapped.body).toContain(`[image: ${image.fileName}]`);
+    expect(mapped.attachments.find((a) => a.sourceId === image.sourceId)).toMatchObject({ inline: false });
+    expect(result.notes.join()).toContain('inline images carried as attachments');
+    // A target that shows inline images keeps them.
+    const kept = mapRecord('ticket', ticket, freshdeskLike);
+    expect(kept.kind === 'planned' && kept.record.comments.find((c) => c.sourceId === comment.sourceId)!.body).toBe(comment.body);
+  });
+
   it('plans every ticket with only target-supported values and notes each change', () => {
     for (const ticket of h.tickets()) {
       const result = mapRecord('ticket', ticket, freshdeskLike);
