@@ -28,6 +28,7 @@ import {
   contactToFd,
   creationLabel,
   descriptionCommentId,
+  FD_ATTACHMENTS_MAX_BYTES,
   fdFieldName,
   fieldTypeToFd,
   groupToFd,
@@ -82,6 +83,7 @@ export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
   ticketTypes: ['question', 'incident', 'problem', 'task'],
   entities: ENTITIES,
   inlineImages: false,
+  attachmentBytesPerComment: FD_ATTACHMENTS_MAX_BYTES,
   fieldTypeFallbacks: {
     multiselect: 'a dropdown of its options plus a hidden paragraph field holding the chosen labels (values kept)',
     regex: 'a text field; the pattern is not enforced',
@@ -595,6 +597,7 @@ function ticketForm(body: Record<string, unknown>): FormData {
 }
 
 async function appendAttachments(form: FormData, attachments: AttachmentMeta[], context: WriteContext): Promise<void> {
+  let total = 0;
   for (const attachment of attachments) {
     let file: { body: Uint8Array; contentType: string };
     try {
@@ -603,6 +606,14 @@ async function appendAttachments(form: FormData, attachments: AttachmentMeta[], 
       throw new HdmError('ATTACHMENT_FAILED', `attachment ${attachment.sourceId} (${attachment.fileName}) could not be downloaded from the source: ${(err as Error).message}`, {
         context: { field: 'attachments', recordId: attachment.sourceId },
         cause: err,
+      });
+    }
+    total += file.body.length;
+    if (total > FD_ATTACHMENTS_MAX_BYTES) {
+      // The mapper splits a comment's attachments to fit; what still does not is one file over the limit.
+      const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+      throw new HdmError('INVALID_RECORD', `attachment ${attachment.sourceId} (${attachment.fileName}, ${mb(file.body.length)}) does not fit: Freshdesk takes at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket or note`, {
+        context: { platform: 'freshdesk', field: 'attachments', recordId: attachment.sourceId },
       });
     }
     form.append('attachments[]', new Blob([file.body], { type: file.contentType || attachment.contentType }), attachment.fileName);

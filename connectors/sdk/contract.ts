@@ -154,6 +154,11 @@ export interface TargetCapabilities {
    * a reference the target would show broken. Default true.
    */
   inlineImages?: boolean;
+  /**
+   * Most bytes of attachments one comment can carry (Freshdesk: 20 MB per ticket or note). The mapper
+   * moves what does not fit into follow-up comments right after it, each within the limit. Default: none.
+   */
+  attachmentBytesPerComment?: number;
 }
 
 export interface TargetRef {

@@ -12,7 +12,7 @@ import type {
   TicketStatus,
   TicketType,
 } from '../../schemas/canonical.ts';
-import { inlineAsAttachments, mapCustomFieldValues, mapGroup, mapTicketField, ticketFilter } from './wizard.mapping.ts';
+import { inlineAsAttachments, mapCustomFieldValues, mapGroup, mapTicketField, splitAttachments, ticketFilter } from './wizard.mapping.ts';
 
 /** The migration's rules as the mapper needs them. Pure data: no clients, no clock. */
 export interface MappingRules {
@@ -100,6 +100,8 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   if (rules.skipAttachments && ticket.comments.some((c) => c.attachments.length > 0)) notes.push('attachments skipped by option');
   const inlineOff = rules.inlineImagesAsAttachments || rules.capabilities.inlineImages === false;
   if (inlineOff && !rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes));
+  const perComment = rules.capabilities.attachmentBytesPerComment;
+  if (perComment && !rules.skipAttachments) comments = comments.flatMap((c) => splitAttachments(c, perComment, notes));
   const customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
   const tags = rules.addTag && !ticket.tags.includes(rules.addTag) ? [...ticket.tags, rules.addTag] : ticket.tags;
   return { kind: 'planned', record: { ...ticket, status, priority, type, comments, customFields, tags }, notes };

@@ -27,4 +27,23 @@ describe('freshdesk sandbox: Create a Contact', () => {
     expect(nothing.status).toBe(400);
     expect(await nothing.json()).toMatchObject({ errors: [{ field: 'email', code: 'missing_field' }] });
   });
+
+  it('refuses more than 20 MB of attachments in one ticket create or note (Create a Ticket / Create a Note: attachments)', async () => {
+    const MB = 1024 * 1024;
+    const post = (path: string, fields: Record<string, string>, sizes: number[]) => {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.append(k, v);
+      sizes.forEach((size, i) => form.append('attachments[]', new Blob([new Uint8Array(size)]), `f${i}.bin`));
+      return fetch(`${sb.url}${path}`, { method: 'POST', headers: { authorization: auth }, body: form });
+    };
+    const ticket = { subject: 'files', description: '<p>files</p>', email: 'files@example.com', status: '2', priority: '1' };
+    const tooMuch = await post('/api/v2/tickets', ticket, [15 * MB, 6 * MB]);
+    expect(tooMuch.status).toBe(400);
+    expect(await tooMuch.json()).toMatchObject({ errors: [{ field: 'attachments', code: 'invalid_size' }] });
+    const fits = await post('/api/v2/tickets', ticket, [15 * MB, 4 * MB]);
+    expect(fits.status).toBe(201);
+    const { id } = (await fits.json()) as { id: number };
+    expect((await post(`/api/v2/tickets/${id}/notes`, { body: '<p>more</p>' }, [21 * MB])).status).toBe(400);
+    expect((await post(`/api/v2/tickets/${id}/notes`, { body: '<p>more</p>' }, [19 * MB])).status).toBe(201);
+  });
 });
