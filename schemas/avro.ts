@@ -126,6 +126,8 @@ export const AVRO_SCHEMAS: Record<EntityName, Record<string, unknown>> = {
       field('customFields', customFields),
       ...stamps,
       field('comments', { type: 'array', items: comment }),
+      // Added after the first schema: a default keeps older records readable.
+      { name: 'sourceStatus', type: optStr, default: null },
     ],
   },
   kbCategory: {

@@ -155,6 +155,11 @@ export interface Ticket {
   sourceId: string;
   subject: string;
   status: TicketStatus;
+  /**
+   * The source platform's own name for the status when it has more than the canonical ones (RT
+   * lifecycles), so `statusMap` can map custom statuses one by one. Absent or null: `status` says all.
+   */
+  sourceStatus?: string | null;
   priority: TicketPriority | null;
   type: TicketType | null;
   requesterId: string | null;

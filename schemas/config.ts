@@ -50,8 +50,12 @@ export const MigrationConfigSchema = z
         skipAttachments: z.boolean().default(false),
         /** Email of the target agent who receives what deactivated, deleted or unmatched agents did. Default: the first active admin migrated. */
         defaultAgentEmail: z.email().nullable().default(null),
-        /** Status map, source → target; unmapped values fall to the nearest the target supports. */
-        statusMap: z.partialRecord(z.enum(TICKET_STATUSES), z.enum(TICKET_STATUSES)).default({}),
+        /**
+         * Status map, source → target: keys are canonical statuses or the source's own status names
+         * (RT lifecycle statuses such as `cancelled by customer`); unmapped values fall to the nearest
+         * the target supports. Default `{}`.
+         */
+        statusMap: z.record(z.string().min(1), z.enum(TICKET_STATUSES)).default({}),
         /** Priority map, source → target. */
         priorityMap: z.partialRecord(z.enum(TICKET_PRIORITIES), z.enum(TICKET_PRIORITIES)).default({}),
         /** Type map, source → target. */

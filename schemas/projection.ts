@@ -87,17 +87,42 @@ const projectors: { [E in EntityName]: (r: EntityTypes[E]) => Projection } = {
   }),
 };
 
-/** Removes a dotted path (descending through arrays) from a projection, in place. */
+/**
+ * Removes a dotted path from a projection, in place. A name descends through every element of an
+ * array; a numeric segment (`comments.0.authorId`) picks that element only, for limitations that hold
+ * for one position, like a description the target always attributes to the requester.
+ */
 function dropPath(value: unknown, path: string[]): void {
+  const [head, ...rest] = path;
   if (Array.isArray(value)) {
+    if (/^\d+$/.test(head)) {
+      if (rest.length > 0) dropPath(value[Number(head)], rest);
+      return;
+    }
     for (const item of value) dropPath(item, path);
     return;
   }
   if (value === null || typeof value !== 'object') return;
-  const [head, ...rest] = path;
   const obj = value as Record<string, unknown>;
   if (rest.length === 0) delete obj[head];
   else dropPath(obj[head], rest);
+}
+
+/**
+ * True when a difference at `path` (as `diffProjections` names it, e.g. `comments.0.authorId`) lies
+ * under the unpreserved `field` (e.g. `comments.authorId` or `comments.0.authorId`): a field without an
+ * index covers every element, one with an index only that element.
+ */
+export function pathUnder(path: string, field: string): boolean {
+  const got = path.split('.');
+  const want = field.split('.');
+  let i = 0;
+  for (const segment of want) {
+    while (i < got.length && /^\d+$/.test(got[i]) && !/^\d+$/.test(segment)) i += 1;
+    if (got[i] !== segment) return false;
+    i += 1;
+  }
+  return true;
 }
 
 /** The projection of a record, less the fields the target cannot preserve. */

@@ -363,6 +363,12 @@ export function contactFromFd(c: FdContact): Contact {
   };
 }
 
+/**
+ * Freshdesk API v2, Tickets › "Create a Ticket" and Conversations › "Create a Note": the attachments of
+ * one request may not exceed 20 MB in total.
+ */
+export const FD_ATTACHMENTS_MAX_BYTES = 20 * 1024 * 1024;
+
 export function contactToFd(c: Contact, stamp: string | null): Record<string, unknown> {
   const body: Record<string, unknown> = {
     name: c.name,

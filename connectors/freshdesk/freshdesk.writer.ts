@@ -28,6 +28,7 @@ import {
   contactToFd,
   creationLabel,
   descriptionCommentId,
+  FD_ATTACHMENTS_MAX_BYTES,
   fdFieldName,
   fieldTypeToFd,
   groupToFd,
@@ -56,6 +57,11 @@ export const FRESHDESK_LIMITATIONS: readonly Limitation[] = [
   },
   {
     entity: 'ticket',
+    field: 'comments.0.authorId',
+    description: "The first comment becomes the ticket's description, whose author Freshdesk always reports as the requester: an agent who opened the ticket is not kept as its author.",
+  },
+  {
+    entity: 'ticket',
     field: 'priority',
     description: 'Freshdesk requires a priority on every ticket: a ticket without one is created with Low, which reads back as low.',
   },
@@ -78,6 +84,8 @@ export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
   ticketPriorities: ['low', 'normal', 'high', 'urgent'],
   ticketTypes: ['question', 'incident', 'problem', 'task'],
   entities: ENTITIES,
+  inlineImages: false,
+  attachmentBytesPerComment: FD_ATTACHMENTS_MAX_BYTES,
   fieldTypeFallbacks: {
     multiselect: 'a dropdown of its options plus a hidden paragraph field holding the chosen labels (values kept)',
     regex: 'a text field; the pattern is not enforced',
@@ -410,8 +418,10 @@ export class FreshdeskWriter {
   }
 
   private async writeContact(targetId: string | null, contact: Contact, stamp: string): Promise<TargetRef> {
-    if (!contact.email && !contact.phone) {
-      throw invalid('contact', contact.sourceId, 'email', `"${contact.name}" has neither an email nor a phone number; Freshdesk needs one of them to create a contact`);
+    // Freshdesk identifies a contact by any of email, phone, mobile, twitter_id or unique_external_id:
+    // the stamp, sent as unique_external_id, is enough for a requester who has neither email nor phone.
+    if (!contact.email && !contact.phone && !stamp) {
+      throw invalid('contact', contact.sourceId, 'email', `"${contact.name}" has neither an email, a phone number nor a source stamp; Freshdesk needs one of them to create a contact`);
     }
     const body = contactToFd(contact, stamp || null);
     if (targetId) return { targetId: String((await this.client.put<FdContact>(`/api/v2/contacts/${targetId}`, body)).id) };
@@ -589,6 +599,7 @@ function ticketForm(body: Record<string, unknown>): FormData {
 }
 
 async function appendAttachments(form: FormData, attachments: AttachmentMeta[], context: WriteContext): Promise<void> {
+  let total = 0;
   for (const attachment of attachments) {
     let file: { body: Uint8Array; contentType: string };
     try {
@@ -597,6 +608,14 @@ async function appendAttachments(form: FormData, attachments: AttachmentMeta[], 
       throw new HdmError('ATTACHMENT_FAILED', `attachment ${attachment.sourceId} (${attachment.fileName}) could not be downloaded from the source: ${(err as Error).message}`, {
         context: { field: 'attachments', recordId: attachment.sourceId },
         cause: err,
+      });
+    }
+    total += file.body.length;
+    if (total > FD_ATTACHMENTS_MAX_BYTES) {
+      // The mapper splits a comment's attachments to fit; what still does not is one file over the limit.
+      const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+      throw new HdmError('INVALID_RECORD', `attachment ${attachment.sourceId} (${attachment.fileName}, ${mb(file.body.length)}) does not fit: Freshdesk takes at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket or note`, {
+        context: { platform: 'freshdesk', field: 'attachments', recordId: attachment.sourceId },
       });
     }
     form.append('attachments[]', new Blob([file.body], { type: file.contentType || attachment.contentType }), attachment.fileName);

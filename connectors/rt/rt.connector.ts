@@ -4,6 +4,7 @@ import type {
   ConnectorConfig,
   Limitation,
   RateLimitInfo,
+  SourceStatus,
   TargetCapabilities,
 } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
@@ -40,6 +41,10 @@ export class RtConnector extends ComposedConnector {
         context: { platform: 'rt', httpStatus: res.status, path: '/REST/2.0/rt' },
       });
     }
+  }
+
+  sourceStatuses(): Promise<SourceStatus[]> {
+    return this.reader.sourceStatuses();
   }
 
   recordUrl(entity: EntityName, id: string): string {

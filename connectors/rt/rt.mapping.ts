@@ -13,6 +13,11 @@ import { TICKET_TYPES } from '../../schemas/canonical.ts';
  * | resolved  | solved    | solved, closed → resolved (closed is not a target status) |
  * | rejected  | closed    | —              |
  * | deleted   | (a delete envelope; REST2 never lists deleted tickets) | — |
+ * | any other, inactive in its lifecycle | closed | — |
+ * | any other, active | open | — |
+ *
+ * Custom lifecycles name their own statuses; the ticket keeps RT's name as `sourceStatus`, so a
+ * migration's `statusMap` can map each one.
  */
 export const RT_TO_STATUS: Record<string, TicketStatus> = {
   new: 'new',
@@ -34,9 +39,17 @@ export const STATUS_TO_RT: Record<TicketStatus, string> = {
 /** Statuses the RT writer round-trips exactly. */
 export const RT_TARGET_STATUSES: readonly TicketStatus[] = ['new', 'open', 'pending', 'solved'];
 
-export function statusFromRt(status: string): TicketStatus {
-  // Custom lifecycles: anything unknown is treated as open rather than dropped.
-  return RT_TO_STATUS[status] ?? 'open';
+/** RT's own statuses, as its default lifecycle names them. */
+export const RT_DEFAULT_STATUSES = ['new', 'open', 'stalled', 'resolved', 'rejected'] as const;
+
+/** A status of a custom lifecycle reads as closed when the lifecycle counts it inactive (done), else open. */
+export function statusFromRt(status: string, inactive = false): TicketStatus {
+  return Object.hasOwn(RT_TO_STATUS, status) ? RT_TO_STATUS[status] : inactive ? 'closed' : 'open';
+}
+
+/** A string literal in TicketSQL. */
+export function sqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 /**

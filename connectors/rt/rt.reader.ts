@@ -1,4 +1,4 @@
-import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import type { IdRange, Page, ReadOptions, SourceStatus, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { HdmError } from '../sdk/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
@@ -11,7 +11,9 @@ import {
   RT_SOURCE_ID_FIELD,
   RT_TAGS_FIELD,
   RT_TYPE_FIELD,
+  RT_DEFAULT_STATUSES,
   rtTime,
+  sqlString,
   sqlTime,
   statusFromRt,
   ticketFieldFromRt,
@@ -68,6 +70,30 @@ interface RtAttachment {
   Filename: string;
   ContentLength: string;
   Headers: string;
+}
+
+type Segment = { kind: 'text'; part: RtAttachment } | { kind: 'forward'; html: string };
+
+const isHtml = (a: RtAttachment) => /^text\/html/i.test(a.ContentType);
+const isForward = (a: RtAttachment) => /^message\/rfc822/i.test(a.ContentType);
+const isBody = (a: RtAttachment) => !a.Filename && /^text\/(html|plain)/i.test(a.ContentType) && !/^Content-Disposition:\s*attachment/im.test(a.Headers ?? '');
+
+/** A file name for a part its sender left unnamed (a bare image, a signature): its ID and subtype. */
+function unnamedPartName(a: RtAttachment): string {
+  const subtype = a.ContentType.split(';')[0].split('/')[1]?.trim().toLowerCase() ?? '';
+  const ext = /^[a-z0-9]{1,8}$/.test(subtype) ? subtype : 'bin';
+  return `part-${a.id}.${ext}`;
+}
+
+/** The header block a mail client shows above a forwarded message, from the message's own headers. */
+function forwardedHeader(headers: string): string {
+  const wanted = ['From', 'Date', 'Subject', 'To', 'Cc'];
+  const lines = ['---------- Forwarded message ----------'];
+  for (const name of wanted) {
+    const m = headers.match(new RegExp(`^${name}:[ \\t]*(.*(?:\\n[ \\t].*)*)`, 'im'));
+    if (m) lines.push(`${name}: ${m[1].replace(/\s*\n\s*/g, ' ').trim()}`);
+  }
+  return plainToHtml(lines.join('\n'));
 }
 
 /** Where a keyset read over LastUpdated stands: the instant reached and the IDs already read at it. */
@@ -129,6 +155,8 @@ export class RtDirectory {
 
 export class RtReader {
   private readonly articles: RtArticles;
+  /** Per queue and status: whether the queue's lifecycle counts the status inactive. */
+  private readonly inactive = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly client: RtClient,
@@ -400,7 +428,8 @@ export class RtReader {
     const ticket: Ticket = {
       sourceId: String(t.id),
       subject: t.Subject ?? '',
-      status: statusFromRt(t.Status),
+      status: await this.status(t),
+      sourceStatus: t.Status,
       priority: priorityFromRt(t.Priority),
       type,
       requesterId: requesters.find((r) => r !== null) ?? null,
@@ -416,6 +445,47 @@ export class RtReader {
     return { ticket, stamp, deleted: t.Status === 'deleted' };
   }
 
+  private async status(t: RtTicketItem): Promise<Ticket['status']> {
+    if ((RT_DEFAULT_STATUSES as readonly string[]).includes(t.Status) || t.Status === 'deleted') return statusFromRt(t.Status);
+    return statusFromRt(t.Status, await this.isInactive(t.Status, String(t.id), t.Queue));
+  }
+
+  /**
+   * Whether RT's lifecycle counts a custom status inactive. REST2 does not expose lifecycles, but
+   * TicketSQL knows `__Inactive__`: asked once per queue and status, of a ticket that has it.
+   */
+  private isInactive(status: string, ticketId: string, queue: RtRef | string | undefined): Promise<boolean> {
+    const key = `${queue && typeof queue === 'object' ? queue.id : (queue ?? '')}\u0000${status}`;
+    let known = this.inactive.get(key);
+    if (!known) {
+      known = this.client
+        .get<RtCollection<RtRef>>('tickets', { query: `id = ${Number(ticketId)} AND Status = '__Inactive__'`, per_page: 1 })
+        .then((res) => (res.body.items ?? []).length > 0);
+      known.catch(() => this.inactive.delete(key));
+      this.inactive.set(key, known);
+    }
+    return known;
+  }
+
+  /**
+   * Every status RT's tickets are in, custom lifecycles' included, with the canonical status each
+   * reads as: one search per status found (tickets in none of the statuses known so far), plus one
+   * to ask whether a custom one is inactive. Statuses no ticket is in do not matter to a migration.
+   */
+  async sourceStatuses(): Promise<SourceStatus[]> {
+    const found: SourceStatus[] = RT_DEFAULT_STATUSES.map((name) => ({ name, status: statusFromRt(name), inactive: name === 'resolved' || name === 'rejected' }));
+    const names = new Set<string>([...RT_DEFAULT_STATUSES, 'deleted']);
+    for (;;) {
+      const query = [...names].map((n) => `Status != ${sqlString(n)}`).join(' AND ');
+      const res = await this.client.get<RtCollection<RtTicketItem>>('tickets', { query, fields: 'Status,Queue', 'fields[Queue]': 'id', orderby: 'id', per_page: 1 });
+      const t = res.body.items?.[0];
+      if (!t || names.has(t.Status)) return found;
+      names.add(t.Status);
+      const inactive = await this.isInactive(t.Status, String(t.id), t.Queue);
+      found.push({ name: t.Status, status: statusFromRt(t.Status, inactive), inactive });
+    }
+  }
+
   /** A user reference's numeric ID (null for Nobody). REST2 names users by Name in references. */
   private async userId(ref: RtRef | undefined): Promise<string | null> {
     if (!ref || ref.type !== 'user') return null;
@@ -427,33 +497,40 @@ export class RtReader {
   }
 
   private async comment(txn: RtTxn, parts: RtAttachment[]): Promise<Comment | null> {
-    const isBody = (a: RtAttachment) => !a.Filename && /^text\/(html|plain)/i.test(a.ContentType) && !/^Content-Disposition:\s*attachment/im.test(a.Headers ?? '');
-    const html = parts.find((a) => isBody(a) && /^text\/html/i.test(a.ContentType));
-    const plain = parts.find((a) => isBody(a) && /^text\/plain/i.test(a.ContentType));
-    const bodyPart = html ?? plain;
-    let body = '';
-    if (bodyPart) {
-      const res = await this.client.get<{ Content?: unknown }>(`attachment/${bodyPart.id}`);
-      // A body part answered without its content is unreadable, not empty: the comment would load blank.
-      if (typeof res.body?.Content !== 'string') {
-        throw new HdmError('BAD_RESPONSE', `rt /REST/2.0/attachment/${bodyPart.id} (the body of transaction ${txn.id}) answered without its Content`, {
-          retryable: true,
-          context: { platform: 'rt', path: `/REST/2.0/attachment/${bodyPart.id}`, recordId: String(txn.id) },
-        });
-      }
-      const text = Buffer.from(res.body.Content, 'base64').toString('utf8');
-      body = bodyPart === html ? text : plainToHtml(text);
-    }
-    const files = parts.filter((a) => a.Filename && !/^multipart\//i.test(a.ContentType));
-    if (txn.Type === 'Create' && !bodyPart && files.length === 0) return null;
-    const attachments: AttachmentMeta[] = files.map((a) => ({
-      sourceId: String(a.id),
-      fileName: a.Filename,
-      contentType: a.ContentType,
-      size: Number(a.ContentLength ?? 0),
-      url: `${this.client.apiUrl}/attachment/${a.id}`,
-      inline: /^Content-ID:/im.test(a.Headers ?? '') || body.includes(`cid:${encodeURIComponent(a.Filename)}`) || body.includes(`cid:${a.Filename}`),
-    }));
+    const { segments, files } = await this.messageParts(txn, parts);
+    const texts = await Promise.all(
+      segments.map(async (s) => {
+        if (s.kind === 'forward') return s.html;
+        const res = await this.client.get<{ Content?: unknown }>(`attachment/${s.part.id}`);
+        // A text part answered without its content is unreadable, not empty: the comment would load blank.
+        if (typeof res.body?.Content !== 'string') {
+          throw new HdmError('BAD_RESPONSE', `rt /REST/2.0/attachment/${s.part.id} (a text part of transaction ${txn.id}) answered without its Content`, {
+            retryable: true,
+            context: { platform: 'rt', path: `/REST/2.0/attachment/${s.part.id}`, recordId: String(txn.id) },
+          });
+        }
+        const text = Buffer.from(res.body.Content, 'base64').toString('utf8');
+        return isHtml(s.part) ? text : plainToHtml(text);
+      }),
+    );
+    let body = texts.filter(Boolean).join('\n');
+    if (txn.Type === 'Create' && !segments.some((s) => s.kind === 'text') && files.length === 0) return null;
+    const attachments: AttachmentMeta[] = files.map((a) => {
+      const fileName = a.Filename || unnamedPartName(a);
+      const contentId = (a.Headers ?? '').match(/^Content-ID:\s*<?([^>\s]+)>?/im)?.[1];
+      const refs = [contentId, encodeURIComponent(fileName), fileName].filter((r): r is string => Boolean(r)).map((r) => `cid:${r}`);
+      const inline = contentId !== undefined || refs.some((r) => body.includes(r));
+      // A cid: reference means nothing outside this message: the canonical body names the attachment.
+      for (const ref of refs) body = body.split(`"${ref}"`).join(`"inline:${a.id}"`).split(`'${ref}'`).join(`'inline:${a.id}'`);
+      return {
+        sourceId: String(a.id),
+        fileName,
+        contentType: a.ContentType,
+        size: Number(a.ContentLength ?? 0),
+        url: `${this.client.apiUrl}/attachment/${a.id}`,
+        inline,
+      };
+    });
     const creator = txn.Creator;
     const authorId = creator && typeof creator.id === 'number' ? String(creator.id) : await this.userId(creator);
     return {
@@ -464,6 +541,53 @@ export class RtReader {
       createdAt: rtTime(txn.Created),
       attachments,
     };
+  }
+
+  /**
+   * Every MIME part of a transaction, in message order: text parts (and forwarded messages, as their
+   * headers then their own parts) make the body, everything else is a file. Of a multipart/alternative
+   * only the richest rendering is kept, as a mail client shows it.
+   */
+  private async messageParts(txn: RtTxn, parts: RtAttachment[]): Promise<{ segments: Segment[]; files: RtAttachment[] }> {
+    const segments: Segment[] = [];
+    const files: RtAttachment[] = [];
+    const alternatives = parts.filter((a) => /^multipart\/alternative/i.test(a.ContentType));
+    const bodies = parts.filter(isBody);
+    const needsTree = parts.some(isForward) || alternatives.length > 1 || (alternatives.length === 1 && bodies.length > 2);
+    if (!needsTree) {
+      // No nesting worth knowing: one alternative holds at most one plain and one HTML rendering.
+      const chosen = alternatives.length === 1 ? [bodies.find(isHtml) ?? bodies[0]].filter(Boolean) : bodies;
+      for (const a of parts) {
+        if (chosen.includes(a)) segments.push({ kind: 'text', part: a });
+        else if (!isBody(a) && !/^multipart\//i.test(a.ContentType)) files.push(a);
+      }
+      return { segments, files };
+    }
+    // REST2 answers 500 for fields=Parent when a part has none, so only the nested parts are asked for.
+    const nested = await this.client.all<{ id: string; Parent: RtRef }>('attachments', { fields: 'Parent', 'fields[Parent]': 'id' }, [
+      { field: 'TransactionId', value: Number(txn.id) },
+      { field: 'Parent', operator: '>', value: 0 },
+    ]);
+    const parentOf = new Map(nested.map((n) => [String(n.id), String(n.Parent.id)]));
+    const children = new Map<string, RtAttachment[]>();
+    for (const a of [...parts].sort((x, y) => Number(x.id) - Number(y.id))) {
+      const parent = parentOf.get(String(a.id)) ?? '';
+      children.set(parent, [...(children.get(parent) ?? []), a]);
+    }
+    const walk = (a: RtAttachment): void => {
+      const kids = children.get(String(a.id)) ?? [];
+      if (isBody(a)) segments.push({ kind: 'text', part: a });
+      else if (/^multipart\/alternative/i.test(a.ContentType)) {
+        const chosen = kids.find(isHtml) ?? kids.find(isBody) ?? kids[kids.length - 1];
+        if (chosen) walk(chosen);
+      } else if (/^multipart\//i.test(a.ContentType)) kids.forEach(walk);
+      else if (isForward(a)) {
+        segments.push({ kind: 'forward', html: forwardedHeader(kids[0]?.Headers ?? '') });
+        kids.forEach(walk);
+      } else files.push(a);
+    };
+    (children.get('') ?? []).forEach(walk);
+    return { segments, files };
   }
 
   async get<E extends EntityName>(entity: E, id: string): Promise<EntityTypes[E] | null> {

@@ -104,12 +104,27 @@ export interface SourceConnector {
    * demo draw its sample from the whole helpdesk, not only from the first records a read returns.
    */
   idRange?(entity: EntityName): Promise<IdRange | null>;
+  /**
+   * The platform's own ticket statuses (custom ones included) and the canonical status each reads as
+   * by default, for platforms whose statuses are their users' to define (RT lifecycles).
+   */
+  sourceStatuses?(): Promise<SourceStatus[]>;
   /** A link a person can open to see the record. */
   recordUrl(entity: EntityName, id: string): string;
   readonly rateLimit: RateLimitInfo;
   /** Requests per record read (and written, for the target side); estimates fall back to one request per record. */
   readonly requestCosts?: RequestCosts;
   close(): Promise<void>;
+}
+
+/** One of a source platform's own ticket statuses. */
+export interface SourceStatus {
+  /** The status as the platform names it, e.g. RT's `cancelled by customer`. */
+  name: string;
+  /** The canonical status it reads as unless `statusMap` says otherwise. */
+  status: TicketStatus;
+  /** True when the platform counts it as done (RT: an `inactive` status of its lifecycle). */
+  inactive: boolean;
 }
 
 /** What a target cannot preserve; reports name each one, verification ignores the field. */
@@ -139,6 +154,17 @@ export interface TargetCapabilities {
    * it a second time. Default 15000.
    */
   writeVisibleWithinMs?: number;
+  /**
+   * False when the target cannot show an image inside a comment body: the mapper then carries each
+   * inline image as an ordinary attachment and leaves `[image: <file name>]` where it was, instead of
+   * a reference the target would show broken. Default true.
+   */
+  inlineImages?: boolean;
+  /**
+   * Most bytes of attachments one comment can carry (Freshdesk: 20 MB per ticket or note). The mapper
+   * moves what does not fit into follow-up comments right after it, each within the limit. Default: none.
+   */
+  attachmentBytesPerComment?: number;
 }
 
 export interface TargetRef {

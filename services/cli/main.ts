@@ -196,9 +196,25 @@ export function buildProgram(): Command {
         json: opts.json,
       });
       await new Promise<void>((done) => {
-        const stop = () => void sandbox.close().then(done);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        // RT's sandbox is a server process of its own: without a handle of ours the event loop would
+        // empty and Node would exit (code 13) with that server left running and nobody to stop it.
+        const keepAlive = setInterval(() => {}, 1 << 30);
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void sandbox
+            .close()
+            .catch((err: unknown) => {
+              process.stderr.write(`could not stop the ${name} sandbox: ${toHdmError(err).message}\n`);
+              process.exitCode = 1;
+            })
+            .finally(() => {
+              clearInterval(keepAlive);
+              done();
+            });
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
       });
     });
 

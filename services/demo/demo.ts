@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Connector, IdRange, Page, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
 import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
-import { diffProjections, project } from '../../schemas/projection.ts';
+import { diffProjections, pathUnder, project } from '../../schemas/projection.ts';
 import type { Ledger, LoadAttempt, Outcome, RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
@@ -217,12 +217,6 @@ function recordingLedger(ledger: Ledger, attempts: Map<string, LoadAttempt>): Le
   });
 }
 
-const stripIndices = (path: string) =>
-  path
-    .split('.')
-    .filter((p) => !/^\d+$/.test(p) && p !== 'length')
-    .join('.');
-
 /** Field-by-field comparison of a planned (target-ID) record and what the target returned. */
 export function fieldChecks(entity: EntityName, planned: EntityTypes[EntityName], onTarget: EntityTypes[EntityName], limitations: readonly { entity: EntityName; field: string; description: string }[]): FieldCheck[] {
   const expected = project(entity, planned);
@@ -232,10 +226,7 @@ export function fieldChecks(entity: EntityName, planned: EntityTypes[EntityName]
   return keys.map((field) => {
     const differences = diffProjections(expected[field], actual[field], field);
     const limits = own.filter((l) => l.field === field || l.field.startsWith(`${field}.`));
-    const covered = (path: string) => {
-      const bare = stripIndices(path);
-      return limits.some((l) => bare === l.field || bare.startsWith(`${l.field}.`));
-    };
+    const covered = (path: string) => limits.some((l) => pathUnder(path.replace(/\.length$/, ''), l.field));
     const status: FieldCheck['status'] = differences.length === 0 ? 'ok' : differences.every((d) => covered(d.path)) ? 'lost' : 'differs';
     return {
       field,

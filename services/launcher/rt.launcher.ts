@@ -45,6 +45,11 @@ export interface RtLaunchOptions {
   log?: (line: string) => void;
   /** Write an access log (one line per request) to `<instance dir>/access.log`. Default false. */
   accessLog?: boolean;
+  /**
+   * Perl lines added to the instance's configuration (e.g. `Set(%Lifecycles, …)`), in effect from
+   * the next start of its server. Default: none.
+   */
+  siteConfig?: string;
 }
 
 export interface RtInstance {
@@ -296,7 +301,8 @@ export async function ensureRt(options: RtLaunchOptions = {}): Promise<RtInstanc
   const installMs = await installRt(options);
   const pristine = await initPristine(options);
   const dir = join(root, 'instances', name);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(dir, 'site.d'), { recursive: true });
+  if (options.siteConfig !== undefined) writeFileSync(join(dir, 'site.d', 'extra.pm'), `${options.siteConfig}\n1;\n`);
 
   return withLock(join(dir, 'instance.lock'), async () => {
     let startMs = 0;

@@ -1,4 +1,4 @@
-import type { Connector, TargetCapabilities } from '../../connectors/sdk/contract.ts';
+import type { Connector, SourceStatus, TargetCapabilities } from '../../connectors/sdk/contract.ts';
 import type { Agent, Group, TicketField } from '../../schemas/canonical.ts';
 import { readAll } from '../pipeline/default-agent.ts';
 
@@ -10,14 +10,17 @@ export interface PlatformSchema {
   agents: Agent[];
   /** Statuses, priorities and types the platform can hold (as a target). */
   capabilities: TargetCapabilities;
+  /** The platform's own ticket statuses where it has its own (RT lifecycles); absent or empty: the canonical ones. */
+  statuses?: SourceStatus[];
 }
 
 /** Reads a platform's schema through its connector (three small streams). */
 export async function readPlatformSchema(connector: Connector): Promise<PlatformSchema> {
-  const [fields, groups, agents] = await Promise.all([
+  const [fields, groups, agents, statuses] = await Promise.all([
     connector.capabilities.entities.includes('ticketField') ? readAll(connector, 'ticketField') : Promise.resolve([]),
     connector.capabilities.entities.includes('group') ? readAll(connector, 'group') : Promise.resolve([]),
     readAll(connector, 'agent'),
+    connector.sourceStatuses ? connector.sourceStatuses() : Promise.resolve([]),
   ]);
   const records = <T>(envelopes: { op: string; record: unknown }[]) => envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record as T] : []));
   return {
@@ -26,6 +29,7 @@ export async function readPlatformSchema(connector: Connector): Promise<Platform
     groups: records<Group>(groups),
     agents: records<Agent>(agents),
     capabilities: connector.capabilities,
+    statuses,
   };
 }
 

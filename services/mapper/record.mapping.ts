@@ -12,13 +12,14 @@ import type {
   TicketStatus,
   TicketType,
 } from '../../schemas/canonical.ts';
-import { inlineAsAttachments, mapCustomFieldValues, mapGroup, mapTicketField, ticketFilter } from './wizard.mapping.ts';
+import { inlineAsAttachments, mapCustomFieldValues, mapGroup, mapTicketField, splitAttachments, ticketFilter } from './wizard.mapping.ts';
 
 /** The migration's rules as the mapper needs them. Pure data: no clients, no clock. */
 export interface MappingRules {
   capabilities: TargetCapabilities;
   skipAttachments: boolean;
-  statusMap: Partial<Record<TicketStatus, TicketStatus>>;
+  /** Canonical status or the source's own status name → target status. */
+  statusMap: Readonly<Record<string, TicketStatus>>;
   priorityMap: Partial<Record<TicketPriority, TicketPriority>>;
   typeMap: Partial<Record<TicketType, TicketType>>;
   /** Source custom field key → target key, or null to leave the field behind. Default: same key. */
@@ -63,8 +64,10 @@ function nearest<T extends string>(value: T, supported: readonly T[], fallbacks:
   return fallbacks[value].find((v) => supported.includes(v)) ?? null;
 }
 
-export function mapStatus(status: TicketStatus, rules: MappingRules): TicketStatus {
-  const wanted = rules.statusMap[status] ?? status;
+/** A status by the source's own name (`sourceStatus`) first, then by its canonical one. */
+export function mapStatus(status: TicketStatus, rules: MappingRules, sourceStatus?: string | null): TicketStatus {
+  const own = sourceStatus && Object.hasOwn(rules.statusMap, sourceStatus) ? rules.statusMap[sourceStatus] : undefined;
+  const wanted = own ?? (Object.hasOwn(rules.statusMap, status) ? rules.statusMap[status] : undefined) ?? status;
   return nearest(wanted, rules.capabilities.ticketStatuses, STATUS_FALLBACKS) ?? rules.capabilities.ticketStatuses[0];
 }
 
@@ -84,15 +87,21 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   const filteredBy = ticketFilter(ticket, rules.filters);
   if (filteredBy) return { kind: 'filtered', rule: filteredBy };
   const notes: string[] = [];
-  const status = mapStatus(ticket.status, rules);
-  if (status !== ticket.status) notes.push(`status ${ticket.status} → ${status}`);
+  const status = mapStatus(ticket.status, rules, ticket.sourceStatus);
+  if (status !== ticket.status) {
+    const own = ticket.sourceStatus && ticket.sourceStatus !== ticket.status ? ` ("${ticket.sourceStatus}")` : '';
+    notes.push(`status ${ticket.status}${own} → ${status}`);
+  }
   const priority = mapPriority(ticket.priority, rules);
   if (priority !== ticket.priority) notes.push(`priority ${ticket.priority} → ${priority}`);
   const type = mapType(ticket.type, rules);
   if (type !== ticket.type) notes.push(`type ${ticket.type} → ${type}`);
   let comments = rules.skipAttachments ? ticket.comments.map((c) => ({ ...c, attachments: [] })) : ticket.comments;
   if (rules.skipAttachments && ticket.comments.some((c) => c.attachments.length > 0)) notes.push('attachments skipped by option');
-  if (rules.inlineImagesAsAttachments && !rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes));
+  const inlineOff = rules.inlineImagesAsAttachments || rules.capabilities.inlineImages === false;
+  if (inlineOff && !rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes));
+  const perComment = rules.capabilities.attachmentBytesPerComment;
+  if (perComment && !rules.skipAttachments) comments = comments.flatMap((c) => splitAttachments(c, perComment, notes));
   const customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
   const tags = rules.addTag && !ticket.tags.includes(rules.addTag) ? [...ticket.tags, rules.addTag] : ticket.tags;
   return { kind: 'planned', record: { ...ticket, status, priority, type, comments, customFields, tags }, notes };

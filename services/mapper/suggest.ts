@@ -46,7 +46,10 @@ export function suggestMapping(raw: Record<string, unknown>, source: PlatformSch
   const identity: MappingRules = { capabilities: caps, skipAttachments: false, statusMap: {}, priorityMap: {}, typeMap: {} };
   const rawOptions = (raw.options ?? {}) as Record<string, unknown>;
 
-  const statusMap = Object.fromEntries(TICKET_STATUSES.map((v) => [v, mapStatus(v, identity)]));
+  const statusMap: Record<string, string> = Object.fromEntries(TICKET_STATUSES.map((v) => [v, mapStatus(v, identity)]));
+  // The source's own statuses (custom lifecycle ones included), each where it lands by default.
+  const own = (source.statuses ?? []).filter((st) => !(TICKET_STATUSES as readonly string[]).includes(st.name));
+  for (const st of own) statusMap[st.name] = mapStatus(st.status, identity, st.name);
   const priorityMap = Object.fromEntries(TICKET_PRIORITIES.map((v) => [v, mapPriority(v, identity)]));
   const typeMap: Record<string, string> = {};
   for (const t of TICKET_TYPES) {
@@ -54,7 +57,11 @@ export function suggestMapping(raw: Record<string, unknown>, source: PlatformSch
     if (to) typeMap[t] = to;
     else s.before.set('options.typeMap', `${s.before.get('options.typeMap') ?? ''} ${t}: the target has no such type; tickets of this type arrive without one\n`);
   }
-  s.before.set('options.statusMap', ` source status → target status; the target (${target.platform}) has ${caps.ticketStatuses.join(', ')}`);
+  const ownLines = own.map((st) => `   ${st.name}: ${st.inactive ? 'inactive (done) at the source' : 'active at the source'}, reads as ${st.status}`);
+  s.before.set(
+    'options.statusMap',
+    ` source status → target status; the target (${target.platform}) has ${caps.ticketStatuses.join(', ')}${ownLines.length ? `\n the source's own statuses (keys by their ${source.platform} name):\n${ownLines.join('\n')}` : ''}`,
+  );
   s.before.set('options.priorityMap', ` source priority → target priority; the target has ${caps.ticketPriorities.join(', ')}`);
   s.before.set('options.typeMap', ` source type → target type; the target has ${caps.ticketTypes.join(', ')}\n${s.before.get('options.typeMap') ?? ''}`.trimEnd());
 

@@ -1,4 +1,4 @@
-import type { Comment, CustomFieldValue, CustomFieldValues, FieldOption, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
+import type { AttachmentMeta, Comment, CustomFieldValue, CustomFieldValues, FieldOption, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import type { FiltersSection } from '../../schemas/mapping.config.ts';
 import type { MapResult, MappingRules } from './record.mapping.ts';
 
@@ -32,6 +32,40 @@ export function inlineAsAttachments(comment: Comment, notes: string[]): Comment 
   notes.push(`comment ${comment.sourceId}: inline images carried as attachments`);
   return { ...comment, body, attachments: comment.attachments.map((a) => (a.inline ? { ...a, inline: false } : a)) };
 }
+
+/**
+ * A comment whose attachments exceed what the target takes per comment keeps the first that fit; the
+ * rest follow in continuation comments right after it (same author, visibility and time), each within
+ * the limit. A single file over the limit still travels alone: the writer names it when it refuses it.
+ */
+export function splitAttachments(comment: Comment, limit: number, notes: string[]): Comment[] {
+  const total = comment.attachments.reduce((sum, a) => sum + a.size, 0);
+  if (total <= limit) return [comment];
+  const batches: AttachmentMeta[][] = [[]];
+  let used = 0;
+  for (const a of comment.attachments) {
+    if (used + a.size > limit && batches[batches.length - 1].length > 0) {
+      batches.push([]);
+      used = 0;
+    }
+    batches[batches.length - 1].push(a);
+    used += a.size;
+  }
+  if (batches.length === 1) return [comment];
+  notes.push(`comment ${comment.sourceId}: ${(total / 1048576).toFixed(1)} MB of attachments split across ${batches.length} comments of at most ${(limit / 1048576).toFixed(0)} MB`);
+  return batches.map((attachments, i) =>
+    i === 0
+      ? { ...comment, attachments }
+      : {
+          ...comment,
+          sourceId: `${comment.sourceId}#attachments-${i + 1}`,
+          body: `<p>Attachments of the message above, continued (${i + 1} of ${batches.length}): ${attachments.map((a) => escapeHtml(a.fileName)).join(', ')}</p>`,
+          attachments,
+        },
+  );
+}
+
+const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function mapValue(value: CustomFieldValue, map: Readonly<Record<string, string>> | undefined): CustomFieldValue {
   if (!map) return value;

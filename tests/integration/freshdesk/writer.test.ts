@@ -135,14 +135,72 @@ describe('freshdesk writer round trip into an empty sandbox', () => {
     expect(await t.create('organization', org.record as Organization, context('dupe'))).toEqual({ targetId: org.targetId });
   });
 
-  it('rejects a contact with neither email nor phone, naming record and field', async () => {
+  it('a requester without an email is not dropped with its tickets: created by its unique_external_id, found again by it', async () => {
     const contact: Contact = { ...fake.contacts[1], sourceId: 'nobody-1', email: null, phone: null, organizationId: null };
-    const err = await t.create('contact', contact, context('nobody-1')).then(
+    const ref = await t.create('contact', contact, context('nobody-1'));
+    const back = (await t.get('contact', ref.targetId)) as Contact;
+    expect(project('contact', back)).toEqual(project('contact', contact));
+    expect(await t.find('contact', contact, 'fake:nobody-1')).toEqual({ targetId: ref.targetId });
+    const source = fake.ticket(0);
+    const ticket: Ticket = {
+      ...source,
+      sourceId: 'nobody-ticket',
+      requesterId: ref.targetId,
+      assigneeId: null,
+      groupId: null,
+      organizationId: null,
+      customFields: {},
+      comments: source.comments.slice(0, 1).map((c) => ({ ...c, authorId: ref.targetId, attachments: [] })),
+    };
+    const planned = mapRecord('ticket', ticket, rules);
+    if (planned.kind !== 'planned') throw new Error('filtered');
+    const created = await t.create('ticket', planned.record, context('nobody-ticket'));
+    expect(((await t.get('ticket', created.targetId)) as Ticket).requesterId).toBe(ref.targetId);
+  });
+
+  it('rejects a contact with neither email, phone nor a stamp to identify it by, naming record and field', async () => {
+    const contact: Contact = { ...fake.contacts[1], sourceId: 'nobody-2', email: null, phone: null, organizationId: null };
+    const err = await t.create('contact', contact, { ...context('nobody-2'), stamp: '' }).then(
       () => null,
       (e: unknown) => e,
     );
-    expect(err).toMatchObject({ code: 'INVALID_RECORD', context: { entity: 'contact', recordId: 'nobody-1', field: 'email' } });
-    expect(String((err as Error).message)).toContain('nobody-1');
+    expect(err).toMatchObject({ code: 'INVALID_RECORD', context: { entity: 'contact', recordId: 'nobody-2', field: 'email' } });
+    expect(String((err as Error).message)).toContain('nobody-2');
+  });
+
+  it('a ticket with more attachments than Freshdesk takes at once arrives whole: the rest follow in notes within 20 MB', async () => {
+    const MB = 1024 * 1024;
+    const source = fake.ticket(0);
+    const files = [10 * MB, ...Array.from({ length: 15 }, () => Math.round(1.1 * MB))].map((size, i) => ({
+      sourceId: `big-file-${i}`, fileName: `scan-${i}.pdf`, contentType: 'application/pdf', size, url: '', inline: false,
+    }));
+    const ticket: Ticket = {
+      ...source,
+      sourceId: 'big-1',
+      requesterId: user(source.requesterId),
+      assigneeId: null,
+      groupId: null,
+      organizationId: idOf('organization', source.organizationId),
+      customFields: {},
+      comments: [{ ...source.comments[0], authorId: user(source.comments[0].authorId), attachments: files }],
+    };
+    const planned = mapRecord('ticket', ticket, rules);
+    if (planned.kind !== 'planned') throw new Error('filtered');
+    expect(planned.record.comments).toHaveLength(2);
+    const ref = await t.create('ticket', planned.record, context('big-1'));
+    const back = (await t.get('ticket', ref.targetId)) as Ticket;
+    const sizes = (list: { size: number }[]) => list.map((a) => a.size).sort((a, b) => a - b);
+    expect(sizes(back.comments.flatMap((c) => c.attachments))).toEqual(sizes(files));
+    const unpreserved = t.limitations.filter((l) => l.entity === 'ticket').map((l) => l.field);
+    expect(project('ticket', back, unpreserved)).toEqual(project('ticket', planned.record, unpreserved));
+
+    // One file over the limit cannot be split: refused before any request, naming the file.
+    const huge = { ...files[0], sourceId: 'huge-file', fileName: 'disk-image.iso', size: 21 * MB };
+    const tooBig = mapRecord('ticket', { ...ticket, sourceId: 'big-2', comments: [{ ...ticket.comments[0], attachments: [huge] }] }, rules);
+    if (tooBig.kind !== 'planned') throw new Error('filtered');
+    const err = await t.create('ticket', tooBig.record, context('big-2')).then(() => null, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'INVALID_RECORD', context: { field: 'attachments', recordId: 'huge-file' } });
+    expect(String((err as Error).message)).toContain('disk-image.iso');
   });
 
   it('deletes what it created', async () => {

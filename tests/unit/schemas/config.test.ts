@@ -39,6 +39,12 @@ describe('migration config', () => {
     expect(err.message).toMatch(/options\.loaderConcurrency: .*got 0/);
   });
 
+  it('statusMap takes the source\'s own (custom) status names as keys, and only target statuses as values', () => {
+    const config = parseMigrationConfig({ ...valid, options: { statusMap: { 'cancelled by customer': 'closed', hold: 'pending' } } });
+    expect(config.options.statusMap).toEqual({ 'cancelled by customer': 'closed', hold: 'pending' });
+    expect(failure({ ...valid, options: { statusMap: { 'cancelled by customer': 'gone' } } }).message).toMatch(/options\.statusMap\.cancelled by customer: .*got "gone"/);
+  });
+
   it('rejects unknown keys instead of ignoring a typo', () => {
     expect(failure({ ...valid, optoins: {} }).message).toContain('optoins');
   });

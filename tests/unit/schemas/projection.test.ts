@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fakeHelpdesk } from '../../../connectors/sdk/fake-helpdesk.ts';
-import { checksum, diffProjections, htmlText, project, stableStringify } from '../../../schemas/projection.ts';
+import { checksum, diffProjections, htmlText, pathUnder, project, stableStringify } from '../../../schemas/projection.ts';
 
 const ticket = fakeHelpdesk({ seed: 5, tickets: 3 }).ticket(1);
 
@@ -27,6 +27,32 @@ describe('projection', () => {
     expect(checksum(project('ticket', moved))).not.toBe(checksum(project('ticket', ticket)));
     const limits = ['createdAt', 'comments.createdAt'];
     expect(checksum(project('ticket', moved, limits))).toBe(checksum(project('ticket', ticket, limits)));
+  });
+
+  it('an indexed limitation (comments.0.authorId) drops that comment\'s field only, so every later author is still compared', () => {
+    expect(ticket.comments.length).toBeGreaterThan(1);
+    const limits = ['comments.0.authorId'];
+    const firstByOther = { ...ticket, comments: ticket.comments.map((c, i) => (i === 0 ? { ...c, authorId: 'someone-else' } : c)) };
+    expect(checksum(project('ticket', firstByOther))).not.toBe(checksum(project('ticket', ticket)));
+    expect(checksum(project('ticket', firstByOther, limits))).toBe(checksum(project('ticket', ticket, limits)));
+    const secondByOther = { ...ticket, comments: ticket.comments.map((c, i) => (i === 1 ? { ...c, authorId: 'someone-else' } : c)) };
+    expect(checksum(project('ticket', secondByOther, limits))).not.toBe(checksum(project('ticket', ticket, limits)));
+    const projected = project('ticket', ticket, limits) as { comments: Record<string, unknown>[] };
+    expect(projected.comments[0]).not.toHaveProperty('authorId');
+    expect(projected.comments[1]).toHaveProperty('authorId', ticket.comments[1].authorId);
+    expect(projected.comments[0]).toHaveProperty('body');
+    // No comments at all: nothing to drop, nothing breaks.
+    expect(project('ticket', { ...ticket, comments: [] }, limits)).toEqual(project('ticket', { ...ticket, comments: [] }));
+  });
+
+  it('names which differences a limitation covers, by index or for every element', () => {
+    expect(pathUnder('comments.0.authorId', 'comments.0.authorId')).toBe(true);
+    expect(pathUnder('comments.1.authorId', 'comments.0.authorId')).toBe(false);
+    expect(pathUnder('comments.1.authorId', 'comments.authorId')).toBe(true);
+    expect(pathUnder('comments.2.attachments.0.inline', 'comments.attachments.inline')).toBe(true);
+    expect(pathUnder('comments.2.body', 'comments.authorId')).toBe(false);
+    expect(pathUnder('createdAt', 'createdAt')).toBe(true);
+    expect(pathUnder('comments', 'comments.createdAt')).toBe(false);
   });
 
   it('treats empty custom field values as absent', () => {

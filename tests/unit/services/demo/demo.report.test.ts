@@ -26,4 +26,12 @@ describe('demo field checks', () => {
     const dropped: Ticket = { ...ticket, comments: ticket.comments.slice(1) };
     expect(fieldChecks('ticket', ticket, dropped, limitations).find((c) => c.field === 'comments')!.status).toBe('differs');
   });
+
+  it('an indexed limitation covers that comment only: the description\'s author is "lost", a later author "differs"', () => {
+    const indexed = [{ entity: 'ticket' as const, field: 'comments.0.authorId', description: 'the description reads back as the requester\'s' }];
+    const firstByRequester: Ticket = { ...ticket, comments: ticket.comments.map((c, i) => (i === 0 ? { ...c, authorId: 'requester' } : c)) };
+    expect(fieldChecks('ticket', ticket, firstByRequester, indexed).find((c) => c.field === 'comments')!.status).toBe('lost');
+    const secondByRequester: Ticket = { ...ticket, comments: ticket.comments.map((c, i) => (i === 1 ? { ...c, authorId: 'requester' } : c)) };
+    expect(fieldChecks('ticket', ticket, secondByRequester, indexed).find((c) => c.field === 'comments')!.status).toBe('differs');
+  });
 });

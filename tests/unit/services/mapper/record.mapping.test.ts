@@ -22,6 +22,60 @@ describe('record mapping', () => {
     expect(mapPriority(null, freshdeskLike)).toBeNull();
   });
 
+  it('a custom source status maps by its own name first, then by the canonical status it reads as', () => {
+    const rules = { ...freshdeskLike, statusMap: { 'waiting on vendor': 'pending' as const, open: 'solved' as const } };
+    expect(mapStatus('open', rules, 'waiting on vendor')).toBe('pending');
+    expect(mapStatus('open', rules, 'in triage')).toBe('solved');
+    expect(mapStatus('closed', freshdeskLike, 'cancelled by customer')).toBe('closed');
+    // A key shaped like an object's own property is not a mapping.
+    expect(mapStatus('open', freshdeskLike, 'constructor')).toBe('open');
+    const ticket = { ...h.ticket(0), status: 'open' as const, sourceStatus: 'waiting on vendor' };
+    const result = mapRecord('ticket', ticket, rules);
+    expect(result.kind === 'planned' && result.record.status).toBe('pending');
+    expect(result.kind === 'planned' && result.notes).toContain('status open ("waiting on vendor") → pending');
+  });
+
+  it('a target without inline images gets "[image: name]" and an ordinary attachment, never a broken reference', () => {
+    const ticket = [...h.tickets()].find((t) => t.comments.some((c) => c.attachments.some((a) => a.inline)))!;
+    const comment = ticket.comments.find((c) => c.attachments.some((a) => a.inline))!;
+    const image = comment.attachments.find((a) => a.inline)!;
+    expect(comment.body).toContain(`inline:${image.sourceId}`);
+    const result = mapRecord('ticket', ticket, { ...freshdeskLike, capabilities: { ...freshdeskLike.capabilities, inlineImages: false } });
+    if (result.kind !== 'planned') throw new Error('filtered');
+    const mapped = result.record.comments.find((c) => c.sourceId === comment.sourceId)!;
+    expect(mapped.body).not.toContain(`inline:${image.sourceId}`);
+    expect(mapped.body).toContain(`[image: ${image.fileName}]`);
+    expect(mapped.attachments.find((a) => a.sourceId === image.sourceId)).toMatchObject({ inline: false });
+    expect(result.notes.join()).toContain('inline images carried as attachments');
+    // A target that shows inline images keeps them.
+    const kept = mapRecord('ticket', ticket, freshdeskLike);
+    expect(kept.kind === 'planned' && kept.record.comments.find((c) => c.sourceId === comment.sourceId)!.body).toBe(comment.body);
+  });
+
+  it('attachments over the target\'s per-comment limit are split across continuation comments, none left behind', () => {
+    const MB = 1024 * 1024;
+    const base = h.ticket(1);
+    const files = [10 * MB, ...Array.from({ length: 15 }, () => Math.round(1.1 * MB))].map((size, i) => ({
+      sourceId: `f${i}`, fileName: `file-${i}.bin`, contentType: 'application/octet-stream', size, url: '', inline: false,
+    }));
+    const ticket = { ...base, comments: [{ ...base.comments[0], attachments: files }, ...base.comments.slice(1)] };
+    const limited = { ...freshdeskLike, capabilities: { ...freshdeskLike.capabilities, attachmentBytesPerComment: 20 * MB } };
+    const result = mapRecord('ticket', ticket, limited);
+    if (result.kind !== 'planned') throw new Error('filtered');
+    const [first, second, ...rest] = result.record.comments;
+    expect(rest.map((c) => c.sourceId)).toEqual(base.comments.slice(1).map((c) => c.sourceId));
+    expect(first.sourceId).toBe(base.comments[0].sourceId);
+    expect(first.body).toBe(base.comments[0].body);
+    expect(second.sourceId).toBe(`${base.comments[0].sourceId}#attachments-2`);
+    expect({ authorId: second.authorId, public: second.public, createdAt: second.createdAt }).toEqual({ authorId: first.authorId, public: first.public, createdAt: first.createdAt });
+    for (const c of [first, second]) expect(c.attachments.reduce((n, a) => n + a.size, 0)).toBeLessThanOrEqual(20 * MB);
+    expect([...first.attachments, ...second.attachments].map((a) => a.sourceId)).toEqual(files.map((a) => a.sourceId));
+    expect(result.notes.join()).toMatch(/attachments split across 2 comments/);
+    // Without a limit nothing moves.
+    const free = mapRecord('ticket', ticket, freshdeskLike);
+    expect(free.kind === 'planned' && free.record.comments).toEqual(ticket.comments);
+  });
+
   it('plans every ticket with only target-supported values and notes each change', () => {
     for (const ticket of h.tickets()) {
       const result = mapRecord('ticket', ticket, freshdeskLike);

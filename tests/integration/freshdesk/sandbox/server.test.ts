@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FreshdeskSandbox } from '../../../../connectors/freshdesk/index.ts';
+import { sandbox } from '../helpers.ts';
+
+// Freshdesk API v2 reference, Contacts › "Create a Contact": a name, and one of email, phone,
+// mobile, twitter_id or unique_external_id is mandatory; email and unique_external_id are unique.
+let sb: FreshdeskSandbox;
+let auth: string;
+
+beforeAll(async () => {
+  sb = await sandbox({ tickets: 0, seed: 5 });
+  auth = `Basic ${Buffer.from(`${sb.credentials.apiKey}:X`).toString('base64')}`;
+});
+afterAll(() => sb?.close());
+
+const create = (body: unknown) =>
+  fetch(`${sb.url}/api/v2/contacts`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('freshdesk sandbox: Create a Contact', () => {
+  it('creates a contact identified only by unique_external_id, and refuses one identified by nothing', async () => {
+    const made = await create({ name: 'No Email', unique_external_id: 'ext-1', email: null, phone: null });
+    expect(made.status).toBe(201);
+    expect(await made.json()).toMatchObject({ name: 'No Email', email: null, unique_external_id: 'ext-1' });
+    const again = await create({ name: 'Same Id', unique_external_id: 'ext-1' });
+    expect(again.status).toBe(409);
+    const nothing = await create({ name: 'Nobody' });
+    expect(nothing.status).toBe(400);
+    expect(await nothing.json()).toMatchObject({ errors: [{ field: 'email', code: 'missing_field' }] });
+  });
+
+  it('refuses more than 20 MB of attachments in one ticket create or note (Create a Ticket / Create a Note: attachments)', async () => {
+    const MB = 1024 * 1024;
+    const post = (path: string, fields: Record<string, string>, sizes: number[]) => {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.append(k, v);
+      sizes.forEach((size, i) => form.append('attachments[]', new Blob([new Uint8Array(size)]), `f${i}.bin`));
+      return fetch(`${sb.url}${path}`, { method: 'POST', headers: { authorization: auth }, body: form });
+    };
+    const ticket = { subject: 'files', description: '<p>files</p>', email: 'files@example.com', status: '2', priority: '1' };
+    const tooMuch = await post('/api/v2/tickets', ticket, [15 * MB, 6 * MB]);
+    expect(tooMuch.status).toBe(400);
+    expect(await tooMuch.json()).toMatchObject({ errors: [{ field: 'attachments', code: 'invalid_size' }] });
+    const fits = await post('/api/v2/tickets', ticket, [15 * MB, 4 * MB]);
+    expect(fits.status).toBe(201);
+    const { id } = (await fits.json()) as { id: number };
+    expect((await post(`/api/v2/tickets/${id}/notes`, { body: '<p>more</p>' }, [21 * MB])).status).toBe(400);
+    expect((await post(`/api/v2/tickets/${id}/notes`, { body: '<p>more</p>' }, [19 * MB])).status).toBe(201);
+  });
+});
