@@ -1,23 +1,11 @@
 import type { MigrationConfig } from '../../schemas/config.ts';
 import { isRepairable, repairMigration } from '../pipeline/repair.ts';
-import { verifyMigration, type VerifyIssue, type VerifyReport } from '../reconciler/verify.ts';
-import { openRuntime, type Runtime } from '../runtime/runtime.ts';
-import { formatReconciliation, stdio, stopOnSignal, type Output } from './commands.ts';
+import type { VerifyIssue } from '../reconciler/verify.ts';
+import { openRuntime } from '../runtime/runtime.ts';
+import { formatReconciliation, stdio, stopOnSignal, verifyRuntime, type Output } from './commands.ts';
 
 export interface RepairFlags {
   json?: boolean;
-}
-
-function verifyAll(runtime: Runtime, config: Readonly<MigrationConfig>, issues?: VerifyIssue[]): Promise<VerifyReport> {
-  return verifyMigration({
-    source: runtime.source,
-    target: runtime.target,
-    ledger: runtime.ledger,
-    rules: runtime.rules,
-    entities: config.entities,
-    defaultAgentEmail: config.options.defaultAgentEmail,
-    onIssue: issues ? (issue) => issues.push(issue) : undefined,
-  });
 }
 
 /**
@@ -34,7 +22,7 @@ export async function repairCommand(config: Readonly<MigrationConfig>, flags: Re
   try {
     await Promise.all([runtime.source.check(), runtime.target.check()]);
     const issues: VerifyIssue[] = [];
-    const before = await verifyAll(runtime, config, issues);
+    const before = await verifyRuntime(runtime, { onIssue: (issue) => issues.push(issue) });
     const todo = issues.filter(isRepairable);
     if (todo.length === 0) {
       if (flags.json) io.out(JSON.stringify({ repaired: null, before, after: before }, null, 2));
@@ -43,7 +31,7 @@ export async function repairCommand(config: Readonly<MigrationConfig>, flags: Re
     }
     if (!flags.json) io.out(`repairing ${todo.length} record(s): ${summarize(todo)}`);
     const result = await repairMigration(runtime.deps(undefined, controller.signal), todo);
-    const after = await verifyAll(runtime, config);
+    const after = await verifyRuntime(runtime);
     if (flags.json) io.out(JSON.stringify({ repaired: { run: result.run, counts: result.counts, records: todo.length }, before, after }, null, 2));
     else io.out(`${result.run.runId} ${result.run.status}\n\n${formatReconciliation(after)}`);
     return after.clean ? 0 : 1;
