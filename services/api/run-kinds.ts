@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import { followDelta } from '../pipeline/delta.ts';
 import { runFullMigration } from '../pipeline/pipeline.ts';
-import { verifyMigration } from '../reconciler/verify.ts';
+import { verifyRuntime } from '../reconciler/verify.ts';
 import type { PipelineEvents } from '../pipeline/pipeline.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { join } from 'node:path';
@@ -117,15 +117,7 @@ const undo: RunKind<{ runId: string; yes: boolean }> = {
 };
 
 function verifyOf(runtime: Runtime, sourceScan: boolean) {
-  return verifyMigration({
-    source: runtime.source,
-    target: runtime.target,
-    ledger: runtime.ledger,
-    rules: runtime.rules,
-    entities: runtime.config.entities,
-    defaultAgentEmail: runtime.config.options.defaultAgentEmail,
-    sourceScan,
-  });
+  return verifyRuntime(runtime, { sourceScan });
 }
 
 /** Run kinds the API starts. A new kind is one more entry here. */

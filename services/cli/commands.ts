@@ -5,9 +5,9 @@ import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
 import { loadMigrationConfig, parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { followDelta } from '../pipeline/delta.ts';
 import { runFullMigration, type RunResult } from '../pipeline/pipeline.ts';
-import { verifyMigration, type VerifyOptions, type VerifyReport } from '../reconciler/verify.ts';
+import { verifyRuntime, type VerifyReport } from '../reconciler/verify.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
-import { openRuntime, stateDirOf, type Runtime } from '../runtime/runtime.ts';
+import { openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
 import { addUnmatched, formatPreflight, preflight } from '../mapper/preflight.ts';
 import { Progress } from './progress.ts';
@@ -22,19 +22,6 @@ export const stdio: Output = {
   out: (text) => process.stdout.write(`${redactor.redact(text)}\n`),
   err: (text) => process.stderr.write(`${redactor.redact(text)}\n`),
 };
-
-/** Verifies the migration a runtime was opened for. */
-export function verifyRuntime(runtime: Runtime, options: Pick<VerifyOptions, 'sourceScan' | 'onIssue'> = {}): Promise<VerifyReport> {
-  return verifyMigration({
-    source: runtime.source,
-    target: runtime.target,
-    ledger: runtime.ledger,
-    rules: runtime.rules,
-    entities: runtime.config.entities,
-    defaultAgentEmail: runtime.config.options.defaultAgentEmail,
-    ...options,
-  });
-}
 
 /** Exit codes: 0 clean, 1 the work ran but is not clean, 2 bad config or usage, 3 an endpoint failed, 130 stopped on request. */
 export function exitCodeOf(error: HdmError): number {

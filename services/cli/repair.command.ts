@@ -1,8 +1,8 @@
 import type { MigrationConfig } from '../../schemas/config.ts';
 import { isRepairable, repairMigration } from '../pipeline/repair.ts';
-import type { VerifyIssue } from '../reconciler/verify.ts';
+import { verifyRuntime, type VerifyIssue } from '../reconciler/verify.ts';
 import { openRuntime } from '../runtime/runtime.ts';
-import { formatReconciliation, stdio, stopOnSignal, verifyRuntime, type Output } from './commands.ts';
+import { formatReconciliation, stdio, stopOnSignal, type Output } from './commands.ts';
 
 export interface RepairFlags {
   json?: boolean;

@@ -9,6 +9,7 @@ import { unpreservedFields } from '../loader/loader.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
 import { pickDefaultAgent } from '../pipeline/default-agent.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 
 export interface EntityReconciliation {
   /** Records at the source. */
@@ -200,4 +201,20 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
   }
   await ledger.flush();
   return report;
+}
+
+/** Verifies the migration a runtime was opened for. */
+export function verifyRuntime(
+  runtime: Pick<Runtime, 'source' | 'target' | 'ledger' | 'rules' | 'config'>,
+  options: Pick<VerifyOptions, 'sourceScan' | 'onIssue'> = {},
+): Promise<VerifyReport> {
+  return verifyMigration({
+    source: runtime.source,
+    target: runtime.target,
+    ledger: runtime.ledger,
+    rules: runtime.rules,
+    entities: runtime.config.entities,
+    defaultAgentEmail: runtime.config.options.defaultAgentEmail,
+    ...options,
+  });
 }
