@@ -25,6 +25,8 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Longest one attempt may take from send to last byte, however steadily the server trickles. Default 300000, at least `timeoutMs`. */
   deadlineMs?: number;
+  /** Largest answer body read, in bytes; a larger one fails BAD_RESPONSE instead of filling memory. Default 64 MiB. */
+  maxResponseBytes?: number;
   /** How long one request waits out consecutive 429s before giving up, in milliseconds. Default 1800000 (30 minutes). */
   rateLimitPatienceMs?: number;
   /** Once aborted, requests in flight are cut and new ones fail at once with INTERRUPTED. Default: none. */
@@ -134,6 +136,7 @@ export class HttpClient {
   private readonly maxRetryAfter: number;
   private readonly timeoutMs: number;
   private readonly deadlineMs: number;
+  private readonly maxResponseBytes: number;
   private readonly patienceMs: number;
   private readonly stop: AbortSignal | undefined;
   /** When a 429 arrives, every request waits until this instant: the limit is per account, not per request. */
@@ -156,6 +159,7 @@ export class HttpClient {
     this.maxRetryAfter = options.maxRetryAfterSeconds ?? 120;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.deadlineMs = options.deadlineMs ?? Math.max(300_000, this.timeoutMs);
+    this.maxResponseBytes = options.maxResponseBytes ?? 64 * 2 ** 20;
     this.patienceMs = options.rateLimitPatienceMs ?? 30 * 60_000;
     this.stop = options.signal;
     // Every request in flight listens to the stop request: as many listeners as requests, by design.
@@ -289,7 +293,20 @@ export class HttpClient {
     const remaining = resHeaders['x-ratelimit-remaining'] ?? resHeaders['x-rate-limit-remaining'] ?? resHeaders['ratelimit-remaining'];
     if (remaining !== undefined && !Number.isNaN(Number(remaining))) this.stats.remaining = Number(remaining);
     const contentType = resHeaders['content-type'] ?? '';
-    const text = await res.body.text();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > this.maxResponseBytes) {
+        res.body.destroy();
+        throw new HdmError('BAD_RESPONSE', `${this.platform} ${method} ${url.pathname} answered more than ${this.maxResponseBytes} bytes; not read further`, {
+          retryable: false,
+          context: { platform: this.platform, method, path: url.pathname, httpStatus: res.statusCode },
+        });
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
     const status = res.statusCode;
     const ok = (status >= 200 && status < 300) || req.okStatuses?.includes(status) === true;
     const parsed = parseBody(text, contentType, ok ? { platform: this.platform, method, path: url.pathname, httpStatus: status } : null);

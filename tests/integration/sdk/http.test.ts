@@ -34,6 +34,15 @@ describe('HttpClient', () => {
     expect(proxy.hits(/groups\.json/)).toBe(2);
   });
 
+  it('refuses an answer larger than its response size limit instead of reading it into memory', async () => {
+    const c = await setUp({ maxResponseBytes: 4096 });
+    proxy.add({ path: /groups\.json/, times: 1, fault: { kind: 'answer', status: 200, body: { groups: [], padding: 'x'.repeat(100_000) } } });
+    const err = await c.get('/api/v2/groups.json').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_RESPONSE', retryable: false, context: { platform: 'zendesk', method: 'GET', path: '/api/v2/groups.json' } });
+    expect(String((err as Error).message)).toContain('more than 4096 bytes');
+    expect(proxy.hits(/groups\.json/)).toBe(1);
+  });
+
   it('fails loudly with BAD_RESPONSE naming platform, method and path when every answer is cut short', async () => {
     const c = await setUp({ maxAttempts: 3 });
     proxy.add({ path: /groups\.json/, fault: { kind: 'truncate' } });
