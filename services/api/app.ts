@@ -8,7 +8,8 @@ import { redactor } from '../runtime/redact.ts';
 import { toCsv } from './csv.ts';
 import { lagOf, readiness, reconciliation, type Reconciliation } from './cutover.ts';
 import { ApiError, errorResponse } from './errors.ts';
-import { collectMetrics } from './metrics.ts';
+import { EVENT_STREAM_DEFAULTS, EventStreamSlots, EventStreamWriter, type EventStreamLimits } from './event-stream.ts';
+import { collectMetrics, renderPrometheus } from './metrics.ts';
 import { MigrationRegistry, type MigrationEvent, type MigrationHandle } from './migrations.ts';
 import { PLANNED_RUN_KINDS, RUN_KINDS } from './run-kinds.ts';
 import { loadSavedQueries } from './saved-queries.ts';
@@ -29,6 +30,8 @@ export interface ApiOptions {
   dashboardDir?: string;
   /** Fastify's request log. Default false. */
   logger?: boolean;
+  /** Limits on server-sent event streams (see EVENT_STREAM_DEFAULTS). */
+  eventStreams?: EventStreamLimits;
 }
 
 declare module 'fastify' {
@@ -303,8 +306,17 @@ export function buildApi(options: ApiOptions): Api {
   app.addHook('preClose', async () => {
     for (const raw of streams) raw.end();
   });
+  const streamLimits = { ...EVENT_STREAM_DEFAULTS, ...Object.fromEntries(Object.entries(options.eventStreams ?? {}).filter(([, v]) => v !== undefined)) };
+  const slots = new EventStreamSlots(streamLimits);
   app.get('/api/migrations/:name/events', async (req, reply) => {
     const h = handleOf(req);
+    let release: () => void;
+    try {
+      release = slots.acquire(req.token!.id);
+    } catch (err) {
+      reply.header('retry-after', '10');
+      throw err;
+    }
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -314,19 +326,22 @@ export function buildApi(options: ApiOptions): Api {
       'x-accel-buffering': 'no',
       'x-content-type-options': 'nosniff',
     });
-    const send = (event: MigrationEvent) => raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
-    raw.write(`retry: 3000\n`);
+    const stream = new EventStreamWriter(raw, streamLimits.stallTimeoutMs);
+    const send = (event: MigrationEvent) => stream.send(event);
+    stream.line('retry: 3000');
     send({ type: 'progress', data: { ...h.progress.snapshot(), job: h.active?.job ?? h.jobs[0] ?? null, sample: h.progress.samples.at(-1) ?? { at: Date.now(), perSecond: 0 } } });
     h.events.on('event', send);
-    const heartbeat = setInterval(() => raw.write(`: keep-alive\n\n`), 15_000);
+    const heartbeat = setInterval(() => stream.comment('keep-alive'), streamLimits.heartbeatMs);
     const end = () => {
       clearInterval(heartbeat);
       h.events.off('event', send);
+      stream.close();
+      streams.delete(raw);
+      release();
     };
     req.raw.on('close', end);
     raw.on('close', end);
     streams.add(raw);
-    raw.on('close', () => streams.delete(raw));
   });
 
   // --- metrics ---
@@ -335,7 +350,8 @@ export function buildApi(options: ApiOptions): Api {
     for (const h of registry.list()) {
       if (h.current) runs.set(h.name, await h.current.ledger.runs().catch(() => []));
     }
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(collectMetrics(registry.list(), runs));
+    const streamsOpen = renderPrometheus([{ name: 'hdm_api_event_streams', type: 'gauge', help: 'Server-sent event streams open', samples: [{ labels: {}, value: slots.open }] }]);
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(collectMetrics(registry.list(), runs) + streamsOpen);
   });
 
   // --- tokens ---

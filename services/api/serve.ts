@@ -13,12 +13,15 @@ export interface ServeApiFlags {
   host: string;
   stateDir: string;
   json?: boolean;
+  /** Event streams open at once, overall and per token (defaults in EVENT_STREAM_DEFAULTS). */
+  maxEventStreams?: number;
+  maxEventStreamsPerToken?: number;
 }
 
 /** `hdm serve api`: the HTTP API and the dashboard, until SIGINT/SIGTERM. */
 export async function serveApiCommand(flags: ServeApiFlags, io: Output, env = process.env): Promise<{ url: string; close(): Promise<void> }> {
   const stateDir = resolve(flags.stateDir);
-  const { app, registry, tokens } = buildApi({ stateDir, configFiles: (flags.config ?? []).map((f) => resolve(f)), clickhouseUrl: flags.clickhouseUrl, env });
+  const { app, registry, tokens } = buildApi({ stateDir, configFiles: (flags.config ?? []).map((f) => resolve(f)), clickhouseUrl: flags.clickhouseUrl, env, eventStreams: { maxStreams: flags.maxEventStreams, maxStreamsPerToken: flags.maxEventStreamsPerToken } });
   const address = await app.listen({ port: flags.port, host: flags.host });
   const url = address.replace('[::1]', 'localhost');
   const names = registry.list().map((h) => h.name);

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { EVENT_STREAM_DEFAULTS } from '../api/event-stream.ts';
 import { DEFAULT_API_STATE_DIR, ROLES, serveApiCommand, tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from '../api/serve.ts';
 import { stdio } from './commands.ts';
 import { duration } from './duration.ts';
@@ -26,6 +27,8 @@ export function addApiCommands(program: Command, int: (name: string, min?: numbe
     .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(8080).argParser(int('--port')))
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--state-dir <dir>', "the API's state: tokens, migrations created through it", DEFAULT_API_STATE_DIR)
+    .addOption(new Option('--max-event-streams <n>', 'api: event streams open at once; one more answers 503').default(EVENT_STREAM_DEFAULTS.maxStreams).argParser(int('--max-event-streams', 1)))
+    .addOption(new Option('--max-event-streams-per-token <n>', 'api: event streams one token may hold open; one more answers 429').default(EVENT_STREAM_DEFAULTS.maxStreamsPerToken).argParser(int('--max-event-streams-per-token', 1)))
     .option('--json', 'api: print the URL as JSON; poller: print the runs and their counts as JSON')
     .action(async (role: string, opts) => {
       if (role !== 'api') {
@@ -42,7 +45,7 @@ export function addApiCommands(program: Command, int: (name: string, min?: numbe
         );
         return;
       }
-      const server = await serveApiCommand({ config: opts.config, clickhouseUrl: opts.clickhouseUrl, port: opts.port, host: opts.host, stateDir: opts.stateDir, json: opts.json }, stdio);
+      const server = await serveApiCommand({ config: opts.config, clickhouseUrl: opts.clickhouseUrl, port: opts.port, host: opts.host, stateDir: opts.stateDir, json: opts.json, maxEventStreams: opts.maxEventStreams, maxEventStreamsPerToken: opts.maxEventStreamsPerToken }, stdio);
       await new Promise<void>((done) => {
         const stop = () => void server.close().then(done);
         process.once('SIGINT', stop);

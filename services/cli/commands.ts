@@ -7,7 +7,7 @@ import { followDelta } from '../pipeline/delta.ts';
 import { runFullMigration, type RunResult } from '../pipeline/pipeline.ts';
 import { verifyRuntime, type VerifyReport } from '../reconciler/verify.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
-import { openRuntime, stateDirOf } from '../runtime/runtime.ts';
+import { ledgerCredentials, openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
 import { addUnmatched, formatPreflight, preflight } from '../mapper/preflight.ts';
 import { Progress } from './progress.ts';
@@ -189,8 +189,7 @@ export async function deltaCommand(
 export async function purgeCommand(config: Readonly<MigrationConfig>, io: Output = stdio): Promise<number> {
   const stateDir = stateDirOf(config);
   if (config.ledger.clickhouseUrl) {
-    const password = config.ledger.password ? process.env[config.ledger.password.env] : undefined;
-    const username = config.ledger.username ? process.env[config.ledger.username.env] : undefined;
+    const { username, password } = ledgerCredentials(config);
     const ledger = await openLedger({ migration: config.name, url: config.ledger.clickhouseUrl, database: config.ledger.database, username, password });
     try {
       await ledger.purge();

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
-import { registerConfigSecrets, stateDirOf } from '../runtime/runtime.ts';
+import { ledgerCredentials, registerConfigSecrets, stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { demoCommand, suggestCommand } from './wizard.commands.ts';
 import { addApiCommands } from './api-commands.ts';
@@ -25,8 +25,7 @@ const int = (name: string, min = 0) => (value: string) => {
 async function ledgerOf(configFile: string) {
   const config = loadConfigOrFail(configFile);
   await registerConfigSecrets(config);
-  const password = config.ledger.password ? process.env[config.ledger.password.env] : undefined;
-  const username = config.ledger.username ? process.env[config.ledger.username.env] : undefined;
+  const { username, password } = ledgerCredentials(config);
   return openLedger({
     migration: config.name,
     url: config.ledger.clickhouseUrl,

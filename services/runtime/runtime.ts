@@ -41,6 +41,18 @@ export interface RuntimeParts {
   checkpoints?: (bus: MessageBus) => CheckpointStore;
 }
 
+/** Variables the ledger's server credentials are read from when the migration file names none. */
+export const LEDGER_CREDENTIAL_ENV = Object.freeze({ username: 'HDM_CLICKHOUSE_USER', password: 'HDM_CLICKHOUSE_PASSWORD' });
+
+/**
+ * The ClickHouse server login: the variables `ledger.username` / `ledger.password` name, else
+ * HDM_CLICKHOUSE_USER / HDM_CLICKHOUSE_PASSWORD (how docker-compose hands them to every service), else none.
+ */
+export function ledgerCredentials(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env): { username?: string; password?: string } {
+  const read = (key: keyof typeof LEDGER_CREDENTIAL_ENV) => env[config.ledger[key]?.env ?? LEDGER_CREDENTIAL_ENV[key]] || undefined;
+  return { username: read('username'), password: read('password') };
+}
+
 /**
  * Registers with the redactor every credential a migration file points at that the environment holds,
  * without requiring them: commands that only read the ledger print text that may quote a platform.
@@ -50,7 +62,7 @@ export async function registerConfigSecrets(config: Readonly<MigrationConfig>, e
     const defaults = (await platform(side.platform)).credentialEnv;
     for (const [key, variable] of Object.entries(defaults)) redactor.add(env[side.credentials[key]?.env ?? variable]);
   }
-  if (config.ledger.password) redactor.add(env[config.ledger.password.env]);
+  redactor.add(ledgerCredentials(config, env).password);
 }
 
 /** `stop`: the run's stop request; once it aborts, both connectors cut what they have in flight. */
@@ -76,8 +88,7 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
     signal: stop,
   });
   const stateDir = privateDir(stateDirOf(config));
-  const username = config.ledger.username ? env[config.ledger.username.env] : undefined;
-  const password = config.ledger.password ? env[config.ledger.password.env] : undefined;
+  const { username, password } = ledgerCredentials(config, env);
   await registerConfigSecrets(config, env);
   const ledger = await openLedger({
     migration: config.name,
