@@ -50,7 +50,7 @@ export async function reconciliation(ledger: ClickHouseLedger): Promise<Reconcil
       e[String(r.status)] = Number(r.n);
       verified.set(String(r.entity), e);
     }
-    const bad = rows.some((r) => ['missing', 'mismatched', 'duplicate'].includes(String(r.status)) && Number(r.n) > 0);
+    const bad = rows.some((r) => ['missing', 'mismatched', 'duplicate', 'failed'].includes(String(r.status)) && Number(r.n) > 0);
     verification = { verifyId, checkedAt: iso(String(latest[0].last_checked)), clean: !bad };
   }
   const order = (e: string) => (LOAD_ORDER as readonly string[]).indexOf(e) >>> 0;
@@ -133,7 +133,8 @@ export function readiness(runs: RunInfo[], recon: Reconciliation, options: Reado
     checks.push({ check: 'reconciliation', ok: false, blocking: true, detail: `verification ${v.verifyId}: ${sum('missing')} missing, ${sum('mismatched')} mismatched, ${sum('duplicates')} duplicated` });
   } else checks.push({ check: 'reconciliation', ok: true, blocking: true, detail: `verification ${v.verifyId} is clean` });
 
+  // A record that is not on the target in full is not ready, whatever the reason it failed for.
   const failed = recon.entities.reduce((n, e) => n + e.failed, 0);
-  checks.push({ check: 'failures', ok: failed === 0, blocking: false, detail: failed === 0 ? 'no failed records' : `${failed} records failed to load; each has its reason under failures` });
+  checks.push({ check: 'failures', ok: failed === 0, blocking: true, detail: failed === 0 ? 'no failed records' : `${failed} records failed to load; each has its reason under failures` });
   return { ready: checks.every((c) => c.ok || !c.blocking), checks };
 }

@@ -43,7 +43,7 @@ export function formatReconciliation(report: VerifyReport): string {
     lines.push('', 'issues (first of each entity):');
     for (const i of report.issues) lines.push(`  ${i.status.padEnd(10)} ${i.entity} ${i.sourceId}${i.targetId ? ` → ${i.targetId}` : ''}: ${i.detail}`);
   }
-  lines.push('', report.clean ? 'reconciliation clean: nothing missing, mismatched or duplicated' : 'reconciliation NOT clean');
+  lines.push('', report.clean ? 'reconciliation clean: nothing missing, mismatched, duplicated or failed' : 'reconciliation NOT clean');
   return lines.join('\n');
 }
 

@@ -39,7 +39,7 @@ export interface VerifyIssue {
 export interface VerifyReport {
   verifyId: string;
   entities: Partial<Record<EntityName, EntityReconciliation>>;
-  /** true when nothing is missing, mismatched or duplicated. */
+  /** true when nothing is missing, mismatched, duplicated or failed: every record is on the target in full. */
   clean: boolean;
   /** The first issues found per entity, with their details. */
   issues: VerifyIssue[];
@@ -197,7 +197,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
 
     await ledger.recordVerifications(rows);
     report.entities[entity] = stats;
-    if (stats.missing > 0 || stats.mismatched > 0 || stats.duplicates > 0) report.clean = false;
+    if (stats.missing > 0 || stats.mismatched > 0 || stats.duplicates > 0 || stats.failed > 0) report.clean = false;
   }
   await ledger.flush();
   return report;

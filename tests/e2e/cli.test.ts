@@ -195,7 +195,7 @@ describe('hdm quickstart output', () => {
     });
     expect(merged.code, merged.text).toBe(0);
     const lines = merged.text.split('\n').filter((l) => l.trim() !== '');
-    expect(lines.at(-1)).toBe('reconciliation clean: nothing missing, mismatched or duplicated');
+    expect(lines.at(-1)).toBe('reconciliation clean: nothing missing, mismatched, duplicated or failed');
     const verifying = lines.findIndex((l) => l.startsWith('verifying'));
     const lastProgress = lines.findLastIndex((l) => l.startsWith('progress:'));
     const table = lines.findIndex((l) => /^entity\s+source\s+loaded/.test(l));

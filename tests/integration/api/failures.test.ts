@@ -67,7 +67,7 @@ describe('failures through the API', () => {
 
     const summary = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/summary`, headers })).json();
     expect(summary.reconciliation.entities.find((e: { entity: string }) => e.entity === 'ticket').failed).toBe(1);
-    expect(summary.readiness.checks.find((c: { check: string }) => c.check === 'failures')).toMatchObject({ ok: false, blocking: false, detail: '1 records failed to load; each has its reason under failures' });
+    expect(summary.readiness.checks.find((c: { check: string }) => c.check === 'failures')).toMatchObject({ ok: false, blocking: true, detail: '1 records failed to load; each has its reason under failures' });
 
     const dashboard = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/dashboard`, headers })).json();
     expect(dashboard.failures[0]).toMatchObject({ sourceId: String(open.id), errorCode: 'CONFLICT' });
