@@ -37,7 +37,6 @@ abstract class MemoryPlatform implements Connector {
   streams(): StreamDescriptor[] {
     return [];
   }
-  // eslint-disable-next-line require-yield
   async *read<E extends EntityName>(_entity: E, _state: StreamState | null): AsyncIterable<Page<E>> {}
   async get<E extends EntityName>(_entity: E, _id: string): Promise<EntityTypes[E] | null> {
     return null;
