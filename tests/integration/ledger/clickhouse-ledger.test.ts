@@ -10,4 +10,4 @@ import { ledgerSuite } from './ledger-suite.ts';
 const dir = mkdtempSync(join(tmpdir(), 'hdm-ledger-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-ledgerSuite('embedded engine', (migration) => openLedger({ migration, path: dir, flushIntervalMs: 5 }));
+ledgerSuite('embedded ClickHouse engine', (migration) => openLedger({ migration, path: dir, flushIntervalMs: 5 }), { sql: true });

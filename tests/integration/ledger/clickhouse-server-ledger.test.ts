@@ -23,8 +23,10 @@ afterAll(async () => {
   await destroyClickHouse({ name: INSTANCE });
 });
 
-ledgerSuite('ClickHouse server over HTTP', (migration) =>
-  openLedger({ migration, url: clickhouse.url, username: user, password, database, flushIntervalMs: 5 }),
+ledgerSuite(
+  'ClickHouse server over HTTP',
+  (migration) => openLedger({ migration, url: clickhouse.url, username: user, password, database, flushIntervalMs: 5 }),
+  { sql: true },
 );
 
 describe('ClickHouse ledger on a server that refuses or is away', () => {

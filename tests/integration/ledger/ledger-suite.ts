@@ -2,13 +2,21 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseLedger } from '../../../services/ledger/clickhouse-ledger.ts';
+import type { Ledger } from '../../../services/ledger/ledger.ts';
+
+/** A ledger that also answers data teams' SQL (the ClickHouse one, on either engine). */
+export type SqlLedger = Ledger & Pick<ClickHouseLedger, 'query'>;
 
 /**
- * The ledger's behaviour, asserted identically on each engine it runs on: `open(migration)` opens a
- * ledger of that migration on one shared database.
+ * The ledger's behaviour, asserted identically on each backend it runs on: `open(migration)` opens a
+ * ledger of that migration on one shared database. With `{ sql: true }` the backend also answers SQL,
+ * and the suite asserts the read-only guard on it; every ClickHouse run passes it.
  */
-export function ledgerSuite(engine: string, open: (migration: string) => Promise<ClickHouseLedger>): void {
-  let ledger: ClickHouseLedger;
+export function ledgerSuite(backend: string, open: (migration: string) => Promise<Ledger>): void;
+export function ledgerSuite(backend: string, open: (migration: string) => Promise<SqlLedger>, options: { sql: true }): void;
+export function ledgerSuite(backend: string, open: (migration: string) => Promise<Ledger>, options: { sql?: boolean } = {}): void {
+  let ledger: Ledger;
+  const sql = () => ledger as SqlLedger;
 
   beforeAll(async () => {
     ledger = await open('m1');
@@ -32,7 +40,7 @@ export function ledgerSuite(engine: string, open: (migration: string) => Promise
     ...extra,
   });
 
-  describe(`ClickHouse ledger on the ${engine}`, () => {
+  describe(`ledger on the ${backend}`, () => {
     it("summarises per entity by each record's latest attempt", async () => {
       await ledger.recordSourceSeen('r1', ['1', '2', '3', '4', '5'].map((sourceId) => ({ entity: 'ticket', sourceId, updatedAt: '2026-01-01T00:00:00Z', deleted: false })));
       await Promise.all([attempt('1', 'loaded'), attempt('2', 'failed'), attempt('3', 'filtered'), attempt('4', 'failed')].map((a) => ledger.recordAttempt(a)));
@@ -97,50 +105,92 @@ export function ledgerSuite(engine: string, open: (migration: string) => Promise
       expect(runs.filter((r) => r.runId === 'full-1')).toEqual([{ ...run, status: 'succeeded', finishedAt: '2026-11-01T10:05:00.000Z', summary: { tickets: 3 } }]);
     });
 
-    it('answers read-only SQL with the migration bound, and refuses writes there', async () => {
-      const rows = await ledger.query(`SELECT count() AS n FROM id_map FINAL WHERE migration = {migration:String} AND entity = 'contact'`, { readonly: true });
-      expect(Number(rows[0].n)).toBe(301);
-      await expect(ledger.query('DROP TABLE runs', { readonly: true })).rejects.toThrow(/readonly/i);
-      // The refusal lasted that one statement: the runs are still there, and writes go on.
-      await ledger.saveRun({ migration: 'm1', runId: 'full-2', kind: 'full', status: 'running', startedAt: '2026-11-02T10:00:00.000Z', finishedAt: null, cutoff: null, summary: {} });
-      expect((await ledger.runs()).map((r) => r.runId)).toEqual(['full-1', 'full-2']);
+    it('streams only answered, live id-map entries, and of them what one run created', async () => {
+      const base = { entity: 'group' as const, runId: 'u1', sourceUpdatedAt: 'x', checksum: 'a', children: {}, deleted: false };
+      await Promise.all([
+        ledger.putId({ ...base, sourceId: 'g1', targetId: 't1', created: true }),
+        ledger.putId({ ...base, sourceId: 'g2', targetId: 't2', created: false }),
+        ledger.putId({ ...base, sourceId: 'g3', targetId: '', created: false }),
+        ledger.putId({ ...base, sourceId: 'g4', targetId: 't4', created: true, deleted: true }),
+        ledger.putId({ ...base, sourceId: 'g5', targetId: 't5', created: true, runId: 'u0' }),
+      ]);
+      const group = (sourceId: string, runId: string, action: string, targetId: string) =>
+        ledger.recordAttempt({ ...attempt(sourceId, 'loaded'), entity: 'group', runId, action: action as 'created', targetId });
+      await Promise.all([group('g1', 'u1', 'created', 't1'), group('g2', 'u1', 'matched', 't2'), group('g4', 'u1', 'created', 't4'), group('g5', 'u0', 'created', 't5')]);
+      const live: string[] = [];
+      for await (const e of ledger.idMap('group')) live.push(e.sourceId);
+      expect(live).toEqual(['g1', 'g2', 'g5']);
+      const created: string[] = [];
+      for await (const e of ledger.createdBy('u1', 'group')) created.push(e.sourceId);
+      expect(created).toEqual(['g1']);
     });
 
-    it('refuses, on every path that is not the engine\'s own, reads that reach a file, the network or a process (regression: the guard let them through)', async () => {
-      let hits = 0;
-      const server = createServer((_req, res) => {
-        hits += 1;
-        res.end('reached\n');
-      });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
-      try {
-        // The engine itself can reach it: the refusal below is the guard's, not the engine's.
-        expect(await ledger.query(`SELECT * FROM url('${target}', 'LineAsString')`)).toEqual([{ line: 'reached' }]);
-        const reached = hits;
-        expect(reached).toBeGreaterThan(0);
-        for (const sql of [
-          `SELECT * FROM url('${target}', 'LineAsString')`,
-          `SELECT * FROM \`url\`('${target}', 'LineAsString')`,
-          `SELECT * FROM /* x */ URL ('${target}', 'LineAsString')`,
-          `SELECT '--', * FROM url('${target}', 'LineAsString')`,
-          `SELECT $$'$$ AS a, * FROM url('${target}', 'LineAsString') WHERE a != '$$'`,
-          `SELECT * FROM file('/etc/hostname', 'LineAsString')`,
-          `SELECT file('/etc/hostname')`,
-          `SELECT * FROM executable('cat /etc/hostname', 'LineAsString', 'line String')`,
-          `SELECT * FROM remote('127.0.0.1', system.one)`,
-          `SELECT * FROM s3('${target}', 'LineAsString')`,
-          'SELECT 1 SETTINGS readonly = 0',
-          "SELECT 1 INTO OUTFILE 'out.txt'",
-        ]) {
-          await expect(ledger.query(sql, { readonly: true }), sql).rejects.toMatchObject({ code: 'REJECTED', message: expect.stringMatching(/^readonly: /) });
-        }
-        expect(hits).toBe(reached);
-        expect(await ledger.query("SELECT 'url(x)' AS s, lower('FILE') AS f", { readonly: true })).toEqual([{ s: 'url(x)', f: 'file' }]);
-      } finally {
-        await new Promise((r) => server.close(r));
-      }
+    it("streams the source IDs still at the source, and each record's latest outcome", async () => {
+      const seen = (ids: string[], deleted: boolean) => ledger.recordSourceSeen('s1', ids.map((sourceId) => ({ entity: 'agent', sourceId, updatedAt: 'x', deleted })));
+      await seen(['a1', 'a2'], false);
+      await seen(['a3'], true);
+      await ledger.recordAttempt({ ...attempt('a1', 'failed'), entity: 'agent' });
+      await ledger.recordAttempt({ ...attempt('a2', 'filtered'), entity: 'agent' });
+      await new Promise((r) => setTimeout(r, 5));
+      await seen(['a2'], true);
+      await ledger.recordAttempt({ ...attempt('a1', 'loaded'), entity: 'agent' });
+      const ids: string[] = [];
+      for await (const id of ledger.sourceIds('agent')) ids.push(id);
+      expect(ids).toEqual(['a1']);
+      const outcomes = [];
+      for await (const o of ledger.latestOutcomes('agent')) outcomes.push(o);
+      expect(outcomes).toEqual([
+        { sourceId: 'a1', outcome: 'loaded', rule: '', errorCode: '', errorMessage: '' },
+        { sourceId: 'a2', outcome: 'filtered', rule: 'tag-filter', errorCode: '', errorMessage: '' },
+      ]);
     });
+
+    if (options.sql) {
+      it('answers read-only SQL with the migration bound, and refuses writes there', async () => {
+        const rows = await sql().query(`SELECT count() AS n FROM id_map FINAL WHERE migration = {migration:String} AND entity = 'contact'`, { readonly: true });
+        expect(Number(rows[0].n)).toBe(301);
+        await expect(sql().query('DROP TABLE runs', { readonly: true })).rejects.toThrow(/readonly/i);
+        // The refusal lasted that one statement: the runs are still there, and writes go on.
+        await ledger.saveRun({ migration: 'm1', runId: 'full-2', kind: 'full', status: 'running', startedAt: '2026-11-02T10:00:00.000Z', finishedAt: null, cutoff: null, summary: {} });
+        expect((await ledger.runs()).map((r) => r.runId)).toEqual(['full-1', 'full-2']);
+      });
+
+      it('refuses, on every path that is not the engine\'s own, reads that reach a file, the network or a process (regression: the guard let them through)', async () => {
+        let hits = 0;
+        const server = createServer((_req, res) => {
+          hits += 1;
+          res.end('reached\n');
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        const target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+        try {
+          // The engine itself can reach it: the refusal below is the guard's, not the engine's.
+          expect(await sql().query(`SELECT * FROM url('${target}', 'LineAsString')`)).toEqual([{ line: 'reached' }]);
+          const reached = hits;
+          expect(reached).toBeGreaterThan(0);
+          for (const statement of [
+            `SELECT * FROM url('${target}', 'LineAsString')`,
+            `SELECT * FROM \`url\`('${target}', 'LineAsString')`,
+            `SELECT * FROM /* x */ URL ('${target}', 'LineAsString')`,
+            `SELECT '--', * FROM url('${target}', 'LineAsString')`,
+            `SELECT $$'$$ AS a, * FROM url('${target}', 'LineAsString') WHERE a != '$$'`,
+            `SELECT * FROM file('/etc/hostname', 'LineAsString')`,
+            `SELECT file('/etc/hostname')`,
+            `SELECT * FROM executable('cat /etc/hostname', 'LineAsString', 'line String')`,
+            `SELECT * FROM remote('127.0.0.1', system.one)`,
+            `SELECT * FROM s3('${target}', 'LineAsString')`,
+            'SELECT 1 SETTINGS readonly = 0',
+            "SELECT 1 INTO OUTFILE 'out.txt'",
+          ]) {
+            await expect(sql().query(statement, { readonly: true }), statement).rejects.toMatchObject({ code: 'REJECTED', message: expect.stringMatching(/^readonly: /) });
+          }
+          expect(hits).toBe(reached);
+          expect(await sql().query("SELECT 'url(x)' AS s, lower('FILE') AS f", { readonly: true })).toEqual([{ s: 'url(x)', f: 'file' }]);
+        } finally {
+          await new Promise((r) => server.close(r));
+        }
+      });
+    }
 
     it('keeps migrations apart in one database', async () => {
       const other = await open('m2');

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { HdmError } from '../../../../connectors/sdk/errors.ts';
+import { InProcessBus } from '../../../../services/bus/in-process-bus.ts';
+import { MemoryLedger } from '../../../../services/ledger/memory-ledger.ts';
+import { runDeltaPass } from '../../../../services/pipeline/delta.ts';
+import { runFullMigration, type PipelineDeps } from '../../../../services/pipeline/pipeline.ts';
+import { MemorySource, MemoryTarget, plainRules, sourceTicket, ticketPage } from '../../../helpers/memory-platform.ts';
+import { WatchedCheckpoints } from '../../../helpers/watched-checkpoints.ts';
+
+const at = (day: number) => `2026-07-${String(day).padStart(2, '0')}T00:00:00Z`;
+
+describe('runDeltaPass: the cursor never moves past a failed record', () => {
+  it('keeps its cursor before a change the target could not take, the next pass carries it, and a rejected record is recorded as failed before the cursor passes it', async () => {
+    const source = new MemorySource();
+    const target = new MemoryTarget();
+    const ledger = new MemoryLedger({ migration: 'm' });
+    const checkpoints = new WatchedCheckpoints({ source, target, ledger });
+    const deps = (): PipelineDeps => ({
+      migration: 'm',
+      source,
+      target,
+      ledger,
+      bus: new InProcessBus(),
+      checkpoints,
+      rules: plainRules(target),
+      entities: ['ticket'],
+      loaderConcurrency: 4,
+      overlapSeconds: 0,
+      defaultAgentEmail: null,
+    });
+    source.pages.ticket = [ticketPage('p1', [sourceTicket('1', at(1), { subject: 'First' }), sourceTicket('2', at(1))])];
+    await runFullMigration(deps());
+
+    // At the source since: ticket 1 changed, 3 is new (page p2), then 4 is new (page p3).
+    source.pages.ticket.push(
+      ticketPage('p2', [sourceTicket('1', at(2), { subject: 'Changed at the source' }), sourceTicket('3', at(2))]),
+      ticketPage('p3', [sourceTicket('4', at(3))]),
+    );
+    let down = true;
+    target.beforeWrite = (_op, _entity, record) => {
+      if (record.sourceId === '1' && down) throw new HdmError('UNREACHABLE', 'connect ECONNREFUSED');
+      if (record.sourceId === '5') throw new HdmError('REJECTED', 'subject is required', { context: { entity: 'ticket', recordId: '5', field: 'subject' } });
+    };
+    await expect(runDeltaPass(deps())).rejects.toMatchObject({ code: 'UNREACHABLE' });
+    expect(checkpoints.cursor('delta', 'ticket')).toBe('p1');
+    expect(checkpoints.data.delta?.passes).toBe(0);
+    expect(target.byStamp('ticket', 'memsrc:1')[0].subject).toBe('First');
+
+    down = false;
+    const second = await runDeltaPass(deps());
+    // Tickets 3 and 4 may have loaded in the stopped pass: then they are unchanged here, never created twice.
+    expect(second.counts.ticket).toMatchObject({ read: 3, loaded: 3, updated: 1, failed: 0 });
+    expect(checkpoints.cursor('delta', 'ticket')).toBe('p3');
+    expect(target.byStamp('ticket', 'memsrc:1').map((t) => t.subject)).toEqual(['Changed at the source']);
+
+    // A record the target refuses for itself fails with its reason; the pass goes on, and the cursor
+    // passes it only once that failure is in the ledger.
+    source.pages.ticket.push(ticketPage('p4', [sourceTicket('5', at(4)), sourceTicket('6', at(4))]));
+    const third = await runDeltaPass(deps());
+    expect(third.counts.ticket).toMatchObject({ read: 2, created: 1, failed: 1 });
+    expect(checkpoints.cursor('delta', 'ticket')).toBe('p4');
+    expect(await ledger.failures(10)).toEqual([expect.objectContaining({ entity: 'ticket', sourceId: '5', errorCode: 'REJECTED', errorMessage: 'subject is required' })]);
+
+    for (const id of ['1', '2', '3', '4', '6']) expect(target.byStamp('ticket', `memsrc:${id}`), `ticket ${id}`).toHaveLength(1);
+    expect(checkpoints.violations).toEqual([]);
+  });
+});
