@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { serviceStateDir } from './instance.ts';
 import { withLock } from './lock.ts';
 
 /**
@@ -23,10 +23,8 @@ export const CHROMIUM_ARGS: readonly string[] = [
   '--disable-sync',
 ];
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
 function stateDir(): string {
-  return resolve(process.env.HDM_SERVICES_DIR ? join(process.env.HDM_SERVICES_DIR, 'chromium') : join(repoRoot, '.services', 'chromium'));
+  return serviceStateDir('chromium');
 }
 
 export function chromiumInstalled(): boolean {

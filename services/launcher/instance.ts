@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withLock } from './lock.ts';
@@ -11,12 +11,22 @@ import { freePort, portFree, readJson, stateFile, stillServing, stopPid, tail, w
  * may ensure the same instance at once.
  */
 
-/** The repository's root: the launchers' state lives under its `.services/` unless told otherwise. */
+/** The package's root: a checkout, or the installed package (under `node_modules/`, or `/app` in the image). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** A service's state directory: `stateDir`, else `$HDM_SERVICES_DIR/<service>`, else `<repo>/.services/<service>`. */
+/**
+ * Where the launchers keep their state unless told: `<checkout>/.services` in a git checkout, else
+ * `.hdm/services` of the working directory. An installed package's folder is the package manager's
+ * (the next install replaces it) and the image's is read-only to its user, so state kept there would
+ * be lost or could not be written.
+ */
+export function defaultServicesDir(packageRoot: string, cwd: string): string {
+  return existsSync(join(packageRoot, '.git')) ? join(packageRoot, '.services') : resolve(cwd, '.hdm', 'services');
+}
+
+/** A service's state directory: `stateDir`, else `$HDM_SERVICES_DIR/<service>`, else `defaultServicesDir()/<service>`. */
 export function serviceStateDir(service: string, stateDir?: string): string {
-  return resolve(stateDir ?? (process.env.HDM_SERVICES_DIR ? join(process.env.HDM_SERVICES_DIR, service) : join(repoRoot, '.services', service)));
+  return resolve(stateDir ?? join(process.env.HDM_SERVICES_DIR ?? defaultServicesDir(repoRoot, process.cwd()), service));
 }
 
 export interface RunningState {

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ensureInstance, stopInstance } from '../../../../services/launcher/instance.ts';
+import { defaultServicesDir, ensureInstance, stopInstance } from '../../../../services/launcher/instance.ts';
 import { alive, spawnDetached, stopPid } from '../../../../services/launcher/process.ts';
 
 /**
@@ -77,5 +77,21 @@ describe('ensureInstance', () => {
     expect(again.state.pid).not.toBe(first.state.pid);
     await stopInstance(server.dir, 1000);
     expect(alive(again.state.pid)).toBe(false);
+  });
+});
+
+describe('defaultServicesDir', () => {
+  it('keeps launcher state in a checkout\'s .services, and out of an installed package\'s folder', () => {
+    const root = mkdtempSync(join(tmpdir(), 'hdm-services-dir-'));
+    try {
+      const installed = join(root, 'app', 'node_modules', 'helpdesk-migrator');
+      mkdirSync(installed, { recursive: true });
+      expect(defaultServicesDir(installed, join(root, 'app'))).toBe(join(root, 'app', '.hdm', 'services'));
+      const checkout = join(root, 'clone');
+      mkdirSync(join(checkout, '.git'), { recursive: true });
+      expect(defaultServicesDir(checkout, root)).toBe(join(checkout, '.services'));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
