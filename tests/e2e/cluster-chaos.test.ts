@@ -73,7 +73,8 @@ describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () =
   afterAll(async () => {
     for (const s of services.values()) s.child.kill('SIGKILL');
     await Promise.allSettled([...services.values()].map((s) => s.exited));
-    await Promise.allSettled([stopKafka({ name: INSTANCE }), stopSchemaRegistry({ name: INSTANCE })]);
+    // Its broker, registry and ClickHouse are its own (named instances): stopped here, not left running.
+    await Promise.allSettled([stopKafka({ name: INSTANCE }), stopSchemaRegistry({ name: INSTANCE }), clickhouse?.stop()]);
     await Promise.allSettled([source?.close(), target?.close()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
