@@ -3,6 +3,7 @@ import type { Connector } from '../../connectors/sdk/contract.ts';
 import { resolveCredentials, type EndpointConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { estimateMigration, type Estimate } from '../estimate/estimate.ts';
 import { redactor } from '../runtime/redact.ts';
+import { secretsOf } from '../runtime/runtime.ts';
 import { stdio, type Output } from './commands.ts';
 
 /** `3 h 25 min`, `12 min 5 s`, `40 s`. */
@@ -38,7 +39,7 @@ export function formatEstimate(e: Estimate): string {
 async function connect(side: 'source' | 'target', endpoint: EndpointConfig, env: NodeJS.ProcessEnv): Promise<Connector> {
   const module = await platform(endpoint.platform);
   const credentials = resolveCredentials(side, endpoint, module.credentialEnv, env);
-  redactor.add(...Object.values(credentials));
+  redactor.add(...secretsOf(credentials));
   return module.createConnector({ url: endpoint.url, credentials, concurrency: endpoint.concurrency, requestsPerMinute: endpoint.requestsPerMinute });
 }
 

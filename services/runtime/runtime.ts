@@ -54,13 +54,24 @@ export function ledgerCredentials(config: Readonly<MigrationConfig>, env: NodeJS
 }
 
 /**
+ * Credential keys that name who signs in rather than prove it (Zendesk's email): printed as they are,
+ * since reports name the same people. Their pair with the token is still redacted in every encoding.
+ */
+const IDENTITY_KEYS: ReadonlySet<string> = new Set(['email', 'username', 'user']);
+
+/** The values of a platform's credentials that are secrets. */
+export function secretsOf(credentials: Record<string, string>): string[] {
+  return Object.entries(credentials).flatMap(([key, value]) => (IDENTITY_KEYS.has(key) ? [] : [value]));
+}
+
+/**
  * Registers with the redactor every credential a migration file points at that the environment holds,
  * without requiring them: commands that only read the ledger print text that may quote a platform.
  */
 export async function registerConfigSecrets(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   for (const side of [config.source, config.target]) {
     const defaults = (await platform(side.platform)).credentialEnv;
-    for (const [key, variable] of Object.entries(defaults)) redactor.add(env[side.credentials[key]?.env ?? variable]);
+    for (const [key, variable] of Object.entries(defaults)) if (!IDENTITY_KEYS.has(key)) redactor.add(env[side.credentials[key]?.env ?? variable]);
   }
   redactor.add(ledgerCredentials(config, env).password);
 }
@@ -71,7 +82,7 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
   const targetPlatform = await platform(config.target.platform);
   const sourceCredentials = resolveCredentials('source', config.source, sourcePlatform.credentialEnv, env);
   const targetCredentials = resolveCredentials('target', config.target, targetPlatform.credentialEnv, env);
-  redactor.add(...Object.values(sourceCredentials), ...Object.values(targetCredentials));
+  redactor.add(...secretsOf(sourceCredentials), ...secretsOf(targetCredentials));
 
   const source = sourcePlatform.createConnector({
     url: config.source.url,

@@ -109,7 +109,7 @@ describe('helpdesk-migrator as an installed package', () => {
 
     const quick = await run('npx', npx(['quickstart', '--tickets', '20', '--no-progress']), app);
     expect(quick.code, quick.out.slice(-3000)).toBe(0);
-    expect(quick.stdout).toContain('reconciliation clean: nothing missing, mismatched or duplicated');
+    expect(quick.stdout).toContain('reconciliation clean: nothing missing, mismatched, duplicated or failed');
 
     type SandboxInfo = { url: string; env: Record<string, string> };
     const [source, target] = await Promise.all([
