@@ -1,7 +1,8 @@
 import type { TargetConnector } from '../../connectors/sdk/contract.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 
-async function isEmpty(entries: AsyncIterable<unknown>): Promise<boolean> {
+/** Whether a stream yields nothing (reads one item at most). */
+export async function isEmpty(entries: AsyncIterable<unknown>): Promise<boolean> {
   for await (const _ of entries) return false;
   return true;
 }

@@ -4,6 +4,7 @@ import type { Comment, EntityName, EntityTypes, Ticket } from '../../schemas/can
 import { checksum, htmlText, project } from '../../schemas/projection.ts';
 import type { IdMapEntry, LoadAction, Ledger } from '../ledger/ledger.ts';
 import type { IdMapCache } from './id-map-cache.ts';
+import { isEmpty } from './id-map-recovery.ts';
 import type { ReferenceResolver } from './reference-resolver.ts';
 
 /** A record the mapper planned, in source-ID space. */
@@ -125,10 +126,7 @@ export class Loader {
     if (!LOOK_FIRST_WITHOUT_ID_MAP.has(entity)) return Promise.resolve(false);
     let pending = this.lookFirst.get(entity);
     if (!pending) {
-      pending = (async () => {
-        for await (const _ of this.options.ledger.idMap(entity)) return false;
-        return true;
-      })();
+      pending = isEmpty(this.options.ledger.idMap(entity));
       this.lookFirst.set(entity, pending);
     }
     return pending;

@@ -1,33 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { HdmError } from '../../../../connectors/sdk/errors.ts';
-import { InProcessBus } from '../../../../services/bus/in-process-bus.ts';
-import { MemoryLedger } from '../../../../services/ledger/memory-ledger.ts';
 import { runDeltaPass } from '../../../../services/pipeline/delta.ts';
-import { runFullMigration, type PipelineDeps } from '../../../../services/pipeline/pipeline.ts';
-import { MemorySource, MemoryTarget, plainRules, sourceTicket, ticketPage } from '../../../helpers/memory-platform.ts';
-import { WatchedCheckpoints } from '../../../helpers/watched-checkpoints.ts';
+import { runFullMigration } from '../../../../services/pipeline/pipeline.ts';
+import { MemorySource, sourceTicket, ticketPage } from '../../../helpers/memory-platform.ts';
+import { memoryPipeline } from '../../../helpers/memory-pipeline.ts';
 
 const at = (day: number) => `2026-07-${String(day).padStart(2, '0')}T00:00:00Z`;
 
 describe('runDeltaPass: the cursor never moves past a failed record', () => {
   it('keeps its cursor before a change the target could not take, the next pass carries it, and a rejected record is recorded as failed before the cursor passes it', async () => {
     const source = new MemorySource();
-    const target = new MemoryTarget();
-    const ledger = new MemoryLedger({ migration: 'm' });
-    const checkpoints = new WatchedCheckpoints({ source, target, ledger });
-    const deps = (): PipelineDeps => ({
-      migration: 'm',
-      source,
-      target,
-      ledger,
-      bus: new InProcessBus(),
-      checkpoints,
-      rules: plainRules(target),
-      entities: ['ticket'],
-      loaderConcurrency: 4,
-      overlapSeconds: 0,
-      defaultAgentEmail: null,
-    });
+    const { target, ledger, checkpoints, deps } = memoryPipeline(source);
     source.pages.ticket = [ticketPage('p1', [sourceTicket('1', at(1), { subject: 'First' }), sourceTicket('2', at(1))])];
     await runFullMigration(deps());
 

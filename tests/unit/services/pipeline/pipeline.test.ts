@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HdmError } from '../../../../connectors/sdk/errors.ts';
-import { InProcessBus } from '../../../../services/bus/in-process-bus.ts';
-import { MemoryLedger } from '../../../../services/ledger/memory-ledger.ts';
-import { runFullMigration, type PipelineDeps } from '../../../../services/pipeline/pipeline.ts';
-import { MemorySource, MemoryTarget, plainRules, sourceTicket, ticketPage } from '../../../helpers/memory-platform.ts';
-import { WatchedCheckpoints } from '../../../helpers/watched-checkpoints.ts';
+import { runFullMigration } from '../../../../services/pipeline/pipeline.ts';
+import { MemorySource, sourceTicket, ticketPage, type MemoryTarget } from '../../../helpers/memory-platform.ts';
+import { memoryPipeline } from '../../../helpers/memory-pipeline.ts';
 
 const at = (day: number) => `2026-06-${String(day).padStart(2, '0')}T00:00:00Z`;
 
@@ -16,22 +14,7 @@ function world() {
     ticketPage('p2', [sourceTicket('3', at(2)), sourceTicket('4', at(2))]),
     ticketPage('p3', [sourceTicket('5', at(3)), sourceTicket('6', at(3))]),
   ];
-  const target = new MemoryTarget();
-  const ledger = new MemoryLedger({ migration: 'm' });
-  const checkpoints = new WatchedCheckpoints({ source, target, ledger });
-  const deps = (): PipelineDeps => ({
-    migration: 'm',
-    source,
-    target,
-    ledger,
-    bus: new InProcessBus(),
-    checkpoints,
-    rules: plainRules(target),
-    entities: ['ticket'],
-    loaderConcurrency: 4,
-    overlapSeconds: 0,
-    defaultAgentEmail: null,
-  });
+  const { target, ledger, checkpoints, deps } = memoryPipeline(source);
   return { source, target, ledger, checkpoints, deps };
 }
 
