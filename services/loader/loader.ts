@@ -49,9 +49,14 @@ export interface LoaderOptions {
 
 /**
  * Writes whose outcome stayed unknown this many times in a row fail the record (its intent stays for
- * the next run). Each round appends only the comments still missing, so rounds grow shorter.
+ * the next run). Each round appends only the comments still missing, so rounds grow shorter; a ticket
+ * gets one more round per comment, because each comment is its own request that can lose its answer
+ * and a long thread on a flaky link otherwise runs out of rounds while still making progress.
  */
 const UNKNOWN_OUTCOME_ROUNDS = 5;
+
+const unknownOutcomeRounds = (record: unknown): number =>
+  UNKNOWN_OUTCOME_ROUNDS + (Array.isArray((record as { comments?: unknown }).comments) ? (record as { comments: unknown[] }).comments.length : 0);
 
 const isUnknownOutcome = (err: unknown): err is HdmError => err instanceof HdmError && err.code === 'OUTCOME_UNKNOWN';
 
@@ -282,12 +287,13 @@ export class Loader {
     const { entity, sourceId } = planned;
     // The target record a create with an unknown outcome turned out to have made: completed by updates.
     let made: string | null = null;
+    const rounds = unknownOutcomeRounds(record);
     for (let round = 1; ; round++) {
       try {
         if (made !== null) return { action: 'created', ref: await this.update(entity, made, record, null, undefined), created: true };
         return await this.writeOnce(planned, record, sum, plannedSum);
       } catch (err) {
-        if (!isUnknownOutcome(err) || round >= UNKNOWN_OUTCOME_ROUNDS) throw err;
+        if (!isUnknownOutcome(err) || round >= rounds) throw err;
       }
       if (made !== null) continue;
       const known = await this.options.ids.get(entity, sourceId);

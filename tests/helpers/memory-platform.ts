@@ -68,6 +68,11 @@ export class MemoryTarget extends MemoryPlatform {
   beforeWrite: WriteHook | null = null;
   /** After a write was carried out, before its answer: a throw here is an answer lost on the way back. */
   afterWrite: WriteHook | null = null;
+  /**
+   * After each comment an update appended, before the next: a throw here is one comment request whose
+   * answer was lost, the comments before it staying on the target (as with one request per note).
+   */
+  afterComment: ((targetId: string, commentSourceId: string) => void) | null = null;
   readonly calls: { op: 'create' | 'update'; entity: EntityName; sourceId: string }[] = [];
 
   private table(entity: EntityName): Map<string, Stored> {
@@ -130,7 +135,15 @@ export class MemoryTarget extends MemoryPlatform {
     // As the contract says: fields replaced, only comments not already there appended.
     const existing = entity === 'ticket' ? (stored.record as Ticket).comments : [];
     const written = this.withTargetComments(entity, record, context.knownChildren, existing);
-    stored.record = written.record;
+    if (this.afterComment && entity === 'ticket') {
+      const all = (written.record as Ticket).comments;
+      stored.record = { ...written.record, comments: all.slice(0, existing.length) } as EntityTypes[E];
+      for (const [sourceId, id] of Object.entries(written.children)) {
+        if (sourceId in context.knownChildren) continue;
+        (stored.record as Ticket).comments.push(all.find((c) => c.sourceId === id)!);
+        this.afterComment(targetId, sourceId);
+      }
+    } else stored.record = written.record;
     await this.afterWrite?.('update', entity, record, targetId);
     return { targetId, children: written.children };
   }) as Connector['update'];

@@ -67,6 +67,26 @@ describe('Loader: exactly one target record per source record', () => {
     expect(entry).toMatchObject({ targetId: onTarget[0].targetId, created: true });
     expect(Object.keys(entry.children).sort()).toEqual(['8-1', '8-2']);
   });
+  it('completes a long thread whose every note lost its first answer, each note once (regression: failed after 5 rounds)', async () => {
+    const ledger = new MemoryLedger({ migration: 'm' });
+    const target = new MemoryTarget();
+    const loader = loaderFor(target, ledger);
+    await loader.load(planned(sourceTicket('11', '2026-05-01T00:00:00Z', { comments: [['11-0', 'opening']] })));
+    const thread: [string, string][] = Array.from({ length: 9 }, (_, i) => [`11-${i}`, i === 0 ? 'opening' : `note ${i}`]);
+    // One request per note, as Freshdesk and RT take them: each note's first answer is lost after the
+    // platform stored it, so every round gets exactly one note further.
+    const answered = new Set<string>();
+    target.afterComment = (_targetId, commentId) => {
+      if (answered.has(commentId)) return;
+      answered.add(commentId);
+      throw new HdmError('OUTCOME_UNKNOWN', `POST /tickets/11/notes: no answer for ${commentId}`);
+    };
+    const result = await loader.load(planned(sourceTicket('11', '2026-05-02T00:00:00Z', { comments: thread })));
+    expect(result).toMatchObject({ outcome: 'loaded', action: 'updated' });
+    const onTarget = target.byStamp('ticket', 'memsrc:11');
+    expect(onTarget).toHaveLength(1);
+    expect(bodies(onTarget[0])).toEqual(thread.map(([, body]) => body));
+  });
 });
 
 describe('Loader: newest wins, history kept', () => {
