@@ -17,7 +17,8 @@ export interface PlannedRecord<E extends EntityName = EntityName> {
 }
 
 export type LoadResult =
-  | { outcome: 'loaded'; action: LoadAction; targetId: string; notes: string[]; rule: string | null }
+  /** `retry`: the record's latest load before this run had failed; this load takes it up again. */
+  | { outcome: 'loaded'; action: LoadAction; targetId: string; notes: string[]; rule: string | null; retry?: boolean }
   | { outcome: 'failed'; error: HdmError };
 
 /**
@@ -52,6 +53,9 @@ export interface LoaderOptions {
  * the next run). Each round appends only the comments still missing, so rounds grow shorter.
  */
 const UNKNOWN_OUTCOME_ROUNDS = 5;
+
+/** Failed records read to tell a run's retries from its new changes; beyond them a retry counts as a change. */
+const PRIOR_FAILURES_READ = 200_000;
 
 const isUnknownOutcome = (err: unknown): err is HdmError => err instanceof HdmError && err.code === 'OUTCOME_UNKNOWN';
 
@@ -119,8 +123,19 @@ export class Loader {
   private readonly lookFirst = new Map<EntityName, Promise<boolean>>();
   /** Target records this loader found by natural key or created, so two source records never claim one. */
   private readonly claimed = new Set<string>();
+  private readonly startedAt = Date.now();
+  /** Records whose latest load had failed before this loader began (its run's retries), read once. */
+  private priorFailures: Promise<Set<string>> | null = null;
 
   constructor(private readonly options: LoaderOptions) {}
+
+  private failedBefore(entity: EntityName, sourceId: string): Promise<boolean> {
+    this.priorFailures ??= this.options.ledger
+      .failures(PRIOR_FAILURES_READ)
+      .then((rows) => new Set(rows.filter((r) => Date.parse(r.lastAttemptAt) < this.startedAt).map((r) => `${r.entity}:${r.sourceId}`)))
+      .catch(() => new Set<string>());
+    return this.priorFailures.then((set) => set.has(`${entity}:${sourceId}`));
+  }
 
   private looksFirst(entity: EntityName): Promise<boolean> {
     if (!LOOK_FIRST_WITHOUT_ID_MAP.has(entity)) return Promise.resolve(false);
@@ -185,7 +200,8 @@ export class Loader {
         }),
       );
       await Promise.all(written);
-      return { outcome: 'loaded', action, targetId: ref.targetId, notes: [...planned.notes, ...notes], rule: rule ?? null };
+      const retry = await this.failedBefore(entity, sourceId);
+      return { outcome: 'loaded', action, targetId: ref.targetId, notes: [...planned.notes, ...notes], rule: rule ?? null, retry };
     } catch (err) {
       const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
       if (STOPS_THE_RUN.has(error.code)) throw error;
