@@ -11,6 +11,7 @@ import { ledgerCredentials, openRuntime, stateDirOf } from '../runtime/runtime.t
 import { redactor } from '../runtime/redact.ts';
 import { addUnmatched, formatPreflight, preflight } from '../mapper/preflight.ts';
 import { Progress } from './progress.ts';
+import type { Readiness } from '../api/cutover.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 
 export interface Output {
@@ -47,6 +48,13 @@ export function formatReconciliation(report: VerifyReport): string {
   const apart = accepted ? ` (${accepted} accepted failure${accepted === 1 ? '' : 's'} counted apart: hdm failures lists who accepted them and why)` : '';
   lines.push('', report.clean ? `reconciliation clean: nothing missing, mismatched, duplicated or failed${apart}` : `reconciliation NOT clean${apart}`);
   return lines.join('\n');
+}
+
+/** The cutover verdict, one line per check, the verdict last. */
+export function formatReadiness(r: Readiness): string {
+  const lines = r.checks.map((c) => `  ${c.ok ? 'ok  ' : c.blocking ? 'FAIL' : 'warn'}  ${c.check.padEnd(15)} ${c.detail}${c.at ? ` (${c.at})` : ''}`);
+  const verdict = r.verdict === 'ready' ? 'ready to cut over' : r.verdict === 'verify-again' ? 'verify again: the target changed since the latest verification (hdm verify)' : 'not ready';
+  return [...lines, '', `verdict: ${verdict}`].join('\n');
 }
 
 function formatRun(result: RunResult, progress: Progress, seconds: number): string {

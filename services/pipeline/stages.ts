@@ -110,7 +110,7 @@ export function loaderStage(deps: LoaderStageDeps): Handler<PlannedMessage> {
     const weight = planned.op === 'delete' ? 1 : canonicalWeight({ ...planned, op: 'upsert' } as Envelope);
     if (result.outcome === 'loaded') {
       const retry = result.retry === true;
-      const lagMs = retry || (result.action !== 'created' && result.action !== 'updated') ? null : changeLag(planned.updatedAt, message.headers[SEEN_HEADER]);
+      const lagMs = retry || (result.action !== 'created' && result.action !== 'updated') ? null : changeLag(planned.updatedAt, message.headers[SEEN_HEADER], result.previousReadAt ?? null);
       deps.onLoaded?.(planned.entity, { action: result.action, rule: result.rule, lagMs, retry }, weight);
     } else {
       deps.logger?.warn({ runId, entity: planned.entity, sourceId: planned.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
@@ -120,12 +120,16 @@ export function loaderStage(deps: LoaderStageDeps): Handler<PlannedMessage> {
 }
 
 /**
- * Lag of a change loaded now: from its update time at the source, which is when an export shows it,
- * but never from before the pipeline first had it in hand when the source's clock runs ahead of ours.
+ * Lag of a change loaded now, from when it became visible at the source: its update time, which is
+ * when an export shows it. A change older than the previous run's read was not visible to that read
+ * (it showed up late, or was read again): its lag runs from when the pipeline first had it in hand.
+ * Neither is before it was in hand when the source's clock runs ahead of ours.
  */
-export function changeLag(updatedAt: string, seenAtHeader: string | undefined, now = Date.now()): number | null {
+export function changeLag(updatedAt: string, seenAtHeader: string | undefined, previousReadAt: number | null, now = Date.now()): number | null {
   const changed = Date.parse(updatedAt);
-  const seen = Number(seenAtHeader);
-  const from = Number.isFinite(seen) && seen > 0 ? (Number.isFinite(changed) ? Math.min(changed, seen) : seen) : changed;
-  return Number.isFinite(from) ? Math.max(0, now - from) : null;
+  const seen = Number(seenAtHeader) > 0 ? Number(seenAtHeader) : null;
+  let from = Number.isFinite(changed) ? changed : seen;
+  if (from === null) return null;
+  if (seen !== null && (from > seen || (previousReadAt !== null && from < previousReadAt))) from = seen;
+  return Math.max(0, now - from);
 }
