@@ -268,7 +268,7 @@ function showUnavailable(name, err) {
   const box = $('#unavailable');
   box.hidden = false;
   box.textContent = busy
-    ? `Migration "${name}" cannot be shown now: ${err.detail} It is tried again every few seconds.`
+    ? `Migration "${name}" cannot be shown now: ${err.detail.replace(/\.?$/, ".")} It is tried again every few seconds.`
     : `Migration "${name}" cannot be shown now: ${err.message}`;
   const badge = $('#connection');
   badge.textContent = busy ? 'busy' : 'offline';

@@ -82,6 +82,8 @@ export function buildProgram(): Command {
     .description('helpdesk-migrator: move a whole helpdesk between platforms and prove nothing was lost or duplicated')
     .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
+    // Options of a command are read after it, not by its parent: `hdm failures accept … -c m.yaml`.
+    .enablePositionalOptions()
     .configureOutput({ outputError: (text, write) => write(text) })
     // Set before the subcommands are added, which inherit it: commander throws instead of exiting with 1.
     .exitOverride((err) => {
@@ -264,6 +266,8 @@ export function buildProgram(): Command {
   const failures = program
     .command('failures')
     .description('list records whose latest load attempt failed, with the reason and any acceptance; accept or withdraw named failures')
+    // Its own options only before a subcommand: `hdm failures accept … -c m.yaml` gives -c to accept.
+    .enablePositionalOptions()
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
     .addOption(new Option('--limit <n>', 'rows').default(50).argParser(int('--limit', 1)))
     .option('--json', 'JSON output')
