@@ -95,8 +95,10 @@ export interface LoaderStageDeps {
   /** The run of messages without a run header. */
   runId: string;
   logger?: Logger;
-  /** After each load, with the canonical records it counts for. */
-  /** `lagMs`: for a new change, from when it became visible at the source to now; null for a retry of an earlier failure (`retry`). */
+  /**
+   * After each load, with the canonical records it counts for. `lagMs`: for a new change, from when it
+   * became visible at the source to now; null for a retry of an earlier failure (`retry`) and for loads that wrote nothing new.
+   */
   onLoaded?(entity: EntityName, result: { action: string; rule: string | null; lagMs: number | null; retry: boolean }, weight: number): void;
   onFailed?(entity: EntityName, error: HdmError): void;
 }

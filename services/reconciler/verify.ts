@@ -143,7 +143,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
         const actual = partial === undefined ? undefined : onTarget.get(partial);
         if (partial !== undefined && actual !== undefined && (expected === null || expected !== actual)) {
           stats.mismatched += 1;
-          issue('mismatched', sourceId, partial, `partly written: its latest load failed (${reason})`, expected ?? '', actual);
+          issue('mismatched', sourceId, partial, `on the target as ${partial}, not as the source has it: its latest load failed (${reason})`, expected ?? '', actual);
           return;
         }
         issue('failed', sourceId, partial ?? '', reason);
