@@ -1,7 +1,7 @@
 // The cutover dashboard: reads the API with a bearer token, redraws on server-sent events.
 const $ = (selector) => document.querySelector(selector);
 const SVG = 'http://www.w3.org/2000/svg';
-const state = { token: null, migration: null, data: null, throughput: [], teamZones: [], stream: null, refresh: null };
+const state = { token: null, migration: null, data: null, throughput: [], teamZones: [], stream: null, refresh: null, ticker: null, retry: null, verification: null };
 
 // --- time, in the viewer's zone and the team's ---
 const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -40,7 +40,11 @@ async function api(path, init = {}) {
   }
   if (!res.ok) {
     const body = await res.json().catch(() => ({}));
-    throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`);
+    const error = new Error(body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`);
+    error.status = res.status;
+    error.code = body.error?.code ?? null;
+    error.detail = body.error?.message ?? '';
+    throw error;
   }
   return res;
 }
@@ -67,10 +71,34 @@ const num = (value, bad = false, cls = '') => {
   return td;
 };
 
+const ago = (seconds) => {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
+  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h ago`;
+};
+
+function renderVerificationAge() {
+  const v = state.verification;
+  const box = $('#verification-age');
+  if (!v) {
+    box.textContent = 'no verification yet';
+    box.className = 'stale';
+    return;
+  }
+  box.textContent = `verification ${v.verifyId} ran ${ago((Date.now() - Date.parse(v.checkedAt)) / 1000)} (${fmt(v.checkedAt, viewerZone)})${v.stale ? ': the target changed since, verify again' : ''}`;
+  box.className = v.stale ? 'stale' : '';
+  box.title = state.teamZones.map((z) => `${shortZone(z)}: ${fmt(v.checkedAt, z)}`).join('\n');
+}
+
 function renderReadiness(readiness) {
   const verdict = $('#verdict');
-  verdict.textContent = readiness.ready ? 'ready to cut over' : 'not ready';
-  verdict.className = readiness.ready ? 'ready' : 'not-ready';
+  const kind = readiness.verdict ?? (readiness.ready ? 'ready' : 'not-ready');
+  verdict.textContent = kind === 'ready' ? 'ready to cut over' : kind === 'verify-again' ? 'verify again' : 'not ready';
+  verdict.className = kind;
+  state.verification = readiness.verification ?? null;
+  renderVerificationAge();
   $('#checks').replaceChildren(
     ...readiness.checks.map((c) => {
       const li = document.createElement('li');
@@ -94,6 +122,7 @@ function renderEntities(recon) {
         num(e.missing, true, 'missing'),
         num(e.mismatched, true, 'mismatched'),
         num(e.failed, true, 'failed'),
+        num(e.accepted ?? 0, false, 'accepted'),
         num(e.filtered, false, 'filtered'),
         num(e.notAttempted, false, 'pending'),
       );
@@ -122,9 +151,24 @@ function renderLive(progress, job) {
 function renderFailures(failures) {
   $('#failures tbody').replaceChildren(
     ...(failures.length
-      ? failures.map((f) => row([timeCell(f.lastAttemptAt), f.entity, f.sourceId, f.errorCode, f.errorMessage, f.attempts]))
+      ? failures.map((f) => {
+          const tr = row([timeCell(f.lastAttemptAt), f.entity, f.sourceId, f.errorCode, f.errorMessage, f.attempts, f.accepted ? `accepted by ${f.accepted.by}: ${f.accepted.reason}` : 'no']);
+          tr.dataset.record = `${f.entity}:${f.sourceId}`;
+          tr.className = f.accepted ? 'accepted' : 'failing';
+          return tr;
+        })
       : [row(['no failures'])]),
   );
+}
+
+/** Marks the listed failures an operator accepted since the list was drawn (a summary event carries the acceptances). */
+function markAccepted(acceptances) {
+  const byRecord = new Map(acceptances.map((a) => [`${a.entity}:${a.sourceId}`, a]));
+  for (const tr of document.querySelectorAll('#failures tbody tr[data-record]')) {
+    const a = byRecord.get(tr.dataset.record);
+    tr.className = a ? 'accepted' : 'failing';
+    tr.lastElementChild.textContent = a ? `accepted by ${a.acceptedBy}: ${a.reason}` : 'no';
+  }
 }
 
 function renderRuns(runs) {
@@ -179,6 +223,7 @@ function drawCharts() {
 }
 
 function render(data) {
+  showAvailable();
   state.data = data;
   state.teamZones = data.migration.dashboard.timeZones || [];
   state.throughput = data.throughput.slice();
@@ -191,8 +236,70 @@ function render(data) {
   drawCharts();
 }
 
+/** Empties everything drawn from a migration: nothing of one may stay on the page under another's name. */
+function clearMigration() {
+  state.data = null;
+  state.throughput = [];
+  state.verification = null;
+  for (const id of ['#entities', '#live', '#failures', '#runs']) $(`${id} tbody`).replaceChildren();
+  $('#checks').replaceChildren();
+  $('#verified-at').textContent = '';
+  $('#verification-age').textContent = '';
+  $('#job').textContent = '';
+  $('#canonical').textContent = '';
+  $('#throughput').replaceChildren();
+  $('#lag').replaceChildren();
+  $('#verdict').textContent = '…';
+  $('#verdict').className = '';
+}
+
+function showAvailable() {
+  $('#unavailable').hidden = true;
+  $('#unavailable').textContent = '';
+}
+
+function showUnavailable(name, err) {
+  clearMigration();
+  state.stream?.abort();
+  state.stream = null;
+  const busy = err.code === 'LEDGER_BUSY';
+  $('#verdict').textContent = busy ? 'busy: unavailable while another migration runs' : 'unavailable';
+  $('#verdict').className = busy ? 'busy' : 'unavailable';
+  const box = $('#unavailable');
+  box.hidden = false;
+  box.textContent = busy
+    ? `Migration "${name}" cannot be shown now: ${err.detail.replace(/\.?$/, ".")} It is tried again every few seconds.`
+    : `Migration "${name}" cannot be shown now: ${err.message}`;
+  const badge = $('#connection');
+  badge.textContent = busy ? 'busy' : 'offline';
+  badge.className = 'pill off';
+  clearTimeout(state.retry);
+  state.retry = setTimeout(() => state.migration === name && showMigration(), 5000);
+}
+
 async function loadDashboard() {
-  render(await getJson(`/api/migrations/${encodeURIComponent(state.migration)}/dashboard`));
+  const name = state.migration;
+  let data;
+  try {
+    data = await getJson(`/api/migrations/${encodeURIComponent(name)}/dashboard`);
+  } catch (err) {
+    // An answer for a migration no longer selected is dropped either way.
+    if (state.migration === name && err.message !== 'unauthorized') showUnavailable(name, err);
+    throw err;
+  }
+  if (state.migration !== name) return false;
+  render(data);
+  return true;
+}
+
+/** Shows the selected migration, following its events once its data is on the page; retried while it is unavailable. */
+async function showMigration() {
+  clearTimeout(state.retry);
+  try {
+    if (await loadDashboard()) followEvents();
+  } catch {
+    // showUnavailable has said why and tries again.
+  }
 }
 
 // --- live updates: server-sent events read through fetch, so the token travels in a header, never in a URL ---
@@ -222,7 +329,8 @@ async function followEvents() {
           if (line.startsWith('event: ')) type = line.slice(7);
           else if (line.startsWith('data: ')) data += line.slice(6);
         }
-        if (data) onEvent(type, JSON.parse(data));
+        // A stream left behind by a switch of migration draws nothing.
+        if (data && state.stream === controller && state.migration === name) onEvent(type, JSON.parse(data));
       }
     }
   } catch (err) {
@@ -234,6 +342,7 @@ async function followEvents() {
 }
 
 function onEvent(type, data) {
+  if (!state.data) return;
   if (type === 'progress') {
     renderLive(data, data.job);
     if (data.sample && data.job && data.job.status === 'running') {
@@ -244,6 +353,7 @@ function onEvent(type, data) {
   } else if (type === 'summary') {
     renderEntities(data.reconciliation);
     renderReadiness(data.readiness);
+    if (data.reconciliation.acceptances) markAccepted(data.reconciliation.acceptances);
     // The runs table moves with the rest, the running run included, not only when a job ends.
     if (data.runs) renderRuns(data.runs);
   } else if (type === 'job') {
@@ -324,21 +434,25 @@ async function start() {
   select.onchange = () => {
     state.migration = select.value;
     history.replaceState(null, '', `?migration=${encodeURIComponent(state.migration)}`);
-    loadDashboard().then(followEvents);
+    state.stream?.abort();
+    state.stream = null;
+    clearMigration();
+    showMigration();
   };
   const name = () => encodeURIComponent(state.migration);
   $('#report-json').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report`, `${state.migration}-report.json`));
   $('#report-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=entities`, `${state.migration}-entities.csv`));
   $('#failures-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=failures`, `${state.migration}-failures.csv`));
-  await loadDashboard();
-  followEvents();
+  await showMigration();
   setupQueries().catch(() => {});
   clearInterval(state.refresh);
+  clearInterval(state.ticker);
   // Ages of delta passes and the clocks move without events.
   state.refresh = setInterval(() => {
     drawClocks();
-    loadDashboard().catch(() => {});
+    if (state.data) loadDashboard().catch(() => {});
   }, 30_000);
+  state.ticker = setInterval(renderVerificationAge, 5_000);
 }
 
 // A token may arrive in the URL fragment (never sent to the server); it is moved to this tab's storage.

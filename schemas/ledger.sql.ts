@@ -84,6 +84,17 @@ export const LEDGER_TABLES: readonly string[] = [
     checked_at DateTime64(3, 'UTC')
   ) ENGINE = MergeTree ORDER BY (migration, verify_id, entity, source_id)`,
 
+  // An operator's acceptance of a failed record, with who and why; the latest row per record wins (withdrawn = 1 takes it back).
+  `CREATE TABLE IF NOT EXISTS failure_acceptances (
+    migration String,
+    entity LowCardinality(String),
+    source_id String,
+    accepted_by String,
+    reason String,
+    withdrawn UInt8,
+    accepted_at DateTime64(3, 'UTC')
+  ) ENGINE = ReplacingMergeTree(accepted_at) ORDER BY (migration, entity, source_id)`,
+
   // The latest attempt per record decides its outcome: a failure later fixed by a re-run counts as loaded.
   `CREATE VIEW IF NOT EXISTS latest_outcomes AS
     SELECT migration, entity, source_id,

@@ -13,6 +13,8 @@ import { collectMetrics, renderPrometheus } from './metrics.ts';
 import { MigrationRegistry, type MigrationEvent, type MigrationHandle } from './migrations.ts';
 import { PLANNED_RUN_KINDS, RUN_KINDS } from './run-kinds.ts';
 import { loadSavedQueries } from './saved-queries.ts';
+import { acceptFailures, failuresWithAcceptances, withdrawAcceptances } from '../reconciler/acceptance.ts';
+import { ENTITIES } from '../../schemas/canonical.ts';
 import { ROLES, roleAtLeast, TokenStore, type Role, type TokenInfo } from './tokens.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -224,7 +226,28 @@ export function buildApi(options: ApiOptions): Api {
     const h = handleOf(req);
     const { limit } = parse(failuresQuery, req.query, 'query');
     const runtime = await h.open();
-    return { failures: await runtime.ledger.failures(limit) };
+    return { failures: await failuresWithAcceptances(runtime.ledger, limit) };
+  });
+
+  // An operator accepts named failures with a reason; the token's label (else its id) says who.
+  const recordsBody = z.array(z.object({ entity: z.enum(ENTITIES), sourceId: z.string().min(1).max(200) }).strict()).min(1).max(1000);
+  const acceptBody = z.object({ records: recordsBody, reason: z.string().trim().min(3, 'a reason of at least 3 characters').max(1000) }).strict();
+  const who = (req: FastifyRequest) => (req.token!.label ? `${req.token!.label} (token ${req.token!.id})` : `token ${req.token!.id}`);
+  app.post('/api/migrations/:name/failures/accept', { config: { role: 'operator' } }, async (req) => {
+    const h = handleOf(req);
+    const body = parse(acceptBody, req.body, 'body');
+    const runtime = await h.open();
+    const accepted = await acceptFailures(runtime.ledger, body.records, { by: who(req), reason: body.reason });
+    h.emit({ type: 'summary', data: await summaryOf(h) });
+    return { accepted };
+  });
+  app.post('/api/migrations/:name/failures/withdraw', { config: { role: 'operator' } }, async (req) => {
+    const h = handleOf(req);
+    const body = parse(z.object({ records: recordsBody }).strict(), req.body, 'body');
+    const runtime = await h.open();
+    const withdrawn = await withdrawAcceptances(runtime.ledger, body.records, who(req));
+    h.emit({ type: 'summary', data: await summaryOf(h) });
+    return { withdrawn };
   });
 
   app.get('/api/migrations/:name/dashboard', async (req) => {
@@ -237,7 +260,7 @@ export function buildApi(options: ApiOptions): Api {
       now: new Date().toISOString(),
       reconciliation: recon,
       readiness: readiness(runs, recon, h.config.dashboard),
-      failures: await runtime.ledger.failures(20),
+      failures: await failuresWithAcceptances(runtime.ledger, 20),
       runs: runs.slice(-20),
       lag: runs.filter((r) => r.kind === 'delta' && r.status === 'succeeded').slice(-200).map((r) => ({ at: r.finishedAt ?? r.startedAt, ...(lagOf(r) ?? { p50: 0, p95: 0 }) })),
       throughput: h.progress.history(),
@@ -262,14 +285,14 @@ export function buildApi(options: ApiOptions): Api {
     const recon: Reconciliation = await reconciliation(runtime.ledger);
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
     if (q.format === 'json') {
-      const failures = await runtime.ledger.failures(q.limit);
+      const failures = await failuresWithAcceptances(runtime.ledger, q.limit);
       return reply
         .header('content-disposition', `attachment; filename="${h.name}-report-${stamp}.json"`)
         .send({ migration: h.name, generatedAt: new Date().toISOString(), readiness: readiness(runs, recon, h.config.dashboard), ...recon, failures, runs });
     }
     let csv: string;
     if (q.part === 'entities') {
-      csv = toCsv(['entity', 'source', 'loaded', 'missing', 'mismatched', 'duplicates', 'failed', 'filtered', 'notAttempted'], recon.entities as unknown as Record<string, unknown>[]);
+      csv = toCsv(['entity', 'source', 'loaded', 'missing', 'mismatched', 'duplicates', 'failed', 'accepted', 'filtered', 'notAttempted'], recon.entities as unknown as Record<string, unknown>[]);
     } else if (q.part === 'failures') {
       csv = toCsv(['entity', 'sourceId', 'errorCode', 'errorMessage', 'attempts', 'lastAttemptAt'], (await runtime.ledger.failures(q.limit)) as unknown as Record<string, unknown>[]);
     } else {

@@ -11,6 +11,7 @@ import { ledgerCredentials, openRuntime, stateDirOf } from '../runtime/runtime.t
 import { redactor } from '../runtime/redact.ts';
 import { addUnmatched, formatPreflight, preflight } from '../mapper/preflight.ts';
 import { Progress } from './progress.ts';
+import type { Readiness } from '../api/cutover.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 
 export interface Output {
@@ -31,7 +32,7 @@ export function exitCodeOf(error: HdmError): number {
   return 1;
 }
 
-const COLUMNS = ['source', 'loaded', 'missing', 'mismatched', 'failed', 'duplicates', 'filtered'] as const;
+const COLUMNS = ['source', 'loaded', 'missing', 'mismatched', 'failed', 'accepted', 'duplicates', 'filtered'] as const;
 
 export function formatReconciliation(report: VerifyReport): string {
   const header = ['entity'.padEnd(14), ...COLUMNS.map((c) => c.padStart(12))].join('');
@@ -43,8 +44,17 @@ export function formatReconciliation(report: VerifyReport): string {
     lines.push('', 'issues (first of each entity):');
     for (const i of report.issues) lines.push(`  ${i.status.padEnd(10)} ${i.entity} ${i.sourceId}${i.targetId ? ` → ${i.targetId}` : ''}: ${i.detail}`);
   }
-  lines.push('', report.clean ? 'reconciliation clean: nothing missing, mismatched, duplicated or failed' : 'reconciliation NOT clean');
+  const accepted = Object.values(report.entities).reduce((n, e) => n + (e?.accepted ?? 0), 0);
+  const apart = accepted ? ` (${accepted} accepted failure${accepted === 1 ? '' : 's'} counted apart: hdm failures lists who accepted them and why)` : '';
+  lines.push('', report.clean ? `reconciliation clean: nothing missing, mismatched, duplicated or failed${apart}` : `reconciliation NOT clean${apart}`);
   return lines.join('\n');
+}
+
+/** The cutover verdict, one line per check, the verdict last. */
+export function formatReadiness(r: Readiness): string {
+  const lines = r.checks.map((c) => `  ${c.ok ? 'ok  ' : c.blocking ? 'FAIL' : 'warn'}  ${c.check.padEnd(15)} ${c.detail}${c.at ? ` (${c.at})` : ''}`);
+  const verdict = r.verdict === 'ready' ? 'ready to cut over' : r.verdict === 'verify-again' ? 'verify again: the target changed since the latest verification (hdm verify)' : 'not ready';
+  return [...lines, '', `verdict: ${verdict}`].join('\n');
 }
 
 function formatRun(result: RunResult, progress: Progress, seconds: number): string {
@@ -148,7 +158,7 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
 function formatDelta(result: RunResult): string {
   const changed = Object.entries(result.counts)
     .filter(([, c]) => c.read > 0)
-    .map(([entity, c]) => `${entity} ${c.read} read/${c.created} new/${c.updated} updated${c.deleted ? `/${c.deleted} deleted` : ''}${c.conflicts ? `/${c.conflicts} conflicts` : ''}${c.failed ? `/${c.failed} FAILED` : ''}`);
+    .map(([entity, c]) => `${entity} ${c.read} read/${c.created} new/${c.updated} updated${c.deleted ? `/${c.deleted} deleted` : ''}${c.conflicts ? `/${c.conflicts} conflicts` : ''}${c.retries ? `/${c.retries} retried` : ''}${c.failed ? `/${c.failed} FAILED` : ''}`);
   const lag = result.lag ? ` · lag p50 ${(result.lag.p50 / 1000).toFixed(1)} s, p95 ${(result.lag.p95 / 1000).toFixed(1)} s` : '';
   return `${result.run.runId} ${result.run.status}: ${changed.length ? changed.join(', ') : 'no changes'}${lag}`;
 }

@@ -12,9 +12,12 @@ import { undoCommand } from './undo.command.ts';
 import { estimateCommand } from './estimate.command.ts';
 import { duration } from './duration.ts';
 import { repairCommand } from './repair.command.ts';
+import { userInfo } from 'node:os';
+import { acceptFailures, failuresWithAcceptances, parseRecordRef, withdrawAcceptances, type RecordRef } from '../reconciler/acceptance.ts';
+import { reconciliation, readiness } from '../api/cutover.ts';
 
 export { duration };
-import { deltaCommand, exitCodeOf, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
+import { deltaCommand, exitCodeOf, formatReadiness, purgeCommand, loadConfigOrFail, migrateCommand, PLATFORM_NAMES, quickstartCommand, sandboxCommand, stdio, verifyCommand } from './commands.ts';
 
 const int = (name: string, min = 0) => (value: string) => {
   const n = Number(value);
@@ -22,8 +25,8 @@ const int = (name: string, min = 0) => (value: string) => {
   return n;
 };
 
-async function ledgerOf(configFile: string) {
-  const config = loadConfigOrFail(configFile);
+async function ledgerOf(configFile: string, loaded?: Readonly<MigrationConfig>) {
+  const config = loaded ?? loadConfigOrFail(configFile);
   await registerConfigSecrets(config);
   const { username, password } = ledgerCredentials(config);
   return openLedger({
@@ -79,6 +82,8 @@ export function buildProgram(): Command {
     .description('helpdesk-migrator: move a whole helpdesk between platforms and prove nothing was lost or duplicated')
     .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
+    // Options of a command are read after it, not by its parent: `hdm failures accept … -c m.yaml`.
+    .enablePositionalOptions()
     .configureOutput({ outputError: (text, write) => write(text) })
     // Set before the subcommands are added, which inherit it: commander throws instead of exiting with 1.
     .exitOverride((err) => {
@@ -258,19 +263,89 @@ export function buildProgram(): Command {
       }
     });
 
-  program
+  const failures = program
     .command('failures')
-    .description('list records whose latest load attempt failed, with the reason')
+    .description('list records whose latest load attempt failed, with the reason and any acceptance; accept or withdraw named failures')
+    // Its own options only before a subcommand: `hdm failures accept … -c m.yaml` gives -c to accept.
+    .enablePositionalOptions()
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
     .addOption(new Option('--limit <n>', 'rows').default(50).argParser(int('--limit', 1)))
     .option('--json', 'JSON output')
     .action(async (opts) => {
       const ledger = await ledgerOf(opts.config);
       try {
-        const rows = await ledger.failures(opts.limit);
+        const rows = await failuresWithAcceptances(ledger, opts.limit);
         if (opts.json) stdio.out(JSON.stringify(rows, null, 2));
         else if (rows.length === 0) stdio.out('no failures');
-        else for (const r of rows) stdio.out(`${r.entity} ${r.sourceId}: ${r.errorCode} ${r.errorMessage} (${r.attempts} attempts)`);
+        else {
+          for (const r of rows) {
+            const accepted = r.accepted ? ` · ACCEPTED by ${r.accepted.by} at ${r.accepted.at}: ${r.accepted.reason}` : '';
+            stdio.out(`${r.entity} ${r.sourceId}: ${r.errorCode} ${r.errorMessage} (${r.attempts} attempts)${accepted}`);
+          }
+        }
+      } finally {
+        await ledger.close();
+      }
+    });
+  const records = (value: string, previous: RecordRef[] = []) => {
+    try {
+      return [...previous, parseRecordRef(value)];
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+  failures
+    .command('accept')
+    .description('accept named failed records as they are, with a reason: they count apart and no longer keep verify, the verdict or cutover from being clean')
+    .argument('<records...>', 'records as <entity>:<source id>, e.g. ticket:4312 kbArticle:77')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .requiredOption('--reason <text>', 'why these records may stay as they are (kept in the ledger)')
+    .option('--by <who>', 'who accepts them (default: the user running hdm)')
+    .option('--json', 'print the acceptances as JSON')
+    .action(async (refs: string[], opts) => {
+      const list = refs.reduce<RecordRef[]>((all, ref) => records(ref, all), []);
+      const ledger = await ledgerOf(opts.config);
+      try {
+        const rows = await acceptFailures(ledger, list, { by: opts.by ?? userInfo().username, reason: opts.reason });
+        if (opts.json) stdio.out(JSON.stringify(rows, null, 2));
+        else stdio.out(`accepted ${rows.length} failure${rows.length === 1 ? '' : 's'} as ${rows[0].acceptedBy}: ${rows.map((r) => `${r.entity}:${r.sourceId}`).join(', ')}`);
+      } finally {
+        await ledger.close();
+      }
+    });
+  failures
+    .command('withdraw')
+    .description('take acceptances back: the records count as failed again')
+    .argument('<records...>', 'records as <entity>:<source id>')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .option('--by <who>', 'who withdraws them (default: the user running hdm)')
+    .option('--json', 'print {"withdrawn": n} as JSON')
+    .action(async (refs: string[], opts) => {
+      const list = refs.reduce<RecordRef[]>((all, ref) => records(ref, all), []);
+      const ledger = await ledgerOf(opts.config);
+      try {
+        const withdrawn = await withdrawAcceptances(ledger, list, opts.by ?? userInfo().username);
+        stdio.out(opts.json ? JSON.stringify({ withdrawn }) : `withdrew ${withdrawn} acceptance${withdrawn === 1 ? '' : 's'}`);
+      } finally {
+        await ledger.close();
+      }
+    });
+
+  program
+    .command('cutover')
+    .description('the cutover verdict from the ledger: full run, delta lag, the latest verification (its age, and whether the target changed since), failures')
+    .requiredOption('-c, --config <file>', 'migration file (YAML)')
+    .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
+    .option('--json', 'print {"readiness": …, "reconciliation": …} as JSON')
+    .action(async (opts) => {
+      const config = configOf(opts.config, opts.clickhouseUrl);
+      const ledger = await ledgerOf(opts.config, config);
+      try {
+        const recon = await reconciliation(ledger);
+        const verdict = readiness(await ledger.runs(), recon, config.dashboard);
+        if (opts.json) stdio.out(JSON.stringify({ readiness: verdict, reconciliation: recon }, null, 2));
+        else stdio.out(formatReadiness(verdict));
+        process.exitCode = verdict.ready ? 0 : 1;
       } finally {
         await ledger.close();
       }

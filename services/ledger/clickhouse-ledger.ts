@@ -9,6 +9,7 @@ import { redactor } from '../../connectors/sdk/redact.ts';
 import type {
   DeadLetter,
   EntitySummary,
+  FailureAcceptance,
   FailureRow,
   IdMapEntry,
   LoadAttempt,
@@ -17,6 +18,7 @@ import type {
   RunInfo,
   RunProgress,
   SourceSeen,
+  TargetWrites,
   VerificationRow,
 } from './ledger.ts';
 
@@ -417,10 +419,64 @@ export class ClickHouseLedger implements Ledger {
     }));
   }
 
+  async acceptFailures(rows: FailureAcceptance[]): Promise<void> {
+    if (rows.length === 0) return;
+    // Written at once, not batched: an operator's decision is read back by the next request.
+    await this.client.insert({
+      table: 'failure_acceptances',
+      values: rows.map((r) => ({
+        migration: this.migration,
+        entity: r.entity,
+        source_id: r.sourceId,
+        accepted_by: r.acceptedBy,
+        reason: redactor.redact(r.reason),
+        withdrawn: r.withdrawn ? 1 : 0,
+        accepted_at: chTime(r.acceptedAt),
+      })),
+      format: 'JSONEachRow',
+    });
+  }
+
+  async acceptances(): Promise<(FailureAcceptance & { failing: boolean })[]> {
+    await this.flush();
+    const rows = await this.rows<Record<string, string | number>>(
+      `SELECT a.entity AS entity, a.source_id AS source_id, a.accepted_by AS accepted_by, a.reason AS reason, a.accepted_at AS accepted_at,
+         o.outcome = 'failed' AS failing
+       FROM (SELECT * FROM failure_acceptances FINAL WHERE migration = {migration:String} AND withdrawn = 0) AS a
+       LEFT JOIN (SELECT entity, source_id, outcome FROM latest_outcomes WHERE migration = {migration:String}) AS o
+         ON o.entity = a.entity AND o.source_id = a.source_id
+       ORDER BY entity, source_id`,
+    );
+    return rows.map((r) => ({
+      entity: String(r.entity),
+      sourceId: String(r.source_id),
+      acceptedBy: String(r.accepted_by),
+      reason: String(r.reason),
+      acceptedAt: isoTime(String(r.accepted_at)),
+      withdrawn: false,
+      failing: Number(r.failing) === 1,
+    }));
+  }
+
+  async targetWritesSince(since: string): Promise<TargetWrites> {
+    await this.flush();
+    const [row] = await this.rows<Record<string, string | number>>(
+      `SELECT countIf(wrote) AS writes, countIf(conflict) AS conflicts, max(attempt_at) AS last_at FROM (
+         SELECT attempt_at, outcome = 'loaded' AND action IN ('created', 'updated', 'matched', 'deleted') AS wrote,
+           startsWith(rule, 'conflict:') OR error_code = 'CONFLICT' AS conflict
+         FROM load_attempts WHERE migration = {migration:String} AND attempt_at > {since:DateTime64(3, 'UTC')})
+       WHERE wrote OR conflict`,
+      { since: chTime(since) },
+    );
+    const writes = Number(row?.writes ?? 0);
+    const conflicts = Number(row?.conflicts ?? 0);
+    return { writes, conflicts, lastAt: writes + conflicts > 0 && row?.last_at ? isoTime(String(row.last_at)) : null };
+  }
+
   /** Deletes every row of this migration from every table. */
   async purge(): Promise<void> {
     await this.flush();
-    for (const table of ['runs', 'source_records', 'id_map', 'load_attempts', 'dead_letters', 'verifications']) {
+    for (const table of ['runs', 'source_records', 'id_map', 'load_attempts', 'dead_letters', 'verifications', 'failure_acceptances']) {
       await this.client.command({
         query: `ALTER TABLE ${table} DELETE WHERE migration = {migration:String}`,
         query_params: { migration: this.migration },

@@ -85,7 +85,8 @@ export interface VerificationRow {
   entity: EntityName;
   sourceId: string;
   targetId: string;
-  status: 'ok' | 'missing' | 'mismatched' | 'duplicate' | 'failed' | 'filtered';
+  /** `accepted`: its latest load failed and an operator accepted that failure (see FailureAcceptance). */
+  status: 'ok' | 'missing' | 'mismatched' | 'duplicate' | 'failed' | 'accepted' | 'filtered';
   expectedChecksum: string;
   actualChecksum: string;
   detail: string;
@@ -98,6 +99,28 @@ export interface FailureRow {
   errorMessage: string;
   attempts: number;
   lastAttemptAt: string;
+}
+
+/** An operator's explicit acceptance that a record failed: it then no longer keeps the migration from being clean. */
+export interface FailureAcceptance {
+  entity: string;
+  sourceId: string;
+  /** Who accepted it (an API token's label, a CLI user). */
+  acceptedBy: string;
+  reason: string;
+  acceptedAt: string;
+  /** A withdrawn acceptance counts the failure as failed again. */
+  withdrawn: boolean;
+}
+
+/** What was written to the target since an instant: the loads of the ledger, and the conflicts a delta saw. */
+export interface TargetWrites {
+  /** Loads that wrote to the target (created, updated, matched, deleted). */
+  writes: number;
+  /** Records a delta's conflict check found changed on the target. */
+  conflicts: number;
+  /** The latest of them, or null when none. */
+  lastAt: string | null;
 }
 
 export interface RunProgress {
@@ -146,6 +169,12 @@ export interface Ledger {
    */
   runProgress(runId: string, entity: EntityName): Promise<RunProgress>;
   failures(limit: number): Promise<FailureRow[]>;
+  /** Records an acceptance (or its withdrawal); the latest row per record wins. */
+  acceptFailures(rows: FailureAcceptance[]): Promise<void>;
+  /** Acceptances in force (not withdrawn), each with whether its record's latest load still failed. */
+  acceptances(): Promise<(FailureAcceptance & { failing: boolean })[]>;
+  /** Writes to the target and conflicts seen after an instant (ISO): what makes a verification stale. */
+  targetWritesSince(since: string): Promise<TargetWrites>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

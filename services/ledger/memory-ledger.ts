@@ -3,6 +3,7 @@ import type { EntityName } from '../../schemas/canonical.ts';
 import type {
   DeadLetter,
   EntitySummary,
+  FailureAcceptance,
   FailureRow,
   IdMapEntry,
   LoadAttempt,
@@ -11,6 +12,7 @@ import type {
   RunInfo,
   RunProgress,
   SourceSeen,
+  TargetWrites,
   VerificationRow,
 } from './ledger.ts';
 
@@ -37,6 +39,7 @@ export class MemoryLedgerDatabase {
   readonly attempts = new Map<string, Map<string, StoredAttempt[]>>();
   readonly deadLetters = new Map<string, DeadLetter[]>();
   readonly verifications = new Map<string, VerificationRow[]>();
+  readonly acceptances = new Map<string, Map<string, FailureAcceptance>>();
 }
 
 const key = (entity: EntityName | string, sourceId: string) => `${entity}\u0000${sourceId}`;
@@ -236,6 +239,37 @@ export class MemoryLedger implements Ledger {
       });
     }
     return rows.sort((x, y) => y.at - x.at).slice(0, limit).map(({ at: _, ...row }) => row);
+  }
+
+  async acceptFailures(rows: FailureAcceptance[]): Promise<void> {
+    const stored = table(this.db.acceptances, this.migration, () => new Map<string, FailureAcceptance>());
+    for (const r of rows) stored.set(key(r.entity, r.sourceId), { ...r, reason: redactor.redact(r.reason) });
+  }
+
+  async acceptances(): Promise<(FailureAcceptance & { failing: boolean })[]> {
+    const stored = table(this.db.acceptances, this.migration, () => new Map<string, FailureAcceptance>());
+    return [...stored.entries()]
+      .filter(([, a]) => !a.withdrawn)
+      .sort(([a], [b]) => bySourceId(a, b))
+      .map(([k, a]) => ({ ...a, failing: this.latest(k)?.outcome === 'failed' }));
+  }
+
+  async targetWritesSince(since: string): Promise<TargetWrites> {
+    const after = Date.parse(since) * 1000;
+    const out: TargetWrites = { writes: 0, conflicts: 0, lastAt: null };
+    let last = 0;
+    for (const attempts of this.attemptTable.values()) {
+      for (const a of attempts) {
+        if (a.at <= after) continue;
+        const wrote = a.outcome === 'loaded' && (a.action === 'created' || a.action === 'updated' || a.action === 'matched' || a.action === 'deleted');
+        const conflict = (a.rule ?? '').startsWith('conflict:') || a.errorCode === 'CONFLICT';
+        if (wrote) out.writes += 1;
+        if (conflict) out.conflicts += 1;
+        if ((wrote || conflict) && a.at > last) last = a.at;
+      }
+    }
+    if (last) out.lastAt = new Date(Math.floor(last / 1000)).toISOString();
+    return out;
   }
 
   /** Every write is stored when its promise resolves: nothing to flush. */

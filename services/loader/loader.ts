@@ -17,7 +17,17 @@ export interface PlannedRecord<E extends EntityName = EntityName> {
 }
 
 export type LoadResult =
-  | { outcome: 'loaded'; action: LoadAction; targetId: string; notes: string[]; rule: string | null }
+  /** `retry`: the record's latest load before this run had failed; this load takes it up again. */
+  | {
+      outcome: 'loaded';
+      action: LoadAction;
+      targetId: string;
+      notes: string[];
+      rule: string | null;
+      retry?: boolean;
+      /** When the run before this one (full or delta) began reading (ms): a change older than that was not visible to it. */
+      previousReadAt?: number | null;
+    }
   | { outcome: 'failed'; error: HdmError };
 
 /**
@@ -57,6 +67,9 @@ const UNKNOWN_OUTCOME_ROUNDS = 5;
 
 const unknownOutcomeRounds = (record: unknown): number =>
   UNKNOWN_OUTCOME_ROUNDS + (Array.isArray((record as { comments?: unknown }).comments) ? (record as { comments: unknown[] }).comments.length : 0);
+
+/** Failed records read to tell a run's retries from its new changes; beyond them a retry counts as a change. */
+const PRIOR_FAILURES_READ = 200_000;
 
 const isUnknownOutcome = (err: unknown): err is HdmError => err instanceof HdmError && err.code === 'OUTCOME_UNKNOWN';
 
@@ -124,8 +137,33 @@ export class Loader {
   private readonly lookFirst = new Map<EntityName, Promise<boolean>>();
   /** Target records this loader found by natural key or created, so two source records never claim one. */
   private readonly claimed = new Set<string>();
+  private readonly startedAt = Date.now();
+  /** Records whose latest load had failed before this loader began (its run's retries), read once. */
+  private readonly priorFailures: Promise<Set<string>>;
+  private previousRead: Promise<number | null> | null = null;
 
-  constructor(private readonly options: LoaderOptions) {}
+  constructor(private readonly options: LoaderOptions) {
+    // Read before the first load: a retry that loads records its success, and would then not look like one.
+    this.priorFailures = this.options.ledger
+      .failures(PRIOR_FAILURES_READ)
+      .then((rows) => new Set(rows.filter((r) => Date.parse(r.lastAttemptAt) <= this.startedAt).map((r) => `${r.entity}:${r.sourceId}`)))
+      .catch(() => new Set<string>());
+  }
+
+  private failedBefore(entity: EntityName, sourceId: string): Promise<boolean> {
+    return this.priorFailures.then((set) => set.has(`${entity}:${sourceId}`));
+  }
+
+  private previousReadAt(): Promise<number | null> {
+    this.previousRead ??= this.options.ledger
+      .runs()
+      .then((runs) => {
+        const before = runs.filter((r) => r.runId !== this.options.runId && (r.kind === 'full' || r.kind === 'delta') && r.status === 'succeeded' && Date.parse(r.startedAt) <= this.startedAt);
+        return before.length ? Math.max(...before.map((r) => Date.parse(r.startedAt))) : null;
+      })
+      .catch(() => null);
+    return this.previousRead;
+  }
 
   private looksFirst(entity: EntityName): Promise<boolean> {
     if (!LOOK_FIRST_WITHOUT_ID_MAP.has(entity)) return Promise.resolve(false);
@@ -190,7 +228,8 @@ export class Loader {
         }),
       );
       await Promise.all(written);
-      return { outcome: 'loaded', action, targetId: ref.targetId, notes: [...planned.notes, ...notes], rule: rule ?? null };
+      const [retry, previousReadAt] = await Promise.all([this.failedBefore(entity, sourceId), this.previousReadAt()]);
+      return { outcome: 'loaded', action, targetId: ref.targetId, notes: [...planned.notes, ...notes], rule: rule ?? null, retry, previousReadAt };
     } catch (err) {
       const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
       if (STOPS_THE_RUN.has(error.code)) throw error;

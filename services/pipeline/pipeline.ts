@@ -81,6 +81,8 @@ export interface StreamCounts {
   failed: number;
   /** Loads whose target copy had been edited on the target since our last load. */
   conflicts: number;
+  /** Loads of records whose latest load before the run had failed: retries, kept out of the lag. */
+  retries: number;
 }
 
 export interface RunResult {
@@ -103,6 +105,7 @@ const emptyCounts = (): StreamCounts => ({
   filtered: 0,
   failed: 0,
   conflicts: 0,
+  retries: 0,
 });
 
 /** Percentiles of change lag, from samples kept by a run. */
@@ -457,6 +460,7 @@ async function subscribeStages(deps: PipelineDeps, runId: string, entity: Entity
         if (result.action in c) c[result.action as keyof StreamCounts] += 1;
         if (result.rule?.startsWith('conflict:')) c.conflicts += 1;
         if (result.lagMs !== null && lags.length < 100_000) lags.push(result.lagMs);
+        if (result.retry) c.retries += 1;
         events?.loaded?.(e, result.action, weight);
       },
       onFailed: (e, error) => {

@@ -44,7 +44,7 @@ export async function repairMigration(deps: PipelineDeps, issues: readonly Pick<
   const { loader } = await createRunLoader(deps, run.runId, { detectConflicts: false, preparedFields: new Set(), ids });
   const counts: RunResult['counts'] = {};
   const count = (entity: EntityName): StreamCounts =>
-    (counts[entity] ??= { read: 0, loaded: 0, created: 0, updated: 0, matched: 0, unchanged: 0, skipped: 0, deleted: 0, filtered: 0, failed: 0, conflicts: 0 });
+    (counts[entity] ??= { read: 0, loaded: 0, created: 0, updated: 0, matched: 0, unchanged: 0, skipped: 0, deleted: 0, filtered: 0, failed: 0, conflicts: 0, retries: 0 });
 
   const repairOne = async (entity: EntityName, sourceId: string, status: RepairableStatus) => {
     const c = count(entity);

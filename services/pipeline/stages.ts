@@ -17,6 +17,8 @@ export type PlannedMessage = (PlannedRecord & { op?: 'upsert' }) | { op: 'delete
 
 /** Header naming the run a message belongs to: the ledger rows it causes carry that run. */
 export const RUN_HEADER = 'hdm-run';
+/** Header with the instant (ms) the pipeline first had the record in hand: lag is never counted from before the source could show it. */
+export const SEEN_HEADER = 'hdm-seen-at';
 
 export const recordsTopic = (entity: EntityName) => `records-${entity}`;
 export const plannedTopic = (entity: EntityName) => `planned-${entity}`;
@@ -81,7 +83,8 @@ export function mapperStage(deps: MapperStageDeps): Handler<Envelope> {
       return;
     }
     const planned: PlannedMessage = { entity: envelope.entity, sourceId: envelope.sourceId, updatedAt: envelope.updatedAt, record: mapped.record, notes: mapped.notes };
-    await publishDurably(bus, out, { key: message.key, value: planned, headers: message.headers }, message);
+    const headers = message.headers[SEEN_HEADER] ? message.headers : { ...message.headers, [SEEN_HEADER]: String(Date.now()) };
+    await publishDurably(bus, out, { key: message.key, value: planned, headers }, message);
     deps.onMapped?.(envelope.entity);
   };
 }
@@ -92,8 +95,11 @@ export interface LoaderStageDeps {
   /** The run of messages without a run header. */
   runId: string;
   logger?: Logger;
-  /** After each load, with the canonical records it counts for. */
-  onLoaded?(entity: EntityName, result: { action: string; rule: string | null; lagMs: number | null }, weight: number): void;
+  /**
+   * After each load, with the canonical records it counts for. `lagMs`: for a new change, from when it
+   * became visible at the source to now; null for a retry of an earlier failure (`retry`) and for loads that wrote nothing new.
+   */
+  onLoaded?(entity: EntityName, result: { action: string; rule: string | null; lagMs: number | null; retry: boolean }, weight: number): void;
   onFailed?(entity: EntityName, error: HdmError): void;
 }
 
@@ -105,15 +111,27 @@ export function loaderStage(deps: LoaderStageDeps): Handler<PlannedMessage> {
     const result = planned.op === 'delete' ? await loader.remove(planned.entity, planned.sourceId, planned.updatedAt) : await loader.load(planned);
     const weight = planned.op === 'delete' ? 1 : canonicalWeight({ ...planned, op: 'upsert' } as Envelope);
     if (result.outcome === 'loaded') {
-      let lagMs: number | null = null;
-      if (result.action === 'created' || result.action === 'updated') {
-        const lag = Date.now() - Date.parse(planned.updatedAt);
-        if (Number.isFinite(lag)) lagMs = lag;
-      }
-      deps.onLoaded?.(planned.entity, { action: result.action, rule: result.rule, lagMs }, weight);
+      const retry = result.retry === true;
+      const lagMs = retry || (result.action !== 'created' && result.action !== 'updated') ? null : changeLag(planned.updatedAt, message.headers[SEEN_HEADER], result.previousReadAt ?? null);
+      deps.onLoaded?.(planned.entity, { action: result.action, rule: result.rule, lagMs, retry }, weight);
     } else {
       deps.logger?.warn({ runId, entity: planned.entity, sourceId: planned.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
       deps.onFailed?.(planned.entity, result.error);
     }
   };
+}
+
+/**
+ * Lag of a change loaded now, from when it became visible at the source: its update time, which is
+ * when an export shows it. A change older than the previous run's read was not visible to that read
+ * (it showed up late, or was read again): its lag runs from when the pipeline first had it in hand.
+ * Neither is before it was in hand when the source's clock runs ahead of ours.
+ */
+export function changeLag(updatedAt: string, seenAtHeader: string | undefined, previousReadAt: number | null, now = Date.now()): number | null {
+  const changed = Date.parse(updatedAt);
+  const seen = Number(seenAtHeader) > 0 ? Number(seenAtHeader) : null;
+  let from = Number.isFinite(changed) ? changed : seen;
+  if (from === null) return null;
+  if (seen !== null && (from > seen || (previousReadAt !== null && from < previousReadAt))) from = seen;
+  return Math.max(0, now - from);
 }

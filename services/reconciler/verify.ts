@@ -20,8 +20,10 @@ export interface EntityReconciliation {
   missing: number;
   /** On the target, but its projection differs from the source's mapped projection. */
   mismatched: number;
-  /** Whose latest load attempt failed, with a reason in the ledger. */
+  /** Whose latest load attempt failed, with a reason in the ledger, and whose failure nobody accepted. */
   failed: number;
+  /** Whose latest load failed and an operator accepted it (who and why are in the ledger): counted apart, not blocking. */
+  accepted: number;
   /** Extra target records carrying the stamp of a source record already mapped elsewhere. */
   duplicates: number;
   /** Left out by a mapping rule (the ledger names the rule). */
@@ -39,7 +41,10 @@ export interface VerifyIssue {
 export interface VerifyReport {
   verifyId: string;
   entities: Partial<Record<EntityName, EntityReconciliation>>;
-  /** true when nothing is missing, mismatched, duplicated or failed: every record is on the target in full. */
+  /**
+   * true when nothing is missing, mismatched, duplicated or failed: every record is on the target in
+   * full, but for failures an operator accepted (counted as `accepted`).
+   */
   clean: boolean;
   /** The first issues found per entity, with their details. */
   issues: VerifyIssue[];
@@ -78,11 +83,12 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
   const defaultAgent = await pickDefaultAgent({ source, target, defaultAgentEmail: options.defaultAgentEmail }, ids);
   const resolver = new ReferenceResolver(ids, () => defaultAgent.current());
   const report: VerifyReport = { verifyId, entities: {}, clean: true, issues: [] };
+  const acceptances = (await ledger.acceptances()).filter((a) => a.failing);
 
   for (const entity of LOAD_ORDER) {
     if (!options.entities.includes(entity)) continue;
     const unpreserved = unpreservedFields(target.limitations, entity);
-    const stats: EntityReconciliation = { source: 0, loaded: 0, missing: 0, mismatched: 0, failed: 0, duplicates: 0, filtered: 0 };
+    const stats: EntityReconciliation = { source: 0, loaded: 0, missing: 0, mismatched: 0, failed: 0, accepted: 0, duplicates: 0, filtered: 0 };
     const rows: VerificationRow[] = [];
     let samples = 0;
     const issue = (status: VerifyIssue['status'], sourceId: string, targetId: string, detail: string, expected = '', actual = '') => {
@@ -112,6 +118,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
     for await (const entry of ledger.idMap(entity)) idMap.set(entry.sourceId, entry);
     const outcomes = new Map<string, { outcome: string; errorCode: string; errorMessage: string; rule: string }>();
     for await (const o of ledger.latestOutcomes(entity)) outcomes.set(o.sourceId, o);
+    const accepted = new Map(acceptances.filter((a) => a.entity === entity).map((a) => [a.sourceId, a]));
 
     const judge = async (sourceId: string, expected: string | null, filteredBy: string | null) => {
       stats.source += 1;
@@ -121,8 +128,25 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
         return;
       }
       if (outcome?.outcome === 'failed') {
+        const reason = `${outcome.errorCode}: ${outcome.errorMessage}`;
+        const acceptance = accepted.get(sourceId);
+        if (acceptance) {
+          stats.accepted += 1;
+          rows.push({ verifyId, entity, sourceId, targetId: '', status: 'accepted', expectedChecksum: '', actualChecksum: '', detail: `failure accepted by ${acceptance.acceptedBy} (${acceptance.reason}): ${reason}` });
+          return;
+        }
         stats.failed += 1;
-        issue('failed', sourceId, '', `${outcome.errorCode}: ${outcome.errorMessage}`);
+        // A failed load may have written part of the record (a ticket whose notes failed): that copy
+        // is a mismatch of the record, never a loaded one.
+        const mapped = idMap.get(sourceId)?.targetId;
+        const partial = mapped !== undefined && onTarget.has(mapped) ? mapped : (byStamp.get(`${source.platform}:${sourceId}`) ?? [])[0];
+        const actual = partial === undefined ? undefined : onTarget.get(partial);
+        if (partial !== undefined && actual !== undefined && (expected === null || expected !== actual)) {
+          stats.mismatched += 1;
+          issue('mismatched', sourceId, partial, `on the target as ${partial}, not as the source has it: its latest load failed (${reason})`, expected ?? '', actual);
+          return;
+        }
+        issue('failed', sourceId, partial ?? '', reason);
         return;
       }
       const entry = idMap.get(sourceId);

@@ -129,6 +129,48 @@ describe('hdm command line', () => {
   });
 });
 
+describe('hdm failures accept and hdm cutover', () => {
+  it('accepts a named failure with who and why, refuses one that did not fail, and the cutover verdict counts it apart', async () => {
+    const stateDir = join(dir, 'accept-state');
+    const file = configFile('accept', { name: 'accept', source: { platform: 'zendesk', url: box.url }, target: { platform: 'zendesk', url: box.url }, stateDir });
+    const env = { ZENDESK_EMAIL: 'a@example.com', ZENDESK_API_TOKEN: 'not-a-real-token' };
+    // A ledger where one ticket failed and one loaded, as a run leaves it.
+    const { openLedger } = await import('../../services/ledger/clickhouse-ledger.ts');
+    const ledger = await openLedger({ migration: 'accept', path: join(stateDir, 'ledger') });
+    await ledger.recordSourceSeen('full-1', ['7', '8'].map((sourceId) => ({ entity: 'ticket', sourceId, updatedAt: '2026-01-01T00:00:00Z', deleted: false })));
+    const base = { runId: 'full-1', entity: 'ticket' as const, targetId: null, rule: null, checksum: null, durationMs: 1 };
+    await ledger.recordAttempt({ ...base, sourceId: '7', outcome: 'failed', action: 'none', errorCode: 'REJECTED', errorMessage: 'subject is required' });
+    await ledger.recordAttempt({ ...base, sourceId: '8', targetId: '80', outcome: 'loaded', action: 'created', errorCode: null, errorMessage: null });
+    await ledger.close();
+
+    const before = await hdm(['cutover', '--config', file, '--json'], env);
+    expect(before.code, before.stderr).toBe(1);
+    expect(JSON.parse(before.stdout).readiness.checks.find((c: { check: string }) => c.check === 'failures')).toMatchObject({ ok: false });
+
+    const [notFailed, badRef, noReason] = await Promise.all([
+      hdm(['failures', 'accept', 'ticket:8', '--config', file, '--reason', 'loaded anyway'], env),
+      hdm(['failures', 'accept', 'tickets:7', '--config', file, '--reason', 'typo'], env),
+      hdm(['failures', 'accept', 'ticket:7', '--config', file], env),
+    ]);
+    expect(notFailed.code).toBe(1);
+    expect(notFailed.stderr).toContain('no failed record ticket:8');
+    expect(badRef.code).toBe(2);
+    expect(badRef.stderr).toContain('"tickets:7" is not <entity>:<source id>');
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toContain("required option '--reason <text>' not specified");
+
+    const accepted = await hdm(['failures', 'accept', 'ticket:7', '--config', file, '--reason', 'spam, closed in 2019', '--by', 'ops lead', '--json'], env);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(JSON.parse(accepted.stdout)).toEqual([expect.objectContaining({ entity: 'ticket', sourceId: '7', acceptedBy: 'ops lead', reason: 'spam, closed in 2019' })]);
+    const listed = await hdm(['failures', '--config', file], env);
+    expect(listed.stdout).toContain('ticket 7: REJECTED subject is required (1 attempts) · ACCEPTED by ops lead');
+    const after = await hdm(['cutover', '--config', file], env);
+    expect(after.code).toBe(1);
+    expect(after.stdout).toContain('no failed records; 1 accepted failure counted apart (who and why under failures)');
+    expect(after.stdout.trim()).toMatch(/verdict: not ready$/);
+  }, 120_000);
+});
+
 describe('hdm purge', () => {
   it('refuses without --yes, then removes the state directory', async () => {
     const stateDir = join(dir, 'purge-state');

@@ -91,6 +91,26 @@ export class MemoryTarget extends MemoryPlatform {
     return [...this.table(entity)].filter(([, s]) => s.stamp === stamp).map(([targetId, s]) => ({ ...structuredClone(s.record as EntityTypes[E]), targetId }));
   }
 
+  /** Everything on the target, read back as verification reads a target: one page, each record with its stamp. */
+  override async *read<E extends EntityName>(entity: E, _state: StreamState | null): AsyncIterable<Page<E>> {
+    const records = [...this.table(entity)].map(([targetId, s]) => ({
+      entity,
+      op: 'upsert' as const,
+      sourceId: targetId,
+      updatedAt: (s.record as { updatedAt?: string }).updatedAt ?? '',
+      record: structuredClone(s.record as EntityTypes[E]),
+      stamp: s.stamp,
+    }));
+    yield { records, state: { cursor: 'end', coveredUntil: null } } as Page<E>;
+  }
+
+  /** Changes a record on the target behind the migration's back (an agent's edit, a note the platform dropped). */
+  edit<E extends EntityName>(entity: E, targetId: string, change: (record: EntityTypes[E]) => void): void {
+    const stored = this.table(entity).get(targetId);
+    if (!stored) throw new Error(`${entity} ${targetId} is not on the memory target`);
+    change(stored.record as EntityTypes[E]);
+  }
+
   /** A record put there by someone else (an earlier migration, an agent), with the stamp it carries. */
   seed<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): string {
     const targetId = String(this.nextId++);

@@ -12,6 +12,7 @@ let api: Api;
 let stateDir: string;
 let headers: Record<string, string>;
 let name: string;
+const ledgerOf = () => api.registry.get(name).current!.ledger;
 
 async function run(kind: string): Promise<Record<string, unknown>> {
   const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers, payload: { kind, options: kind === 'full' ? { verify: false } : {} } });
@@ -79,5 +80,59 @@ describe('failures through the API', () => {
     const remaining = Number(new RegExp(`hdm_rate_limit_remaining\\{migration="${name}",side="target",platform="freshdesk"\\} (\\d+)`).exec(metrics)?.[1]);
     expect(remaining).toBeGreaterThan(40_000);
     expect(remaining).toBeLessThan(50_000);
+  });
+
+  it('lets an operator accept a failure with a reason, refuses a viewer, counts it apart, and turns the verdict to ready only then', async () => {
+    const source = m.source as ZendeskSandbox;
+    const failed = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/failures`, headers })).json().failures;
+    expect(failed).toHaveLength(1);
+    const record = { entity: 'ticket', sourceId: failed[0].sourceId };
+    expect(await run('verify')).toMatchObject({ status: 'succeeded' });
+    const summary = async () => (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/summary`, headers })).json();
+    const check = (s: { readiness: { checks: { check: string; ok: boolean; detail: string }[] } }, which: string) => s.readiness.checks.find((c) => c.check === which)!;
+    const before = await summary();
+    expect(before.readiness).toMatchObject({ ready: false, verdict: 'not-ready' });
+    // The ticket kept the target's edit: the target's copy is a mismatch of that ticket, not a loaded one.
+    expect(before.reconciliation.entities.find((e: { entity: string }) => e.entity === 'ticket')).toMatchObject({ failed: 1, accepted: 0, mismatched: 1 });
+
+    const accept = (token: string, payload: unknown) =>
+      api.app.inject({ method: 'POST', url: `/api/migrations/${name}/failures/accept`, headers: { authorization: `Bearer ${token}` }, payload: payload as Record<string, unknown> });
+    const viewer = api.tokens.create('viewer', 'reader').token;
+    const refused = await accept(viewer, { records: [record], reason: 'the agent edit stays' });
+    expect(refused.statusCode).toBe(403);
+    const operator = api.tokens.create('operator', 'ops lead').token;
+    expect((await accept(operator, { records: [record] })).statusCode).toBe(400);
+    let loaded = '';
+    for await (const entry of ledgerOf().idMap('ticket')) if (entry.sourceId !== record.sourceId) loaded ||= entry.sourceId;
+    const notFailed = await accept(operator, { records: [{ entity: 'ticket', sourceId: loaded }], reason: 'nothing to accept' });
+    expect(notFailed.statusCode).toBe(404);
+    expect(notFailed.json().error.message).toContain(`ticket:${loaded}`);
+    expect((await summary()).reconciliation.acceptances).toEqual([]);
+
+    const ok = await accept(operator, { records: [record], reason: 'the agent edit on the target stays' });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json().accepted).toEqual([expect.objectContaining({ ...record, reason: 'the agent edit on the target stays', acceptedBy: expect.stringContaining('ops lead') })]);
+    const after = await summary();
+    expect(after.reconciliation.entities.find((e: { entity: string }) => e.entity === 'ticket')).toMatchObject({ failed: 0, accepted: 1, mismatched: 0 });
+    expect(after.reconciliation.acceptances).toEqual([expect.objectContaining({ ...record, acceptedBy: expect.stringContaining('ops lead') })]);
+    expect(check(after, 'failures')).toMatchObject({ ok: true, detail: 'no failed records; 1 accepted failure counted apart (who and why under failures)' });
+    expect(after.readiness).toMatchObject({ ready: true, verdict: 'ready', verification: { stale: false } });
+    const listed = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/failures`, headers })).json().failures;
+    expect(listed[0].accepted).toMatchObject({ by: expect.stringContaining('ops lead'), reason: 'the agent edit on the target stays' });
+
+    // Issue: a stale verification kept the verdict green. A delta writes to the target: verify again.
+    const other = source.createTicket({ subject: 'Arrived after the verification', status: 'open', comment: { body: 'Hello', public: true } });
+    expect(await run('delta')).toMatchObject({ status: 'succeeded' });
+    const stale = await summary();
+    expect(stale.readiness).toMatchObject({ ready: false, verdict: 'verify-again', verification: { stale: true } });
+    expect(check(stale, 'reconciliation').detail).toMatch(/^verify again: 1 record written to the target.* since verification verify-\S+ \(\d+ s old\)$/);
+    expect(other.id).toBeTruthy();
+    expect(await run('verify')).toMatchObject({ status: 'succeeded' });
+    expect((await summary()).readiness).toMatchObject({ ready: true, verdict: 'ready' });
+
+    // Withdrawn, the failure counts again.
+    const withdrawn = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/failures/withdraw`, headers: { authorization: `Bearer ${operator}` }, payload: { records: [record] } });
+    expect(withdrawn.json()).toEqual({ withdrawn: 1 });
+    expect((await summary()).readiness).toMatchObject({ ready: false, verdict: 'not-ready' });
   });
 });

@@ -192,6 +192,39 @@ export function ledgerSuite(backend: string, open: (migration: string) => Promis
       });
     }
 
+    it('records who accepted which failure and why, tells whether each still fails, and takes a withdrawal', async () => {
+      const category = (sourceId: string, outcome: 'loaded' | 'failed') => ledger.recordAttempt({ ...attempt(sourceId, outcome), entity: 'kbCategory' });
+      await Promise.all([category('k1', 'failed'), category('k2', 'failed'), category('k3', 'failed')]);
+      const accept = (sourceId: string, withdrawn = false) => ({ entity: 'kbCategory', sourceId, acceptedBy: 'ops-lead', reason: 'archived, not needed', acceptedAt: new Date().toISOString(), withdrawn });
+      await ledger.acceptFailures([accept('k1'), accept('k2'), accept('k3')]);
+      await new Promise((r) => setTimeout(r, 5));
+      await category('k2', 'loaded');
+      await ledger.acceptFailures([accept('k3', true)]);
+      const rows = (await ledger.acceptances()).filter((a) => a.entity === 'kbCategory');
+      expect(rows).toEqual([
+        { entity: 'kbCategory', sourceId: 'k1', acceptedBy: 'ops-lead', reason: 'archived, not needed', acceptedAt: expect.any(String), withdrawn: false, failing: true },
+        { entity: 'kbCategory', sourceId: 'k2', acceptedBy: 'ops-lead', reason: 'archived, not needed', acceptedAt: expect.any(String), withdrawn: false, failing: false },
+      ]);
+    });
+
+    it('counts the writes to the target and the conflicts seen after an instant, and nothing else', async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      const since = new Date().toISOString();
+      await new Promise((r) => setTimeout(r, 5));
+      expect(await ledger.targetWritesSince(since)).toEqual({ writes: 0, conflicts: 0, lastAt: null });
+      const section = (sourceId: string, extra: Record<string, unknown>) => ledger.recordAttempt({ ...attempt(sourceId, 'loaded'), entity: 'kbSection', ...extra });
+      await section('s1', { action: 'unchanged' });
+      await section('s2', { outcome: 'filtered', action: 'skipped', rule: 'tag-filter' });
+      expect((await ledger.targetWritesSince(since)).writes).toBe(0);
+      await section('s3', { action: 'updated' });
+      await section('s4', { action: 'skipped', rule: 'conflict:skip' });
+      await section('s5', { outcome: 'failed', action: 'none', errorCode: 'CONFLICT', errorMessage: 'edited on the target' });
+      const seen = await ledger.targetWritesSince(since);
+      expect(seen).toMatchObject({ writes: 1, conflicts: 2 });
+      expect(Date.parse(seen.lastAt!)).toBeGreaterThanOrEqual(Date.parse(since));
+      expect(await ledger.targetWritesSince(new Date(Date.now() + 60_000).toISOString())).toEqual({ writes: 0, conflicts: 0, lastAt: null });
+    });
+
     it('keeps migrations apart in one database', async () => {
       const other = await open('m2');
       try {

@@ -15,9 +15,9 @@ const run = (kind: RunInfo['kind'], status: RunInfo['status'], startedAt: string
   cutoff: null,
   summary,
 });
-const recon = (clean: boolean, checkedAt = '2026-03-02T11:50:00Z', failed = 0): Reconciliation => ({
-  entities: [{ entity: 'ticket', source: 10, loaded: 10 - failed, filtered: 0, failed, notAttempted: 0, missing: clean ? 0 : 2, mismatched: 0, duplicates: 0 }],
-  verification: { verifyId: 'verify-1', checkedAt, clean },
+const recon = (clean: boolean, checkedAt = '2026-03-02T11:50:00Z', failed = 0, accepted = 0, since = { writes: 0, conflicts: 0, lastAt: null as string | null }): Reconciliation => ({
+  entities: [{ entity: 'ticket', source: 10, loaded: 10 - failed - accepted, filtered: 0, failed, accepted, notAttempted: 0, missing: clean ? 0 : 2, mismatched: 0, duplicates: 0 }],
+  verification: { verifyId: 'verify-1', checkedAt, clean, since },
 });
 const full = run('full', 'succeeded', '2026-03-02T10:00:00Z', '2026-03-02T11:00:00Z');
 const delta = (p95ms: number, finishedAt = '2026-03-02T11:55:00Z') => run('delta', 'succeeded', '2026-03-02T11:54:00Z', finishedAt, { lag: { p50: p95ms / 2, p95: p95ms, max: p95ms, samples: 3 } });
@@ -54,6 +54,28 @@ describe('cutover readiness', () => {
     const r = readiness([full, delta(1000)], recon(true, undefined, 3), options, NOW);
     expect(r.ready).toBe(false);
     expect(r.checks.find((c) => c.check === 'failures')).toMatchObject({ ok: false, blocking: true, detail: expect.stringContaining('3 records failed') });
+  });
+});
+
+describe('the verdict after acceptances and target writes', () => {
+  it('counts accepted failures apart: ready, and the check says how many were accepted', () => {
+    const r = readiness([full, delta(1000)], recon(true, undefined, 0, 2), options, NOW);
+    expect(r.ready).toBe(true);
+    expect(r.verdict).toBe('ready');
+    expect(r.checks.find((c) => c.check === 'failures')!.detail).toBe('no failed records; 2 accepted failures counted apart (who and why under failures)');
+  });
+
+  // Issue: a stale verification kept the verdict green after a ticket was deleted and another edited on the target.
+  it('turns to "verify again" once anything was written to the target or seen changed there since the verification, and names its age', () => {
+    const fresh = readiness([full, delta(1000)], recon(true), options, NOW);
+    expect(fresh.verification).toEqual({ verifyId: 'verify-1', checkedAt: '2026-03-02T11:50:00Z', ageSeconds: 600, stale: false });
+    expect(fresh.checks.find((c) => c.check === 'reconciliation')!.detail).toBe('verification verify-1 is clean (10 min old, nothing written to the target since)');
+    const written = readiness([full, delta(1000)], recon(true, undefined, 0, 0, { writes: 3, conflicts: 0, lastAt: '2026-03-02T11:55:00Z' }), options, NOW);
+    expect(written).toMatchObject({ ready: false, verdict: 'verify-again', verification: { stale: true } });
+    expect(written.checks.find((c) => c.check === 'reconciliation')!.detail).toBe('verify again: 3 records written to the target since verification verify-1 (10 min old)');
+    const conflict = readiness([full, delta(1000)], recon(true, undefined, 0, 0, { writes: 0, conflicts: 1, lastAt: '2026-03-02T11:55:00Z' }), options, NOW);
+    expect(conflict.verdict).toBe('verify-again');
+    expect(conflict.checks.find((c) => c.check === 'reconciliation')!.detail).toContain('1 record seen changed on the target by a delta');
   });
 });
 

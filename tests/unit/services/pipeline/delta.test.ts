@@ -48,3 +48,29 @@ describe('runDeltaPass: the cursor never moves past a failed record', () => {
     expect(checkpoints.violations).toEqual([]);
   });
 });
+
+// Issue: a delta lag of 755 days blocked cutover after an outage: lag ran from the ticket's original update time.
+describe('runDeltaPass: lag runs from when a change became visible, and retries are not lag', () => {
+  it('counts a retried failure as a retry, not as lag, and times a change older than the previous read from when it was first seen', async () => {
+    const source = new MemorySource();
+    const { target, deps } = memoryPipeline(source);
+    const longAgo = '2024-11-10T00:00:00Z';
+    source.pages.ticket = [ticketPage('p1', [sourceTicket('1', at(1)), sourceTicket('2', longAgo)])];
+    let outage = true;
+    target.beforeWrite = (_op, _entity, record) => {
+      if (record.sourceId === '2' && outage) throw new HdmError('REJECTED', 'the target answered 500 five times');
+    };
+    const full = await runFullMigration(deps());
+    expect(full.counts.ticket).toMatchObject({ created: 1, failed: 1 });
+    outage = false;
+
+    // The next pass carries ticket 2 again at its old update time, a change made a moment ago, and a
+    // record whose update time predates the full run but that the source only shows now.
+    const justNow = new Date().toISOString();
+    source.pages.ticket.push(ticketPage('p2', [sourceTicket('2', longAgo), sourceTicket('3', justNow), sourceTicket('4', at(2))]));
+    const pass = await runDeltaPass(deps());
+    expect(pass.counts.ticket).toMatchObject({ read: 3, created: 3, failed: 0, retries: 1 });
+    expect(pass.lag).toMatchObject({ samples: 2 });
+    expect(pass.lag!.max).toBeLessThan(60_000);
+  });
+});
