@@ -839,7 +839,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
         if (results.length >= 300) break;
       }
     }
-    return { results: results.slice(0, 30).map((t) => ticketJson(t, false)), total: results.length };
+    return filtered(results, q, (t) => ticketJson(t, false));
   });
 
   // Solutions

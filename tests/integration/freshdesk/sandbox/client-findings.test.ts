@@ -23,6 +23,22 @@ describe('freshdesk sandbox: what python-freshdesk found', () => {
     expect((await call('/api/v2/agents/me', basic('wrong-key', 'X'))).status).toBe(401);
   });
 
+  // API v2 reference, "Filter Tickets" (#filter_tickets): 30 results per page, `page` from 1 to 10.
+  // python-freshdesk asks for the next page while a page is full; it got page 1 again every time.
+  it('pages a field filter query instead of repeating its first 30 results', async () => {
+    const made = Array.from({ length: 35 }, (_, i) => sb.createTicket({ subject: `Urgent ${i}`, priority: 4 }).id);
+    const page = async (n: number) => {
+      const res = await call(`/api/v2/search/tickets?page=${n}&query="priority:4"`, basic(sb.credentials.apiKey!, 'X'));
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { results: { id: number }[]; total: number });
+    };
+    const [one, two] = [await page(1), await page(2)];
+    expect(one.results).toHaveLength(30);
+    expect(two.results).toHaveLength(5);
+    expect(one.total).toBe(35);
+    expect([...one.results, ...two.results].map((t) => t.id).sort((a, b) => a - b)).toEqual(made);
+  });
+
   // API v2 reference, Roles › "List All Roles": id, name, description, default, created_at, updated_at.
   it('lists roles with their description and timestamps', async () => {
     const roles = (await (await call('/api/v2/roles', basic(sb.credentials.apiKey!, 'X'))).json()) as Record<string, unknown>[];
