@@ -130,7 +130,8 @@ function pageParams(q: URLSearchParams, defaultPerPage = 30): { page: number; pe
 export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {}): Promise<FreshdeskSandbox> {
   const seed = options.seed ?? 1;
   const apiKey = options.apiKey ?? `sandbox-${seed}-key`;
-  const authHeader = `Basic ${Buffer.from(`${apiKey}:X`).toString('base64')}`;
+  // The API key is the user name; the password is any dummy string (API reference, #authentication).
+  const keyOf = (header: string | undefined) => (/^Basic /.test(header ?? '') ? Buffer.from(header!.slice(6), 'base64').toString().split(':')[0] : null);
   const store = new SandboxStore({ seed, tickets: options.tickets ?? 0, articles: options.articles ?? 20, maxComments: options.maxComments ?? 30 });
   const windowMs = options.rateLimitWindowMs ?? 60_000;
   const ceiling = options.ticketPageCeiling ?? 300;
@@ -387,12 +388,12 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     return saveContact(store.contact({ id: store.id('user'), name: '', created_at: now, updated_at: now }), body, true);
   }
 
-  const CONTACT_FIELDS = new Set(['name', 'email', 'phone', 'mobile', 'company_id', 'tags', 'time_zone', 'unique_external_id', 'custom_fields', 'description', 'job_title', 'language', 'address', 'twitter_id', 'other_emails']);
+  const CONTACT_FIELDS = new Set(['name', 'email', 'phone', 'mobile', 'company_id', 'tags', 'time_zone', 'unique_external_id', 'custom_fields', 'description', 'job_title', 'language', 'address', 'twitter_id', 'other_emails', 'view_all_tickets']);
 
   function saveContact(c: FdContact, body: Body, creating: boolean): FdContact {
     for (const key of Object.keys(body)) if (!CONTACT_FIELDS.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
     const next = { ...c } as FdContact & Record<string, unknown>;
-    for (const key of ['name', 'email', 'phone', 'mobile', 'time_zone', 'unique_external_id'] as const) if (body[key] !== undefined) (next as Record<string, unknown>)[key] = body[key] === '' ? null : body[key];
+    for (const key of ['name', 'email', 'phone', 'mobile', 'time_zone', 'unique_external_id', 'view_all_tickets', 'description', 'job_title'] as const) if (body[key] !== undefined) (next as Record<string, unknown>)[key] = body[key] === '' ? null : body[key];
     if (typeof next.email === 'string') next.email = next.email.toLowerCase();
     if (body.company_id !== undefined) {
       if (body.company_id !== null && !store.companies.has(body.company_id as number)) throw validation('company_id', 'There is no company matching the given company_id', 'invalid_value');
@@ -611,7 +612,8 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     store.contacts.set(agent.id, store.contact({ id: agent.id, name: agent.contact.name, email: agent.contact.email, created_at: agent.created_at, updated_at: store.now() }));
     res.statusCode = 204;
   });
-  route('GET', '/api/v2/roles', () => ROLES);
+  // A role carries its description and timestamps (API reference, #roles: "List All Roles").
+  route('GET', '/api/v2/roles', () => ROLES.map((r) => ({ description: r.name, ...r, created_at: '2015-01-01T00:00:00Z', updated_at: '2015-01-01T00:00:00Z' })));
   route('GET', '/api/v2/settings/helpdesk', () => ({ primary_language: LANGUAGES.primary, supported_languages: LANGUAGES.supported, portal_languages: LANGUAGES.supported }));
 
   route('GET', '/api/v2/groups', (ctx) => paged(ctx, [...store.groups.values()]));
@@ -837,7 +839,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
         if (results.length >= 300) break;
       }
     }
-    return { results: results.slice(0, 30).map((t) => ticketJson(t, false)), total: results.length };
+    return filtered(results, q, (t) => ticketJson(t, false));
   });
 
   // Solutions
@@ -1118,7 +1120,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
         return send(res, 429, { description: 'You have exceeded the limit of requests per minute' });
       }
     }
-    if (req.headers.authorization !== authHeader) {
+    if (keyOf(req.headers.authorization) !== apiKey) {
       return send(res, 401, { code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' });
     }
     const candidates = routes.filter((r) => r.re.test(path));

@@ -571,7 +571,11 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     if (ctx.query.get('sort_order') === 'desc') comments = [...comments].reverse();
     return list(ctx, 'comments', comments, (c) => store.commentJson(c));
   });
-  route('POST', '/api/v2/tickets', (ctx) => ({ status: 201, body: { ticket: store.ticketJson(store.createTicket(payload(ctx, 'ticket'))) } }));
+  // Like an update, a create answers the audit it made beside the ticket (zenpy returns it as a TicketAudit).
+  route('POST', '/api/v2/tickets', (ctx) => {
+    const json = store.ticketJson(store.createTicket(payload(ctx, 'ticket')));
+    return { status: 201, body: { ticket: json, audit: { id: store.id(), ticket_id: json.id, created_at: json.created_at, events: [] } } };
+  });
   route('PUT', '/api/v2/tickets/:id', (ctx) => {
     const { ticket: t, comment } = store.updateTicket(Number(ctx.params[0]), payload(ctx, 'ticket'));
     const json = store.ticketJson(t);
