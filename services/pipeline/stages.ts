@@ -3,7 +3,8 @@ import type { EntityName, Envelope } from '../../schemas/canonical.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage } from '../bus/message-bus.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Loader, PlannedRecord } from '../loader/loader.ts';
-import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
+import { mapRecord } from '../mapper/record.mapping.ts';
+import type { MappingRules } from '../mapper/rules.ts';
 import type { Logger } from '../runtime/logger.ts';
 
 /**

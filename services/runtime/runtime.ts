@@ -5,7 +5,7 @@ import { resolveCredentials, type MigrationConfig } from '../../schemas/config.t
 import { InProcessBus } from '../bus/in-process-bus.ts';
 import type { MessageBus } from '../bus/message-bus.ts';
 import { openLedger, type ClickHouseLedger } from '../ledger/clickhouse-ledger.ts';
-import type { MappingRules } from '../mapper/record.mapping.ts';
+import type { MappingRules } from '../mapper/rules.ts';
 import { rulesFromConfig } from '../mapper/rules.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
 import { FileCheckpointStore, type CheckpointStore } from '../poller/checkpoint-store.ts';
