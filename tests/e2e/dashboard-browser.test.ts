@@ -5,7 +5,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type Api } from '../../services/api/app.ts';
-import { CHROMIUM_ARGS, ensureChromium } from '../../services/launcher/chromium.launcher.ts';
+import { CHROMIUM_ARGS, ensureChromium } from '../../tools/launcher/chromium.launcher.ts';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 const ARTIFACTS = resolve('test-artifacts');
