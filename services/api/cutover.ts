@@ -1,5 +1,5 @@
-import type { ClickHouseLedger } from '../ledger/clickhouse-ledger.ts';
-import type { RunInfo } from '../ledger/ledger.ts';
+import type { Ledger, RunInfo } from '../ledger/ledger.ts';
+import type { LedgerQueries } from '../runtime/runtime.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';
 import { LOAD_ORDER } from '../../schemas/canonical.ts';
 
@@ -31,7 +31,7 @@ export interface Reconciliation {
 const iso = (ch: string) => (ch.includes('T') ? ch : `${ch.replace(' ', 'T')}Z`);
 
 /** Per entity: the ledger's counts with the latest verification's missing, mismatched and duplicated. */
-export async function reconciliation(ledger: ClickHouseLedger): Promise<Reconciliation> {
+export async function reconciliation(ledger: Ledger & LedgerQueries): Promise<Reconciliation> {
   const summary = await ledger.summary();
   const latest = await ledger.query(
     `SELECT verify_id, max(checked_at) AS last_checked FROM verifications WHERE migration = {migration:String}

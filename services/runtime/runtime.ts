@@ -4,7 +4,8 @@ import type { Connector } from '../../connectors/sdk/contract.ts';
 import { resolveCredentials, type MigrationConfig } from '../../schemas/config.ts';
 import { InProcessBus } from '../bus/in-process-bus.ts';
 import type { MessageBus } from '../bus/message-bus.ts';
-import { openLedger, type ClickHouseLedger } from '../ledger/clickhouse-ledger.ts';
+import { openLedger } from '../ledger/clickhouse-ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import type { MappingRules } from '../mapper/rules.ts';
 import { rulesFromConfig } from '../mapper/rules.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
@@ -13,13 +14,19 @@ import { privateDir } from './private-files.ts';
 import { redactor } from './redact.ts';
 import { createLogger, type Logger } from './logger.ts';
 
+/** SQL over the ledger: `hdm sql`, saved queries and the dashboard's panels. */
+export interface LedgerQueries {
+  /** `{migration:String}` in the text is this migration; `readonly` refuses anything but one read inside the ledger. */
+  query(sql: string, options?: { params?: Record<string, unknown>; readonly?: boolean }): Promise<Record<string, unknown>[]>;
+}
+
 /** Everything a command needs for one migration, opened from its config. */
 export interface Runtime {
   config: Readonly<MigrationConfig>;
   stateDir: string;
   source: Connector;
   target: Connector;
-  ledger: ClickHouseLedger;
+  ledger: Ledger & LedgerQueries;
   bus: MessageBus;
   rules: MappingRules;
   /** JSON-lines log under the state directory (`hdm.log`). */
