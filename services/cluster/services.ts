@@ -7,7 +7,8 @@ import { IdMapCache } from '../loader/id-map-cache.ts';
 import type { Loader, PlannedRecord } from '../loader/loader.ts';
 import { createRunLoader, prepareTarget, type RunLoader } from '../loader/run-loader.ts';
 import type { PipelineEvents, RunResult } from '../pipeline/pipeline.ts';
-import { loaderStage, mapperStage, plannedTopic, recordsTopic, RUN_HEADER, type PlannedMessage } from '../pipeline/stages.ts';
+import { plannedTopic, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
+import { loaderStage, mapperStage, type PlannedMessage } from '../pipeline/stages.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { deltaRun, prepareRun, type PreparedRun } from '../run/run-kinds.ts';
 

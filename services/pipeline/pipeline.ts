@@ -9,7 +9,8 @@ import { createRunLoader, prepareTarget } from '../loader/run-loader.ts';
 import { recoverTicketIds } from '../loader/id-map-recovery.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import type { MappingRules } from '../mapper/rules.ts';
-import { loaderStage, mapperStage, plannedTopic, recordsTopic, type PlannedMessage } from './stages.ts';
+import { plannedTopic, recordsTopic } from '../bus/topics.ts';
+import { loaderStage, mapperStage, type PlannedMessage } from './stages.ts';
 import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
 import { interruptedRun, pollStream } from '../poller/poller.ts';
 

@@ -3,7 +3,7 @@ import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { EntityName, EntityTypes } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger } from '../ledger/ledger.ts';
-import { canonicalWeight, recordsTopic, RUN_HEADER } from '../pipeline/stages.ts';
+import { canonicalWeight, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
 
 /**
  * The error of a run stopped on request: whatever failed once the stop cut the requests in flight is
