@@ -7,9 +7,9 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { stringify } from 'yaml';
 import { startSandboxProcess, type SandboxProcess } from '../services/cli/sandbox-process.ts';
-import { ensureClickHouse } from '../services/launcher/clickhouse.launcher.ts';
-import { ensureKafka } from '../services/launcher/kafka.launcher.ts';
-import { ensureSchemaRegistry } from '../services/launcher/schema-registry.launcher.ts';
+import { ensureClickHouse } from '../tools/launcher/clickhouse.launcher.ts';
+import { ensureKafka } from '../tools/launcher/kafka.launcher.ts';
+import { ensureSchemaRegistry } from '../tools/launcher/schema-registry.launcher.ts';
 
 /**
  * `npm run bench -- cluster [--tickets 3000] [--partitions 8]`: the same full migration embedded, in

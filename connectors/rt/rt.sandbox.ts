@@ -6,7 +6,7 @@ import { RT_CONTENT_FIELD } from './rt.articles.ts';
 import type { RunningSandbox, SandboxOptions } from '../sdk/platform.ts';
 import type { WriteContext } from '../sdk/contract.ts';
 import { ENTITIES, type Agent, type Contact, type EntityName, type Ticket } from '../../schemas/canonical.ts';
-import { destroyRt, ensureRt } from '../../services/launcher/rt.launcher.ts';
+import { destroyRt, ensureRt } from '../../tools/launcher/rt.launcher.ts';
 import { RtConnector } from './rt.connector.ts';
 import { RT_INTERNAL_FIELDS, RT_TARGET_STATUSES, sqlTime, STATUS_TO_RT } from './rt.mapping.ts';
 

@@ -11,7 +11,7 @@ import { ApiError, errorResponse } from './errors.ts';
 import { EVENT_STREAM_DEFAULTS, EventStreamSlots, EventStreamWriter, type EventStreamLimits } from './event-stream.ts';
 import { collectMetrics, renderPrometheus } from './metrics.ts';
 import { MigrationRegistry, type MigrationEvent, type MigrationHandle } from './migrations.ts';
-import { PLANNED_RUN_KINDS, RUN_KINDS } from './run-kinds.ts';
+import { PLANNED_RUN_KINDS, RUN_KINDS } from '../run/run-kinds.ts';
 import { loadSavedQueries } from './saved-queries.ts';
 import { acceptFailures, failuresWithAcceptances, withdrawAcceptances } from '../reconciler/acceptance.ts';
 import { ENTITIES } from '../../schemas/canonical.ts';

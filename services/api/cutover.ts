@@ -1,5 +1,5 @@
-import type { ClickHouseLedger } from '../ledger/clickhouse-ledger.ts';
-import type { FailureAcceptance, RunInfo, TargetWrites } from '../ledger/ledger.ts';
+import type { FailureAcceptance, Ledger, RunInfo, TargetWrites } from '../ledger/ledger.ts';
+import type { LedgerQueries } from '../runtime/runtime.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';
 import { LOAD_ORDER } from '../../schemas/canonical.ts';
 
@@ -53,7 +53,7 @@ const iso = (ch: string) => (ch.includes('T') ? ch : `${ch.replace(' ', 'T')}Z`)
  * Per entity: the ledger's counts with the latest verification's missing, mismatched and duplicated,
  * failures an operator accepted counted apart, and what was written to the target since that verification.
  */
-export async function reconciliation(ledger: ClickHouseLedger): Promise<Reconciliation> {
+export async function reconciliation(ledger: Ledger & LedgerQueries): Promise<Reconciliation> {
   const summary = await ledger.summary();
   const acceptances = (await ledger.acceptances()).filter((a) => a.failing).map(({ failing: _, ...a }) => a);
   const acceptedKey = new Set(acceptances.map((a) => `${a.entity}\u0000${a.sourceId}`));

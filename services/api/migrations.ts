@@ -9,7 +9,7 @@ import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
 import { redactor } from '../runtime/redact.ts';
 import { ApiError } from './errors.ts';
 import { LiveProgress } from './live-progress.ts';
-import { PLANNED_RUN_KINDS, RUN_KINDS } from './run-kinds.ts';
+import { PLANNED_RUN_KINDS, prepareRun, RUN_KINDS } from '../run/run-kinds.ts';
 
 export type JobStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
@@ -103,7 +103,7 @@ export class MigrationHandle {
     }
     if (this.active) throw new ApiError(409, 'RUN_ACTIVE', `a ${this.active.job.kind} run (${this.active.job.jobId}) is in progress; stop it first or wait for it to end`);
     const runtime = await this.open();
-    await runKind.precheck?.(runtime);
+    const prepared = await prepareRun(runKind, runtime, parsed.data as never);
     if (this.active) throw new ApiError(409, 'RUN_ACTIVE', `a ${(this.active as { job: Job }).job.kind} run is in progress`);
     const job: Job = {
       jobId: `${kind}-job-${Date.now().toString(36)}`,
@@ -122,15 +122,13 @@ export class MigrationHandle {
     if (this.jobs.length > 50) this.jobs.length = 50;
     const done = (async () => {
       try {
-        job.result = await runKind.start(
-          {
-            runtime,
-            events: this.progress.events(),
-            signal: controller.signal,
-            onLedgerRun: (runId, summary) => job.ledgerRuns.push({ runId, summary }),
-          },
-          parsed.data as never,
-        );
+        const result = await prepared.start({
+          runtime,
+          events: this.progress.events(),
+          signal: controller.signal,
+          onLedgerRun: (runId, summary) => job.ledgerRuns.push({ runId, summary }),
+        });
+        job.result = runKind.summary(result as never);
         job.status = controller.signal.aborted ? 'interrupted' : 'succeeded';
       } catch (err) {
         const error = toHdmError(err);

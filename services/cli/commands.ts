@@ -3,13 +3,13 @@ import { platform, PLATFORM_NAMES } from '../../connectors/registry.ts';
 import type { RunningSandbox } from '../../connectors/sdk/platform.ts';
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
 import { loadMigrationConfig, parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
-import { followDelta } from '../pipeline/delta.ts';
-import { runFullMigration, type RunResult } from '../pipeline/pipeline.ts';
+import type { RunResult } from '../pipeline/pipeline.ts';
+import { deltaRun, fullRun, prepareRun } from '../run/run-kinds.ts';
 import { verifyRuntime, type VerifyReport } from '../reconciler/verify.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { ledgerCredentials, openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
-import { addUnmatched, formatPreflight, preflight } from '../mapper/preflight.ts';
+import { addUnmatched, formatPreflight } from '../mapper/preflight.ts';
 import { Progress } from './progress.ts';
 import type { Readiness } from '../api/cutover.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
@@ -100,26 +100,33 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
   const progress = new Progress({ enabled: flags.progress !== false && !flags.json });
   const started = Date.now();
   try {
-    const mapping = await preflight(config, runtime.source, runtime.target);
+    const prepared = await prepareRun(fullRun, runtime, { restart: flags.restart ?? false, verify: flags.verify !== false });
+    const mapping = prepared.mapping!;
     const reassigned = new Set<string>();
     const events = { ...progress.events, reassigned: (id: string) => void reassigned.add(id) };
     let result: RunResult;
+    let report: VerifyReport | null;
+    let pipelineEnded = 0;
     try {
-      result = await runFullMigration(runtime.deps(events, controller.signal), { restart: flags.restart });
+      ({ result, report } = await prepared.start({
+        runtime,
+        events,
+        signal: controller.signal,
+        say: (line) => {
+          pipelineEnded = Date.now();
+          progress.stop();
+          if (!flags.json) io.err(line);
+        },
+      }));
     } catch (err) {
       if (!(err instanceof HdmError) || err.code !== 'INTERRUPTED') throw err;
       progress.stop();
       io.err(`${err.message}. To resume where it stopped: hdm migrate --config ${flags.configFile ?? '<migration file>'}`);
       return exitCodeOf(err);
     }
+    const seconds = ((pipelineEnded || Date.now()) - started) / 1000;
     await addUnmatched(mapping, reassigned, runtime.source);
     progress.stop();
-    const seconds = (Date.now() - started) / 1000;
-    let report: VerifyReport | null = null;
-    if (flags.verify !== false) {
-      if (!flags.json) io.err('verifying: reading the target back and reconciling it with the source…');
-      report = await verifyRuntime(runtime);
-    }
     if (flags.json) {
       io.out(
         JSON.stringify(
@@ -177,11 +184,10 @@ export async function deltaCommand(
   process.once('SIGTERM', onSignal);
   let failed = false;
   try {
-    // A mapping edited since the full run is checked again before any pass.
-    await preflight(config, runtime.source, runtime.target);
-    await followDelta(runtime.deps(undefined, controller.signal), {
-      intervalMs: flags.intervalMs ?? 30_000,
-      maxPasses: flags.follow ? flags.maxPasses : 1,
+    const prepared = await prepareRun(deltaRun, runtime, { follow: flags.follow ?? false, intervalSeconds: (flags.intervalMs ?? 30_000) / 1000, maxPasses: flags.maxPasses });
+    await prepared.start({
+      runtime,
+      signal: controller.signal,
       onPass: (result) => {
         if (Object.values(result.counts).some((c) => c.failed > 0)) failed = true;
         io.out(flags.json ? JSON.stringify({ run: result.run, counts: result.counts, lag: result.lag }) : formatDelta(result));

@@ -1,6 +1,9 @@
 import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
-import { openClusterRuntime, type ClusterFlags } from '../cluster/cluster.ts';
+import { clusterSettings, openClusterRuntime, type ClusterFlags } from '../cluster/cluster.ts';
+import type { RunResult } from '../pipeline/pipeline.ts';
+import { fullRun, prepareRun, type PreparedRun } from '../run/run-kinds.ts';
+import { openPlatforms, type Platforms } from '../runtime/runtime.ts';
 import { runLoader, runMapper, runPoller } from '../cluster/services.ts';
 import { exitCodeOf, loadConfigOrFail, stopOnSignal, type Output } from './commands.ts';
 
@@ -25,8 +28,21 @@ export async function serveClusterCommand(role: ClusterRole, flags: ServeCluster
   let config = loadConfigOrFail(flags.config);
   if (flags.clickhouseUrl) config = parseMigrationConfig({ ...config, ledger: { ...config.ledger, clickhouseUrl: flags.clickhouseUrl } }, `${flags.config} with --clickhouse-url`);
   const say = (line: string) => io.err(`[${role} ${config.name}] ${line}`);
-  const runtime = await openClusterRuntime(config, flags, env, { log: say });
   const controller = new AbortController();
+  let full: PreparedRun<{ result: RunResult }> | null = null;
+  let platforms: Platforms | undefined;
+  if (role === 'poller') {
+    // The run is checked before any Kafka or ledger wiring: a file that cannot run fails as it does from the CLI or the API.
+    clusterSettings(config, flags, env);
+    platforms = await openPlatforms(config, env, controller.signal);
+    try {
+      full = await prepareRun(fullRun, { config, ...platforms }, { restart: flags.restart ?? false, verify: false });
+    } catch (err) {
+      await Promise.allSettled([platforms.source.close(), platforms.target.close()]);
+      throw err;
+    }
+  }
+  const runtime = await openClusterRuntime(config, flags, env, { log: say, platforms });
   const onSignal = stopOnSignal(controller, io);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -35,7 +51,7 @@ export async function serveClusterCommand(role: ClusterRole, flags: ServeCluster
     if (role === 'mapper') await runMapper(runtime, { signal: controller.signal });
     else if (role === 'loader') await runLoader(runtime, { signal: controller.signal });
     else {
-      const result = await runPoller(runtime, {
+      const result = await runPoller(runtime, full!, {
         follow: flags.follow,
         intervalMs: flags.intervalMs,
         restart: flags.restart,

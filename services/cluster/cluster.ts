@@ -6,7 +6,7 @@ import type { MigrationConfig } from '../../schemas/config.ts';
 import { KafkaBus, topicName } from '../bus/kafka-bus.ts';
 import { KafkaCheckpointStore } from '../bus/kafka-checkpoints.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from '../bus/message-bus.ts';
-import { openRuntime, type Runtime } from '../runtime/runtime.ts';
+import { openRuntime, type Platforms, type Runtime } from '../runtime/runtime.ts';
 
 /**
  * Cluster mode: the poller, mapper and loader of one migration as separate processes over Kafka.
@@ -120,13 +120,14 @@ export async function openClusterRuntime(
   config: Readonly<MigrationConfig>,
   flags: ClusterFlags,
   env: NodeJS.ProcessEnv = process.env,
-  /** `log`: lines for the operator about what the bus recovered from by itself. */
-  options: { log?: (line: string) => void } = {},
+  /** `log`: lines for the operator about what the bus recovered from by itself; `platforms`: connectors the caller opened already. */
+  options: { log?: (line: string) => void; platforms?: Platforms } = {},
 ): Promise<Runtime> {
   const settings = clusterSettings(config, flags, env);
   const bus = await openClusterBus(config, settings, options);
   try {
     return await openRuntime(config, env, {
+      platforms: options.platforms,
       bus,
       checkpoints: () => new KafkaCheckpointStore(bus.kafka, bus.topic(CHECKPOINTS_STAGE)),
     });

@@ -5,10 +5,12 @@ import type { KafkaSubscription } from '../bus/kafka-bus.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import type { Loader, PlannedRecord } from '../loader/loader.ts';
-import { followDelta } from '../pipeline/delta.ts';
-import { createRunLoader, prepareTarget, runFullMigration, type PipelineEvents, type RunLoader, type RunResult } from '../pipeline/pipeline.ts';
-import { loaderStage, mapperStage, plannedTopic, recordsTopic, RUN_HEADER, type PlannedMessage } from '../pipeline/stages.ts';
+import { createRunLoader, prepareTarget, type RunLoader } from '../loader/run-loader.ts';
+import type { PipelineEvents, RunResult } from '../pipeline/pipeline.ts';
+import { plannedTopic, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
+import { loaderStage, mapperStage, type PlannedMessage } from '../pipeline/stages.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { deltaRun, prepareRun, type PreparedRun } from '../run/run-kinds.ts';
 
 /**
  * The three cluster services of one migration. Each runs until its signal aborts (the poller: until
@@ -38,26 +40,29 @@ export interface PollerResult {
 /**
  * Reads the source and publishes to Kafka; cursors go to the compacted checkpoints topic once the broker
  * acknowledged the records they cover. Between streams it waits until the loaders settled the last one.
+ * `full` is the full run as prepared (its preflight passed) before any Kafka wiring.
  */
-export async function runPoller(runtime: Runtime, options: PollerOptions = {}): Promise<PollerResult> {
+export async function runPoller(runtime: Runtime, full: PreparedRun<{ result: RunResult }>, options: PollerOptions = {}): Promise<PollerResult> {
   const say = options.say ?? (() => {});
-  const deps = { ...runtime.deps(options.events, options.signal), stages: 'remote' as const };
+  const context = { runtime, events: options.events, signal: options.signal ?? new AbortController().signal, stages: 'remote' as const };
   const data = await runtime.checkpoints.load();
-  let full: RunResult | null = null;
+  let fullResult: RunResult | null = null;
   if (!data.full || data.full.status !== 'done' || options.restart) {
     say(data.full && data.full.status !== 'done' && !options.restart ? `resuming full run ${data.full.runId}` : 'starting a full run');
-    full = await runFullMigration(deps, { restart: options.restart });
-    say(`full run ${full.run.runId} ${full.run.status}`);
+    fullResult = (await full.start(context)).result;
+    say(`full run ${fullResult.run.runId} ${fullResult.run.status}`);
   } else if (!options.follow) {
     say(`the full run ${data.full.runId} finished at ${data.full.finishedAt ?? '?'}; nothing to do (--follow runs delta passes, --restart a new full run)`);
   }
-  const deltas = options.follow
-    ? await followDelta(deps, {
-        intervalMs: options.intervalMs ?? 30_000,
-        onPass: (r) => say(`delta pass ${r.run.runId} ${r.run.status}: ${Object.values(r.counts).reduce((n, c) => n + c.read, 0)} records read`),
-      })
-    : [];
-  return { full, deltas };
+  let deltas: RunResult[] = [];
+  if (options.follow) {
+    const delta = await prepareRun(deltaRun, runtime, { follow: true, intervalSeconds: (options.intervalMs ?? 30_000) / 1000 });
+    deltas = await delta.start({
+      ...context,
+      onPass: (r) => say(`delta pass ${r.run.runId} ${r.run.status}: ${Object.values(r.counts).reduce((n, c) => n + c.read, 0)} records read`),
+    });
+  }
+  return { full: fullResult, deltas };
 }
 
 /** Runs until the signal aborts or a subscription fails; then closes them all. */

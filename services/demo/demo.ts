@@ -11,7 +11,7 @@ import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
 import { addUnmatched, type PreflightReport } from '../mapper/preflight.ts';
-import { pickDefaultAgent } from '../pipeline/default-agent.ts';
+import { pickDefaultAgent } from '../loader/default-agent.ts';
 import { runEntities, type RunResult } from '../pipeline/pipeline.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 

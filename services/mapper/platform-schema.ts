@@ -1,6 +1,6 @@
 import type { Connector, SourceStatus, TargetCapabilities } from '../../connectors/sdk/contract.ts';
 import type { Agent, Group, TicketField } from '../../schemas/canonical.ts';
-import { readAll } from '../pipeline/default-agent.ts';
+import { readAll } from '../../connectors/sdk/read-all.ts';
 
 /** What a mapping can refer to on one platform: its ticket fields with options, groups and agents. */
 export interface PlatformSchema {

@@ -74,8 +74,8 @@ function checkValue(path: string, value: CustomFieldValue, field: TicketField, o
 }
 
 /** Mapping references that only the source can answer for (fields, options, groups, statuses the target lacks). */
-function checkSourceSide(config: Readonly<MigrationConfig>, source: PlatformSchema, capabilities: TargetCapabilities, problems: string[]): void {
-  const { mapping, options } = config;
+function checkSourceSide(config: Readonly<MigrationConfig>, source: PlatformSchema, problems: string[]): void {
+  const { mapping } = config;
   const keys = source.ticketFields.map((f) => f.key);
   for (const key of Object.keys(mapping.fields)) {
     if (!keys.includes(key)) problems.push(`mapping.fields.${key}: the source (${source.platform}) has no ticket field "${key}"; it has ${list(keys)}`);
@@ -99,6 +99,11 @@ function checkSourceSide(config: Readonly<MigrationConfig>, source: PlatformSche
   for (const name of Object.keys(mapping.groups)) {
     if (!groupByName(source.groups, name)) problems.push(`mapping.groups.${name}: the source (${source.platform}) has no group "${name}"; it has ${quoted(groupNames)}`);
   }
+}
+
+/** Mapping references the target's declared capabilities answer for, with no request to either side. */
+function checkCapabilities(config: Readonly<MigrationConfig>, capabilities: TargetCapabilities, problems: string[]): void {
+  const { options } = config;
   const maps = [
     ['statusMap', options.statusMap, capabilities.ticketStatuses],
     ['priorityMap', options.priorityMap, capabilities.ticketPriorities],
@@ -198,7 +203,8 @@ function checkTargetSide(config: Readonly<MigrationConfig>, source: PlatformSche
 export function validateMapping(config: Readonly<MigrationConfig>, source: PlatformSchema, target: PlatformSchema): { problems: string[]; report: PreflightReport } {
   const problems: string[] = [];
   const report: PreflightReport = { fields: [], reassigned: [], defaultAgent: null, warnings: [] };
-  checkSourceSide(config, source, target.capabilities, problems);
+  checkCapabilities(config, target.capabilities, problems);
+  checkSourceSide(config, source, problems);
   checkTargetSide(config, source, target, problems, report);
   return { problems, report };
 }
@@ -210,15 +216,17 @@ function fail(origin: string, problems: string[]): never {
 }
 
 /**
- * Checks every reference of the mapping against both platforms before any work: the source side
- * first (no request reaches the target when it is wrong), then the target side (reads only).
+ * Checks every reference of the mapping against both platforms before any work: what the target's
+ * declared capabilities and the source answer first (no request reaches the target when it is wrong),
+ * then the target side (reads only).
  */
 export async function preflight(config: Readonly<MigrationConfig>, source: Connector, target: Connector, origin = 'migration file'): Promise<PreflightReport> {
   const problems: string[] = [];
+  checkCapabilities(config, target.capabilities, problems);
   // Each side's check() fails fast (a wrong URL or credentials) before its schema is read with retries.
   await source.check();
   const sourceSchema = await readPlatformSchema(source);
-  checkSourceSide(config, sourceSchema, target.capabilities, problems);
+  checkSourceSide(config, sourceSchema, problems);
   const ids = [
     ['filters.ticketIds', 'ticket', config.filters.ticketIds],
     ['filters.articleIds', 'kbArticle', config.filters.articleIds],

@@ -3,7 +3,8 @@ import { TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type CustomFieldValue
 import { noFilters } from '../../schemas/mapping.config.ts';
 import { compatible } from './preflight.ts';
 import { agentByEmail, groupByName, type PlatformSchema } from './platform-schema.ts';
-import { mapPriority, mapStatus, mapType, type MappingRules } from './record.mapping.ts';
+import { mapPriority, mapStatus, mapType } from './record.mapping.ts';
+import type { MappingRules } from './rules.ts';
 
 const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
 

@@ -1,6 +1,6 @@
 import type { AttachmentMeta, Comment, CustomFieldValue, CustomFieldValues, FieldOption, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import type { FiltersSection } from '../../schemas/mapping.config.ts';
-import type { MapResult, MappingRules } from './record.mapping.ts';
+import type { MapResult, MappingRules } from './rules.ts';
 
 /** The first filter a ticket fails, as the rule the ledger records; null when it passes them all. */
 export function ticketFilter(ticket: Ticket, filters: Readonly<FiltersSection> | undefined): string | null {

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
 import { silentLogger } from '../runtime/logger.ts';
-import { interruptedRun, lagSummary, runEntities, settleFailures, type PipelineDeps, type RunResult } from './pipeline.ts';
+import { interruptedRun } from '../poller/poller.ts';
+import { lagSummary, runEntities, settleFailures, type PipelineDeps, type RunResult } from './pipeline.ts';
 
 const DAY_MS = 86_400_000;
 

@@ -1,20 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
-import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
-import type { EntityName, EntityTypes, Envelope, TicketField } from '../../schemas/canonical.ts';
-import { LOAD_ORDER } from '../../schemas/canonical.ts';
+import type { HdmError } from '../../connectors/sdk/errors.ts';
+import { LOAD_ORDER, type EntityName, type Envelope } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
-import { IdMapCache } from '../loader/id-map-cache.ts';
-import { Loader, type ConflictPolicy, type PlannedRecord } from '../loader/loader.ts';
-import { ReferenceResolver } from '../loader/reference-resolver.ts';
+import type { ConflictPolicy, Loader } from '../loader/loader.ts';
+import { createRunLoader, prepareTarget } from '../loader/run-loader.ts';
 import { recoverTicketIds } from '../loader/id-map-recovery.ts';
-import { pickDefaultAgent, readAll, type DefaultAgent } from './default-agent.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
-import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
-import { canonicalWeight, loaderStage, mapperStage, plannedTopic, recordsTopic, RUN_HEADER, type PlannedMessage } from './stages.ts';
-import { targetFieldDefinitions } from '../mapper/wizard.mapping.ts';
+import type { MappingRules } from '../mapper/rules.ts';
+import { plannedTopic, recordsTopic } from '../bus/topics.ts';
+import { loaderStage, mapperStage, type PlannedMessage } from './stages.ts';
 import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
+import { interruptedRun, pollStream } from '../poller/poller.ts';
 
 export interface PipelineEvents {
   /** Records read from the source. */
@@ -174,15 +172,6 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
 }
 
 /**
- * The error of a run stopped on request: whatever failed once the stop cut the requests in flight is
- * a consequence of the stop, not the reason the run ended.
- */
-export function interruptedRun(runId: string, cause?: unknown): HdmError {
-  if (cause instanceof HdmError && cause.code === 'INTERRUPTED' && cause.context.runId === runId) return cause;
-  return new HdmError('INTERRUPTED', `run ${runId} was stopped before it finished; what it covered so far is saved`, { retryable: false, context: { runId }, cause });
-}
-
-/**
  * A record whose load failed once may load later in the same run (a reference loaded on the fly, a
  * page read again): a run's failures are its records whose latest attempt in the run failed, as the
  * ledger has them, not every failure event on the way.
@@ -191,111 +180,6 @@ export async function settleFailures(ledger: Ledger, runId: string, counts: RunR
   for (const [entity, c] of Object.entries(counts)) {
     if (c.failed > 0) c.failed = (await ledger.runProgress(runId, entity as EntityName)).failed;
   }
-}
-
-/** The loader of one run with what it needs: references resolved through the id map, late ones loaded on the fly. */
-export interface RunLoader {
-  loader: Loader;
-  defaultAgent: DefaultAgent;
-  /** Looks up, in one go, the target IDs a page of records refers to. */
-  prefetch(entity: EntityName, records: EntityTypes[EntityName][]): Promise<void>;
-}
-
-export async function createRunLoader(
-  deps: Pick<PipelineDeps, 'source' | 'target' | 'ledger' | 'entities' | 'rules' | 'defaultAgentEmail' | 'conflictPolicy' | 'events'>,
-  runId: string,
-  options: {
-    detectConflicts: boolean;
-    preparedFields: ReadonlySet<string>;
-    ids?: IdMapCache;
-    /**
-     * Loads a record met only as a reference elsewhere, returning its target ID (null when it did not
-     * load). Default: this loader loads it. Cluster loaders hand it to the loader that owns its partition,
-     * so that two processes meeting the same new record cannot both create it.
-     */
-    handOff?: (planned: PlannedRecord) => Promise<string | null>;
-  },
-): Promise<RunLoader> {
-  const { source, target, ledger, events } = deps;
-  const ids = options.ids ?? new IdMapCache(ledger);
-  const defaultAgent = await pickDefaultAgent(deps, ids);
-  // References to records created at the source after their own stream was read are loaded on the
-  // fly; each is tried once per run.
-  const onTheFly = new Map<string, Promise<string | null>>();
-  const loadMissing = (entity: EntityName, sourceId: string): Promise<string | null> => {
-    const key = `${entity}:${sourceId}`;
-    let pending = onTheFly.get(key);
-    if (!pending) {
-      pending = (async () => {
-        if (!deps.entities.includes(entity)) return null;
-        const record = await getWithRetry(source, entity, sourceId);
-        if (!record) return null;
-        const mapped = mapRecord(entity, record, deps.rules);
-        if (mapped.kind === 'filtered') return null;
-        const planned: PlannedRecord = { entity, sourceId, updatedAt: record.updatedAt, record: mapped.record, notes: [...mapped.notes, 'loaded on the fly'] };
-        if (options.handOff) return options.handOff(planned);
-        const result = await loader.load(planned);
-        return result.outcome === 'loaded' ? result.targetId : null;
-      })();
-      onTheFly.set(key, pending);
-      // A failure is not remembered: the next record naming it tries again.
-      pending.catch(() => onTheFly.delete(key));
-    }
-    return pending;
-  };
-  const resolver = new ReferenceResolver(ids, () => defaultAgent.current(), loadMissing, (id) => events?.reassigned?.(id));
-  const loader = new Loader({
-    runId,
-    target,
-    source,
-    ledger,
-    ids,
-    resolver,
-    detectConflicts: options.detectConflicts,
-    conflictPolicy: deps.conflictPolicy,
-    createdByRun: (entity, targetId) => entity === 'ticketField' && options.preparedFields.has(targetId),
-  });
-  return {
-    loader,
-    defaultAgent,
-    prefetch: (entity, records) => resolver.prefetch(entity, records),
-  };
-}
-
-/**
- * A source record by ID, null only when the source has none: a transient failure is tried again, and
- * one that persists fails the load naming it, rather than passing for a record that does not exist
- * (which would load the referring record without its reference).
- */
-async function getWithRetry<E extends EntityName>(source: Connector, entity: E, sourceId: string): Promise<EntityTypes[E] | null> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await source.get(entity, sourceId);
-    } catch (err) {
-      const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
-      if (error.code === 'NOT_FOUND') return null;
-      if (!error.retryable || attempt >= 3) throw error;
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
-  }
-}
-
-/**
- * Creates on the target the custom fields the source's tickets need, before any ticket is written.
- * Returns the IDs of the fields it created: they count as this run's creations (undo removes them),
- * though the ticketField stream then finds them on the target rather than creating them.
- */
-export async function prepareTarget(deps: Pick<PipelineDeps, 'source' | 'target' | 'entities' | 'rules'>): Promise<string[]> {
-  const { source, target } = deps;
-  if (!target.prepare) return [];
-  const sourceFields = deps.entities.includes('ticketField') || deps.entities.includes('ticket') ? await readAll(source, 'ticketField') : [];
-  const prepared = await target.prepare({
-    ticketFields: targetFieldDefinitions(
-      sourceFields.flatMap((e) => (e.op === 'upsert' ? [e.record as TicketField] : [])),
-      deps.rules,
-    ),
-  });
-  return prepared.createdFields;
 }
 
 /** Every selected stream of one run, in load order, from the checkpoints the caller keeps. */
@@ -337,9 +221,18 @@ export async function runEntities(
     }
     events?.phase?.(entity, 'start');
     const c = (counts[entity] = emptyCounts());
-    const finalState = await runStream(deps, runId, entity, checkpoint?.state ?? null, local, c, lags, (state) =>
-      saveCheckpoint(entity, { state, done: false }),
-    );
+    const finalState = await pollStream(deps, {
+      runId,
+      entity,
+      startState: checkpoint?.state ?? null,
+      subscriptions: local ? await subscribeStages(deps, runId, entity, local.loader, c, lags) : [],
+      onRead: (records, weight) => {
+        c.read += records;
+        events?.read?.(entity, weight);
+      },
+      prefetch: local ? (records) => local.prefetch(entity, records) : undefined,
+      saveState: (state) => saveCheckpoint(entity, { state, done: false }),
+    });
     if (remote) await waitUntilSettled(deps, runId, entity, c);
     if (deps.signal?.aborted) throw interruptedRun(runId);
     // The state after the last page is where a delta of this stream starts.
@@ -372,61 +265,6 @@ async function waitUntilSettled(deps: PipelineDeps, runId: string, entity: Entit
     const pollMs = deps.settlePollMs ?? (progress.seen - progress.settled <= 200 ? 100 : 1000);
     await new Promise((r) => setTimeout(r, pollMs));
   }
-}
-
-async function runStream(
-  deps: PipelineDeps,
-  runId: string,
-  entity: EntityName,
-  startState: StreamState | null,
-  local: RunLoader | null,
-  c: StreamCounts,
-  lags: number[],
-  saveState: (state: StreamState) => Promise<void>,
-): Promise<StreamState | null> {
-  const { source, ledger, bus, events } = deps;
-  const records = recordsTopic(entity);
-  const subscriptions = local ? await subscribeStages(deps, runId, entity, local.loader, c, lags) : [];
-  // Pages are committed strictly in order, each only after all it covers has settled.
-  let commits: Promise<void> = Promise.resolve();
-  let commitError: unknown = null;
-  let lastState = startState;
-  let failed = false;
-  try {
-    for await (const page of source.read(entity, startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
-      if (deps.signal?.aborted) throw interruptedRun(runId);
-      if (commitError) throw commitError;
-      c.read += page.records.length;
-      events?.read?.(entity, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
-      await ledger.recordSourceSeen(
-        runId,
-        page.records.map((e) => ({ entity: e.entity, sourceId: e.sourceId, updatedAt: e.updatedAt, deleted: e.op === 'delete' })),
-      );
-      await local?.prefetch(entity, page.records.flatMap((e) => (e.op === 'upsert' ? [e.record] : [])));
-      const receipt = await bus.publish(
-        records,
-        page.records.map((e) => ({ key: `${e.entity}:${e.sourceId}`, value: e, headers: { [RUN_HEADER]: runId } })),
-      );
-      const state = page.state;
-      lastState = state;
-      commits = commits.then(async () => {
-        await receipt.settled;
-        await ledger.flush();
-        await saveState(state);
-      });
-      commits.catch((err) => (commitError = err));
-    }
-    // A reader may end early when stopped: that is not the end of the stream.
-    if (deps.signal?.aborted) throw interruptedRun(runId);
-    await commits;
-  } catch (err) {
-    failed = true;
-    throw err;
-  } finally {
-    // After a failure, what is still queued is dropped: its cursor was not saved, the next run reads it again.
-    for (const subscription of subscriptions) await subscription.close({ drain: !failed });
-  }
-  return lastState;
 }
 
 /** The mapper and loader of one stream, in this process. */

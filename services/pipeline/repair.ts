@@ -7,7 +7,8 @@ import { IdMapCache } from '../loader/id-map-cache.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
 import type { VerifyIssue } from '../reconciler/verify.ts';
 import { silentLogger } from '../runtime/logger.ts';
-import { createRunLoader, type PipelineDeps, type RunResult, type StreamCounts } from './pipeline.ts';
+import { createRunLoader } from '../loader/run-loader.ts';
+import type { PipelineDeps, RunResult, StreamCounts } from './pipeline.ts';
 
 /** What a repair does with each record a verification named. */
 export type RepairableStatus = Extract<VerifyIssue['status'], 'missing' | 'mismatched' | 'failed'>;

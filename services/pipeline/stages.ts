@@ -3,8 +3,10 @@ import type { EntityName, Envelope } from '../../schemas/canonical.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage } from '../bus/message-bus.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Loader, PlannedRecord } from '../loader/loader.ts';
-import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
+import { mapRecord } from '../mapper/record.mapping.ts';
+import type { MappingRules } from '../mapper/rules.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { canonicalWeight, plannedTopic, RUN_HEADER, SEEN_HEADER } from '../bus/topics.ts';
 
 /**
  * The mapper and loader stages as bus handlers. The embedded pipeline subscribes them in one
@@ -14,19 +16,6 @@ import type { Logger } from '../runtime/logger.ts';
 
 /** A message on a `planned.*` topic: a record to upsert, or a deletion to apply. */
 export type PlannedMessage = (PlannedRecord & { op?: 'upsert' }) | { op: 'delete'; entity: EntityName; sourceId: string; updatedAt: string };
-
-/** Header naming the run a message belongs to: the ledger rows it causes carry that run. */
-export const RUN_HEADER = 'hdm-run';
-/** Header with the instant (ms) the pipeline first had the record in hand: lag is never counted from before the source could show it. */
-export const SEEN_HEADER = 'hdm-seen-at';
-
-export const recordsTopic = (entity: EntityName) => `records-${entity}`;
-export const plannedTopic = (entity: EntityName) => `planned-${entity}`;
-
-/** Canonical records a record counts for in throughput: a ticket counts itself and each comment. */
-export function canonicalWeight(envelope: Envelope): number {
-  return envelope.entity === 'ticket' && envelope.record ? 1 + (envelope.record as { comments: unknown[] }).comments.length : 1;
-}
 
 /**
  * Publishes what a handled message caused. On a durable bus the handler waits for the broker's

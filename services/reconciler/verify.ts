@@ -7,8 +7,9 @@ import type { IdMapEntry, Ledger, VerificationRow } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import { unpreservedFields } from '../loader/loader.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
-import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
-import { pickDefaultAgent } from '../pipeline/default-agent.ts';
+import { mapRecord } from '../mapper/record.mapping.ts';
+import type { MappingRules } from '../mapper/rules.ts';
+import { pickDefaultAgent } from '../loader/default-agent.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 
 export interface EntityReconciliation {

@@ -4,8 +4,9 @@ import type { Connector } from '../../connectors/sdk/contract.ts';
 import { resolveCredentials, type MigrationConfig } from '../../schemas/config.ts';
 import { InProcessBus } from '../bus/in-process-bus.ts';
 import type { MessageBus } from '../bus/message-bus.ts';
-import { openLedger, type ClickHouseLedger } from '../ledger/clickhouse-ledger.ts';
-import type { MappingRules } from '../mapper/record.mapping.ts';
+import { openLedger } from '../ledger/clickhouse-ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import type { MappingRules } from '../mapper/rules.ts';
 import { rulesFromConfig } from '../mapper/rules.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
 import { FileCheckpointStore, type CheckpointStore } from '../poller/checkpoint-store.ts';
@@ -13,13 +14,19 @@ import { privateDir } from './private-files.ts';
 import { redactor } from './redact.ts';
 import { createLogger, type Logger } from './logger.ts';
 
+/** SQL over the ledger: `hdm sql`, saved queries and the dashboard's panels. */
+export interface LedgerQueries {
+  /** `{migration:String}` in the text is this migration; `readonly` refuses anything but one read inside the ledger. */
+  query(sql: string, options?: { params?: Record<string, unknown>; readonly?: boolean }): Promise<Record<string, unknown>[]>;
+}
+
 /** Everything a command needs for one migration, opened from its config. */
 export interface Runtime {
   config: Readonly<MigrationConfig>;
   stateDir: string;
   source: Connector;
   target: Connector;
-  ledger: ClickHouseLedger;
+  ledger: Ledger & LedgerQueries;
   bus: MessageBus;
   rules: MappingRules;
   /** JSON-lines log under the state directory (`hdm.log`). */
@@ -36,7 +43,9 @@ export function stateDirOf(config: Readonly<MigrationConfig>, cwd = process.cwd(
 
 /** What a cluster service runs on instead of the embedded bus and the state directory's checkpoints. */
 export interface RuntimeParts {
-  bus: MessageBus;
+  /** Connectors already opened (and checked) by the caller. */
+  platforms?: Platforms;
+  bus?: MessageBus;
   /** Made once the bus exists (checkpoints in a Kafka topic). */
   checkpoints?: (bus: MessageBus) => CheckpointStore;
 }
@@ -76,28 +85,27 @@ export async function registerConfigSecrets(config: Readonly<MigrationConfig>, e
   redactor.add(ledgerCredentials(config, env).password);
 }
 
+/** A migration's two connectors. No request leaves until one is asked for. */
+export interface Platforms {
+  source: Connector;
+  target: Connector;
+}
+
 /** `stop`: the run's stop request; once it aborts, both connectors cut what they have in flight. */
-export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env, parts?: RuntimeParts, stop?: AbortSignal): Promise<Runtime> {
+export async function openPlatforms(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env, stop?: AbortSignal): Promise<Platforms> {
   const sourcePlatform = await platform(config.source.platform);
   const targetPlatform = await platform(config.target.platform);
   const sourceCredentials = resolveCredentials('source', config.source, sourcePlatform.credentialEnv, env);
   const targetCredentials = resolveCredentials('target', config.target, targetPlatform.credentialEnv, env);
   redactor.add(...secretsOf(sourceCredentials), ...secretsOf(targetCredentials));
+  const open = (side: typeof config.source, made: typeof sourcePlatform, credentials: Record<string, string>) =>
+    made.createConnector({ url: side.url, credentials, concurrency: side.concurrency, requestsPerMinute: side.requestsPerMinute, signal: stop });
+  return { source: open(config.source, sourcePlatform, sourceCredentials), target: open(config.target, targetPlatform, targetCredentials) };
+}
 
-  const source = sourcePlatform.createConnector({
-    url: config.source.url,
-    credentials: sourceCredentials,
-    concurrency: config.source.concurrency,
-    requestsPerMinute: config.source.requestsPerMinute,
-    signal: stop,
-  });
-  const target = targetPlatform.createConnector({
-    url: config.target.url,
-    credentials: targetCredentials,
-    concurrency: config.target.concurrency,
-    requestsPerMinute: config.target.requestsPerMinute,
-    signal: stop,
-  });
+/** `stop`: the run's stop request; once it aborts, both connectors cut what they have in flight. */
+export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS.ProcessEnv = process.env, parts?: RuntimeParts, stop?: AbortSignal): Promise<Runtime> {
+  const { source, target } = parts?.platforms ?? (await openPlatforms(config, env, stop));
   const stateDir = privateDir(stateDirOf(config));
   const { username, password } = ledgerCredentials(config, env);
   await registerConfigSecrets(config, env);

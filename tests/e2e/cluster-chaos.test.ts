@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startSandboxProcess, type SandboxProcess } from '../../services/cli/sandbox-process.ts';
-import { ensureClickHouse, type ClickHouseInstance } from '../../services/launcher/clickhouse.launcher.ts';
-import { ensureKafka, stopKafka } from '../../services/launcher/kafka.launcher.ts';
-import { ensureSchemaRegistry, stopSchemaRegistry } from '../../services/launcher/schema-registry.launcher.ts';
+import { ensureClickHouse, type ClickHouseInstance } from '../../tools/launcher/clickhouse.launcher.ts';
+import { ensureKafka, stopKafka } from '../../tools/launcher/kafka.launcher.ts';
+import { ensureSchemaRegistry, stopSchemaRegistry } from '../../tools/launcher/schema-registry.launcher.ts';
 import { HDM, hdm } from '../helpers/hdm-process.ts';
 
 /**

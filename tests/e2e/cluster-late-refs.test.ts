@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import { ENTITIES } from '../../schemas/canonical.ts';
-import { ensureClickHouse } from '../../services/launcher/clickhouse.launcher.ts';
-import { ensureKafka } from '../../services/launcher/kafka.launcher.ts';
-import { ensureSchemaRegistry } from '../../services/launcher/schema-registry.launcher.ts';
+import { ensureClickHouse } from '../../tools/launcher/clickhouse.launcher.ts';
+import { ensureKafka } from '../../tools/launcher/kafka.launcher.ts';
+import { ensureSchemaRegistry } from '../../tools/launcher/schema-registry.launcher.ts';
 import { HDM, hdm } from '../helpers/hdm-process.ts';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 

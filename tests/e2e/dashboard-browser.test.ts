@@ -8,7 +8,7 @@ import type { FreshdeskSandbox } from '../../connectors/freshdesk/sandbox/server
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import { buildApi, type Api } from '../../services/api/app.ts';
 import type { IdMapEntry } from '../../services/ledger/ledger.ts';
-import { CHROMIUM_ARGS, ensureChromium } from '../../services/launcher/chromium.launcher.ts';
+import { CHROMIUM_ARGS, ensureChromium } from '../../tools/launcher/chromium.launcher.ts';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 const ARTIFACTS = resolve('test-artifacts');

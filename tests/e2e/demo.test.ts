@@ -4,7 +4,7 @@ import { demoCommand } from '../../services/cli/wizard.commands.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
-import { readAll } from '../../services/pipeline/default-agent.ts';
+import { readAll } from '../../connectors/sdk/read-all.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 

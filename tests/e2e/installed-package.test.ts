@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../services/launcher/instance.ts';
+import { repoRoot } from '../../tools/launcher/instance.ts';
 
 /**
  * A user who does not clone: `npm pack`, `npm install ./helpdesk-migrator-x.y.z.tgz` into an empty

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyClickHouse, ensureClickHouse, type ClickHouseInstance } from '../../services/launcher/clickhouse.launcher.ts';
+import { destroyClickHouse, ensureClickHouse, type ClickHouseInstance } from '../../tools/launcher/clickhouse.launcher.ts';
 import { hdm } from '../helpers/hdm-process.ts';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../services/launcher/instance.ts';
+import { repoRoot } from '../../tools/launcher/instance.ts';
 
 // Users' CI and the Dockerfile install with `npm ci`. npm 11 refused the lockfile when it lacked
 // chdb's platform packages for other systems ("Missing: @chdb/lib-darwin-arm64@ from lock file"),

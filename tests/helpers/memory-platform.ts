@@ -10,7 +10,7 @@ import type {
 } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../connectors/sdk/errors.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type Comment, type EntityName, type EntityTypes, type Envelope, type Ticket } from '../../schemas/canonical.ts';
-import type { MappingRules } from '../../services/mapper/record.mapping.ts';
+import type { MappingRules } from '../../services/mapper/rules.ts';
 
 /**
  * Small in-memory platforms for unit tests of the engine: a target that keeps what it is sent and

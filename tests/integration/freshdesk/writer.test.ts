@@ -4,7 +4,8 @@ import type { FreshdeskSandbox } from '../../../connectors/freshdesk/index.ts';
 import type { Connector, WriteContext } from '../../../connectors/sdk/contract.ts';
 import type { Agent, Contact, EntityName, EntityTypes, KbArticle, KbSection, Organization, Ticket } from '../../../schemas/canonical.ts';
 import { project } from '../../../schemas/projection.ts';
-import { mapRecord, type MappingRules } from '../../../services/mapper/record.mapping.ts';
+import { mapRecord } from '../../../services/mapper/record.mapping.ts';
+import type { MappingRules } from '../../../services/mapper/rules.ts';
 import { connect, readAll, sandbox } from './helpers.ts';
 
 const context = (sourceId: string, knownChildren: Record<string, string> = {}): WriteContext => ({

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaCheckpointStore } from '../../../services/bus/kafka-checkpoints.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
 import { CHECKPOINTS_STAGE, openClusterBus, type MigrationBus } from '../../../services/cluster/cluster.ts';
-import { ensureKafka } from '../../../services/launcher/kafka.launcher.ts';
-import { ensureSchemaRegistry } from '../../../services/launcher/schema-registry.launcher.ts';
+import { ensureKafka } from '../../../tools/launcher/kafka.launcher.ts';
+import { ensureSchemaRegistry } from '../../../tools/launcher/schema-registry.launcher.ts';
 import type { CheckpointData } from '../../../services/poller/checkpoint-store.ts';
 
 describe('poller checkpoints in a compacted Kafka topic', () => {

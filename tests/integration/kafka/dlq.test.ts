@@ -10,9 +10,9 @@ import { HdmError } from '../../../connectors/sdk/errors.ts';
 import { DLQ_HEADERS, KafkaBus, topicName } from '../../../services/bus/kafka-bus.ts';
 import { deadLetterTopicOf, KafkaDeadLetterQueue, REPLAYED_FROM_HEADER, type DeadLetter } from '../../../services/bus/kafka-dlq.ts';
 import type { BusMessage } from '../../../services/bus/message-bus.ts';
-import { ensureKafka, type KafkaInstance } from '../../../services/launcher/kafka.launcher.ts';
-import { freePort } from '../../../services/launcher/process.ts';
-import { ensureSchemaRegistry, type SchemaRegistryInstance } from '../../../services/launcher/schema-registry.launcher.ts';
+import { ensureKafka, type KafkaInstance } from '../../../tools/launcher/kafka.launcher.ts';
+import { freePort } from '../../../tools/launcher/process.ts';
+import { ensureSchemaRegistry, type SchemaRegistryInstance } from '../../../tools/launcher/schema-registry.launcher.ts';
 import { hdm } from '../../helpers/hdm-process.ts';
 
 // Dead letters listed and replayed against a real KRaft broker and schema registry started by the launchers.

@@ -1,8 +1,8 @@
 import { SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBus, topicName } from '../../../services/bus/kafka-bus.ts';
-import { apicurioHealthy, destroyApicurio, ensureApicurio, type ApicurioInstance } from '../../../services/launcher/apicurio.launcher.ts';
-import { ensureKafka, type KafkaInstance } from '../../../services/launcher/kafka.launcher.ts';
+import { apicurioHealthy, destroyApicurio, ensureApicurio, type ApicurioInstance } from '../../../tools/launcher/apicurio.launcher.ts';
+import { ensureKafka, type KafkaInstance } from '../../../tools/launcher/kafka.launcher.ts';
 import { busRegistrySuite, until, v1, type Step } from './bus-registry-suite.ts';
 
 // The Kafka bus against Apicurio Registry, a third-party Confluent-compatible registry built from

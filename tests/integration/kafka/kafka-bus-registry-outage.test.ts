@@ -2,8 +2,8 @@ import type avro from 'avsc';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaBus, topicName } from '../../../services/bus/kafka-bus.ts';
-import { ensureKafka } from '../../../services/launcher/kafka.launcher.ts';
-import { destroySchemaRegistry, ensureSchemaRegistry } from '../../../services/launcher/schema-registry.launcher.ts';
+import { ensureKafka } from '../../../tools/launcher/kafka.launcher.ts';
+import { destroySchemaRegistry, ensureSchemaRegistry } from '../../../tools/launcher/schema-registry.launcher.ts';
 
 // The registry stops answering while a consumer still has to look schemas up: it waits, nothing is dead-lettered.
 const name = `outage-test-${process.pid}`;

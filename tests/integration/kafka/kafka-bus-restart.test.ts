@@ -1,8 +1,8 @@
 import type avro from 'avsc';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaBus, topicName } from '../../../services/bus/kafka-bus.ts';
-import { destroyKafka, ensureKafka } from '../../../services/launcher/kafka.launcher.ts';
-import { ensureSchemaRegistry } from '../../../services/launcher/schema-registry.launcher.ts';
+import { destroyKafka, ensureKafka } from '../../../tools/launcher/kafka.launcher.ts';
+import { ensureSchemaRegistry } from '../../../tools/launcher/schema-registry.launcher.ts';
 
 // A broker restart in the middle of a run: publishers and subscribers wait for it and carry on.
 const name = `restart-test-${process.pid}`;

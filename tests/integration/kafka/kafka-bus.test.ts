@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HdmError } from '../../../connectors/sdk/errors.ts';
 import { KafkaBus, topicName, type KafkaBusOptions } from '../../../services/bus/kafka-bus.ts';
 import type { BusMessage } from '../../../services/bus/message-bus.ts';
-import { ensureKafka, type KafkaInstance } from '../../../services/launcher/kafka.launcher.ts';
-import { freePort } from '../../../services/launcher/process.ts';
-import { ensureSchemaRegistry, type SchemaRegistryInstance } from '../../../services/launcher/schema-registry.launcher.ts';
+import { ensureKafka, type KafkaInstance } from '../../../tools/launcher/kafka.launcher.ts';
+import { freePort } from '../../../tools/launcher/process.ts';
+import { ensureSchemaRegistry, type SchemaRegistryInstance } from '../../../tools/launcher/schema-registry.launcher.ts';
 import { busRegistrySuite, until, v1, type Step } from './bus-registry-suite.ts';
 
 // The Kafka bus against a real KRaft broker and schema registry, both started by the project's launcher.

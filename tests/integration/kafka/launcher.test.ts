@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { destroyKafka, ensureKafka, kafkaHealthy } from '../../../services/launcher/kafka.launcher.ts';
+import { destroyKafka, ensureKafka, kafkaHealthy } from '../../../tools/launcher/kafka.launcher.ts';
 
 // The launcher against the real Kafka jars: format, start, reuse the running broker, keep data across a restart, stop.
 const name = `launcher-test-${process.pid}`;

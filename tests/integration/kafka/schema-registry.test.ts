@@ -1,6 +1,6 @@
 import { SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import { afterAll, describe, expect, it } from 'vitest';
-import { destroySchemaRegistry, ensureSchemaRegistry, schemaRegistryHealthy } from '../../../services/launcher/schema-registry.launcher.ts';
+import { destroySchemaRegistry, ensureSchemaRegistry, schemaRegistryHealthy } from '../../../tools/launcher/schema-registry.launcher.ts';
 
 // The registry launcher and the registry's REST API, driven by the same client library the Kafka bus uses.
 const name = `registry-test-${process.pid}`;

@@ -1,7 +1,7 @@
 import { createClient, ClickHouseError } from '@clickhouse/client';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { destroyClickHouse, ensureClickHouse } from '../../../services/launcher/clickhouse.launcher.ts';
+import { destroyClickHouse, ensureClickHouse } from '../../../tools/launcher/clickhouse.launcher.ts';
 
 // The stand-in of ClickHouse's HTTP interface that the ledger's server tests run against: it must
 // answer @clickhouse/client (and plain HTTP) as a ClickHouse server does, or those tests prove nothing.

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HdmError } from '../../../connectors/sdk/errors.ts';
-import { destroyClickHouse, ensureClickHouse, type ClickHouseInstance } from '../../../services/launcher/clickhouse.launcher.ts';
-import { freePort } from '../../../services/launcher/process.ts';
+import { destroyClickHouse, ensureClickHouse, type ClickHouseInstance } from '../../../tools/launcher/clickhouse.launcher.ts';
+import { freePort } from '../../../tools/launcher/process.ts';
 import { openLedger } from '../../../services/ledger/clickhouse-ledger.ts';
 import { ledgerSuite } from './ledger-suite.ts';
 
 // The ledger's URL path: @clickhouse/client over HTTP to the project's stand-in of ClickHouse's HTTP
-// interface (services/launcher/clickhouse-http), which runs the SQL on the ClickHouse engine. No
+// interface (tools/launcher/clickhouse-http), which runs the SQL on the ClickHouse engine. No
 // ClickHouse server can be installed here; the protocol and the SQL are those a server takes.
 const INSTANCE = 'ledger-server-test';
 const user = 'hdm_ledger';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateCommand } from '../../../services/cli/commands.ts';
-import { readAll } from '../../../services/pipeline/default-agent.ts';
+import { readAll } from '../../../connectors/sdk/read-all.ts';
 import { openRuntime } from '../../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
 import type { Ticket, TicketField } from '../../../schemas/canonical.ts';

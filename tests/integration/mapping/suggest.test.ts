@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { migrateCommand } from '../../../services/cli/commands.ts';
 import { suggestCommand } from '../../../services/cli/wizard.commands.ts';
-import { readAll } from '../../../services/pipeline/default-agent.ts';
+import { readAll } from '../../../connectors/sdk/read-all.ts';
 import { openRuntime } from '../../../services/runtime/runtime.ts';
 import { loadMigrationConfig, parseMigrationConfig } from '../../../schemas/config.ts';
 import type { Ticket } from '../../../schemas/canonical.ts';

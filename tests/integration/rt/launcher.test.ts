@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { destroyRt, ensureRt, rtInstalled } from '../../../services/launcher/rt.launcher.ts';
+import { destroyRt, ensureRt, rtInstalled } from '../../../tools/launcher/rt.launcher.ts';
 
 // The launcher against the real packages: idempotent start, reset to the pristine database, stop.
 const name = `launcher-test-${process.pid}`;

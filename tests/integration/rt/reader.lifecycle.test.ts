@@ -3,7 +3,7 @@ import { RtConnector } from '../../../connectors/rt/rt.connector.ts';
 import { RT_CAPABILITIES } from '../../../connectors/rt/rt.writer.ts';
 import { FRESHDESK_CAPABILITIES } from '../../../connectors/freshdesk/freshdesk.writer.ts';
 import type { Ticket } from '../../../schemas/canonical.ts';
-import { destroyRt, ensureRt, type RtInstance } from '../../../services/launcher/rt.launcher.ts';
+import { destroyRt, ensureRt, type RtInstance } from '../../../tools/launcher/rt.launcher.ts';
 import { mapRecord } from '../../../services/mapper/record.mapping.ts';
 import { suggestMapping } from '../../../services/mapper/suggest.ts';
 import { parse } from 'yaml';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { destroyRt, rtStateDir } from '../../../services/launcher/rt.launcher.ts';
+import { destroyRt, rtStateDir } from '../../../tools/launcher/rt.launcher.ts';
 
 const HDM = fileURLToPath(new URL('../../../bin/hdm.mjs', import.meta.url));
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fakeHelpdesk } from '../../../../connectors/sdk/fake-helpdesk.ts';
-import { mapPriority, mapRecord, mapStatus, type MappingRules } from '../../../../services/mapper/record.mapping.ts';
+import { mapPriority, mapRecord, mapStatus } from '../../../../services/mapper/record.mapping.ts';
+import type { MappingRules } from '../../../../services/mapper/rules.ts';
 import { ENTITIES } from '../../../../schemas/canonical.ts';
 
 const freshdeskLike: MappingRules = {

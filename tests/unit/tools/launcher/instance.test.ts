@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultServicesDir, ensureInstance, stopInstance } from '../../../../services/launcher/instance.ts';
-import { alive, spawnDetached, stopPid } from '../../../../services/launcher/process.ts';
+import { defaultServicesDir, ensureInstance, stopInstance } from '../../../../tools/launcher/instance.ts';
+import { alive, spawnDetached, stopPid } from '../../../../tools/launcher/process.ts';
 
 /**
  * The instance lifecycle with a real detached process standing in for a server; whether it "answers"

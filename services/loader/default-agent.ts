@@ -1,15 +1,8 @@
 import type { Connector } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../connectors/sdk/errors.ts';
-import type { Agent, EntityName, Envelope } from '../../schemas/canonical.ts';
-import type { IdMapCache } from '../loader/id-map-cache.ts';
-import type { PipelineDeps } from './pipeline.ts';
-
-/** Everything of one source stream, read whole (small streams: agents, ticket fields). */
-export async function readAll<E extends EntityName>(source: Connector, entity: E): Promise<Envelope<E>[]> {
-  const out: Envelope<E>[] = [];
-  for await (const page of source.read(entity, null)) out.push(...page.records);
-  return out;
-}
+import { readAll } from '../../connectors/sdk/read-all.ts';
+import type { Agent } from '../../schemas/canonical.ts';
+import type { IdMapCache } from './id-map-cache.ts';
 
 export interface DefaultAgent {
   targetId: string | null;
@@ -26,7 +19,7 @@ export interface DefaultAgent {
  * The agent who receives what deactivated, deleted or unmatched agents did: the one the user named,
  * else the source's first active admin (or agent) once migrated.
  */
-export async function pickDefaultAgent(deps: Pick<PipelineDeps, 'source' | 'target' | 'defaultAgentEmail'>, ids: IdMapCache): Promise<DefaultAgent> {
+export async function pickDefaultAgent(deps: { source: Connector; target: Connector; defaultAgentEmail: string | null }, ids: IdMapCache): Promise<DefaultAgent> {
   const agents = (await readAll(deps.source, 'agent')).flatMap((e) => (e.op === 'upsert' ? [e.record as Agent] : []));
   const active = agents.filter((a) => a.active && !a.deleted);
   const chosen = deps.defaultAgentEmail

@@ -70,7 +70,7 @@ export async function ensureSchemaRegistry(options: SchemaRegistryLaunchOptions 
     spawn: (port, logFile) => ({
       pid: spawnDetached(
         process.execPath,
-        ['--import', 'tsx', join(repoRoot, 'services', 'launcher', 'schema-registry', 'main.ts'), '--port', String(port), '--data', join(dir, 'schemas.json')],
+        ['--import', 'tsx', join(repoRoot, 'tools', 'launcher', 'schema-registry', 'main.ts'), '--port', String(port), '--data', join(dir, 'schemas.json')],
         { cwd: repoRoot, logFile },
       ),
       port,

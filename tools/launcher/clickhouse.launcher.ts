@@ -88,7 +88,7 @@ export async function ensureClickHouse(options: ClickHouseLaunchOptions = {}): P
     spawn: (port, logFile) => {
       const pid = spawnDetached(
         process.execPath,
-        ['--import', 'tsx', join(repoRoot, 'services', 'launcher', 'clickhouse-http', 'main.ts'), '--port', String(port), '--data', join(dir, 'data')],
+        ['--import', 'tsx', join(repoRoot, 'tools', 'launcher', 'clickhouse-http', 'main.ts'), '--port', String(port), '--data', join(dir, 'data')],
         { cwd: repoRoot, logFile, env: { ...process.env, CLICKHOUSE_USER: user, CLICKHOUSE_PASSWORD: password } },
       );
       const salt = randomBytes(16).toString('hex');

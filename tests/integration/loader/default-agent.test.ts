@@ -9,7 +9,8 @@ import type { Agent, Ticket } from '../../../schemas/canonical.ts';
 import { openLedger, type ClickHouseLedger } from '../../../services/ledger/clickhouse-ledger.ts';
 import { IdMapCache } from '../../../services/loader/id-map-cache.ts';
 import { ReferenceResolver } from '../../../services/loader/reference-resolver.ts';
-import { pickDefaultAgent, readAll } from '../../../services/pipeline/default-agent.ts';
+import { pickDefaultAgent } from '../../../services/loader/default-agent.ts';
+import { readAll } from '../../../connectors/sdk/read-all.ts';
 
 let dir: string;
 let ledger: ClickHouseLedger;

@@ -13,7 +13,7 @@ import { schemaRegistryHealthy } from './schema-registry.launcher.ts';
  * tree; each instance keeps its schemas in an H2 database file of its own.
  */
 
-const projectDir = join(repoRoot, 'services', 'launcher', 'apicurio');
+const projectDir = join(repoRoot, 'tools', 'launcher', 'apicurio');
 /** Path of the Confluent-compatible API under the server's root. */
 export const APICURIO_CCOMPAT_PATH = '/apis/ccompat/v7';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SchemaRegistryStore } from '../../../../services/launcher/schema-registry/registry.server.ts';
+import { SchemaRegistryStore } from '../../../../tools/launcher/schema-registry/registry.server.ts';
 
 const record = (fields: object[]) => JSON.stringify({ type: 'record', name: 'R', fields });
 const base = record([{ name: 'id', type: 'string' }]);

@@ -1,5 +1,5 @@
 /**
- * `tsx services/launcher/schema-registry/main.ts --port <n> [--data <file>] [--compatibility BACKWARD]`
+ * `tsx tools/launcher/schema-registry/main.ts --port <n> [--data <file>] [--compatibility BACKWARD]`
  * Runs the schema registry on 127.0.0.1 until SIGTERM.
  */
 import { createRegistryServer, SchemaRegistryStore, type CompatibilityLevel } from './registry.server.ts';

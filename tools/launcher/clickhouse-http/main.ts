@@ -1,5 +1,5 @@
 /**
- * `tsx services/launcher/clickhouse-http/main.ts --port <n> --data <dir>`
+ * `tsx tools/launcher/clickhouse-http/main.ts --port <n> --data <dir>`
  * Serves the stand-in of ClickHouse's HTTP interface on 127.0.0.1 until SIGTERM. The user and
  * password come from CLICKHOUSE_USER and CLICKHOUSE_PASSWORD (as for ClickHouse's own Docker
  * image), never from the command line, where other processes could read them.

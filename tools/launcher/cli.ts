@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 /**
- * `tsx services/launcher/cli.ts up|down|reset|destroy|status [rt] [kafka] [schema-registry] [apicurio] [clickhouse] [chromium] [--name <instance>] [--port <n>]`
+ * `tsx tools/launcher/cli.ts up|down|reset|destroy|status [rt] [kafka] [schema-registry] [apicurio] [clickhouse] [chromium] [--name <instance>] [--port <n>]`
  * Starts the real services the tests and demos use: Request Tracker 5, and for cluster mode Kafka
  * (KRaft), a schema registry and the ledger's ClickHouse HTTP interface (a stand-in on the
  * ClickHouse engine: no server installs here; its user and password come from CLICKHOUSE_USER and

@@ -1,0 +1,88 @@
+import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
+import { HdmError } from '../../connectors/sdk/errors.ts';
+import type { EntityName, EntityTypes } from '../../schemas/canonical.ts';
+import type { MessageBus, Subscription } from '../bus/message-bus.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import { canonicalWeight, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
+
+/**
+ * The error of a run stopped on request: whatever failed once the stop cut the requests in flight is
+ * a consequence of the stop, not the reason the run ended.
+ */
+export function interruptedRun(runId: string, cause?: unknown): HdmError {
+  if (cause instanceof HdmError && cause.code === 'INTERRUPTED' && cause.context.runId === runId) return cause;
+  return new HdmError('INTERRUPTED', `run ${runId} was stopped before it finished; what it covered so far is saved`, { retryable: false, context: { runId }, cause });
+}
+
+export interface PollerDeps {
+  source: Connector;
+  ledger: Ledger;
+  bus: MessageBus;
+  /** Seconds re-read behind a saved cursor. */
+  overlapSeconds: number;
+  signal?: AbortSignal;
+}
+
+export interface PollStream {
+  runId: string;
+  entity: EntityName;
+  /** Where the stream's last saved cursor left it; null reads from the start. */
+  startState: StreamState | null;
+  /** The stages consuming what this publishes, in this process (none when they run as their own services). */
+  subscriptions: Subscription[];
+  /** A page read: its records and their canonical weight (a ticket counts each comment too). */
+  onRead?(records: number, weight: number): void;
+  /** Runs on a page's records before they are published (the local loader looks up their references in one go). */
+  prefetch?(records: EntityTypes[EntityName][]): Promise<void>;
+  /** Saves a cursor once everything it covers has settled. */
+  saveState(state: StreamState): Promise<void>;
+}
+
+/**
+ * Reads one stream from its cursor and publishes each page to the mapper; a page's cursor is saved
+ * strictly in order, each only after all it covers has settled downstream and the ledger is flushed.
+ * Returns the state after the last page.
+ */
+export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<StreamState | null> {
+  const { source, ledger, bus } = deps;
+  const { runId, entity } = stream;
+  const records = recordsTopic(entity);
+  let commits: Promise<void> = Promise.resolve();
+  let commitError: unknown = null;
+  let lastState = stream.startState;
+  let failed = false;
+  try {
+    for await (const page of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
+      if (deps.signal?.aborted) throw interruptedRun(runId);
+      if (commitError) throw commitError;
+      stream.onRead?.(page.records.length, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
+      await ledger.recordSourceSeen(
+        runId,
+        page.records.map((e) => ({ entity: e.entity, sourceId: e.sourceId, updatedAt: e.updatedAt, deleted: e.op === 'delete' })),
+      );
+      await stream.prefetch?.(page.records.flatMap((e) => (e.op === 'upsert' ? [e.record] : [])));
+      const receipt = await bus.publish(
+        records,
+        page.records.map((e) => ({ key: `${e.entity}:${e.sourceId}`, value: e, headers: { [RUN_HEADER]: runId } })),
+      );
+      const state = page.state;
+      lastState = state;
+      commits = commits.then(async () => {
+        await receipt.settled;
+        await ledger.flush();
+        await stream.saveState(state);
+      });
+      commits.catch((err) => (commitError = err));
+    }
+    // A reader may end early when stopped: that is not the end of the stream.
+    if (deps.signal?.aborted) throw interruptedRun(runId);
+    await commits;
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    // After a failure, what is still queued is dropped: its cursor was not saved, the next run reads it again.
+    for (const subscription of stream.subscriptions) await subscription.close({ drain: !failed });
+  }
+  return lastState;
+}
