@@ -428,17 +428,19 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     return { status: 204 };
   });
   /**
-   * Time-based export: up to per_page (1000) records with a timestamp ≥ start_time, extended so that
-   * every record sharing the last one's timestamp is in the same page; end_time is that timestamp and
-   * next_page starts there, so the boundary records come again on the next page.
+   * Time-based export (Zendesk "Using the Incremental Export API" → "Time-based incremental exports"):
+   * at most per_page (1000) records with a timestamp ≥ start_time; end_time is the last one's
+   * timestamp and next_page starts there, so the boundary records come again on the next page. A page
+   * is never stretched: when more records share one second than a page holds, end_time equals
+   * start_time and next_page repeats the request, as Zendesk does (the loop its client libraries
+   * report, e.g. zendesk_api_client_rb#168, zenpy#451).
    */
   const timeExport = <T>(ctx: Ctx, key: string, all: { ts: number; id: number; item: T }[], render: (item: T) => unknown): Reply => {
     const start = startTime(ctx);
     const perPage = exportPerPage(ctx);
     const until = exportLag > 0 ? nowSec() - exportLag : Number.POSITIVE_INFINITY;
     const sorted = all.filter((r) => r.ts >= start && r.ts <= until).sort((a, b) => a.ts - b.ts || a.id - b.id);
-    let end = Math.min(sorted.length, perPage);
-    while (end > 0 && end < sorted.length && sorted[end].ts === sorted[end - 1].ts) end += 1;
+    const end = Math.min(sorted.length, perPage);
     const page = sorted.slice(0, end);
     const endTime = page.length > 0 ? page[page.length - 1].ts : start;
     return {
