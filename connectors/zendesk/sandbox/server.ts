@@ -27,6 +27,8 @@ import {
 /** Enterprise plan: 700 requests per minute; incremental exports: 10 per minute. */
 export const ENTERPRISE_REQUESTS_PER_MINUTE = 700;
 export const INCREMENTAL_EXPORTS_PER_MINUTE = 10;
+/** Exports leave out what changed in the minute before the request. */
+export const EXPORT_EXCLUSION_SECONDS = 60;
 
 export interface ZendeskSandboxOptions extends SandboxOptions {
   /** Incremental export requests per rate window; null serves them unthrottled. Default 10, or null when `requestsPerMinute` is null. */
@@ -34,8 +36,9 @@ export interface ZendeskSandboxOptions extends SandboxOptions {
   /** Length of the rate-limit window in seconds (tests shrink it to keep 429 storms short). Default 60. */
   rateWindowSeconds?: number;
   /**
-   * Incremental exports leave out records changed within this many seconds before the request, as
-   * Zendesk does with the last minute. Default 0, so a target written a moment ago reads back whole.
+   * Incremental exports leave out records changed within this many seconds before the request: Zendesk
+   * excludes "any items that were created or changed within the minute prior to your request" ("Using
+   * the Incremental Export API"). Default 60; 0 opts out, for a test that must read a change at once.
    */
   exportLagSeconds?: number;
 }
@@ -125,7 +128,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   const windowMs = (options.rateWindowSeconds ?? 60) * 1000;
   const general = rpm === null ? null : new RateWindow(rpm, windowMs);
   const exportsWindow = exportRpm === null ? null : new RateWindow(exportRpm, windowMs);
-  const exportLag = options.exportLagSeconds ?? 0;
+  const exportLag = options.exportLagSeconds ?? EXPORT_EXCLUSION_SECONDS;
   const faults: FaultSpec[] = [];
   let served = 0;
   /** Requests served by method and path (without `.json`), numeric IDs folded to `:id`, e.g. `GET /api/v2/tickets/:id/comments`. */

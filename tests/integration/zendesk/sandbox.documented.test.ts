@@ -39,8 +39,10 @@ describe('zendesk sandbox: time-based incremental exports ("Using the Incrementa
       const userIds = sb.touch('user', [...sb.store.users.values()].filter((u) => u.role === 'end-user').slice(0, 2500).map((u) => u.id), at);
       expect(orgIds.length).toBe(2500);
       expect(userIds.length).toBe(2500);
-      // The other 100 of each stay later, so the flood second is in the middle of the stream.
+      // The rest come later, so the flood second is in the middle of the stream; still older than the
+      // minute the exports leave out.
       sb.touch('organization', [...sb.store.organizations.keys()].filter((id) => !orgIds.includes(id)), secondsAgo(300));
+      sb.touch('user', [...sb.store.users.keys()].filter((id) => !userIds.includes(id)), secondsAgo(300));
 
       const orgs = await readAll(c, 'organization');
       const orgSeen = orgs.envelopes.map((e) => e.sourceId);
@@ -64,4 +66,37 @@ describe('zendesk sandbox: time-based incremental exports ("Using the Incrementa
       await sb.close();
     }
   }, 120_000);
+});
+
+describe('zendesk sandbox: the last minute is left out of exports ("Using the Incremental Export API": items created or changed within the minute prior to the request are excluded)', () => {
+  it('leaves out by default what changed in the last minute, from the cursor and the time-based exports alike', async () => {
+    const sb = await sandbox({ tickets: 3, seed: 303, maxComments: 1 });
+    const c = connect(sb);
+    try {
+      const fresh = sb.createTicket({ subject: 'Changed a moment ago' });
+      const org = sb.store.applyOrganization({ name: 'Made a moment ago' }, null);
+      const tickets = await readAll(c, 'ticket');
+      expect(tickets.upserts.size).toBe(3);
+      expect(tickets.upserts.has(String(fresh.id))).toBe(false);
+      const orgs = await readAll(c, 'organization');
+      expect(orgs.upserts.has(String(org.id))).toBe(false);
+      // Still there to read by ID.
+      expect((await c.get('ticket', String(fresh.id)))?.subject).toBe('Changed a moment ago');
+    } finally {
+      await c.close();
+      await sb.close();
+    }
+  });
+
+  it('serves a change at once when a test opts out (exportLagSeconds: 0)', async () => {
+    const sb = await sandbox({ tickets: 3, seed: 303, maxComments: 1, exportLagSeconds: 0 });
+    const c = connect(sb);
+    try {
+      const fresh = sb.createTicket({ subject: 'Changed a moment ago' });
+      expect((await readAll(c, 'ticket')).upserts.has(String(fresh.id))).toBe(true);
+    } finally {
+      await c.close();
+      await sb.close();
+    }
+  });
 });
