@@ -20,7 +20,8 @@ export interface MigrationEnv {
 export async function migrationEnv(
   from: string,
   to: string,
-  sourceOptions: SandboxOptions,
+  /** Passed to the source sandbox; platform options (e.g. Zendesk's `exportLagSeconds`) included. */
+  sourceOptions: SandboxOptions & Record<string, unknown>,
   extra: Record<string, unknown> = {},
 ): Promise<MigrationEnv> {
   const source = await (await platform(from)).startSandbox({ requestsPerMinute: null, ...sourceOptions });
