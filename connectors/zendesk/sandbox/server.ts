@@ -116,6 +116,15 @@ class RateWindow {
 const enc = (s: string) => Buffer.from(s).toString('base64url');
 const dec = (s: string) => Buffer.from(s, 'base64url').toString();
 
+/**
+ * What a 429 says: plain text for the account limit; for the incremental exports the JSON body their
+ * clients report from the live API (cloudbees-oss/zendesk-java-client#319, airbytehq/airbyte#11899).
+ */
+const rateLimitedBody = (path: string): unknown =>
+  path.startsWith('/api/v2/incremental/')
+    ? { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' }
+    : 'Number of allowed API requests per minute exceeded';
+
 export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): Promise<ZendeskSandbox> {
   const seed = options.seed ?? 1;
   const store = new ZendeskStore({ seed, tickets: options.tickets ?? 0, articles: options.articles ?? 20, maxComments: options.maxComments ?? 30 });
@@ -1057,7 +1066,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       if (fault.status === 429 || fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds ?? 1);
       const reply: Reply =
         fault.status === 429
-          ? { status: 429, body: 'Number of allowed API requests per minute exceeded', headers }
+          ? { status: 429, body: rateLimitedBody(path), headers }
           : { status: fault.status, body: { error: 'InternalError', description: 'Sandbox fault injected for a test' }, headers };
       send(res, reply);
       return;
@@ -1076,13 +1085,14 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       rateHeaders['ratelimit-reset'] = String(g.resetSeconds);
       const refused = limits.find((l) => !l.state.ok);
       if (refused) {
-        send(res, { status: 429, body: 'Number of allowed API requests per minute exceeded', headers: { ...rateHeaders, 'retry-after': String(refused.state.resetSeconds) } });
+        const body = refused.window === general ? 'Number of allowed API requests per minute exceeded' : rateLimitedBody(path);
+        send(res, { status: 429, body, headers: { ...rateHeaders, 'retry-after': String(refused.state.resetSeconds) } });
         return;
       }
     } else if (!isDownload && exportsWindow && path.startsWith('/api/v2/incremental/')) {
       const e = exportsWindow.take(Date.now());
       if (!e.ok) {
-        send(res, { status: 429, body: 'Number of allowed API requests per minute exceeded', headers: { 'retry-after': String(e.resetSeconds) } });
+        send(res, { status: 429, body: rateLimitedBody(path), headers: { 'retry-after': String(e.resetSeconds) } });
         return;
       }
     }
