@@ -585,7 +585,22 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     if (ctx.query.get('sort_order') === 'desc') comments = [...comments].reverse();
     return list(ctx, 'comments', comments, (c) => store.commentJson(c));
   });
-  route('POST', '/api/v2/tickets', (ctx) => ({ status: 201, body: { ticket: store.ticketJson(store.createTicket(payload(ctx, 'ticket'))) } }));
+  /** Create Ticket answers the ticket and the audit of its creation (Zendesk "Tickets" → "Create Ticket"). */
+  route('POST', '/api/v2/tickets', (ctx) => {
+    const t = store.createTicket(store.resolveRequester(payload(ctx, 'ticket'), store.owner));
+    const json = store.ticketJson(t);
+    const first = t.comments[0];
+    const events = [
+      ...(['subject', 'status', 'priority', 'type', 'requester_id', 'assignee_id', 'group_id'] as const)
+        .filter((k) => json[k] !== null && json[k] !== undefined && json[k] !== '')
+        .map((k) => ({ id: store.id(), type: 'Create', field_name: k, value: String(json[k]) })),
+      { id: first.id, type: 'Comment', author_id: first.author_id, body: json.description, html_body: first.html_body, public: first.public, attachments: [] },
+    ];
+    return {
+      status: 201,
+      body: { ticket: json, audit: { id: store.id(), ticket_id: t.id, created_at: json.created_at, author_id: store.owner.id, metadata: { system: {}, custom: {} }, via: { channel: 'api' }, events } },
+    };
+  });
   route('PUT', '/api/v2/tickets/:id', (ctx) => {
     const { ticket: t, comment } = store.updateTicket(Number(ctx.params[0]), payload(ctx, 'ticket'));
     const json = store.ticketJson(t);

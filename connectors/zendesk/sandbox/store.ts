@@ -1037,6 +1037,25 @@ export class ZendeskStore {
     return t;
   }
 
+  /**
+   * The requester of a ticket made through the Tickets API (Zendesk "Tickets" → "Creating a ticket with
+   * a new requester"): an inline `requester: {name, email, locale_id}` names the user with that email,
+   * made as an end user when none has it; with neither `requester_id` nor `requester`, the requester is
+   * the user making the request.
+   */
+  resolveRequester(input: Record<string, unknown>, authenticated: StoredUser): Record<string, unknown> {
+    if (input.requester_id !== undefined && input.requester_id !== null) return input;
+    const inline = input.requester;
+    if (inline === undefined || inline === null) return { ...input, requester_id: authenticated.id };
+    if (typeof inline !== 'object') throw invalid('requester', 'Requester: is invalid');
+    const { name, email } = inline as { name?: unknown; email?: unknown };
+    if (typeof email !== 'string' || !email.trim()) throw invalid('requester', 'Requester: email is required', 'BlankValue');
+    const found = this.findUserByEmail(email);
+    if (found) return { ...input, requester_id: found.id };
+    const made = this.applyUser({ name: typeof name === 'string' && name.trim() ? name : email, email, role: 'end-user' }, null);
+    return { ...input, requester_id: made.id };
+  }
+
   /** The regular create API: the first comment is the description, timestamps are now. */
   createTicket(input: Record<string, unknown>): StoredTicket {
     this.validateTicket(input, null);

@@ -136,3 +136,47 @@ describe('zendesk sandbox: export rate limit ("Incremental Exports" → "Rate li
     }
   });
 });
+
+describe('zendesk sandbox: Create Ticket (Zendesk "Tickets" → "Create Ticket", "Creating a ticket with a new requester")', () => {
+  const api = (sb: Awaited<ReturnType<typeof sandbox>>) => {
+    const auth = `Basic ${Buffer.from(`${sb.credentials.email}/token:${sb.credentials.apiToken}`).toString('base64')}`;
+    return async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${sb.url}${path}`, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+  };
+
+  it('answers 201 with the ticket and the audit of its creation', async () => {
+    const sb = await sandbox({ seed: 306 });
+    try {
+      const { status, body } = await api(sb)('POST', '/api/v2/tickets.json', { ticket: { subject: 'Printer on fire', comment: { body: 'Smoke everywhere' } } });
+      expect(status).toBe(201);
+      expect(body.ticket.subject).toBe('Printer on fire');
+      expect(body.audit.ticket_id).toBe(body.ticket.id);
+      expect(body.audit.events.find((e: { type: string }) => e.type === 'Comment').body).toBe('Smoke everywhere');
+      expect(body.audit.events.some((e: { type: string; field_name?: string }) => e.type === 'Create' && e.field_name === 'subject')).toBe(true);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('finds or creates the inline requester by email, and makes the authenticated user the requester when none is given', async () => {
+    const sb = await sandbox({ seed: 307 });
+    const call = api(sb);
+    try {
+      const made = await call('POST', '/api/v2/tickets.json', { ticket: { subject: 'New customer', comment: { body: 'Hi' }, requester: { name: 'Ada Lovelace', email: 'ada@example.test' } } });
+      expect(made.status).toBe(201);
+      const ada = (await call('GET', `/api/v2/users/${made.body.ticket.requester_id}.json`)).body.user;
+      expect(ada).toMatchObject({ name: 'Ada Lovelace', email: 'ada@example.test', role: 'end-user' });
+      const again = await call('POST', '/api/v2/tickets.json', { ticket: { subject: 'Same customer', comment: { body: 'Again' }, requester: { name: 'Ada L.', email: 'ada@example.test' } } });
+      expect(again.body.ticket.requester_id).toBe(ada.id);
+      const mine = await call('POST', '/api/v2/tickets.json', { ticket: { subject: 'No requester given', comment: { body: 'Mine' } } });
+      expect(mine.status).toBe(201);
+      const me = (await call('GET', '/api/v2/users/me.json')).body.user;
+      expect(mine.body.ticket.requester_id).toBe(me.id);
+      expect(mine.body.ticket.submitter_id).toBe(me.id);
+    } finally {
+      await sb.close();
+    }
+  });
+});
