@@ -564,7 +564,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     if (external === null) {
       const ids: number[] = [];
       const order = store.ticketsByTime();
-      for (const id of order.ids) if (store.ticket(id)) ids.push(id);
+      // Archived tickets are not in List Tickets ("Tickets" → "List Tickets"); exports and show keep them.
+      for (const id of order.ids) if (store.ticket(id) && !store.ticket(id)!.archived) ids.push(id);
       // Sorted by ID unless asked otherwise; of the platform's sort_by values only id is served here.
       const sortBy = ctx.query.get('sort_by') ?? 'id';
       if (sortBy !== 'id') throw badRequest(`sort_by=${sortBy} is not served by the sandbox (id is)`, 'InvalidValue');
@@ -628,7 +629,11 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       },
     );
   });
-  route('POST', '/api/v2/imports/tickets', (ctx) => ({ status: 201, body: { ticket: store.ticketJson(store.importTicket(payload(ctx, 'ticket'))) } }));
+  const archiveImmediately = (ctx: Ctx) => ctx.query.get('archive_immediately') === 'true';
+  route('POST', '/api/v2/imports/tickets', (ctx) => ({
+    status: 201,
+    body: { ticket: store.ticketJson(store.importTicket(payload(ctx, 'ticket'), archiveImmediately(ctx))) },
+  }));
   route('POST', '/api/v2/imports/tickets/create_many', (ctx) => {
     const tickets = ctx.body.tickets;
     if (!Array.isArray(tickets)) throw badRequest('Parameter tickets is required', 'InvalidParameter');
@@ -636,7 +641,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     const id = `V3-${store.id().toString(16)}`;
     const results = tickets.map((input, index) => {
       try {
-        return { index, id: store.importTicket(input as Record<string, unknown>).id, status: 'Created', success: true };
+        return { index, id: store.importTicket(input as Record<string, unknown>, archiveImmediately(ctx)).id, status: 'Created', success: true };
       } catch (err) {
         const details = err instanceof SandboxError ? JSON.stringify(err.body) : String(err);
         return { index, error: 'TicketCreateFailed', details, success: false };

@@ -70,7 +70,12 @@ export interface StoredTicket {
   /** The export's clock: bumped by every change, system ones included. */
   generated: number;
   comments: StoredComment[];
+  /** In the ticket archive: left out of List Tickets, still exported and shown. */
+  archived?: boolean;
 }
+
+/** Zendesk archives a ticket 120 days after it was closed ("About ticket archiving"). */
+export const ARCHIVE_AFTER_SECONDS = 120 * 86_400;
 
 export interface StoredUser extends ZdUser {
   _ts: number;
@@ -537,7 +542,7 @@ export class ZendeskStore {
   ticketsByExternalId(externalId: string): StoredTicket[] {
     return [...(this.ticketsByExternal.get(externalId) ?? [])].flatMap((id) => {
       const t = this.ticket(id);
-      return t && t.external_id === externalId ? [t] : [];
+      return t && t.external_id === externalId && !t.archived ? [t] : [];
     });
   }
 
@@ -772,6 +777,7 @@ export class ZendeskStore {
       updated_at: sec(t.updatedAt),
       generated,
       comments,
+      archived: t.status === 'closed' && sec(t.updatedAt) < nowSec() - ARCHIVE_AFTER_SECONDS,
     };
   }
 
@@ -1018,11 +1024,17 @@ export class ZendeskStore {
   }
 
   /** The ticket import API: timestamps and comment authors, times and visibility as given. */
-  importTicket(input: Record<string, unknown>): StoredTicket {
+  importTicket(input: Record<string, unknown>, archiveImmediately = false): StoredTicket {
     this.validateTicket(input, null);
     const comments = (Array.isArray(input.comments) ? input.comments : []) as Record<string, unknown>[];
     if (comments.length === 0 && typeof input.description !== 'string') throw invalid('description', 'Description: cannot be blank', 'BlankValue');
     this.checkComments(comments);
+    // "Ticket Import" → "Comments": a comment's time stamp cannot be before 1970 or in the future.
+    for (const c of comments) {
+      if (c.created_at === undefined || c.created_at === null) continue;
+      const at = sec(String(c.created_at));
+      if (at > nowSec() || at < 0) throw invalid('created_at', `Comment created at: ${String(c.created_at)} cannot be ${at < 0 ? 'before 1970' : 'in the future'}`);
+    }
     const t = this.newTicket();
     this.applyTicketProps(t, input);
     t.submitter_id = input.submitter_id !== undefined ? Number(input.submitter_id) : t.requester_id;
@@ -1033,6 +1045,8 @@ export class ZendeskStore {
     t.comments = comments.map((c) => this.buildComment(c, t.requester_id, floor(c.created_at, t.created_at)));
     t.updated_at = floor(input.updated_at, Math.max(t.created_at, ...t.comments.map((c) => c.created_at)));
     t.generated = now;
+    // "Ticket Import" → "Direct to archive": a closed ticket imported so goes straight to the archive.
+    t.archived = archiveImmediately && t.status === 'closed';
     this.insertTicket(t);
     return t;
   }

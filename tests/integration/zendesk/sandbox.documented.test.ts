@@ -180,3 +180,83 @@ describe('zendesk sandbox: Create Ticket (Zendesk "Tickets" → "Create Ticket",
     }
   });
 });
+
+describe('zendesk sandbox: Ticket Import ("Ticket Import" → "Comments", "Direct to archive"; "About ticket archiving")', () => {
+  const api = (sb: Awaited<ReturnType<typeof sandbox>>) => {
+    const auth = `Basic ${Buffer.from(`${sb.credentials.email}/token:${sb.credentials.apiToken}`).toString('base64')}`;
+    return async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${sb.url}${path}`, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+  };
+  const listed = async (call: ReturnType<typeof api>) => {
+    const ids: number[] = [];
+    let path: string | null = '/api/v2/tickets.json?page[size]=100';
+    while (path) {
+      const { body } = await call('GET', path);
+      ids.push(...body.tickets.map((t: { id: number }) => t.id));
+      path = body.meta.has_more ? new URL(body.links.next).pathname + new URL(body.links.next).search : null;
+    }
+    return ids;
+  };
+
+  it('refuses a comment time in the future', async () => {
+    const sb = await sandbox({ seed: 308 });
+    const call = api(sb);
+    try {
+      const me = (await call('GET', '/api/v2/users/me.json')).body.user;
+      const future = new Date(Date.now() + 3_600_000).toISOString();
+      const refused = await call('POST', '/api/v2/imports/tickets.json', { ticket: { subject: 'From the future', requester_id: me.id, comments: [{ value: 'later', created_at: future }] } });
+      expect(refused.status).toBe(422);
+      expect(JSON.stringify(refused.body)).toContain('future');
+      const past = new Date(Date.now() - 3_600_000).toISOString();
+      expect((await call('POST', '/api/v2/imports/tickets.json', { ticket: { subject: 'From the past', requester_id: me.id, comments: [{ value: 'earlier', created_at: past }] } })).status).toBe(201);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('archives a closed ticket imported with archive_immediately: gone from List Tickets, still in the export and show', async () => {
+    const sb = await sandbox({ seed: 309, exportLagSeconds: 0 });
+    const call = api(sb);
+    try {
+      const me = (await call('GET', '/api/v2/users/me.json')).body.user;
+      const ticket = (status: string) => ({ subject: `Imported ${status}`, status, requester_id: me.id, comments: [{ value: 'old news', created_at: '2020-01-01T00:00:00Z' }] });
+      const closed = (await call('POST', '/api/v2/imports/tickets.json?archive_immediately=true', { ticket: ticket('closed') })).body.ticket;
+      const solved = (await call('POST', '/api/v2/imports/tickets.json?archive_immediately=true', { ticket: ticket('solved') })).body.ticket;
+      const ids = await listed(call);
+      expect(ids).not.toContain(closed.id);
+      expect(ids).toContain(solved.id);
+      expect((await call('GET', `/api/v2/tickets/${closed.id}.json`)).body.ticket.status).toBe('closed');
+      const c = connect(sb);
+      try {
+        const read = await readAll(c, 'ticket');
+        expect(read.upserts.has(String(closed.id))).toBe(true);
+        expect((await c.get('ticket', String(closed.id)))?.comments[0].body).toContain('old news');
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('generated data holds archived tickets (closed more than 120 days ago), which the reader reads from the export and by ID', async () => {
+    const sb = await sandbox({ tickets: 60, seed: 310, maxComments: 1 });
+    const c = connect(sb);
+    try {
+      const archived = [...Array(60).keys()].map((i) => sb.store.ticket(i + 1)!).filter((t) => t.archived);
+      expect(archived.length).toBeGreaterThan(0);
+      for (const t of archived) expect(t.status).toBe('closed');
+      const ids = await listed(api(sb));
+      expect(ids.length).toBe(60 - archived.length);
+      for (const t of archived) expect(ids).not.toContain(t.id);
+      const read = await readAll(c, 'ticket');
+      expect(read.upserts.size).toBe(60);
+      for (const t of archived) expect((await c.get('ticket', String(t.id)))?.sourceId).toBe(String(t.id));
+    } finally {
+      await c.close();
+      await sb.close();
+    }
+  });
+});
