@@ -683,6 +683,135 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   });
 
   // ---------------------------------------------------------------------------------------------
+  // More of what a migration reads: attachments, show_many, audits, deleted tickets, forms, fields, brands
+
+  route('GET', '/api/v2/attachments/:id', (ctx) => {
+    const a = store.attachmentById(Number(ctx.params[0]));
+    if (!a) throw notFound();
+    return { body: { attachment: store.attachmentJson(a) } };
+  });
+
+  /** `ids` (comma-separated, at most 100) of existing records; unknown IDs are left out ("Show Multiple …"). */
+  const showMany = <T>(ctx: Ctx, key: string, find: (id: number) => T | undefined, render: (item: T) => unknown): Reply => {
+    const raw = ctx.query.get('ids');
+    if (!raw) throw badRequest('ids is required', 'InvalidValue');
+    const ids = raw.split(',').map((x) => Number(x.trim()));
+    if (ids.some((id) => !Number.isInteger(id) || id <= 0)) throw badRequest('ids must be a comma-separated list of IDs', 'InvalidValue');
+    if (ids.length > 100) throw badRequest('Too many ids: at most 100', 'TooManyValues');
+    const found = [...new Set(ids)].flatMap((id) => {
+      const item = find(id);
+      return item === undefined ? [] : [item];
+    });
+    return list(ctx, key, found, render);
+  };
+  route('GET', '/api/v2/tickets/show_many', (ctx) => showMany(ctx, 'tickets', (id) => store.ticket(id), (t) => store.ticketJson(t)));
+  route('GET', '/api/v2/users/show_many', (ctx) => showMany(ctx, 'users', (id) => store.users.get(id), (u) => store.userJson(u)));
+  route('GET', '/api/v2/organizations/show_many', (ctx) =>
+    showMany(ctx, 'organizations', (id) => { const o = store.organizations.get(id); return o && !o.deleted_at ? o : undefined; }, (o) => store.orgJson(o)),
+  );
+
+  /** One audit per comment, the first also carrying the ticket's creation ("Ticket Audits" → "List Audits for a Ticket"). */
+  route('GET', '/api/v2/tickets/:id/audits', (ctx) => {
+    const t = store.ticket(Number(ctx.params[0]), true);
+    if (!t) throw notFound();
+    const json = store.ticketJson(t);
+    const audits = t.comments.map((c, i) => {
+      const comment = store.commentJson(c);
+      const created = i === 0
+        ? (['subject', 'status', 'priority', 'type', 'requester_id', 'assignee_id', 'group_id'] as const)
+            .filter((k) => json[k] !== null && json[k] !== undefined)
+            .map((k, n) => ({ id: 9e12 + t.id * 10 + n, type: 'Create', field_name: k, value: String(json[k]) }))
+        : [];
+      return {
+        id: comment.audit_id,
+        ticket_id: t.id,
+        created_at: comment.created_at,
+        author_id: c.author_id,
+        metadata: { system: {}, custom: {} },
+        via: comment.via,
+        events: [{ id: c.id, type: 'Comment', author_id: c.author_id, body: comment.body, html_body: comment.html_body, public: c.public, attachments: comment.attachments }, ...created],
+      };
+    });
+    return list(ctx, 'audits', audits);
+  });
+
+  /** Soft-deleted tickets ("Tickets" → "List Deleted Tickets"). */
+  route('GET', '/api/v2/deleted_tickets', (ctx) =>
+    list(ctx, 'deleted_tickets', store.deletedTicketList(), (t) => {
+      const json = store.ticketJson(t);
+      return {
+        id: t.id,
+        subject: t.subject,
+        description: json.description,
+        actor: { id: store.owner.id, name: store.owner.name },
+        deleted_at: json.updated_at,
+        previous_state: t.status,
+      };
+    }),
+  );
+
+  const TICKET_FORM_ID = 360_000_001;
+  const BRAND_ID = 360_000_002;
+  /** The account's one default form, holding every ticket field ("Ticket Forms" → "List Ticket Forms"). */
+  const ticketForm = () => {
+    const at = isoOf(nowSec() - 86_400 * 365);
+    return {
+      id: TICKET_FORM_ID,
+      url: `${store.baseUrl}/api/v2/ticket_forms/${TICKET_FORM_ID}.json`,
+      name: 'Default Ticket Form',
+      raw_name: 'Default Ticket Form',
+      display_name: 'Default Ticket Form',
+      raw_display_name: 'Default Ticket Form',
+      position: 1,
+      active: true,
+      default: true,
+      end_user_visible: true,
+      in_all_brands: true,
+      restricted_brand_ids: [],
+      ticket_field_ids: [...store.ticketFields.values()].sort((a, b) => a.position - b.position || a.id - b.id).map((f) => f.id),
+      agent_conditions: [],
+      end_user_conditions: [],
+      created_at: at,
+      updated_at: at,
+    };
+  };
+  route('GET', '/api/v2/ticket_forms', (ctx) => list(ctx, 'ticket_forms', [ticketForm()]));
+  route('GET', '/api/v2/ticket_forms/:id', (ctx) => {
+    if (Number(ctx.params[0]) !== TICKET_FORM_ID) throw notFound();
+    return { body: { ticket_form: ticketForm() } };
+  });
+  // The generated account defines no custom user or organization fields.
+  route('GET', '/api/v2/user_fields', (ctx) => list(ctx, 'user_fields', []));
+  route('GET', '/api/v2/organization_fields', (ctx) => list(ctx, 'organization_fields', []));
+  /** The account's one default brand ("Brands" → "List Brands"). */
+  const brand = () => {
+    const at = isoOf(nowSec() - 86_400 * 365);
+    return {
+      id: BRAND_ID,
+      url: `${store.baseUrl}/api/v2/brands/${BRAND_ID}.json`,
+      name: 'Sandbox',
+      brand_url: store.baseUrl,
+      subdomain: 'sandbox',
+      host_mapping: null,
+      has_help_center: true,
+      help_center_state: 'enabled',
+      active: true,
+      default: true,
+      is_deleted: false,
+      logo: null,
+      ticket_form_ids: [TICKET_FORM_ID],
+      signature_template: '{{agent.signature}}',
+      created_at: at,
+      updated_at: at,
+    };
+  };
+  route('GET', '/api/v2/brands', (ctx) => list(ctx, 'brands', [brand()]));
+  route('GET', '/api/v2/brands/:id', (ctx) => {
+    if (Number(ctx.params[0]) !== BRAND_ID) throw notFound();
+    return { body: { brand: brand() } };
+  });
+
+  // ---------------------------------------------------------------------------------------------
   // Help Center
 
   const hcList = <T extends { position: number; id: number }>(items: Iterable<KbItem<T>>) =>

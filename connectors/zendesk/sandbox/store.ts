@@ -886,6 +886,22 @@ export class ZendeskStore {
     this.touchTicket(t);
   }
 
+  /** Soft-deleted tickets, oldest deletion first (a deleted ticket keeps its deletion time as updated_at). */
+  deletedTicketList(): StoredTicket[] {
+    return [...this.deletedTickets].map((id) => this.ticket(id, true)!).sort((a, b) => a.updated_at - b.updated_at || a.id - b.id);
+  }
+
+  /**
+   * An attachment by ID: an upload, or a generated one, whose ID starts with its ticket's
+   * (`{ticket}{comment:3}{n}`, see fake-helpdesk).
+   */
+  attachmentById(id: number): StoredAttachment | undefined {
+    for (const a of this.downloads.values()) if (a.id === id) return a;
+    const t = this.ticket(Math.floor(id / 10_000), true);
+    for (const c of t?.comments ?? []) for (const a of c.attachments) if (a.id === id) return a;
+    return undefined;
+  }
+
   validateTicket(input: Record<string, unknown>, existing: StoredTicket | null): void {
     const userField = (key: string, label: string, mustBeAgent: boolean) => {
       const value = input[key];

@@ -260,3 +260,98 @@ describe('zendesk sandbox: Ticket Import ("Ticket Import" → "Comments", "Direc
     }
   });
 });
+
+describe('zendesk sandbox: endpoints a migration reads', () => {
+  const api = (sb: Awaited<ReturnType<typeof sandbox>>) => {
+    const auth = `Basic ${Buffer.from(`${sb.credentials.email}/token:${sb.credentials.apiToken}`).toString('base64')}`;
+    return async (path: string) => {
+      const res = await fetch(`${sb.url}${path}`, { headers: { authorization: auth } });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+  };
+
+  it('"Attachments" → "Show Attachment": GET /attachments/{id} answers the attachment a comment lists', async () => {
+    const sb = await sandbox({ tickets: 40, seed: 311, maxComments: 4 });
+    const get = api(sb);
+    try {
+      let listed: { id: number; file_name: string; content_url: string } | undefined;
+      for (let id = 1; id <= 40 && !listed; id++) {
+        const comments = (await get(`/api/v2/tickets/${id}/comments.json`)).body.comments as { attachments: { id: number; file_name: string; content_url: string }[] }[];
+        listed = comments.flatMap((c) => c.attachments)[0];
+      }
+      expect(listed).toBeDefined();
+      const { status, body } = await get(`/api/v2/attachments/${listed!.id}.json`);
+      expect(status).toBe(200);
+      expect(body.attachment).toMatchObject({ id: listed!.id, file_name: listed!.file_name, content_url: listed!.content_url });
+      expect((await get('/api/v2/attachments/999999999.json')).status).toBe(404);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('"Tickets" → "Show Multiple Tickets", "Users" → "Show Many Users", "Organizations" → "Show Many Organizations": show_many by ids', async () => {
+    const sb = await sandbox({ tickets: 20, seed: 312, maxComments: 1 });
+    const get = api(sb);
+    try {
+      const tickets = (await get('/api/v2/tickets/show_many.json?ids=3,1,999999')).body.tickets as { id: number }[];
+      expect(tickets.map((t) => t.id).sort()).toEqual([1, 3]);
+      const userIds = [...sb.store.users.keys()].slice(0, 3);
+      expect(((await get(`/api/v2/users/show_many.json?ids=${userIds.join(',')}`)).body.users as { id: number }[]).map((u) => u.id).sort()).toEqual([...userIds].sort());
+      const orgIds = [...sb.store.organizations.keys()].slice(0, 2);
+      expect(((await get(`/api/v2/organizations/show_many.json?ids=${orgIds.join(',')}`)).body.organizations as { id: number }[]).length).toBe(2);
+      expect((await get(`/api/v2/tickets/show_many.json?ids=${[...Array(101).keys()].map((i) => i + 1).join(',')}`)).status).toBe(400);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('"Ticket Audits" → "List Audits for a Ticket": one audit per comment, the first with the ticket\'s Create events', async () => {
+    const sb = await sandbox({ tickets: 5, seed: 313, maxComments: 3 });
+    const get = api(sb);
+    try {
+      const comments = (await get('/api/v2/tickets/2/comments.json')).body.comments as { id: number; audit_id: number }[];
+      const audits = (await get('/api/v2/tickets/2/audits.json')).body.audits as { id: number; ticket_id: number; events: { type: string; id: number }[] }[];
+      expect(audits.length).toBe(comments.length);
+      expect(audits.map((a) => a.id)).toEqual(comments.map((c) => c.audit_id));
+      expect(audits.map((a) => a.events.find((e) => e.type === 'Comment')!.id)).toEqual(comments.map((c) => c.id));
+      expect(audits[0].events.some((e) => e.type === 'Create')).toBe(true);
+      expect((await get('/api/v2/tickets/999999/audits.json')).status).toBe(404);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('"Tickets" → "List Deleted Tickets": a soft-deleted ticket is listed with its deletion time', async () => {
+    const sb = await sandbox({ tickets: 5, seed: 314, maxComments: 1 });
+    const get = api(sb);
+    try {
+      expect((await get('/api/v2/deleted_tickets.json')).body.deleted_tickets).toEqual([]);
+      sb.deleteTicket(4);
+      const listed = (await get('/api/v2/deleted_tickets.json')).body.deleted_tickets as { id: number; deleted_at: string; previous_state: string }[];
+      expect(listed.map((t) => t.id)).toEqual([4]);
+      expect(Date.parse(listed[0].deleted_at)).toBeGreaterThan(Date.now() - 60_000);
+      expect((await get('/api/v2/tickets/4.json')).status).toBe(404);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('"Ticket Forms", "User Fields", "Organization Fields", "Brands": the account\'s forms, field definitions and brands', async () => {
+    const sb = await sandbox({ tickets: 5, seed: 315, maxComments: 1 });
+    const get = api(sb);
+    try {
+      const forms = (await get('/api/v2/ticket_forms.json')).body.ticket_forms as { id: number; default: boolean; ticket_field_ids: number[] }[];
+      expect(forms.filter((f) => f.default).length).toBe(1);
+      expect(new Set(forms[0].ticket_field_ids)).toEqual(new Set(sb.store.ticketFields.keys()));
+      expect((await get(`/api/v2/ticket_forms/${forms[0].id}.json`)).body.ticket_form.id).toBe(forms[0].id);
+      expect((await get('/api/v2/user_fields.json')).body.user_fields).toEqual([]);
+      expect((await get('/api/v2/organization_fields.json')).body.organization_fields).toEqual([]);
+      const brands = (await get('/api/v2/brands.json')).body.brands as { id: number; default: boolean; ticket_form_ids: number[] }[];
+      expect(brands).toHaveLength(1);
+      expect(brands[0]).toMatchObject({ default: true, ticket_form_ids: [forms[0].id] });
+      expect((await get(`/api/v2/brands/${brands[0].id}.json`)).body.brand.id).toBe(brands[0].id);
+    } finally {
+      await sb.close();
+    }
+  });
+});
