@@ -750,6 +750,16 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     }),
   );
 
+  /** A user's email and phone identities ("User Identities" → "List Identities"). */
+  route('GET', '/api/v2/users/:id/identities', (ctx) => {
+    const u = user(Number(ctx.params[0]));
+    const identities = [
+      ...(u.email ? [{ id: u.id * 10 + 1, type: 'email', value: u.email, verified: u.verified, primary: true }] : []),
+      ...(u.phone ? [{ id: u.id * 10 + 2, type: 'phone_number', value: u.phone, verified: false, primary: !u.email }] : []),
+    ].map((i) => ({ url: `${store.baseUrl}/api/v2/users/${u.id}/identities/${i.id}.json`, user_id: u.id, ...i, created_at: u.created_at, updated_at: u.updated_at }));
+    return list(ctx, 'identities', identities);
+  });
+
   const TICKET_FORM_ID = 360_000_001;
   const BRAND_ID = 360_000_002;
   /** The account's one default form, holding every ticket field ("Ticket Forms" → "List Ticket Forms"). */
@@ -1009,6 +1019,32 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       translations: new Map([[locale, store.kbTranslation(item.id, 'Article', locale, item.title, item.body, item.draft, now)]]),
     });
     return { status: 201, body: { article: articleJson(item) } };
+  });
+  /**
+   * Incremental article export ("Understanding incremental article exports"): articles whose metadata
+   * changed at or after start_time, up to 1,000 a page, oldest first; end_time is the last one's time and
+   * is the start_time of the next page, so the articles of that second come again.
+   */
+  route('GET', '/api/v2/help_center/incremental/articles', (ctx) => {
+    const raw = ctx.query.get('start_time');
+    const start = Number(raw);
+    if (raw === null || raw === '' || !Number.isFinite(start) || start < 0) throw badRequest('start_time must be an epoch time', 'InvalidValue');
+    const sorted = [...store.articles.values()]
+      .map((k) => ({ ts: sec(k.item.updated_at), item: k.item }))
+      .filter((r) => r.ts >= start)
+      .sort((a, b) => a.ts - b.ts || a.item.id - b.item.id);
+    const page = sorted.slice(0, 1000);
+    const endTime = page.length > 0 ? page[page.length - 1].ts : Math.floor(start);
+    const more = sorted.length > page.length;
+    return {
+      body: {
+        articles: page.map((r) => articleJson(r.item)),
+        count: page.length,
+        end_time: endTime,
+        next_page: more ? `${store.baseUrl}/api/v2/help_center/incremental/articles.json?start_time=${endTime}` : null,
+        end_of_stream: !more,
+      },
+    };
   });
   route('GET', '/api/v2/help_center/articles', (ctx) => list(ctx, 'articles', hcList(store.articles.values()), articleJson));
   route('GET', '/api/v2/help_center/articles/:id', (ctx) => ({ body: { article: articleJson(kb(store.articles, Number(ctx.params[0])).item) } }));

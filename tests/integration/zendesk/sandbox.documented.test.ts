@@ -355,3 +355,44 @@ describe('zendesk sandbox: endpoints a migration reads', () => {
     }
   });
 });
+
+describe('zendesk sandbox: identities and the incremental article export', () => {
+  const api = (sb: Awaited<ReturnType<typeof sandbox>>) => {
+    const auth = `Basic ${Buffer.from(`${sb.credentials.email}/token:${sb.credentials.apiToken}`).toString('base64')}`;
+    return async (path: string) => {
+      const res = await fetch(`${sb.url}${path}`, { headers: { authorization: auth } });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+  };
+
+  it('"User Identities" → "List Identities": a user\'s email identity, primary', async () => {
+    const sb = await sandbox({ tickets: 5, seed: 316 });
+    const get = api(sb);
+    try {
+      const u = [...sb.store.users.values()].find((x) => x.email)!;
+      const identities = (await get(`/api/v2/users/${u.id}/identities.json`)).body.identities as { type: string; value: string; primary: boolean; user_id: number }[];
+      expect(identities.find((i) => i.type === 'email')).toMatchObject({ value: u.email, primary: true, user_id: u.id });
+      expect((await get('/api/v2/users/999999999/identities.json')).status).toBe(404);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('"Understanding incremental article exports": articles changed since start_time, oldest first, with end_time', async () => {
+    const sb = await sandbox({ tickets: 5, seed: 317, articles: 6 });
+    const get = api(sb);
+    try {
+      const all = (await get('/api/v2/help_center/incremental/articles.json?start_time=0')).body;
+      expect(all.articles.length).toBe(6);
+      expect(all.end_of_stream).toBe(true);
+      const times = (all.articles as { updated_at: string }[]).map((a) => Date.parse(a.updated_at));
+      expect([...times].sort((a, b) => a - b)).toEqual(times);
+      expect(all.end_time).toBe(Math.max(...times) / 1000);
+      const later = (await get(`/api/v2/help_center/incremental/articles.json?start_time=${all.end_time + 1}`)).body;
+      expect(later.articles).toEqual([]);
+      expect((await get('/api/v2/help_center/incremental/articles.json')).status).toBe(400);
+    } finally {
+      await sb.close();
+    }
+  });
+});
