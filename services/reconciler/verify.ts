@@ -127,7 +127,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
       }
       const entry = idMap.get(sourceId);
       let actual = entry ? onTarget.get(entry.targetId) : undefined;
-      if (entry && actual === undefined) actual = await readBack(entry.targetId);
+      if (entry?.targetId && actual === undefined) actual = await readBack(entry.targetId);
       if (!entry || actual === undefined) {
         stats.missing += 1;
         issue('missing', sourceId, entry?.targetId ?? '', entry ? `target record ${entry.targetId} is gone` : 'never loaded');
