@@ -760,6 +760,115 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     return list(ctx, 'identities', identities);
   });
 
+  /**
+   * Search ("Search" → "List Search Results", "Export Search Results"), a subset of the query syntax:
+   * `type:`, `status:`, `external_id:`, `email:`, `name:`, `tags:`, `requester:`, `organization:`,
+   * `created`/`updated` with `:`, `>`, `<` and a date or time, and plain words (in subject, name or
+   * email). Records are searchable at once; Zendesk may take minutes to index a new one.
+   */
+  type Found = { type: 'ticket' | 'user' | 'organization'; ts: { created: number; updated: number }; id: number; json: Record<string, unknown> };
+  const searchable = (types: Set<string>): Found[] => {
+    const out: Found[] = [];
+    if (types.has('ticket')) {
+      for (const id of store.ticketsByTime().ids) {
+        const t = store.ticket(id);
+        if (t) out.push({ type: 'ticket', id, ts: { created: t.created_at, updated: t.updated_at }, json: store.ticketJson(t) as unknown as Record<string, unknown> });
+      }
+    }
+    if (types.has('user')) {
+      for (const u of store.users.values()) {
+        if (u.active || u.role !== 'end-user') out.push({ type: 'user', id: u.id, ts: { created: sec(u.created_at), updated: sec(u.updated_at) }, json: store.userJson(u) as unknown as Record<string, unknown> });
+      }
+    }
+    if (types.has('organization')) {
+      for (const o of liveOrgs()) out.push({ type: 'organization', id: o.id, ts: { created: sec(o.created_at), updated: sec(o.updated_at) }, json: store.orgJson(o) as unknown as Record<string, unknown> });
+    }
+    return out.sort((a, b) => a.ts.created - b.ts.created || a.id - b.id);
+  };
+  const search = (query: string, only: string | null): Found[] => {
+    const terms = query.trim().split(/\s+/).filter((x) => x);
+    const types = new Set(only ? [only] : ['ticket', 'user', 'organization']);
+    const tests: ((f: Found) => boolean)[] = [];
+    for (const term of terms) {
+      const m = /^(-?)([a-z_]+)(:|>=|<=|>|<)"?(.+?)"?$/i.exec(term);
+      if (!m) {
+        const word = term.replace(/^"|"$/g, '').toLowerCase();
+        tests.push((f) => ['subject', 'description', 'name', 'email'].some((k) => String(f.json[k] ?? '').toLowerCase().includes(word)));
+        continue;
+      }
+      const [, negate, key, op, value] = m;
+      const v = value.toLowerCase();
+      let test: (f: Found) => boolean;
+      if (key === 'type') {
+        if (!['ticket', 'user', 'organization'].includes(v)) throw badRequest(`type ${value} is not searchable here`, 'InvalidValue');
+        for (const t of [...types]) if (t !== v) types.delete(t);
+        continue;
+      } else if (key === 'created' || key === 'updated') {
+        const at = sec(value.length === 10 ? `${value}T00:00:00Z` : value);
+        if (!Number.isFinite(at)) throw badRequest(`${key} needs a date`, 'InvalidValue');
+        const day = value.length === 10;
+        test = (f) => {
+          const ts = f.ts[key];
+          if (op === ':') return day ? ts >= at && ts < at + 86_400 : ts === at;
+          if (op === '>') return ts > (day ? at + 86_399 : at);
+          if (op === '>=') return ts >= at;
+          if (op === '<') return ts < at;
+          return ts <= (day ? at + 86_399 : at);
+        };
+      } else if (key === 'tags' || key === 'tag') test = (f) => Array.isArray(f.json.tags) && (f.json.tags as string[]).includes(v);
+      else if (key === 'requester') test = (f) => String(f.json.requester_id) === value || store.users.get(Number(f.json.requester_id))?.email?.toLowerCase() === v;
+      else if (key === 'organization') test = (f) => String(f.json.organization_id) === value || (f.type === 'organization' && String(f.json.id) === value);
+      else test = (f) => String(f.json[key] ?? '').toLowerCase() === v;
+      tests.push(negate ? (f) => !test(f) : test);
+    }
+    return searchable(types).filter((f) => tests.every((t) => t(f)));
+  };
+  const resultJson = (f: Found) => ({ ...f.json, result_type: f.type });
+  route('GET', '/api/v2/search', (ctx) => {
+    const query = ctx.query.get('query');
+    if (!query) throw badRequest('query is required', 'InvalidValue');
+    const perPage = Math.min(100, Math.max(1, Number(ctx.query.get('per_page') ?? 100) || 100));
+    const page = Math.max(1, Number(ctx.query.get('page') ?? 1) || 1);
+    // "Results limit": up to 1,000 results per query; a page past them is a 422.
+    if ((page - 1) * perPage >= 1000) {
+      throw new SandboxError(422, { error: 'InvalidSearch', description: 'Invalid search: Requested response size was greater than Search Response Limits' });
+    }
+    const found = search(query, null);
+    const reachable = Math.min(found.length, 1000);
+    const slice = found.slice((page - 1) * perPage, Math.min(page * perPage, reachable));
+    return {
+      body: {
+        results: slice.map(resultJson),
+        facets: null,
+        next_page: page * perPage < reachable ? pageUrl(ctx, { page: String(page + 1), per_page: String(perPage) }) : null,
+        previous_page: page > 1 ? pageUrl(ctx, { page: String(page - 1), per_page: String(perPage) }) : null,
+        count: found.length,
+      },
+    };
+  });
+  route('GET', '/api/v2/search/export', (ctx) => {
+    const query = ctx.query.get('query');
+    if (!query) throw badRequest('query is required', 'InvalidValue');
+    const type = ctx.query.get('filter[type]');
+    if (!type || !['ticket', 'user', 'organization'].includes(type)) throw badRequest('filter[type] must be ticket, user or organization', 'InvalidValue');
+    const size = Math.min(1000, Math.max(1, Number(ctx.query.get('page[size]') ?? 100) || 100));
+    const after = ctx.query.get('page[after]');
+    const start = after ? Number(dec(after)) : 0;
+    if (!Number.isInteger(start) || start < 0) throw badRequest('page[after] is invalid', 'InvalidPaginationParameter');
+    const found = search(query, type);
+    const slice = found.slice(start, start + size);
+    const hasMore = start + size < found.length;
+    const cursor = enc(String(start + slice.length));
+    return {
+      body: {
+        results: slice.map(resultJson),
+        facets: null,
+        meta: { has_more: hasMore, after_cursor: hasMore ? cursor : null, before_cursor: start > 0 ? enc(String(start)) : null },
+        links: { next: hasMore ? pageUrl(ctx, { 'page[after]': cursor }) : null, prev: null },
+      },
+    };
+  });
+
   const TICKET_FORM_ID = 360_000_001;
   const BRAND_ID = 360_000_002;
   /** The account's one default form, holding every ticket field ("Ticket Forms" → "List Ticket Forms"). */

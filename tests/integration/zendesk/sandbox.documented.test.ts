@@ -396,3 +396,56 @@ describe('zendesk sandbox: identities and the incremental article export', () =>
     }
   });
 });
+
+describe('zendesk sandbox: search ("Search" → "Results limit", "List Search Results", "Export Search Results")', () => {
+  const api = (sb: Awaited<ReturnType<typeof sandbox>>) => {
+    const auth = `Basic ${Buffer.from(`${sb.credentials.email}/token:${sb.credentials.apiToken}`).toString('base64')}`;
+    return async (path: string) => {
+      const res = await fetch(`${sb.url}${path}`, { headers: { authorization: auth } });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+  };
+
+  it('finds by type and property with result_type, counts every match, and refuses a page past 1,000 results with 422', async () => {
+    const sb = await sandbox({ tickets: 1200, seed: 318, maxComments: 0 });
+    const get = api(sb);
+    try {
+      const open = [...Array(1200).keys()].map((i) => sb.store.ticket(i + 1)!).filter((t) => t.status === 'open');
+      expect(open.length).toBeGreaterThan(0);
+      const first = await get(`/api/v2/search.json?query=${encodeURIComponent('type:ticket status:open')}&per_page=100`);
+      expect(first.status).toBe(200);
+      expect(first.body.count).toBe(open.length);
+      expect(first.body.results.every((r: { result_type: string; status: string }) => r.result_type === 'ticket' && r.status === 'open')).toBe(true);
+      const all = await get(`/api/v2/search.json?query=${encodeURIComponent('type:ticket')}&per_page=100&page=10`);
+      expect(all.body.count).toBe(1200);
+      expect(all.body.next_page).toBeNull();
+      expect((await get(`/api/v2/search.json?query=${encodeURIComponent('type:ticket')}&per_page=100&page=11`)).status).toBe(422);
+      const u = [...sb.store.users.values()].find((x) => x.email)!;
+      const byEmail = await get(`/api/v2/search.json?query=${encodeURIComponent(`type:user email:${u.email}`)}`);
+      expect(byEmail.body.results.map((r: { id: number }) => r.id)).toEqual([u.id]);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('exports every match past 1,000 with cursor pagination and filter[type]', async () => {
+    const sb = await sandbox({ tickets: 1200, seed: 319, maxComments: 0 });
+    const get = api(sb);
+    try {
+      expect((await get(`/api/v2/search/export.json?query=${encodeURIComponent('type:ticket')}`)).status).toBe(400);
+      const ids = new Set<number>();
+      let path: string | null = `/api/v2/search/export.json?query=${encodeURIComponent('type:ticket')}&filter[type]=ticket&page[size]=500`;
+      while (path) {
+        const { body } = await get(path);
+        for (const r of body.results as { id: number; result_type: string }[]) {
+          expect(r.result_type).toBe('ticket');
+          ids.add(r.id);
+        }
+        path = body.meta.has_more ? new URL(body.links.next).pathname + new URL(body.links.next).search : null;
+      }
+      expect(ids.size).toBe(1200);
+    } finally {
+      await sb.close();
+    }
+  });
+});
