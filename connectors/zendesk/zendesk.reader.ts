@@ -322,17 +322,33 @@ export class ZendeskReader {
   }
 
   /**
-   * Organizations through the time-based incremental export. A page ends at `end_time`, the timestamp
-   * of its last record, and the next page starts there, so the records at that second come twice: the
-   * ones already yielded are skipped. When a whole page shares its start second (more than a page of
-   * records updated in one second; Zendesk puts them all in that page) the next page starts a second later.
+   * Organizations through the time-based incremental export, the only export Zendesk has for them
+   * ("Using the Incremental Export API" → "Time-based incremental exports"). A page ends at
+   * `end_time`, the timestamp of its last record, and the next page starts there, so the records at
+   * that second come twice: the ones already yielded are skipped.
+   *
+   * When more organizations share one second than a page holds, Zendesk answers a page whose records
+   * all carry its start second, with `end_time` equal to `start_time` and `next_page` repeating the
+   * request: following it loops forever, stepping a second past it skips the rest of that second.
+   * The export cannot page inside a second, so that second is read from List Organizations with
+   * cursor pagination ("Organizations" → "List Organizations"; "Pagination" → "Cursor pagination"),
+   * keeping those whose `updated_at` is that second; then the export goes on from the next second.
+   * An organization changed during that sweep has left the second and comes with the export after it.
+   * The list leaves deleted organizations out, so a deletion stamped in such a second beyond the
+   * export's page is not seen here (Zendesk offers no list of deleted organizations).
    */
   private async *readOrganizations(state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
     const saved = parseCursor(state);
     let start = typeof saved?.start === 'number' ? this.startTime(saved.start, options) : state?.coveredUntil ? this.startTime(epoch(state.coveredUntil), options) : 0;
+    /** IDs already yielded whose updated_at is the second `start`. */
     let seenAtStart = new Set<number>();
     const endpoint = { platform: 'zendesk', path: '/api/v2/incremental/organizations.json' };
     const guard = new StallGuard(endpoint);
+    const envelope = (o: ZdOrganization): Envelope => {
+      const updatedAt = new Date(Date.parse(o.updated_at)).toISOString();
+      if (o.deleted_at) return { entity: 'organization', op: 'delete', sourceId: String(o.id), updatedAt, record: null };
+      return this.upsert('organization', toCanonicalOrganization(o), o.external_id);
+    };
     for (;;) {
       let body: ExportBody;
       try {
@@ -346,19 +362,30 @@ export class ZendeskReader {
       const records: Envelope[] = [];
       for (const o of orgs) {
         if (epoch(o.updated_at) === start && seenAtStart.has(o.id)) continue;
-        const updatedAt = new Date(Date.parse(o.updated_at)).toISOString();
-        if (o.deleted_at) records.push({ entity: 'organization', op: 'delete', sourceId: String(o.id), updatedAt, record: null });
-        else records.push(this.upsert('organization', toCanonicalOrganization(o), o.external_id));
+        records.push(envelope(o));
+      }
+      const more = body.end_of_stream === false;
+      if (more && endTime <= start && orgs.length > 0) {
+        // A full page inside one second: keep the state at that second until all of it is read.
+        for (const o of orgs) if (epoch(o.updated_at) === start) seenAtStart.add(o.id);
+        const atStart: StreamState = { cursor: JSON.stringify({ start }), coveredUntil: isoOfEpoch(start - 1) };
+        if (records.length > 0) yield { records, state: atStart };
+        for await (const page of this.client.pages<ZdOrganization>('/api/v2/organizations.json', 'organizations', { 'page[size]': this.pageSize })) {
+          const rest = page.filter((o) => epoch(o.updated_at) === start && !seenAtStart.has(o.id));
+          for (const o of rest) seenAtStart.add(o.id);
+          if (rest.length > 0) yield { records: rest.map(envelope), state: atStart };
+        }
+        yield { records: [], state: { cursor: JSON.stringify({ start: start + 1 }), coveredUntil: isoOfEpoch(start) } };
+        guard.page(true, String(start));
+        start += 1;
+        seenAtStart = new Set();
+        continue;
       }
       yield { records, state: { cursor: JSON.stringify({ start: endTime }), coveredUntil: isoOfEpoch(endTime) } };
-      if (body.end_of_stream !== false) return;
-      // A page of records ending at its own start second is a flood of one second, stepped past below;
-      // an empty page, or one ending before where it was asked to start, moves nothing forward.
-      guard.page(endTime > start || (endTime === start && orgs.length > 0), String(start));
-      if (endTime <= start) {
-        start = start + 1;
-        seenAtStart = new Set();
-      } else {
+      if (!more) return;
+      // An empty page, or one ending before where it was asked to start, moves nothing forward.
+      guard.page(endTime > start, String(start));
+      if (endTime > start) {
         seenAtStart = new Set(orgs.filter((o) => epoch(o.updated_at) === endTime).map((o) => o.id));
         start = endTime;
       }

@@ -20,11 +20,14 @@ export interface MigrationEnv {
 export async function migrationEnv(
   from: string,
   to: string,
-  sourceOptions: SandboxOptions,
+  /** Passed to the source sandbox; platform options (e.g. Zendesk's `exportLagSeconds`) included. */
+  sourceOptions: SandboxOptions & Record<string, unknown>,
   extra: Record<string, unknown> = {},
+  /** Passed to the target sandbox, as `sourceOptions` to the source. */
+  targetOptions: Record<string, unknown> = {},
 ): Promise<MigrationEnv> {
   const source = await (await platform(from)).startSandbox({ requestsPerMinute: null, ...sourceOptions });
-  const target = await (await platform(to)).startSandbox({ requestsPerMinute: null, tickets: 0, seed: 999 });
+  const target = await (await platform(to)).startSandbox({ requestsPerMinute: null, tickets: 0, seed: 999, ...targetOptions });
   const dir = mkdtempSync(join(tmpdir(), 'hdm-e2e-'));
   const config = {
     name: `e2e-${from}-${to}`,

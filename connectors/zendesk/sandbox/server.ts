@@ -27,6 +27,8 @@ import {
 /** Enterprise plan: 700 requests per minute; incremental exports: 10 per minute. */
 export const ENTERPRISE_REQUESTS_PER_MINUTE = 700;
 export const INCREMENTAL_EXPORTS_PER_MINUTE = 10;
+/** Exports leave out what changed in the minute before the request. */
+export const EXPORT_EXCLUSION_SECONDS = 60;
 
 export interface ZendeskSandboxOptions extends SandboxOptions {
   /** Incremental export requests per rate window; null serves them unthrottled. Default 10, or null when `requestsPerMinute` is null. */
@@ -34,8 +36,9 @@ export interface ZendeskSandboxOptions extends SandboxOptions {
   /** Length of the rate-limit window in seconds (tests shrink it to keep 429 storms short). Default 60. */
   rateWindowSeconds?: number;
   /**
-   * Incremental exports leave out records changed within this many seconds before the request, as
-   * Zendesk does with the last minute. Default 0, so a target written a moment ago reads back whole.
+   * Incremental exports leave out records changed within this many seconds before the request: Zendesk
+   * excludes "any items that were created or changed within the minute prior to your request" ("Using
+   * the Incremental Export API"). Default 60; 0 opts out, for a test that must read a change at once.
    */
   exportLagSeconds?: number;
 }
@@ -113,6 +116,15 @@ class RateWindow {
 const enc = (s: string) => Buffer.from(s).toString('base64url');
 const dec = (s: string) => Buffer.from(s, 'base64url').toString();
 
+/**
+ * What a 429 says: plain text for the account limit; for the incremental exports the JSON body their
+ * clients report from the live API (cloudbees-oss/zendesk-java-client#319, airbytehq/airbyte#11899).
+ */
+const rateLimitedBody = (path: string): unknown =>
+  path.startsWith('/api/v2/incremental/')
+    ? { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' }
+    : 'Number of allowed API requests per minute exceeded';
+
 export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): Promise<ZendeskSandbox> {
   const seed = options.seed ?? 1;
   const store = new ZendeskStore({ seed, tickets: options.tickets ?? 0, articles: options.articles ?? 20, maxComments: options.maxComments ?? 30 });
@@ -125,7 +137,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   const windowMs = (options.rateWindowSeconds ?? 60) * 1000;
   const general = rpm === null ? null : new RateWindow(rpm, windowMs);
   const exportsWindow = exportRpm === null ? null : new RateWindow(exportRpm, windowMs);
-  const exportLag = options.exportLagSeconds ?? 0;
+  const exportLag = options.exportLagSeconds ?? EXPORT_EXCLUSION_SECONDS;
   const faults: FaultSpec[] = [];
   let served = 0;
   /** Requests served by method and path (without `.json`), numeric IDs folded to `:id`, e.g. `GET /api/v2/tickets/:id/comments`. */
@@ -428,17 +440,19 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     return { status: 204 };
   });
   /**
-   * Time-based export: up to per_page (1000) records with a timestamp ≥ start_time, extended so that
-   * every record sharing the last one's timestamp is in the same page; end_time is that timestamp and
-   * next_page starts there, so the boundary records come again on the next page.
+   * Time-based export (Zendesk "Using the Incremental Export API" → "Time-based incremental exports"):
+   * at most per_page (1000) records with a timestamp ≥ start_time; end_time is the last one's
+   * timestamp and next_page starts there, so the boundary records come again on the next page. A page
+   * is never stretched: when more records share one second than a page holds, end_time equals
+   * start_time and next_page repeats the request, as Zendesk does (the loop its client libraries
+   * report, e.g. zendesk_api_client_rb#168, zenpy#451).
    */
   const timeExport = <T>(ctx: Ctx, key: string, all: { ts: number; id: number; item: T }[], render: (item: T) => unknown): Reply => {
     const start = startTime(ctx);
     const perPage = exportPerPage(ctx);
     const until = exportLag > 0 ? nowSec() - exportLag : Number.POSITIVE_INFINITY;
     const sorted = all.filter((r) => r.ts >= start && r.ts <= until).sort((a, b) => a.ts - b.ts || a.id - b.id);
-    let end = Math.min(sorted.length, perPage);
-    while (end > 0 && end < sorted.length && sorted[end].ts === sorted[end - 1].ts) end += 1;
+    const end = Math.min(sorted.length, perPage);
     const page = sorted.slice(0, end);
     const endTime = page.length > 0 ? page[page.length - 1].ts : start;
     return {
@@ -550,7 +564,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     if (external === null) {
       const ids: number[] = [];
       const order = store.ticketsByTime();
-      for (const id of order.ids) if (store.ticket(id)) ids.push(id);
+      // Archived tickets are not in List Tickets ("Tickets" → "List Tickets"); exports and show keep them.
+      for (const id of order.ids) if (store.ticket(id) && !store.ticket(id)!.archived) ids.push(id);
       // Sorted by ID unless asked otherwise; of the platform's sort_by values only id is served here.
       const sortBy = ctx.query.get('sort_by') ?? 'id';
       if (sortBy !== 'id') throw badRequest(`sort_by=${sortBy} is not served by the sandbox (id is)`, 'InvalidValue');
@@ -571,10 +586,21 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     if (ctx.query.get('sort_order') === 'desc') comments = [...comments].reverse();
     return list(ctx, 'comments', comments, (c) => store.commentJson(c));
   });
-  // Like an update, a create answers the audit it made beside the ticket (zenpy returns it as a TicketAudit).
+  /** Create Ticket answers the ticket and the audit of its creation (Zendesk "Tickets" → "Create Ticket"). */
   route('POST', '/api/v2/tickets', (ctx) => {
-    const json = store.ticketJson(store.createTicket(payload(ctx, 'ticket')));
-    return { status: 201, body: { ticket: json, audit: { id: store.id(), ticket_id: json.id, created_at: json.created_at, events: [] } } };
+    const t = store.createTicket(store.resolveRequester(payload(ctx, 'ticket'), store.owner));
+    const json = store.ticketJson(t);
+    const first = t.comments[0];
+    const events = [
+      ...(['subject', 'status', 'priority', 'type', 'requester_id', 'assignee_id', 'group_id'] as const)
+        .filter((k) => json[k] !== null && json[k] !== undefined && json[k] !== '')
+        .map((k) => ({ id: store.id(), type: 'Create', field_name: k, value: String(json[k]) })),
+      { id: first.id, type: 'Comment', author_id: first.author_id, body: json.description, html_body: first.html_body, public: first.public, attachments: [] },
+    ];
+    return {
+      status: 201,
+      body: { ticket: json, audit: { id: store.id(), ticket_id: t.id, created_at: json.created_at, author_id: store.owner.id, metadata: { system: {}, custom: {} }, via: { channel: 'api' }, events } },
+    };
   });
   route('PUT', '/api/v2/tickets/:id', (ctx) => {
     const { ticket: t, comment } = store.updateTicket(Number(ctx.params[0]), payload(ctx, 'ticket'));
@@ -603,7 +629,11 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       },
     );
   });
-  route('POST', '/api/v2/imports/tickets', (ctx) => ({ status: 201, body: { ticket: store.ticketJson(store.importTicket(payload(ctx, 'ticket'))) } }));
+  const archiveImmediately = (ctx: Ctx) => ctx.query.get('archive_immediately') === 'true';
+  route('POST', '/api/v2/imports/tickets', (ctx) => ({
+    status: 201,
+    body: { ticket: store.ticketJson(store.importTicket(payload(ctx, 'ticket'), archiveImmediately(ctx))) },
+  }));
   route('POST', '/api/v2/imports/tickets/create_many', (ctx) => {
     const tickets = ctx.body.tickets;
     if (!Array.isArray(tickets)) throw badRequest('Parameter tickets is required', 'InvalidParameter');
@@ -611,7 +641,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     const id = `V3-${store.id().toString(16)}`;
     const results = tickets.map((input, index) => {
       try {
-        return { index, id: store.importTicket(input as Record<string, unknown>).id, status: 'Created', success: true };
+        return { index, id: store.importTicket(input as Record<string, unknown>, archiveImmediately(ctx)).id, status: 'Created', success: true };
       } catch (err) {
         const details = err instanceof SandboxError ? JSON.stringify(err.body) : String(err);
         return { index, error: 'TicketCreateFailed', details, success: false };
@@ -650,6 +680,254 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
         },
       },
     };
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // More of what a migration reads: attachments, show_many, audits, deleted tickets, forms, fields, brands
+
+  route('GET', '/api/v2/attachments/:id', (ctx) => {
+    const a = store.attachmentById(Number(ctx.params[0]));
+    if (!a) throw notFound();
+    return { body: { attachment: store.attachmentJson(a) } };
+  });
+
+  /** `ids` (comma-separated, at most 100) of existing records; unknown IDs are left out ("Show Multiple …"). */
+  const showMany = <T>(ctx: Ctx, key: string, find: (id: number) => T | undefined, render: (item: T) => unknown): Reply => {
+    const raw = ctx.query.get('ids');
+    if (!raw) throw badRequest('ids is required', 'InvalidValue');
+    const ids = raw.split(',').map((x) => Number(x.trim()));
+    if (ids.some((id) => !Number.isInteger(id) || id <= 0)) throw badRequest('ids must be a comma-separated list of IDs', 'InvalidValue');
+    if (ids.length > 100) throw badRequest('Too many ids: at most 100', 'TooManyValues');
+    const found = [...new Set(ids)].flatMap((id) => {
+      const item = find(id);
+      return item === undefined ? [] : [item];
+    });
+    return list(ctx, key, found, render);
+  };
+  route('GET', '/api/v2/tickets/show_many', (ctx) => showMany(ctx, 'tickets', (id) => store.ticket(id), (t) => store.ticketJson(t)));
+  route('GET', '/api/v2/users/show_many', (ctx) => showMany(ctx, 'users', (id) => store.users.get(id), (u) => store.userJson(u)));
+  route('GET', '/api/v2/organizations/show_many', (ctx) =>
+    showMany(ctx, 'organizations', (id) => { const o = store.organizations.get(id); return o && !o.deleted_at ? o : undefined; }, (o) => store.orgJson(o)),
+  );
+
+  /** One audit per comment, the first also carrying the ticket's creation ("Ticket Audits" → "List Audits for a Ticket"). */
+  route('GET', '/api/v2/tickets/:id/audits', (ctx) => {
+    const t = store.ticket(Number(ctx.params[0]), true);
+    if (!t) throw notFound();
+    const json = store.ticketJson(t);
+    const audits = t.comments.map((c, i) => {
+      const comment = store.commentJson(c);
+      const created = i === 0
+        ? (['subject', 'status', 'priority', 'type', 'requester_id', 'assignee_id', 'group_id'] as const)
+            .filter((k) => json[k] !== null && json[k] !== undefined)
+            .map((k, n) => ({ id: 9e12 + t.id * 10 + n, type: 'Create', field_name: k, value: String(json[k]) }))
+        : [];
+      return {
+        id: comment.audit_id,
+        ticket_id: t.id,
+        created_at: comment.created_at,
+        author_id: c.author_id,
+        metadata: { system: {}, custom: {} },
+        via: comment.via,
+        events: [{ id: c.id, type: 'Comment', author_id: c.author_id, body: comment.body, html_body: comment.html_body, public: c.public, attachments: comment.attachments }, ...created],
+      };
+    });
+    return list(ctx, 'audits', audits);
+  });
+
+  /** Soft-deleted tickets ("Tickets" → "List Deleted Tickets"). */
+  route('GET', '/api/v2/deleted_tickets', (ctx) =>
+    list(ctx, 'deleted_tickets', store.deletedTicketList(), (t) => {
+      const json = store.ticketJson(t);
+      return {
+        id: t.id,
+        subject: t.subject,
+        description: json.description,
+        actor: { id: store.owner.id, name: store.owner.name },
+        deleted_at: json.updated_at,
+        previous_state: t.status,
+      };
+    }),
+  );
+
+  /** A user's email and phone identities ("User Identities" → "List Identities"). */
+  route('GET', '/api/v2/users/:id/identities', (ctx) => {
+    const u = user(Number(ctx.params[0]));
+    const identities = [
+      ...(u.email ? [{ id: u.id * 10 + 1, type: 'email', value: u.email, verified: u.verified, primary: true }] : []),
+      ...(u.phone ? [{ id: u.id * 10 + 2, type: 'phone_number', value: u.phone, verified: false, primary: !u.email }] : []),
+    ].map((i) => ({ url: `${store.baseUrl}/api/v2/users/${u.id}/identities/${i.id}.json`, user_id: u.id, ...i, created_at: u.created_at, updated_at: u.updated_at }));
+    return list(ctx, 'identities', identities);
+  });
+
+  /**
+   * Search ("Search" → "List Search Results", "Export Search Results"), a subset of the query syntax:
+   * `type:`, `status:`, `external_id:`, `email:`, `name:`, `tags:`, `requester:`, `organization:`,
+   * `created`/`updated` with `:`, `>`, `<` and a date or time, and plain words (in subject, name or
+   * email). Records are searchable at once; Zendesk may take minutes to index a new one.
+   */
+  type Found = { type: 'ticket' | 'user' | 'organization'; ts: { created: number; updated: number }; id: number; json: Record<string, unknown> };
+  const searchable = (types: Set<string>): Found[] => {
+    const out: Found[] = [];
+    if (types.has('ticket')) {
+      for (const id of store.ticketsByTime().ids) {
+        const t = store.ticket(id);
+        if (t) out.push({ type: 'ticket', id, ts: { created: t.created_at, updated: t.updated_at }, json: store.ticketJson(t) as unknown as Record<string, unknown> });
+      }
+    }
+    if (types.has('user')) {
+      for (const u of store.users.values()) {
+        if (u.active || u.role !== 'end-user') out.push({ type: 'user', id: u.id, ts: { created: sec(u.created_at), updated: sec(u.updated_at) }, json: store.userJson(u) as unknown as Record<string, unknown> });
+      }
+    }
+    if (types.has('organization')) {
+      for (const o of liveOrgs()) out.push({ type: 'organization', id: o.id, ts: { created: sec(o.created_at), updated: sec(o.updated_at) }, json: store.orgJson(o) as unknown as Record<string, unknown> });
+    }
+    return out.sort((a, b) => a.ts.created - b.ts.created || a.id - b.id);
+  };
+  const search = (query: string, only: string | null): Found[] => {
+    const terms = query.trim().split(/\s+/).filter((x) => x);
+    const types = new Set(only ? [only] : ['ticket', 'user', 'organization']);
+    const tests: ((f: Found) => boolean)[] = [];
+    for (const term of terms) {
+      const m = /^(-?)([a-z_]+)(:|>=|<=|>|<)"?(.+?)"?$/i.exec(term);
+      if (!m) {
+        const word = term.replace(/^"|"$/g, '').toLowerCase();
+        tests.push((f) => ['subject', 'description', 'name', 'email'].some((k) => String(f.json[k] ?? '').toLowerCase().includes(word)));
+        continue;
+      }
+      const [, negate, key, op, value] = m;
+      const v = value.toLowerCase();
+      let test: (f: Found) => boolean;
+      if (key === 'type') {
+        if (!['ticket', 'user', 'organization'].includes(v)) throw badRequest(`type ${value} is not searchable here`, 'InvalidValue');
+        for (const t of [...types]) if (t !== v) types.delete(t);
+        continue;
+      } else if (key === 'created' || key === 'updated') {
+        const at = sec(value.length === 10 ? `${value}T00:00:00Z` : value);
+        if (!Number.isFinite(at)) throw badRequest(`${key} needs a date`, 'InvalidValue');
+        const day = value.length === 10;
+        test = (f) => {
+          const ts = f.ts[key];
+          if (op === ':') return day ? ts >= at && ts < at + 86_400 : ts === at;
+          if (op === '>') return ts > (day ? at + 86_399 : at);
+          if (op === '>=') return ts >= at;
+          if (op === '<') return ts < at;
+          return ts <= (day ? at + 86_399 : at);
+        };
+      } else if (key === 'tags' || key === 'tag') test = (f) => Array.isArray(f.json.tags) && (f.json.tags as string[]).includes(v);
+      else if (key === 'requester') test = (f) => String(f.json.requester_id) === value || store.users.get(Number(f.json.requester_id))?.email?.toLowerCase() === v;
+      else if (key === 'organization') test = (f) => String(f.json.organization_id) === value || (f.type === 'organization' && String(f.json.id) === value);
+      else test = (f) => String(f.json[key] ?? '').toLowerCase() === v;
+      tests.push(negate ? (f) => !test(f) : test);
+    }
+    return searchable(types).filter((f) => tests.every((t) => t(f)));
+  };
+  const resultJson = (f: Found) => ({ ...f.json, result_type: f.type });
+  route('GET', '/api/v2/search', (ctx) => {
+    const query = ctx.query.get('query');
+    if (!query) throw badRequest('query is required', 'InvalidValue');
+    const perPage = Math.min(100, Math.max(1, Number(ctx.query.get('per_page') ?? 100) || 100));
+    const page = Math.max(1, Number(ctx.query.get('page') ?? 1) || 1);
+    // "Results limit": up to 1,000 results per query; a page past them is a 422.
+    if ((page - 1) * perPage >= 1000) {
+      throw new SandboxError(422, { error: 'InvalidSearch', description: 'Invalid search: Requested response size was greater than Search Response Limits' });
+    }
+    const found = search(query, null);
+    const reachable = Math.min(found.length, 1000);
+    const slice = found.slice((page - 1) * perPage, Math.min(page * perPage, reachable));
+    return {
+      body: {
+        results: slice.map(resultJson),
+        facets: null,
+        next_page: page * perPage < reachable ? pageUrl(ctx, { page: String(page + 1), per_page: String(perPage) }) : null,
+        previous_page: page > 1 ? pageUrl(ctx, { page: String(page - 1), per_page: String(perPage) }) : null,
+        count: found.length,
+      },
+    };
+  });
+  route('GET', '/api/v2/search/export', (ctx) => {
+    const query = ctx.query.get('query');
+    if (!query) throw badRequest('query is required', 'InvalidValue');
+    const type = ctx.query.get('filter[type]');
+    if (!type || !['ticket', 'user', 'organization'].includes(type)) throw badRequest('filter[type] must be ticket, user or organization', 'InvalidValue');
+    const size = Math.min(1000, Math.max(1, Number(ctx.query.get('page[size]') ?? 100) || 100));
+    const after = ctx.query.get('page[after]');
+    const start = after ? Number(dec(after)) : 0;
+    if (!Number.isInteger(start) || start < 0) throw badRequest('page[after] is invalid', 'InvalidPaginationParameter');
+    const found = search(query, type);
+    const slice = found.slice(start, start + size);
+    const hasMore = start + size < found.length;
+    const cursor = enc(String(start + slice.length));
+    return {
+      body: {
+        results: slice.map(resultJson),
+        facets: null,
+        meta: { has_more: hasMore, after_cursor: hasMore ? cursor : null, before_cursor: start > 0 ? enc(String(start)) : null },
+        links: { next: hasMore ? pageUrl(ctx, { 'page[after]': cursor }) : null, prev: null },
+      },
+    };
+  });
+
+  const TICKET_FORM_ID = 360_000_001;
+  const BRAND_ID = 360_000_002;
+  /** The account's one default form, holding every ticket field ("Ticket Forms" → "List Ticket Forms"). */
+  const ticketForm = () => {
+    const at = isoOf(nowSec() - 86_400 * 365);
+    return {
+      id: TICKET_FORM_ID,
+      url: `${store.baseUrl}/api/v2/ticket_forms/${TICKET_FORM_ID}.json`,
+      name: 'Default Ticket Form',
+      raw_name: 'Default Ticket Form',
+      display_name: 'Default Ticket Form',
+      raw_display_name: 'Default Ticket Form',
+      position: 1,
+      active: true,
+      default: true,
+      end_user_visible: true,
+      in_all_brands: true,
+      restricted_brand_ids: [],
+      ticket_field_ids: [...store.ticketFields.values()].sort((a, b) => a.position - b.position || a.id - b.id).map((f) => f.id),
+      agent_conditions: [],
+      end_user_conditions: [],
+      created_at: at,
+      updated_at: at,
+    };
+  };
+  route('GET', '/api/v2/ticket_forms', (ctx) => list(ctx, 'ticket_forms', [ticketForm()]));
+  route('GET', '/api/v2/ticket_forms/:id', (ctx) => {
+    if (Number(ctx.params[0]) !== TICKET_FORM_ID) throw notFound();
+    return { body: { ticket_form: ticketForm() } };
+  });
+  // The generated account defines no custom user or organization fields.
+  route('GET', '/api/v2/user_fields', (ctx) => list(ctx, 'user_fields', []));
+  route('GET', '/api/v2/organization_fields', (ctx) => list(ctx, 'organization_fields', []));
+  /** The account's one default brand ("Brands" → "List Brands"). */
+  const brand = () => {
+    const at = isoOf(nowSec() - 86_400 * 365);
+    return {
+      id: BRAND_ID,
+      url: `${store.baseUrl}/api/v2/brands/${BRAND_ID}.json`,
+      name: 'Sandbox',
+      brand_url: store.baseUrl,
+      subdomain: 'sandbox',
+      host_mapping: null,
+      has_help_center: true,
+      help_center_state: 'enabled',
+      active: true,
+      default: true,
+      is_deleted: false,
+      logo: null,
+      ticket_form_ids: [TICKET_FORM_ID],
+      signature_template: '{{agent.signature}}',
+      created_at: at,
+      updated_at: at,
+    };
+  };
+  route('GET', '/api/v2/brands', (ctx) => list(ctx, 'brands', [brand()]));
+  route('GET', '/api/v2/brands/:id', (ctx) => {
+    if (Number(ctx.params[0]) !== BRAND_ID) throw notFound();
+    return { body: { brand: brand() } };
   });
 
   // ---------------------------------------------------------------------------------------------
@@ -850,6 +1128,32 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       translations: new Map([[locale, store.kbTranslation(item.id, 'Article', locale, item.title, item.body, item.draft, now)]]),
     });
     return { status: 201, body: { article: articleJson(item) } };
+  });
+  /**
+   * Incremental article export ("Understanding incremental article exports"): articles whose metadata
+   * changed at or after start_time, up to 1,000 a page, oldest first; end_time is the last one's time and
+   * is the start_time of the next page, so the articles of that second come again.
+   */
+  route('GET', '/api/v2/help_center/incremental/articles', (ctx) => {
+    const raw = ctx.query.get('start_time');
+    const start = Number(raw);
+    if (raw === null || raw === '' || !Number.isFinite(start) || start < 0) throw badRequest('start_time must be an epoch time', 'InvalidValue');
+    const sorted = [...store.articles.values()]
+      .map((k) => ({ ts: sec(k.item.updated_at), item: k.item }))
+      .filter((r) => r.ts >= start)
+      .sort((a, b) => a.ts - b.ts || a.item.id - b.item.id);
+    const page = sorted.slice(0, 1000);
+    const endTime = page.length > 0 ? page[page.length - 1].ts : Math.floor(start);
+    const more = sorted.length > page.length;
+    return {
+      body: {
+        articles: page.map((r) => articleJson(r.item)),
+        count: page.length,
+        end_time: endTime,
+        next_page: more ? `${store.baseUrl}/api/v2/help_center/incremental/articles.json?start_time=${endTime}` : null,
+        end_of_stream: !more,
+      },
+    };
   });
   route('GET', '/api/v2/help_center/articles', (ctx) => list(ctx, 'articles', hcList(store.articles.values()), articleJson));
   route('GET', '/api/v2/help_center/articles/:id', (ctx) => ({ body: { article: articleJson(kb(store.articles, Number(ctx.params[0])).item) } }));
@@ -1056,7 +1360,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       if (fault.status === 429 || fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds ?? 1);
       const reply: Reply =
         fault.status === 429
-          ? { status: 429, body: 'Number of allowed API requests per minute exceeded', headers }
+          ? { status: 429, body: rateLimitedBody(path), headers }
           : { status: fault.status, body: { error: 'InternalError', description: 'Sandbox fault injected for a test' }, headers };
       send(res, reply);
       return;
@@ -1075,13 +1379,14 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       rateHeaders['ratelimit-reset'] = String(g.resetSeconds);
       const refused = limits.find((l) => !l.state.ok);
       if (refused) {
-        send(res, { status: 429, body: 'Number of allowed API requests per minute exceeded', headers: { ...rateHeaders, 'retry-after': String(refused.state.resetSeconds) } });
+        const body = refused.window === general ? 'Number of allowed API requests per minute exceeded' : rateLimitedBody(path);
+        send(res, { status: 429, body, headers: { ...rateHeaders, 'retry-after': String(refused.state.resetSeconds) } });
         return;
       }
     } else if (!isDownload && exportsWindow && path.startsWith('/api/v2/incremental/')) {
       const e = exportsWindow.take(Date.now());
       if (!e.ok) {
-        send(res, { status: 429, body: 'Number of allowed API requests per minute exceeded', headers: { 'retry-after': String(e.resetSeconds) } });
+        send(res, { status: 429, body: rateLimitedBody(path), headers: { 'retry-after': String(e.resetSeconds) } });
         return;
       }
     }

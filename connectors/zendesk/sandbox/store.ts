@@ -70,7 +70,12 @@ export interface StoredTicket {
   /** The export's clock: bumped by every change, system ones included. */
   generated: number;
   comments: StoredComment[];
+  /** In the ticket archive: left out of List Tickets, still exported and shown. */
+  archived?: boolean;
 }
+
+/** Zendesk archives a ticket 120 days after it was closed ("About ticket archiving"). */
+export const ARCHIVE_AFTER_SECONDS = 120 * 86_400;
 
 export interface StoredUser extends ZdUser {
   _ts: number;
@@ -537,7 +542,7 @@ export class ZendeskStore {
   ticketsByExternalId(externalId: string): StoredTicket[] {
     return [...(this.ticketsByExternal.get(externalId) ?? [])].flatMap((id) => {
       const t = this.ticket(id);
-      return t && t.external_id === externalId ? [t] : [];
+      return t && t.external_id === externalId && !t.archived ? [t] : [];
     });
   }
 
@@ -772,6 +777,7 @@ export class ZendeskStore {
       updated_at: sec(t.updatedAt),
       generated,
       comments,
+      archived: t.status === 'closed' && sec(t.updatedAt) < nowSec() - ARCHIVE_AFTER_SECONDS,
     };
   }
 
@@ -878,6 +884,22 @@ export class ZendeskStore {
     const t = this.materialize(id);
     this.deletedTickets.add(id);
     this.touchTicket(t);
+  }
+
+  /** Soft-deleted tickets, oldest deletion first (a deleted ticket keeps its deletion time as updated_at). */
+  deletedTicketList(): StoredTicket[] {
+    return [...this.deletedTickets].map((id) => this.ticket(id, true)!).sort((a, b) => a.updated_at - b.updated_at || a.id - b.id);
+  }
+
+  /**
+   * An attachment by ID: an upload, or a generated one, whose ID starts with its ticket's
+   * (`{ticket}{comment:3}{n}`, see fake-helpdesk).
+   */
+  attachmentById(id: number): StoredAttachment | undefined {
+    for (const a of this.downloads.values()) if (a.id === id) return a;
+    const t = this.ticket(Math.floor(id / 10_000), true);
+    for (const c of t?.comments ?? []) for (const a of c.attachments) if (a.id === id) return a;
+    return undefined;
   }
 
   validateTicket(input: Record<string, unknown>, existing: StoredTicket | null): void {
@@ -1018,11 +1040,17 @@ export class ZendeskStore {
   }
 
   /** The ticket import API: timestamps and comment authors, times and visibility as given. */
-  importTicket(input: Record<string, unknown>): StoredTicket {
+  importTicket(input: Record<string, unknown>, archiveImmediately = false): StoredTicket {
     this.validateTicket(input, null);
     const comments = (Array.isArray(input.comments) ? input.comments : []) as Record<string, unknown>[];
     if (comments.length === 0 && typeof input.description !== 'string') throw invalid('description', 'Description: cannot be blank', 'BlankValue');
     this.checkComments(comments);
+    // "Ticket Import" → "Comments": a comment's time stamp cannot be before 1970 or in the future.
+    for (const c of comments) {
+      if (c.created_at === undefined || c.created_at === null) continue;
+      const at = sec(String(c.created_at));
+      if (at > nowSec() || at < 0) throw invalid('created_at', `Comment created at: ${String(c.created_at)} cannot be ${at < 0 ? 'before 1970' : 'in the future'}`);
+    }
     const t = this.newTicket();
     this.applyTicketProps(t, input);
     t.submitter_id = input.submitter_id !== undefined ? Number(input.submitter_id) : t.requester_id;
@@ -1033,8 +1061,29 @@ export class ZendeskStore {
     t.comments = comments.map((c) => this.buildComment(c, t.requester_id, floor(c.created_at, t.created_at)));
     t.updated_at = floor(input.updated_at, Math.max(t.created_at, ...t.comments.map((c) => c.created_at)));
     t.generated = now;
+    // "Ticket Import" → "Direct to archive": a closed ticket imported so goes straight to the archive.
+    t.archived = archiveImmediately && t.status === 'closed';
     this.insertTicket(t);
     return t;
+  }
+
+  /**
+   * The requester of a ticket made through the Tickets API (Zendesk "Tickets" → "Creating a ticket with
+   * a new requester"): an inline `requester: {name, email, locale_id}` names the user with that email,
+   * made as an end user when none has it; with neither `requester_id` nor `requester`, the requester is
+   * the user making the request.
+   */
+  resolveRequester(input: Record<string, unknown>, authenticated: StoredUser): Record<string, unknown> {
+    if (input.requester_id !== undefined && input.requester_id !== null) return input;
+    const inline = input.requester;
+    if (inline === undefined || inline === null) return { ...input, requester_id: authenticated.id };
+    if (typeof inline !== 'object') throw invalid('requester', 'Requester: is invalid');
+    const { name, email } = inline as { name?: unknown; email?: unknown };
+    if (typeof email !== 'string' || !email.trim()) throw invalid('requester', 'Requester: email is required', 'BlankValue');
+    const found = this.findUserByEmail(email);
+    if (found) return { ...input, requester_id: found.id };
+    const made = this.applyUser({ name: typeof name === 'string' && name.trim() ? name : email, email, role: 'end-user' }, null);
+    return { ...input, requester_id: made.id };
   }
 
   /** The regular create API: the first comment is the description, timestamps are now. */

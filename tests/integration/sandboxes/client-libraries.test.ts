@@ -21,7 +21,10 @@ describe('real client libraries against the sandboxes', () => {
     const me = (await client.users.me()) as unknown as { result?: { email: string }; email?: string };
     expect((me.result ?? me).email).toBe(zd.credentials.email);
     const tickets = (await client.tickets.list()) as unknown as { id: number; subject: string }[];
-    expect(tickets).toHaveLength(12);
+    // List Tickets leaves archived tickets (closed over 120 days ago) out, as Zendesk does.
+    const archived = [...Array(12).keys()].filter((i) => zd.store.ticket(i + 1)?.archived).length;
+    expect(archived).toBeGreaterThan(0);
+    expect(tickets).toHaveLength(12 - archived);
     const comments = (await client.tickets.getComments(tickets[0].id)) as unknown as { body: string }[];
     expect(comments.length).toBeGreaterThan(0);
     const bad = createClient({ username: zd.credentials.email, token: 'wrong', endpointUri: `${zd.url}/api/v2` });
