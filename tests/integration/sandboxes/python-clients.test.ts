@@ -20,10 +20,10 @@ const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b);
 
 describe('zenpy against the Zendesk sandbox', () => {
   let zd: ZendeskSandbox;
-  // More than 100 tickets so offset pagination needs a second page. Exports read changes made a moment
-  // ago (the resume step), so the last-minute exclusion is off here.
+  // More than 100 listed tickets (archived ones are left out of List Tickets) so offset pagination needs
+  // a second page. Exports read changes made a moment ago (the resume step), so the last-minute exclusion is off here.
   beforeAll(async () => {
-    zd = await zendesk.startSandbox({ tickets: 120, seed: 11, requestsPerMinute: null, maxComments: 4, articles: 6, exportLagSeconds: 0 });
+    zd = await zendesk.startSandbox({ tickets: 200, seed: 11, requestsPerMinute: null, maxComments: 4, articles: 6, exportLagSeconds: 0 });
   });
   afterAll(async () => zd?.close());
 
@@ -33,7 +33,7 @@ describe('zenpy against the Zendesk sandbox', () => {
       ZENDESK_EMAIL: zd.credentials.email!,
       ZENDESK_API_TOKEN: zd.credentials.apiToken!,
     });
-  const liveTicketIds = () => sorted(Array.from(zd.store.ticketsByTime().ids).filter((id) => zd.store.ticket(id) !== undefined));
+  const liveTicketIds = () => sorted(Array.from(zd.store.ticketsByTime().ids).filter((id) => zd.store.ticket(id) !== undefined && !zd.store.ticket(id)!.archived));
   const endUser = () => [...zd.store.users.values()].find((u) => u.role === 'end-user' && u.active)!.id;
   const agent = () => [...zd.store.users.values()].find((u) => u.role === 'agent' && u.active)!.id;
 
@@ -41,7 +41,7 @@ describe('zenpy against the Zendesk sandbox', () => {
     const out = await zenpy<Record<string, number[]> & { me: string; refused_status: number; ticket: string }>('list', { ticket_id: 7 });
     expect(out.me).toBe(zd.credentials.email);
     expect(out.refused_status).toBe(401);
-    expect(out.tickets_cursor).toHaveLength(120);
+    expect(out.tickets_cursor.length).toBeGreaterThan(100);
     expect(out.tickets_cursor).toEqual(liveTicketIds());
     expect(out.tickets_offset).toEqual(liveTicketIds());
     expect(sorted(out.users)).toEqual(sorted([...zd.store.users.keys()]));
