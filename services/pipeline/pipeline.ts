@@ -1,3 +1,4 @@
+import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
@@ -322,6 +323,9 @@ export async function runEntities(
     await deps.ledger.saveRun(run);
   }
   const local = remote ? null : await createRunLoader(deps, runId, { detectConflicts: mode.detectConflicts, preparedFields: new Set(preparedFields) });
+  // What the mapper changed in the records this run wrote, by kind: the report's list of transformations.
+  const transforms: Partial<Record<TransformKind, number>> = {};
+  run.summary = { ...run.summary, transformations: transforms };
 
   for (const entity of LOAD_ORDER) {
     if (!deps.entities.includes(entity)) continue;
@@ -334,7 +338,7 @@ export async function runEntities(
     }
     events?.phase?.(entity, 'start');
     const c = (counts[entity] = emptyCounts());
-    const finalState = await runStream(deps, runId, entity, checkpoint?.state ?? null, local, c, lags, (state) =>
+    const finalState = await runStream(deps, runId, entity, checkpoint?.state ?? null, local, c, lags, transforms, (state) =>
       saveCheckpoint(entity, { state, done: false }),
     );
     if (remote) await waitUntilSettled(deps, runId, entity, c);
@@ -379,11 +383,12 @@ async function runStream(
   local: RunLoader | null,
   c: StreamCounts,
   lags: number[],
+  transforms: Partial<Record<TransformKind, number>>,
   saveState: (state: StreamState) => Promise<void>,
 ): Promise<StreamState | null> {
   const { source, ledger, bus, events } = deps;
   const records = recordsTopic(entity);
-  const subscriptions = local ? await subscribeStages(deps, runId, entity, local.loader, c, lags) : [];
+  const subscriptions = local ? await subscribeStages(deps, runId, entity, local.loader, c, lags, transforms) : [];
   // Pages are committed strictly in order, each only after all it covers has settled.
   let commits: Promise<void> = Promise.resolve();
   let commitError: unknown = null;
@@ -427,7 +432,15 @@ async function runStream(
 }
 
 /** The mapper and loader of one stream, in this process. */
-async function subscribeStages(deps: PipelineDeps, runId: string, entity: EntityName, loader: Loader, c: StreamCounts, lags: number[]): Promise<Subscription[]> {
+async function subscribeStages(
+  deps: PipelineDeps,
+  runId: string,
+  entity: EntityName,
+  loader: Loader,
+  c: StreamCounts,
+  lags: number[],
+  transforms: Partial<Record<TransformKind, number>>,
+): Promise<Subscription[]> {
   const { bus, ledger, rules, events } = deps;
   const mapper = await bus.subscribe<Envelope>(
     recordsTopic(entity),
@@ -457,6 +470,7 @@ async function subscribeStages(deps: PipelineDeps, runId: string, entity: Entity
         if (result.action in c) c[result.action as keyof StreamCounts] += 1;
         if (result.rule?.startsWith('conflict:')) c.conflicts += 1;
         if (result.lagMs !== null && lags.length < 100_000) lags.push(result.lagMs);
+        if (result.action === 'created' || result.action === 'updated') tallyTransforms(result.notes, transforms);
         events?.loaded?.(e, result.action, weight);
       },
       onFailed: (e, error) => {

@@ -1,0 +1,46 @@
+/**
+ * The kinds of change the mapper makes to a record on its way to the target. Each note it writes
+ * starts with its kind (`sanitized: comment 12: removed <script>`), so a run can count them by kind.
+ */
+export const TRANSFORM_KINDS = [
+  'sanitized',
+  'split',
+  'inline-relinked',
+  'inline-as-attachment',
+  'status-mapped',
+  'priority-mapped',
+  'type-mapped',
+  'field-default',
+  'attachments-skipped',
+] as const;
+export type TransformKind = (typeof TRANSFORM_KINDS)[number];
+
+/** What each kind means, as the migration report prints it. */
+export const TRANSFORM_LABELS: Record<TransformKind, string> = {
+  sanitized: 'bodies sanitized (markup the target does not render removed)',
+  split: 'attachments split across follow-up comments',
+  'inline-relinked': 'inline images re-linked to their uploaded copies',
+  'inline-as-attachment': 'inline images carried as attachments, [image: name] in the body',
+  'status-mapped': 'statuses mapped to another status',
+  'priority-mapped': 'priorities mapped to another priority',
+  'type-mapped': 'types mapped to another type',
+  'field-default': 'custom fields given their default value',
+  'attachments-skipped': 'tickets whose attachments were skipped by option',
+};
+
+export function transformNote(kind: TransformKind, detail: string): string {
+  return `${kind}: ${detail}`;
+}
+
+export function transformOf(note: string): TransformKind | null {
+  const kind = note.slice(0, note.indexOf(':'));
+  return (TRANSFORM_KINDS as readonly string[]).includes(kind) ? (kind as TransformKind) : null;
+}
+
+/** Adds a record's notes to per-kind counts. */
+export function tallyTransforms(notes: readonly string[], into: Partial<Record<TransformKind, number>>): void {
+  for (const note of notes) {
+    const kind = transformOf(note);
+    if (kind) into[kind] = (into[kind] ?? 0) + 1;
+  }
+}
