@@ -137,6 +137,19 @@ export function pathUnder(path: string, field: string): boolean {
   return true;
 }
 
+/**
+ * Where a projection holds active content (`comments.3: <script>`): a defect in a target's copy
+ * whatever was planned, since every planned body is sanitized.
+ */
+export function activePaths(projection: Projection, path = ''): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(projection)) {
+    if (key === 'active' && Array.isArray(value)) out.push(`${path || '.'}: ${value.join(', ')}`);
+    else if (Array.isArray(value)) value.forEach((v, i) => v && typeof v === 'object' && out.push(...activePaths(v as Projection, `${path ? `${path}.` : ''}${key}.${i}`)));
+  }
+  return out;
+}
+
 /** The projection of a record, less the fields the target cannot preserve. */
 export function project<E extends EntityName>(entity: E, record: EntityTypes[E], unpreserved: readonly string[] = []): Projection {
   const projection = (projectors[entity] as (r: EntityTypes[E]) => Projection)(record);
