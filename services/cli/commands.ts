@@ -67,7 +67,7 @@ export function formatTransforms(transforms: unknown): string {
     const n = (transforms as Record<string, number>)[kind];
     return n ? [`  ${String(n).padStart(6)}  ${TRANSFORM_LABELS[kind]}`] : [];
   });
-  return lines.length > 0 ? `transformations applied to what this run wrote:\n${lines.join('\n')}` : '';
+  return lines.length > 0 ? `transformations applied to what this run wrote (each record's, named, in the log):\n${lines.join('\n')}` : '';
 }
 
 /**

@@ -93,7 +93,7 @@ export interface LoaderStageDeps {
   runId: string;
   logger?: Logger;
   /** After each load, with the canonical records it counts for. */
-  onLoaded?(entity: EntityName, result: { action: string; rule: string | null; lagMs: number | null; notes: string[] }, weight: number): void;
+  onLoaded?(entity: EntityName, result: { sourceId: string; action: string; rule: string | null; lagMs: number | null; notes: string[] }, weight: number): void;
   onFailed?(entity: EntityName, error: HdmError): void;
 }
 
@@ -110,7 +110,7 @@ export function loaderStage(deps: LoaderStageDeps): Handler<PlannedMessage> {
         const lag = Date.now() - Date.parse(planned.updatedAt);
         if (Number.isFinite(lag)) lagMs = lag;
       }
-      deps.onLoaded?.(planned.entity, { action: result.action, rule: result.rule, lagMs, notes: result.notes }, weight);
+      deps.onLoaded?.(planned.entity, { sourceId: planned.sourceId, action: result.action, rule: result.rule, lagMs, notes: result.notes }, weight);
     } else {
       deps.logger?.warn({ runId, entity: planned.entity, sourceId: planned.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
       deps.onFailed?.(planned.entity, result.error);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateCommand } from '../../services/cli/commands.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
@@ -163,6 +164,18 @@ describe('messy data, zendesk → freshdesk: every part arrives or the report co
     // The requester without an email is a contact on the target, and requests both tickets.
     const rt = await openRuntime(parseMigrationConfig(m.config), m.env);
     try {
+      // Each record's transformations are named in the run's log.
+      const named = readFileSync(rt.logFile, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('changed on its way to the target'))
+        .map((line) => JSON.parse(line) as { sourceId: string; transformations: string[] });
+      expect(named.find((l) => l.sourceId === seeded.messy)?.transformations).toEqual([
+        'status-mapped: status hold → pending',
+        `sanitized: comment ${t.messy.source.comments[0].sourceId}: removed onclick handler, <script>, href=javascript:, <iframe>`,
+        `sanitized: comment ${t.messy.source.comments[1].sourceId}: removed onerror handler`,
+        `inline-as-attachment: comment ${t.messy.source.comments[0].sourceId}: 1 inline image(s) carried as attachments`,
+        `inline-as-attachment: comment ${t.messy.source.comments[1].sourceId}: 1 inline image(s) carried as attachments`,
+      ]);
       const contact = (await rt.ledger.lookupIds('contact', [noEmailUser])).get(noEmailUser);
       expect(contact?.targetId).toBeTruthy();
       expect(((await rt.target.get('contact', contact!.targetId)) as Contact).name).toBe('نادية بلا بريد');
