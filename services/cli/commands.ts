@@ -10,7 +10,7 @@ import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { ledgerCredentials, openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
 import { addUnmatched, formatPreflight, preflight } from '../mapper/preflight.ts';
-import { TRANSFORM_KINDS, TRANSFORM_LABELS } from '../mapper/transforms.ts';
+import { formatTransforms } from '../mapper/transforms.ts';
 import { Progress } from './progress.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 
@@ -56,19 +56,10 @@ function formatRun(result: RunResult, progress: Progress, seconds: number): stri
     );
   }
   const transforms = formatTransforms(result.run.summary.transformations);
-  if (transforms) lines.push(transforms);
+  if (transforms) lines.push(`transformations applied to what this run wrote (each record's, named, in the log):\n${transforms}`);
   return lines.join('\n');
 }
 
-/** The transformations a run applied to what it wrote, one kind a line with its count. */
-export function formatTransforms(transforms: unknown): string {
-  if (!transforms || typeof transforms !== 'object') return '';
-  const lines = TRANSFORM_KINDS.flatMap((kind) => {
-    const n = (transforms as Record<string, number>)[kind];
-    return n ? [`  ${String(n).padStart(6)}  ${TRANSFORM_LABELS[kind]}`] : [];
-  });
-  return lines.length > 0 ? `transformations applied to what this run wrote (each record's, named, in the log):\n${lines.join('\n')}` : '';
-}
 
 /**
  * The first Ctrl-C (or SIGTERM) stops the run at the next safe point, cursors saved; a second one

@@ -44,3 +44,12 @@ export function tallyTransforms(notes: readonly string[], into: Partial<Record<T
     if (kind) into[kind] = (into[kind] ?? 0) + 1;
   }
 }
+
+/** Per-kind counts, one kind a line with what it means; '' when there are none. */
+export function formatTransforms(transforms: unknown): string {
+  if (!transforms || typeof transforms !== 'object') return '';
+  return TRANSFORM_KINDS.flatMap((kind) => {
+    const n = (transforms as Record<string, number>)[kind];
+    return n ? [`  ${String(n).padStart(6)}  ${TRANSFORM_LABELS[kind]}`] : [];
+  }).join('\n');
+}
