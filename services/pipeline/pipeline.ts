@@ -1,4 +1,4 @@
-import { tallyTransforms, transformOf, type TransformKind } from '../mapper/transforms.ts';
+import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
@@ -470,11 +470,7 @@ async function subscribeStages(
         if (result.action in c) c[result.action as keyof StreamCounts] += 1;
         if (result.rule?.startsWith('conflict:')) c.conflicts += 1;
         if (result.lagMs !== null && lags.length < 100_000) lags.push(result.lagMs);
-        const applied = result.action === 'created' || result.action === 'updated' ? result.notes.filter((n) => transformOf(n) !== null) : [];
-        if (applied.length > 0) {
-          tallyTransforms(applied, transforms);
-          deps.logger?.info({ runId, entity: e, sourceId: result.sourceId, transformations: applied }, 'changed on its way to the target');
-        }
+        tallyTransforms(result.notes, transforms);
         events?.loaded?.(e, result.action, weight);
       },
       onFailed: (e, error) => {

@@ -4,6 +4,7 @@ import type { BusMessage, Handler, MessageBus, OutgoingMessage } from '../bus/me
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Loader, PlannedRecord } from '../loader/loader.ts';
 import { mapRecord, type MappingRules } from '../mapper/record.mapping.ts';
+import { transformOf } from '../mapper/transforms.ts';
 import type { Logger } from '../runtime/logger.ts';
 
 /**
@@ -93,6 +94,7 @@ export interface LoaderStageDeps {
   runId: string;
   logger?: Logger;
   /** After each load, with the canonical records it counts for. */
+  /** `notes`: the transformations the mapper applied, for records the load created or updated. */
   onLoaded?(entity: EntityName, result: { sourceId: string; action: string; rule: string | null; lagMs: number | null; notes: string[] }, weight: number): void;
   onFailed?(entity: EntityName, error: HdmError): void;
 }
@@ -110,7 +112,9 @@ export function loaderStage(deps: LoaderStageDeps): Handler<PlannedMessage> {
         const lag = Date.now() - Date.parse(planned.updatedAt);
         if (Number.isFinite(lag)) lagMs = lag;
       }
-      deps.onLoaded?.(planned.entity, { sourceId: planned.sourceId, action: result.action, rule: result.rule, lagMs, notes: result.notes }, weight);
+      const applied = result.action === 'created' || result.action === 'updated' ? result.notes.filter((n) => transformOf(n) !== null) : [];
+      if (applied.length > 0) deps.logger?.info({ runId, entity: planned.entity, sourceId: planned.sourceId, transformations: applied }, 'changed on its way to the target');
+      deps.onLoaded?.(planned.entity, { sourceId: planned.sourceId, action: result.action, rule: result.rule, lagMs, notes: applied }, weight);
     } else {
       deps.logger?.warn({ runId, entity: planned.entity, sourceId: planned.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
       deps.onFailed?.(planned.entity, result.error);
