@@ -90,6 +90,10 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   if (filteredBy) return { kind: 'filtered', rule: filteredBy };
   const notes: string[] = [];
   const status = mapStatus(ticket.status, rules, ticket.sourceStatus);
+  const ownMapped = ticket.sourceStatus != null && Object.hasOwn(rules.statusMap, ticket.sourceStatus);
+  if (ticket.closedByInactivity && !ownMapped) {
+    notes.push(transformNote('status-by-inactivity', `status "${ticket.sourceStatus}" is inactive (done) at the source → ${status}`));
+  }
   if (status !== ticket.status) {
     const own = ticket.sourceStatus && ticket.sourceStatus !== ticket.status ? ` ("${ticket.sourceStatus}")` : '';
     notes.push(transformNote('status-mapped', `status ${ticket.status}${own} → ${status}`));

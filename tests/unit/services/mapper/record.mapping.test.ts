@@ -35,6 +35,15 @@ describe('record mapping', () => {
     expect(result.kind === 'planned' && result.notes).toContain('status-mapped: status open ("waiting on vendor") → pending');
   });
 
+  it('a custom status closed because the source counts it done is counted as such, unless the status map names it', () => {
+    const ticket = { ...h.ticket(0), status: 'closed' as const, sourceStatus: 'cancelled by customer', closedByInactivity: true };
+    const result = mapRecord('ticket', ticket, freshdeskLike);
+    expect(result.kind === 'planned' && result.record.status).toBe('closed');
+    expect(result.kind === 'planned' && result.notes).toContain('status-by-inactivity: status "cancelled by customer" is inactive (done) at the source → closed');
+    const mapped = mapRecord('ticket', ticket, { ...freshdeskLike, statusMap: { 'cancelled by customer': 'solved' } });
+    expect(mapped.kind === 'planned' && mapped.notes.filter((n) => n.startsWith('status'))).toEqual(['status-mapped: status closed ("cancelled by customer") → solved']);
+  });
+
   it('a target without inline images gets "[image: name]" and an ordinary attachment, never a broken reference', () => {
     const ticket = [...h.tickets()].find((t) => t.comments.some((c) => c.attachments.some((a) => a.inline)))!;
     const comment = ticket.comments.find((c) => c.attachments.some((a) => a.inline))!;
