@@ -4,13 +4,13 @@ import sanitizeHtml from 'sanitize-html';
  * What a helpdesk target renders of a body: text and layout (paragraphs, headings, lists, links,
  * tables, code blocks, images from http(s) or from the record's own uploaded attachments, written
  * `inline:<attachment id>` in the canonical model). Scripts, event handlers, frames, forms, styles and
- * links to other schemes are removed. One policy for every target, so what is planned, what is
+ * links to other schemes are removed; inline styles keep only presentational properties. One policy for every target, so what is planned, what is
  * written and what verification expects agree.
  */
 const ALLOWED_TAGS = [...sanitizeHtml.defaults.allowedTags, 'img', 'del', 'ins', 'strike', 'center', 'font'];
 const TABLE_CELL = ['colspan', 'rowspan', 'align', 'valign', 'width'];
 const ALLOWED_ATTRIBUTES: Record<string, string[]> = {
-  '*': ['dir', 'lang', 'title'],
+  '*': ['dir', 'lang', 'title', 'class', 'style'],
   a: ['href', 'name', 'target', 'rel'],
   img: ['src', 'alt', 'width', 'height'],
   table: ['border', 'cellpadding', 'cellspacing', 'width', 'align'],
@@ -25,6 +25,16 @@ const ALLOWED_ATTRIBUTES: Record<string, string[]> = {
   font: ['color', 'face', 'size'],
 };
 const ALLOWED_SCHEMES = ['http', 'https', 'mailto', 'tel'];
+// Inline styles carry how a message looked (colours, emphasis, alignment, table borders); only these
+// properties pass, with plain values: no url() or expression() that could fetch or run anything.
+const CSS_VALUE = [/^(?!.*(?:url|expression)\s*\()[-#\w.,%()\s'"!/]+$/i];
+const ALLOWED_STYLES = Object.fromEntries(
+  [
+    'color', 'background-color', 'text-align', 'vertical-align', 'font-weight', 'font-style', 'font-size', 'font-family',
+    'text-decoration', 'white-space', 'width', 'height', 'border', 'border-collapse', 'border-color', 'border-style', 'border-width',
+    'padding', 'padding-left', 'padding-right', 'padding-top', 'padding-bottom', 'margin', 'margin-left', 'margin-right', 'margin-top', 'margin-bottom',
+  ].map((property) => [property, CSS_VALUE]),
+);
 const IMG_SCHEMES = ['http', 'https', 'inline'];
 const SCHEME_CHECKED = new Set(sanitizeHtml.defaults.allowedSchemesAppliedToAttributes);
 // Markup that does something when the body is shown, rather than only looking some way.
@@ -36,6 +46,7 @@ const OPTIONS: sanitizeHtml.IOptions = {
   allowedAttributes: ALLOWED_ATTRIBUTES,
   allowedSchemes: ALLOWED_SCHEMES,
   allowedSchemesByTag: { img: IMG_SCHEMES },
+  allowedStyles: { '*': ALLOWED_STYLES },
   allowProtocolRelative: false,
   nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'title', 'head'],
   // An image whose source was removed would show as a broken frame.

@@ -154,6 +154,9 @@ describe('record mapping', () => {
       const clean = mapRecord('ticket', messy('<p>just <a href="https://example.com">text</a></p>'), freshdeskLike);
       expect(clean.kind === 'planned' && clean.record.comments[0].body).toBe('<p>just <a href="https://example.com">text</a></p>');
       expect(clean.kind === 'planned' && clean.notes.some((n) => n.startsWith('sanitized:'))).toBe(false);
+      // Presentational styles stay; a style that would fetch or run something goes with the handler.
+      const styled = mapRecord('ticket', messy('<p class="note" style="color: red; font-weight: bold">a</p><p style="background: url(javascript:x())" onclick="y()">b</p>'), freshdeskLike);
+      expect(styled.kind === 'planned' && styled.record.comments[0].body).toBe('<p class="note" style="color:red;font-weight:bold">a</p><p>b</p>');
     });
 
     it('sanitizes KB articles and each of their translations', () => {
