@@ -3,9 +3,9 @@ import sanitizeHtml from 'sanitize-html';
 /**
  * What a helpdesk target renders of a body: text and layout (paragraphs, headings, lists, links,
  * tables, code blocks, images from http(s) or from the record's own uploaded attachments, written
- * `inline:<attachment id>` in the canonical model). Scripts, event handlers, frames, forms, styles and
- * links to other schemes are removed; inline styles keep only presentational properties. One policy for every target, so what is planned, what is
- * written and what verification expects agree.
+ * `inline:<attachment id>` in the canonical model). Scripts, event handlers, frames, forms and links
+ * to other schemes are removed; inline styles keep only presentational properties. One policy for
+ * every target, so what is planned, what is written and what verification expects agree.
  */
 const ALLOWED_TAGS = [...sanitizeHtml.defaults.allowedTags, 'img', 'del', 'ins', 'strike', 'center', 'font'];
 const TABLE_CELL = ['colspan', 'rowspan', 'align', 'valign', 'width'];

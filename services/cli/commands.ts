@@ -60,7 +60,6 @@ function formatRun(result: RunResult, progress: Progress, seconds: number): stri
   return lines.join('\n');
 }
 
-
 /**
  * The first Ctrl-C (or SIGTERM) stops the run at the next safe point, cursors saved; a second one
  * exits at once (nothing is lost either way: what was not committed is read again).

@@ -19,14 +19,14 @@ export type TransformKind = (typeof TRANSFORM_KINDS)[number];
 /** What each kind means, as the migration report prints it. */
 export const TRANSFORM_LABELS: Record<TransformKind, string> = {
   sanitized: 'bodies sanitized (markup the target does not render removed)',
-  split: 'attachments split across follow-up comments',
-  'inline-relinked': 'inline images re-linked to their uploaded copies',
-  'inline-as-attachment': 'inline images carried as attachments, [image: name] in the body',
-  'status-mapped': 'statuses mapped to another status',
-  'status-by-inactivity': 'custom statuses the source counts as done, closed for that reason',
-  'priority-mapped': 'priorities mapped to another priority',
-  'type-mapped': 'types mapped to another type',
-  'field-default': 'custom fields given their default value',
+  split: 'comments whose attachments were split across follow-up comments',
+  'inline-relinked': 'comments whose inline images were re-linked to their uploaded copies',
+  'inline-as-attachment': 'comments whose inline images became attachments, [image: name] in the body',
+  'status-mapped': 'tickets whose status was mapped to another',
+  'status-by-inactivity': 'tickets closed because the source counts their custom status as done',
+  'priority-mapped': 'tickets whose priority was mapped to another',
+  'type-mapped': 'tickets whose type was mapped to another',
+  'field-default': 'custom field values filled from mapping.defaults',
   'attachments-skipped': 'tickets whose attachments were skipped by option',
 };
 
@@ -35,7 +35,9 @@ export function transformNote(kind: TransformKind, detail: string): string {
 }
 
 export function transformOf(note: string): TransformKind | null {
-  const kind = note.slice(0, note.indexOf(':'));
+  const end = note.indexOf(':');
+  if (end < 0) return null;
+  const kind = note.slice(0, end);
   return (TRANSFORM_KINDS as readonly string[]).includes(kind) ? (kind as TransformKind) : null;
 }
 

@@ -14,7 +14,7 @@ describe('transformations', () => {
   it('prints one kind a line with its count, in a fixed order, and nothing when there is none', () => {
     expect(formatTransforms({ split: 1, sanitized: 12 }).split('\n')).toEqual([
       '      12  bodies sanitized (markup the target does not render removed)',
-      '       1  attachments split across follow-up comments',
+      '       1  comments whose attachments were split across follow-up comments',
     ]);
     expect(formatTransforms({})).toBe('');
     expect(formatTransforms(undefined)).toBe('');
