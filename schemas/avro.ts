@@ -128,6 +128,7 @@ export const AVRO_SCHEMAS: Record<EntityName, Record<string, unknown>> = {
       field('comments', { type: 'array', items: comment }),
       // Added after the first schema: a default keeps older records readable.
       { name: 'sourceStatus', type: optStr, default: null },
+      { name: 'closedByInactivity', type: ['null', 'boolean'], default: null },
     ],
   },
   kbCategory: {

@@ -160,6 +160,11 @@ export interface Ticket {
    * lifecycles), so `statusMap` can map custom statuses one by one. Absent or null: `status` says all.
    */
   sourceStatus?: string | null;
+  /**
+   * true when `sourceStatus` is a custom status the source counts as done (an inactive RT status) and
+   * the ticket reads as closed for that reason: the report counts these. Absent or null: not so.
+   */
+  closedByInactivity?: boolean | null;
   priority: TicketPriority | null;
   type: TicketType | null;
   requesterId: string | null;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CustomFieldValues, EntityName, EntityTypes } from './canonical.ts';
+import { activeContent } from './html-sanitize.ts';
 
 /**
  * The projection of a record that reconciliation compares: what a migration promises to carry,
@@ -26,6 +27,15 @@ export function htmlText(html: string | null): string {
 }
 
 const sorted = (values: string[]) => [...values].sort();
+
+/**
+ * Scripts, handlers and the like left in a body, or undefined (absent from the checksum) when there
+ * are none: every planned body is sanitized, so a target copy that still carries them differs.
+ */
+const active = (html: string | null) => {
+  const found = activeContent(html);
+  return found.length > 0 ? found : undefined;
+};
 const lower = (value: string | null) => (value === null ? null : value.toLowerCase());
 
 function fields(values: CustomFieldValues): Record<string, unknown> {
@@ -66,6 +76,7 @@ const projectors: { [E in EntityName]: (r: EntityTypes[E]) => Projection } = {
     comments: r.comments.map((c) => ({
       authorId: c.authorId,
       body: htmlText(c.body),
+      active: active(c.body),
       public: c.public,
       createdAt: c.createdAt,
       attachments: c.attachments.map((a) => ({ fileName: a.fileName, size: a.size, inline: a.inline })).sort((a, b) => a.fileName.localeCompare(b.fileName)),
@@ -79,11 +90,12 @@ const projectors: { [E in EntityName]: (r: EntityTypes[E]) => Projection } = {
     locale: r.locale,
     title: r.title,
     body: htmlText(r.body),
+    active: active(r.body),
     draft: r.draft,
     tags: sorted(r.tags),
     translations: [...r.translations]
       .sort((a, b) => a.locale.localeCompare(b.locale))
-      .map((t) => ({ locale: t.locale, title: t.title, body: htmlText(t.body), draft: t.draft })),
+      .map((t) => ({ locale: t.locale, title: t.title, body: htmlText(t.body), active: active(t.body), draft: t.draft })),
   }),
 };
 
@@ -123,6 +135,19 @@ export function pathUnder(path: string, field: string): boolean {
     i += 1;
   }
   return true;
+}
+
+/**
+ * Where a projection holds active content (`comments.3: <script>`): a defect in a target's copy
+ * whatever was planned, since every planned body is sanitized.
+ */
+export function activePaths(projection: Projection, path = ''): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(projection)) {
+    if (key === 'active' && Array.isArray(value)) out.push(`${path || '.'}: ${value.join(', ')}`);
+    else if (Array.isArray(value)) value.forEach((v, i) => v && typeof v === 'object' && out.push(...activePaths(v as Projection, `${path ? `${path}.` : ''}${key}.${i}`)));
+  }
+  return out;
 }
 
 /** The projection of a record, less the fields the target cannot preserve. */

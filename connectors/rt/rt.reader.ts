@@ -425,11 +425,14 @@ export class RtReader {
     const wanted = txns.filter((x) => x.Type === 'Create' || x.Type === 'Correspond' || x.Type === 'Comment');
     const comments = (await Promise.all(wanted.map((x) => this.comment(x, byTxn.get(String(x.id)) ?? [])))).filter((c): c is Comment => c !== null);
 
+    const status = await this.status(t);
+    const custom = !(RT_DEFAULT_STATUSES as readonly string[]).includes(t.Status) && t.Status !== 'deleted';
     const ticket: Ticket = {
       sourceId: String(t.id),
       subject: t.Subject ?? '',
-      status: await this.status(t),
+      status,
       sourceStatus: t.Status,
+      ...(custom && status === 'closed' ? { closedByInactivity: true } : {}),
       priority: priorityFromRt(t.Priority),
       type,
       requesterId: requesters.find((r) => r !== null) ?? null,

@@ -10,6 +10,7 @@ import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { ledgerCredentials, openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { redactor } from '../runtime/redact.ts';
 import { addUnmatched, formatPreflight } from '../mapper/preflight.ts';
+import { formatTransforms } from '../mapper/transforms.ts';
 import { Progress } from './progress.ts';
 import type { Readiness } from '../api/cutover.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
@@ -64,6 +65,8 @@ function formatRun(result: RunResult, progress: Progress, seconds: number): stri
       `  ${entity.padEnd(12)} read ${c.read}, created ${c.created}, updated ${c.updated}, matched ${c.matched}, unchanged ${c.unchanged}, filtered ${c.filtered}, failed ${c.failed}`,
     );
   }
+  const transforms = formatTransforms(result.run.summary.transformations);
+  if (transforms) lines.push(`transformations applied to what this run wrote (each record's, named, in the log):\n${transforms}`);
   return lines.join('\n');
 }
 

@@ -3,6 +3,7 @@ import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
 import { redactor } from '../runtime/redact.ts';
 import { join } from 'node:path';
 import type { DemoRecord, DemoReport, FieldCheck } from './demo.ts';
+import { formatTransforms, tallyTransforms, transformOf, type TransformKind } from '../mapper/transforms.ts';
 
 const esc = (value: unknown) =>
   String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -25,6 +26,7 @@ function recordLine(r: DemoRecord): string[] {
   const lines = [head];
   if (r.checks.length) lines.push(`    ${tally(r.checks)}${r.carriesSourceId === false ? '; NOT found on the target by its source ID' : ''}`);
   if (r.error) lines.push(`    error: ${r.error}`);
+  for (const note of r.notes) if (transformOf(note)) lines.push(`    ${note}`);
   lines.push(`    ${r.sourceUrl}`);
   if (r.targetUrl) lines.push(`    ${r.targetUrl}`);
   return lines;
@@ -38,6 +40,10 @@ export function formatDemo(report: DemoReport, files: { html: string; json: stri
     ([entity, actions]) => `${entity} ${Object.entries(actions).map(([action, n]) => `${n} ${action}`).join('/')}`,
   );
   lines.push('', `moved with what they reference: ${moved.join(', ') || 'nothing'}`);
+  const counts: Partial<Record<TransformKind, number>> = {};
+  for (const r of report.records) tallyTransforms(r.notes, counts);
+  const transforms = formatTransforms(counts);
+  if (transforms) lines.push(`transformations applied to these records:\n${transforms}`);
   if (report.reassigned.length) lines.push(`re-assigned to the default agent: ${report.reassigned.length} reference(s), e.g. ${report.reassigned[0].detail}`);
   if (report.mapping.reassigned.length) lines.push(`agents whose work goes to ${report.mapping.defaultAgent ?? 'the default agent'}: ${report.mapping.reassigned.map((a) => `${a.email} (${a.reason})`).join(', ')}`);
   for (const f of report.mapping.fields.filter((x) => x.fallback)) lines.push(`field ${f.sourceKey}: the target has no ${f.targetType} type; stored as ${f.fallback}`);

@@ -4,13 +4,15 @@ import type {
   EntityTypes,
   Ticket,
   Group,
+  KbArticle,
   TicketField,
   TicketPriority,
   TicketStatus,
   TicketType,
 } from '../../schemas/canonical.ts';
 import type { MapResult, MappingRules } from './rules.ts';
-import { inlineAsAttachments, mapCustomFieldValues, mapGroup, mapTicketField, splitAttachments, ticketFilter } from './wizard.mapping.ts';
+import { inlineAsAttachments, linkContentIds, mapCustomFieldValues, mapGroup, mapTicketField, sanitizeArticle, sanitizeComment, splitAttachments, ticketFilter } from './wizard.mapping.ts';
+import { transformNote } from './transforms.ts';
 
 /** Where a target lacks a status, the nearest one it has, in order of preference. */
 const STATUS_FALLBACKS: Record<TicketStatus, TicketStatus[]> = {
@@ -57,18 +59,24 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   if (filteredBy) return { kind: 'filtered', rule: filteredBy };
   const notes: string[] = [];
   const status = mapStatus(ticket.status, rules, ticket.sourceStatus);
+  const ownMapped = ticket.sourceStatus != null && Object.hasOwn(rules.statusMap, ticket.sourceStatus);
+  if (ticket.closedByInactivity && !ownMapped) {
+    notes.push(transformNote('status-by-inactivity', `status "${ticket.sourceStatus}" is inactive (done) at the source → ${status}`));
+  }
   if (status !== ticket.status) {
     const own = ticket.sourceStatus && ticket.sourceStatus !== ticket.status ? ` ("${ticket.sourceStatus}")` : '';
-    notes.push(`status ${ticket.status}${own} → ${status}`);
+    notes.push(transformNote('status-mapped', `status ${ticket.status}${own} → ${status}`));
   }
   const priority = mapPriority(ticket.priority, rules);
-  if (priority !== ticket.priority) notes.push(`priority ${ticket.priority} → ${priority}`);
+  if (priority !== ticket.priority) notes.push(transformNote('priority-mapped', `priority ${ticket.priority} → ${priority}`));
   const type = mapType(ticket.type, rules);
-  if (type !== ticket.type) notes.push(`type ${ticket.type} → ${type}`);
-  let comments = rules.skipAttachments ? ticket.comments.map((c) => ({ ...c, attachments: [] })) : ticket.comments;
-  if (rules.skipAttachments && ticket.comments.some((c) => c.attachments.length > 0)) notes.push('attachments skipped by option');
+  if (type !== ticket.type) notes.push(transformNote('type-mapped', `type ${ticket.type} → ${type}`));
+  // Every body passes here on its way to any target: sanitized once, before images are re-linked.
+  let comments = ticket.comments.map((c) => sanitizeComment(linkContentIds(c), notes));
+  if (rules.skipAttachments) comments = comments.map((c) => ({ ...c, attachments: [] }));
+  if (rules.skipAttachments && ticket.comments.some((c) => c.attachments.length > 0)) notes.push(transformNote('attachments-skipped', 'attachments skipped by option'));
   const inlineOff = rules.inlineImagesAsAttachments || rules.capabilities.inlineImages === false;
-  if (inlineOff && !rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes));
+  if (!rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes, inlineOff));
   const perComment = rules.capabilities.attachmentBytesPerComment;
   if (perComment && !rules.skipAttachments) comments = comments.flatMap((c) => splitAttachments(c, perComment, notes));
   const customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
@@ -95,7 +103,8 @@ export function mapRecord<E extends EntityName>(entity: E, record: EntityTypes[E
     case 'kbArticle': {
       const ids = rules.filters?.articleIds ?? [];
       if (ids.length > 0 && !ids.includes(record.sourceId)) return { kind: 'filtered', rule: 'filter:articleIds' };
-      return { kind: 'planned', record, notes: [] };
+      const notes: string[] = [];
+      return { kind: 'planned', record: sanitizeArticle(record as KbArticle, notes) as EntityTypes[E], notes };
     }
     case 'ticket':
       return mapTicket(record as Ticket, rules) as MapResult<E>;

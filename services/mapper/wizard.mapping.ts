@@ -1,4 +1,6 @@
-import type { AttachmentMeta, Comment, CustomFieldValue, CustomFieldValues, FieldOption, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
+import type { AttachmentMeta, Comment, CustomFieldValue, CustomFieldValues, FieldOption, Group, KbArticle, Ticket, TicketField } from '../../schemas/canonical.ts';
+import { sanitizeBody } from '../../schemas/html-sanitize.ts';
+import { transformNote } from './transforms.ts';
 import type { FiltersSection } from '../../schemas/mapping.config.ts';
 import type { MapResult, MappingRules } from './rules.ts';
 
@@ -19,17 +21,72 @@ export function ticketFilter(ticket: Ticket, filters: Readonly<FiltersSection> |
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Inline images become ordinary attachments; the body keeps a note where each image was. */
-export function inlineAsAttachments(comment: Comment, notes: string[]): Comment {
-  if (!comment.attachments.some((a) => a.inline)) return comment;
+/**
+ * A `cid:` reference means nothing outside the email it came in: where it names one of the comment's
+ * attachments (by file name), it becomes the canonical `inline:<attachment id>` and the attachment an
+ * inline image. One that names none is left for the sanitizer, which removes it and says so.
+ */
+export function linkContentIds(comment: Comment): Comment {
+  if (!comment.body.includes('cid:')) return comment;
   let body = comment.body;
+  const linked = new Set<string>();
   for (const a of comment.attachments) {
-    if (!a.inline) continue;
-    for (const ref of [`inline:${a.sourceId}`, a.url].filter((r) => r)) {
-      body = body.replace(new RegExp(`<img[^>]*src=["']${escapeRegExp(ref)}["'][^>]*>`, 'gi'), `[image: ${a.fileName}]`);
+    for (const name of new Set([a.fileName, encodeURIComponent(a.fileName)])) {
+      for (const quote of ['"', "'"]) {
+        const ref = `${quote}cid:${name}${quote}`;
+        if (!body.includes(ref)) continue;
+        body = body.split(ref).join(`${quote}inline:${a.sourceId}${quote}`);
+        linked.add(a.sourceId);
+      }
     }
   }
-  notes.push(`comment ${comment.sourceId}: inline images carried as attachments`);
+  if (linked.size === 0) return comment;
+  return { ...comment, body, attachments: comment.attachments.map((a) => (linked.has(a.sourceId) ? { ...a, inline: true } : a)) };
+}
+
+/** A comment body as the target renders it; what was removed is named in the notes. */
+export function sanitizeComment(comment: Comment, notes: string[]): Comment {
+  const { html, removed } = sanitizeBody(comment.body);
+  if (removed.length === 0) return comment;
+  notes.push(transformNote('sanitized', `comment ${comment.sourceId}: removed ${removed.join(', ')}`));
+  return { ...comment, body: html };
+}
+
+/** An article's body and each translation's, as the target renders them. */
+export function sanitizeArticle(article: KbArticle, notes: string[]): KbArticle {
+  const body = sanitizeBody(article.body);
+  if (body.removed.length > 0) notes.push(transformNote('sanitized', `article ${article.sourceId}: removed ${body.removed.join(', ')}`));
+  const translations = article.translations.map((t) => {
+    const clean = sanitizeBody(t.body);
+    if (clean.removed.length === 0) return t;
+    notes.push(transformNote('sanitized', `article ${article.sourceId} (${t.locale}): removed ${clean.removed.join(', ')}`));
+    return { ...t, body: clean.html };
+  });
+  return { ...article, body: body.html, translations };
+}
+
+const inlineRefs = (a: AttachmentMeta) => [`inline:${a.sourceId}`, a.url].filter((r) => r);
+
+/**
+ * Inline images the body shows. Where the target takes inline images, its writer points them at the
+ * uploaded copies (counted here as re-linked); where it does not (or by option), they become ordinary
+ * attachments and the body keeps a note where each image was.
+ */
+export function inlineAsAttachments(comment: Comment, notes: string[], asAttachments = true): Comment {
+  const inline = comment.attachments.filter((a) => a.inline);
+  if (inline.length === 0) return comment;
+  if (!asAttachments) {
+    const shown = inline.filter((a) => inlineRefs(a).some((ref) => comment.body.includes(ref)));
+    if (shown.length > 0) notes.push(transformNote('inline-relinked', `comment ${comment.sourceId}: ${shown.length} inline image(s) re-linked to their uploaded copies`));
+    return comment;
+  }
+  let body = comment.body;
+  for (const a of inline) {
+    for (const ref of inlineRefs(a)) {
+      body = body.replace(new RegExp(`<img[^>]*src=["']${escapeRegExp(ref)}["'][^>]*>`, 'gi'), `[image: ${escapeHtml(a.fileName)}]`);
+    }
+  }
+  notes.push(transformNote('inline-as-attachment', `comment ${comment.sourceId}: ${inline.length} inline image(s) carried as attachments`));
   return { ...comment, body, attachments: comment.attachments.map((a) => (a.inline ? { ...a, inline: false } : a)) };
 }
 
@@ -52,7 +109,7 @@ export function splitAttachments(comment: Comment, limit: number, notes: string[
     used += a.size;
   }
   if (batches.length === 1) return [comment];
-  notes.push(`comment ${comment.sourceId}: ${(total / 1048576).toFixed(1)} MB of attachments split across ${batches.length} comments of at most ${(limit / 1048576).toFixed(0)} MB`);
+  notes.push(transformNote('split', `comment ${comment.sourceId}: ${(total / 1048576).toFixed(1)} MB of attachments split across ${batches.length} comments of at most ${(limit / 1048576).toFixed(0)} MB`));
   return batches.map((attachments, i) =>
     i === 0
       ? { ...comment, attachments }
@@ -87,7 +144,7 @@ export function mapCustomFieldValues(values: CustomFieldValues, rules: MappingRu
   for (const [key, value] of Object.entries(rules.fieldDefaults ?? {})) {
     if (isEmpty(out[key])) {
       out[key] = value;
-      notes.push(`customFields.${key}: default ${JSON.stringify(value)}`);
+      notes.push(transformNote('field-default', `customFields.${key}: default ${JSON.stringify(value)}`));
     }
   }
   return out;

@@ -1,3 +1,4 @@
+import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
 import type { HdmError } from '../../connectors/sdk/errors.ts';
@@ -209,6 +210,9 @@ export async function runEntities(
     await deps.ledger.saveRun(run);
   }
   const local = remote ? null : await createRunLoader(deps, runId, { detectConflicts: mode.detectConflicts, preparedFields: new Set(preparedFields) });
+  // What the mapper changed in the records this run wrote, by kind: the report's list of transformations.
+  const transforms: Partial<Record<TransformKind, number>> = {};
+  run.summary = { ...run.summary, transformations: transforms };
 
   for (const entity of LOAD_ORDER) {
     if (!deps.entities.includes(entity)) continue;
@@ -225,7 +229,7 @@ export async function runEntities(
       runId,
       entity,
       startState: checkpoint?.state ?? null,
-      subscriptions: local ? await subscribeStages(deps, runId, entity, local.loader, c, lags) : [],
+      subscriptions: local ? await subscribeStages(deps, runId, entity, local.loader, c, lags, transforms) : [],
       onRead: (records, weight) => {
         c.read += records;
         events?.read?.(entity, weight);
@@ -268,7 +272,15 @@ async function waitUntilSettled(deps: PipelineDeps, runId: string, entity: Entit
 }
 
 /** The mapper and loader of one stream, in this process. */
-async function subscribeStages(deps: PipelineDeps, runId: string, entity: EntityName, loader: Loader, c: StreamCounts, lags: number[]): Promise<Subscription[]> {
+async function subscribeStages(
+  deps: PipelineDeps,
+  runId: string,
+  entity: EntityName,
+  loader: Loader,
+  c: StreamCounts,
+  lags: number[],
+  transforms: Partial<Record<TransformKind, number>>,
+): Promise<Subscription[]> {
   const { bus, ledger, rules, events } = deps;
   const mapper = await bus.subscribe<Envelope>(
     recordsTopic(entity),
@@ -299,6 +311,7 @@ async function subscribeStages(deps: PipelineDeps, runId: string, entity: Entity
         if (result.rule?.startsWith('conflict:')) c.conflicts += 1;
         if (result.lagMs !== null && lags.length < 100_000) lags.push(result.lagMs);
         if (result.retry) c.retries += 1;
+        tallyTransforms(result.notes, transforms);
         events?.loaded?.(e, result.action, weight);
       },
       onFailed: (e, error) => {

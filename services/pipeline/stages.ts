@@ -5,6 +5,7 @@ import type { Ledger } from '../ledger/ledger.ts';
 import type { Loader, PlannedRecord } from '../loader/loader.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
 import type { MappingRules } from '../mapper/rules.ts';
+import { transformOf } from '../mapper/transforms.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { canonicalWeight, plannedTopic, RUN_HEADER, SEEN_HEADER } from '../bus/topics.ts';
 
@@ -87,8 +88,9 @@ export interface LoaderStageDeps {
   /**
    * After each load, with the canonical records it counts for. `lagMs`: for a new change, from when it
    * became visible at the source to now; null for a retry of an earlier failure (`retry`) and for loads that wrote nothing new.
+   * `notes`: the transformations the mapper applied, for records the load created or updated.
    */
-  onLoaded?(entity: EntityName, result: { action: string; rule: string | null; lagMs: number | null; retry: boolean }, weight: number): void;
+  onLoaded?(entity: EntityName, result: { sourceId: string; action: string; rule: string | null; lagMs: number | null; retry: boolean; notes: string[] }, weight: number): void;
   onFailed?(entity: EntityName, error: HdmError): void;
 }
 
@@ -102,7 +104,9 @@ export function loaderStage(deps: LoaderStageDeps): Handler<PlannedMessage> {
     if (result.outcome === 'loaded') {
       const retry = result.retry === true;
       const lagMs = retry || (result.action !== 'created' && result.action !== 'updated') ? null : changeLag(planned.updatedAt, message.headers[SEEN_HEADER], result.previousReadAt ?? null);
-      deps.onLoaded?.(planned.entity, { action: result.action, rule: result.rule, lagMs, retry }, weight);
+      const applied = result.action === 'created' || result.action === 'updated' ? result.notes.filter((n) => transformOf(n) !== null) : [];
+      if (applied.length > 0) deps.logger?.info({ runId, entity: planned.entity, sourceId: planned.sourceId, transformations: applied }, 'changed on its way to the target');
+      deps.onLoaded?.(planned.entity, { sourceId: planned.sourceId, action: result.action, rule: result.rule, lagMs, retry, notes: applied }, weight);
     } else {
       deps.logger?.warn({ runId, entity: planned.entity, sourceId: planned.sourceId, code: result.error.code, context: result.error.context }, result.error.message);
       deps.onFailed?.(planned.entity, result.error);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connector } from '../../connectors/sdk/contract.ts';
 import { toHdmError } from '../../connectors/sdk/errors.ts';
 import { LOAD_ORDER, type EntityName, type EntityTypes } from '../../schemas/canonical.ts';
-import { checksum, diffProjections, project } from '../../schemas/projection.ts';
+import { activePaths, checksum, diffProjections, project } from '../../schemas/projection.ts';
 import type { IdMapEntry, Ledger, VerificationRow } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import { unpreservedFields } from '../loader/loader.ts';
@@ -103,12 +103,16 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
 
     // What the target holds, by target ID, and who carries which stamp.
     const onTarget = new Map<string, string>();
+    const activeOnTarget = new Map<string, string>();
     const byStamp = new Map<string, string[]>();
     let targetCount = 0;
     for await (const page of target.read(entity, null)) {
       for (const envelope of page.records) {
         if (envelope.op !== 'upsert') continue;
-        onTarget.set(envelope.sourceId, checksum(project(entity, envelope.record, unpreserved)));
+        const projection = project(entity, envelope.record, unpreserved);
+        onTarget.set(envelope.sourceId, checksum(projection));
+        const active = activePaths(projection);
+        if (active.length > 0) activeOnTarget.set(envelope.sourceId, active.join('; '));
         if (envelope.stamp) byStamp.set(envelope.stamp, [...(byStamp.get(envelope.stamp) ?? []), envelope.sourceId]);
       }
       targetCount += page.records.length;
@@ -160,7 +164,11 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
       }
       stats.loaded += 1;
       const want = expected ?? entry.checksum;
-      if (want !== actual) {
+      const active = activeOnTarget.get(entry.targetId);
+      if (active) {
+        stats.mismatched += 1;
+        issue('mismatched', sourceId, entry.targetId, `the target's copy carries active content (scripts, handlers) sanitizing removes: ${active}`, want, actual);
+      } else if (want !== actual) {
         stats.mismatched += 1;
         issue('mismatched', sourceId, entry.targetId, await mismatchDetail(entity, sourceId, entry.targetId), want, actual);
       } else {

@@ -62,6 +62,10 @@ describe('RT custom lifecycles', () => {
     expect(bySubject.get('Customer withdrew')).toMatchObject({ status: 'closed', sourceStatus: 'cancelled by customer' });
     expect(bySubject.get('Parts on order')).toMatchObject({ status: 'open', sourceStatus: 'waiting on vendor' });
     expect(bySubject.get('Spam')).toMatchObject({ status: 'closed', sourceStatus: 'rejected' });
+    // Only the custom status is closed because RT counts it done: what the report counts as such.
+    expect(bySubject.get('Customer withdrew')!.closedByInactivity).toBe(true);
+    expect(bySubject.get('Spam')!.closedByInactivity).toBeUndefined();
+    expect(bySubject.get('Parts on order')!.closedByInactivity).toBeUndefined();
 
     // Into Freshdesk: closed by default, and statusMap takes the RT name of a custom status.
     const rules = { capabilities: FRESHDESK_CAPABILITIES, skipAttachments: false, priorityMap: {}, typeMap: {} };

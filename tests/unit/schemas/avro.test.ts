@@ -36,7 +36,7 @@ const keys = {
   } satisfies Record<keyof TicketField, true>,
   ticket: {
     sourceId: true, subject: true, status: true, priority: true, type: true, requesterId: true, assigneeId: true, groupId: true, organizationId: true,
-    tags: true, customFields: true, createdAt: true, updatedAt: true, comments: true, sourceStatus: true,
+    tags: true, customFields: true, createdAt: true, updatedAt: true, comments: true, sourceStatus: true, closedByInactivity: true,
   } satisfies Record<keyof Ticket, true>,
   kbCategory: { sourceId: true, name: true, description: true, locale: true, position: true, createdAt: true, updatedAt: true } satisfies Record<keyof KbCategory, true>,
   kbSection: {
@@ -92,7 +92,7 @@ describe('Avro schemas and TypeScript types', () => {
       ['organization', h.organizations],
       ['contact', h.contacts],
       ['ticketField', h.ticketFields],
-      ['ticket', [...h.tickets(), { ...h.ticket(0), status: 'closed', sourceStatus: 'cancelled by customer' }]],
+      ['ticket', [...h.tickets(), { ...h.ticket(0), status: 'closed', sourceStatus: 'cancelled by customer', closedByInactivity: true }]],
       ['kbCategory', h.kbCategories],
       ['kbSection', h.kbSections],
       ['kbArticle', h.kbArticles],
@@ -103,8 +103,9 @@ describe('Avro schemas and TypeScript types', () => {
         const errors: string[] = [];
         const valid = type.isValid(record, { errorHook: (path) => errors.push(path.join('.')) });
         expect(valid, `${entity}: ${errors.join(', ')}`).toBe(true);
-        // A ticket without a source status name comes back with the field's default, null.
-        const expected = entity === 'ticket' ? { ...(record as object), sourceStatus: (record as { sourceStatus?: string | null }).sourceStatus ?? null } : record;
+        // A ticket without a source status name comes back with the fields' defaults, null.
+        const t = record as { sourceStatus?: string | null; closedByInactivity?: boolean | null };
+        const expected = entity === 'ticket' ? { ...(record as object), sourceStatus: t.sourceStatus ?? null, closedByInactivity: t.closedByInactivity ?? null } : record;
         expect(type.fromBuffer(type.toBuffer(record))).toEqual(expected);
       }
     }

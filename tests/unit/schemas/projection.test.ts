@@ -61,6 +61,20 @@ describe('projection', () => {
     expect(checksum(project('ticket', a))).toBe(checksum(project('ticket', b)));
   });
 
+  it('a sanitized body is no mismatch; a target body still carrying a script or handler is one, named', () => {
+    const planned = { ...ticket, comments: ticket.comments.map((c, i) => (i === 0 ? { ...c, body: '<p>Hello <b>there</b></p>' } : c)) };
+    const rendered = { ...ticket, comments: ticket.comments.map((c, i) => (i === 0 ? { ...c, body: '<div class="x"><p>Hello <b>there</b></p></div>' } : c)) };
+    expect(checksum(project('ticket', rendered))).toBe(checksum(project('ticket', planned)));
+    const scripted = { ...ticket, comments: ticket.comments.map((c, i) => (i === 0 ? { ...c, body: '<p onclick="x()">Hello <b>there</b></p><script></script>' } : c)) };
+    expect(checksum(project('ticket', scripted))).not.toBe(checksum(project('ticket', planned)));
+    expect(diffProjections(project('ticket', planned), project('ticket', scripted))).toEqual([
+      { path: 'comments.0.active', expected: undefined, actual: ['onclick handler', '<script>'] },
+    ]);
+    const article = fakeHelpdesk({ seed: 5, tickets: 0, articles: 1 }).kbArticles[0];
+    const scriptedArticle = { ...article, body: `${article.body}<a href="javascript:x()">more</a>` };
+    expect(checksum(project('kbArticle', scriptedArticle))).not.toBe(checksum(project('kbArticle', { ...article, body: `${article.body}<a>more</a>` })));
+  });
+
   it('turns HTML into comparable text', () => {
     expect(htmlText('<p>Grüße&nbsp;&amp; <b>thanks</b></p><p>bye</p>')).toBe('Grüße & thanks bye');
     expect(htmlText(null)).toBe('');

@@ -33,7 +33,16 @@ describe('record mapping', () => {
     const ticket = { ...h.ticket(0), status: 'open' as const, sourceStatus: 'waiting on vendor' };
     const result = mapRecord('ticket', ticket, rules);
     expect(result.kind === 'planned' && result.record.status).toBe('pending');
-    expect(result.kind === 'planned' && result.notes).toContain('status open ("waiting on vendor") → pending');
+    expect(result.kind === 'planned' && result.notes).toContain('status-mapped: status open ("waiting on vendor") → pending');
+  });
+
+  it('a custom status closed because the source counts it done is counted as such, unless the status map names it', () => {
+    const ticket = { ...h.ticket(0), status: 'closed' as const, sourceStatus: 'cancelled by customer', closedByInactivity: true };
+    const result = mapRecord('ticket', ticket, freshdeskLike);
+    expect(result.kind === 'planned' && result.record.status).toBe('closed');
+    expect(result.kind === 'planned' && result.notes).toContain('status-by-inactivity: status "cancelled by customer" is inactive (done) at the source → closed');
+    const mapped = mapRecord('ticket', ticket, { ...freshdeskLike, statusMap: { 'cancelled by customer': 'solved' } });
+    expect(mapped.kind === 'planned' && mapped.notes.filter((n) => n.startsWith('status'))).toEqual(['status-mapped: status closed ("cancelled by customer") → solved']);
   });
 
   it('a target without inline images gets "[image: name]" and an ordinary attachment, never a broken reference', () => {
@@ -47,7 +56,7 @@ describe('record mapping', () => {
     expect(mapped.body).not.toContain(`inline:${image.sourceId}`);
     expect(mapped.body).toContain(`[image: ${image.fileName}]`);
     expect(mapped.attachments.find((a) => a.sourceId === image.sourceId)).toMatchObject({ inline: false });
-    expect(result.notes.join()).toContain('inline images carried as attachments');
+    expect(result.notes).toContain(`inline-as-attachment: comment ${comment.sourceId}: 1 inline image(s) carried as attachments`);
     // A target that shows inline images keeps them.
     const kept = mapRecord('ticket', ticket, freshdeskLike);
     expect(kept.kind === 'planned' && kept.record.comments.find((c) => c.sourceId === comment.sourceId)!.body).toBe(comment.body);
@@ -95,7 +104,7 @@ describe('record mapping', () => {
     if (result.kind !== 'planned') throw new Error('expected planned');
     expect(result.record.comments).toHaveLength(withAttachments.comments.length);
     expect(result.record.comments.every((c) => c.attachments.length === 0)).toBe(true);
-    expect(result.notes).toContain('attachments skipped by option');
+    expect(result.notes).toContain('attachments-skipped: attachments skipped by option');
   });
 
   it('filters deactivated and deleted agents with the rule that did it', () => {
@@ -116,5 +125,68 @@ describe('record mapping', () => {
     const before = JSON.stringify(ticket);
     mapRecord('ticket', ticket, { ...freshdeskLike, skipAttachments: true });
     expect(JSON.stringify(ticket)).toBe(before);
+  });
+
+  describe('bodies are sanitized on their way to every target', () => {
+    const MESSY =
+      '<div dir="rtl"><p onclick="steal()">שלום <b>bold</b> 😀 漢字</p><script>alert(document.cookie)</script>' +
+      '<ul><li>one</li><li>two</li></ul><table><tr><td colspan="2">cell</td></tr></table>' +
+      '<a href="javascript:alert(1)">bad link</a> <a href="https://example.com/doc">good link</a>' +
+      '<img src="https://example.com/a.png" onerror="steal()"><pre><code>if (a &lt; b) return;</code></pre>' +
+      '<iframe src="https://evil.example"></iframe></div>';
+    const messy = (body: string) => {
+      const t = h.ticket(4);
+      return { ...t, status: 'open' as const, comments: [{ ...t.comments[0], body, attachments: [] }, ...t.comments.slice(1)] };
+    };
+
+    it('removes scripts, handlers, script links and frames, keeps text and layout, and names what it removed', () => {
+      const ticket = messy(MESSY);
+      const result = mapRecord('ticket', ticket, freshdeskLike);
+      if (result.kind !== 'planned') throw new Error('filtered');
+      const body = result.record.comments[0].body;
+      for (const gone of ['<script', 'alert(', 'onclick', 'onerror', 'javascript:', '<iframe', 'steal']) expect(body).not.toContain(gone);
+      for (const kept of ['<div dir="rtl">', '<p>שלום <b>bold</b> 😀 漢字</p>', '<ul><li>one</li><li>two</li></ul>', '<td colspan="2">cell</td>', '<a href="https://example.com/doc">good link</a>', 'src="https://example.com/a.png"', '<pre><code>if (a &lt; b) return;</code></pre>', 'bad link']) {
+        expect(body).toContain(kept);
+      }
+      expect(result.notes).toContain(
+        `sanitized: comment ${ticket.comments[0].sourceId}: removed onclick handler, <script>, href=javascript:, onerror handler, <iframe>`,
+      );
+      // A clean body is not touched, and not reported.
+      const clean = mapRecord('ticket', messy('<p>just <a href="https://example.com">text</a></p>'), freshdeskLike);
+      expect(clean.kind === 'planned' && clean.record.comments[0].body).toBe('<p>just <a href="https://example.com">text</a></p>');
+      expect(clean.kind === 'planned' && clean.notes.some((n) => n.startsWith('sanitized:'))).toBe(false);
+      // Presentational styles stay; a style that would fetch or run something goes with the handler.
+      const styled = mapRecord('ticket', messy('<p class="note" style="color: red; font-weight: bold">a</p><p style="background: url(javascript:x())" onclick="y()">b</p>'), freshdeskLike);
+      expect(styled.kind === 'planned' && styled.record.comments[0].body).toBe('<p class="note" style="color:red;font-weight:bold">a</p><p>b</p>');
+    });
+
+    it('sanitizes KB articles and each of their translations', () => {
+      const article = { ...h.kbArticles[0], body: '<p>How to</p><script>x()</script>', translations: [{ ...h.kbArticles[0].translations[0] ?? { locale: 'de', title: 'T', draft: false, updatedAt: h.kbArticles[0].updatedAt }, body: '<p onmouseover="x()">Wie</p>' }] };
+      const result = mapRecord('kbArticle', article, freshdeskLike);
+      if (result.kind !== 'planned') throw new Error('filtered');
+      expect(result.record.body).toBe('<p>How to</p>');
+      expect(result.record.translations[0].body).toBe('<p>Wie</p>');
+      expect(result.notes).toEqual([
+        `sanitized: article ${article.sourceId}: removed <script>`,
+        `sanitized: article ${article.sourceId} (${article.translations[0].locale}): removed onmouseover handler`,
+      ]);
+    });
+
+    it('a cid: image naming an attachment becomes that inline attachment; one naming none is removed and named', () => {
+      const t = h.ticket(5);
+      const logo = { sourceId: 'att-logo', fileName: 'logo 1.png', contentType: 'image/png', size: 10, url: 'https://source.example/logo', inline: false };
+      const body = '<p>See <img src="cid:logo%201.png" alt="logo"> and <img src="cid:gone.png"></p>';
+      const ticket = { ...t, status: 'open' as const, comments: [{ ...t.comments[0], body, attachments: [logo] }] };
+      const zendeskLike = mapRecord('ticket', ticket, freshdeskLike);
+      if (zendeskLike.kind !== 'planned') throw new Error('filtered');
+      expect(zendeskLike.record.comments[0].body).toBe('<p>See <img src="inline:att-logo" alt="logo" /> and </p>');
+      expect(zendeskLike.record.comments[0].attachments[0].inline).toBe(true);
+      expect(zendeskLike.notes).toContain(`sanitized: comment ${t.comments[0].sourceId}: removed src=cid:`);
+      expect(zendeskLike.notes).toContain(`inline-relinked: comment ${t.comments[0].sourceId}: 1 inline image(s) re-linked to their uploaded copies`);
+      const noInline = mapRecord('ticket', ticket, { ...freshdeskLike, capabilities: { ...freshdeskLike.capabilities, inlineImages: false } });
+      if (noInline.kind !== 'planned') throw new Error('filtered');
+      expect(noInline.record.comments[0].body).toBe('<p>See [image: logo 1.png] and </p>');
+      expect(noInline.record.comments[0].attachments[0]).toMatchObject({ sourceId: 'att-logo', inline: false });
+    });
   });
 });
