@@ -363,3 +363,17 @@ export function limitText(b: LimitBucket, windowScale = 1): string {
 export function routeText(m: RouteMatch): string {
   return `${m.method === '*' ? '' : `${m.method} `}${m.path}${m.queryAbove ? `?${m.queryAbove.param}>${m.queryAbove.value}` : ''}`;
 }
+
+/** `table` as a Markdown table: bucket, limit, requests, headers, what it is. */
+export function limitTableMarkdown(table: LimitTable): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const rows = table.buckets.map((b) => {
+    const requests = b.matches.map((m) => `\`${routeText(m)}\``).join(', ') + (b.except?.length ? ` except ${b.except.map((m) => `\`${routeText(m)}\``).join(', ')}` : '');
+    const headers = Object.keys(b.headers ?? {})
+      .map((h) => `\`${h}\``)
+      .join(', ');
+    return `| \`${b.name}\` | ${limitText(b)} | ${cell(requests)} | ${headers || '–'} | ${cell(b.description)} |`;
+  });
+  const credits = table.credits ? `\n\nCredits: each request costs 1, plus ${table.credits.perValue} per value of \`${table.credits.queryParam}\`; buckets marked "credits" count credits.` : '';
+  return ['| bucket | limit | requests | headers | what |', '|---|---|---|---|---|', ...rows].join('\n') + credits;
+}

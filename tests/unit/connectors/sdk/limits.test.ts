@@ -1,7 +1,8 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BucketLimiter, bucketsFor, compileRoute, creditsOf, type LimitTable, withLimits } from '../../../../connectors/sdk/limits.ts';
-import { freshdeskLimits } from '../../../../connectors/freshdesk/freshdesk.limits.ts';
-import { zendeskLimits } from '../../../../connectors/zendesk/zendesk.limits.ts';
+import { BucketLimiter, bucketsFor, compileRoute, creditsOf, limitTableMarkdown, type LimitTable, withLimits } from '../../../../connectors/sdk/limits.ts';
+import { FRESHDESK_PLANS, freshdeskLimits } from '../../../../connectors/freshdesk/freshdesk.limits.ts';
+import { ZENDESK_PLANS, zendeskLimits } from '../../../../connectors/zendesk/zendesk.limits.ts';
 
 const clock = () => {
   let t = 1_000_000;
@@ -193,5 +194,25 @@ describe('the platform tables', () => {
     expect(row('growth')).toEqual({ account: 200, 'tickets-list': 20, 'contacts-list': 20, 'ticket-create': 80, 'ticket-update': 80 });
     expect(row('pro')).toEqual({ account: 400, 'tickets-list': 100, 'contacts-list': 100, 'ticket-create': 160, 'ticket-update': 160 });
     expect(row('enterprise')).toEqual({ account: 700, 'tickets-list': 200, 'contacts-list': 200, 'ticket-create': 280, 'ticket-update': 280 });
+  });
+});
+
+describe('docs/sandboxes/limits.md', () => {
+  it('holds the tables generated from the limit data (UPDATE_LIMITS_DOC=1 rewrites them)', () => {
+    const tables = [
+      ...ZENDESK_PLANS.map((p) => zendeskLimits(p)),
+      ...ZENDESK_PLANS.filter((p) => p !== 'team' && p !== 'enterprise-plus').map((p) => zendeskLimits(p, { highVolume: true })),
+      ...FRESHDESK_PLANS.map((p) => freshdeskLimits(p)),
+    ];
+    const generated = tables
+      .map((t) => `### ${t.platform === 'zendesk' ? 'Zendesk' : 'Freshdesk'} ${t.plan}${t.addOns.length ? ` + ${t.addOns.join(', ')}` : ''}\n\n${limitTableMarkdown(t)}\n`)
+      .join('\n');
+    const file = 'docs/sandboxes/limits.md';
+    const doc = readFileSync(file, 'utf8');
+    const begin = '<!-- BEGIN generated limit tables -->\n';
+    const end = '<!-- END generated limit tables -->';
+    const section = doc.slice(doc.indexOf(begin) + begin.length, doc.indexOf(end));
+    if (process.env.UPDATE_LIMITS_DOC === '1' && section !== generated) writeFileSync(file, doc.replace(begin + section, begin + generated));
+    else expect(section).toBe(generated);
   });
 });
