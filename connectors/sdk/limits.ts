@@ -198,6 +198,7 @@ export class BucketLimiter {
   private readonly scale: number;
   private readonly now: () => number;
   private pending = 0;
+  private readonly counts = new Map<string, { admitted: number; refused: number; credits: number }>();
 
   constructor(
     readonly table: LimitTable,
@@ -292,8 +293,14 @@ export class BucketLimiter {
       }
       return out;
     };
+    const count = (name: string) => {
+      let c = this.counts.get(name);
+      if (!c) this.counts.set(name, (c = { admitted: 0, refused: 0, credits: 0 }));
+      return c;
+    };
     if (refused.length > 0) {
       const worst = refused.reduce((a, b) => (b.resetMs > a.resetMs ? b : a));
+      count(worst.bucket.name).refused += 1;
       return {
         ok: false,
         bucket: worst.bucket.name,
@@ -305,6 +312,9 @@ export class BucketLimiter {
     }
     const holds: Hold[] = [];
     for (const c of checks) {
+      const n = count(c.bucket.name);
+      n.admitted += 1;
+      n.credits += c.charge;
       if (c.window) c.window.used += c.charge;
       if (c.state) {
         const state = c.state;
@@ -323,6 +333,11 @@ export class BucketLimiter {
       }
     }
     return { ok: true, headers: headers(true), cost, buckets: drawn.map((b) => b.name), holds };
+  }
+
+  /** Per bucket so far: requests admitted, requests it refused (each refusal is counted on one bucket), credits charged. */
+  stats(): Record<string, { admitted: number; refused: number; credits: number }> {
+    return Object.fromEntries([...this.counts].map(([name, c]) => [name, { ...c }]));
   }
 
   /** Ends the hold `key` in the concurrent bucket `bucket` (e.g. a job finished). */

@@ -50,6 +50,8 @@ export interface FreshdeskSandbox extends RunningSandbox {
   apiKey: string;
   /** The limits enforced now (after `requestsPerMinute` or `setRequestsPerMinute`). */
   readonly limits: LimitTable;
+  /** Per limit bucket since the limits were last set: requests admitted, refused with 429, credits charged. */
+  limitStats(): Record<string, { admitted: number; refused: number; credits: number }>;
   /** Creates a ticket as if through the UI. POST /__sandbox/tickets */
   createTicket(input?: SandboxTicketInput): FdTicket;
   /** Changes a ticket and bumps its updated_at (or sets the given one). PUT /__sandbox/tickets/:id */
@@ -1183,6 +1185,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     get limits() {
       return limiter.table;
     },
+    limitStats: () => limiter.stats(),
     ...controls,
     close: () =>
       new Promise<void>((resolve) => {

@@ -58,6 +58,8 @@ export interface ZendeskSandbox extends RunningSandbox {
   readonly store: ZendeskStore;
   /** The limits enforced (after `requestsPerMinute` and `incrementalExportsPerMinute`). */
   readonly limits: LimitTable;
+  /** Per limit bucket: requests admitted, refused with 429, credits charged. */
+  limitStats(): Record<string, { admitted: number; refused: number; credits: number }>;
   /** Requests served per route, IDs folded (`GET /api/v2/tickets/:id/comments.json`); also `GET /__sandbox/state`. */
   requestsByRoute(): Record<string, number>;
   /** Creates a ticket as an agent would (Zendesk's create-ticket input shape); requester defaults to the first end-user. */
@@ -1134,6 +1136,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     env: { ZENDESK_EMAIL: email, ZENDESK_API_TOKEN: apiToken },
     store,
     limits,
+    limitStats: () => limiter.stats(),
     counts: () => store.counts() as Record<EntityName, number>,
     requestsServed: () => served,
     requestsByRoute: () => Object.fromEntries(servedByRoute),
