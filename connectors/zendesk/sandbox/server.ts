@@ -1,7 +1,7 @@
 /**
  * A local server that answers like Zendesk's public API for every endpoint the connector uses:
  * token auth, JSON shapes, offset and cursor pagination, incremental exports (cursor- and time-based),
- * per-minute rate limits with 429 + Retry-After, Zendesk's error bodies, uploads, the ticket import
+ * the plan's limit table (zendesk.limits.ts) with 429 + Retry-After, Zendesk's error bodies, uploads, the ticket import
  * API with job statuses, Help Center. Test controls live under `/__sandbox/…` and on the returned object.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
