@@ -2,6 +2,7 @@ import type { PlatformModule, SandboxOptions } from '../sdk/platform.ts';
 import type { ConnectorConfig } from '../sdk/contract.ts';
 import { FreshdeskConnector } from './freshdesk.connector.ts';
 import { startFreshdeskSandbox } from './sandbox/server.ts';
+import type { FreshdeskPlan } from './freshdesk.limits.ts';
 
 export { FreshdeskConnector } from './freshdesk.connector.ts';
 export { startFreshdeskSandbox } from './sandbox/server.ts';
@@ -12,5 +13,6 @@ export const freshdesk: PlatformModule = {
   name: 'freshdesk',
   credentialEnv: { apiKey: 'FRESHDESK_API_KEY' },
   createConnector: (config: ConnectorConfig) => new FreshdeskConnector(config),
-  startSandbox: (options: SandboxOptions = {}) => startFreshdeskSandbox(options),
+  // The plan name is checked against the limit tables when the sandbox starts.
+  startSandbox: (options: SandboxOptions = {}) => startFreshdeskSandbox({ ...options, plan: options.plan as FreshdeskPlan | undefined }),
 };

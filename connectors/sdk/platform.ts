@@ -1,5 +1,6 @@
 import type { EntityName } from '../../schemas/canonical.ts';
 import type { Connector, ConnectorConfig } from './contract.ts';
+import type { LimitTable } from './limits.ts';
 
 export interface SandboxOptions {
   /** Port to listen on; 0 picks a free one. Default 0. */
@@ -19,6 +20,10 @@ export interface SandboxOptions {
   requestsPerMinute?: number | null;
   /** Largest number of comments after a ticket's description. Default 30. */
   maxComments?: number;
+  /** Plan whose API limits the sandbox enforces, as the platform names it. Default: Enterprise. */
+  plan?: string;
+  /** Adds the platform's high-volume API add-on, where it has one. Default false. */
+  highVolume?: boolean;
 }
 
 /** A running sandbox, controllable in-process by tests. */
@@ -34,6 +39,8 @@ export interface RunningSandbox {
   counts(): Record<EntityName, number>;
   /** API requests served so far (including ones answered 429). */
   requestsServed(): number;
+  /** The API limits the sandbox enforces, where it enforces a table of them. */
+  readonly limits?: LimitTable;
   close(): Promise<void>;
 }
 

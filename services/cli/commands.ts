@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { platform, PLATFORM_NAMES } from '../../connectors/registry.ts';
 import type { RunningSandbox } from '../../connectors/sdk/platform.ts';
+import { formatLimitTable } from '../../connectors/sdk/limits.ts';
 import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
 import { loadMigrationConfig, parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import type { RunResult } from '../pipeline/pipeline.ts';
@@ -289,7 +290,7 @@ export async function quickstartCommand(flags: QuickstartFlags, io: Output = std
 
 export async function sandboxCommand(
   name: string,
-  flags: { port: number; host: string; tickets: number; seed: number; rpm?: number | null; maxComments?: number; json?: boolean },
+  flags: { port: number; host: string; tickets: number; seed: number; rpm?: number | null; plan?: string; highVolume?: boolean; maxComments?: number; json?: boolean },
   io: Output = stdio,
 ): Promise<RunningSandbox> {
   const sandbox = await (await platform(name)).startSandbox({
@@ -298,17 +299,26 @@ export async function sandboxCommand(
     tickets: flags.tickets,
     seed: flags.seed,
     requestsPerMinute: flags.rpm,
+    plan: flags.plan,
+    highVolume: flags.highVolume,
     maxComments: flags.maxComments,
   });
+  const limits = sandbox.limits;
   if (flags.json) {
-    io.out(JSON.stringify({ platform: name, url: sandbox.url, credentials: sandbox.credentials, env: sandbox.env, counts: sandbox.counts() }));
+    io.out(JSON.stringify({ platform: name, url: sandbox.url, credentials: sandbox.credentials, env: sandbox.env, counts: sandbox.counts(), ...(limits ? { limits } : {}) }));
   } else {
     io.out(`${name} sandbox listening on ${sandbox.url}`);
     io.out(`accepts credentials (sandbox only):`);
     for (const [key, value] of Object.entries(sandbox.env)) io.out(`  export ${key}=${value}`);
     io.out(`holds: ${Object.entries(sandbox.counts()).map(([k, v]) => `${v} ${k}`).join(', ')}`);
-    const limit = flags.rpm === null ? 'none' : flags.rpm === undefined ? "the platform's Enterprise plan" : `${flags.rpm} requests/minute`;
-    io.out(`rate limit: ${limit} · Ctrl-C stops it`);
+    if (limits && limits.buckets.length > 0) {
+      io.out(`limits enforced (${flags.rpm ? `--rpm ${flags.rpm} in place of the account limit; ` : ''}see docs/sandboxes/limits.md):`);
+      for (const line of formatLimitTable(limits).split('\n')) io.out(`  ${line}`);
+      io.out('Ctrl-C stops it');
+    } else {
+      const limit = flags.rpm === null ? 'none' : flags.rpm === undefined ? "the platform's Enterprise plan" : `${flags.rpm} requests/minute`;
+      io.out(`rate limit: ${limit} · Ctrl-C stops it`);
+    }
   }
   return sandbox;
 }

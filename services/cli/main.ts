@@ -184,18 +184,23 @@ export function buildProgram(): Command {
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .addOption(new Option('--tickets <n>', 'tickets to generate (0: empty helpdesk)').default(0).argParser(int('--tickets')))
     .addOption(new Option('--seed <n>', 'seed of the generated helpdesk').default(1).argParser(int('--seed')))
-    .addOption(new Option('--rpm <n>', 'requests per minute before 429 (default: the Enterprise plan)').argParser(int('--rpm', 1)))
+    .addOption(new Option('--rpm <n>', 'requests per minute before 429, in place of the plan\'s account limit').argParser(int('--rpm', 1)))
+    .option('--plan <plan>', 'plan whose API limits to enforce (zendesk: team, growth, professional, enterprise, enterprise-plus; freshdesk: trial, growth, pro, enterprise; default enterprise)')
+    .option('--high-volume', 'add Zendesk\'s High Volume API add-on')
     .addOption(new Option('--max-comments <n>', 'most comments after a ticket\'s description (default 30)').argParser(int('--max-comments')))
     .option('--unthrottled', 'no rate limit')
     .option('--json', 'print the URL and credentials as JSON')
     .action(async (name: string, opts) => {
       if (!PLATFORM_NAMES.includes(name)) throw new InvalidArgumentError(`unknown platform ${name}`);
+      if ((opts.plan !== undefined || opts.highVolume) && !['zendesk', 'freshdesk'].includes(name)) throw new InvalidArgumentError(`the ${name} sandbox has no plans`);
       const sandbox = await sandboxCommand(name, {
         port: opts.port,
         host: opts.host,
         tickets: opts.tickets,
         seed: opts.seed,
         rpm: opts.unthrottled ? null : opts.rpm,
+        plan: opts.plan,
+        highVolume: opts.highVolume,
         maxComments: opts.maxComments,
         json: opts.json,
       });

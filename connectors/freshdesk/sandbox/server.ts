@@ -5,11 +5,16 @@ import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
 import { FD_ATTACHMENTS_MAX_BYTES, STAMP_FIELD, choiceLabels, fdNameFromLabel } from '../freshdesk.mapping.ts';
 import type { FdAgent, FdArticle, FdAttachment, FdCompany, FdContact, FdConversation, FdFolder, FdGroup, FdTicket, FdTicketField } from '../freshdesk.types.ts';
 import { LANGUAGES, ROLES, SandboxStore, type StoredAttachment, type StoredConversation, type StoredTicket } from './store.ts';
+import { BucketLimiter, type LimitTable, withLimits } from '../../sdk/limits.ts';
+import { HdmError } from '../../sdk/errors.ts';
+import { type FreshdeskPlan, freshdeskLimits } from '../freshdesk.limits.ts';
 
 export interface FreshdeskSandboxOptions extends SandboxOptions {
   /** API key the sandbox accepts. Default `sandbox-<seed>-key`. */
   apiKey?: string;
-  /** Length of a rate-limit window in milliseconds; tests shorten it. Default 60000 (Freshdesk's minute). */
+  /** Plan whose limits the sandbox enforces. Default `enterprise`. */
+  plan?: FreshdeskPlan;
+  /** Length of a one-minute rate-limit window in milliseconds; tests shorten it. Default 60000 (Freshdesk's minute). */
   rateLimitWindowMs?: number;
   /** Last page the ticket list serves. Default 300, Freshdesk's ceiling. */
   ticketPageCeiling?: number;
@@ -43,6 +48,10 @@ export interface SandboxConversationInput {
 /** The Freshdesk sandbox with the controls tests use (also served under `/__sandbox/…`). */
 export interface FreshdeskSandbox extends RunningSandbox {
   apiKey: string;
+  /** The limits enforced now (after `requestsPerMinute` or `setRequestsPerMinute`). */
+  readonly limits: LimitTable;
+  /** Per limit bucket since the limits were last set: requests admitted, refused with 429, credits charged. */
+  limitStats(): Record<string, { admitted: number; refused: number; credits: number }>;
   /** Creates a ticket as if through the UI. POST /__sandbox/tickets */
   createTicket(input?: SandboxTicketInput): FdTicket;
   /** Changes a ticket and bumps its updated_at (or sets the given one). PUT /__sandbox/tickets/:id */
@@ -53,7 +62,7 @@ export interface FreshdeskSandbox extends RunningSandbox {
   touchTickets(updatedAt: string, selection: { ids?: number[]; count?: number }): number;
   /** The next `count` API requests are answered with `status` (500 or 429). POST /__sandbox/faults {status, count} */
   injectFaults(status: 500 | 429 | 503, count: number): void;
-  /** Changes the per-window request limit; null serves unthrottled. POST /__sandbox/rate-limit {requestsPerMinute} */
+  /** Changes the account limit (endpoint limits stay); null serves unthrottled. POST /__sandbox/rate-limit {requestsPerMinute} */
   setRequestsPerMinute(limit: number | null): void;
   /** API requests answered 429 so far. */
   rateLimited(): number;
@@ -63,7 +72,16 @@ export interface FreshdeskSandbox extends RunningSandbox {
   ready: Promise<void>;
 }
 
-const ENTERPRISE_RPM = 700;
+/**
+ * The limit table a sandbox started with `options` enforces: the plan's, with `requestsPerMinute` in place of
+ * the account limit; `requestsPerMinute: null` lifts every limit.
+ */
+export function freshdeskSandboxLimits(options: Pick<FreshdeskSandboxOptions, 'plan' | 'highVolume' | 'requestsPerMinute'> = {}): LimitTable {
+  if (options.highVolume) throw new HdmError('CONFIG_INVALID', 'Freshdesk has no high-volume API add-on; pick a plan instead', { context: { platform: 'freshdesk' } });
+  const table = freshdeskLimits(options.plan ?? 'enterprise');
+  if (options.requestsPerMinute === null) return { ...table, buckets: [] };
+  return withLimits(table, { account: options.requestsPerMinute });
+}
 
 class HttpFail extends Error {
   constructor(
@@ -135,9 +153,10 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
   const store = new SandboxStore({ seed, tickets: options.tickets ?? 0, articles: options.articles ?? 20, maxComments: options.maxComments ?? 30 });
   const windowMs = options.rateLimitWindowMs ?? 60_000;
   const ceiling = options.ticketPageCeiling ?? 300;
-  let limit: number | null = options.requestsPerMinute === undefined ? ENTERPRISE_RPM : options.requestsPerMinute;
-  let windowStart = Date.now();
-  let used = 0;
+  const limiterOf = (requestsPerMinute: number | null | undefined) =>
+    new BucketLimiter(freshdeskSandboxLimits({ plan: options.plan, highVolume: options.highVolume, requestsPerMinute }), { windowScale: windowMs / 60_000 });
+  let limiter = limiterOf(options.requestsPerMinute);
+  const accountLimit = () => limiter.table.buckets.find((b) => b.name === 'account')?.limit ?? null;
   let served = 0;
   let throttled = 0;
   const faults: number[] = [];
@@ -1029,9 +1048,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       for (let i = 0; i < count; i++) faults.push(status);
     },
     setRequestsPerMinute(value: number | null): void {
-      limit = value;
-      windowStart = Date.now();
-      used = 0;
+      limiter = limiterOf(value);
     },
   };
 
@@ -1050,7 +1067,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     }
     if (method === 'POST' && path === '/__sandbox/rate-limit') {
       controls.setRequestsPerMinute(body.requestsPerMinute === null ? null : Number(body.requestsPerMinute));
-      return { requestsPerMinute: limit };
+      return { requestsPerMinute: accountLimit() };
     }
     throw notFound();
   }
@@ -1104,21 +1121,12 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       }
       return send(res, fault, { description: fault === 429 ? 'Too many requests' : 'Unexpected server error' });
     }
-    if (limit !== null) {
-      const now = Date.now();
-      if (now - windowStart >= windowMs) {
-        windowStart = now - ((now - windowStart) % windowMs);
-        used = 0;
-      }
-      used += 1;
-      res.setHeader('x-ratelimit-total', String(limit));
-      res.setHeader('x-ratelimit-remaining', String(Math.max(0, limit - used)));
-      res.setHeader('x-ratelimit-used-currentrequest', '1');
-      if (used > limit) {
-        throttled += 1;
-        res.setHeader('retry-after', String(Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000))));
-        return send(res, 429, { description: 'You have exceeded the limit of requests per minute' });
-      }
+    const admission = limiter.admit({ method, path, query: url.searchParams });
+    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    if (!admission.ok) {
+      throttled += 1;
+      res.setHeader('retry-after', String(admission.retryAfterSeconds));
+      return send(res, 429, admission.refusal.body);
     }
     if (keyOf(req.headers.authorization) !== apiKey) {
       return send(res, 401, { code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' });
@@ -1176,6 +1184,10 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     requestsServed: () => served,
     rateLimited: () => throttled,
     requestLog: () => new Map(log),
+    get limits() {
+      return limiter.table;
+    },
+    limitStats: () => limiter.stats(),
     ...controls,
     close: () =>
       new Promise<void>((resolve) => {

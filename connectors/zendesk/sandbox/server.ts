@@ -1,7 +1,7 @@
 /**
  * A local server that answers like Zendesk's public API for every endpoint the connector uses:
  * token auth, JSON shapes, offset and cursor pagination, incremental exports (cursor- and time-based),
- * per-minute rate limits with 429 + Retry-After, Zendesk's error bodies, uploads, the ticket import
+ * the plan's limit table (zendesk.limits.ts) with 429 + Retry-After, Zendesk's error bodies, uploads, the ticket import
  * API with job statuses, Help Center. Test controls live under `/__sandbox/…` and on the returned object.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -10,6 +10,8 @@ import type { EntityName } from '../../../schemas/canonical.ts';
 import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
 import type { ZdArticle, ZdCategory, ZdComment, ZdGroup, ZdSection, ZdTicket, ZdTicketField, ZdTranslation } from '../zendesk.types.ts';
 import { tagValue } from '../zendesk.mapping.ts';
+import { type Admission, BucketLimiter, type LimitTable, withLimits } from '../../sdk/limits.ts';
+import { type ZendeskPlan, zendeskLimits } from '../zendesk.limits.ts';
 import {
   badRequest,
   invalid,
@@ -24,16 +26,17 @@ import {
   ZendeskStore,
 } from './store.ts';
 
-/** Enterprise plan: 700 requests per minute; incremental exports: 10 per minute. */
-export const ENTERPRISE_REQUESTS_PER_MINUTE = 700;
-export const INCREMENTAL_EXPORTS_PER_MINUTE = 10;
 /** Exports leave out what changed in the minute before the request. */
 export const EXPORT_EXCLUSION_SECONDS = 60;
 
 export interface ZendeskSandboxOptions extends SandboxOptions {
-  /** Incremental export requests per rate window; null serves them unthrottled. Default 10, or null when `requestsPerMinute` is null. */
+  /** Plan whose limits the sandbox enforces. Default `enterprise`. */
+  plan?: ZendeskPlan;
+  /** Adds the High Volume API add-on to the plan. Default false. */
+  highVolume?: boolean;
+  /** Incremental export requests per rate window; null serves them unthrottled. Default the plan's, or null when `requestsPerMinute` is null. */
   incrementalExportsPerMinute?: number | null;
-  /** Length of the rate-limit window in seconds (tests shrink it to keep 429 storms short). Default 60. */
+  /** Length of a one-minute rate-limit window in seconds; longer windows scale with it (tests shrink it to keep 429 storms short). Default 60. */
   rateWindowSeconds?: number;
   /**
    * Incremental exports leave out records changed within this many seconds before the request: Zendesk
@@ -57,6 +60,10 @@ export type TouchEntity = 'ticket' | 'organization' | 'user';
 /** A running Zendesk sandbox with controls for tests, also reachable over HTTP under `/__sandbox/`. */
 export interface ZendeskSandbox extends RunningSandbox {
   readonly store: ZendeskStore;
+  /** The limits enforced (after `requestsPerMinute` and `incrementalExportsPerMinute`). */
+  readonly limits: LimitTable;
+  /** Per limit bucket: requests admitted, refused with 429, credits charged. */
+  limitStats(): Record<string, { admitted: number; refused: number; credits: number }>;
   /** Requests served per route, IDs folded (`GET /api/v2/tickets/:id/comments.json`); also `GET /__sandbox/state`. */
   requestsByRoute(): Record<string, number>;
   /** Creates a ticket as an agent would (Zendesk's create-ticket input shape); requester defaults to the first end-user. */
@@ -93,24 +100,19 @@ interface Reply {
 
 type Handler = (ctx: Ctx) => Reply | Promise<Reply>;
 
-class RateWindow {
-  private start = 0;
-  private used = 0;
-  constructor(
-    readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
-  take(now: number): { ok: boolean; remaining: number; resetSeconds: number } {
-    if (now - this.start >= this.windowMs) {
-      this.start = now - ((now - this.start) % this.windowMs);
-      if (now - this.start >= this.windowMs) this.start = now;
-      this.used = 0;
-    }
-    const resetSeconds = Math.max(1, Math.ceil((this.start + this.windowMs - now) / 1000));
-    if (this.used >= this.limit) return { ok: false, remaining: 0, resetSeconds };
-    this.used += 1;
-    return { ok: true, remaining: this.limit - this.used, resetSeconds };
+/**
+ * The limit table a sandbox started with `options` enforces: the plan's, with `requestsPerMinute` in place of
+ * the account (and Help Center) limit. `requestsPerMinute: null` lifts every limit but an explicitly given
+ * `incrementalExportsPerMinute`.
+ */
+export function zendeskSandboxLimits(options: Pick<ZendeskSandboxOptions, 'plan' | 'highVolume' | 'requestsPerMinute' | 'incrementalExportsPerMinute'> = {}): LimitTable {
+  const table = zendeskLimits(options.plan ?? 'enterprise', { highVolume: options.highVolume });
+  const rpm = options.requestsPerMinute;
+  if (rpm === null) {
+    const exports = options.incrementalExportsPerMinute;
+    return withLimits({ ...table, buckets: table.buckets.filter((b) => b.name === 'incremental-exports' && exports != null) }, { 'incremental-exports': exports });
   }
+  return withLimits(table, { account: rpm, 'help-center': rpm, 'incremental-exports': options.incrementalExportsPerMinute });
 }
 
 const enc = (s: string) => Buffer.from(s).toString('base64url');
@@ -131,12 +133,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   const apiToken = `sandbox-${seed}-${Buffer.from(`zendesk:${seed}`).toString('hex').slice(0, 24)}`;
   const email = store.owner.email!;
   const expectedAuth = `Basic ${Buffer.from(`${email}/token:${apiToken}`).toString('base64')}`;
-  const rpm = options.requestsPerMinute === undefined ? ENTERPRISE_REQUESTS_PER_MINUTE : options.requestsPerMinute;
-  const exportRpm =
-    options.incrementalExportsPerMinute !== undefined ? options.incrementalExportsPerMinute : rpm === null ? null : INCREMENTAL_EXPORTS_PER_MINUTE;
-  const windowMs = (options.rateWindowSeconds ?? 60) * 1000;
-  const general = rpm === null ? null : new RateWindow(rpm, windowMs);
-  const exportsWindow = exportRpm === null ? null : new RateWindow(exportRpm, windowMs);
+  const limits = zendeskSandboxLimits(options);
+  const limiter = new BucketLimiter(limits, { windowScale: (options.rateWindowSeconds ?? 60) / 60 });
   const exportLag = options.exportLagSeconds ?? EXPORT_EXCLUSION_SECONDS;
   const faults: FaultSpec[] = [];
   let served = 0;
@@ -1366,32 +1364,30 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       return;
     }
     const isDownload = path.startsWith('/attachments/token/');
-    const rateHeaders: Record<string, string> = {};
-    if (!isDownload && general) {
-      const now = Date.now();
-      const g = general.take(now);
-      const limits = [{ window: general, state: g }];
-      if (g.ok && exportsWindow && path.startsWith('/api/v2/incremental/')) limits.push({ window: exportsWindow, state: exportsWindow.take(now) });
-      rateHeaders['x-rate-limit'] = String(general.limit);
-      rateHeaders['x-rate-limit-remaining'] = String(g.remaining);
-      rateHeaders['ratelimit-limit'] = String(general.limit);
-      rateHeaders['ratelimit-remaining'] = String(g.remaining);
-      rateHeaders['ratelimit-reset'] = String(g.resetSeconds);
-      const refused = limits.find((l) => !l.state.ok);
-      if (refused) {
-        const body = refused.window === general ? 'Number of allowed API requests per minute exceeded' : rateLimitedBody(path);
-        send(res, { status: 429, body, headers: { ...rateHeaders, 'retry-after': String(refused.state.resetSeconds) } });
+    let admission: Admission | null = null;
+    if (!isDownload) {
+      const a = limiter.admit({ method, path, query: url.searchParams });
+      if (!a.ok) {
+        send(res, { status: 429, body: a.refusal.body, headers: { ...a.headers, 'retry-after': String(a.retryAfterSeconds) } });
         return;
       }
-    } else if (!isDownload && exportsWindow && path.startsWith('/api/v2/incremental/')) {
-      const e = exportsWindow.take(Date.now());
-      if (!e.ok) {
-        send(res, { status: 429, body: rateLimitedBody(path), headers: { 'retry-after': String(e.resetSeconds) } });
-        return;
-      }
+      admission = a;
     }
+    const rateHeaders = admission?.headers ?? {};
+    // A job holds its in-flight slot from the answer that queued it until its status is read as finished.
+    const settleJobs = (reply: Reply | null) => {
+      const job = (reply?.body as { job_status?: { id?: string; status?: string } } | undefined)?.job_status;
+      for (const hold of admission?.holds ?? []) {
+        if (reply && (reply.status ?? 200) < 300 && job?.id) hold.bind(job.id);
+        else hold.cancel();
+      }
+      if (job?.id && ['completed', 'failed', 'killed'].includes(String(job.status))) {
+        for (const b of limits.buckets) if (b.kind === 'concurrent') limiter.release(b.name, job.id);
+      }
+    };
     if (req.headers.authorization !== expectedAuth) {
       if (!(isDownload && req.headers.authorization === undefined)) {
+        settleJobs(null);
         send(res, { status: 401, body: { error: "Couldn't authenticate you" }, headers: { 'www-authenticate': 'Basic realm="Web Password"' } });
         return;
       }
@@ -1412,11 +1408,15 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
         const match = re.exec(path);
         if (!match) continue;
         ctx.params = match.slice(1);
-        send(res, await handler(ctx), rateHeaders);
+        const reply = await handler(ctx);
+        settleJobs(reply);
+        send(res, reply, rateHeaders);
         return;
       }
+      settleJobs(null);
       send(res, { status: 404, body: { error: 'InvalidEndpoint', description: 'Not found' } }, rateHeaders);
     } catch (err) {
+      settleJobs(null);
       if (err instanceof SandboxError) send(res, { status: err.status, body: err.body }, rateHeaders);
       else send(res, { status: 500, body: { error: 'InternalError', description: (err as Error).message } }, rateHeaders);
     }
@@ -1444,6 +1444,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     credentials: { email, apiToken },
     env: { ZENDESK_EMAIL: email, ZENDESK_API_TOKEN: apiToken },
     store,
+    limits,
+    limitStats: () => limiter.stats(),
     counts: () => store.counts() as Record<EntityName, number>,
     requestsServed: () => served,
     requestsByRoute: () => Object.fromEntries(servedByRoute),
