@@ -450,14 +450,28 @@ export class FreshdeskWriter {
         // The email belongs to a contact: Freshdesk turns contacts into agents with make_agent.
         const contacts = await this.client.get<FdContact[]>('/api/v2/contacts', { email: agent.email });
         if (contacts.length === 0) throw conflict('/api/v2/agents', res);
-        const { email: _email, name: _name, ...agentFields } = body;
-        id = (await this.client.put<FdAgent>(`/api/v2/contacts/${contacts[0].id}/make_agent`, agentFields)).id;
+        id = await this.makeAgent(contacts[0].id, body);
       }
     }
     // Only a list already fetched learns of it: fetching it here, while other loaders are still creating
     // agents, would leave their agents out of it.
     if (this.agentList) (await this.agentList.ids.catch(() => new Set<number>())).add(id);
     return { targetId: String(id) };
+  }
+
+  /**
+   * API v2 reference, Contacts › "Make Agent": it takes its own parameters (`type` by name, not
+   * `agent_type`; no name or email) and answers the contact, whose `agent` carries the agent's ID.
+   */
+  private async makeAgent(contactId: number, body: Record<string, unknown>): Promise<number> {
+    const made = await this.client.put<FdContact & { agent?: { id: number } }>(`/api/v2/contacts/${contactId}/make_agent`, {
+      ticket_scope: body.ticket_scope,
+      occasional: body.occasional,
+      type: body.agent_type === 3 ? 'collaborator' : body.agent_type === 2 ? 'field_agent' : 'support_agent',
+      role_ids: body.role_ids,
+      group_ids: body.group_ids,
+    });
+    return made.agent?.id ?? made.id;
   }
 
   private async writeTicketField(targetId: string | null, def: TicketField): Promise<TargetRef> {
@@ -506,7 +520,12 @@ export class FreshdeskWriter {
     const [description, ...rest] = ticket.comments;
     let id: number;
     if (targetId) {
-      id = (await this.client.put<FdTicket>(`/api/v2/tickets/${targetId}`, mapped.body)).id;
+      const res = await this.client.send<FdTicket>({ method: 'PUT', path: `/api/v2/tickets/${targetId}`, json: mapped.body, okStatuses: [405] });
+      // A ticket deleted on the target (in its trash) refuses updates with 405: for the loader it is gone.
+      if (res.status === 405) {
+        throw new HdmError('NOT_FOUND', `freshdesk ticket ${targetId} is deleted on the target`, { context: { platform: 'freshdesk', entity: 'ticket', recordId: ticket.sourceId, httpStatus: 405 } });
+      }
+      id = res.body.id;
     } else if (description && description.attachments.length > 0) {
       const form = ticketForm(mapped.body);
       await appendAttachments(form, description.attachments, context);
@@ -572,7 +591,8 @@ export class FreshdeskWriter {
   }
 
   async delete(entity: EntityName, targetId: string): Promise<void> {
-    await this.client.send({ method: 'DELETE', path: DELETE_PATHS[entity](targetId), okStatuses: [404] });
+    // A ticket already in the trash answers 405 to a delete: it is deleted already.
+    await this.client.send({ method: 'DELETE', path: DELETE_PATHS[entity](targetId), okStatuses: entity === 'ticket' ? [404, 405] : [404] });
     // Freshdesk turns a deleted agent into a contact with the same ID; removing it means deleting that too.
     if (entity === 'agent') await this.client.send({ method: 'DELETE', path: DELETE_PATHS.contact(targetId), okStatuses: [404] });
   }

@@ -88,12 +88,16 @@ type Body = Record<string, unknown> & { __files?: { name: string; type: string; 
 
 const NUMERIC = new Set(['status', 'priority', 'source', 'requester_id', 'responder_id', 'group_id', 'company_id', 'user_id', 'agent_id', 'ticket_scope', 'visibility', 'position']);
 
-async function readBody(req: IncomingMessage): Promise<Body> {
+async function readBody(req: IncomingMessage, checkType = true): Promise<Body> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const raw = Buffer.concat(chunks);
   const type = req.headers['content-type'] ?? '';
   if (raw.length === 0) return {};
+  // API v2 reference, Error codes: 415 for a body that is neither JSON nor (for attachments) multipart.
+  if (checkType && !/^application\/json\b/i.test(type) && !type.startsWith('multipart/form-data')) {
+    throw new HttpFail(415, { code: 'invalid_content_type', message: `Content-Type header is set to ${type || 'nothing'}. It should be set to application/json` });
+  }
   if (type.startsWith('multipart/form-data')) {
     const form = await new Response(raw, { headers: { 'content-type': type } }).formData();
     const out: Body = { __files: [] };
@@ -119,6 +123,16 @@ async function readBody(req: IncomingMessage): Promise<Body> {
   }
 }
 
+/** Whether an Accept header admits JSON: absent, `*\/*`, `application/*` or `application/json` (any parameters). */
+function acceptsJson(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept.split(',').some((range) => {
+    const [media, ...params] = range.trim().toLowerCase().split(';');
+    if (params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p))) return false;
+    return media === '*/*' || media === 'application/*' || media === 'application/json';
+  });
+}
+
 function pageParams(q: URLSearchParams, defaultPerPage = 30): { page: number; perPage: number } {
   const page = q.has('page') ? Number(q.get('page')) : 1;
   const perPage = q.has('per_page') ? Number(q.get('per_page')) : defaultPerPage;
@@ -130,7 +144,14 @@ function pageParams(q: URLSearchParams, defaultPerPage = 30): { page: number; pe
 export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {}): Promise<FreshdeskSandbox> {
   const seed = options.seed ?? 1;
   const apiKey = options.apiKey ?? `sandbox-${seed}-key`;
-  const authHeader = `Basic ${Buffer.from(`${apiKey}:X`).toString('base64')}`;
+  // API v2 reference, Authentication: the API key is the user name, and any characters do as the password.
+  const authorized = (header: string | undefined): boolean => {
+    const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
+    if (!m) return false;
+    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon >= 0 && decoded.slice(0, colon) === apiKey;
+  };
   const store = new SandboxStore({ seed, tickets: options.tickets ?? 0, articles: options.articles ?? 20, maxComments: options.maxComments ?? 30 });
   const windowMs = options.rateLimitWindowMs ?? 60_000;
   const ceiling = options.ticketPageCeiling ?? 300;
@@ -182,6 +203,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       updated_at: t.updated_at,
       tags: t.tags,
     };
+    if (t.deleted) out.deleted = true;
     if (full) {
       out.description = t.description;
       out.description_text = t.description.replace(/<[^>]+>/g, '');
@@ -585,10 +607,15 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     if (value === undefined || value === null) throw notFound();
     return value;
   };
-  const liveTicket = (id: string) => {
+  /** API v2 reference, Tickets › "Delete a Ticket" / "Restore a Ticket": a deleted ticket can be viewed and restored, nothing else. */
+  const writableTicket = (id: string, res: ServerResponse) => {
     const t = store.ticket(num(id));
-    if (!t || t.deleted) throw notFound();
-    return t;
+    if (!t) throw notFound();
+    if (t.deleted) {
+      res.setHeader('allow', 'GET');
+      throw new HttpFail(405, { code: 'method_not_allowed', message: 'This action is not allowed on a deleted ticket. It should be one of these method(s): GET' });
+    }
+    return store.mutable(t.id)!;
   };
   const me = () => [...store.agents.values()].find((a) => a.role_ids.includes(1)) ?? [...store.agents.values()][0];
 
@@ -669,10 +696,45 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     store.contacts.delete(c.id);
     res.statusCode = 204;
   });
+  // API v2 reference, Contacts › "Make Agent": these parameters only, and the answer is the contact with an `agent` object.
+  const MAKE_AGENT_FIELDS = new Set(['occasional', 'signature', 'ticket_scope', 'skill_ids', 'group_ids', 'role_ids', 'type', 'focus_mode']);
+  const AGENT_TYPES: Record<string, number> = { support_agent: 1, field_agent: 2, collaborator: 3 };
   route('PUT', '/api/v2/contacts/:id/make_agent', async ({ m, body }) => {
     const c = must(store.contacts.get(num(m[1])));
+    if (c.deleted) throw notFound();
+    const b = await body();
+    for (const key of Object.keys(b)) if (!MAKE_AGENT_FIELDS.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    if (b.type !== undefined && !(String(b.type) in AGENT_TYPES)) throw validation('type', `It should be one of these values: '${Object.keys(AGENT_TYPES).join(',')}'`, 'invalid_value');
+    if (b.ticket_scope !== undefined && ![1, 2, 3].includes(b.ticket_scope as number)) throw validation('ticket_scope', 'It should be one of these values: 1,2,3', 'invalid_value');
+    if (b.occasional !== undefined && typeof b.occasional !== 'boolean') throw validation('occasional', 'It should be a/an Boolean', 'datatype_mismatch');
+    for (const key of ['group_ids', 'role_ids', 'skill_ids']) if (b[key] !== undefined && !Array.isArray(b[key])) throw validation(key, 'It should be a/an Array', 'datatype_mismatch');
     if (!c.email) throw validation('email', 'An email should be associated with the contact', 'inconsistent_state', 409);
-    return saveAgent({ ticket_scope: 1, ...(await body()) }, undefined, c);
+    const { type, skill_ids: _skills, focus_mode: _focus, ...rest } = b;
+    // Without a payload Freshdesk makes a full-time support agent with global scope.
+    const agent = saveAgent({ ticket_scope: 1, ...rest, ...(type !== undefined ? { agent_type: AGENT_TYPES[String(type)] } : {}) } as Body, undefined, c);
+    return {
+      ...c,
+      active: false,
+      address: null,
+      description: null,
+      job_title: null,
+      language: 'en',
+      twitter_id: null,
+      other_emails: [],
+      view_all_tickets: false,
+      updated_at: agent.updated_at,
+      agent: {
+        available: agent.available ?? false,
+        occasional: agent.occasional,
+        id: agent.id,
+        signature: typeof b.signature === 'string' ? b.signature : null,
+        ticket_scope: agent.ticket_scope,
+        available_since: null,
+        type: agent.type,
+        created_at: agent.created_at,
+        updated_at: agent.updated_at,
+      },
+    };
   });
   route('GET', '/api/v2/search/contacts', ({ q }) => {
     const since = createdAfter(q.get('query'));
@@ -731,6 +793,87 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     res.statusCode = 204;
   });
 
+  const LIST_FILTERS = ['new_and_my_open', 'watching', 'spam', 'deleted'];
+  const LIST_INCLUDES = ['requester', 'stats', 'description'];
+  const VIEW_INCLUDES = ['conversations', 'requester', 'company', 'stats'];
+  /** API v2 reference, Tickets › "List All Tickets" / "View a Ticket": `include` takes only the documented names. */
+  const includes = (q: URLSearchParams, allowed: string[]): Set<string> => {
+    const raw = q.get('include');
+    if (raw === null) return new Set();
+    const names = raw.split(',').map((n) => n.trim());
+    for (const name of names) if (!allowed.includes(name)) throw validation('include', `It should be one of these values: '${allowed.join(',')}'`, 'invalid_value');
+    return new Set(names);
+  };
+  const requesterJson = (id: number) => {
+    const c = store.contacts.get(id);
+    const a = c ? undefined : store.agents.get(id);
+    return { id, name: c?.name ?? a?.contact.name ?? null, email: c?.email ?? a?.contact.email ?? null, mobile: c?.mobile ?? a?.contact.mobile ?? null, phone: c?.phone ?? a?.contact.phone ?? null };
+  };
+  const statsJson = (t: StoredTicket) => {
+    const reply = t.conversations.find((c) => !c.incoming && !c.private);
+    const incoming = [...t.conversations].reverse().find((c) => c.incoming);
+    const done = t.status === 4 || t.status === 5;
+    return {
+      agent_responded_at: reply?.created_at ?? null,
+      requester_responded_at: incoming?.created_at ?? null,
+      first_responded_at: reply?.created_at ?? null,
+      status_updated_at: t.updated_at,
+      reopened_at: null,
+      resolved_at: done ? t.updated_at : null,
+      closed_at: t.status === 5 ? t.updated_at : null,
+      pending_since: t.status === 3 ? t.updated_at : null,
+    };
+  };
+  const withIncludes = (json: Record<string, unknown>, t: StoredTicket, names: Set<string>) => {
+    if (names.has('description')) {
+      json.description = t.description;
+      json.description_text = t.description.replace(/<[^>]+>/g, '');
+    }
+    if (names.has('requester')) json.requester = requesterJson(t.requester_id);
+    if (names.has('stats')) json.stats = statsJson(t);
+    if (names.has('company')) json.company = t.company_id === null ? {} : { id: t.company_id, name: store.companies.get(t.company_id)?.name ?? null };
+    if (names.has('conversations')) json.conversations = t.conversations.slice(0, 10).map((c) => conversationJson(c, t.id));
+    return json;
+  };
+
+  /**
+   * API v2 reference, Tickets › "List All Tickets": the filters that narrow the list. Null when none is
+   * given (the indexed path serves it).
+   */
+  const listPredicate = (q: URLSearchParams): ((t: StoredTicket) => boolean) | null => {
+    const tests: ((t: StoredTicket) => boolean)[] = [];
+    const filter = q.get('filter');
+    if (filter !== null) {
+      if (!LIST_FILTERS.includes(filter)) throw validation('filter', `It should be one of these values: '${LIST_FILTERS.join(',')}'`, 'invalid_value');
+      const myId = me()?.id ?? null;
+      if (filter === 'new_and_my_open') tests.push((t) => t.status === 2 && (t.responder_id === null || t.responder_id === myId));
+      // Nobody watches a ticket and nothing is spam until the UI says so; the API cannot set either.
+      if (filter === 'watching' || filter === 'spam') tests.push(() => false);
+    }
+    const requester = q.get('requester_id');
+    if (requester !== null) {
+      const id = Number(requester);
+      if (!isUser(id)) throw validation('requester_id', 'There is no contact matching the given requester_id', 'invalid_value');
+      tests.push((t) => t.requester_id === id);
+    }
+    for (const key of ['email', 'unique_external_id'] as const) {
+      const value = q.get(key);
+      if (value === null) continue;
+      const contact = store.contacts.withValue(key, value).find((c) => !c.deleted);
+      const agent = key === 'email' ? [...store.agents.values()].find((a) => a.contact.email === value.toLowerCase()) : undefined;
+      const id = contact?.id ?? agent?.id;
+      if (id === undefined) throw validation(key, `There is no contact matching the given ${key}`, 'invalid_value');
+      tests.push((t) => t.requester_id === id);
+    }
+    const company = q.get('company_id');
+    if (company !== null) {
+      const id = Number(company);
+      if (!store.companies.has(id)) throw validation('company_id', 'There is no company matching the given company_id', 'invalid_value');
+      tests.push((t) => t.company_id === id);
+    }
+    return tests.length === 0 && filter !== 'deleted' ? null : (t) => tests.every((test) => test(t));
+  };
+
   route('GET', '/api/v2/tickets', async (ctx) => {
     await store.ready;
     const { q } = ctx;
@@ -738,9 +881,19 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     const orderType = q.get('order_type') ?? 'desc';
     if (!['created_at', 'updated_at', 'due_by', 'status'].includes(orderBy)) throw validation('order_by', "It should be one of these values: 'created_at,due_by,updated_at,status'");
     if (!['asc', 'desc'].includes(orderType)) throw validation('order_type', "It should be one of these values: 'asc,desc'");
+    const names = includes(q, LIST_INCLUDES);
+    const predicate = listPredicate(q);
     const s = since(q);
     let ids: ArrayLike<number>;
-    if (orderBy === 'updated_at') {
+    if (predicate) {
+      // Filtered lists scan: only the unfiltered list (what a migration pages through) needs the index.
+      const from = s ? Date.parse(s) / 1000 : Date.now() / 1000 - 30 * 86_400;
+      const pool = q.get('filter') === 'deleted' ? [...store.tickets.values()].filter((t) => t.deleted).map((t) => t.id) : Array.from(store.sortedByUpdate());
+      const list = pool.filter((id) => (s ? store.updatedOf(id) >= from : store.createdOf(id) >= from) && predicate(store.ticket(id)!));
+      const key = (id: number) => (orderBy === 'status' ? store.ticket(id)!.status : orderBy === 'updated_at' ? store.updatedOf(id) : store.createdOf(id));
+      list.sort((a, b) => key(a) - key(b) || a - b);
+      ids = orderType === 'asc' ? list : list.reverse();
+    } else if (orderBy === 'updated_at') {
       const order = store.sortedByUpdate();
       let lo = 0;
       if (s) {
@@ -765,47 +918,52 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       list.sort((a, b) => key(a) - key(b) || a - b);
       ids = orderType === 'asc' ? list : list.reverse();
     }
-    const withDescription = (q.get('include') ?? '').split(',').includes('description');
     return paged(ctx, ids as unknown as readonly number[], (id) => {
-      const json = ticketJson(store.ticket(id as number)!, false);
-      if (withDescription) json.description = store.ticket(id as number)!.description;
-      return json;
+      const t = store.ticket(id as number)!;
+      return withIncludes(ticketJson(t, false), t, names);
     }, ceiling);
   });
   route('GET', '/api/v2/tickets/:id', ({ m, q }) => {
-    const t = liveTicket(m[1]);
-    const json = ticketJson(t, true) as FdTicket & Record<string, unknown>;
-    if ((q.get('include') ?? '').split(',').includes('conversations')) json.conversations = t.conversations.slice(0, 10).map((c) => conversationJson(c, t.id));
-    return json;
+    const t = store.ticket(num(m[1]));
+    if (!t) throw notFound();
+    return withIncludes(ticketJson(t, true), t, includes(q, VIEW_INCLUDES));
   });
   route('POST', '/api/v2/tickets', async ({ body, res }) => {
     const t = createTicket(await body());
     res.statusCode = 201;
     return ticketJson(t, true);
   });
-  route('PUT', '/api/v2/tickets/:id', async ({ m, body }) => {
-    liveTicket(m[1]);
-    const t = store.mutable(num(m[1]))!;
+  route('PUT', '/api/v2/tickets/:id', async ({ m, body, res }) => {
+    const t = writableTicket(m[1], res);
     applyTicket(t, await body(), false);
     t.updated_at = store.now() > t.updated_at ? store.now() : t.updated_at;
     store.touched(t);
     return ticketJson(t, true);
   });
   route('DELETE', '/api/v2/tickets/:id', ({ m, res }) => {
-    liveTicket(m[1]);
-    const t = store.mutable(num(m[1]))!;
+    const t = writableTicket(m[1], res);
     t.deleted = true;
+    t.updated_at = store.now() > t.updated_at ? store.now() : t.updated_at;
     store.touched(t);
     res.statusCode = 204;
   });
+  route('PUT', '/api/v2/tickets/:id/restore', ({ m, res }) => {
+    const t = store.ticket(num(m[1]));
+    if (!t || !t.deleted) throw notFound();
+    const stored = store.mutable(t.id)!;
+    stored.deleted = false;
+    stored.updated_at = store.now() > stored.updated_at ? store.now() : stored.updated_at;
+    store.touched(stored);
+    res.statusCode = 204;
+  });
   route('GET', '/api/v2/tickets/:id/conversations', (ctx) => {
-    const t = liveTicket(ctx.m[1]);
+    const t = store.ticket(num(ctx.m[1]));
+    if (!t) throw notFound();
     return paged(ctx, t.conversations, (c) => conversationJson(c, t.id));
   });
   for (const kind of ['notes', 'reply'] as const) {
     route('POST', `/api/v2/tickets/:id/${kind}`, async ({ m, body, res }) => {
-      liveTicket(m[1]);
-      const t = store.mutable(num(m[1]))!;
+      const t = writableTicket(m[1], res);
       const c = addConversation(t, await body(), kind === 'notes' ? 'note' : 'reply');
       res.statusCode = 201;
       return conversationJson(c, t.id);
@@ -1034,7 +1192,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
   };
 
   async function control(method: string, path: string, req: IncomingMessage): Promise<unknown> {
-    const body = method === 'GET' ? {} : await readBody(req);
+    const body = method === 'GET' ? {} : await readBody(req, false);
     let m: RegExpExecArray | null;
     if (method === 'GET' && path === '/__sandbox/counts') return store.counts();
     if (method === 'GET' && path === '/__sandbox/stats') return { requestsServed: served, rateLimited: throttled };
@@ -1118,8 +1276,11 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
         return send(res, 429, { description: 'You have exceeded the limit of requests per minute' });
       }
     }
-    if (req.headers.authorization !== authHeader) {
+    if (!authorized(req.headers.authorization)) {
       return send(res, 401, { code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' });
+    }
+    if (!acceptsJson(req.headers.accept)) {
+      return send(res, 406, { code: 'invalid_accept_header', message: 'Only application/json and */* are supported in the Accept header' });
     }
     const candidates = routes.filter((r) => r.re.test(path));
     const found = candidates.find((r) => r.method === method);
