@@ -1,0 +1,217 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FreshdeskSandbox } from '../../../../connectors/freshdesk/index.ts';
+import { sandbox } from '../helpers.ts';
+
+// Each behaviour names its source: the Freshdesk API v2 reference (developers.freshdesk.com/api/),
+// by section anchor. Where the reference is silent the test says what it follows instead.
+let sb: FreshdeskSandbox;
+let auth: string;
+
+beforeAll(async () => {
+  sb = await sandbox({ tickets: 0, seed: 15 });
+  auth = basic(sb.apiKey, 'X');
+});
+afterAll(() => sb?.close());
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+  const res = await fetch(`${sb.url}${path}`, {
+    method,
+    headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null, headers: res.headers };
+}
+
+let serial = 0;
+const contact = async (extra: Record<string, unknown> = {}) => {
+  serial += 1;
+  const made = await api('POST', '/api/v2/contacts', { name: `Person ${serial}`, email: `person-${serial}@example.com`, ...extra });
+  expect(made.status).toBe(201);
+  return made.json as { id: number; email: string };
+};
+const ticket = async (extra: Record<string, unknown> = {}) => {
+  const made = await api('POST', '/api/v2/tickets', { subject: 'Documented', description: '<p>body</p>', email: 'requester@example.com', status: 2, priority: 1, ...extra });
+  expect(made.status).toBe(201);
+  return made.json as { id: number; requester_id: number };
+};
+
+describe('#authentication: the API key with any dummy password', () => {
+  it('accepts the key with any password, and refuses another key or no credentials with invalid_credentials', async () => {
+    for (const password of ['X', 'anything-at-all', 'unused']) {
+      expect((await api('GET', '/api/v2/agents/me', undefined, { authorization: basic(sb.apiKey, password) })).status).toBe(200);
+    }
+    const wrong = await api('GET', '/api/v2/agents/me', undefined, { authorization: basic('not-the-key', 'X') });
+    expect(wrong.status).toBe(401);
+    expect(wrong.json).toEqual({ code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' });
+    expect((await api('GET', '/api/v2/agents/me', undefined, { authorization: '' })).status).toBe(401);
+  });
+});
+
+describe('#make_agent: PUT /contacts/{id}/make_agent', () => {
+  it('takes the documented parameters and answers the contact with its agent object', async () => {
+    const c = await contact();
+    const made = await api('PUT', `/api/v2/contacts/${c.id}/make_agent`, { occasional: false, signature: '<p>Thanks</p>', ticket_scope: 2, type: 'collaborator', role_ids: [4], group_ids: [] });
+    expect(made.status).toBe(200);
+    expect(made.json).toMatchObject({ id: c.id, email: c.email, other_emails: [] });
+    expect(made.json.agent).toMatchObject({ id: c.id, occasional: false, signature: '<p>Thanks</p>', ticket_scope: 2, type: 'collaborator' });
+    const agent = await api('GET', `/api/v2/agents/${c.id}`);
+    expect(agent.status).toBe(200);
+    expect(agent.json).toMatchObject({ id: c.id, ticket_scope: 2, type: 'collaborator' });
+    expect((await api('GET', `/api/v2/contacts/${c.id}`)).status).toBe(404);
+  });
+
+  it('without a payload makes a full-time support agent with global access', async () => {
+    const c = await contact();
+    const made = await api('PUT', `/api/v2/contacts/${c.id}/make_agent`);
+    expect(made.status).toBe(200);
+    expect(made.json.agent).toMatchObject({ id: c.id, occasional: false, ticket_scope: 1, type: 'support_agent' });
+  });
+
+  it.each([
+    ['agent_type', 1],
+    ['email', 'other@example.com'],
+    ['name', 'Renamed'],
+  ])('refuses the undocumented field %s with the validation error shape', async (field, value) => {
+    const c = await contact();
+    const refused = await api('PUT', `/api/v2/contacts/${c.id}/make_agent`, { ticket_scope: 1, [field]: value });
+    expect(refused.status).toBe(400);
+    expect(refused.json).toEqual({ description: 'Validation failed', errors: [{ field, message: 'Unexpected/invalid field in request', code: 'invalid_field' }] });
+    expect((await api('GET', `/api/v2/contacts/${c.id}`)).status).toBe(200);
+  });
+
+  it('refuses a type that is not support_agent, field_agent or collaborator', async () => {
+    const c = await contact();
+    const refused = await api('PUT', `/api/v2/contacts/${c.id}/make_agent`, { type: 'admin' });
+    expect(refused.status).toBe(400);
+    expect(refused.json.errors[0]).toMatchObject({ field: 'type', code: 'invalid_value' });
+  });
+});
+
+describe('#delete_ticket / #restore_ticket: deleted tickets', () => {
+  it('a deleted ticket is viewable with deleted: true, gone from the list except filter=deleted, and refuses update and delete with 405', async () => {
+    const t = await ticket();
+    expect((await api('DELETE', `/api/v2/tickets/${t.id}`)).status).toBe(204);
+    const view = await api('GET', `/api/v2/tickets/${t.id}`);
+    expect(view.status).toBe(200);
+    expect(view.json).toMatchObject({ id: t.id, deleted: true });
+    const list = await api('GET', '/api/v2/tickets?per_page=100');
+    expect(list.json.map((x: { id: number }) => x.id)).not.toContain(t.id);
+    const trash = await api('GET', '/api/v2/tickets?filter=deleted&per_page=100');
+    expect(trash.status).toBe(200);
+    expect(trash.json.map((x: { id: number }) => x.id)).toEqual([t.id]);
+    expect(trash.json[0].deleted).toBe(true);
+    const update = await api('PUT', `/api/v2/tickets/${t.id}`, { priority: 2 });
+    expect(update.status).toBe(405);
+    expect(update.json.code).toBe('method_not_allowed');
+    expect((await api('DELETE', `/api/v2/tickets/${t.id}`)).status).toBe(405);
+    expect((await api('POST', `/api/v2/tickets/${t.id}/notes`, { body: '<p>late</p>' })).status).toBe(405);
+    const search = await api('GET', `/api/v2/search/tickets?query=${encodeURIComponent(`"created_at:>'2000-01-01'"`)}`);
+    expect(search.json.results.map((x: { id: number }) => x.id)).not.toContain(t.id);
+  });
+
+  it('PUT /tickets/{id}/restore brings it back (204); a ticket that is not deleted has nothing to restore (404)', async () => {
+    const t = await ticket();
+    expect((await api('PUT', `/api/v2/tickets/${t.id}/restore`)).status).toBe(404);
+    await api('DELETE', `/api/v2/tickets/${t.id}`);
+    expect((await api('PUT', `/api/v2/tickets/${t.id}/restore`)).status).toBe(204);
+    const view = await api('GET', `/api/v2/tickets/${t.id}`);
+    expect(view.json.deleted).toBeUndefined();
+    expect((await api('GET', '/api/v2/tickets?per_page=100')).json.map((x: { id: number }) => x.id)).toContain(t.id);
+    expect((await api('PUT', `/api/v2/tickets/${t.id}`, { priority: 3 })).status).toBe(200);
+  });
+});
+
+describe('#error_codes: 406 for a non-JSON Accept, 415 for a non-JSON body', () => {
+  it('answers 406 to an Accept header that admits no JSON, and serves */*, application/json and none', async () => {
+    expect((await api('GET', '/api/v2/agents/me', undefined, { accept: 'application/xml' })).status).toBe(406);
+    expect((await api('GET', '/api/v2/agents/me', undefined, { accept: 'text/html' })).status).toBe(406);
+    for (const accept of ['*/*', 'application/json', 'application/json; charset=utf-8', 'text/html, application/json;q=0.9']) {
+      expect((await api('GET', '/api/v2/agents/me', undefined, { accept })).status).toBe(200);
+    }
+  });
+
+  it('answers 415 to a body that is not JSON, and still takes multipart/form-data for attachments', async () => {
+    const xml = await api('POST', '/api/v2/contacts', '<contact><name>X</name></contact>', { 'content-type': 'application/xml' });
+    expect(xml.status).toBe(415);
+    expect(xml.json.code).toBe('invalid_content_type');
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ subject: 'multipart', description: '<p>x</p>', email: 'form@example.com', status: '2', priority: '1' })) form.append(k, v);
+    form.append('attachments[]', new Blob([new Uint8Array(10)]), 'a.bin');
+    const multipart = await fetch(`${sb.url}/api/v2/tickets`, { method: 'POST', headers: { authorization: auth }, body: form });
+    expect(multipart.status).toBe(201);
+  });
+});
+
+describe('#list_all_tickets and #view_a_ticket: include', () => {
+  it('the list embeds requester, stats and description on request', async () => {
+    const t = await ticket({ email: 'include-list@example.com' });
+    const plain = await api('GET', '/api/v2/tickets?per_page=100');
+    const bare = plain.json.find((x: { id: number }) => x.id === t.id);
+    expect(bare.description).toBeUndefined();
+    expect(bare.requester).toBeUndefined();
+    const rich = await api('GET', '/api/v2/tickets?per_page=100&include=requester,stats,description');
+    const one = rich.json.find((x: { id: number }) => x.id === t.id);
+    expect(one.description).toBe('<p>body</p>');
+    expect(one.requester).toMatchObject({ id: t.requester_id, email: 'include-list@example.com' });
+    expect(one.stats).toHaveProperty('first_responded_at');
+    expect(one.stats).toHaveProperty('resolved_at', null);
+  });
+
+  it('the view embeds conversations, requester, company and stats on request', async () => {
+    const t = await ticket();
+    await api('POST', `/api/v2/tickets/${t.id}/notes`, { body: '<p>note</p>' });
+    const view = await api('GET', `/api/v2/tickets/${t.id}?include=conversations,requester,company,stats`);
+    expect(view.status).toBe(200);
+    expect(view.json.conversations).toHaveLength(1);
+    expect(view.json.requester.id).toBe(t.requester_id);
+    expect(view.json).toHaveProperty('company');
+    expect(view.json).toHaveProperty('stats.closed_at', null);
+  });
+
+  it('an include the endpoint does not document is a validation error', async () => {
+    const t = await ticket();
+    const list = await api('GET', '/api/v2/tickets?include=conversations');
+    expect(list.status).toBe(400);
+    expect(list.json.errors[0]).toMatchObject({ field: 'include', code: 'invalid_value' });
+    const view = await api('GET', `/api/v2/tickets/${t.id}?include=description`);
+    expect(view.status).toBe(400);
+    expect(view.json.errors[0]).toMatchObject({ field: 'include', code: 'invalid_value' });
+  });
+});
+
+describe('#list_all_tickets: filters', () => {
+  it('narrows by requester_id, email, unique_external_id and company_id', async () => {
+    const company = (await api('POST', '/api/v2/companies', { name: 'Filter Co' })).json as { id: number };
+    const a = await contact({ unique_external_id: 'filter-ext-a', company_id: company.id });
+    const b = await contact();
+    const ta = await ticket({ requester_id: a.id, email: undefined });
+    const tb = await ticket({ requester_id: b.id, email: undefined });
+    const ids = async (query: string) => (await api('GET', `/api/v2/tickets?per_page=100&${query}`)).json.map((x: { id: number }) => x.id);
+    expect(await ids(`requester_id=${a.id}`)).toEqual([ta.id]);
+    expect(await ids(`email=${encodeURIComponent(b.email)}`)).toEqual([tb.id]);
+    expect(await ids('unique_external_id=filter-ext-a')).toEqual([ta.id]);
+    expect(await ids(`company_id=${company.id}`)).toEqual([ta.id]);
+    const unknown = await api('GET', '/api/v2/tickets?email=nobody-at-all@example.com');
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.errors[0]).toMatchObject({ field: 'email', code: 'invalid_value' });
+  });
+
+  it('filter= takes new_and_my_open, watching, spam and deleted only', async () => {
+    const me = (await api('GET', '/api/v2/agents/me')).json as { id: number };
+    const mine = await ticket({ responder_id: me.id });
+    const pending = await ticket({ status: 3 });
+    const open = await api('GET', '/api/v2/tickets?per_page=100&filter=new_and_my_open');
+    const ids = open.json.map((x: { id: number }) => x.id);
+    expect(ids).toContain(mine.id);
+    expect(ids).not.toContain(pending.id);
+    expect(open.json.every((x: { status: number }) => x.status === 2)).toBe(true);
+    expect((await api('GET', '/api/v2/tickets?filter=watching')).json).toEqual([]);
+    expect((await api('GET', '/api/v2/tickets?filter=spam')).json).toEqual([]);
+    const bad = await api('GET', '/api/v2/tickets?filter=everything');
+    expect(bad.status).toBe(400);
+    expect(bad.json.errors[0]).toMatchObject({ field: 'filter', code: 'invalid_value' });
+  });
+});
