@@ -4,6 +4,7 @@ import type { EntityName } from '../../../schemas/canonical.ts';
 import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
 import { FD_ATTACHMENTS_MAX_BYTES, STAMP_FIELD, choiceLabels, fdNameFromLabel } from '../freshdesk.mapping.ts';
 import type { FdAgent, FdArticle, FdAttachment, FdCompany, FdContact, FdConversation, FdFolder, FdGroup, FdTicket, FdTicketField } from '../freshdesk.types.ts';
+import { conditions, FilterQueryError, matches, parseFilterQuery, type FilterNode } from './filter-query.ts';
 import { LANGUAGES, ROLES, SandboxStore, type StoredAttachment, type StoredConversation, type StoredTicket } from './store.ts';
 
 export interface FreshdeskSandboxOptions extends SandboxOptions {
@@ -969,33 +970,103 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       return conversationJson(c, t.id);
     });
   }
+  /** API v2 reference, "Filter Tickets": the fields a query may name, and custom fields of these types. */
+  const FILTER_FIELDS: Record<string, 'id' | 'number' | 'tag' | 'type' | 'date'> = {
+    agent_id: 'id',
+    group_id: 'id',
+    priority: 'number',
+    status: 'number',
+    tag: 'tag',
+    type: 'type',
+    due_by: 'date',
+    fr_due_by: 'date',
+    created_at: 'date',
+    updated_at: 'date',
+  };
+  const FILTER_CUSTOM_TYPES = new Set(['custom_text', 'custom_number', 'custom_checkbox', 'custom_dropdown']);
+  const DAY = 86_400;
+
+  /** One condition as a test on a ticket ID; the ticket itself is generated only when a condition needs more than its times. */
+  const filterCondition = (c: Extract<FilterNode, { kind: 'condition' }>): ((id: number, t: () => StoredTicket) => boolean) => {
+    const bad = (message: string) => validation(c.field, message, 'invalid_value');
+    const kind = FILTER_FIELDS[c.field];
+    const numeric = (v: unknown) => (typeof v === 'number' ? v : null);
+    const compare = (actual: number | null) => {
+      if (c.value === null) return actual === null;
+      if (actual === null) return false;
+      const want = c.value as number;
+      return c.op === '=' ? actual === want : c.op === '>=' ? actual >= want : actual <= want;
+    };
+    if (kind === 'id' || kind === 'number') {
+      if (!(typeof c.value === 'number' || (kind === 'id' && c.value === null))) throw bad(`It should be a/an ${kind === 'id' ? 'Integer or null' : 'Integer'}`);
+      const key = c.field === 'agent_id' ? 'responder_id' : (c.field as 'group_id' | 'priority' | 'status');
+      return (_id, t) => compare(numeric(t()[key]));
+    }
+    if (kind === 'tag' || kind === 'type') {
+      if (c.op !== '=') throw bad('It should be compared with :');
+      if (!(c.quoted || (kind === 'type' && c.value === null))) throw bad("It should be a string in single quotes");
+      if (kind === 'tag') return (_id, t) => t().tags.includes(String(c.value));
+      return (_id, t) => (c.value === null ? t().type === null : t().type === c.value);
+    }
+    if (kind === 'date') {
+      const text = String(c.value);
+      let from: number;
+      let to: number;
+      if (c.quoted && /^\d{4}-\d{2}-\d{2}$/.test(text)) {
+        from = Date.parse(`${text}T00:00:00Z`) / 1000;
+        to = from + DAY;
+      } else if (c.quoted && !Number.isNaN(Date.parse(text))) {
+        from = Math.floor(Date.parse(text) / 1000);
+        to = from + 1;
+      } else throw bad("It should be a date in UTC format, e.g. '2024-01-31'");
+      if (Number.isNaN(from)) throw bad("It should be a date in UTC format, e.g. '2024-01-31'");
+      // The sandbox's due dates are the creation time (see ticketJson).
+      return (id) => {
+        const v = c.field === 'updated_at' ? store.updatedOf(id) : store.createdOf(id);
+        return c.op === '=' ? v >= from && v < to : c.op === '>=' ? v >= from : v < to;
+      };
+    }
+    const def = customFieldDefs().get(c.field) ?? customFieldDefs().get(`cf_${c.field}`);
+    if (!def || !FILTER_CUSTOM_TYPES.has(def.type)) throw validation(c.field, 'Unexpected/invalid field in request', 'invalid_field');
+    const value = (t: StoredTicket) => t.custom_fields[def.name] ?? null;
+    if (def.type === 'custom_number') {
+      if (!(typeof c.value === 'number' || c.value === null)) throw bad('It should be a/an Integer');
+      return (_id, t) => compare(numeric(value(t())));
+    }
+    if (c.op !== '=') throw bad('It should be compared with :');
+    if (def.type === 'custom_checkbox') {
+      if (typeof c.value !== 'boolean') throw bad('It should be a/an Boolean');
+      return (_id, t) => (value(t()) ?? false) === c.value;
+    }
+    if (!(c.quoted || c.value === null)) throw bad("It should be a string in single quotes");
+    return (_id, t) => (c.value === null ? value(t()) === null : value(t()) === c.value);
+  };
+
   route('GET', '/api/v2/search/tickets', async ({ q }) => {
     await store.ready;
-    const after = createdAfter(q.get('query'));
-    if (after !== null) {
-      const live: StoredTicket[] = [];
-      for (const id of store.sortedByUpdate()) {
-        const t = store.ticket(id)!;
-        if (!t.deleted && store.createdOf(id) * 1000 > after) live.push(t);
-      }
-      return filtered(live, q, (t) => ticketJson(t, false));
+    let tree: FilterNode;
+    try {
+      tree = parseFilterQuery(q.get('query'));
+    } catch (err) {
+      if (err instanceof FilterQueryError) throw validation('query', err.message, 'invalid_value');
+      throw err;
     }
-    const { field, value } = parseQuery(q.get('query'));
-    const name = field.startsWith('cf_') ? field : `cf_${field}`;
-    let results: StoredTicket[];
-    if (name === STAMP_FIELD) {
-      const t = store.byStamp(value);
-      results = t ? [t] : [];
-    } else {
-      results = [];
-      for (const id of store.sortedByUpdate()) {
-        const t = store.ticket(id)!;
-        const v = (t as unknown as Record<string, unknown>)[field] ?? t.custom_fields[name];
-        if (v !== undefined && String(v) === value) results.push(t);
-        if (results.length >= 300) break;
-      }
+    const page = q.has('page') ? Number(q.get('page')) : 1;
+    if (!Number.isInteger(page) || page < 1 || page > 10) throw validation('page', 'It should be a Positive Number less than or equal to 10', 'invalid_value');
+    const only = tree.kind === 'condition' ? tree : null;
+    // The stamp look-up every ticket write may make: served from the stamp index, not a scan.
+    if (only && only.op === '=' && only.quoted && (only.field === STAMP_FIELD || `cf_${only.field}` === STAMP_FIELD)) {
+      const t = store.byStamp(String(only.value));
+      return { results: t && page === 1 ? [ticketJson(t, false)] : [], total: t ? 1 : 0 };
     }
-    return { results: results.slice(0, 30).map((t) => ticketJson(t, false)), total: results.length };
+    const tests = new Map(conditions(tree).map((c) => [c, filterCondition(c)]));
+    const hits: number[] = [];
+    for (const id of store.sortedByUpdate()) {
+      let cached: StoredTicket | undefined;
+      const ticket = () => (cached ??= store.ticket(id)!);
+      if (matches(tree, (c) => tests.get(c)!(id, ticket))) hits.push(id);
+    }
+    return { results: hits.slice((page - 1) * 30, page * 30).map((id) => ticketJson(store.ticket(id)!, false)), total: hits.length };
   });
 
   // Solutions

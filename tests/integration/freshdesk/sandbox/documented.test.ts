@@ -215,3 +215,79 @@ describe('#list_all_tickets: filters', () => {
     expect(bad.json.errors[0]).toMatchObject({ field: 'filter', code: 'invalid_value' });
   });
 });
+
+describe('#filter_tickets: GET /search/tickets', () => {
+  const search = async (query: string, page?: number) =>
+    api('GET', `/api/v2/search/tickets?query=${encodeURIComponent(query)}${page === undefined ? '' : `&page=${page}`}`);
+  const ids = async (query: string) => {
+    const res = await search(query);
+    expect(res.status).toBe(200);
+    return (res.json.results as { id: number }[]).map((t) => t.id).sort((a, b) => a - b);
+  };
+  let me: number;
+  let made: Record<string, number>;
+
+  beforeAll(async () => {
+    me = (await api('GET', '/api/v2/agents/me')).json.id;
+    const field = await api('POST', '/api/v2/admin/ticket_fields', { label: 'Order No', type: 'custom_number' });
+    expect(field.json.name).toBe('cf_order_no');
+    await api('POST', '/api/v2/admin/ticket_fields', { label: 'Notes Box', type: 'custom_paragraph' });
+    const one = async (extra: Record<string, unknown>) => (await ticket({ tags: ['ft'], ...extra })).id;
+    made = {
+      low: await one({ priority: 1, custom_fields: { cf_order_no: 50 } }),
+      high: await one({ priority: 3, responder_id: me, type: 'Incident', custom_fields: { cf_order_no: 150 } }),
+      urgent: await one({ priority: 4, type: 'Problem', tags: ['ft', 'vip'] }),
+      pending: await one({ priority: 2, status: 3 }),
+    };
+  });
+
+  it('combines conditions with AND, OR and parentheses', async () => {
+    expect(await ids(`"tag:'ft' AND (priority:3 OR priority:4)"`)).toEqual([made.high, made.urgent]);
+    expect(await ids(`"(tag:'vip' OR status:3) AND tag:'ft'"`)).toEqual([made.urgent, made.pending]);
+    // AND binds tighter than OR.
+    expect(await ids(`"tag:'vip' OR tag:'ft' AND priority:1"`)).toEqual([made.low, made.urgent]);
+  });
+
+  it(':> and :< are greater-or-equal and less-or-equal on numbers and dates', async () => {
+    expect(await ids(`"tag:'ft' AND priority:>3"`)).toEqual([made.high, made.urgent]);
+    expect(await ids(`"tag:'ft' AND priority:<2"`)).toEqual([made.low, made.pending]);
+    expect(await ids(`"tag:'ft' AND cf_order_no:<50"`)).toEqual([made.low]);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await ids(`"tag:'ft' AND created_at:>'${today}'"`)).toEqual(Object.values(made).sort((a, b) => a - b));
+    expect(await ids(`"tag:'ft' AND created_at:'${today}'"`)).toHaveLength(4);
+    expect(await ids(`"tag:'ft' AND updated_at:<'2001-01-01'"`)).toEqual([]);
+  });
+
+  it('null finds tickets without an agent or a type; agent_id and type match', async () => {
+    expect(await ids(`"tag:'ft' AND agent_id:null"`)).toEqual([made.low, made.urgent, made.pending]);
+    expect(await ids(`"tag:'ft' AND agent_id:${me}"`)).toEqual([made.high]);
+    expect(await ids(`"tag:'ft' AND type:'Incident'"`)).toEqual([made.high]);
+    expect(await ids(`"tag:'ft' AND type:null"`)).toEqual([made.low, made.pending]);
+  });
+
+  it('custom fields of the supported types, by the name the Ticket Fields endpoint gives them', async () => {
+    expect(await ids(`"cf_order_no:>100"`)).toEqual([made.high]);
+    expect(await ids(`"tag:'ft' AND cf_order_no:null"`)).toEqual([made.urgent, made.pending]);
+    const paragraph = await search(`"cf_notes_box:'x'"`);
+    expect(paragraph.status).toBe(400);
+    expect(paragraph.json.errors[0]).toMatchObject({ field: 'cf_notes_box', code: 'invalid_field' });
+  });
+
+  it('refuses a query not in double quotes, malformed, unquoted strings, unknown fields and more than 512 characters', async () => {
+    for (const query of [`tag:'ft'`, `"tag:'ft' AND"`, `"(tag:'ft'"`, `"tag:ft"`, `"requester_email:'a@b.c'"`, `"${"tag:'x' OR ".repeat(60)}tag:'y'"`]) {
+      const res = await search(query);
+      expect(res.status, query).toBe(400);
+      expect(res.json.description).toBe('Validation failed');
+    }
+  });
+
+  it('answers 30 results a page with the total of all matches, pages 1 to 10 only', async () => {
+    for (let i = 0; i < 31; i++) await ticket({ tags: ['paged'] });
+    const first = await search(`"tag:'paged'"`);
+    expect(first.json.results).toHaveLength(30);
+    expect(first.json.total).toBe(31);
+    const second = await search(`"tag:'paged'"`, 2);
+    expect(second.json.results).toHaveLength(1);
+    expect((await search(`"tag:'paged'"`, 11)).status).toBe(400);
+  });
+});
