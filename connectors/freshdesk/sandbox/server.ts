@@ -410,13 +410,49 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     return saveContact(store.contact({ id: store.id('user'), name: '', created_at: now, updated_at: now }), body, true);
   }
 
-  const CONTACT_FIELDS = new Set(['name', 'email', 'phone', 'mobile', 'company_id', 'tags', 'time_zone', 'unique_external_id', 'custom_fields', 'description', 'job_title', 'language', 'address', 'twitter_id', 'other_emails']);
+  // API v2 reference, Contacts › "Create a Contact" / "Update a Contact": the documented attributes.
+  const CONTACT_FIELDS = new Set([
+    'name', 'email', 'phone', 'mobile', 'twitter_id', 'unique_external_id', 'other_emails', 'company_id', 'view_all_tickets', 'other_companies',
+    'address', 'custom_fields', 'description', 'job_title', 'language', 'tags', 'time_zone', '__files',
+  ]);
+  const CONTACT_TEXT = ['name', 'email', 'phone', 'mobile', 'time_zone', 'unique_external_id', 'twitter_id', 'address', 'description', 'job_title', 'language'] as const;
+  const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
   function saveContact(c: FdContact, body: Body, creating: boolean): FdContact {
     for (const key of Object.keys(body)) if (!CONTACT_FIELDS.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
     const next = { ...c } as FdContact & Record<string, unknown>;
-    for (const key of ['name', 'email', 'phone', 'mobile', 'time_zone', 'unique_external_id'] as const) if (body[key] !== undefined) (next as Record<string, unknown>)[key] = body[key] === '' ? null : body[key];
-    if (typeof next.email === 'string') next.email = next.email.toLowerCase();
+    for (const key of CONTACT_TEXT) {
+      if (body[key] === undefined) continue;
+      if (body[key] !== null && typeof body[key] !== 'string') throw validation(key, `Value set is of type ${typeof body[key]}.It should be a/an String`, 'datatype_mismatch');
+      (next as Record<string, unknown>)[key] = body[key] === '' ? null : body[key];
+    }
+    if (typeof next.email === 'string') {
+      next.email = next.email.toLowerCase();
+      if (!EMAIL.test(next.email)) throw validation('email', `It should be in the 'valid email address' format`, 'invalid_value');
+    }
+    if (body.view_all_tickets !== undefined) {
+      if (typeof body.view_all_tickets !== 'boolean') throw validation('view_all_tickets', 'It should be a/an Boolean', 'datatype_mismatch');
+      next.view_all_tickets = body.view_all_tickets;
+    }
+    if (body.other_emails !== undefined) {
+      const others = body.other_emails;
+      if (!Array.isArray(others) || others.some((e) => typeof e !== 'string' || !EMAIL.test(e))) throw validation('other_emails', `It should contain elements that are in the 'valid email address' format`, 'invalid_value');
+      const lower = [...new Set((others as string[]).map((e) => e.toLowerCase()))];
+      if (next.email && lower.includes(next.email)) throw validation('other_emails', 'The primary email should not be repeated in other_emails', 'invalid_value');
+      for (const e of lower) {
+        const holder = store.contacts.withValue('email', e).find((o) => o.id !== c.id && !o.deleted);
+        if (holder) throw validation('other_emails', `Email ${e} is already taken by another contact`, 'duplicate_value', 409);
+      }
+      next.other_emails = lower;
+    }
+    if (body.other_companies !== undefined) {
+      const list = body.other_companies;
+      if (!Array.isArray(list)) throw validation('other_companies', 'It should be a/an Array', 'datatype_mismatch');
+      for (const entry of list as { company_id?: unknown; view_all_tickets?: unknown }[]) {
+        if (typeof entry !== 'object' || entry === null || !store.companies.has(entry.company_id as number)) throw validation('other_companies', 'There is no company matching the given company_id', 'invalid_value');
+      }
+      next.other_companies = (list as { company_id: number; view_all_tickets?: boolean }[]).map((e) => ({ company_id: e.company_id, view_all_tickets: Boolean(e.view_all_tickets) }));
+    }
     if (body.company_id !== undefined) {
       if (body.company_id !== null && !store.companies.has(body.company_id as number)) throw validation('company_id', 'There is no company matching the given company_id', 'invalid_value');
       next.company_id = body.company_id as number | null;
@@ -640,6 +676,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     res.statusCode = 204;
   });
   route('GET', '/api/v2/roles', () => ROLES);
+  route('GET', '/api/v2/roles/:id', ({ m }) => must(ROLES.find((r) => r.id === num(m[1]))));
   route('GET', '/api/v2/settings/helpdesk', () => ({ primary_language: LANGUAGES.primary, supported_languages: LANGUAGES.supported, portal_languages: LANGUAGES.supported }));
 
   route('GET', '/api/v2/groups', (ctx) => paged(ctx, [...store.groups.values()]));
@@ -716,13 +753,8 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     return {
       ...c,
       active: false,
-      address: null,
-      description: null,
-      job_title: null,
-      language: 'en',
-      twitter_id: null,
+      // Make Agent: "If the contact has other_emails, they will be deleted after conversion."
       other_emails: [],
-      view_all_tickets: false,
       updated_at: agent.updated_at,
       agent: {
         available: agent.available ?? false,

@@ -291,3 +291,63 @@ describe('#filter_tickets: GET /search/tickets', () => {
     expect((await search(`"tag:'paged'"`, 11)).status).toBe(400);
   });
 });
+
+describe('#create_contact / #update_contact: the documented attributes', () => {
+  it('keeps view_all_tickets, other_emails, other_companies, address, description, job_title, language and twitter_id', async () => {
+    const home = (await api('POST', '/api/v2/companies', { name: 'Contact Home Co' })).json as { id: number };
+    const other = (await api('POST', '/api/v2/companies', { name: 'Contact Other Co' })).json as { id: number };
+    const made = await api('POST', '/api/v2/contacts', {
+      name: 'Full Contact',
+      email: 'full@example.com',
+      company_id: home.id,
+      view_all_tickets: true,
+      other_emails: ['Full.Alt@example.com'],
+      other_companies: [{ company_id: other.id, view_all_tickets: false }],
+      address: '1 Main Street',
+      description: 'A contact with every attribute',
+      job_title: 'Buyer',
+      language: 'de',
+      twitter_id: 'fullcontact',
+    });
+    expect(made.status).toBe(201);
+    const read = await api('GET', `/api/v2/contacts/${made.json.id}`);
+    expect(read.json).toMatchObject({
+      view_all_tickets: true,
+      other_emails: ['full.alt@example.com'],
+      other_companies: [{ company_id: other.id, view_all_tickets: false }],
+      address: '1 Main Street',
+      description: 'A contact with every attribute',
+      job_title: 'Buyer',
+      language: 'de',
+      twitter_id: 'fullcontact',
+    });
+    const updated = await api('PUT', `/api/v2/contacts/${made.json.id}`, { view_all_tickets: false, job_title: 'Head Buyer' });
+    expect(updated.status).toBe(200);
+    expect(updated.json).toMatchObject({ view_all_tickets: false, job_title: 'Head Buyer', address: '1 Main Street' });
+  });
+
+  it('a new contact reads back the documented defaults', async () => {
+    const c = await contact();
+    const read = await api('GET', `/api/v2/contacts/${c.id}`);
+    expect(read.json).toMatchObject({ view_all_tickets: false, other_emails: [], address: null, job_title: null, twitter_id: null, active: true });
+  });
+
+  it('refuses a mistyped view_all_tickets, malformed other_emails and an undocumented attribute', async () => {
+    const c = await contact();
+    expect((await api('PUT', `/api/v2/contacts/${c.id}`, { view_all_tickets: 'yes' })).json.errors[0]).toMatchObject({ field: 'view_all_tickets', code: 'datatype_mismatch' });
+    expect((await api('PUT', `/api/v2/contacts/${c.id}`, { other_emails: ['not-an-email'] })).json.errors[0]).toMatchObject({ field: 'other_emails', code: 'invalid_value' });
+    expect((await api('PUT', `/api/v2/contacts/${c.id}`, { nickname: 'x' })).json.errors[0]).toMatchObject({ field: 'nickname', code: 'invalid_field' });
+  });
+});
+
+describe('#roles: the documented attributes', () => {
+  it('lists roles with id, name, description, default, created_at and updated_at, and views one', async () => {
+    const roles = (await api('GET', '/api/v2/roles')).json as Record<string, unknown>[];
+    expect(roles.length).toBeGreaterThan(0);
+    for (const role of roles) expect(Object.keys(role).sort()).toEqual(['created_at', 'default', 'description', 'id', 'name', 'updated_at']);
+    const one = await api('GET', `/api/v2/roles/${roles[0].id}`);
+    expect(one.status).toBe(200);
+    expect(one.json).toEqual(roles[0]);
+    expect((await api('GET', '/api/v2/roles/999999')).status).toBe(404);
+  });
+});
