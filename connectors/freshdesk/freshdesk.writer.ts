@@ -518,17 +518,23 @@ export class FreshdeskWriter {
       }
     }
     const [description, ...rest] = ticket.comments;
+    // On update the ticket's budget is what its attachments on the target leave, learnt only if a new note needs it.
+    let budget: AttachmentBudget | null = targetId ? null : { left: FD_ATTACHMENTS_MAX_BYTES };
     let id: number;
     if (targetId) {
-      const res = await this.client.send<FdTicket>({ method: 'PUT', path: `/api/v2/tickets/${targetId}`, json: mapped.body, okStatuses: [405] });
+      // The description keeps naming what the create left out (judged by declared size, as the create first did).
+      const leftOut = description ? fitByDeclaredSize(description.attachments, FD_ATTACHMENTS_MAX_BYTES).leftOut : [];
+      const body = leftOut.length > 0 ? { ...mapped.body, description: withLeftOut(String(mapped.body.description ?? ''), leftOut) } : mapped.body;
+      const res = await this.client.send<FdTicket>({ method: 'PUT', path: `/api/v2/tickets/${targetId}`, json: body, okStatuses: [405] });
       // A ticket deleted on the target (in its trash) refuses updates with 405: for the loader it is gone.
       if (res.status === 405) {
         throw new HdmError('NOT_FOUND', `freshdesk ticket ${targetId} is deleted on the target`, { context: { platform: 'freshdesk', entity: 'ticket', recordId: ticket.sourceId, httpStatus: 405 } });
       }
       id = res.body.id;
     } else if (description && description.attachments.length > 0) {
-      const form = ticketForm(mapped.body);
-      await appendAttachments(form, description.attachments, context);
+      const files = await carryAttachments(description.attachments, context, budget!);
+      const form = ticketForm({ ...mapped.body, description: withLeftOut(String(mapped.body.description ?? ''), files.leftOut) });
+      appendFiles(form, files.carried);
       id = (await this.client.postForm<FdTicket>('/api/v2/tickets', form)).id;
     } else {
       id = (await this.client.post<FdTicket>('/api/v2/tickets', mapped.body)).id;
@@ -541,10 +547,18 @@ export class FreshdeskWriter {
         children[comment.sourceId] = known;
         continue;
       }
-      const conversation = await this.addNote(id, comment, context);
+      if (comment.attachments.length > 0) budget ??= { left: FD_ATTACHMENTS_MAX_BYTES - (await this.attachmentBytes(id)) };
+      const conversation = await this.addNote(id, comment, context, budget);
       children[comment.sourceId] = String(conversation.id);
     }
     return { targetId: String(id), children };
+  }
+
+  /** Bytes of attachments a ticket holds on the target: its description's and every conversation's. */
+  private async attachmentBytes(ticketId: number): Promise<number> {
+    const ticket = await this.client.get<FdTicket>(`/api/v2/tickets/${ticketId}`);
+    const conversations = await this.client.all<FdConversation>(`/api/v2/tickets/${ticketId}/conversations`);
+    return [...(ticket.attachments ?? []), ...conversations.flatMap((c) => c.attachments ?? [])].reduce((sum, a) => sum + (a.size ?? 0), 0);
   }
 
   /**
@@ -552,18 +566,19 @@ export class FreshdeskWriter {
    * author, `incoming` when the author is not an agent). Replies would email the requester once per
    * historical message, which a migration must not do.
    */
-  private async addNote(ticketId: number, comment: Comment, context: WriteContext): Promise<FdConversation> {
+  private async addNote(ticketId: number, comment: Comment, context: WriteContext, budget: AttachmentBudget | null): Promise<FdConversation> {
     const userId = num(comment.authorId);
+    const files = comment.attachments.length > 0 && budget ? await carryAttachments(comment.attachments, context, budget) : { carried: [], leftOut: [] };
     const fields: Record<string, unknown> = {
-      body: comment.body.length > 0 ? comment.body : '<p></p>',
+      body: withLeftOut(comment.body.length > 0 ? comment.body : '<p></p>', files.leftOut),
       private: !comment.public,
       incoming: userId !== null && !(await this.isAgent(userId)),
     };
     if (userId !== null) fields.user_id = userId;
-    if (comment.attachments.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);
+    if (files.carried.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);
     const form = new FormData();
     for (const [key, value] of Object.entries(fields)) form.append(key, String(value));
-    await appendAttachments(form, comment.attachments, context);
+    appendFiles(form, files.carried);
     return this.client.postForm<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, form);
   }
 
@@ -618,9 +633,29 @@ function ticketForm(body: Record<string, unknown>): FormData {
   return form;
 }
 
-async function appendAttachments(form: FormData, attachments: AttachmentMeta[], context: WriteContext): Promise<void> {
-  let total = 0;
+/** What is left of a ticket's 20 MB of attachments (FD_ATTACHMENTS_MAX_BYTES). */
+interface AttachmentBudget {
+  left: number;
+}
+
+interface CarriedFile {
+  body: Uint8Array;
+  contentType: string;
+  fileName: string;
+}
+
+/**
+ * Downloads the attachments that fit in what is left of the ticket's 20 MB, in order; the others are
+ * left out (not downloaded when their declared size already does not fit).
+ */
+async function carryAttachments(attachments: AttachmentMeta[], context: WriteContext, budget: AttachmentBudget): Promise<{ carried: CarriedFile[]; leftOut: AttachmentMeta[] }> {
+  const carried: CarriedFile[] = [];
+  const leftOut: AttachmentMeta[] = [];
   for (const attachment of attachments) {
+    if (attachment.size > budget.left) {
+      leftOut.push(attachment);
+      continue;
+    }
     let file: { body: Uint8Array; contentType: string };
     try {
       file = await context.openAttachment(attachment);
@@ -630,14 +665,39 @@ async function appendAttachments(form: FormData, attachments: AttachmentMeta[], 
         cause: err,
       });
     }
-    total += file.body.length;
-    if (total > FD_ATTACHMENTS_MAX_BYTES) {
-      // The mapper splits a comment's attachments to fit; what still does not is one file over the limit.
-      const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
-      throw new HdmError('INVALID_RECORD', `attachment ${attachment.sourceId} (${attachment.fileName}, ${mb(file.body.length)}) does not fit: Freshdesk takes at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket or note`, {
-        context: { platform: 'freshdesk', field: 'attachments', recordId: attachment.sourceId },
-      });
+    if (file.body.length > budget.left) {
+      leftOut.push(attachment);
+      continue;
     }
-    form.append('attachments[]', new Blob([file.body], { type: file.contentType || attachment.contentType }), attachment.fileName);
+    budget.left -= file.body.length;
+    carried.push({ body: file.body, contentType: file.contentType || attachment.contentType, fileName: attachment.fileName });
   }
+  return { carried, leftOut };
+}
+
+function appendFiles(form: FormData, files: CarriedFile[]): void {
+  for (const file of files) form.append('attachments[]', new Blob([file.body], { type: file.contentType }), file.fileName);
+}
+
+function fitByDeclaredSize(attachments: AttachmentMeta[], bytes: number): { leftOut: AttachmentMeta[] } {
+  const leftOut: AttachmentMeta[] = [];
+  let left = bytes;
+  for (const a of attachments) {
+    if (a.size > left) leftOut.push(a);
+    else left -= a.size;
+  }
+  return { leftOut };
+}
+
+const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+
+/** The body with the attachments Freshdesk's per-ticket limit kept out named at its end, so the loss is visible where it happened. */
+export function withLeftOut(body: string, leftOut: AttachmentMeta[]): string {
+  if (leftOut.length === 0) return body;
+  const names = leftOut.map((a) => `${escapeHtml(a.fileName)} (${mb(a.size)})`).join(', ');
+  return `${body}<p>[Attachments not carried: Freshdesk takes at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket: ${names}]</p>`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

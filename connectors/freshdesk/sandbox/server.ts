@@ -79,9 +79,11 @@ const validation = (field: string, message: string, code = 'invalid_value', stat
   new HttpFail(status, { description: 'Validation failed', errors: [{ field, message, code }] });
 const notFound = () => new HttpFail(404, null);
 
-/** The attachments of one create-ticket, update-ticket or note request: at most 20 MB in total. */
-function checkAttachmentSize(files: { bytes: Uint8Array }[] | undefined): void {
-  const total = (files ?? []).reduce((sum, f) => sum + f.bytes.length, 0);
+/** A ticket's attachments, its description's and every conversation's, with those of this request: at most 20 MB. */
+function checkAttachmentSize(files: { bytes: Uint8Array }[] | undefined, ticket?: StoredTicket): void {
+  if (!files || files.length === 0) return;
+  const held = ticket ? [...ticket.attachments, ...ticket.conversations.flatMap((c) => c.attachments)].reduce((sum, a) => sum + a.size, 0) : 0;
+  const total = files.reduce((sum, f) => sum + f.bytes.length, held);
   if (total > FD_ATTACHMENTS_MAX_BYTES) throw validation('attachments', 'The cumulative size of all the attachments must be less than 20MB', 'invalid_size');
 }
 
@@ -296,7 +298,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
 
   function applyTicket(t: StoredTicket, body: Body, creating: boolean): void {
     for (const key of Object.keys(body)) if (!TICKET_FIELDS.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
-    checkAttachmentSize(body.__files);
+    checkAttachmentSize(body.__files, t);
     if (creating && body.requester_id === undefined && !body.email && !body.phone && !body.unique_external_id) {
       throw validation('requester_id', 'Please fill at least 1 of requester_id, email, facebook_id, phone, twitter_id, unique_external_id fields', 'missing_field');
     }
@@ -382,7 +384,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     const allowed = new Set(['body', 'private', 'incoming', 'user_id', 'notify_emails', 'from_email', 'cc_emails', 'bcc_emails', '__files', 'created_at']);
     for (const key of Object.keys(body)) if (!allowed.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
     if (typeof body.body !== 'string' || body.body.length === 0) throw validation('body', 'Mandatory attribute missing', 'missing_field');
-    checkAttachmentSize(body.__files);
+    checkAttachmentSize(body.__files, t);
     if (body.user_id !== undefined && body.user_id !== null) {
       if (kind === 'reply' ? !store.agents.has(body.user_id as number) : !isUser(body.user_id)) throw validation('user_id', 'There is no user matching the given user_id', 'invalid_value');
     }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FreshdeskSandbox } from '../../../connectors/freshdesk/index.ts';
 import type { Connector, WriteContext } from '../../../connectors/sdk/contract.ts';
 import { HdmError } from '../../../connectors/sdk/errors.ts';
+import { attachmentContent } from '../../../connectors/sdk/fake-helpdesk.ts';
 import type { Agent, Ticket } from '../../../schemas/canonical.ts';
 import { connect, sandbox } from './helpers.ts';
 
@@ -98,5 +99,48 @@ describe('freshdesk connector: tickets deleted on the target (#delete_ticket)', 
     expect(err).toBeInstanceOf(HdmError);
     expect((err as HdmError).code).toBe('NOT_FOUND');
     await expect(c.delete('ticket', ref.targetId)).resolves.toBeUndefined();
+  });
+});
+
+// Conversations › Create a Note: "The total size of all the ticket's attachments (not just this note) cannot exceed 20MB."
+describe('freshdesk writer: a later note on a ticket whose attachments already fill most of its 20 MB', () => {
+  it('counts what the ticket holds on the target, carries what fits and names the rest', async () => {
+    const MB = 1024 * 1024;
+    const requester = await api('POST', '/api/v2/contacts', { name: 'Files', email: 'files-budget@example.com' });
+    const file = (id: string, size: number) => ({ sourceId: id, fileName: `${id}.bin`, contentType: 'application/octet-stream', size, url: '', inline: false });
+    const ctx = (sourceId: string, knownChildren: Record<string, string> = {}): WriteContext => ({
+      stamp: `doc:${sourceId}`,
+      knownChildren,
+      openAttachment: async (a) => ({ body: attachmentContent(a), contentType: a.contentType }),
+    });
+    const first: Ticket = {
+      sourceId: 'files-1',
+      subject: 'Files',
+      status: 'open',
+      priority: 'normal',
+      type: null,
+      requesterId: String(requester.json.id),
+      assigneeId: null,
+      groupId: null,
+      organizationId: null,
+      tags: [],
+      customFields: {},
+      comments: [{ sourceId: 'f-c0', authorId: String(requester.json.id), body: '<p>scan</p>', public: true, createdAt: at, attachments: [file('scan', 15 * MB)] }],
+      createdAt: at,
+      updatedAt: at,
+    };
+    const ref = await c.create('ticket', first, ctx('files-1'));
+    const second: Ticket = {
+      ...first,
+      comments: [
+        ...first.comments,
+        { sourceId: 'f-c1', authorId: String(requester.json.id), body: '<p>more</p>', public: true, createdAt: at, attachments: [file('photo', 4 * MB), file('video', 6 * MB)] },
+      ],
+    };
+    const updated = await c.update('ticket', ref.targetId, second, ctx('files-1', ref.children));
+    expect(updated.children?.['f-c1']).toBeDefined();
+    const back = (await c.get('ticket', ref.targetId)) as Ticket;
+    expect(back.comments.flatMap((x) => x.attachments.map((a) => a.fileName))).toEqual(['scan.bin', 'photo.bin']);
+    expect(back.comments[1].body).toContain('video.bin (6.0 MB)');
   });
 });
