@@ -4,8 +4,9 @@ import type { EntityName } from '../../../schemas/canonical.ts';
 import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
 import { FD_ATTACHMENTS_MAX_BYTES, STAMP_FIELD, choiceLabels, fdNameFromLabel } from '../freshdesk.mapping.ts';
 import type { FdAgent, FdArticle, FdAttachment, FdCompany, FdContact, FdConversation, FdFolder, FdGroup, FdTicket, FdTicketField } from '../freshdesk.types.ts';
+import { BUSINESS_HOURS, CANNED_RESPONSE_FOLDERS, COMPANY_FIELDS, CONTACT_FIELDS as CONTACT_FIELD_LIST, emailConfigs, ticketForms } from './account-data.ts';
 import { conditions, FilterQueryError, matches, parseFilterQuery, type FilterNode } from './filter-query.ts';
-import { LANGUAGES, ROLES, SandboxStore, type StoredAttachment, type StoredConversation, type StoredTicket } from './store.ts';
+import { ADMIN_EMAIL_DOMAIN, LANGUAGES, ROLES, SandboxStore, type StoredAttachment, type StoredConversation, type StoredTicket } from './store.ts';
 
 export interface FreshdeskSandboxOptions extends SandboxOptions {
   /** API key the sandbox accepts. Default `sandbox-<seed>-key`. */
@@ -1243,6 +1244,152 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       return byLanguage.get(m[2]);
     });
   }
+
+  // Solution category and folder translations (Solutions › "Create/View/Update a translated solution
+  // category" and "... folder"): `{id}/{language}`, POST to add, PUT to change, each language once.
+  const kbTranslations = new Map<string, { name: string; description: string | null; created_at: string; updated_at: string }>();
+  for (const [kind, items] of [['categories', store.categories], ['folders', store.folders]] as const) {
+    const holder = (id: string) => must((items as Map<number, { id: number; name: string; description: string | null }>).get(num(id)));
+    route('GET', `/api/v2/solutions/${kind}/:id/:lang`, ({ m }) => {
+      const base = holder(m[1]);
+      checkLanguage(m[2]);
+      const t = must(kbTranslations.get(`${kind}:${base.id}:${m[2]}`));
+      return { ...(kind === 'folders' ? folderJson(base as FdFolder & { category_id: number }) : base), ...t, id: base.id, language: m[2] };
+    });
+    for (const method of ['POST', 'PUT'] as const) {
+      route(method, `/api/v2/solutions/${kind}/:id/:lang`, async ({ m, body, res }) => {
+        const base = holder(m[1]);
+        checkLanguage(m[2]);
+        const key = `${kind}:${base.id}:${m[2]}`;
+        const existing = kbTranslations.get(key);
+        if (method === 'PUT' && !existing) throw notFound();
+        if (method === 'POST' && existing) throw validation('language_code', 'Translation already exists', 'duplicate_value', 409);
+        const b = await body();
+        const allowed = new Set(['name', 'description', ...(kind === 'folders' ? ['visibility'] : [])]);
+        for (const k of Object.keys(b)) if (!allowed.has(k)) throw validation(k, 'Unexpected/invalid field in request', 'invalid_field');
+        const name = b.name !== undefined ? String(b.name) : existing?.name;
+        if (!name) throw validation('name', 'Mandatory attribute missing', 'missing_field');
+        const now = store.now();
+        kbTranslations.set(key, {
+          name,
+          description: b.description !== undefined ? ((b.description as string | null) ?? null) : (existing?.description ?? null),
+          created_at: existing?.created_at ?? now,
+          updated_at: now,
+        });
+        if (method === 'POST') res.statusCode = 201;
+        return { ...(kind === 'folders' ? folderJson(base as FdFolder & { category_id: number }) : base), ...kbTranslations.get(key), id: base.id, language: m[2] };
+      });
+    }
+  }
+
+  // Account settings a migration reads (see account-data.ts for their sources).
+  route('GET', '/api/v2/contact_fields', () => CONTACT_FIELD_LIST);
+  route('GET', '/api/v2/company_fields', () => COMPANY_FIELDS);
+  route('GET', '/api/v2/ticket-forms', () => ticketForms(store.fields));
+  route('GET', '/api/v2/ticket-forms/:id', ({ m }) => must(ticketForms(store.fields).find((f) => f.id === num(m[1]))));
+  route('GET', '/api/v2/products', (ctx) => paged(ctx, []));
+  route('GET', '/api/v2/products/:id', () => {
+    throw notFound();
+  });
+  route('GET', '/api/v2/email_configs', (ctx) => paged(ctx, emailConfigs(ADMIN_EMAIL_DOMAIN)));
+  route('GET', '/api/v2/email_configs/:id', ({ m }) => must(emailConfigs(ADMIN_EMAIL_DOMAIN).find((c) => c.id === num(m[1]))));
+  route('GET', '/api/v2/business_hours', (ctx) => paged(ctx, BUSINESS_HOURS));
+  route('GET', '/api/v2/business_hours/:id', ({ m }) => must(BUSINESS_HOURS.find((b) => b.id === num(m[1]))));
+  route('GET', '/api/v2/canned_response_folders', () => CANNED_RESPONSE_FOLDERS);
+  route('GET', '/api/v2/canned_response_folders/:id', ({ m }) => ({ ...must(CANNED_RESPONSE_FOLDERS.find((f) => f.id === num(m[1]))), canned_responses: [] }));
+  route('GET', '/api/v2/canned_response_folders/:id/responses', ({ m }) => {
+    must(CANNED_RESPONSE_FOLDERS.find((f) => f.id === num(m[1])));
+    return [];
+  });
+  route('GET', '/api/v2/canned_responses/:id', () => {
+    throw notFound();
+  });
+
+  // Time Entries: per ticket (list, create) and for the account (list with filters).
+  type TimeEntry = { id: number; billable: boolean; note: string | null; timer_running: boolean; agent_id: number; ticket_id: number; time_spent: string; executed_at: string; start_time: string; created_at: string; updated_at: string };
+  const timeEntries: TimeEntry[] = [];
+  let nextTimeEntry = 0;
+  route('GET', '/api/v2/tickets/:id/time_entries', (ctx) => {
+    const t = must(store.ticket(num(ctx.m[1])));
+    return paged(ctx, timeEntries.filter((e) => e.ticket_id === t.id));
+  });
+  route('POST', '/api/v2/tickets/:id/time_entries', async ({ m, body, res }) => {
+    const t = writableTicket(m[1], res);
+    const b = await body();
+    const allowed = new Set(['agent_id', 'billable', 'executed_at', 'note', 'start_time', 'time_spent', 'timer_running']);
+    for (const k of Object.keys(b)) if (!allowed.has(k)) throw validation(k, 'Unexpected/invalid field in request', 'invalid_field');
+    if (b.agent_id !== undefined && !store.agents.has(b.agent_id as number)) throw validation('agent_id', 'There is no agent matching the given agent_id', 'invalid_value');
+    if (b.time_spent !== undefined && !/^\d{1,3}:[0-5]\d$/.test(String(b.time_spent))) throw validation('time_spent', 'It should be in the hh:mm format', 'invalid_value');
+    for (const k of ['billable', 'timer_running']) if (b[k] !== undefined && typeof b[k] !== 'boolean') throw validation(k, 'It should be a/an Boolean', 'datatype_mismatch');
+    const now = store.now();
+    const entry: TimeEntry = {
+      id: ++nextTimeEntry,
+      billable: b.billable === undefined ? true : Boolean(b.billable),
+      note: b.note === undefined ? null : String(b.note),
+      timer_running: Boolean(b.timer_running),
+      agent_id: (b.agent_id as number | undefined) ?? me()!.id,
+      ticket_id: t.id,
+      time_spent: String(b.time_spent ?? '00:00'),
+      executed_at: b.executed_at ? fdTime(String(b.executed_at)) : now,
+      start_time: b.start_time ? fdTime(String(b.start_time)) : now,
+      created_at: now,
+      updated_at: now,
+    };
+    timeEntries.push(entry);
+    res.statusCode = 201;
+    return entry;
+  });
+  route('GET', '/api/v2/time_entries', (ctx) => {
+    const { q } = ctx;
+    let list = timeEntries.slice();
+    const agent = q.get('agent_id');
+    if (agent !== null) list = list.filter((e) => e.agent_id === Number(agent));
+    const company = q.get('company_id');
+    if (company !== null) list = list.filter((e) => store.ticket(e.ticket_id)?.company_id === Number(company));
+    const billable = q.get('billable');
+    if (billable !== null) list = list.filter((e) => e.billable === (billable === 'true'));
+    for (const [key, keep] of [['executed_after', (a: number, b: number) => a >= b], ['executed_before', (a: number, b: number) => a <= b]] as const) {
+      const value = q.get(key);
+      if (value === null) continue;
+      if (Number.isNaN(Date.parse(value))) throw validation(key, 'It should be in the ISO-8601 format', 'invalid_value');
+      list = list.filter((e) => keep(Date.parse(e.executed_at), Date.parse(value)));
+    }
+    return paged(ctx, list);
+  });
+
+  // Surveys and satisfaction ratings: the default survey; ratings added per ticket, listed for the account.
+  const RATINGS = [103, 102, 101, 100, -101, -102, -103];
+  const SURVEYS = [{ id: 1, title: 'Default Survey', active: true, questions: [{ id: 'default_question', label: 'How would you rate your overall satisfaction for the resolution provided by the agent?', accepted_ratings: RATINGS, default: true }], created_at: '2020-01-01T00:00:00Z', updated_at: '2020-01-01T00:00:00Z' }];
+  type Rating = { id: number; survey_id: number; user_id: number; agent_id: number | null; feedback: string | null; group_id: number | null; ticket_id: number; ratings: Record<string, number>; created_at: string; updated_at: string };
+  const ratings: Rating[] = [];
+  route('GET', '/api/v2/surveys', () => SURVEYS);
+  route('POST', '/api/v2/tickets/:id/satisfaction_ratings', async ({ m, body, res }) => {
+    const t = writableTicket(m[1], res);
+    const b = await body();
+    for (const k of Object.keys(b)) if (!['ratings', 'feedback'].includes(k)) throw validation(k, 'Unexpected/invalid field in request', 'invalid_field');
+    const given = b.ratings as Record<string, unknown> | undefined;
+    if (!given || typeof given !== 'object') throw validation('ratings', 'Mandatory attribute missing', 'missing_field');
+    for (const [q, v] of Object.entries(given)) {
+      if (q !== 'default_question') throw validation(q, 'Unexpected/invalid field in request', 'invalid_field');
+      if (!RATINGS.includes(v as number)) throw validation(q, `It should be one of these values: '${RATINGS.join(',')}'`, 'invalid_value');
+    }
+    const now = store.now();
+    const rating: Rating = { id: ratings.length + 1, survey_id: 1, user_id: t.requester_id, agent_id: t.responder_id, feedback: b.feedback === undefined ? null : String(b.feedback), group_id: t.group_id, ticket_id: t.id, ratings: given as Record<string, number>, created_at: now, updated_at: now };
+    ratings.push(rating);
+    res.statusCode = 201;
+    return rating;
+  });
+  route('GET', '/api/v2/surveys/satisfaction_ratings', (ctx) => {
+    let list = ratings.slice();
+    const since = ctx.q.get('created_since');
+    if (since !== null) {
+      if (Number.isNaN(Date.parse(since))) throw validation('created_since', 'It should be in the ISO-8601 format', 'invalid_value');
+      list = list.filter((r) => Date.parse(r.created_at) >= Date.parse(since));
+    }
+    const user = ctx.q.get('user_id');
+    if (user !== null) list = list.filter((r) => r.user_id === Number(user));
+    return paged(ctx, list);
+  });
 
   // ---------------------------------------------------------------------------------------------
   // Test controls

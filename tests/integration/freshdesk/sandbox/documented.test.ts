@@ -351,3 +351,66 @@ describe('#roles: the documented attributes', () => {
     expect((await api('GET', '/api/v2/roles/999999')).status).toBe(404);
   });
 });
+
+describe('endpoints a migration reads besides tickets and people', () => {
+  it('#list_all_contact_fields and #list_all_company_fields: the default fields', async () => {
+    const contactFields = await api('GET', '/api/v2/contact_fields');
+    expect(contactFields.status).toBe(200);
+    expect(contactFields.json.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(['name', 'email', 'phone', 'mobile', 'company_name', 'unique_external_id']));
+    expect(contactFields.json[0]).toMatchObject({ id: expect.any(Number), label: expect.any(String), type: 'default_name', default: true, position: 1 });
+    const companyFields = await api('GET', '/api/v2/company_fields');
+    expect(companyFields.json.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(['name', 'description', 'note', 'domains']));
+  });
+
+  it('#time_entries: created on a ticket, listed per ticket and for the account with its filters', async () => {
+    const me = (await api('GET', '/api/v2/agents/me')).json.id as number;
+    const t = await ticket();
+    const made = await api('POST', `/api/v2/tickets/${t.id}/time_entries`, { time_spent: '01:30', note: 'Investigated', billable: false, executed_at: '2024-03-01T10:00:00Z' });
+    expect(made.status).toBe(201);
+    expect(made.json).toMatchObject({ ticket_id: t.id, agent_id: me, time_spent: '01:30', billable: false, timer_running: false, note: 'Investigated', executed_at: '2024-03-01T10:00:00Z' });
+    expect((await api('GET', `/api/v2/tickets/${t.id}/time_entries`)).json).toHaveLength(1);
+    expect((await api('GET', '/api/v2/time_entries?billable=false')).json.map((e: { id: number }) => e.id)).toContain(made.json.id);
+    expect((await api('GET', '/api/v2/time_entries?executed_after=2024-03-02T00:00:00Z')).json.map((e: { id: number }) => e.id)).not.toContain(made.json.id);
+    const bad = await api('POST', `/api/v2/tickets/${t.id}/time_entries`, { time_spent: '90 minutes' });
+    expect(bad.json.errors[0]).toMatchObject({ field: 'time_spent', code: 'invalid_value' });
+  });
+
+  it('#satisfaction_ratings: a rating on a ticket is listed; ratings outside the scale are refused', async () => {
+    const t = await ticket();
+    expect((await api('GET', '/api/v2/surveys')).json[0].questions[0].id).toBe('default_question');
+    const made = await api('POST', `/api/v2/tickets/${t.id}/satisfaction_ratings`, { ratings: { default_question: 103 }, feedback: 'Great' });
+    expect(made.status).toBe(201);
+    expect(made.json).toMatchObject({ ticket_id: t.id, user_id: t.requester_id, ratings: { default_question: 103 }, feedback: 'Great' });
+    expect((await api('GET', '/api/v2/surveys/satisfaction_ratings')).json.map((r: { id: number }) => r.id)).toContain(made.json.id);
+    expect((await api('POST', `/api/v2/tickets/${t.id}/satisfaction_ratings`, { ratings: { default_question: 5 } })).status).toBe(400);
+  });
+
+  it('#ticket-forms, #products, #email_configs, #business_hours and #canned_responses answer their lists', async () => {
+    const forms = await api('GET', '/api/v2/ticket-forms');
+    expect(forms.json[0]).toMatchObject({ default: true, fields: expect.arrayContaining([expect.objectContaining({ name: 'subject' })]) });
+    expect((await api('GET', '/api/v2/products')).json).toEqual([]);
+    expect((await api('GET', '/api/v2/email_configs')).json[0]).toMatchObject({ primary_role: true, active: true, to_email: expect.stringContaining('@') });
+    expect((await api('GET', '/api/v2/business_hours')).json[0]).toMatchObject({ is_default: true, business_hours: expect.any(Object) });
+    const folders = await api('GET', '/api/v2/canned_response_folders');
+    expect(folders.json[0]).toMatchObject({ name: expect.any(String), responses_count: 0 });
+    expect((await api('GET', `/api/v2/canned_response_folders/${folders.json[0].id}/responses`)).json).toEqual([]);
+  });
+
+  it('#solutions: category and folder translations are created, read and updated by language', async () => {
+    const category = (await api('POST', '/api/v2/solutions/categories', { name: 'Getting started' })).json as { id: number };
+    const folder = (await api('POST', `/api/v2/solutions/categories/${category.id}/folders`, { name: 'Basics', visibility: 1 })).json as { id: number };
+    for (const [kind, id, name] of [['categories', category.id, 'Erste Schritte'], ['folders', folder.id, 'Grundlagen']] as const) {
+      expect((await api('GET', `/api/v2/solutions/${kind}/${id}/de`)).status).toBe(404);
+      const made = await api('POST', `/api/v2/solutions/${kind}/${id}/de`, { name, description: 'auf Deutsch' });
+      expect(made.status).toBe(201);
+      expect(made.json).toMatchObject({ id, name, description: 'auf Deutsch', language: 'de' });
+      expect((await api('POST', `/api/v2/solutions/${kind}/${id}/de`, { name })).status).toBe(409);
+      expect((await api('PUT', `/api/v2/solutions/${kind}/${id}/de`, { description: 'neu' })).json).toMatchObject({ name, description: 'neu' });
+      expect((await api('GET', `/api/v2/solutions/${kind}/${id}/de`)).json).toMatchObject({ name, description: 'neu' });
+      expect((await api('PUT', `/api/v2/solutions/${kind}/${id}/fr`, { name: 'x' })).status).toBe(404);
+      expect((await api('POST', `/api/v2/solutions/${kind}/${id}/xx`, { name: 'x' })).status).toBe(400);
+    }
+    // The folder list of the category is still the folder list, not a translation.
+    expect((await api('GET', `/api/v2/solutions/categories/${category.id}/folders`)).json.map((f: { id: number }) => f.id)).toEqual([folder.id]);
+  });
+});
