@@ -431,7 +431,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     }
     if (typeof next.email === 'string') {
       next.email = next.email.toLowerCase();
-      if (!EMAIL.test(next.email)) throw validation('email', `It should be in the 'valid email address' format`, 'invalid_value');
+      if (body.email !== undefined && !EMAIL.test(next.email)) throw validation('email', `It should be in the 'valid email address' format`, 'invalid_value');
     }
     if (body.view_all_tickets !== undefined) {
       if (typeof body.view_all_tickets !== 'boolean') throw validation('view_all_tickets', 'It should be a/an Boolean', 'datatype_mismatch');
