@@ -85,7 +85,8 @@ export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
   ticketTypes: ['question', 'incident', 'problem', 'task'],
   entities: ENTITIES,
   inlineImages: false,
-  attachmentBytesPerComment: FD_ATTACHMENTS_MAX_BYTES,
+  // No attachmentBytesPerComment: Freshdesk's 20 MB is per ticket, so continuation notes cannot carry
+  // more; the writer carries what fits and names the rest (see carryAttachments).
   fieldTypeFallbacks: {
     multiselect: 'a dropdown of its options plus a hidden paragraph field holding the chosen labels (values kept)',
     regex: 'a text field; the pattern is not enforced',

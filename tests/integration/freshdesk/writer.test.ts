@@ -200,9 +200,11 @@ describe('freshdesk writer round trip into an empty sandbox', () => {
     expect(total).toBeLessThanOrEqual(20 * MB);
     // Everything up to the limit, in order: the 10 MB file and nine of 1.1 MB.
     expect(carried.map((a) => a.fileName)).toEqual(files.slice(0, 10).map((f) => f.fileName));
-    const bodies = back.comments.map((c) => c.body).join('\n');
-    for (const f of [...files.slice(10), later]) expect(bodies).toContain(f.fileName.replace('<', '&lt;').replace('>', '&gt;'));
-    expect(bodies).toContain('Attachments not carried');
+    // Each file left out is named in the comment that held it: no continuation notes.
+    expect(back.comments).toHaveLength(2);
+    for (const f of files.slice(10)) expect(back.comments[0].body).toContain(`${f.fileName} (1.1 MB)`);
+    expect(back.comments[1].body).toContain('late &lt;notes&gt;.txt (2.0 MB)');
+    expect(back.comments[1].body).toContain('Attachments not carried');
 
     // One file over the limit is left out and named, and the ticket still arrives.
     const huge = { ...files[0], sourceId: 'huge-file', fileName: 'disk-image.iso', size: 21 * MB };
