@@ -364,8 +364,9 @@ export function contactFromFd(c: FdContact): Contact {
 }
 
 /**
- * Freshdesk API v2, Tickets › "Create a Ticket" and Conversations › "Create a Note": the attachments of
- * one request may not exceed 20 MB in total.
+ * Freshdesk API v2 reference: "The total size of these attachments cannot exceed 20MB" (Create a
+ * Ticket) and "The total size of all of a ticket's attachments cannot exceed 20MB" (Conversations;
+ * Create a Note: "not just this note"). The limit is the whole ticket's, description and conversations.
  */
 export const FD_ATTACHMENTS_MAX_BYTES = 20 * 1024 * 1024;
 

@@ -134,7 +134,8 @@ export class FreshdeskReader {
   /** One ticket with its whole conversation, or a deletion when it vanished since it was listed. */
   private async ticketEnvelope(id: number, index: FieldIndex): Promise<Envelope<'ticket'> | null> {
     const ticket = await this.client.find<FdTicket>(`/api/v2/tickets/${id}`);
-    if (!ticket) return null;
+    // A deleted ticket still answers View a Ticket (with `deleted: true`) until it is purged from the trash.
+    if (!ticket || ticket.deleted) return null;
     const conversations = await this.conversations(id);
     const record = ticketFromFd(ticket, conversations, index);
     return { entity: 'ticket', op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record, stamp: ticketStamp(ticket) };

@@ -96,6 +96,8 @@ export interface FdRole {
   name: string;
   description?: string;
   default: boolean;
+  created_at?: string;
+  updated_at?: string;
 }
 
 export interface FdCompany {

@@ -85,7 +85,8 @@ export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
   ticketTypes: ['question', 'incident', 'problem', 'task'],
   entities: ENTITIES,
   inlineImages: false,
-  attachmentBytesPerComment: FD_ATTACHMENTS_MAX_BYTES,
+  // No attachmentBytesPerComment: Freshdesk's 20 MB is per ticket, so continuation notes cannot carry
+  // more; the writer carries what fits and names the rest (see carryAttachments).
   fieldTypeFallbacks: {
     multiselect: 'a dropdown of its options plus a hidden paragraph field holding the chosen labels (values kept)',
     regex: 'a text field; the pattern is not enforced',
@@ -450,14 +451,28 @@ export class FreshdeskWriter {
         // The email belongs to a contact: Freshdesk turns contacts into agents with make_agent.
         const contacts = await this.client.get<FdContact[]>('/api/v2/contacts', { email: agent.email });
         if (contacts.length === 0) throw conflict('/api/v2/agents', res);
-        const { email: _email, name: _name, ...agentFields } = body;
-        id = (await this.client.put<FdAgent>(`/api/v2/contacts/${contacts[0].id}/make_agent`, agentFields)).id;
+        id = await this.makeAgent(contacts[0].id, body);
       }
     }
     // Only a list already fetched learns of it: fetching it here, while other loaders are still creating
     // agents, would leave their agents out of it.
     if (this.agentList) (await this.agentList.ids.catch(() => new Set<number>())).add(id);
     return { targetId: String(id) };
+  }
+
+  /**
+   * API v2 reference, Contacts › "Make Agent": it takes its own parameters (`type` by name, not
+   * `agent_type`; no name or email) and answers the contact, whose `agent` carries the agent's ID.
+   */
+  private async makeAgent(contactId: number, body: Record<string, unknown>): Promise<number> {
+    const made = await this.client.put<FdContact & { agent?: { id: number } }>(`/api/v2/contacts/${contactId}/make_agent`, {
+      ticket_scope: body.ticket_scope,
+      occasional: body.occasional,
+      type: body.agent_type === 3 ? 'collaborator' : body.agent_type === 2 ? 'field_agent' : 'support_agent',
+      role_ids: body.role_ids,
+      group_ids: body.group_ids,
+    });
+    return made.agent?.id ?? made.id;
   }
 
   private async writeTicketField(targetId: string | null, def: TicketField): Promise<TargetRef> {
@@ -504,12 +519,23 @@ export class FreshdeskWriter {
       }
     }
     const [description, ...rest] = ticket.comments;
+    // On update the ticket's budget is what its attachments on the target leave, learnt only if a new note needs it.
+    let budget: AttachmentBudget | null = targetId ? null : { left: FD_ATTACHMENTS_MAX_BYTES };
     let id: number;
     if (targetId) {
-      id = (await this.client.put<FdTicket>(`/api/v2/tickets/${targetId}`, mapped.body)).id;
+      // The description keeps naming what the create left out (judged by declared size, as the create first did).
+      const leftOut = description ? fitByDeclaredSize(description.attachments, FD_ATTACHMENTS_MAX_BYTES).leftOut : [];
+      const body = leftOut.length > 0 ? { ...mapped.body, description: withLeftOut(String(mapped.body.description ?? ''), leftOut) } : mapped.body;
+      const res = await this.client.send<FdTicket>({ method: 'PUT', path: `/api/v2/tickets/${targetId}`, json: body, okStatuses: [405] });
+      // A ticket deleted on the target (in its trash) refuses updates with 405: for the loader it is gone.
+      if (res.status === 405) {
+        throw new HdmError('NOT_FOUND', `freshdesk ticket ${targetId} is deleted on the target`, { context: { platform: 'freshdesk', entity: 'ticket', recordId: ticket.sourceId, httpStatus: 405 } });
+      }
+      id = res.body.id;
     } else if (description && description.attachments.length > 0) {
-      const form = ticketForm(mapped.body);
-      await appendAttachments(form, description.attachments, context);
+      const files = await carryAttachments(description.attachments, context, budget!);
+      const form = ticketForm({ ...mapped.body, description: withLeftOut(String(mapped.body.description ?? ''), files.leftOut) });
+      appendFiles(form, files.carried);
       id = (await this.client.postForm<FdTicket>('/api/v2/tickets', form)).id;
     } else {
       id = (await this.client.post<FdTicket>('/api/v2/tickets', mapped.body)).id;
@@ -522,10 +548,18 @@ export class FreshdeskWriter {
         children[comment.sourceId] = known;
         continue;
       }
-      const conversation = await this.addNote(id, comment, context);
+      if (comment.attachments.length > 0) budget ??= { left: FD_ATTACHMENTS_MAX_BYTES - (await this.attachmentBytes(id)) };
+      const conversation = await this.addNote(id, comment, context, budget);
       children[comment.sourceId] = String(conversation.id);
     }
     return { targetId: String(id), children };
+  }
+
+  /** Bytes of attachments a ticket holds on the target: its description's and every conversation's. */
+  private async attachmentBytes(ticketId: number): Promise<number> {
+    const ticket = await this.client.get<FdTicket>(`/api/v2/tickets/${ticketId}`);
+    const conversations = await this.client.all<FdConversation>(`/api/v2/tickets/${ticketId}/conversations`);
+    return [...(ticket.attachments ?? []), ...conversations.flatMap((c) => c.attachments ?? [])].reduce((sum, a) => sum + (a.size ?? 0), 0);
   }
 
   /**
@@ -533,18 +567,19 @@ export class FreshdeskWriter {
    * author, `incoming` when the author is not an agent). Replies would email the requester once per
    * historical message, which a migration must not do.
    */
-  private async addNote(ticketId: number, comment: Comment, context: WriteContext): Promise<FdConversation> {
+  private async addNote(ticketId: number, comment: Comment, context: WriteContext, budget: AttachmentBudget | null): Promise<FdConversation> {
     const userId = num(comment.authorId);
+    const files = comment.attachments.length > 0 && budget ? await carryAttachments(comment.attachments, context, budget) : { carried: [], leftOut: [] };
     const fields: Record<string, unknown> = {
-      body: comment.body.length > 0 ? comment.body : '<p></p>',
+      body: withLeftOut(comment.body.length > 0 ? comment.body : '<p></p>', files.leftOut),
       private: !comment.public,
       incoming: userId !== null && !(await this.isAgent(userId)),
     };
     if (userId !== null) fields.user_id = userId;
-    if (comment.attachments.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);
+    if (files.carried.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);
     const form = new FormData();
     for (const [key, value] of Object.entries(fields)) form.append(key, String(value));
-    await appendAttachments(form, comment.attachments, context);
+    appendFiles(form, files.carried);
     return this.client.postForm<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, form);
   }
 
@@ -572,7 +607,8 @@ export class FreshdeskWriter {
   }
 
   async delete(entity: EntityName, targetId: string): Promise<void> {
-    await this.client.send({ method: 'DELETE', path: DELETE_PATHS[entity](targetId), okStatuses: [404] });
+    // A ticket already in the trash answers 405 to a delete: it is deleted already.
+    await this.client.send({ method: 'DELETE', path: DELETE_PATHS[entity](targetId), okStatuses: entity === 'ticket' ? [404, 405] : [404] });
     // Freshdesk turns a deleted agent into a contact with the same ID; removing it means deleting that too.
     if (entity === 'agent') await this.client.send({ method: 'DELETE', path: DELETE_PATHS.contact(targetId), okStatuses: [404] });
   }
@@ -598,9 +634,29 @@ function ticketForm(body: Record<string, unknown>): FormData {
   return form;
 }
 
-async function appendAttachments(form: FormData, attachments: AttachmentMeta[], context: WriteContext): Promise<void> {
-  let total = 0;
+/** What is left of a ticket's 20 MB of attachments (FD_ATTACHMENTS_MAX_BYTES). */
+interface AttachmentBudget {
+  left: number;
+}
+
+interface CarriedFile {
+  body: Uint8Array;
+  contentType: string;
+  fileName: string;
+}
+
+/**
+ * Downloads the attachments that fit in what is left of the ticket's 20 MB, in order; the others are
+ * left out (not downloaded when their declared size already does not fit).
+ */
+async function carryAttachments(attachments: AttachmentMeta[], context: WriteContext, budget: AttachmentBudget): Promise<{ carried: CarriedFile[]; leftOut: AttachmentMeta[] }> {
+  const carried: CarriedFile[] = [];
+  const leftOut: AttachmentMeta[] = [];
   for (const attachment of attachments) {
+    if (attachment.size > budget.left) {
+      leftOut.push(attachment);
+      continue;
+    }
     let file: { body: Uint8Array; contentType: string };
     try {
       file = await context.openAttachment(attachment);
@@ -610,14 +666,39 @@ async function appendAttachments(form: FormData, attachments: AttachmentMeta[], 
         cause: err,
       });
     }
-    total += file.body.length;
-    if (total > FD_ATTACHMENTS_MAX_BYTES) {
-      // The mapper splits a comment's attachments to fit; what still does not is one file over the limit.
-      const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
-      throw new HdmError('INVALID_RECORD', `attachment ${attachment.sourceId} (${attachment.fileName}, ${mb(file.body.length)}) does not fit: Freshdesk takes at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket or note`, {
-        context: { platform: 'freshdesk', field: 'attachments', recordId: attachment.sourceId },
-      });
+    if (file.body.length > budget.left) {
+      leftOut.push(attachment);
+      continue;
     }
-    form.append('attachments[]', new Blob([file.body], { type: file.contentType || attachment.contentType }), attachment.fileName);
+    budget.left -= file.body.length;
+    carried.push({ body: file.body, contentType: file.contentType || attachment.contentType, fileName: attachment.fileName });
   }
+  return { carried, leftOut };
+}
+
+function appendFiles(form: FormData, files: CarriedFile[]): void {
+  for (const file of files) form.append('attachments[]', new Blob([file.body], { type: file.contentType }), file.fileName);
+}
+
+function fitByDeclaredSize(attachments: AttachmentMeta[], bytes: number): { leftOut: AttachmentMeta[] } {
+  const leftOut: AttachmentMeta[] = [];
+  let left = bytes;
+  for (const a of attachments) {
+    if (a.size > left) leftOut.push(a);
+    else left -= a.size;
+  }
+  return { leftOut };
+}
+
+const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+
+/** The body with the attachments Freshdesk's per-ticket limit kept out named at its end, so the loss is visible where it happened. */
+export function withLeftOut(body: string, leftOut: AttachmentMeta[]): string {
+  if (leftOut.length === 0) return body;
+  const names = leftOut.map((a) => `${escapeHtml(a.fileName)} (${mb(a.size)})`).join(', ');
+  return `${body}<p>[Attachments not carried: Freshdesk takes at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket: ${names}]</p>`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -161,8 +161,10 @@ export interface TargetCapabilities {
    */
   inlineImages?: boolean;
   /**
-   * Most bytes of attachments one comment can carry (Freshdesk: 20 MB per ticket or note). The mapper
-   * moves what does not fit into follow-up comments right after it, each within the limit. Default: none.
+   * Most bytes of attachments one comment can carry, where a target limits each comment on its own. The
+   * mapper moves what does not fit into follow-up comments right after it, each within the limit. Default:
+   * none. (Freshdesk's 20 MB is for all of a ticket's attachments together, which follow-up comments
+   * cannot get around: its writer names what does not fit instead.)
    */
   attachmentBytesPerComment?: number;
 }

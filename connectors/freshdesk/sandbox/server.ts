@@ -4,7 +4,9 @@ import type { EntityName } from '../../../schemas/canonical.ts';
 import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
 import { FD_ATTACHMENTS_MAX_BYTES, STAMP_FIELD, choiceLabels, fdNameFromLabel } from '../freshdesk.mapping.ts';
 import type { FdAgent, FdArticle, FdAttachment, FdCompany, FdContact, FdConversation, FdFolder, FdGroup, FdTicket, FdTicketField } from '../freshdesk.types.ts';
-import { LANGUAGES, ROLES, SandboxStore, type StoredAttachment, type StoredConversation, type StoredTicket } from './store.ts';
+import { BUSINESS_HOURS, CANNED_RESPONSE_FOLDERS, COMPANY_FIELDS, CONTACT_FIELDS as CONTACT_FIELD_LIST, emailConfigs, ticketForms } from './account-data.ts';
+import { conditions, FilterQueryError, matches, parseFilterQuery, type FilterNode } from './filter-query.ts';
+import { ADMIN_EMAIL_DOMAIN, LANGUAGES, ROLES, SandboxStore, type StoredAttachment, type StoredConversation, type StoredTicket } from './store.ts';
 import { BucketLimiter, type LimitTable, withLimits } from '../../sdk/limits.ts';
 import { HdmError } from '../../sdk/errors.ts';
 import { type FreshdeskPlan, freshdeskLimits } from '../freshdesk.limits.ts';
@@ -96,9 +98,11 @@ const validation = (field: string, message: string, code = 'invalid_value', stat
   new HttpFail(status, { description: 'Validation failed', errors: [{ field, message, code }] });
 const notFound = () => new HttpFail(404, null);
 
-/** The attachments of one create-ticket, update-ticket or note request: at most 20 MB in total. */
-function checkAttachmentSize(files: { bytes: Uint8Array }[] | undefined): void {
-  const total = (files ?? []).reduce((sum, f) => sum + f.bytes.length, 0);
+/** A ticket's attachments, its description's and every conversation's, with those of this request: at most 20 MB. */
+function checkAttachmentSize(files: { bytes: Uint8Array }[] | undefined, ticket?: StoredTicket): void {
+  if (!files || files.length === 0) return;
+  const held = ticket ? [...ticket.attachments, ...ticket.conversations.flatMap((c) => c.attachments)].reduce((sum, a) => sum + a.size, 0) : 0;
+  const total = files.reduce((sum, f) => sum + f.bytes.length, held);
   if (total > FD_ATTACHMENTS_MAX_BYTES) throw validation('attachments', 'The cumulative size of all the attachments must be less than 20MB', 'invalid_size');
 }
 
@@ -106,12 +110,16 @@ type Body = Record<string, unknown> & { __files?: { name: string; type: string; 
 
 const NUMERIC = new Set(['status', 'priority', 'source', 'requester_id', 'responder_id', 'group_id', 'company_id', 'user_id', 'agent_id', 'ticket_scope', 'visibility', 'position']);
 
-async function readBody(req: IncomingMessage): Promise<Body> {
+async function readBody(req: IncomingMessage, checkType = true): Promise<Body> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const raw = Buffer.concat(chunks);
   const type = req.headers['content-type'] ?? '';
   if (raw.length === 0) return {};
+  // API v2 reference, Error codes: 415 for a body that is neither JSON nor (for attachments) multipart.
+  if (checkType && !/^application\/json\b/i.test(type) && !type.startsWith('multipart/form-data')) {
+    throw new HttpFail(415, { code: 'invalid_content_type', message: `Content-Type header is set to ${type || 'nothing'}. It should be set to application/json` });
+  }
   if (type.startsWith('multipart/form-data')) {
     const form = await new Response(raw, { headers: { 'content-type': type } }).formData();
     const out: Body = { __files: [] };
@@ -137,6 +145,16 @@ async function readBody(req: IncomingMessage): Promise<Body> {
   }
 }
 
+/** Whether an Accept header admits JSON: absent, `*\/*`, `application/*` or `application/json` (any parameters). */
+function acceptsJson(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept.split(',').some((range) => {
+    const [media, ...params] = range.trim().toLowerCase().split(';');
+    if (params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p))) return false;
+    return media === '*/*' || media === 'application/*' || media === 'application/json';
+  });
+}
+
 function pageParams(q: URLSearchParams, defaultPerPage = 30): { page: number; perPage: number } {
   const page = q.has('page') ? Number(q.get('page')) : 1;
   const perPage = q.has('per_page') ? Number(q.get('per_page')) : defaultPerPage;
@@ -148,8 +166,14 @@ function pageParams(q: URLSearchParams, defaultPerPage = 30): { page: number; pe
 export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {}): Promise<FreshdeskSandbox> {
   const seed = options.seed ?? 1;
   const apiKey = options.apiKey ?? `sandbox-${seed}-key`;
-  // The API key is the user name; the password is any dummy string (API reference, #authentication).
-  const keyOf = (header: string | undefined) => (/^Basic /.test(header ?? '') ? Buffer.from(header!.slice(6), 'base64').toString().split(':')[0] : null);
+  // API v2 reference, Authentication: the API key is the user name, and any characters do as the password.
+  const authorized = (header: string | undefined): boolean => {
+    const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
+    if (!m) return false;
+    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon >= 0 && decoded.slice(0, colon) === apiKey;
+  };
   const store = new SandboxStore({ seed, tickets: options.tickets ?? 0, articles: options.articles ?? 20, maxComments: options.maxComments ?? 30 });
   const windowMs = options.rateLimitWindowMs ?? 60_000;
   const ceiling = options.ticketPageCeiling ?? 300;
@@ -202,6 +226,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       updated_at: t.updated_at,
       tags: t.tags,
     };
+    if (t.deleted) out.deleted = true;
     if (full) {
       out.description = t.description;
       out.description_text = t.description.replace(/<[^>]+>/g, '');
@@ -293,7 +318,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
 
   function applyTicket(t: StoredTicket, body: Body, creating: boolean): void {
     for (const key of Object.keys(body)) if (!TICKET_FIELDS.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
-    checkAttachmentSize(body.__files);
+    checkAttachmentSize(body.__files, t);
     if (creating && body.requester_id === undefined && !body.email && !body.phone && !body.unique_external_id) {
       throw validation('requester_id', 'Please fill at least 1 of requester_id, email, facebook_id, phone, twitter_id, unique_external_id fields', 'missing_field');
     }
@@ -379,7 +404,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     const allowed = new Set(['body', 'private', 'incoming', 'user_id', 'notify_emails', 'from_email', 'cc_emails', 'bcc_emails', '__files', 'created_at']);
     for (const key of Object.keys(body)) if (!allowed.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
     if (typeof body.body !== 'string' || body.body.length === 0) throw validation('body', 'Mandatory attribute missing', 'missing_field');
-    checkAttachmentSize(body.__files);
+    checkAttachmentSize(body.__files, t);
     if (body.user_id !== undefined && body.user_id !== null) {
       if (kind === 'reply' ? !store.agents.has(body.user_id as number) : !isUser(body.user_id)) throw validation('user_id', 'There is no user matching the given user_id', 'invalid_value');
     }
@@ -407,13 +432,49 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     return saveContact(store.contact({ id: store.id('user'), name: '', created_at: now, updated_at: now }), body, true);
   }
 
-  const CONTACT_FIELDS = new Set(['name', 'email', 'phone', 'mobile', 'company_id', 'tags', 'time_zone', 'unique_external_id', 'custom_fields', 'description', 'job_title', 'language', 'address', 'twitter_id', 'other_emails', 'view_all_tickets']);
+  // API v2 reference, Contacts › "Create a Contact" / "Update a Contact": the documented attributes.
+  const CONTACT_FIELDS = new Set([
+    'name', 'email', 'phone', 'mobile', 'twitter_id', 'unique_external_id', 'other_emails', 'company_id', 'view_all_tickets', 'other_companies',
+    'address', 'custom_fields', 'description', 'job_title', 'language', 'tags', 'time_zone', '__files',
+  ]);
+  const CONTACT_TEXT = ['name', 'email', 'phone', 'mobile', 'time_zone', 'unique_external_id', 'twitter_id', 'address', 'description', 'job_title', 'language'] as const;
+  const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
   function saveContact(c: FdContact, body: Body, creating: boolean): FdContact {
     for (const key of Object.keys(body)) if (!CONTACT_FIELDS.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
     const next = { ...c } as FdContact & Record<string, unknown>;
-    for (const key of ['name', 'email', 'phone', 'mobile', 'time_zone', 'unique_external_id', 'view_all_tickets', 'description', 'job_title'] as const) if (body[key] !== undefined) (next as Record<string, unknown>)[key] = body[key] === '' ? null : body[key];
-    if (typeof next.email === 'string') next.email = next.email.toLowerCase();
+    for (const key of CONTACT_TEXT) {
+      if (body[key] === undefined) continue;
+      if (body[key] !== null && typeof body[key] !== 'string') throw validation(key, `Value set is of type ${typeof body[key]}.It should be a/an String`, 'datatype_mismatch');
+      (next as Record<string, unknown>)[key] = body[key] === '' ? null : body[key];
+    }
+    if (typeof next.email === 'string') {
+      next.email = next.email.toLowerCase();
+      if (body.email !== undefined && !EMAIL.test(next.email)) throw validation('email', `It should be in the 'valid email address' format`, 'invalid_value');
+    }
+    if (body.view_all_tickets !== undefined) {
+      if (typeof body.view_all_tickets !== 'boolean') throw validation('view_all_tickets', 'It should be a/an Boolean', 'datatype_mismatch');
+      next.view_all_tickets = body.view_all_tickets;
+    }
+    if (body.other_emails !== undefined) {
+      const others = body.other_emails;
+      if (!Array.isArray(others) || others.some((e) => typeof e !== 'string' || !EMAIL.test(e))) throw validation('other_emails', `It should contain elements that are in the 'valid email address' format`, 'invalid_value');
+      const lower = [...new Set((others as string[]).map((e) => e.toLowerCase()))];
+      if (next.email && lower.includes(next.email)) throw validation('other_emails', 'The primary email should not be repeated in other_emails', 'invalid_value');
+      for (const e of lower) {
+        const holder = store.contacts.withValue('email', e).find((o) => o.id !== c.id && !o.deleted);
+        if (holder) throw validation('other_emails', `Email ${e} is already taken by another contact`, 'duplicate_value', 409);
+      }
+      next.other_emails = lower;
+    }
+    if (body.other_companies !== undefined) {
+      const list = body.other_companies;
+      if (!Array.isArray(list)) throw validation('other_companies', 'It should be a/an Array', 'datatype_mismatch');
+      for (const entry of list as { company_id?: unknown; view_all_tickets?: unknown }[]) {
+        if (typeof entry !== 'object' || entry === null || !store.companies.has(entry.company_id as number)) throw validation('other_companies', 'There is no company matching the given company_id', 'invalid_value');
+      }
+      next.other_companies = (list as { company_id: number; view_all_tickets?: boolean }[]).map((e) => ({ company_id: e.company_id, view_all_tickets: Boolean(e.view_all_tickets) }));
+    }
     if (body.company_id !== undefined) {
       if (body.company_id !== null && !store.companies.has(body.company_id as number)) throw validation('company_id', 'There is no company matching the given company_id', 'invalid_value');
       next.company_id = body.company_id as number | null;
@@ -605,10 +666,15 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     if (value === undefined || value === null) throw notFound();
     return value;
   };
-  const liveTicket = (id: string) => {
+  /** API v2 reference, Tickets › "Delete a Ticket" / "Restore a Ticket": a deleted ticket can be viewed and restored, nothing else. */
+  const writableTicket = (id: string, res: ServerResponse) => {
     const t = store.ticket(num(id));
-    if (!t || t.deleted) throw notFound();
-    return t;
+    if (!t) throw notFound();
+    if (t.deleted) {
+      res.setHeader('allow', 'GET');
+      throw new HttpFail(405, { code: 'method_not_allowed', message: 'This action is not allowed on a deleted ticket. It should be one of these method(s): GET' });
+    }
+    return store.mutable(t.id)!;
   };
   const me = () => [...store.agents.values()].find((a) => a.role_ids.includes(1)) ?? [...store.agents.values()][0];
 
@@ -631,8 +697,8 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     store.contacts.set(agent.id, store.contact({ id: agent.id, name: agent.contact.name, email: agent.contact.email, created_at: agent.created_at, updated_at: store.now() }));
     res.statusCode = 204;
   });
-  // A role carries its description and timestamps (API reference, #roles: "List All Roles").
-  route('GET', '/api/v2/roles', () => ROLES.map((r) => ({ description: r.name, ...r, created_at: '2015-01-01T00:00:00Z', updated_at: '2015-01-01T00:00:00Z' })));
+  route('GET', '/api/v2/roles', () => ROLES);
+  route('GET', '/api/v2/roles/:id', ({ m }) => must(ROLES.find((r) => r.id === num(m[1]))));
   route('GET', '/api/v2/settings/helpdesk', () => ({ primary_language: LANGUAGES.primary, supported_languages: LANGUAGES.supported, portal_languages: LANGUAGES.supported }));
 
   route('GET', '/api/v2/groups', (ctx) => paged(ctx, [...store.groups.values()]));
@@ -690,10 +756,40 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     store.contacts.delete(c.id);
     res.statusCode = 204;
   });
+  // API v2 reference, Contacts › "Make Agent": these parameters only, and the answer is the contact with an `agent` object.
+  const MAKE_AGENT_FIELDS = new Set(['occasional', 'signature', 'ticket_scope', 'skill_ids', 'group_ids', 'role_ids', 'type', 'focus_mode']);
+  const AGENT_TYPES: Record<string, number> = { support_agent: 1, field_agent: 2, collaborator: 3 };
   route('PUT', '/api/v2/contacts/:id/make_agent', async ({ m, body }) => {
     const c = must(store.contacts.get(num(m[1])));
+    if (c.deleted) throw notFound();
+    const b = await body();
+    for (const key of Object.keys(b)) if (!MAKE_AGENT_FIELDS.has(key)) throw validation(key, 'Unexpected/invalid field in request', 'invalid_field');
+    if (b.type !== undefined && !(String(b.type) in AGENT_TYPES)) throw validation('type', `It should be one of these values: '${Object.keys(AGENT_TYPES).join(',')}'`, 'invalid_value');
+    if (b.ticket_scope !== undefined && ![1, 2, 3].includes(b.ticket_scope as number)) throw validation('ticket_scope', 'It should be one of these values: 1,2,3', 'invalid_value');
+    if (b.occasional !== undefined && typeof b.occasional !== 'boolean') throw validation('occasional', 'It should be a/an Boolean', 'datatype_mismatch');
+    for (const key of ['group_ids', 'role_ids', 'skill_ids']) if (b[key] !== undefined && !Array.isArray(b[key])) throw validation(key, 'It should be a/an Array', 'datatype_mismatch');
     if (!c.email) throw validation('email', 'An email should be associated with the contact', 'inconsistent_state', 409);
-    return saveAgent({ ticket_scope: 1, ...(await body()) }, undefined, c);
+    const { type, skill_ids: _skills, focus_mode: _focus, ...rest } = b;
+    // Without a payload Freshdesk makes a full-time support agent with global scope.
+    const agent = saveAgent({ ticket_scope: 1, ...rest, ...(type !== undefined ? { agent_type: AGENT_TYPES[String(type)] } : {}) } as Body, undefined, c);
+    return {
+      ...c,
+      active: false,
+      // Make Agent: "If the contact has other_emails, they will be deleted after conversion."
+      other_emails: [],
+      updated_at: agent.updated_at,
+      agent: {
+        available: agent.available ?? false,
+        occasional: agent.occasional,
+        id: agent.id,
+        signature: typeof b.signature === 'string' ? b.signature : null,
+        ticket_scope: agent.ticket_scope,
+        available_since: null,
+        type: agent.type,
+        created_at: agent.created_at,
+        updated_at: agent.updated_at,
+      },
+    };
   });
   route('GET', '/api/v2/search/contacts', ({ q }) => {
     const since = createdAfter(q.get('query'));
@@ -752,6 +848,87 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     res.statusCode = 204;
   });
 
+  const LIST_FILTERS = ['new_and_my_open', 'watching', 'spam', 'deleted'];
+  const LIST_INCLUDES = ['requester', 'stats', 'description'];
+  const VIEW_INCLUDES = ['conversations', 'requester', 'company', 'stats'];
+  /** API v2 reference, Tickets › "List All Tickets" / "View a Ticket": `include` takes only the documented names. */
+  const includes = (q: URLSearchParams, allowed: string[]): Set<string> => {
+    const raw = q.get('include');
+    if (raw === null) return new Set();
+    const names = raw.split(',').map((n) => n.trim());
+    for (const name of names) if (!allowed.includes(name)) throw validation('include', `It should be one of these values: '${allowed.join(',')}'`, 'invalid_value');
+    return new Set(names);
+  };
+  const requesterJson = (id: number) => {
+    const c = store.contacts.get(id);
+    const a = c ? undefined : store.agents.get(id);
+    return { id, name: c?.name ?? a?.contact.name ?? null, email: c?.email ?? a?.contact.email ?? null, mobile: c?.mobile ?? a?.contact.mobile ?? null, phone: c?.phone ?? a?.contact.phone ?? null };
+  };
+  const statsJson = (t: StoredTicket) => {
+    const reply = t.conversations.find((c) => !c.incoming && !c.private);
+    const incoming = [...t.conversations].reverse().find((c) => c.incoming);
+    const done = t.status === 4 || t.status === 5;
+    return {
+      agent_responded_at: reply?.created_at ?? null,
+      requester_responded_at: incoming?.created_at ?? null,
+      first_responded_at: reply?.created_at ?? null,
+      status_updated_at: t.updated_at,
+      reopened_at: null,
+      resolved_at: done ? t.updated_at : null,
+      closed_at: t.status === 5 ? t.updated_at : null,
+      pending_since: t.status === 3 ? t.updated_at : null,
+    };
+  };
+  const withIncludes = (json: Record<string, unknown>, t: StoredTicket, names: Set<string>) => {
+    if (names.has('description')) {
+      json.description = t.description;
+      json.description_text = t.description.replace(/<[^>]+>/g, '');
+    }
+    if (names.has('requester')) json.requester = requesterJson(t.requester_id);
+    if (names.has('stats')) json.stats = statsJson(t);
+    if (names.has('company')) json.company = t.company_id === null ? {} : { id: t.company_id, name: store.companies.get(t.company_id)?.name ?? null };
+    if (names.has('conversations')) json.conversations = t.conversations.slice(0, 10).map((c) => conversationJson(c, t.id));
+    return json;
+  };
+
+  /**
+   * API v2 reference, Tickets › "List All Tickets": the filters that narrow the list. Null when none is
+   * given (the indexed path serves it).
+   */
+  const listPredicate = (q: URLSearchParams): ((t: StoredTicket) => boolean) | null => {
+    const tests: ((t: StoredTicket) => boolean)[] = [];
+    const filter = q.get('filter');
+    if (filter !== null) {
+      if (!LIST_FILTERS.includes(filter)) throw validation('filter', `It should be one of these values: '${LIST_FILTERS.join(',')}'`, 'invalid_value');
+      const myId = me()?.id ?? null;
+      if (filter === 'new_and_my_open') tests.push((t) => t.status === 2 && (t.responder_id === null || t.responder_id === myId));
+      // Nobody watches a ticket and nothing is spam until the UI says so; the API cannot set either.
+      if (filter === 'watching' || filter === 'spam') tests.push(() => false);
+    }
+    const requester = q.get('requester_id');
+    if (requester !== null) {
+      const id = Number(requester);
+      if (!isUser(id)) throw validation('requester_id', 'There is no contact matching the given requester_id', 'invalid_value');
+      tests.push((t) => t.requester_id === id);
+    }
+    for (const key of ['email', 'unique_external_id'] as const) {
+      const value = q.get(key);
+      if (value === null) continue;
+      const contact = store.contacts.withValue(key, value).find((c) => !c.deleted);
+      const agent = key === 'email' ? [...store.agents.values()].find((a) => a.contact.email === value.toLowerCase()) : undefined;
+      const id = contact?.id ?? agent?.id;
+      if (id === undefined) throw validation(key, `There is no contact matching the given ${key}`, 'invalid_value');
+      tests.push((t) => t.requester_id === id);
+    }
+    const company = q.get('company_id');
+    if (company !== null) {
+      const id = Number(company);
+      if (!store.companies.has(id)) throw validation('company_id', 'There is no company matching the given company_id', 'invalid_value');
+      tests.push((t) => t.company_id === id);
+    }
+    return tests.length === 0 && filter !== 'deleted' ? null : (t) => tests.every((test) => test(t));
+  };
+
   route('GET', '/api/v2/tickets', async (ctx) => {
     await store.ready;
     const { q } = ctx;
@@ -759,9 +936,19 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     const orderType = q.get('order_type') ?? 'desc';
     if (!['created_at', 'updated_at', 'due_by', 'status'].includes(orderBy)) throw validation('order_by', "It should be one of these values: 'created_at,due_by,updated_at,status'");
     if (!['asc', 'desc'].includes(orderType)) throw validation('order_type', "It should be one of these values: 'asc,desc'");
+    const names = includes(q, LIST_INCLUDES);
+    const predicate = listPredicate(q);
     const s = since(q);
     let ids: ArrayLike<number>;
-    if (orderBy === 'updated_at') {
+    if (predicate) {
+      // Filtered lists scan: only the unfiltered list (what a migration pages through) needs the index.
+      const from = s ? Date.parse(s) / 1000 : Date.now() / 1000 - 30 * 86_400;
+      const pool = q.get('filter') === 'deleted' ? [...store.tickets.values()].filter((t) => t.deleted).map((t) => t.id) : Array.from(store.sortedByUpdate());
+      const list = pool.filter((id) => (s ? store.updatedOf(id) >= from : store.createdOf(id) >= from) && predicate(store.ticket(id)!));
+      const key = (id: number) => (orderBy === 'status' ? store.ticket(id)!.status : orderBy === 'updated_at' ? store.updatedOf(id) : store.createdOf(id));
+      list.sort((a, b) => key(a) - key(b) || a - b);
+      ids = orderType === 'asc' ? list : list.reverse();
+    } else if (orderBy === 'updated_at') {
       const order = store.sortedByUpdate();
       let lo = 0;
       if (s) {
@@ -786,79 +973,154 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       list.sort((a, b) => key(a) - key(b) || a - b);
       ids = orderType === 'asc' ? list : list.reverse();
     }
-    const withDescription = (q.get('include') ?? '').split(',').includes('description');
     return paged(ctx, ids as unknown as readonly number[], (id) => {
-      const json = ticketJson(store.ticket(id as number)!, false);
-      if (withDescription) json.description = store.ticket(id as number)!.description;
-      return json;
+      const t = store.ticket(id as number)!;
+      return withIncludes(ticketJson(t, false), t, names);
     }, ceiling);
   });
   route('GET', '/api/v2/tickets/:id', ({ m, q }) => {
-    const t = liveTicket(m[1]);
-    const json = ticketJson(t, true) as FdTicket & Record<string, unknown>;
-    if ((q.get('include') ?? '').split(',').includes('conversations')) json.conversations = t.conversations.slice(0, 10).map((c) => conversationJson(c, t.id));
-    return json;
+    const t = store.ticket(num(m[1]));
+    if (!t) throw notFound();
+    return withIncludes(ticketJson(t, true), t, includes(q, VIEW_INCLUDES));
   });
   route('POST', '/api/v2/tickets', async ({ body, res }) => {
     const t = createTicket(await body());
     res.statusCode = 201;
     return ticketJson(t, true);
   });
-  route('PUT', '/api/v2/tickets/:id', async ({ m, body }) => {
-    liveTicket(m[1]);
-    const t = store.mutable(num(m[1]))!;
+  route('PUT', '/api/v2/tickets/:id', async ({ m, body, res }) => {
+    const t = writableTicket(m[1], res);
     applyTicket(t, await body(), false);
     t.updated_at = store.now() > t.updated_at ? store.now() : t.updated_at;
     store.touched(t);
     return ticketJson(t, true);
   });
   route('DELETE', '/api/v2/tickets/:id', ({ m, res }) => {
-    liveTicket(m[1]);
-    const t = store.mutable(num(m[1]))!;
+    const t = writableTicket(m[1], res);
     t.deleted = true;
+    t.updated_at = store.now() > t.updated_at ? store.now() : t.updated_at;
     store.touched(t);
     res.statusCode = 204;
   });
+  route('PUT', '/api/v2/tickets/:id/restore', ({ m, res }) => {
+    const t = store.ticket(num(m[1]));
+    if (!t || !t.deleted) throw notFound();
+    const stored = store.mutable(t.id)!;
+    stored.deleted = false;
+    stored.updated_at = store.now() > stored.updated_at ? store.now() : stored.updated_at;
+    store.touched(stored);
+    res.statusCode = 204;
+  });
   route('GET', '/api/v2/tickets/:id/conversations', (ctx) => {
-    const t = liveTicket(ctx.m[1]);
+    const t = store.ticket(num(ctx.m[1]));
+    if (!t) throw notFound();
     return paged(ctx, t.conversations, (c) => conversationJson(c, t.id));
   });
   for (const kind of ['notes', 'reply'] as const) {
     route('POST', `/api/v2/tickets/:id/${kind}`, async ({ m, body, res }) => {
-      liveTicket(m[1]);
-      const t = store.mutable(num(m[1]))!;
+      const t = writableTicket(m[1], res);
       const c = addConversation(t, await body(), kind === 'notes' ? 'note' : 'reply');
       res.statusCode = 201;
       return conversationJson(c, t.id);
     });
   }
+  /** API v2 reference, "Filter Tickets": the fields a query may name, and custom fields of these types. */
+  const FILTER_FIELDS: Record<string, 'id' | 'number' | 'tag' | 'type' | 'date'> = {
+    agent_id: 'id',
+    group_id: 'id',
+    priority: 'number',
+    status: 'number',
+    tag: 'tag',
+    type: 'type',
+    due_by: 'date',
+    fr_due_by: 'date',
+    created_at: 'date',
+    updated_at: 'date',
+  };
+  const FILTER_CUSTOM_TYPES = new Set(['custom_text', 'custom_number', 'custom_checkbox', 'custom_dropdown']);
+  const DAY = 86_400;
+
+  /** One condition as a test on a ticket ID; the ticket itself is generated only when a condition needs more than its times. */
+  const filterCondition = (c: Extract<FilterNode, { kind: 'condition' }>): ((id: number, t: () => StoredTicket) => boolean) => {
+    const bad = (message: string) => validation(c.field, message, 'invalid_value');
+    const kind = FILTER_FIELDS[c.field];
+    const numeric = (v: unknown) => (typeof v === 'number' ? v : null);
+    const compare = (actual: number | null) => {
+      if (c.value === null) return actual === null;
+      if (actual === null) return false;
+      const want = c.value as number;
+      return c.op === '=' ? actual === want : c.op === '>=' ? actual >= want : actual <= want;
+    };
+    if (kind === 'id' || kind === 'number') {
+      if (!(typeof c.value === 'number' || (kind === 'id' && c.value === null))) throw bad(`It should be a/an ${kind === 'id' ? 'Integer or null' : 'Integer'}`);
+      const key = c.field === 'agent_id' ? 'responder_id' : (c.field as 'group_id' | 'priority' | 'status');
+      return (_id, t) => compare(numeric(t()[key]));
+    }
+    if (kind === 'tag' || kind === 'type') {
+      if (c.op !== '=') throw bad('It should be compared with :');
+      if (!(c.quoted || (kind === 'type' && c.value === null))) throw bad("It should be a string in single quotes");
+      if (kind === 'tag') return (_id, t) => t().tags.includes(String(c.value));
+      return (_id, t) => (c.value === null ? t().type === null : t().type === c.value);
+    }
+    if (kind === 'date') {
+      const text = String(c.value);
+      let from: number;
+      let to: number;
+      if (c.quoted && /^\d{4}-\d{2}-\d{2}$/.test(text)) {
+        from = Date.parse(`${text}T00:00:00Z`) / 1000;
+        to = from + DAY;
+      } else if (c.quoted && !Number.isNaN(Date.parse(text))) {
+        from = Math.floor(Date.parse(text) / 1000);
+        to = from + 1;
+      } else throw bad("It should be a date in UTC format, e.g. '2024-01-31'");
+      if (Number.isNaN(from)) throw bad("It should be a date in UTC format, e.g. '2024-01-31'");
+      // The sandbox's due dates are the creation time (see ticketJson).
+      return (id) => {
+        const v = c.field === 'updated_at' ? store.updatedOf(id) : store.createdOf(id);
+        return c.op === '=' ? v >= from && v < to : c.op === '>=' ? v >= from : v < to;
+      };
+    }
+    const def = customFieldDefs().get(c.field) ?? customFieldDefs().get(`cf_${c.field}`);
+    if (!def || !FILTER_CUSTOM_TYPES.has(def.type)) throw validation(c.field, 'Unexpected/invalid field in request', 'invalid_field');
+    const value = (t: StoredTicket) => t.custom_fields[def.name] ?? null;
+    if (def.type === 'custom_number') {
+      if (!(typeof c.value === 'number' || c.value === null)) throw bad('It should be a/an Integer');
+      return (_id, t) => compare(numeric(value(t())));
+    }
+    if (c.op !== '=') throw bad('It should be compared with :');
+    if (def.type === 'custom_checkbox') {
+      if (typeof c.value !== 'boolean') throw bad('It should be a/an Boolean');
+      return (_id, t) => (value(t()) ?? false) === c.value;
+    }
+    if (!(c.quoted || c.value === null)) throw bad("It should be a string in single quotes");
+    return (_id, t) => (c.value === null ? value(t()) === null : value(t()) === c.value);
+  };
+
   route('GET', '/api/v2/search/tickets', async ({ q }) => {
     await store.ready;
-    const after = createdAfter(q.get('query'));
-    if (after !== null) {
-      const live: StoredTicket[] = [];
-      for (const id of store.sortedByUpdate()) {
-        const t = store.ticket(id)!;
-        if (!t.deleted && store.createdOf(id) * 1000 > after) live.push(t);
-      }
-      return filtered(live, q, (t) => ticketJson(t, false));
+    let tree: FilterNode;
+    try {
+      tree = parseFilterQuery(q.get('query'));
+    } catch (err) {
+      if (err instanceof FilterQueryError) throw validation('query', err.message, 'invalid_value');
+      throw err;
     }
-    const { field, value } = parseQuery(q.get('query'));
-    const name = field.startsWith('cf_') ? field : `cf_${field}`;
-    let results: StoredTicket[];
-    if (name === STAMP_FIELD) {
-      const t = store.byStamp(value);
-      results = t ? [t] : [];
-    } else {
-      results = [];
-      for (const id of store.sortedByUpdate()) {
-        const t = store.ticket(id)!;
-        const v = (t as unknown as Record<string, unknown>)[field] ?? t.custom_fields[name];
-        if (v !== undefined && String(v) === value) results.push(t);
-        if (results.length >= 300) break;
-      }
+    const page = q.has('page') ? Number(q.get('page')) : 1;
+    if (!Number.isInteger(page) || page < 1 || page > 10) throw validation('page', 'It should be a Positive Number less than or equal to 10', 'invalid_value');
+    const only = tree.kind === 'condition' ? tree : null;
+    // The stamp look-up every ticket write may make: served from the stamp index, not a scan.
+    if (only && only.op === '=' && only.quoted && (only.field === STAMP_FIELD || `cf_${only.field}` === STAMP_FIELD)) {
+      const t = store.byStamp(String(only.value));
+      return { results: t && page === 1 ? [ticketJson(t, false)] : [], total: t ? 1 : 0 };
     }
-    return filtered(results, q, (t) => ticketJson(t, false));
+    const tests = new Map(conditions(tree).map((c) => [c, filterCondition(c)]));
+    const hits: number[] = [];
+    for (const id of store.sortedByUpdate()) {
+      let cached: StoredTicket | undefined;
+      const ticket = () => (cached ??= store.ticket(id)!);
+      if (matches(tree, (c) => tests.get(c)!(id, ticket))) hits.push(id);
+    }
+    return { results: hits.slice((page - 1) * 30, page * 30).map((id) => ticketJson(store.ticket(id)!, false)), total: hits.length };
   });
 
   // Solutions
@@ -1002,6 +1264,152 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     });
   }
 
+  // Solution category and folder translations (Solutions › "Create/View/Update a translated solution
+  // category" and "... folder"): `{id}/{language}`, POST to add, PUT to change, each language once.
+  const kbTranslations = new Map<string, { name: string; description: string | null; created_at: string; updated_at: string }>();
+  for (const [kind, items] of [['categories', store.categories], ['folders', store.folders]] as const) {
+    const holder = (id: string) => must((items as Map<number, { id: number; name: string; description: string | null }>).get(num(id)));
+    route('GET', `/api/v2/solutions/${kind}/:id/:lang`, ({ m }) => {
+      const base = holder(m[1]);
+      checkLanguage(m[2]);
+      const t = must(kbTranslations.get(`${kind}:${base.id}:${m[2]}`));
+      return { ...(kind === 'folders' ? folderJson(base as FdFolder & { category_id: number }) : base), ...t, id: base.id, language: m[2] };
+    });
+    for (const method of ['POST', 'PUT'] as const) {
+      route(method, `/api/v2/solutions/${kind}/:id/:lang`, async ({ m, body, res }) => {
+        const base = holder(m[1]);
+        checkLanguage(m[2]);
+        const key = `${kind}:${base.id}:${m[2]}`;
+        const existing = kbTranslations.get(key);
+        if (method === 'PUT' && !existing) throw notFound();
+        if (method === 'POST' && existing) throw validation('language_code', 'Translation already exists', 'duplicate_value', 409);
+        const b = await body();
+        const allowed = new Set(['name', 'description', ...(kind === 'folders' ? ['visibility'] : [])]);
+        for (const k of Object.keys(b)) if (!allowed.has(k)) throw validation(k, 'Unexpected/invalid field in request', 'invalid_field');
+        const name = b.name !== undefined ? String(b.name) : existing?.name;
+        if (!name) throw validation('name', 'Mandatory attribute missing', 'missing_field');
+        const now = store.now();
+        kbTranslations.set(key, {
+          name,
+          description: b.description !== undefined ? ((b.description as string | null) ?? null) : (existing?.description ?? null),
+          created_at: existing?.created_at ?? now,
+          updated_at: now,
+        });
+        if (method === 'POST') res.statusCode = 201;
+        return { ...(kind === 'folders' ? folderJson(base as FdFolder & { category_id: number }) : base), ...kbTranslations.get(key), id: base.id, language: m[2] };
+      });
+    }
+  }
+
+  // Account settings a migration reads (see account-data.ts for their sources).
+  route('GET', '/api/v2/contact_fields', () => CONTACT_FIELD_LIST);
+  route('GET', '/api/v2/company_fields', () => COMPANY_FIELDS);
+  route('GET', '/api/v2/ticket-forms', () => ticketForms(store.fields));
+  route('GET', '/api/v2/ticket-forms/:id', ({ m }) => must(ticketForms(store.fields).find((f) => f.id === num(m[1]))));
+  route('GET', '/api/v2/products', (ctx) => paged(ctx, []));
+  route('GET', '/api/v2/products/:id', () => {
+    throw notFound();
+  });
+  route('GET', '/api/v2/email_configs', (ctx) => paged(ctx, emailConfigs(ADMIN_EMAIL_DOMAIN)));
+  route('GET', '/api/v2/email_configs/:id', ({ m }) => must(emailConfigs(ADMIN_EMAIL_DOMAIN).find((c) => c.id === num(m[1]))));
+  route('GET', '/api/v2/business_hours', (ctx) => paged(ctx, BUSINESS_HOURS));
+  route('GET', '/api/v2/business_hours/:id', ({ m }) => must(BUSINESS_HOURS.find((b) => b.id === num(m[1]))));
+  route('GET', '/api/v2/canned_response_folders', () => CANNED_RESPONSE_FOLDERS);
+  route('GET', '/api/v2/canned_response_folders/:id', ({ m }) => ({ ...must(CANNED_RESPONSE_FOLDERS.find((f) => f.id === num(m[1]))), canned_responses: [] }));
+  route('GET', '/api/v2/canned_response_folders/:id/responses', ({ m }) => {
+    must(CANNED_RESPONSE_FOLDERS.find((f) => f.id === num(m[1])));
+    return [];
+  });
+  route('GET', '/api/v2/canned_responses/:id', () => {
+    throw notFound();
+  });
+
+  // Time Entries: per ticket (list, create) and for the account (list with filters).
+  type TimeEntry = { id: number; billable: boolean; note: string | null; timer_running: boolean; agent_id: number; ticket_id: number; time_spent: string; executed_at: string; start_time: string; created_at: string; updated_at: string };
+  const timeEntries: TimeEntry[] = [];
+  let nextTimeEntry = 0;
+  route('GET', '/api/v2/tickets/:id/time_entries', (ctx) => {
+    const t = must(store.ticket(num(ctx.m[1])));
+    return paged(ctx, timeEntries.filter((e) => e.ticket_id === t.id));
+  });
+  route('POST', '/api/v2/tickets/:id/time_entries', async ({ m, body, res }) => {
+    const t = writableTicket(m[1], res);
+    const b = await body();
+    const allowed = new Set(['agent_id', 'billable', 'executed_at', 'note', 'start_time', 'time_spent', 'timer_running']);
+    for (const k of Object.keys(b)) if (!allowed.has(k)) throw validation(k, 'Unexpected/invalid field in request', 'invalid_field');
+    if (b.agent_id !== undefined && !store.agents.has(b.agent_id as number)) throw validation('agent_id', 'There is no agent matching the given agent_id', 'invalid_value');
+    if (b.time_spent !== undefined && !/^\d{1,3}:[0-5]\d$/.test(String(b.time_spent))) throw validation('time_spent', 'It should be in the hh:mm format', 'invalid_value');
+    for (const k of ['billable', 'timer_running']) if (b[k] !== undefined && typeof b[k] !== 'boolean') throw validation(k, 'It should be a/an Boolean', 'datatype_mismatch');
+    const now = store.now();
+    const entry: TimeEntry = {
+      id: ++nextTimeEntry,
+      billable: b.billable === undefined ? true : Boolean(b.billable),
+      note: b.note === undefined ? null : String(b.note),
+      timer_running: Boolean(b.timer_running),
+      agent_id: (b.agent_id as number | undefined) ?? me()!.id,
+      ticket_id: t.id,
+      time_spent: String(b.time_spent ?? '00:00'),
+      executed_at: b.executed_at ? fdTime(String(b.executed_at)) : now,
+      start_time: b.start_time ? fdTime(String(b.start_time)) : now,
+      created_at: now,
+      updated_at: now,
+    };
+    timeEntries.push(entry);
+    res.statusCode = 201;
+    return entry;
+  });
+  route('GET', '/api/v2/time_entries', (ctx) => {
+    const { q } = ctx;
+    let list = timeEntries.slice();
+    const agent = q.get('agent_id');
+    if (agent !== null) list = list.filter((e) => e.agent_id === Number(agent));
+    const company = q.get('company_id');
+    if (company !== null) list = list.filter((e) => store.ticket(e.ticket_id)?.company_id === Number(company));
+    const billable = q.get('billable');
+    if (billable !== null) list = list.filter((e) => e.billable === (billable === 'true'));
+    for (const [key, keep] of [['executed_after', (a: number, b: number) => a >= b], ['executed_before', (a: number, b: number) => a <= b]] as const) {
+      const value = q.get(key);
+      if (value === null) continue;
+      if (Number.isNaN(Date.parse(value))) throw validation(key, 'It should be in the ISO-8601 format', 'invalid_value');
+      list = list.filter((e) => keep(Date.parse(e.executed_at), Date.parse(value)));
+    }
+    return paged(ctx, list);
+  });
+
+  // Surveys and satisfaction ratings: the default survey; ratings added per ticket, listed for the account.
+  const RATINGS = [103, 102, 101, 100, -101, -102, -103];
+  const SURVEYS = [{ id: 1, title: 'Default Survey', active: true, questions: [{ id: 'default_question', label: 'How would you rate your overall satisfaction for the resolution provided by the agent?', accepted_ratings: RATINGS, default: true }], created_at: '2020-01-01T00:00:00Z', updated_at: '2020-01-01T00:00:00Z' }];
+  type Rating = { id: number; survey_id: number; user_id: number; agent_id: number | null; feedback: string | null; group_id: number | null; ticket_id: number; ratings: Record<string, number>; created_at: string; updated_at: string };
+  const ratings: Rating[] = [];
+  route('GET', '/api/v2/surveys', () => SURVEYS);
+  route('POST', '/api/v2/tickets/:id/satisfaction_ratings', async ({ m, body, res }) => {
+    const t = writableTicket(m[1], res);
+    const b = await body();
+    for (const k of Object.keys(b)) if (!['ratings', 'feedback'].includes(k)) throw validation(k, 'Unexpected/invalid field in request', 'invalid_field');
+    const given = b.ratings as Record<string, unknown> | undefined;
+    if (!given || typeof given !== 'object') throw validation('ratings', 'Mandatory attribute missing', 'missing_field');
+    for (const [q, v] of Object.entries(given)) {
+      if (q !== 'default_question') throw validation(q, 'Unexpected/invalid field in request', 'invalid_field');
+      if (!RATINGS.includes(v as number)) throw validation(q, `It should be one of these values: '${RATINGS.join(',')}'`, 'invalid_value');
+    }
+    const now = store.now();
+    const rating: Rating = { id: ratings.length + 1, survey_id: 1, user_id: t.requester_id, agent_id: t.responder_id, feedback: b.feedback === undefined ? null : String(b.feedback), group_id: t.group_id, ticket_id: t.id, ratings: given as Record<string, number>, created_at: now, updated_at: now };
+    ratings.push(rating);
+    res.statusCode = 201;
+    return rating;
+  });
+  route('GET', '/api/v2/surveys/satisfaction_ratings', (ctx) => {
+    let list = ratings.slice();
+    const since = ctx.q.get('created_since');
+    if (since !== null) {
+      if (Number.isNaN(Date.parse(since))) throw validation('created_since', 'It should be in the ISO-8601 format', 'invalid_value');
+      list = list.filter((r) => Date.parse(r.created_at) >= Date.parse(since));
+    }
+    const user = ctx.q.get('user_id');
+    if (user !== null) list = list.filter((r) => r.user_id === Number(user));
+    return paged(ctx, list);
+  });
+
   // ---------------------------------------------------------------------------------------------
   // Test controls
 
@@ -1053,7 +1461,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
   };
 
   async function control(method: string, path: string, req: IncomingMessage): Promise<unknown> {
-    const body = method === 'GET' ? {} : await readBody(req);
+    const body = method === 'GET' ? {} : await readBody(req, false);
     let m: RegExpExecArray | null;
     if (method === 'GET' && path === '/__sandbox/counts') return store.counts();
     if (method === 'GET' && path === '/__sandbox/stats') return { requestsServed: served, rateLimited: throttled };
@@ -1128,8 +1536,11 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       res.setHeader('retry-after', String(admission.retryAfterSeconds));
       return send(res, 429, admission.refusal.body);
     }
-    if (keyOf(req.headers.authorization) !== apiKey) {
+    if (!authorized(req.headers.authorization)) {
       return send(res, 401, { code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' });
+    }
+    if (!acceptsJson(req.headers.accept)) {
+      return send(res, 406, { code: 'invalid_accept_header', message: 'Only application/json and */* are supported in the Accept header' });
     }
     const candidates = routes.filter((r) => r.re.test(path));
     const found = candidates.find((r) => r.method === method);

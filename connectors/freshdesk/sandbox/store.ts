@@ -63,11 +63,13 @@ export interface StoredTicket {
 export const ADMIN_EMAIL_DOMAIN = 'sandbox.freshdesk.test';
 export const LANGUAGES = { primary: 'en', supported: ['de', 'fr', 'es', 'ja-JP'] };
 
+const ROLE_TIME = '2020-01-01T00:00:00Z';
+/** API v2 reference, Roles › "View a Role": id, name, description, default, created_at, updated_at. */
 export const ROLES: FdRole[] = [
-  { id: 1, name: 'Account Administrator', default: true },
-  { id: 2, name: 'Administrator', default: true },
-  { id: 3, name: 'Supervisor', default: true },
-  { id: 4, name: 'Agent', default: true },
+  { id: 1, name: 'Account Administrator', description: 'Has complete control over the help desk including access to Account or Billing related information, and receives Invoices.', default: true, created_at: ROLE_TIME, updated_at: ROLE_TIME },
+  { id: 2, name: 'Administrator', description: 'Can configure all features through the Admin tab, but is restricted from viewing Account or Billing related information.', default: true, created_at: ROLE_TIME, updated_at: ROLE_TIME },
+  { id: 3, name: 'Supervisor', description: 'Can perform all agent related activities, access reports and see unresolved tickets dashboard.', default: true, created_at: ROLE_TIME, updated_at: ROLE_TIME },
+  { id: 4, name: 'Agent', description: 'Can log, view, reply, update and resolve tickets and manage contacts.', default: true, created_at: ROLE_TIME, updated_at: ROLE_TIME },
 ];
 
 const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -274,7 +276,25 @@ export class SandboxStore {
   }
 
   contact(fields: Partial<FdContact> & { id: number; name: string; created_at: string; updated_at: string }): FdContact {
-    return { email: null, phone: null, mobile: null, company_id: null, tags: [], time_zone: null, unique_external_id: null, custom_fields: {}, active: true, ...fields };
+    return {
+      email: null,
+      phone: null,
+      mobile: null,
+      company_id: null,
+      view_all_tickets: false,
+      other_emails: [],
+      twitter_id: null,
+      address: null,
+      description: null,
+      job_title: null,
+      language: 'en',
+      tags: [],
+      time_zone: null,
+      unique_external_id: null,
+      custom_fields: {},
+      active: true,
+      ...fields,
+    } as FdContact;
   }
 
   /** Generates the seeded tickets once to learn their timestamps, yielding to the event loop between chunks. */

@@ -28,7 +28,9 @@ describe('freshdesk sandbox: Create a Contact', () => {
     expect(await nothing.json()).toMatchObject({ errors: [{ field: 'email', code: 'missing_field' }] });
   });
 
-  it('refuses more than 20 MB of attachments in one ticket create or note (Create a Ticket / Create a Note: attachments)', async () => {
+  // Create a Ticket: "The total size of these attachments cannot exceed 20MB"; Conversations / Create a
+  // Note: "The total size of all of a ticket's attachments (not just this note) cannot exceed 20MB."
+  it('refuses more than 20 MB of attachments on one ticket, its description and notes together', async () => {
     const MB = 1024 * 1024;
     const post = (path: string, fields: Record<string, string>, sizes: number[]) => {
       const form = new FormData();
@@ -44,6 +46,15 @@ describe('freshdesk sandbox: Create a Contact', () => {
     expect(fits.status).toBe(201);
     const { id } = (await fits.json()) as { id: number };
     expect((await post(`/api/v2/tickets/${id}/notes`, { body: '<p>more</p>' }, [21 * MB])).status).toBe(400);
-    expect((await post(`/api/v2/tickets/${id}/notes`, { body: '<p>more</p>' }, [19 * MB])).status).toBe(201);
+    // 19 MB on the ticket already: a note of 2 MB would pass alone, not on this ticket.
+    const over = await post(`/api/v2/tickets/${id}/notes`, { body: '<p>more</p>' }, [2 * MB]);
+    expect(over.status).toBe(400);
+    expect(await over.json()).toMatchObject({ errors: [{ field: 'attachments', code: 'invalid_size' }] });
+    expect((await post(`/api/v2/tickets/${id}/notes`, { body: '<p>more</p>' }, [MB])).status).toBe(201);
+    expect((await post(`/api/v2/tickets/${id}/notes`, { body: '<p>more</p>' }, [1])).status).toBe(400);
+    expect((await post(`/api/v2/tickets/${id}/notes`, { body: '<p>no files</p>' }, [])).status).toBe(201);
+    const other = await post('/api/v2/tickets', ticket, []);
+    const otherId = ((await other.json()) as { id: number }).id;
+    expect((await post(`/api/v2/tickets/${otherId}/notes`, { body: '<p>fresh ticket</p>' }, [19 * MB])).status).toBe(201);
   });
 });
