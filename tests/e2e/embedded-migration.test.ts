@@ -47,7 +47,7 @@ for (const [from, to] of [
       const verify = captureOutput();
       expect(await verifyCommand(config, { json: true }, verify, m.env)).toBe(0);
       const report = JSON.parse(verify.stdout.join('\n'));
-      expect(Object.keys(report.entities.ticket).sort()).toEqual(['duplicates', 'failed', 'filtered', 'loaded', 'mismatched', 'missing', 'source']);
+      expect(Object.keys(report.entities.ticket).sort()).toEqual(['accepted', 'duplicates', 'failed', 'filtered', 'loaded', 'mismatched', 'missing', 'source']);
       expect(report.entities.ticket).toMatchObject({ source: 60, loaded: 60, missing: 0, mismatched: 0, duplicates: 0 });
     });
   });
