@@ -791,26 +791,29 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       },
     };
   });
+  /**
+   * Filter Contacts (API v2 reference `#filter_contacts`): the filter query language of Filter Tickets on
+   * the contact fields it lists, and custom contact fields. `unique_external_id` is served too: the
+   * writer's stamp look-up sends it and falls back to the documented list filter when it is refused.
+   */
   route('GET', '/api/v2/search/contacts', ({ q }) => {
-    const since = createdAfter(q.get('query'));
-    if (since !== null) return filtered([...store.contacts.values()].filter((c) => !c.deleted && Date.parse(c.created_at) > since), q);
-    const { field, value } = parseQuery(q.get('query'));
-    const indexed = field === 'email' || field === 'unique_external_id' || field === 'phone' || field === 'mobile';
-    const pool = indexed ? store.contacts.withValue(field, value) : [...store.contacts.values()];
-    const results = pool.filter((c) => !c.deleted && String((c as unknown as Record<string, unknown>)[field] ?? (c.custom_fields as Record<string, unknown>)[field]) === value);
-    return { results, total: results.length };
+    const tree = filterTree(q.get('query'));
+    const only = tree.kind === 'condition' ? tree : null;
+    const indexed = only && only.op === '=' && only.quoted && ['email', 'unique_external_id'].includes(only.field) ? (only.field as 'email' | 'unique_external_id') : null;
+    const pool = indexed ? store.contacts.withValue(indexed, String(only!.value)) : [...store.contacts.values()];
+    const test = recordFilter(tree, CONTACT_FILTER_FIELDS);
+    return filtered(pool.filter((c) => !c.deleted && test(c as unknown as Record<string, unknown>)), q);
   });
-
   route('GET', '/api/v2/companies', (ctx) => {
     let list = [...store.companies.values()];
     const s = since(ctx.q);
     if (s) list = list.filter((c) => isoCmp(c.updated_at) >= isoCmp(s));
     return paged(ctx, list);
   });
+  /** Filter Companies (API v2 reference `#filter_companies`): domain, created_at, updated_at and custom company fields. */
   route('GET', '/api/v2/search/companies', ({ q }) => {
-    const since = createdAfter(q.get('query'));
-    if (since === null) throw validation('query', 'Query string is invalid', 'invalid_value');
-    return filtered([...store.companies.values()].filter((c) => Date.parse(c.created_at) > since), q);
+    const test = recordFilter(filterTree(q.get('query')), COMPANY_FILTER_FIELDS);
+    return filtered([...store.companies.values()].filter((c) => test(c as unknown as Record<string, unknown>)), q);
   });
   route('GET', '/api/v2/companies/autocomplete', ({ q }) => {
     const name = (q.get('name') ?? '').toLowerCase();
@@ -1615,12 +1618,65 @@ function fdTime(value: string): string {
 
 /** `"field:'value'"` or `"field:value"` of Freshdesk's filter query language (single condition). */
 /** `created_at:>'YYYY-MM-DD'`, the filter query that matches a whole account: its instant in ms, else null. */
-function createdAfter(query: string | null): number | null {
-  const m = /^"?\s*created_at\s*:\s*>\s*'([^']+)'\s*"?$/.exec(query ?? '');
-  if (!m) return null;
-  const at = Date.parse(m[1]);
-  if (Number.isNaN(at)) throw validation('query', 'Query string is invalid', 'invalid_value');
-  return at;
+type FieldKind = 'string' | 'number' | 'boolean' | 'date' | 'list';
+const CONTACT_FILTER_FIELDS: Record<string, FieldKind> = {
+  active: 'boolean',
+  company_id: 'number',
+  twitter_id: 'string',
+  email: 'list',
+  unique_external_id: 'string',
+  language: 'string',
+  mobile: 'string',
+  phone: 'string',
+  tag: 'list',
+  time_zone: 'string',
+  created_at: 'date',
+  updated_at: 'date',
+};
+const COMPANY_FILTER_FIELDS: Record<string, FieldKind> = { domain: 'list', created_at: 'date', updated_at: 'date' };
+
+function filterTree(query: string | null): FilterNode {
+  try {
+    return parseFilterQuery(query);
+  } catch (err) {
+    if (err instanceof FilterQueryError) throw validation('query', err.message, 'invalid_value');
+    throw err;
+  }
+}
+
+/**
+ * A filter query as a test on a contact or company: dates compare by day (`:` the whole day, `:>` from,
+ * `:<` up to), numbers with `:>`/`:<`, the rest by equality; a field the reference does not list, nor a
+ * custom field of the record, is refused as Filter Tickets refuses it.
+ */
+function recordFilter(tree: FilterNode, fields: Record<string, FieldKind>): (r: Record<string, unknown>) => boolean {
+  const DAY = 86_400_000;
+  for (const c of conditions(tree)) {
+    if (fields[c.field] !== 'date') continue;
+    const text = String(c.value);
+    if (!c.quoted || Number.isNaN(Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text))) {
+      throw validation(c.field, "It should be a date in UTC format, e.g. '2024-01-31'", 'invalid_value');
+    }
+  }
+  return (r) =>
+    matches(tree, (c) => {
+      const kind = fields[c.field];
+      const custom = (r.custom_fields ?? {}) as Record<string, unknown>;
+      if (!kind && !(c.field in custom) && !(`cf_${c.field}` in custom)) throw validation(c.field, 'Unexpected/invalid field in request', 'invalid_field');
+      const raw = kind ? (c.field === 'tag' ? r.tags : c.field === 'email' ? [r.email, ...((r.other_emails as string[] | undefined) ?? [])] : c.field === 'domain' ? r.domains : r[c.field]) : (custom[c.field] ?? custom[`cf_${c.field}`]);
+      if (kind === 'date') {
+        const text = String(c.value);
+        const day = /^\d{4}-\d{2}-\d{2}$/.test(text);
+        const from = Date.parse(day ? `${text}T00:00:00Z` : text);
+        const to = from + (day ? DAY : 1000);
+        const v = Date.parse(String(raw));
+        return c.op === '=' ? v >= from && v < to : c.op === '>=' ? v >= from : v < to;
+      }
+      if (kind === 'list') return Array.isArray(raw) && (raw as unknown[]).some((x) => typeof x === 'string' && x.toLowerCase() === String(c.value).toLowerCase());
+      if (c.value === null) return raw === null || raw === undefined;
+      if (typeof c.value === 'number' && typeof raw === 'number') return c.op === '=' ? raw === c.value : c.op === '>=' ? raw >= c.value : raw <= c.value;
+      return raw === c.value || (typeof raw === 'string' && typeof c.value === 'string' && raw.toLowerCase() === c.value.toLowerCase());
+    });
 }
 
 /** A filter query's answer: 30 results per page, at most 10 pages, and the total of every match. */
@@ -1630,8 +1686,3 @@ function filtered<T>(all: T[], q: URLSearchParams, render: (item: T) => unknown 
   return { results: all.slice((page - 1) * 30, page * 30).map(render), total: all.length };
 }
 
-function parseQuery(query: string | null): { field: string; value: string } {
-  const m = /^"?\s*(\w+)\s*:\s*(?:'((?:[^'\\]|\\.)*)'|([^\s"]+))\s*"?$/.exec(query ?? '');
-  if (!m) throw validation('query', 'Query string is invalid', 'invalid_value');
-  return { field: m[1], value: (m[2] ?? m[3]).replace(/\\'/g, "'") };
-}

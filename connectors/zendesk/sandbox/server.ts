@@ -445,20 +445,30 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
    * start_time and next_page repeats the request, as Zendesk does (the loop its client libraries
    * report, e.g. zendesk_api_client_rb#168, zenpy#451).
    */
-  const timeExport = <T>(ctx: Ctx, key: string, all: { ts: number; id: number; item: T }[], render: (item: T) => unknown): Reply => {
+  const timeExport = <T>(
+    ctx: Ctx,
+    key: string,
+    all: { ts: number; id: number; item: T }[],
+    render: (item: T) => unknown,
+    options: { sample?: boolean; sideload?: (items: T[]) => Record<string, unknown[]> } = {},
+  ): Reply => {
     const start = startTime(ctx);
-    const perPage = exportPerPage(ctx);
+    // Incremental Sample Export: one page of at most 50 items ("Incremental Exports" → "Incremental Sample Export").
+    const perPage = options.sample ? Math.min(50, exportPerPage(ctx)) : exportPerPage(ctx);
     const until = exportLag > 0 ? nowSec() - exportLag : Number.POSITIVE_INFINITY;
     const sorted = all.filter((r) => r.ts >= start && r.ts <= until).sort((a, b) => a.ts - b.ts || a.id - b.id);
     const end = Math.min(sorted.length, perPage);
     const page = sorted.slice(0, end);
     const endTime = page.length > 0 ? page[page.length - 1].ts : start;
+    const include = ctx.query.get('include');
     return {
       body: {
         [key]: page.map((r) => render(r.item)),
+        ...(options.sideload ? options.sideload(page.map((r) => r.item)) : {}),
         count: page.length,
         end_time: endTime,
-        next_page: `${store.baseUrl}${ctx.url.pathname}?start_time=${endTime}&per_page=${perPage}`,
+        // next_page keeps the request's include, so sideloads and comment events go on page after page.
+        next_page: `${store.baseUrl}${ctx.url.pathname}?start_time=${endTime}&per_page=${perPage}${include ? `&include=${encodeURIComponent(include)}` : ''}`,
         end_of_stream: end >= sorted.length,
       },
     };
@@ -469,11 +479,108 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   route('GET', '/api/v2/incremental/users', (ctx) =>
     timeExport(ctx, 'users', store.usersByTime().map((u) => ({ ts: u._ts, id: u.id, item: u })), (u) => store.userJson(u)),
   );
-  route('GET', '/api/v2/incremental/tickets', (ctx) => {
+  /**
+   * Side-loading on the ticket exports ("Incremental Exports" → "Side-loading"): `include=users,groups,
+   * organizations,brands,ticket_forms` adds the records the page's tickets point at, once each. Names the
+   * sandbox does not hold are ignored, as Zendesk ignores unknown sideloads.
+   */
+  const ticketSideloads = (ctx: Ctx) => {
+    const names = new Set((ctx.query.get('include') ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+    if (names.size === 0) return undefined;
+    return (tickets: ZdTicket[]): Record<string, unknown[]> => {
+      const out: Record<string, unknown[]> = {};
+      const ids = (keys: (keyof ZdTicket)[]) => {
+        const set = new Set<number>();
+        for (const t of tickets) for (const k of keys) if (typeof t[k] === 'number') set.add(t[k] as number);
+        return [...set];
+      };
+      if (names.has('users')) out.users = ids(['requester_id', 'submitter_id', 'assignee_id']).flatMap((id) => (store.users.has(id) ? [store.userJson(store.users.get(id)!)] : []));
+      if (names.has('groups')) out.groups = ids(['group_id']).flatMap((id) => (store.groups.has(id) ? [groupJson(store.groups.get(id)!)] : []));
+      if (names.has('organizations')) out.organizations = ids(['organization_id']).flatMap((id) => (store.organizations.has(id) ? [store.orgJson(store.organizations.get(id)!)] : []));
+      if (names.has('brands')) out.brands = tickets.length > 0 ? [brand()] : [];
+      if (names.has('ticket_forms')) out.ticket_forms = tickets.length > 0 ? [ticketForm()] : [];
+      return out;
+    };
+  };
+  const ticketsForExport = () => {
     const order = store.ticketsByTime();
-    const all = Array.from(order.ids, (id, i) => ({ ts: order.ts[i], id, item: id }));
-    return timeExport(ctx, 'tickets', all, (id) => store.ticketJson(store.ticket(id, true)!));
-  });
+    return Array.from(order.ids, (id, i) => ({ ts: order.ts[i], id, item: id }));
+  };
+  const exportTickets = (ctx: Ctx, sample: boolean) => {
+    const sideload = ticketSideloads(ctx);
+    return timeExport(ctx, 'tickets', ticketsForExport(), (id) => store.ticketJson(store.ticket(id, true)!), {
+      sample,
+      sideload: sideload ? (ids) => sideload(ids.map((id) => store.ticketJson(store.ticket(id, true)!))) : undefined,
+    });
+  };
+  route('GET', '/api/v2/incremental/tickets', (ctx) => exportTickets(ctx, false));
+  route('GET', '/api/v2/incremental/tickets/sample', (ctx) => exportTickets(ctx, true));
+  route('GET', '/api/v2/incremental/users/sample', (ctx) =>
+    timeExport(ctx, 'users', store.usersByTime().map((u) => ({ ts: u._ts, id: u.id, item: u })), (u) => store.userJson(u), { sample: true }),
+  );
+  route('GET', '/api/v2/incremental/organizations/sample', (ctx) =>
+    timeExport(ctx, 'organizations', [...store.organizations.values()].map((o) => ({ ts: o._ts, id: o.id, item: o })), (o) => store.orgJson(o), { sample: true }),
+  );
+
+  /**
+   * Incremental Ticket Event Export ("Incremental Exports" → "Incremental Ticket Event Export"): one
+   * audit event per comment, at the comment's time, with the ticket's field values as of now. Its
+   * `child_events` carry the Create events on the ticket's first audit; with `include=comment_events`
+   * they also carry the Comment event the audit added. Time-based: same page rules as the other
+   * time-based exports.
+   */
+  const ticketEvents = () => {
+    const out: { ts: number; id: number; item: { ticket: StoredTicket; index: number } }[] = [];
+    for (const id of store.ticketsByTime().ids) {
+      const t = store.ticket(id, true);
+      if (!t) continue;
+      t.comments.forEach((c, index) => out.push({ ts: c.created_at, id: c.id + 1, item: { ticket: t, index } }));
+    }
+    return out;
+  };
+  const ticketEventJson = (withComments: boolean) => ({ ticket, index }: { ticket: StoredTicket; index: number }) => {
+    const c = ticket.comments[index];
+    const json = store.ticketJson(ticket);
+    const child: Record<string, unknown>[] = [];
+    if (index === 0) {
+      for (const k of ['subject', 'status', 'priority', 'type', 'requester_id', 'assignee_id', 'group_id'] as const) {
+        if (json[k] !== null && json[k] !== undefined && json[k] !== '') child.push({ id: 9e12 + ticket.id * 10 + child.length, via: 'Web form', event_type: 'Create', [k]: json[k] });
+      }
+    }
+    if (withComments) {
+      const comment = store.commentJson(c);
+      child.push({
+        id: c.id,
+        via: 'Web form',
+        event_type: 'Comment',
+        author_id: comment.author_id,
+        body: comment.body,
+        html_body: comment.html_body,
+        plain_body: comment.plain_body,
+        public: comment.public,
+        attachments: comment.attachments,
+        audit_id: comment.audit_id,
+        created_at: comment.created_at,
+      });
+    }
+    return {
+      id: c.id + 1,
+      ticket_id: ticket.id,
+      timestamp: c.created_at,
+      created_at: isoOf(c.created_at),
+      updater_id: c.author_id ?? -1,
+      via: 'Web form',
+      system: {},
+      event_type: 'Audit',
+      merged_ticket_ids: [],
+      child_events: child,
+    };
+  };
+  const includesComments = (ctx: Ctx) => (ctx.query.get('include') ?? '').split(',').map((s) => s.trim()).includes('comment_events');
+  route('GET', '/api/v2/incremental/ticket_events', (ctx) => timeExport(ctx, 'ticket_events', ticketEvents(), ticketEventJson(includesComments(ctx))));
+  route('GET', '/api/v2/incremental/ticket_events/sample', (ctx) =>
+    timeExport(ctx, 'ticket_events', ticketEvents(), ticketEventJson(includesComments(ctx)), { sample: true }),
+  );
 
   // ---------------------------------------------------------------------------------------------
   // Ticket fields

@@ -69,6 +69,32 @@ describe('zenpy against the Zendesk sandbox', () => {
     expect(resumed.subjects).toEqual(['Changed after the export', 'Created after the export']);
   });
 
+  // Zendesk "Incremental Exports" → "Incremental Ticket Event Export" (include=comment_events) and
+  // "Side-loading"; zenpy's tickets.events() and tickets.incremental(include=…) as they are.
+  it('exports ticket events with their comments, and tickets with sideloaded users and organizations', async () => {
+    const out = await zenpy<{
+      events: { ticket_id: number; comment_ids: number[]; bodies: string[] }[];
+      tickets: number;
+      requesters: number[];
+      cached_requesters: number[];
+      organizations: number[];
+      cached_organizations: number[];
+    }>('events_and_sideloads', { start_time: 0, per_page: 200 });
+    const want = new Map<number, number>();
+    for (const id of zd.store.ticketsByTime().ids) for (const c of zd.store.ticket(id, true)?.comments ?? []) want.set(c.id, id);
+    const got = new Map<number, number>();
+    for (const e of out.events) {
+      expect(e.comment_ids).toHaveLength(1);
+      got.set(e.comment_ids[0], e.ticket_id);
+    }
+    expect(got).toEqual(want);
+    expect(out.tickets).toBeGreaterThan(0);
+    expect(out.requesters.length).toBeGreaterThan(0);
+    expect(out.cached_requesters).toEqual(out.requesters);
+    expect(out.organizations.length).toBeGreaterThan(0);
+    expect(out.cached_organizations).toEqual(out.organizations);
+  });
+
   it('reads a ticket’s comments with authors, visibility and attachments', async () => {
     const id = liveTicketIds().find((t) => zd.store.ticket(t)!.comments.length >= 2)!;
     const expected = zd.store.ticket(id)!.comments.map((c) => zd.store.commentJson(c));

@@ -449,3 +449,100 @@ describe('zendesk sandbox: search ("Search" → "Results limit", "List Search Re
     }
   });
 });
+
+describe('zendesk sandbox: ticket events, sample exports and sideloads ("Incremental Exports")', () => {
+  const api = (sb: Awaited<ReturnType<typeof sandbox>>) => {
+    const auth = `Basic ${Buffer.from(`${sb.credentials.email}/token:${sb.credentials.apiToken}`).toString('base64')}`;
+    return async (path: string) => {
+      const res = await fetch(`${sb.url}${path}`, { headers: { authorization: auth } });
+      return { status: res.status, headers: res.headers, body: (await res.json().catch(() => null)) as any };
+    };
+  };
+
+  // Source: "Incremental Exports" → "Incremental Ticket Event Export" (time-based; `include=comment_events`
+  // adds the comments each audit added as Comment child events).
+  it('"Incremental Ticket Event Export": one audit per comment, with its Comment child event under include=comment_events', async () => {
+    const sb = await sandbox({ tickets: 20, seed: 330, maxComments: 3 });
+    const get = api(sb);
+    try {
+      const comments = new Map<number, { ticketId: number; body: string }>();
+      for (let id = 1; id <= 20; id++) {
+        const t = sb.store.ticket(id, true)!;
+        for (const c of t.comments) comments.set(c.id, { ticketId: id, body: sb.store.commentJson(c).body });
+      }
+      const seen = new Map<number, { ticketId: number; body: string }>();
+      let path: string | null = '/api/v2/incremental/ticket_events.json?start_time=0&include=comment_events&per_page=7';
+      let last = -1;
+      for (let guard = 0; path && guard < 100; guard++) {
+        const { status, body } = await get(path);
+        expect(status).toBe(200);
+        for (const e of body.ticket_events) {
+          expect(e.event_type).toBe('Audit');
+          expect(e.timestamp).toBeGreaterThanOrEqual(last);
+          last = e.timestamp;
+          const cs = e.child_events.filter((c: { event_type: string }) => c.event_type === 'Comment');
+          expect(cs.length).toBe(1);
+          seen.set(cs[0].id, { ticketId: e.ticket_id, body: cs[0].body });
+        }
+        expect(body.ticket_events.length).toBeLessThanOrEqual(7);
+        path = body.end_of_stream ? null : new URL(body.next_page).pathname + new URL(body.next_page).search;
+      }
+      expect(seen).toEqual(comments);
+
+      const plain = await get('/api/v2/incremental/ticket_events.json?start_time=0');
+      const first = plain.body.ticket_events[0];
+      expect(first.child_events.some((c: { event_type: string }) => c.event_type === 'Comment')).toBe(false);
+      expect(first.child_events.some((c: { event_type: string }) => c.event_type === 'Create')).toBe(true);
+      expect((await get('/api/v2/incremental/ticket_events.json')).status).toBe(400);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  // Source: "Incremental Exports" → "Incremental Sample Export" (at most 50 items; 10 requests per 20 minutes,
+  // apart from the export limit of 10 a minute) and "Rate limits".
+  it('"Incremental Sample Export": at most 50 items for tickets, users, organizations and ticket events; the 11th request in 20 minutes is 429', async () => {
+    // The full limit table of the default plan (the helper lifts limits); this test is about one of them.
+    const sb = await sandbox({ tickets: 80, seed: 331, maxComments: 1, requestsPerMinute: undefined });
+    const get = api(sb);
+    try {
+      const t = await get('/api/v2/incremental/tickets/sample.json?start_time=0');
+      expect(t.status).toBe(200);
+      expect(t.body.tickets.length).toBe(50);
+      expect(t.body.count).toBe(50);
+      const u = await get('/api/v2/incremental/users/sample.json?start_time=0');
+      expect(u.body.users.length).toBe(Math.min(50, sb.store.users.size));
+      const o = await get('/api/v2/incremental/organizations/sample.json?start_time=0');
+      expect(o.body.organizations.length).toBe(Math.min(50, sb.store.organizations.size));
+      const e = await get('/api/v2/incremental/ticket_events/sample.json?start_time=0&per_page=1000');
+      expect(e.body.ticket_events.length).toBe(50);
+      for (let i = 4; i < 10; i++) expect((await get('/api/v2/incremental/tickets/sample.json?start_time=0')).status).toBe(200);
+      const refused = await get('/api/v2/incremental/tickets/sample.json?start_time=0');
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(60);
+      // The sample bucket is apart from the export bucket: the full export still answers.
+      expect((await get('/api/v2/incremental/tickets.json?start_time=0&per_page=10')).status).toBe(200);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  // Source: "Incremental Exports" → "Side-loading" (ticket exports accept include=users,groups,organizations,…).
+  it('"Side-loading": include=users,groups,organizations on the ticket export adds the records its tickets point at', async () => {
+    const sb = await sandbox({ tickets: 30, seed: 332, maxComments: 0 });
+    const get = api(sb);
+    try {
+      const { body } = await get('/api/v2/incremental/tickets.json?start_time=0&per_page=10&include=users,groups,organizations');
+      expect(body.tickets.length).toBe(10);
+      const want = (keys: string[]) => new Set(body.tickets.flatMap((t: any) => keys.map((k) => t[k]).filter((v: unknown) => typeof v === 'number')));
+      expect(new Set(body.users.map((x: { id: number }) => x.id))).toEqual(want(['requester_id', 'submitter_id', 'assignee_id']));
+      expect(new Set(body.groups.map((x: { id: number }) => x.id))).toEqual(want(['group_id']));
+      expect(new Set(body.organizations.map((x: { id: number }) => x.id))).toEqual(want(['organization_id']));
+      expect(body.users.length).toBeGreaterThan(0);
+      const bare = await get('/api/v2/incremental/tickets.json?start_time=0&per_page=10');
+      expect(bare.body.users).toBeUndefined();
+    } finally {
+      await sb.close();
+    }
+  });
+});

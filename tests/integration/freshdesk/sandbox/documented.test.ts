@@ -414,3 +414,38 @@ describe('endpoints a migration reads besides tickets and people', () => {
     expect((await api('GET', `/api/v2/solutions/categories/${category.id}/folders`)).json.map((f: { id: number }) => f.id)).toEqual([folder.id]);
   });
 });
+
+describe('#filter_contacts and #filter_companies: the filter query language on contacts and companies', () => {
+  const search = (kind: string, query: string, page?: number) =>
+    api('GET', `/api/v2/search/${kind}?query=${encodeURIComponent(query)}${page === undefined ? '' : `&page=${page}`}`);
+
+  it('#filter_contacts: AND/OR and parentheses over email, phone, company_id and dates; 30 a page, pages 1–10', async () => {
+    const company = await api('POST', '/api/v2/companies', { name: `Filter Co ${Date.now()}`, domains: ['filterco.example'] });
+    expect(company.status).toBe(201);
+    const a = await contact({ phone: '5550101', company_id: company.json.id });
+    const b = await contact({ phone: '5550102' });
+    await contact({ phone: '5550103' });
+    const ids = (r: { json: { results: { id: number }[] } }) => r.json.results.map((x) => x.id).sort((x, y) => x - y);
+    expect(ids(await search('contacts', `"email:'${a.email}'"`))).toEqual([a.id]);
+    expect(ids(await search('contacts', `"phone:'5550101' OR phone:'5550102'"`))).toEqual([a.id, b.id].sort((x, y) => x - y));
+    expect(ids(await search('contacts', `"(phone:'5550101' OR phone:'5550102') AND company_id:${company.json.id}"`))).toEqual([a.id]);
+    const today = new Date().toISOString().slice(0, 10);
+    const recent = await search('contacts', `"created_at:>'${today}' AND phone:'5550103'"`);
+    expect(recent.json.total).toBe(1);
+    expect((await search('contacts', `"created_at:<'2000-01-01' AND phone:'5550103'"`)).json.total).toBe(0);
+    expect((await search('contacts', `"created_at:>'not a date'"`)).status).toBe(400);
+    expect((await search('contacts', `"email:'x'"`, 11)).status).toBe(400);
+    expect((await search('contacts', `"email:'x' AND"`)).status).toBe(400);
+  });
+
+  it('#filter_companies: by domain and dates, combined with AND/OR', async () => {
+    const one = await api('POST', '/api/v2/companies', { name: `Domain One ${Date.now()}`, domains: ['one-domain.example'] });
+    const two = await api('POST', '/api/v2/companies', { name: `Domain Two ${Date.now()}`, domains: ['two-domain.example'] });
+    const ids = (r: { json: { results: { id: number }[] } }) => r.json.results.map((x) => x.id).sort((x, y) => x - y);
+    expect(ids(await search('companies', `"domain:'one-domain.example'"`))).toEqual([one.json.id]);
+    expect(ids(await search('companies', `"domain:'one-domain.example' OR domain:'two-domain.example'"`))).toEqual([one.json.id, two.json.id].sort((x, y) => x - y));
+    const today = new Date().toISOString().slice(0, 10);
+    expect(ids(await search('companies', `"domain:'two-domain.example' AND updated_at:>'${today}'"`))).toEqual([two.json.id]);
+    expect((await search('companies', `"domain:'two-domain.example' AND created_at:<'2000-01-01'"`)).json.total).toBe(0);
+  });
+});
