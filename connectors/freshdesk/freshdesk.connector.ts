@@ -1,9 +1,7 @@
 import { FRESHDESK_REQUEST_COSTS } from './freshdesk.costs.ts';
 import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type { ConnectorConfig, RateLimitInfo, StreamDescriptor } from '../sdk/contract.ts';
-import { downloadOnce } from '../sdk/download.ts';
 import { HdmError, isHdmError } from '../sdk/errors.ts';
-import { interrupted, pause } from '../sdk/http.ts';
 import type { AttachmentMeta, EntityName } from '../../schemas/canonical.ts';
 import { FreshdeskAccount } from './freshdesk.account.ts';
 import { FreshdeskClient, PAGE_SIZE } from './freshdesk.client.ts';
@@ -25,43 +23,6 @@ const RECORD_PATHS: Record<EntityName, (id: string) => string> = {
   kbSection: (id) => `/a/solutions/folders/${id}`,
   kbArticle: (id) => `/a/solutions/articles/${id}`,
 };
-
-/**
- * Attachment URLs are pre-signed links to Freshdesk's file store: fetched without our Authorization
- * header (the store refuses requests that carry one), as bytes (the SDK client reads bodies as text),
- * within a deadline and a size limit.
- */
-export async function downloadAttachment(
-  attachment: AttachmentMeta,
-  attempts = 6,
-  options: { signal?: AbortSignal; deadlineMs?: number; maxBytes?: number } = {},
-): Promise<{ body: Uint8Array; contentType: string }> {
-  const context = { platform: 'freshdesk', recordId: attachment.sourceId, field: 'attachments' };
-  for (let attempt = 1; ; attempt++) {
-    let status = 0;
-    let retryAfter: number | null = null;
-    try {
-      const res = await downloadOnce(attachment.url, { platform: 'freshdesk', ...options });
-      status = res.status;
-      if (status >= 200 && status < 300) return { body: res.body, contentType: res.headers['content-type'] ?? attachment.contentType };
-      const header = res.headers['retry-after'];
-      retryAfter = header !== undefined && Number.isFinite(Number(header)) ? Number(header) : null;
-    } catch (err) {
-      if (err instanceof HdmError && (err.code === 'INTERRUPTED' || err.code === 'ATTACHMENT_FAILED')) throw err;
-      if (attempt >= attempts) throw new HdmError('ATTACHMENT_FAILED', `freshdesk attachment ${attachment.sourceId} (${attachment.fileName}) could not be fetched: ${(err as Error).message}`, { context, cause: err, retryable: true });
-    }
-    const retryable = status === 0 || status === 429 || status >= 500;
-    if (!retryable || attempt >= attempts) {
-      // A 403 here is usually an expired pre-signed link: reading the ticket again gives a fresh one.
-      throw new HdmError('ATTACHMENT_FAILED', `freshdesk attachment ${attachment.sourceId} (${attachment.fileName}) answered HTTP ${status}${status === 403 ? ' (an expired link; re-read the ticket)' : ''}`, {
-        context: { ...context, httpStatus: status },
-        retryable,
-      });
-    }
-    await pause(retryAfter !== null ? Math.min(retryAfter, 120) * 1000 : Math.min(10_000, 200 * 2 ** attempt), options.signal);
-    if (options.signal?.aborted) throw interrupted('freshdesk', 'GET', new URL(attachment.url).pathname);
-  }
-}
 
 export class FreshdeskConnector extends ComposedConnector {
   readonly platform = 'freshdesk';
@@ -125,7 +86,18 @@ export class FreshdeskConnector extends ComposedConnector {
     if (!attachment.url) {
       throw new HdmError('ATTACHMENT_FAILED', `freshdesk attachment ${attachment.sourceId} has no URL`, { context: { platform: 'freshdesk', recordId: attachment.sourceId } });
     }
-    return downloadAttachment(attachment, 6, { signal: this.client.signal, deadlineMs: this.client.deadlineMs });
+    // Pre-signed links to Freshdesk's file store, fetched by the client that sends no Authorization (the store refuses one).
+    return this.client.files
+      .download(attachment.url, {
+        what: `attachment ${attachment.sourceId} (${attachment.fileName})`,
+        context: { recordId: attachment.sourceId, field: 'attachments' },
+        contentType: attachment.contentType,
+      })
+      .catch((err: unknown) => {
+        // A 403 here is usually an expired pre-signed link: reading the ticket again gives a fresh one.
+        if (isHdmError(err) && err.code === 'ATTACHMENT_FAILED' && err.context.httpStatus === 403) err.message += ' (an expired link; re-read the ticket)';
+        throw err;
+      });
   }
 
   override async count(entity: EntityName): Promise<number | null> {

@@ -1,4 +1,5 @@
 import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import { overlapOf, readCursor, resumeAt, sinceWithOverlap, writeCursor } from '../sdk/cursor.ts';
 import { HdmError } from '../sdk/errors.ts';
 import { listOf } from '../sdk/response.ts';
 import type { EntityName, EntityTypes, Envelope, KbArticle } from '../../schemas/canonical.ts';
@@ -65,17 +66,8 @@ interface PassCursor {
   max: string;
 }
 
-const shift = (iso: string, seconds: number) => new Date(Date.parse(iso) - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const isoOf = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const maxIso = (a: string, b: string) => (a >= b ? a : b);
-
-function parseCursor<T>(state: StreamState | null): T | null {
-  if (!state?.cursor) return null;
-  try {
-    return JSON.parse(state.cursor) as T;
-  } catch {
-    throw new HdmError('CONFIG_INVALID', `freshdesk: saved stream cursor is not one this connector wrote: ${state.cursor.slice(0, 80)}`);
-  }
-}
 
 export class FreshdeskReader {
   constructor(
@@ -84,7 +76,7 @@ export class FreshdeskReader {
   ) {}
 
   read<E extends EntityName>(entity: E, state: StreamState | null, options: ReadOptions = {}): AsyncIterable<Page<E>> {
-    const overlap = options.overlapSeconds ?? 60;
+    const overlap = overlapOf(options);
     switch (entity) {
       case 'ticket':
         return this.tickets(state, overlap, options.signal) as AsyncIterable<Page<E>>;
@@ -108,24 +100,18 @@ export class FreshdeskReader {
 
   /** Tickets in `updated_at` order (see ticketListPages); IDs already handed out at the window's instant are skipped. */
   private async *tickets(state: StreamState | null, overlap: number, signal?: AbortSignal): AsyncGenerator<Page<'ticket'>> {
-    const saved = parseCursor<TicketCursor>(state);
-    let lastT = saved?.t ?? null;
-    let seen = new Set<number>(overlap === 0 ? (saved?.ids ?? []) : []);
+    const saved = readCursor<TicketCursor>(state, 'freshdesk');
+    const { since, mark } = resumeAt(saved && { at: saved.t, ids: saved.ids }, overlap);
     let yielded = false;
     const index = await this.account.fieldIndex(true);
-    for await (const { items, hasNext } of ticketListPages(this.client, saved ? (overlap > 0 ? shift(saved.t, overlap) : saved.t) : EPOCH, signal)) {
-      const fresh = items.filter((t) => !(t.updated_at === lastT && seen.has(t.id)));
+    for await (const { items, hasNext } of ticketListPages(this.client, since === null ? EPOCH : isoOf(since), signal)) {
+      const fresh = items.filter((t) => !mark.seen(t.updated_at, t.id));
       const records = await Promise.all(fresh.map((t) => this.ticketEnvelope(t.id, index)));
-      for (const t of fresh) {
-        if (t.updated_at !== lastT) {
-          lastT = t.updated_at;
-          seen = new Set();
-        }
-        seen.add(t.id);
-      }
+      for (const t of fresh) mark.add(t.updated_at, t.id);
       if (records.length > 0 || !yielded || !hasNext) {
-        const cursor: TicketCursor | null = lastT ? { t: lastT, ids: [...seen] } : null;
-        yield { records: records.filter((r): r is Envelope<'ticket'> => r !== null), state: { cursor: cursor && JSON.stringify(cursor), coveredUntil: lastT && ts(lastT) } };
+        const lastT = mark.at;
+        const cursor: TicketCursor | null = lastT ? { t: lastT, ids: mark.idsAt() } : null;
+        yield { records: records.filter((r): r is Envelope<'ticket'> => r !== null), state: { cursor: cursor && writeCursor(cursor), coveredUntil: lastT && ts(lastT) } };
         yielded = true;
       }
     }
@@ -166,8 +152,8 @@ export class FreshdeskReader {
     signal: AbortSignal | undefined,
     convert: (item: T) => { record: EntityTypes[E]; stamp: string | null },
   ): AsyncGenerator<Page<E>> {
-    const saved = parseCursor<PassCursor>(state);
-    const since = saved ? (saved.page > 1 ? saved.since : overlap > 0 ? shift(saved.since, overlap) : saved.since) : EPOCH;
+    const saved = readCursor<PassCursor>(state, 'freshdesk');
+    const since = saved ? (saved.page > 1 ? saved.since : isoOf(sinceWithOverlap(saved.since, overlap))) : EPOCH;
     const startPage = saved && saved.page > 1 ? saved.page : 1;
     let max = saved?.max ?? EPOCH;
     let yielded = false;
@@ -178,10 +164,10 @@ export class FreshdeskReader {
         return { entity, op: 'upsert', sourceId: record.sourceId, updatedAt: record.updatedAt, record, stamp } as Envelope<E>;
       });
       const cursor: PassCursor = page.hasNext ? { since, page: page.page + 1, max } : { since: max, page: 1, max };
-      yield { records, state: { cursor: JSON.stringify(cursor), coveredUntil: ts(page.hasNext ? (saved?.since ?? EPOCH) : max) } };
+      yield { records, state: { cursor: writeCursor(cursor), coveredUntil: ts(page.hasNext ? (saved?.since ?? EPOCH) : max) } };
       yielded = true;
     }
-    if (!yielded) yield { records: [], state: { cursor: JSON.stringify({ since: max, page: 1, max }), coveredUntil: ts(max) } };
+    if (!yielded) yield { records: [], state: { cursor: writeCursor({ since: max, page: 1, max }), coveredUntil: ts(max) } };
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import type { IdRange, Page, ReadOptions, SourceStatus, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import { InstantMark, overlapOf, sinceWithOverlap } from '../sdk/cursor.ts';
 import { HdmError } from '../sdk/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
@@ -312,9 +313,9 @@ export class RtReader {
   }
 
   private startKeyset(state: StreamState | null, options: ReadOptions): Keyset {
+    // RT's cursor is the bare ISO instant reached; the IDs read at it are not saved, so a resume re-reads that instant.
     if (!state?.cursor) return { at: EPOCH_SQL, seen: [] };
-    const overlap = (options.overlapSeconds ?? 60) * 1000;
-    return { at: sqlTime(new Date(new Date(state.cursor).getTime() - overlap).toISOString()), seen: [] };
+    return { at: sqlTime(new Date(sinceWithOverlap(state.cursor, overlapOf(options))).toISOString()), seen: [] };
   }
 
   private keysetState(keyset: Keyset): StreamState {
@@ -330,28 +331,21 @@ export class RtReader {
     start: Keyset,
     fetch: (at: string, page: number) => Promise<T[]>,
   ): AsyncIterable<{ items: T[]; keyset: Keyset }> {
-    let at = start.at;
-    let seen = new Set(start.seen);
+    const mark = new InstantMark<string, string>(start.at, start.seen);
     let page = 1;
     const timeOf = (item: T) => sqlTime(rtTime(item.LastUpdated));
     const guard = new StallGuard({ platform: 'rt', path: '/REST/2.0/tickets' });
     for (;;) {
+      const at = mark.at ?? EPOCH_SQL;
       const raw = await fetch(at, page);
       if (raw.length === 0) return;
-      const fresh = raw.filter((item) => !(timeOf(item) === at && seen.has(item.key)));
+      const fresh = raw.filter((item) => !mark.seen(timeOf(item), item.key));
       // Pages of records already read, over and over, mean the search no longer moves.
       guard.page(fresh.length > 0, `${at} page ${page}`);
-      const last = timeOf(raw[raw.length - 1]);
-      if (last === at) {
-        // A whole page at one instant: page on at that instant.
-        for (const item of raw) seen.add(item.key);
-        page += 1;
-      } else {
-        at = last;
-        seen = new Set(raw.filter((item) => timeOf(item) === last).map((item) => item.key));
-        page = 1;
-      }
-      if (fresh.length > 0) yield { items: fresh, keyset: { at, seen: [...seen] } };
+      for (const item of raw) mark.add(timeOf(item), item.key);
+      // A whole page at one instant: page on at that instant; else query again from the newest instant.
+      page = mark.at === at ? page + 1 : 1;
+      if (fresh.length > 0) yield { items: fresh, keyset: { at: mark.at ?? at, seen: mark.idsAt() } };
       // A short page with nothing new means we have caught up; after a short page with news, one
       // more query from the new instant picks up what changed while we read.
       if (raw.length < RT_PAGE_SIZE && fresh.length === 0) return;

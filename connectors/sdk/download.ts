@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { HdmError } from './errors.ts';
-import { interrupted } from './http.ts';
+import { interrupted } from './retry.ts';
 
 export interface DownloadOptions {
   /** Platform name, used in error context. */
@@ -28,7 +28,7 @@ export const DEFAULT_MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024;
 /**
  * One download attempt of an attachment's bytes, following up to five redirects, within a deadline
  * and a size limit: a file host that never answers, trickles, or serves without end cannot hold a run.
- * Any status is returned; the caller decides what to retry.
+ * Any status is returned: `HttpClient.download` retries it under the client's retry policy.
  */
 export async function downloadOnce(url: string | URL, options: DownloadOptions): Promise<Downloaded> {
   const deadlineMs = options.deadlineMs ?? 300_000;

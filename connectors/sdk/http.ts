@@ -1,10 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import { Agent, request, FormData } from 'undici';
 import PQueue from 'p-queue';
-import { HdmError } from './errors.ts';
+import { DEFAULT_MAX_DOWNLOAD_BYTES, downloadOnce } from './download.ts';
+import { HdmError, type ErrorContext } from './errors.ts';
 import { CREDENTIAL_HEADER, redactor } from './redact.ts';
+import { interrupted, RetryPolicy } from './retry.ts';
 
 export { FormData };
+export { interrupted, mayHaveArrived, pause } from './retry.ts';
 
 export interface HttpClientOptions {
   /** Platform name, used in error context. */
@@ -76,54 +79,6 @@ export interface HttpStats {
 
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'DELETE']);
 
-/** Network errors raised before a request could leave this machine: sending it again is safe. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-
-/** Whether the server may have received, and acted on, a request that failed this way. */
-export function mayHaveArrived(error: HdmError): boolean {
-  // A cut-short 2xx body (BAD_RESPONSE) means the server did act; only its answer is lost.
-  if (error.code === 'SERVER_ERROR' || error.code === 'TIMEOUT' || error.code === 'BAD_RESPONSE') return true;
-  if (error.code !== 'UNREACHABLE') return false;
-  let cause: unknown = error.cause;
-  for (let depth = 0; cause && depth < 4; depth++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && NOT_SENT.has(code)) return false;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return true;
-}
-
-function outcomeUnknown(error: HdmError): HdmError {
-  return new HdmError(
-    'OUTCOME_UNKNOWN',
-    `${error.message} — the request may have been carried out; it is not sent again before the target is checked`,
-    { retryable: true, context: error.context, cause: error },
-  );
-}
-
-
-/** Waits `ms`, or less if `signal` aborts first (the caller then checks the signal). */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** The error for a request cut by a stop request: never retried, never a record's fault. */
-export function interrupted(platform: string, method: string, path: string): HdmError {
-  return new HdmError('INTERRUPTED', `${platform} ${method} ${path} was cut short: the run was asked to stop`, {
-    retryable: false,
-    context: { platform, method, path },
-  });
-}
-
 /** HTTP for connectors: keep-alive, bounded concurrency, retries that honour Retry-After. */
 export class HttpClient {
   readonly platform: string;
@@ -132,15 +87,11 @@ export class HttpClient {
   private readonly headers: Record<string, string>;
   private readonly queue: PQueue;
   private readonly dispatcher: Agent;
-  private readonly maxAttempts: number;
-  private readonly maxRetryAfter: number;
+  private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly deadlineMs: number;
   private readonly maxResponseBytes: number;
-  private readonly patienceMs: number;
   private readonly stop: AbortSignal | undefined;
-  /** When a 429 arrives, every request waits until this instant: the limit is per account, not per request. */
-  private pausedUntil = 0;
 
   constructor(options: HttpClientOptions) {
     this.platform = options.platform;
@@ -155,12 +106,17 @@ export class HttpClient {
       rpm > 0 ? { concurrency, intervalCap: Math.max(1, Math.floor(rpm / 60)), interval: 1000 } : { concurrency },
     );
     this.dispatcher = new Agent({ connections: concurrency * 2, keepAliveTimeout: 10_000, pipelining: 1 });
-    this.maxAttempts = options.maxAttempts ?? 8;
-    this.maxRetryAfter = options.maxRetryAfterSeconds ?? 120;
+    this.retry = new RetryPolicy({
+      platform: this.platform,
+      maxAttempts: options.maxAttempts,
+      maxRetryAfterSeconds: options.maxRetryAfterSeconds,
+      rateLimitPatienceMs: options.rateLimitPatienceMs,
+      signal: options.signal,
+      stats: this.stats,
+    });
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.deadlineMs = options.deadlineMs ?? Math.max(300_000, this.timeoutMs);
     this.maxResponseBytes = options.maxResponseBytes ?? 64 * 2 ** 20;
-    this.patienceMs = options.rateLimitPatienceMs ?? 30 * 60_000;
     this.stop = options.signal;
     // Every request in flight listens to the stop request: as many listeners as requests, by design.
     if (this.stop) setMaxListeners(0, this.stop);
@@ -196,46 +152,73 @@ export class HttpClient {
   async send<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
     const method = req.method ?? 'GET';
     const url = this.url(req.path, req.query);
-    const context = { platform: this.platform, method, path: url.pathname };
-    let attempt = 0;
-    let failures = 0;
-    let rateLimitedSince: number | null = null;
-    for (;;) {
-      attempt += 1;
-      const wait = this.pausedUntil - Date.now();
-      if (wait > 0) await pause(wait, this.stop);
-      if (this.stop?.aborted) throw interrupted(this.platform, method, url.pathname);
-      let outcome: HttpResponse<T> | HdmError;
-      try {
-        outcome = (await this.queue.add(() => this.once<T>(method, url, req))) as HttpResponse<T>;
-      } catch (err) {
-        outcome =
-          err instanceof HdmError
-            ? err
-            : new HdmError('UNREACHABLE', `${this.platform} at ${url.origin} did not answer ${method} ${url.pathname}: ${(err as Error).message}`, {
-                context,
-                cause: err,
-              });
-      }
-      if (!(outcome instanceof HdmError)) return outcome;
-      if (outcome.code === 'RATE_LIMITED') {
-        this.stats.rateLimited += 1;
-        rateLimitedSince ??= Date.now();
-        // A 429 is the server pacing us, not failing: waited out however many come, within the patience.
-        if (Date.now() - rateLimitedSince >= this.patienceMs) throw outcome;
-      } else {
-        failures += 1;
-        rateLimitedSince = null;
-        if (!(req.idempotent ?? IDEMPOTENT_METHODS.has(method)) && mayHaveArrived(outcome)) throw outcomeUnknown(outcome);
-        if (failures >= Math.min(req.maxAttempts ?? this.maxAttempts, this.maxAttempts)) throw outcome;
-      }
-      if (!outcome.retryable) throw outcome;
-      this.stats.retries += 1;
-      const retryAfter = outcome.context.retryAfter;
-      const delayMs =
-        retryAfter !== undefined ? Math.min(retryAfter, this.maxRetryAfter) * 1000 : Math.min(30_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
-      if (outcome.code === 'RATE_LIMITED') this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
-      else await pause(delayMs, this.stop);
+    const call = {
+      method,
+      path: url.pathname,
+      idempotent: req.idempotent ?? IDEMPOTENT_METHODS.has(method),
+      maxAttempts: req.maxAttempts,
+      toError: (err: unknown) =>
+        new HdmError('UNREACHABLE', `${this.platform} at ${url.origin} did not answer ${method} ${url.pathname}: ${(err as Error).message}`, {
+          context: { platform: this.platform, method, path: url.pathname },
+          cause: err,
+        }),
+    };
+    return this.retry.run(call, async () => (await this.queue.add(() => this.once<T>(method, url, req))) as HttpResponse<T>);
+  }
+
+  /**
+   * The bytes at a URL (an attachment), under the same retry policy as every request of this client, within
+   * the client's deadline and a size limit. Credentials go only to the configured origin, never to another
+   * host the URL names or a redirect leads to (a file store). A failure that persists is ATTACHMENT_FAILED,
+   * retryable as its last cause was.
+   */
+  async download(
+    path: string,
+    options: {
+      /** Largest body accepted, in bytes. Default 100 MiB. */
+      maxBytes?: number;
+      /** What the bytes are, for errors. Default `attachment <path>`. */
+      what?: string;
+      /** Added to the context of a failure (record, field). */
+      context?: ErrorContext;
+      /** Content type when the answer names none. Default `application/octet-stream`. */
+      contentType?: string;
+    } = {},
+  ): Promise<{ body: Uint8Array; contentType: string }> {
+    const url = /^https?:\/\//i.test(path) ? new URL(path) : new URL(path.replace(/^\//, ''), this.baseUrl);
+    const headers = url.origin === this.baseUrl.origin ? this.headers : {};
+    const what = options.what ?? `attachment ${url.pathname}`;
+    const call = {
+      method: 'GET',
+      path: url.pathname,
+      idempotent: true,
+      toError: (err: unknown) =>
+        new HdmError('UNREACHABLE', `${this.platform} ${what} from ${url.origin} could not be fetched: ${(err as Error).message}`, {
+          context: { platform: this.platform, method: 'GET', path: url.pathname },
+          cause: err,
+        }),
+    };
+    try {
+      return await this.retry.run(call, async () => {
+        this.stats.requests += 1;
+        const res = await downloadOnce(url, {
+          platform: this.platform,
+          headers,
+          deadlineMs: this.deadlineMs,
+          maxBytes: options.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES,
+          signal: this.stop,
+        });
+        if (res.status >= 200 && res.status < 300) return { body: res.body, contentType: res.headers['content-type'] ?? options.contentType ?? 'application/octet-stream' };
+        throw httpError(this.platform, 'GET', res.url, res.status, res.headers, Buffer.from(res.body).toString('utf8'));
+      });
+    } catch (err) {
+      const failure = err as HdmError;
+      if (failure.code === 'INTERRUPTED' || failure.code === 'ATTACHMENT_FAILED') throw failure;
+      throw new HdmError('ATTACHMENT_FAILED', `${this.platform} ${what} could not be downloaded: ${failure.message}`, {
+        retryable: failure.retryable,
+        context: { ...failure.context, ...options.context },
+        cause: failure,
+      });
     }
   }
 

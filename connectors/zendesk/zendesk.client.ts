@@ -1,8 +1,7 @@
 import type { ConnectorConfig } from '../sdk/contract.ts';
-import { downloadOnce } from '../sdk/download.ts';
 import { HdmError } from '../sdk/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
-import { HttpClient, httpError, interrupted, pause, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
+import { HttpClient, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
 
 export interface ZendeskCredentials {
   email: string;
@@ -32,20 +31,15 @@ interface ListBody {
 export class ZendeskClient {
   readonly http: HttpClient;
   readonly baseUrl: string;
-  private readonly authorization: string;
-  private readonly signal: AbortSignal | undefined;
-  private readonly downloadDeadlineMs: number | undefined;
 
   constructor(config: ConnectorConfig) {
-    this.signal = config.signal;
-    this.downloadDeadlineMs = config.deadlineMs;
     const { email, apiToken } = zendeskCredentials(config);
     this.baseUrl = config.url.replace(/\/+$/, '');
-    this.authorization = `Basic ${Buffer.from(`${email}/token:${apiToken}`).toString('base64')}`;
+    const authorization = `Basic ${Buffer.from(`${email}/token:${apiToken}`).toString('base64')}`;
     this.http = new HttpClient({
       platform: 'zendesk',
       baseUrl: this.baseUrl,
-      headers: { authorization: this.authorization },
+      headers: { authorization },
       concurrency: config.concurrency ?? 8,
       maxAttempts: config.maxAttempts,
       requestsPerMinute: config.requestsPerMinute ?? 0,
@@ -90,42 +84,9 @@ export class ZendeskClient {
     return out;
   }
 
-  /**
-   * Downloads bytes (attachment content_url). The shared HttpClient reads bodies as text, so bytes go
-   * through `downloadOnce` here with the same retry rules, within a deadline and a size limit;
-   * credentials go only to the API's own origin, never to the storage host a content_url may redirect to.
-   */
-  async download(url: string, maxAttempts = 6): Promise<{ body: Uint8Array; contentType: string }> {
-    const target = new URL(url, `${this.baseUrl}/`);
-    const headers: Record<string, string> = target.origin === new URL(this.baseUrl).origin ? { authorization: this.authorization } : {};
-    for (let attempt = 1; ; ) {
-      let failure: HdmError;
-      try {
-        const res = await downloadOnce(target, { platform: 'zendesk', headers, signal: this.signal, deadlineMs: this.downloadDeadlineMs });
-        if (res.status >= 200 && res.status < 300) return { body: res.body, contentType: res.headers['content-type'] ?? 'application/octet-stream' };
-        failure = httpError('zendesk', 'GET', res.url, res.status, res.headers, Buffer.from(res.body).toString('utf8'));
-      } catch (err) {
-        if (err instanceof HdmError && (err.code === 'INTERRUPTED' || err.code === 'ATTACHMENT_FAILED')) throw err;
-        failure =
-          err instanceof HdmError
-            ? err
-            : new HdmError('UNREACHABLE', `zendesk attachment download from ${target.origin} failed: ${(err as Error).message}`, {
-                context: { platform: 'zendesk', path: target.pathname },
-                cause: err,
-              });
-      }
-      if (!failure.retryable || attempt >= maxAttempts) {
-        throw new HdmError('ATTACHMENT_FAILED', `could not download attachment ${target.pathname}: ${failure.message}`, {
-          retryable: failure.retryable,
-          context: { ...failure.context },
-          cause: failure,
-        });
-      }
-      attempt += 1;
-      const retryAfter = failure.context.retryAfter;
-      await pause(retryAfter !== undefined ? Math.min(retryAfter, 120) * 1000 : Math.min(10_000, 100 * 2 ** attempt), this.signal);
-      if (this.signal?.aborted) throw interrupted('zendesk', 'GET', target.pathname);
-    }
+  /** Downloads bytes (attachment content_url) under the client's retry policy; credentials stay on the API's origin. */
+  download(url: string): Promise<{ body: Uint8Array; contentType: string }> {
+    return this.http.download(url);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { AttachmentMeta, EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import { InstantMark, overlapOf, readCursor, sinceWithOverlap, writeCursor } from '../sdk/cursor.ts';
 import { HdmError } from '../sdk/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
@@ -62,16 +63,6 @@ const epoch = (iso: string | null | undefined): number => (iso ? Math.floor(Date
 const isoOfEpoch = (s: number): string => new Date(s * 1000).toISOString();
 const laterIso = (a: string | null, b: string | null): string | null => (!a ? b : !b ? a : Date.parse(a) >= Date.parse(b) ? a : b);
 
-function parseCursor(state: StreamState | null): Record<string, unknown> | null {
-  if (!state?.cursor) return null;
-  try {
-    const parsed = JSON.parse(state.cursor) as unknown;
-    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** A 422 "Too recent start_time": nothing can be exported yet from there, which is not an error. */
 function isTooRecent(err: unknown): boolean {
   return err instanceof HdmError && err.context.httpStatus === 422 && /too recent start_time/i.test(JSON.stringify(err.context.body ?? ''));
@@ -109,8 +100,7 @@ export class ZendeskReader {
 
   /** start_time for a time-based resume: the saved point less the overlap, never within Zendesk's last minute. */
   private startTime(from: number, options: ReadOptions | undefined): number {
-    const overlap = options?.overlapSeconds ?? 60;
-    return Math.max(0, Math.min(from - overlap, Math.floor(Date.now() / 1000) - 61));
+    return Math.min(Math.floor(sinceWithOverlap(from * 1000, overlapOf(options)) / 1000), Math.floor(Date.now() / 1000) - 61);
   }
 
   async *read<E extends EntityName>(entity: E, state: StreamState | null, options?: ReadOptions): AsyncGenerator<Page<E>> {
@@ -196,7 +186,7 @@ export class ZendeskReader {
    */
   private resumeQuery(state: StreamState | null, options: ReadOptions | undefined): Record<string, string | number> {
     if (state?.coveredUntil) return { start_time: this.startTime(epoch(state.coveredUntil), options) };
-    const saved = parseCursor(state);
+    const saved = readCursor<{ after?: unknown }>(state, 'zendesk');
     return typeof saved?.after === 'string' ? { cursor: saved.after } : { start_time: 0 };
   }
 
@@ -239,7 +229,7 @@ export class ZendeskReader {
       const tickets = listOf<ZdTicket>(body, 'tickets', endpoint);
       let covered = current.coveredUntil;
       for (const t of tickets) covered = laterIso(covered, isoOfEpoch(t.generated_timestamp ?? epoch(t.updated_at)));
-      const next: StreamState = { cursor: body.after_cursor ? JSON.stringify({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
+      const next: StreamState = { cursor: body.after_cursor ? writeCursor({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
       if (tickets.length === 0) {
         if (next.cursor !== current.cursor || next.coveredUntil !== current.coveredUntil) yield { records: [], state: next };
       }
@@ -303,7 +293,7 @@ export class ZendeskReader {
         else if (u.active === false) records.push({ entity: 'contact', op: 'delete', sourceId: String(u.id), updatedAt: new Date(Date.parse(u.updated_at)).toISOString(), record: null });
         else records.push(this.upsert('contact', toCanonicalContact(u), u.external_id));
       }
-      const next: StreamState = { cursor: body.after_cursor ? JSON.stringify({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
+      const next: StreamState = { cursor: body.after_cursor ? writeCursor({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
       if (records.length > 0 || next.cursor !== current.cursor) yield { records, state: next };
       current = next;
       if (body.end_of_stream !== false || !body.after_cursor) return;
@@ -338,10 +328,10 @@ export class ZendeskReader {
    * export's page is not seen here (Zendesk offers no list of deleted organizations).
    */
   private async *readOrganizations(state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
-    const saved = parseCursor(state);
+    const saved = readCursor<{ start?: unknown }>(state, 'zendesk');
     let start = typeof saved?.start === 'number' ? this.startTime(saved.start, options) : state?.coveredUntil ? this.startTime(epoch(state.coveredUntil), options) : 0;
     /** IDs already yielded whose updated_at is the second `start`. */
-    let seenAtStart = new Set<number>();
+    let seenAtStart = new InstantMark<number, number>(start);
     const endpoint = { platform: 'zendesk', path: '/api/v2/incremental/organizations.json' };
     const guard = new StallGuard(endpoint);
     const envelope = (o: ZdOrganization): Envelope => {
@@ -361,32 +351,32 @@ export class ZendeskReader {
       const endTime = typeof body.end_time === 'number' ? body.end_time : start;
       const records: Envelope[] = [];
       for (const o of orgs) {
-        if (epoch(o.updated_at) === start && seenAtStart.has(o.id)) continue;
+        if (seenAtStart.seen(epoch(o.updated_at), o.id)) continue;
         records.push(envelope(o));
       }
       const more = body.end_of_stream === false;
       if (more && endTime <= start && orgs.length > 0) {
         // A full page inside one second: keep the state at that second until all of it is read.
-        for (const o of orgs) if (epoch(o.updated_at) === start) seenAtStart.add(o.id);
-        const atStart: StreamState = { cursor: JSON.stringify({ start }), coveredUntil: isoOfEpoch(start - 1) };
+        for (const o of orgs) if (epoch(o.updated_at) === start) seenAtStart.add(start, o.id);
+        const atStart: StreamState = { cursor: writeCursor({ start }), coveredUntil: isoOfEpoch(start - 1) };
         if (records.length > 0) yield { records, state: atStart };
         for await (const page of this.client.pages<ZdOrganization>('/api/v2/organizations.json', 'organizations', { 'page[size]': this.pageSize })) {
-          const rest = page.filter((o) => epoch(o.updated_at) === start && !seenAtStart.has(o.id));
-          for (const o of rest) seenAtStart.add(o.id);
+          const rest = page.filter((o) => epoch(o.updated_at) === start && !seenAtStart.seen(start, o.id));
+          for (const o of rest) seenAtStart.add(start, o.id);
           if (rest.length > 0) yield { records: rest.map(envelope), state: atStart };
         }
-        yield { records: [], state: { cursor: JSON.stringify({ start: start + 1 }), coveredUntil: isoOfEpoch(start) } };
+        yield { records: [], state: { cursor: writeCursor({ start: start + 1 }), coveredUntil: isoOfEpoch(start) } };
         guard.page(true, String(start));
         start += 1;
-        seenAtStart = new Set();
+        seenAtStart = new InstantMark(start);
         continue;
       }
-      yield { records, state: { cursor: JSON.stringify({ start: endTime }), coveredUntil: isoOfEpoch(endTime) } };
+      yield { records, state: { cursor: writeCursor({ start: endTime }), coveredUntil: isoOfEpoch(endTime) } };
       if (!more) return;
       // An empty page, or one ending before where it was asked to start, moves nothing forward.
       guard.page(endTime > start, String(start));
       if (endTime > start) {
-        seenAtStart = new Set(orgs.filter((o) => epoch(o.updated_at) === endTime).map((o) => o.id));
+        seenAtStart = new InstantMark(endTime, orgs.filter((o) => epoch(o.updated_at) === endTime).map((o) => o.id));
         start = endTime;
       }
     }

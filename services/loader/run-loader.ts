@@ -64,7 +64,7 @@ export async function createRunLoader(
     if (!pending) {
       pending = (async () => {
         if (!deps.entities.includes(entity)) return null;
-        const record = await getWithRetry(source, entity, sourceId);
+        const record = await getOrNull(source, entity, sourceId);
         if (!record) return null;
         const mapped = mapRecord(entity, record, deps.rules);
         if (mapped.kind === 'filtered') return null;
@@ -99,20 +99,17 @@ export async function createRunLoader(
 }
 
 /**
- * A source record by ID, null only when the source has none: a transient failure is tried again, and
- * one that persists fails the load naming it, rather than passing for a record that does not exist
- * (which would load the referring record without its reference).
+ * A source record by ID, null only when the source has none. Transient failures were already retried by
+ * the source connector's HTTP retry policy; one that persists fails the load naming the record, rather
+ * than passing for a record that does not exist (which would load the referring record without its reference).
  */
-async function getWithRetry<E extends EntityName>(source: Connector, entity: E, sourceId: string): Promise<EntityTypes[E] | null> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await source.get(entity, sourceId);
-    } catch (err) {
-      const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
-      if (error.code === 'NOT_FOUND') return null;
-      if (!error.retryable || attempt >= 3) throw error;
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
+async function getOrNull<E extends EntityName>(source: Connector, entity: E, sourceId: string): Promise<EntityTypes[E] | null> {
+  try {
+    return await source.get(entity, sourceId);
+  } catch (err) {
+    const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
+    if (error.code === 'NOT_FOUND') return null;
+    throw error;
   }
 }
 

@@ -1,0 +1,142 @@
+import { HdmError } from './errors.ts';
+
+/** Network errors raised before a request could leave this machine: sending it again is safe. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Whether the server may have received, and acted on, a request that failed this way. */
+export function mayHaveArrived(error: HdmError): boolean {
+  // A cut-short 2xx body (BAD_RESPONSE) means the server did act; only its answer is lost.
+  if (error.code === 'SERVER_ERROR' || error.code === 'TIMEOUT' || error.code === 'BAD_RESPONSE') return true;
+  if (error.code !== 'UNREACHABLE') return false;
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause && depth < 4; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_SENT.has(code)) return false;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return true;
+}
+
+function outcomeUnknown(error: HdmError): HdmError {
+  return new HdmError(
+    'OUTCOME_UNKNOWN',
+    `${error.message} — the request may have been carried out; it is not sent again before the target is checked`,
+    { retryable: true, context: error.context, cause: error },
+  );
+}
+
+/** Waits `ms`, or less if `signal` aborts first (the caller then checks the signal). */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The error for a request cut by a stop request: never retried, never a record's fault. */
+export function interrupted(platform: string, method: string, path: string): HdmError {
+  return new HdmError('INTERRUPTED', `${platform} ${method} ${path} was cut short: the run was asked to stop`, {
+    retryable: false,
+    context: { platform, method, path },
+  });
+}
+
+export interface RetryPolicyOptions {
+  /** Platform name, used in error context. */
+  platform: string;
+  /** Attempts for a retryable failure (5xx, network, timeout) before giving up; 429s do not count. Default 8. */
+  maxAttempts?: number;
+  /** Longest wait honoured for one Retry-After, in seconds. Default 120. */
+  maxRetryAfterSeconds?: number;
+  /** How long one call waits out consecutive 429s before giving up, in milliseconds. Default 1800000 (30 minutes). */
+  rateLimitPatienceMs?: number;
+  /** Once aborted, waits end and new attempts fail at once with INTERRUPTED. Default: none. */
+  signal?: AbortSignal;
+  /** Counters this policy adds its 429s and retries to. Default: its own. */
+  stats?: { rateLimited: number; retries: number };
+}
+
+export interface RetryCall {
+  method: string;
+  /** The URL's path, for errors. */
+  path: string;
+  /** Whether sending the call twice does no harm; one that is not is never resent once it may have arrived. */
+  idempotent: boolean;
+  /** Attempts for this call, never more than the policy's. */
+  maxAttempts?: number;
+  /** Turns what an attempt threw, when it is not an HdmError, into one. */
+  toError(err: unknown): HdmError;
+}
+
+/**
+ * The one retry policy of every HTTP exchange with a platform (API calls and attachment downloads):
+ * 429s waited out by Retry-After within a patience, shared by every call of the policy because the limit
+ * is per account; other retryable failures retried with jittered exponential backoff (or the server's
+ * Retry-After) up to a number of attempts; a call that is not idempotent never sent again once it may
+ * have reached the server.
+ */
+export class RetryPolicy {
+  readonly platform: string;
+  readonly stats: { rateLimited: number; retries: number };
+  private readonly maxAttempts: number;
+  private readonly maxRetryAfter: number;
+  private readonly patienceMs: number;
+  private readonly stop: AbortSignal | undefined;
+  /** When a 429 arrives, every call waits until this instant. */
+  private pausedUntil = 0;
+
+  constructor(options: RetryPolicyOptions) {
+    this.platform = options.platform;
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.maxRetryAfter = options.maxRetryAfterSeconds ?? 120;
+    this.patienceMs = options.rateLimitPatienceMs ?? 30 * 60_000;
+    this.stop = options.signal;
+    this.stats = options.stats ?? { rateLimited: 0, retries: 0 };
+  }
+
+  async run<T>(call: RetryCall, attemptOnce: () => Promise<T>): Promise<T> {
+    let attempt = 0;
+    let failures = 0;
+    let rateLimitedSince: number | null = null;
+    for (;;) {
+      attempt += 1;
+      const wait = this.pausedUntil - Date.now();
+      if (wait > 0) await pause(wait, this.stop);
+      if (this.stop?.aborted) throw interrupted(this.platform, call.method, call.path);
+      let outcome: HdmError;
+      try {
+        return await attemptOnce();
+      } catch (err) {
+        outcome = err instanceof HdmError ? err : call.toError(err);
+      }
+      if (outcome.code === 'RATE_LIMITED') {
+        this.stats.rateLimited += 1;
+        rateLimitedSince ??= Date.now();
+        // A 429 is the server pacing us, not failing: waited out however many come, within the patience.
+        if (Date.now() - rateLimitedSince >= this.patienceMs) throw outcome;
+      } else {
+        failures += 1;
+        rateLimitedSince = null;
+        if (!call.idempotent && mayHaveArrived(outcome)) throw outcomeUnknown(outcome);
+        if (failures >= Math.min(call.maxAttempts ?? this.maxAttempts, this.maxAttempts)) throw outcome;
+      }
+      if (!outcome.retryable) throw outcome;
+      this.stats.retries += 1;
+      const delayMs = this.delayMs(outcome, attempt);
+      if (outcome.code === 'RATE_LIMITED') this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
+      else await pause(delayMs, this.stop);
+    }
+  }
+
+  /** The wait before the next attempt: the server's Retry-After when it gave one, capped; else jittered backoff. */
+  delayMs(failure: HdmError, attempt: number): number {
+    const retryAfter = failure.context.retryAfter;
+    return retryAfter !== undefined ? Math.min(retryAfter, this.maxRetryAfter) * 1000 : Math.min(30_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+  }
+}
