@@ -1,4 +1,4 @@
-import { HdmError } from './sdk/errors.ts';
+import { HdmError } from '../schemas/errors.ts';
 import type { PlatformModule } from './sdk/platform.ts';
 
 /** Each platform's module, loaded when first used so a command pays only for the platforms it names. */

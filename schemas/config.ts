@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PLATFORM_NAMES } from '../connectors/registry.ts';
-import { HdmError } from '../connectors/sdk/errors.ts';
+import { HdmError } from './errors.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
 import { FiltersSectionSchema, MappingSectionSchema, wizardOptionDefaults, wizardOptions } from './mapping.config.ts';
 

@@ -1,4 +1,4 @@
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import { FormData, HttpClient, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
 

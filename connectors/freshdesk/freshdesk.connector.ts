@@ -1,7 +1,7 @@
 import { FRESHDESK_REQUEST_COSTS } from './freshdesk.costs.ts';
 import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type { ConnectorConfig, RateLimitInfo, StreamDescriptor } from '../sdk/contract.ts';
-import { HdmError, isHdmError } from '../sdk/errors.ts';
+import { HdmError, isHdmError } from '../../schemas/errors.ts';
 import type { AttachmentMeta, EntityName } from '../../schemas/canonical.ts';
 import { FreshdeskAccount } from './freshdesk.account.ts';
 import { FreshdeskClient, PAGE_SIZE } from './freshdesk.client.ts';

@@ -1,6 +1,6 @@
 import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { overlapOf, readCursor, resumeAt, sinceWithOverlap, writeCursor } from '../sdk/cursor.ts';
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { listOf } from '../sdk/response.ts';
 import type { EntityName, EntityTypes, Envelope, KbArticle } from '../../schemas/canonical.ts';
 import type { FreshdeskAccount } from './freshdesk.account.ts';

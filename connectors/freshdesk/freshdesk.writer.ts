@@ -1,5 +1,5 @@
 import type { Limitation, PrepareResult, StampedRecord, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { HttpResponse } from '../sdk/http.ts';
 import type {
   Agent,

@@ -1,5 +1,5 @@
 import { HttpClient, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { listOf } from '../sdk/response.ts';
 import type { ConnectorConfig } from '../sdk/contract.ts';
 

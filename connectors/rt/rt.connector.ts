@@ -7,7 +7,7 @@ import type {
   SourceStatus,
   TargetCapabilities,
 } from '../sdk/contract.ts';
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import { RtClient, RT_PAGE_SIZE } from './rt.client.ts';
 import { RtDirectory, RtReader } from './rt.reader.ts';

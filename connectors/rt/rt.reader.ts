@@ -1,6 +1,6 @@
 import type { IdRange, Page, ReadOptions, SourceStatus, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { InstantMark, overlapOf, sinceWithOverlap } from '../sdk/cursor.ts';
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import { RtClient, RT_PAGE_SIZE, type RtCollection, type RtRef } from './rt.client.ts';

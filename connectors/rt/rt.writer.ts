@@ -1,5 +1,5 @@
 import type { Limitation, PrepareResult, StampedRecord, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { Agent, Comment, Contact, EntityName, EntityTypes, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
 import { TICKET_PRIORITIES, TICKET_TYPES } from '../../schemas/canonical.ts';
 import { RtClient, type RtCollection } from './rt.client.ts';

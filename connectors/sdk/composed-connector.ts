@@ -14,7 +14,7 @@ import type {
   TargetRef,
   WriteContext,
 } from './contract.ts';
-import { HdmError } from './errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { HttpStats } from './http.ts';
 
 /** The reading half of a platform connector; what it lacks, the connector itself provides. */

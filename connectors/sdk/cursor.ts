@@ -1,5 +1,5 @@
 import type { ReadOptions, StreamState } from './contract.ts';
-import { HdmError } from './errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 
 /**
  * Version written into every JSON cursor. A cursor without one was written before cursors carried

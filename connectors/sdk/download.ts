@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { HdmError } from './errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { interrupted } from './retry.ts';
 
 export interface DownloadOptions {

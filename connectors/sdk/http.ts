@@ -2,8 +2,8 @@ import { setMaxListeners } from 'node:events';
 import { Agent, request, FormData } from 'undici';
 import PQueue from 'p-queue';
 import { DEFAULT_MAX_DOWNLOAD_BYTES, downloadOnce } from './download.ts';
-import { HdmError, type ErrorContext } from './errors.ts';
-import { CREDENTIAL_HEADER, redactor } from './redact.ts';
+import { HdmError, type ErrorContext } from '../../schemas/errors.ts';
+import { CREDENTIAL_HEADER, redactor } from '../../schemas/redact.ts';
 import { interrupted, RetryPolicy } from './retry.ts';
 
 export { FormData };

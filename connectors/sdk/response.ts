@@ -1,4 +1,4 @@
-import { HdmError } from './errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 
 /** Where an answer came from, for errors a person can act on. */
 export interface Endpoint {

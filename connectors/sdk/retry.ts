@@ -1,4 +1,4 @@
-import { HdmError } from './errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 
 /** Network errors raised before a request could leave this machine: sending it again is safe. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);

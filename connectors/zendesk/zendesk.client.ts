@@ -1,5 +1,5 @@
 import type { ConnectorConfig } from '../sdk/contract.ts';
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import { HttpClient, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
 

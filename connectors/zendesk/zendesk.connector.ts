@@ -5,7 +5,7 @@ import type {
   ConnectorConfig,
   RateLimitInfo,
 } from '../sdk/contract.ts';
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { ZendeskClient } from './zendesk.client.ts';
 import { ZendeskReader, type ZendeskReaderOptions } from './zendesk.reader.ts';
 import type { ZdUser } from './zendesk.types.ts';

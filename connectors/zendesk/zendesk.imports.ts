@@ -1,4 +1,4 @@
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
 
 /** What Zendesk's bulk import answers for each ticket of a job. */

@@ -1,4 +1,4 @@
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { LimitBucket, LimitTable } from '../sdk/limits.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { AttachmentMeta, EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import type { IdRange, Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { InstantMark, overlapOf, readCursor, sinceWithOverlap, writeCursor } from '../sdk/cursor.ts';
-import { HdmError } from '../sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
 import {

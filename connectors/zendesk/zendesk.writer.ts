@@ -14,7 +14,7 @@ import type {
 } from '../../schemas/canonical.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES } from '../../schemas/canonical.ts';
 import type { Limitation, PrepareResult, StampedRecord, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
-import { HdmError, toHdmError } from '../sdk/errors.ts';
+import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import { ImportBatcher } from './zendesk.imports.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
 import {

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { RunInfo } from '../ledger/ledger.ts';
-import { redactor } from '../runtime/redact.ts';
+import { redactor } from '../../schemas/redact.ts';
 import { toCsv } from './csv.ts';
 import { lagOf, readiness, reconciliation, type Reconciliation } from './cutover.ts';
 import { ApiError, errorResponse } from './errors.ts';

@@ -1,5 +1,5 @@
-import { HdmError, type ErrorCode } from '../../connectors/sdk/errors.ts';
-import { redactor } from '../runtime/redact.ts';
+import { HdmError, type ErrorCode } from '../../schemas/errors.ts';
+import { redactor } from '../../schemas/redact.ts';
 
 /** An answer the API gives on purpose: a status, a fixed code, a message fit for the caller. */
 export class ApiError extends Error {

@@ -1,4 +1,4 @@
-import type { HdmError } from '../../connectors/sdk/errors.ts';
+import type { HdmError } from '../../schemas/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import type { PipelineEvents } from '../pipeline/pipeline.ts';
 

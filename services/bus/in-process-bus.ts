@@ -1,4 +1,4 @@
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type {
   BusMessage,
   Handler,

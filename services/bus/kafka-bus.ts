@@ -2,7 +2,7 @@ import { SchemaRegistryClient, SerdeType, SubjectNameStrategyType, AvroSerialize
 import avro from 'avsc';
 import PQueue from 'p-queue';
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type Message, type Producer } from 'kafkajs';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage, PublishReceipt, SubscribeOptions, Subscription } from './message-bus.ts';
 import { readRanges, topicBounds } from './kafka-reader.ts';
 

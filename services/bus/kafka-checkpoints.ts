@@ -1,4 +1,4 @@
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
 import type { KafkaBus } from './kafka-bus.ts';
 

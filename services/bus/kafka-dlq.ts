@@ -1,5 +1,5 @@
 import { Kafka, logLevel, type Admin, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { defaultDeadLetterTopic, describe, DLQ_HEADERS, headersOf, topicName, withTimeout } from './kafka-bus.ts';
 import { readRanges, topicBounds, type Range } from './kafka-reader.ts';
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';
 import { deadLetterTopicOf, KafkaDeadLetterQueue, type DeadLetter, type ListResult, type ReplayResult } from '../bus/kafka-dlq.ts';
 import { loadConfigOrFail, stdio, type Output } from './commands.ts';

@@ -2,7 +2,7 @@ import { platform } from '../../connectors/registry.ts';
 import type { Connector } from '../../connectors/sdk/contract.ts';
 import { resolveCredentials, type EndpointConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { estimateMigration, type Estimate } from '../estimate/estimate.ts';
-import { redactor } from '../runtime/redact.ts';
+import { redactor } from '../../schemas/redact.ts';
 import { secretsOf } from '../runtime/runtime.ts';
 import { stdio, type Output } from './commands.ts';
 

@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { toHdmError } from '../../connectors/sdk/errors.ts';
+import { toHdmError } from '../../schemas/errors.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { ledgerCredentials, registerConfigSecrets, stateDirOf } from '../runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';

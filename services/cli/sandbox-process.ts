@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 
 const HDM = fileURLToPath(new URL('../../bin/hdm.mjs', import.meta.url));
 

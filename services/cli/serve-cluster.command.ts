@@ -1,4 +1,4 @@
-import { toHdmError } from '../../connectors/sdk/errors.ts';
+import { toHdmError } from '../../schemas/errors.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import { clusterSettings, openClusterRuntime, type ClusterFlags } from '../cluster/cluster.ts';
 import type { RunResult } from '../pipeline/pipeline.ts';

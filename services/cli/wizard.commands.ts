@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { readPlatformSchema } from '../mapper/platform-schema.ts';
 import { suggestMapping } from '../mapper/suggest.ts';

@@ -1,5 +1,5 @@
 import type avro from 'avsc';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { CHECKPOINT_VALUE_SCHEMA, plannedValueSchema, recordsValueSchema } from '../../schemas/avro.ts';
 import { isEntityName } from '../../schemas/canonical.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';

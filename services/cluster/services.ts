@@ -1,4 +1,4 @@
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { Envelope } from '../../schemas/canonical.ts';
 import type { BusMessage, Subscription } from '../bus/message-bus.ts';
 import type { KafkaSubscription } from '../bus/kafka-bus.ts';

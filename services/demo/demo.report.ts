@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
-import { redactor } from '../runtime/redact.ts';
+import { redactor } from '../../schemas/redact.ts';
 import { join } from 'node:path';
 import type { DemoRecord, DemoReport, FieldCheck } from './demo.ts';
 import { formatTransforms, tallyTransforms, transformOf, type TransformKind } from '../mapper/transforms.ts';

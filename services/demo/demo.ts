@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connector, IdRange, Page, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
-import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import { diffProjections, pathUnder, project } from '../../schemas/projection.ts';
 import type { Ledger, LoadAttempt, Outcome, RunInfo } from '../ledger/ledger.ts';

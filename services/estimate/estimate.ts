@@ -1,5 +1,5 @@
 import type { Connector, RequestCost } from '../../connectors/sdk/contract.ts';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { BILLABLE_ENTITIES, LOAD_ORDER, type EntityName, type Ticket } from '../../schemas/canonical.ts';
 
 /** How a count was obtained: the platform's count or total (one request), or by reading every record. */

@@ -1,11 +1,11 @@
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { resolve } from 'node:path';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import { LEDGER_TABLES } from '../../schemas/ledger.sql.ts';
 import { DATABASE_NAME } from '../../schemas/config.ts';
 import { privateDir } from '../runtime/private-files.ts';
-import { redactor } from '../../connectors/sdk/redact.ts';
+import { redactor } from '../../schemas/redact.ts';
 import type {
   DeadLetter,
   EntitySummary,

@@ -1,4 +1,4 @@
-import { redactor } from '../../connectors/sdk/redact.ts';
+import { redactor } from '../../schemas/redact.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import type {
   DeadLetter,

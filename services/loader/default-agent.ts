@@ -1,5 +1,5 @@
 import type { Connector } from '../../connectors/sdk/contract.ts';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { readAll } from '../../connectors/sdk/read-all.ts';
 import type { Agent } from '../../schemas/canonical.ts';
 import type { IdMapCache } from './id-map-cache.ts';

@@ -1,5 +1,5 @@
 import type { Connector, Limitation, SourceConnector, TargetRef, WriteContext } from '../../connectors/sdk/contract.ts';
-import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { Comment, EntityName, EntityTypes, Ticket } from '../../schemas/canonical.ts';
 import { checksum, htmlText, project } from '../../schemas/projection.ts';
 import type { IdMapEntry, LoadAction, Ledger } from '../ledger/ledger.ts';

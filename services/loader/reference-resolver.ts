@@ -1,4 +1,4 @@
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { Agent, Contact, EntityName, EntityTypes, KbArticle, KbSection, Ticket } from '../../schemas/canonical.ts';
 import type { IdMapCache } from './id-map-cache.ts';
 

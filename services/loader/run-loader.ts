@@ -1,5 +1,5 @@
 import type { Connector } from '../../connectors/sdk/contract.ts';
-import { toHdmError } from '../../connectors/sdk/errors.ts';
+import { toHdmError } from '../../schemas/errors.ts';
 import { readAll } from '../../connectors/sdk/read-all.ts';
 import type { EntityName, EntityTypes, TicketField } from '../../schemas/canonical.ts';
 import type { Ledger } from '../ledger/ledger.ts';

@@ -1,5 +1,5 @@
 import type { Connector, TargetCapabilities } from '../../connectors/sdk/contract.ts';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { CustomFieldValue, TicketField, TicketFieldType } from '../../schemas/canonical.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';
 import { agentByEmail, groupByName, readPlatformSchema, type PlatformSchema } from './platform-schema.ts';

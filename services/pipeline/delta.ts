@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
 import { silentLogger } from '../runtime/logger.ts';
 import { interruptedRun } from '../poller/poller.ts';

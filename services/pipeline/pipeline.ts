@@ -1,7 +1,7 @@
 import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
-import type { HdmError } from '../../connectors/sdk/errors.ts';
+import type { HdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type Envelope } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';

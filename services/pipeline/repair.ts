@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
-import { toHdmError } from '../../connectors/sdk/errors.ts';
+import { toHdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName } from '../../schemas/canonical.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';

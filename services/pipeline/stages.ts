@@ -1,4 +1,4 @@
-import type { HdmError } from '../../connectors/sdk/errors.ts';
+import type { HdmError } from '../../schemas/errors.ts';
 import type { EntityName, Envelope } from '../../schemas/canonical.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage } from '../bus/message-bus.ts';
 import type { Ledger } from '../ledger/ledger.ts';

@@ -1,5 +1,5 @@
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { EntityName, EntityTypes } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger } from '../ledger/ledger.ts';

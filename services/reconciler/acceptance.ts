@@ -1,4 +1,4 @@
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { ENTITIES, type EntityName } from '../../schemas/canonical.ts';
 import type { FailureAcceptance, FailureRow, Ledger } from '../ledger/ledger.ts';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Connector } from '../../connectors/sdk/contract.ts';
-import { toHdmError } from '../../connectors/sdk/errors.ts';
+import { toHdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type EntityTypes } from '../../schemas/canonical.ts';
 import { activePaths, checksum, diffProjections, project } from '../../schemas/projection.ts';
 import type { IdMapEntry, Ledger, VerificationRow } from '../ledger/ledger.ts';

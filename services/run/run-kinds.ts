@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';
 import { runDemo, type DemoReport } from '../demo/demo.ts';
 import { writeDemoReport } from '../demo/demo.report.ts';

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { PRIVATE_FILE, privateDir } from './private-files.ts';
-import { redactor } from './redact.ts';
+import { redactor } from '../../schemas/redact.ts';
 
 export type { Logger };
 

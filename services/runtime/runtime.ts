@@ -11,7 +11,7 @@ import { rulesFromConfig } from '../mapper/rules.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
 import { FileCheckpointStore, type CheckpointStore } from '../poller/checkpoint-store.ts';
 import { privateDir } from './private-files.ts';
-import { redactor } from './redact.ts';
+import { redactor } from '../../schemas/redact.ts';
 import { createLogger, type Logger } from './logger.ts';
 
 /** SQL over the ledger: `hdm sql`, saved queries and the dashboard's panels. */

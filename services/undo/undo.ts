@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { TargetConnector } from '../../connectors/sdk/contract.ts';
-import { HdmError, toHdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import type { IdMapEntry, Ledger, RunInfo } from '../ledger/ledger.ts';
 

@@ -5,7 +5,7 @@ import { parseMigrationConfig } from '../../schemas/config.ts';
 import { migrateCommand } from '../../services/cli/commands.ts';
 import { estimateCommand } from '../../services/cli/estimate.command.ts';
 import { estimateMigration, type Estimate } from '../../services/estimate/estimate.ts';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 async function estimate(m: MigrationEnv, config: Record<string, unknown>, flags: { sampleTickets?: number } = {}): Promise<Estimate> {

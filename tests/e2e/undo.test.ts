@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platform } from '../../connectors/registry.ts';
 import type { Connector, WriteContext } from '../../connectors/sdk/contract.ts';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { ENTITIES, type Agent, type EntityName, type Group } from '../../schemas/canonical.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import { openLedger } from '../../services/ledger/clickhouse-ledger.ts';

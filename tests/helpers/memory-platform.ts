@@ -8,7 +8,7 @@ import type {
   TargetRef,
   WriteContext,
 } from '../../connectors/sdk/contract.ts';
-import { HdmError } from '../../connectors/sdk/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type Comment, type EntityName, type EntityTypes, type Envelope, type Ticket } from '../../schemas/canonical.ts';
 import type { MappingRules } from '../../services/mapper/rules.ts';
 

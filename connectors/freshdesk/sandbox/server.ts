@@ -8,7 +8,7 @@ import { BUSINESS_HOURS, CANNED_RESPONSE_FOLDERS, COMPANY_FIELDS, CONTACT_FIELDS
 import { conditions, FilterQueryError, matches, parseFilterQuery, type FilterNode } from './filter-query.ts';
 import { ADMIN_EMAIL_DOMAIN, LANGUAGES, ROLES, SandboxStore, type StoredAttachment, type StoredConversation, type StoredTicket } from './store.ts';
 import { BucketLimiter, type LimitTable, withLimits } from '../../sdk/limits.ts';
-import { HdmError } from '../../sdk/errors.ts';
+import { HdmError } from '../../../schemas/errors.ts';
 import { type FreshdeskPlan, freshdeskLimits } from '../freshdesk.limits.ts';
 
 export interface FreshdeskSandboxOptions extends SandboxOptions {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FreshdeskSandbox } from '../../../connectors/freshdesk/index.ts';
 import type { Connector, WriteContext } from '../../../connectors/sdk/contract.ts';
-import { HdmError } from '../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../schemas/errors.ts';
 import { attachmentContent } from '../../../connectors/sdk/fake-helpdesk.ts';
 import type { Agent, Ticket } from '../../../schemas/canonical.ts';
 import { connect, sandbox } from './helpers.ts';

@@ -2,7 +2,7 @@ import { SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import avro from 'avsc';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HdmError } from '../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../schemas/errors.ts';
 import { DLQ_HEADERS, KafkaBus, topicName, type KafkaBusOptions } from '../../../services/bus/kafka-bus.ts';
 
 /**

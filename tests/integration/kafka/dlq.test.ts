@@ -6,7 +6,7 @@ import avro from 'avsc';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { HdmError } from '../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../schemas/errors.ts';
 import { DLQ_HEADERS, KafkaBus, topicName } from '../../../services/bus/kafka-bus.ts';
 import { deadLetterTopicOf, KafkaDeadLetterQueue, REPLAYED_FROM_HEADER, type DeadLetter } from '../../../services/bus/kafka-dlq.ts';
 import type { BusMessage } from '../../../services/bus/message-bus.ts';

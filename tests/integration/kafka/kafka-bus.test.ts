@@ -1,6 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HdmError } from '../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../schemas/errors.ts';
 import { KafkaBus, topicName, type KafkaBusOptions } from '../../../services/bus/kafka-bus.ts';
 import type { BusMessage } from '../../../services/bus/message-bus.ts';
 import { ensureKafka, type KafkaInstance } from '../../../tools/launcher/kafka.launcher.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HdmError } from '../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../schemas/errors.ts';
 import { destroyClickHouse, ensureClickHouse, type ClickHouseInstance } from '../../../tools/launcher/clickhouse.launcher.ts';
 import { freePort } from '../../../tools/launcher/process.ts';
 import { openLedger } from '../../../services/ledger/clickhouse-ledger.ts';

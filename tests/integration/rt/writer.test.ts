@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rt } from '../../../connectors/rt/index.ts';
 import type { Connector } from '../../../connectors/sdk/contract.ts';
-import { isHdmError } from '../../../connectors/sdk/errors.ts';
+import { isHdmError } from '../../../schemas/errors.ts';
 import { fakeHelpdesk } from '../../../connectors/sdk/fake-helpdesk.ts';
 import type { RunningSandbox } from '../../../connectors/sdk/platform.ts';
 import type { Agent, Contact, EntityName, EntityTypes, Group, Ticket } from '../../../schemas/canonical.ts';

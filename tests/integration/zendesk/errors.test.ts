@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HdmError } from '../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../schemas/errors.ts';
 import { zendesk, type ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import type { Contact } from '../../../schemas/canonical.ts';
 import { connect, context, sandbox } from './helpers.ts';

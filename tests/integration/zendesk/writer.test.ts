@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HdmError } from '../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../schemas/errors.ts';
 import type { ZendeskConnector, ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import { LOAD_ORDER, type Contact, type EntityName, type EntityTypes, type Organization, type Ticket } from '../../../schemas/canonical.ts';
 import { connect, context, migrate, type Migration, projection, readAll, resolve, sandbox } from './helpers.ts';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HdmError } from '../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../schemas/errors.ts';
 import { loadMigrationConfig, parseMigrationConfig, resolveCredentials } from '../../../schemas/config.ts';
 import { isIsoDate } from '../../../schemas/mapping.config.ts';
 

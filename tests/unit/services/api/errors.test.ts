@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { HdmError } from '../../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../../schemas/errors.ts';
 import { ApiError, errorResponse } from '../../../../services/api/errors.ts';
-import { redactor } from '../../../../services/runtime/redact.ts';
+import { redactor } from '../../../../schemas/redact.ts';
 
 describe('errorResponse', () => {
   it('maps engine codes to statuses', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HdmError } from '../../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../../schemas/errors.ts';
 import { LiveProgress } from '../../../../services/api/live-progress.ts';
 
 describe('LiveProgress', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HdmError } from '../../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../../schemas/errors.ts';
 import type { Ticket } from '../../../../schemas/canonical.ts';
 import type { Ledger } from '../../../../services/ledger/ledger.ts';
 import { MemoryLedger } from '../../../../services/ledger/memory-ledger.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HdmError } from '../../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../../schemas/errors.ts';
 import { runFullMigration } from '../../../../services/pipeline/pipeline.ts';
 import { MemorySource, sourceTicket, ticketPage, type MemoryTarget } from '../../../helpers/memory-platform.ts';
 import { memoryPipeline } from '../../../helpers/memory-pipeline.ts';

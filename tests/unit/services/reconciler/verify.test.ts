@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HdmError } from '../../../../connectors/sdk/errors.ts';
+import { HdmError } from '../../../../schemas/errors.ts';
 import type { Ticket } from '../../../../schemas/canonical.ts';
 import { runFullMigration } from '../../../../services/pipeline/pipeline.ts';
 import { acceptFailures } from '../../../../services/reconciler/acceptance.ts';

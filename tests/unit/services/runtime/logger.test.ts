@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../services/runtime/logger.ts';
-import { redactor } from '../../../../services/runtime/redact.ts';
+import { redactor } from '../../../../schemas/redact.ts';
 
 describe('secrets in logs', () => {
   it('never reach the log file, plain, base64-encoded or under a credential key', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Redactor } from '../../../../connectors/sdk/redact.ts';
+import { Redactor } from '../../../schemas/redact.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 

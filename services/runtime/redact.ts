@@ -1,1 +1,0 @@
-export { Redactor, redactor, SHORT_SECRET } from '../../connectors/sdk/redact.ts';
