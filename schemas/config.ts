@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { PLATFORM_NAMES } from '../connectors/registry.ts';
+import { PLATFORM_NAMES } from './platforms.ts';
 import { HdmError } from './errors.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
 import { FiltersSectionSchema, MappingSectionSchema, wizardOptionDefaults, wizardOptions } from './mapping.config.ts';
@@ -19,7 +19,7 @@ const envRef = z
 const endpoint = z
   .object({
     /** Platform name: `zendesk`, `freshdesk` or `rt`. */
-    platform: z.enum(PLATFORM_NAMES as [string, ...string[]]),
+    platform: z.enum(PLATFORM_NAMES),
     /** Base URL of the platform's API host, e.g. `https://acme.zendesk.com`. */
     url: z.url({ protocol: /^https?$/ }),
     /**

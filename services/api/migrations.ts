@@ -5,7 +5,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { toHdmError } from '../../schemas/errors.ts';
 import { loadMigrationConfig, parseMigrationConfig, yamlErrorWhere, type MigrationConfig } from '../../schemas/config.ts';
 import { openRuntime, stateDirOf, type Runtime } from '../runtime/runtime.ts';
-import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
+import { PRIVATE_FILE, privateDir } from '../common/private-files.ts';
 import { redactor } from '../../schemas/redact.ts';
 import { ApiError } from './errors.ts';
 import { LiveProgress } from './live-progress.ts';

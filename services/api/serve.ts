@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Output } from '../cli/commands.ts';
+import type { Output } from '../common/output.ts';
 import { buildApi } from './app.ts';
 import { ROLES, TokenStore, type Role } from './tokens.ts';
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HdmError } from '../../schemas/errors.ts';
-import { privateDir } from '../runtime/private-files.ts';
+import { privateDir } from '../common/private-files.ts';
 
 /** viewer reads; operator also starts runs and tests connections; admin also manages tokens and migrations. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;

@@ -9,22 +9,14 @@ import { deltaRun, fullRun, prepareRun } from '../run/run-kinds.ts';
 import { verifyRuntime, type VerifyReport } from '../reconciler/verify.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { ledgerCredentials, openRuntime, stateDirOf } from '../runtime/runtime.ts';
-import { redactor } from '../../schemas/redact.ts';
+import { stdio, type Output } from '../common/output.ts';
 import { addUnmatched, formatPreflight } from '../mapper/preflight.ts';
 import { formatTransforms } from '../mapper/transforms.ts';
 import { Progress } from './progress.ts';
 import type { Readiness } from '../api/cutover.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export const stdio: Output = {
-  out: (text) => process.stdout.write(`${redactor.redact(text)}\n`),
-  err: (text) => process.stderr.write(`${redactor.redact(text)}\n`),
-};
+export { stdio, type Output };
 
 /** Exit codes: 0 clean, 1 the work ran but is not clean, 2 bad config or usage, 3 an endpoint failed, 130 stopped on request. */
 export function exitCodeOf(error: HdmError): number {

@@ -191,7 +191,7 @@ export function buildProgram(): Command {
     .option('--unthrottled', 'no rate limit')
     .option('--json', 'print the URL and credentials as JSON')
     .action(async (name: string, opts) => {
-      if (!PLATFORM_NAMES.includes(name)) throw new InvalidArgumentError(`unknown platform ${name}`);
+      if (!(PLATFORM_NAMES as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown platform ${name}`);
       if ((opts.plan !== undefined || opts.highVolume) && !['zendesk', 'freshdesk'].includes(name)) throw new InvalidArgumentError(`the ${name} sandbox has no plans`);
       const sandbox = await sandboxCommand(name, {
         port: opts.port,

@@ -4,7 +4,7 @@ import { CHECKPOINT_VALUE_SCHEMA, plannedValueSchema, recordsValueSchema } from 
 import { isEntityName } from '../../schemas/canonical.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';
 import { KafkaBus, topicName } from '../bus/kafka-bus.ts';
-import { KafkaCheckpointStore } from '../bus/kafka-checkpoints.ts';
+import { KafkaCheckpointStore } from '../poller/kafka-checkpoints.ts';
 import type { BusMessage, Handler, MessageBus, OutgoingMessage, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from '../bus/message-bus.ts';
 import { openRuntime, type Platforms, type Runtime } from '../runtime/runtime.ts';
 

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
+import { PRIVATE_FILE, privateDir } from '../common/private-files.ts';
 import { redactor } from '../../schemas/redact.ts';
 import { join } from 'node:path';
 import type { DemoRecord, DemoReport, FieldCheck } from './demo.ts';

@@ -7,7 +7,7 @@ import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.
 import { diffProjections, pathUnder, project } from '../../schemas/projection.ts';
 import type { Ledger, LoadAttempt, Outcome, RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
-import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
+import { PRIVATE_FILE, privateDir } from '../common/private-files.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
 import { addUnmatched, type PreflightReport } from '../mapper/preflight.ts';

@@ -4,7 +4,7 @@ import { HdmError } from '../../schemas/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import { LEDGER_TABLES } from '../../schemas/ledger.sql.ts';
 import { DATABASE_NAME } from '../../schemas/config.ts';
-import { privateDir } from '../runtime/private-files.ts';
+import { privateDir } from '../common/private-files.ts';
 import { redactor } from '../../schemas/redact.ts';
 import type {
   DeadLetter,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HdmError } from '../../schemas/errors.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
-import { silentLogger } from '../runtime/logger.ts';
+import { silentLogger } from '../common/logger.ts';
 import { interruptedRun } from '../poller/poller.ts';
 import { lagSummary, runEntities, settleFailures, type PipelineDeps, type RunResult } from './pipeline.ts';
 

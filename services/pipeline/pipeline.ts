@@ -8,7 +8,7 @@ import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
 import type { ConflictPolicy, Loader } from '../loader/loader.ts';
 import { createRunLoader, prepareTarget } from '../loader/run-loader.ts';
 import { recoverTicketIds } from '../loader/id-map-recovery.ts';
-import { silentLogger, type Logger } from '../runtime/logger.ts';
+import { silentLogger, type Logger } from '../common/logger.ts';
 import type { MappingRules } from '../mapper/rules.ts';
 import { plannedTopic, recordsTopic } from '../bus/topics.ts';
 import { loaderStage, mapperStage, type PlannedMessage } from './stages.ts';

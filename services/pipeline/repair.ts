@@ -6,7 +6,7 @@ import type { RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
 import type { VerifyIssue } from '../reconciler/verify.ts';
-import { silentLogger } from '../runtime/logger.ts';
+import { silentLogger } from '../common/logger.ts';
 import { createRunLoader } from '../loader/run-loader.ts';
 import type { PipelineDeps, RunResult, StreamCounts } from './pipeline.ts';
 

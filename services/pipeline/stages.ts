@@ -6,7 +6,7 @@ import type { Loader, PlannedRecord } from '../loader/loader.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
 import type { MappingRules } from '../mapper/rules.ts';
 import { transformOf } from '../mapper/transforms.ts';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../common/logger.ts';
 import { canonicalWeight, plannedTopic, RUN_HEADER, SEEN_HEADER } from '../bus/topics.ts';
 
 /**

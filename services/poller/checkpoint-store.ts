@@ -2,7 +2,7 @@ import { readFileSync, renameSync, writeFileSync, fsyncSync, openSync, closeSync
 import { dirname, join } from 'node:path';
 import type { StreamState } from '../../connectors/sdk/contract.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
-import { PRIVATE_FILE, privateDir } from '../runtime/private-files.ts';
+import { PRIVATE_FILE, privateDir } from '../common/private-files.ts';
 
 export interface StreamCheckpoint {
   state: StreamState | null;

@@ -10,9 +10,9 @@ import type { MappingRules } from '../mapper/rules.ts';
 import { rulesFromConfig } from '../mapper/rules.ts';
 import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
 import { FileCheckpointStore, type CheckpointStore } from '../poller/checkpoint-store.ts';
-import { privateDir } from './private-files.ts';
+import { privateDir } from '../common/private-files.ts';
 import { redactor } from '../../schemas/redact.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
 
 /** SQL over the ledger: `hdm sql`, saved queries and the dashboard's panels. */
 export interface LedgerQueries {

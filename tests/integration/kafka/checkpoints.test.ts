@@ -1,6 +1,6 @@
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaCheckpointStore } from '../../../services/bus/kafka-checkpoints.ts';
+import { KafkaCheckpointStore } from '../../../services/poller/kafka-checkpoints.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
 import { CHECKPOINTS_STAGE, openClusterBus, type MigrationBus } from '../../../services/cluster/cluster.ts';
 import { ensureKafka } from '../../../tools/launcher/kafka.launcher.ts';

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../../../services/runtime/logger.ts';
+import { createLogger } from '../../../../services/common/logger.ts';
 import { redactor } from '../../../../schemas/redact.ts';
 
 describe('secrets in logs', () => {

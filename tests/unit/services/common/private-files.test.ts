@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { privateDir } from '../../../../services/runtime/private-files.ts';
+import { privateDir } from '../../../../services/common/private-files.ts';
 import { FileCheckpointStore } from '../../../../services/poller/checkpoint-store.ts';
 
 const mode = (path: string) => statSync(path).mode & 0o777;

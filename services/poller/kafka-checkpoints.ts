@@ -1,6 +1,6 @@
 import { HdmError } from '../../schemas/errors.ts';
-import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
-import type { KafkaBus } from './kafka-bus.ts';
+import type { CheckpointData, CheckpointStore } from './checkpoint-store.ts';
+import type { KafkaBus } from '../bus/kafka-bus.ts';
 
 const KEY = 'poller';
 
