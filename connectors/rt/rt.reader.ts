@@ -1,5 +1,5 @@
 import type { IdRange, Page, ReadOptions, SourceStatus, StreamDescriptor, StreamState } from '../sdk/contract.ts';
-import { InstantMark, overlapOf, sinceWithOverlap } from '../sdk/cursor.ts';
+import { InstantMark, overlapOf, readCursor, resumeAt, writeCursor } from '../sdk/cursor.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import type { Agent, AttachmentMeta, Comment, Contact, EntityName, EntityTypes, Envelope, Group, Ticket, TicketField } from '../../schemas/canonical.ts';
@@ -313,14 +313,20 @@ export class RtReader {
   }
 
   private startKeyset(state: StreamState | null, options: ReadOptions): Keyset {
-    // RT's cursor is the bare ISO instant reached; the IDs read at it are not saved, so a resume re-reads that instant.
-    if (!state?.cursor) return { at: EPOCH_SQL, seen: [] };
-    return { at: sqlTime(new Date(sinceWithOverlap(state.cursor, overlapOf(options))).toISOString()), seen: [] };
+    // The cursor holds the instant reached and the ticket IDs read at it; a bare ISO instant is a cursor
+    // saved before RT cursors were versioned JSON, resumed by re-reading its whole second.
+    const saved = readCursor<{ at: string; ids?: string[] }>(state, 'rt', (text) => {
+      if (Number.isNaN(Date.parse(text))) throw new HdmError('CONFIG_INVALID', `rt: saved stream cursor is not one this connector wrote: ${text.slice(0, 80)}`, { retryable: false, context: { platform: 'rt', field: 'cursor' } });
+      return { at: text };
+    });
+    if (!saved) return { at: EPOCH_SQL, seen: [] };
+    const { since, mark } = resumeAt({ at: saved.at, ids: saved.ids ?? [] }, overlapOf(options));
+    return { at: sqlTime(new Date(since ?? 0).toISOString()), seen: mark.idsAt() };
   }
 
   private keysetState(keyset: Keyset): StreamState {
     const iso = new Date(`${keyset.at.replace(' ', 'T')}Z`).toISOString();
-    return { cursor: iso, coveredUntil: iso };
+    return { cursor: writeCursor({ at: iso, ids: keyset.seen }), coveredUntil: iso };
   }
 
   /**

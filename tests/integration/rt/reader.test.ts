@@ -102,16 +102,22 @@ describe('RT reader over a seeded RT', () => {
     const resumed = await readAll('ticket', first.state, 0);
     const ids = resumed.records.map((e) => e.sourceId);
     expect(ids).toContain(target.sourceId);
-    const cursor = first.state!.cursor!;
-    for (const e of resumed.records) expect(e.updatedAt >= cursor).toBe(true);
-    // Besides the updated ticket, only tickets at the cursor's own instant come again (overlap 0).
-    for (const e of resumed.records) if (e.sourceId !== target.sourceId) expect(e.updatedAt).toBe(cursor);
+    const covered = first.state!.coveredUntil!;
+    // The cursor names the instant reached and the IDs read at it: with overlap 0 nothing read before
+    // comes again, only the ticket updated since.
+    expect(JSON.parse(first.state!.cursor!)).toMatchObject({ v: 1, at: covered });
+    expect(ids).toEqual([target.sourceId]);
     const updated = resumed.records.find((e) => e.sourceId === target.sourceId)!.record as Ticket;
     expect(updated.comments.at(-1)).toMatchObject({ public: false, body: '<p>resume probe</p>' });
-    expect(resumed.state!.cursor! > cursor).toBe(true);
-    // Caught up: reading again from the new state gives only what sits at its instant.
+    expect(resumed.state!.coveredUntil! > covered).toBe(true);
+    // Caught up: reading again from the new state gives nothing new.
     const again = await readAll('ticket', resumed.state, 0);
-    expect(again.records.map((e) => e.sourceId)).toEqual([target.sourceId]);
+    expect(again.records).toEqual([]);
+    // A cursor saved before RT cursors were JSON (the bare instant) still resumes: its whole second again.
+    const legacy = await readAll('ticket', { cursor: covered, coveredUntil: covered }, 0);
+    for (const e of legacy.records) expect(e.updatedAt >= covered).toBe(true);
+    expect(legacy.records.map((e) => e.sourceId)).toContain(target.sourceId);
+    await expect(readAll('ticket', { cursor: 'not a cursor', coveredUntil: covered }, 0)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 
   it('reads RT Articles as a KB: a class is a category with one section, Content is the body', async () => {
