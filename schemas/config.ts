@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PLATFORM_NAMES } from '../connectors/registry.ts';
 import { HdmError } from './errors.ts';
-import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
+import { ENTITIES, ORIGINAL_CREATED_FIELD, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
 import { FiltersSectionSchema, MappingSectionSchema, wizardOptionDefaults, wizardOptions } from './mapping.config.ts';
 
 /** What ClickHouse takes as a bare identifier: the name goes into `CREATE DATABASE` as is. */
@@ -36,8 +36,8 @@ const endpoint = z
 
 /** Default template of the header line; `{author}` and `{time}` are filled in per ticket and note. */
 export const DEFAULT_HEADER_FORMAT = 'Originally written by {author} on {time}';
-/** Key of the custom date field holding each ticket's original creation date on such a target. */
-export const ORIGINAL_CREATED_FIELD = 'original_created_at';
+
+export { ORIGINAL_CREATED_FIELD };
 
 const OriginalsSchema = z
   .object({

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
+import type { FreshdeskSandbox } from '../../connectors/freshdesk/sandbox/server.ts';
 import { deltaCommand, migrateCommand, verifyCommand } from '../../services/cli/commands.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
@@ -52,6 +53,14 @@ async function targetFields(m: MigrationEnv): Promise<TicketField[]> {
   }
 }
 
+/** Freshdesk API v2 reference, Ticket Fields › "List All Ticket Fields" (admin). */
+async function adminFields(m: MigrationEnv): Promise<{ name: string; type: string }[]> {
+  const target = m.target as FreshdeskSandbox;
+  const res = await fetch(`${target.url}/api/v2/admin/ticket_fields`, { headers: { authorization: `Basic ${Buffer.from(`${target.apiKey}:X`).toString('base64')}` } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { name: string; type: string }[];
+}
+
 describe('what Freshdesk cannot store is kept visibly (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
@@ -74,7 +83,9 @@ describe('what Freshdesk cannot store is kept visibly (zendesk → freshdesk)', 
         expect(text.match(HEADER)).toHaveLength(1);
       });
     }
-    expect((await targetFields(m)).find((f) => f.key === 'original_created_at')).toMatchObject({ type: 'date' });
+    // Created by the engine as a date field; kept out of the ticketField stream like the stamp field.
+    expect((await adminFields(m)).find((f) => f.name.includes('original_created_at'))).toMatchObject({ type: 'custom_date' });
+    expect((await targetFields(m)).map((f) => f.key)).not.toContain('original_created_at');
     const { code, report } = await verify(m);
     expect(report.entities.ticket, JSON.stringify(report.issues)).toMatchObject({ missing: 0, mismatched: 0, duplicates: 0 });
     expect(code).toBe(0);
@@ -115,7 +126,7 @@ describe('options.originals switched off (zendesk → freshdesk)', () => {
       expect(target.customFields).not.toHaveProperty('original_created_at');
       for (const c of target.comments) expect(htmlText(c.body)).not.toMatch(/Originally written by/);
     }
-    expect((await targetFields(m)).map((f) => f.key)).not.toContain('original_created_at');
+    expect((await adminFields(m)).map((f) => f.name).join(' ')).not.toContain('original_created_at');
     const { code, report } = await verify(m);
     expect(report.entities.ticket, JSON.stringify(report.issues)).toMatchObject({ missing: 0, mismatched: 0, duplicates: 0 });
     expect(code).toBe(0);
