@@ -359,7 +359,8 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
         continue;
       }
       entry.checks = fieldChecks(entity, resolved.record, onTarget, target.limitations);
-      if (entity === 'ticket') entry.originals = keptOriginals(resolved.record as Ticket, onTarget as Ticket, runtime.rules);
+      // The mapped record, not the resolved one: its comment authors are still the source's, as in the header.
+      if (entity === 'ticket') entry.originals = keptOriginals(mapped.record as Ticket, onTarget as Ticket, runtime.rules);
       const found = await target.find(entity, resolved.record, stamp).catch(() => null);
       entry.carriesSourceId = found?.targetId === entry.targetId;
     } catch (err) {
