@@ -111,6 +111,31 @@ describe('what Freshdesk cannot store is kept visibly (zendesk → freshdesk)', 
   });
 });
 
+describe('what RT cannot store is kept visibly (zendesk → rt, a real RT)', () => {
+  // RT REST2 (docs/rest2 › Tickets, Transactions): Created and each transaction's time are the call's.
+  let m: MigrationEnv;
+  beforeAll(async () => {
+    m = await migrationEnv('zendesk', 'rt', { tickets: 5, seed: 63, articles: 1, maxComments: 3 }, { entities: ['group', 'contact', 'ticketField', 'ticket'] });
+  });
+  afterAll(async () => m?.close());
+
+  it('one header per description and correspondence, the original date in original_created_at, clean after a second run', async () => {
+    const config = parseMigrationConfig(m.config);
+    expect(await migrateCommand(config, { json: true, progress: false, verify: false }, captureOutput(), m.env)).toBe(0);
+    expect(await migrateCommand(config, { json: true, progress: false, verify: false, restart: true }, captureOutput(), m.env)).toBe(0);
+    const migrated = await pairs(m);
+    expect(migrated.length).toBeGreaterThan(0);
+    for (const { source, target } of migrated) {
+      expect(target.customFields.original_created_at, `ticket ${source.sourceId}`).toBe(source.createdAt.slice(0, 10));
+      expect(target.comments).toHaveLength(source.comments.length);
+      for (const c of target.comments) expect(htmlText(c.body).match(HEADER), htmlText(c.body).slice(0, 160)).toHaveLength(1);
+    }
+    const { code, report } = await verify(m);
+    expect(report.entities.ticket, JSON.stringify(report.issues)).toMatchObject({ missing: 0, mismatched: 0, duplicates: 0 });
+    expect(code).toBe(0);
+  });
+});
+
 describe('options.originals switched off (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
