@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PLATFORM_NAMES } from './platforms.ts';
 import { HdmError } from './errors.ts';
-import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
+import { ENTITIES, ORIGINAL_CREATED_FIELD, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
 import { FiltersSectionSchema, MappingSectionSchema, wizardOptionDefaults, wizardOptions } from './mapping.config.ts';
 
 /** What ClickHouse takes as a bare identifier: the name goes into `CREATE DATABASE` as is. */
@@ -33,6 +33,28 @@ const endpoint = z
     requestsPerMinute: z.number().int().min(0).default(0),
   })
   .strict();
+
+/** Default template of the header line; `{author}` and `{time}` are filled in per ticket and note. */
+export const DEFAULT_HEADER_FORMAT = 'Originally written by {author} on {time}';
+
+export { ORIGINAL_CREATED_FIELD };
+
+const OriginalsSchema = z
+  .object({
+    /** Put a header line with the original author and time at the top of every ticket description and note. Default true. */
+    header: z.boolean().default(true),
+    /** The header's text: `{author}` (the source user) and `{time}` (ISO 8601 with zone) are filled in. Default `Originally written by {author} on {time}`. */
+    headerFormat: z
+      .string()
+      .min(1)
+      .max(200)
+      .refine((f) => f.includes('{time}'), 'a template that contains {time}')
+      .default(DEFAULT_HEADER_FORMAT),
+    /** Write each ticket's original creation date into the custom date field `original_created_at`, created on the target. Default true. */
+    field: z.boolean().default(true),
+  })
+  .strict();
+const ORIGINALS_DEFAULTS = { header: true, headerFormat: DEFAULT_HEADER_FORMAT, field: true };
 
 const entityList = z.array(z.enum(ENTITIES as unknown as [EntityName, ...EntityName[]]));
 
@@ -70,6 +92,12 @@ export const MigrationConfigSchema = z
         conflictPolicy: z.enum(['source-wins', 'skip', 'report']).default('source-wins'),
         /** Days after the full run ends during which deltas may run; then the data is due for purging. Default 10. */
         retentionDays: z.number().int().min(1).max(3650).default(10),
+        /**
+         * What a target that sets its own times (Freshdesk) cannot store, kept visibly: a header line with
+         * the original author and time on every ticket and note, and the original creation date in a custom
+         * date field. Default `{ header: true, headerFormat: 'Originally written by {author} on {time}', field: true }`.
+         */
+        originals: OriginalsSchema.default(ORIGINALS_DEFAULTS),
         ...wizardOptions,
       })
       .strict()
@@ -77,6 +105,7 @@ export const MigrationConfigSchema = z
         propagateDeletes: false,
         conflictPolicy: 'source-wins',
         retentionDays: 10,
+        originals: ORIGINALS_DEFAULTS,
         skipAttachments: false,
         defaultAgentEmail: null,
         statusMap: {},

@@ -3,6 +3,7 @@
  * Reading what the writer wrote gives back the same canonical record, except for the fields the
  * writer's `limitations` name.
  */
+import { ORIGINAL_CREATED_FIELD } from '../../schemas/canonical.ts';
 import type {
   Agent,
   AgentRole,
@@ -168,8 +169,17 @@ export function isStampField(field: Pick<FdTicketField, 'name'>): boolean {
   return field.name === STAMP_FIELD || field.name.endsWith(MULTIVALUES_MARKER);
 }
 
+/**
+ * Fields the engine adds to the target for itself, left out of the ticketField stream: the stamp and
+ * value holders, and the `original_created_at` date field (`options.originals`), whose values tickets
+ * still carry.
+ */
+export function isEngineField(field: Pick<FdTicketField, 'name'>): boolean {
+  return isStampField(field) || field.name === fdFieldName(ORIGINAL_CREATED_FIELD, 'date');
+}
+
 export function ticketFieldFromFd(field: FdTicketField): TicketField | null {
-  if (field.default || isStampField(field)) return null;
+  if (field.default || isEngineField(field)) return null;
   const parsed = parseFieldName(field.name, field.type);
   if (!parsed) return null;
   const labels = parsed.type === 'dropdown' || parsed.type === 'multiselect' ? choiceLabels(field.choices) : [];

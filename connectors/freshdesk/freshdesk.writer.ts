@@ -85,6 +85,9 @@ export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
   ticketTypes: ['question', 'incident', 'problem', 'task'],
   entities: ENTITIES,
   inlineImages: false,
+  // Tickets and notes get the time of the API call, notes the API user when their author is gone:
+  // the mapper writes the originals into a header line and the original_created_at field.
+  setsOwnTimes: true,
   // No attachmentBytesPerComment: Freshdesk's 20 MB is per ticket, so continuation notes cannot carry
   // more; the writer carries what fits and names the rest (see carryAttachments).
   fieldTypeFallbacks: {

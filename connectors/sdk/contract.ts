@@ -167,6 +167,13 @@ export interface TargetCapabilities {
    * cannot get around: its writer names what does not fit instead.)
    */
   attachmentBytesPerComment?: number;
+  /**
+   * True when the target stamps creation times (and, for notes, authors) itself and the API cannot
+   * write the originals: the mapper then keeps them visibly, as a header line on each ticket
+   * description and note and as the `original_created_at` date field (`options.originals`). Default
+   * false: the target keeps real times (Zendesk's ticket import API).
+   */
+  setsOwnTimes?: boolean;
 }
 
 export interface TargetRef {

@@ -13,6 +13,7 @@ import type {
 import type { MapResult, MappingRules } from './rules.ts';
 import { inlineAsAttachments, linkContentIds, mapCustomFieldValues, mapGroup, mapTicketField, sanitizeArticle, sanitizeComment, splitAttachments, ticketFilter } from './wizard.mapping.ts';
 import { transformNote } from './transforms.ts';
+import { withOriginalDate, withOriginalHeader } from './originals.mapping.ts';
 
 /** Where a target lacks a status, the nearest one it has, in order of preference. */
 const STATUS_FALLBACKS: Record<TicketStatus, TicketStatus[]> = {
@@ -79,7 +80,11 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   if (!rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes, inlineOff));
   const perComment = rules.capabilities.attachmentBytesPerComment;
   if (perComment && !rules.skipAttachments) comments = comments.flatMap((c) => splitAttachments(c, perComment, notes));
-  const customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
+  let customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
+  // After every other change to the bodies, so the header stays their first line.
+  const originals = rules.capabilities.setsOwnTimes ? rules.originals : undefined;
+  if (originals?.header) comments = comments.map((c) => withOriginalHeader(c, originals));
+  if (originals?.field) customFields = withOriginalDate(customFields, ticket);
   const tags = rules.addTag && !ticket.tags.includes(rules.addTag) ? [...ticket.tags, rules.addTag] : ticket.tags;
   return { kind: 'planned', record: { ...ticket, status, priority, type, comments, customFields, tags }, notes };
 }

@@ -1,5 +1,6 @@
 import type { TargetCapabilities } from '../../connectors/sdk/contract.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';
+import type { OriginalsRules } from './originals.mapping.ts';
 import type { FiltersSection } from '../../schemas/mapping.config.ts';
 import type { CustomFieldValue, EntityName, EntityTypes, TicketPriority, TicketStatus, TicketType } from '../../schemas/canonical.ts';
 
@@ -26,6 +27,8 @@ export interface MappingRules {
   addTag?: string | null;
   /** Leave the knowledge base behind. Default false. */
   skipKb?: boolean;
+  /** What a target that sets its own times cannot store, kept visibly; applied only when `capabilities.setsOwnTimes`. Default: off. */
+  originals?: OriginalsRules;
 }
 
 export type MapResult<E extends EntityName> =
@@ -49,5 +52,6 @@ export function rulesFromConfig(config: Readonly<MigrationConfig>, capabilities:
     inlineImagesAsAttachments: options.inlineImagesAsAttachments,
     addTag: options.addTag,
     skipKb: options.skipKb,
+    originals: { ...options.originals, sourcePlatform: config.source.platform },
   };
 }
