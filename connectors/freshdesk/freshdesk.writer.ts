@@ -537,7 +537,7 @@ export class FreshdeskWriter {
       id = res.body.id;
     } else if (description && description.attachments.length > 0) {
       const files = await carryAttachments(description.attachments, context, budget!);
-      const overflow = await keepLinked(files.leftOut, context, false);
+      const overflow = await keepLinked(files.leftOut, context, false, files.fetched);
       const form = ticketForm({ ...mapped.body, description: withOverflow(String(mapped.body.description ?? ''), overflow) });
       appendFiles(form, files.carried);
       id = (await this.client.postForm<FdTicket>('/api/v2/tickets', form)).id;
@@ -573,15 +573,15 @@ export class FreshdeskWriter {
    */
   private async addNote(ticketId: number, comment: Comment, context: WriteContext, budget: AttachmentBudget | null): Promise<FdConversation> {
     const userId = num(comment.authorId);
-    const files = comment.attachments.length > 0 && budget ? await carryAttachments(comment.attachments, context, budget) : { carried: [], leftOut: [] };
-    const overflow = await keepLinked(files.leftOut, context, false);
+    const files = comment.attachments.length > 0 && budget ? await carryAttachments(comment.attachments, context, budget) : null;
+    const overflow = await keepLinked(files?.leftOut ?? [], context, false, files?.fetched);
     const fields: Record<string, unknown> = {
       body: withOverflow(comment.body.length > 0 ? comment.body : '<p></p>', overflow),
       private: !comment.public,
       incoming: userId !== null && !(await this.isAgent(userId)),
     };
     if (userId !== null) fields.user_id = userId;
-    if (files.carried.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);
+    if (!files || files.carried.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);
     const form = new FormData();
     for (const [key, value] of Object.entries(fields)) form.append(key, String(value));
     appendFiles(form, files.carried);
@@ -654,9 +654,15 @@ interface CarriedFile {
  * Downloads the attachments that fit in what is left of the ticket's 20 MB, in order; the others are
  * left out (not downloaded when their declared size already does not fit).
  */
-async function carryAttachments(attachments: AttachmentMeta[], context: WriteContext, budget: AttachmentBudget): Promise<{ carried: CarriedFile[]; leftOut: AttachmentMeta[] }> {
+async function carryAttachments(
+  attachments: AttachmentMeta[],
+  context: WriteContext,
+  budget: AttachmentBudget,
+): Promise<{ carried: CarriedFile[]; leftOut: AttachmentMeta[]; fetched: Map<AttachmentMeta, Uint8Array> }> {
   const carried: CarriedFile[] = [];
   const leftOut: AttachmentMeta[] = [];
+  // Left out only once downloaded (larger than declared): kept for the attachment location, not fetched twice.
+  const fetched = new Map<AttachmentMeta, Uint8Array>();
   for (const attachment of attachments) {
     if (attachment.size > budget.left) {
       leftOut.push(attachment);
@@ -665,12 +671,13 @@ async function carryAttachments(attachments: AttachmentMeta[], context: WriteCon
     const file = await download(attachment, context);
     if (file.body.length > budget.left) {
       leftOut.push(attachment);
+      fetched.set(attachment, file.body);
       continue;
     }
     budget.left -= file.body.length;
     carried.push({ body: file.body, contentType: file.contentType || attachment.contentType, fileName: attachment.fileName });
   }
-  return { carried, leftOut };
+  return { carried, leftOut, fetched };
 }
 
 function appendFiles(form: FormData, files: CarriedFile[]): void {
@@ -721,7 +728,7 @@ export function attachmentKey(stamp: string, attachment: AttachmentMeta): string
  * link, so a retry rewrites one file. `reuse`: a file already there at its declared size is not downloaded
  * again (an update restating what the create kept).
  */
-async function keepLinked(leftOut: AttachmentMeta[], context: WriteContext, reuse: boolean): Promise<Overflow> {
+async function keepLinked(leftOut: AttachmentMeta[], context: WriteContext, reuse: boolean, fetched?: Map<AttachmentMeta, Uint8Array>): Promise<Overflow> {
   const store = context.attachmentStore;
   if (!store || leftOut.length === 0) return { linked: [], named: leftOut };
   const linked: LinkedFile[] = [];
@@ -731,8 +738,8 @@ async function keepLinked(leftOut: AttachmentMeta[], context: WriteContext, reus
       linked.push({ fileName: attachment.fileName, size: attachment.size, link: store.linkFor(key) });
       continue;
     }
-    const file = await download(attachment, context);
-    linked.push({ fileName: attachment.fileName, size: file.body.length, link: await store.put(key, file.body) });
+    const body = fetched?.get(attachment) ?? (await download(attachment, context)).body;
+    linked.push({ fileName: attachment.fileName, size: body.length, link: await store.put(key, body) });
   }
   return { linked, named: [] };
 }
