@@ -70,6 +70,16 @@ export const MigrationConfigSchema = z
       .object({
         /** Leave attachments behind (the report names each). Default false. */
         skipAttachments: z.boolean().default(false),
+        /**
+         * Where attachments the target cannot hold (Freshdesk: 20 MB per ticket) are kept: written to
+         * `directory`, which you serve at `baseUrl`, and linked from the comment that held them. Default
+         * null: such attachments are named in their comment and in the report, not carried.
+         */
+        attachmentLinks: z
+          .object({ directory: z.string().min(1), baseUrl: z.url({ protocol: /^https?$/ }) })
+          .strict()
+          .nullable()
+          .default(null),
         /** Email of the target agent who receives what deactivated, deleted or unmatched agents did. Default: the first active admin migrated. */
         defaultAgentEmail: z.email().nullable().default(null),
         /**
@@ -107,6 +117,7 @@ export const MigrationConfigSchema = z
         retentionDays: 10,
         originals: ORIGINALS_DEFAULTS,
         skipAttachments: false,
+        attachmentLinks: null,
         defaultAgentEmail: null,
         statusMap: {},
         priorityMap: {},

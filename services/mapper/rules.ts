@@ -8,6 +8,8 @@ import type { CustomFieldValue, EntityName, EntityTypes, TicketPriority, TicketS
 export interface MappingRules {
   capabilities: TargetCapabilities;
   skipAttachments: boolean;
+  /** Where attachments the target cannot hold are kept as links. Default null: they are named, not carried. */
+  attachmentLinks?: Readonly<{ directory: string; baseUrl: string }> | null;
   /** Canonical status or the source's own status name → target status. */
   statusMap: Readonly<Record<string, TicketStatus>>;
   priorityMap: Partial<Record<TicketPriority, TicketPriority>>;
@@ -41,6 +43,7 @@ export function rulesFromConfig(config: Readonly<MigrationConfig>, capabilities:
   return {
     capabilities,
     skipAttachments: options.skipAttachments,
+    attachmentLinks: options.attachmentLinks,
     statusMap: options.statusMap,
     priorityMap: options.priorityMap,
     typeMap: options.typeMap,

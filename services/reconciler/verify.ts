@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Connector } from '../../connectors/sdk/contract.ts';
 import { toHdmError } from '../../schemas/errors.ts';
-import { LOAD_ORDER, type EntityName, type EntityTypes } from '../../schemas/canonical.ts';
+import { LOAD_ORDER, type EntityName, type EntityTypes, type Ticket } from '../../schemas/canonical.ts';
+import { DirectoryAttachmentStore } from '../loader/attachment-store.ts';
 import { activePaths, checksum, diffProjections, project } from '../../schemas/projection.ts';
 import type { IdMapEntry, Ledger, VerificationRow } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
@@ -84,6 +85,20 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
   const defaultAgent = await pickDefaultAgent({ source, target, defaultAgentEmail: options.defaultAgentEmail }, ids);
   const resolver = new ReferenceResolver(ids, () => defaultAgent.current());
   const report: VerifyReport = { verifyId, entities: {}, clean: true, issues: [] };
+  const store = rules.attachmentLinks ? new DirectoryAttachmentStore(rules.attachmentLinks) : null;
+  // A ticket's attachments linked at the attachment location count only where the file is there, whole.
+  const keptOnly = async <E extends EntityName>(entity: E, record: EntityTypes[E]): Promise<EntityTypes[E]> => {
+    if (entity !== 'ticket' || !store) return record;
+    const ticket = record as Ticket;
+    if (!ticket.comments.some((c) => c.attachments.some((a) => store.owns(a.url)))) return record;
+    const comments = await Promise.all(
+      ticket.comments.map(async (c) => {
+        const kept = await Promise.all(c.attachments.map(async (a) => !store.owns(a.url) || (await store.sizeOf(a.url)) === a.size));
+        return { ...c, attachments: c.attachments.filter((_, i) => kept[i]) };
+      }),
+    );
+    return { ...ticket, comments } as EntityTypes[E];
+  };
   const acceptances = (await ledger.acceptances()).filter((a) => a.failing);
 
   for (const entity of LOAD_ORDER) {
@@ -109,7 +124,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
     for await (const page of target.read(entity, null)) {
       for (const envelope of page.records) {
         if (envelope.op !== 'upsert') continue;
-        const projection = project(entity, envelope.record, unpreserved);
+        const projection = project(entity, await keptOnly(entity, envelope.record), unpreserved);
         onTarget.set(envelope.sourceId, checksum(projection));
         const active = activePaths(projection);
         if (active.length > 0) activeOnTarget.set(envelope.sourceId, active.join('; '));
@@ -187,7 +202,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
     const readBack = async (targetId: string): Promise<string | undefined> => {
       const record = await target.get(entity, targetId);
       if (!record) return undefined;
-      const sum = checksum(project(entity, record as EntityTypes[EntityName], unpreserved));
+      const sum = checksum(project(entity, await keptOnly(entity, record as EntityTypes[EntityName]), unpreserved));
       onTarget.set(targetId, sum);
       return sum;
     };
@@ -200,7 +215,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
         const mapped = mapRecord(e, src, rules);
         if (mapped.kind !== 'planned') return 'now filtered';
         const resolved = await resolver.resolve(e, mapped.record);
-        const diffs = diffProjections(project(e, resolved.record, unpreserved), project(e, dst as EntityTypes[EntityName], unpreserved));
+        const diffs = diffProjections(project(e, resolved.record, unpreserved), project(e, await keptOnly(e, dst as EntityTypes[EntityName]), unpreserved));
         return diffs
           .slice(0, 5)
           .map((d) => `${d.path}: expected ${JSON.stringify(d.expected)?.slice(0, 80)}, found ${JSON.stringify(d.actual)?.slice(0, 80)}`)
