@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BucketLimiter, type LimitTable, withLimits } from '../../../connectors/sdk/limits.ts';
-import { HttpError, type KitHandler, type KitRequest, type KitServer, Router, startKitServer } from '../../../connectors/sdk/sandbox-kit/index.ts';
+import { HttpError, type KitHandler, type KitRequest, type KitServer, type Reply, Router, startKitServer } from '../../../connectors/sdk/sandbox-kit/index.ts';
 
 // Integration: the shared sandbox core over real HTTP, with a tiny platform declared as data — a route
 // table, a limit table (plan bucket counting credits, an endpoint bucket, an in-flight job cap) and a guard.
@@ -79,11 +79,11 @@ async function start(table: LimitTable = TABLE) {
   });
   route('PUT', '/api/jobs/:id', () => ({ status: 204 }));
   route('GET', '/api/jobs/:job', (ctx) => ({ body: { job: { id: ctx.params[0], status: 'completed' } } }));
-  const s = await startKitServer<Ctx>({
+  const s: KitServer = await startKitServer<Ctx>({
     routes,
     limiter: () => limiter,
     context: (base) => ({ ...base, params: [] }),
-    control: { prefix: '/__control/', handle: (ctx) => ({ body: { pending: s.faults.pending(), path: ctx.path } }) },
+    control: { prefix: '/__control/', handle: (ctx): Reply => ({ body: { pending: s.faults.pending(), path: ctx.path } }) },
     outside: (ctx) => (ctx.path.startsWith('/api/') ? undefined : { status: 404, body: null }),
     apiHeaders: { 'x-kit': 'yes' },
     faultBody: (status) => (status === 429 ? { error: 'Injected429' } : { error: 'Injected', status }),
