@@ -23,33 +23,40 @@ export class HttpError extends Error {
 }
 
 /**
- * Writes `reply`. Headers already set on `res` (rate-limit headers, a handler's `link`) stay unless the
- * reply names them again.
+ * Writes `reply`, with `extra` headers under its own. Headers already set on `res` (a handler's `link`)
+ * stay unless named again.
  */
-export function send(res: ServerResponse, reply: Reply, textStrings = true): void {
+export function send(res: ServerResponse, reply: Reply, textStrings = true, extra?: Record<string, string>): void {
   const status = reply.status ?? 200;
-  res.statusCode = status;
-  const headers = reply.headers ?? {};
-  for (const name in headers) res.setHeader(name, headers[name]);
+  const headers: Record<string, string | number> = extra ? { ...extra, ...reply.headers } : { ...reply.headers };
   if (reply.bytes) {
-    res.setHeader('content-length', reply.bytes.length);
+    headers['content-length'] = reply.bytes.length;
+    res.writeHead(status, headers);
     res.end(reply.bytes);
     return;
   }
   if (status === 204 || reply.body === undefined || reply.body === null) {
+    res.writeHead(status, headers);
     res.end();
     return;
   }
   const asText = textStrings && typeof reply.body === 'string';
   const text = asText ? (reply.body as string) : JSON.stringify(reply.body);
-  if (!('content-type' in headers)) res.setHeader('content-type', asText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8');
-  res.setHeader('content-length', Buffer.byteLength(text));
+  headers['content-type'] ??= asText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
+  headers['content-length'] = Buffer.byteLength(text);
+  res.writeHead(status, headers);
   res.end(text);
 }
 
-/** The whole request body. */
-export async function readRaw(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+const EMPTY = Buffer.alloc(0);
+
+/** The whole request body (none without Content-Length or Transfer-Encoding, as HTTP/1.1 has it). */
+export function readRaw(req: IncomingMessage): Buffer | Promise<Buffer> {
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return EMPTY;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }

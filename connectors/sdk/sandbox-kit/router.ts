@@ -46,12 +46,6 @@ export class Router<H> {
     return this;
   }
 
-  /** Adds every route of a declared table. */
-  addAll(routes: Iterable<RouteSpec<H>>): this {
-    for (const r of routes) this.add(r.method, r.pattern, r.handler);
-    return this;
-  }
-
   /** The route answering `method path`, or the methods that other routes of that path take (empty: no route has the path). */
   match(method: string, path: string): RouteMatch<H> | { route: null; allowed: string[] } {
     const list = this.byMethod.get(method) ?? this.all.filter((c) => c.spec.method === '*');
@@ -62,10 +56,5 @@ export class Router<H> {
     const allowed = new Set<string>();
     for (const c of this.all) if (c.re.test(path)) allowed.add(c.spec.method);
     return { route: null, allowed: [...allowed] };
-  }
-
-  /** The declared routes, in order. */
-  routes(): (RouteSpec<H> & { key: string })[] {
-    return this.all.map((c) => c.spec);
   }
 }

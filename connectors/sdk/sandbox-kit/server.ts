@@ -95,7 +95,7 @@ export async function startKitServer<C extends KitRequest>(api: SandboxDeclarati
   let url = '';
   const textStrings = api.textStrings ?? true;
   const normalize = api.normalizePath ?? ((p: string) => p.replace(/\/+$/, '') || '/');
-  const apiHeaders = Object.entries(api.apiHeaders ?? {});
+  const apiHeaders = api.apiHeaders ?? {};
   const errorReply = (err: unknown): Reply =>
     err instanceof HttpError ? { status: err.status, body: err.body, headers: err.headers } : { status: 500, body: api.internalError(err as Error) };
 
@@ -104,7 +104,8 @@ export async function startKitServer<C extends KitRequest>(api: SandboxDeclarati
     const base: KitRequest = { req, res, method: req.method ?? 'GET', url: parsed, path: normalize(parsed.pathname), query: parsed.searchParams, admission: null };
     let ctx: C;
     try {
-      ctx = await api.context(base);
+      const made = api.context(base);
+      ctx = made instanceof Promise ? await made : made;
     } catch (err) {
       return send(res, errorReply(err), textStrings);
     }
@@ -118,24 +119,23 @@ export async function startKitServer<C extends KitRequest>(api: SandboxDeclarati
       }
       return send(res, reply, textStrings);
     }
-    const outside = api.outside ? await api.outside(ctx) : undefined;
-    if (outside) return send(res, outside, textStrings);
+    const outside = api.outside?.(ctx);
+    if (outside) return send(res, outside instanceof Promise ? await outside : outside, textStrings);
 
     served += 1;
     const pathKey = `${method} ${foldIds(path)}`;
     byPath.set(pathKey, (byPath.get(pathKey) ?? 0) + 1);
-    for (const [name, value] of apiHeaders) res.setHeader(name, value);
     const fault = faults.take();
     if (fault) {
       if (fault.status === 429) throttled += 1;
-      return send(res, { status: fault.status, body: api.faultBody(fault.status, ctx), headers: fault.retryAfter ? { 'retry-after': fault.retryAfter } : {} }, textStrings);
+      return send(res, { status: fault.status, body: api.faultBody(fault.status, ctx), headers: fault.retryAfter ? { 'retry-after': fault.retryAfter } : {} }, textStrings, apiHeaders);
     }
     const limiter = api.limiter();
     if (limiter && !api.unlimited?.(ctx)) {
       const admission = limiter.admit({ method, path, query: ctx.query });
       if (!admission.ok) {
         throttled += 1;
-        return send(res, { status: 429, body: admission.refusal.body, headers: { ...admission.headers, 'retry-after': String(admission.retryAfterSeconds) } }, textStrings);
+        return send(res, { status: 429, body: admission.refusal.body, headers: { ...admission.headers, 'retry-after': String(admission.retryAfterSeconds) } }, textStrings, apiHeaders);
       }
       ctx.admission = admission;
     }
@@ -154,21 +154,19 @@ export async function startKitServer<C extends KitRequest>(api: SandboxDeclarati
     const denied = api.guard?.(ctx);
     if (denied) {
       settle(null);
-      return send(res, denied, textStrings);
+      return send(res, denied, textStrings, apiHeaders);
     }
-    if (ctx.admission?.ok) {
-      const headers = ctx.admission.headers;
-      for (const name in headers) res.setHeader(name, headers[name]);
-    }
+    const extra = ctx.admission?.ok ? { ...apiHeaders, ...ctx.admission.headers } : apiHeaders;
     const found = api.routes.match(method, path);
     if (!found.route) {
       settle(null);
-      return send(res, api.noRoute(ctx, found.allowed), textStrings);
+      return send(res, api.noRoute(ctx, found.allowed), textStrings, extra);
     }
     byRoute.set(found.route.key, (byRoute.get(found.route.key) ?? 0) + 1);
     let reply: Reply;
     try {
-      reply = await found.route.handler(ctx, found.match);
+      const answer = found.route.handler(ctx, found.match);
+      reply = answer instanceof Promise ? await answer : answer;
       settle(reply);
     } catch (err) {
       settle(null);
@@ -176,7 +174,7 @@ export async function startKitServer<C extends KitRequest>(api: SandboxDeclarati
       res.removeHeader('link');
       reply = errorReply(err);
     }
-    send(res, reply, textStrings);
+    send(res, reply, textStrings, extra);
   };
 
   const server = createServer((req, res) => {

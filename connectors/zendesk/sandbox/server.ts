@@ -1388,6 +1388,18 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   });
   const jobOf = (reply: Reply) => (reply.body as { job_status?: { id?: string; status?: string } } | undefined)?.job_status;
 
+  const zendeskContext = (base: KitRequest, raw: Buffer): Ctx => {
+    let body: Record<string, unknown> = {};
+    if (raw.length > 0 && String(base.req.headers['content-type'] ?? '').includes('json')) {
+      try {
+        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        throw new HttpError(400, { error: 'InvalidJSON', description: 'The request body is not valid JSON' });
+      }
+    }
+    return { ...base, body, raw, headers: base.req.headers, params: [] };
+  };
+
   kit = await startKitServer<Ctx>(
     {
       routes,
@@ -1398,17 +1410,9 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
           .replace(/\.json$/, '')
           .replace(/\/+$/, '')
           .replace(/^\/api\/v2\/help_center\/[a-z]{2}(?:-[a-z0-9]{2,4})?\/(articles|sections|categories)(?=\/|$)/i, '/api/v2/help_center/$1') || '/',
-      context: async (base) => {
-        const raw = await readRaw(base.req);
-        let body: Record<string, unknown> = {};
-        if (raw.length > 0 && String(base.req.headers['content-type'] ?? '').includes('json')) {
-          try {
-            body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-          } catch {
-            throw new HttpError(400, { error: 'InvalidJSON', description: 'The request body is not valid JSON' });
-          }
-        }
-        return { ...base, body, raw, headers: base.req.headers, params: [] };
+      context: (base) => {
+        const raw = readRaw(base.req);
+        return raw instanceof Promise ? raw.then((r) => zendeskContext(base, r)) : zendeskContext(base, raw);
       },
       control: { prefix: '/__sandbox/', handle: control },
       faultBody: (status, ctx) => (status === 429 ? rateLimitedBody(ctx.path) : { error: 'InternalError', description: 'Sandbox fault injected for a test' }),
