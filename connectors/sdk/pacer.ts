@@ -25,6 +25,8 @@ export interface PacerOptions {
   plans?: LimitTable[];
   /** Longest pause one Retry-After sets, in seconds. Default 120. */
   maxRetryAfterSeconds?: number;
+  /** Multiplies every window length, as the sandboxes' `rateWindowSeconds` does (a test that shrinks the server's minute shrinks the client's with it). Default 1. */
+  windowScale?: number;
   /** Clock in ms. Default Date.now. */
   now?: () => number;
   /** Waits `ms` or until the signal aborts; tests that drive the clock pass their own. Default a timer. */
@@ -146,7 +148,7 @@ export class Pacer {
       headers: Object.entries(bucket.headers ?? {}).map(([name, template]) => ({ name: name.toLowerCase(), ...templatePattern(template) })),
       limit: proactive ? bucket.limit : Infinity,
       limitFrom: proactive ? 'table' : 'none',
-      windowMs: Math.max(1, bucket.windowSeconds * 1000),
+      windowMs: Math.max(1, Math.round(bucket.windowSeconds * 1000 * (options.windowScale ?? 1))),
       windows: new Map(),
       held: new Map(),
       pausedUntil: 0,
