@@ -89,6 +89,8 @@ interface State {
   /** Concurrent buckets: key → expiry (ms); unbound holds are keyed `#n`. */
   held: Map<string, number>;
   pausedUntil: number;
+  /** When a spent bucket that {@link Pacer.probes} may next let one request ask the server. */
+  nextProbe: number;
   /** Whether answers to requests drawing this bucket carry its headers: null until one answered. */
   advertised: boolean | null;
   report: Omit<BucketReport, 'limit' | 'limitFrom' | 'windowSeconds' | 'kind' | 'inFlight'>;
@@ -115,6 +117,8 @@ function templatePattern(template: string): { pattern: RegExp; fields: string[] 
     .join('');
   return { pattern: new RegExp(`^\\s*${source}\\s*$`, 'i'), fields };
 }
+
+const PROBE_MS = 1000;
 
 const JOB_DONE = new Set(['completed', 'failed', 'killed']);
 
@@ -152,6 +156,7 @@ export class Pacer {
       windows: new Map(),
       held: new Map(),
       pausedUntil: 0,
+      nextProbe: 0,
       advertised: null,
       report: { requests: 0, credits: 0, rateLimited: 0, waited: 0, peakInFlight: 0 },
     });
@@ -212,7 +217,14 @@ export class Pacer {
       const w = this.windowOf(s, req, now);
       const charge = s.bucket.countsCredits ? cost : 1;
       // A request dearer than the whole window still goes once the window is fresh.
-      if (w.used > 0 && w.used + charge > s.limit) wait = Math.max(wait, w.start + s.windowMs - now);
+      if (w.used > 0 && w.used + charge > s.limit) {
+        if (this.probes(s)) {
+          // The server states what is left but not when its window ends (Freshdesk): one request a second
+          // asks it; a 429 then pauses the bucket until its Retry-After.
+          if (now >= s.nextProbe) continue;
+          wait = Math.max(wait, Math.min(w.start + s.windowMs, s.nextProbe) - now);
+        } else wait = Math.max(wait, w.start + s.windowMs - now);
+      }
     }
     return wait;
   }
@@ -262,7 +274,9 @@ export class Pacer {
         s.report.peakInFlight = Math.max(s.report.peakInFlight, s.held.size);
         holds.push({ bucket: s.bucket.name, key });
       } else if (s !== this.unmapped) {
-        this.windowOf(s, req, now).used += charge;
+        const w = this.windowOf(s, req, now);
+        if (this.probes(s) && w.used + charge > s.limit) s.nextProbe = now + PROBE_MS;
+        w.used += charge;
       }
     }
     return { buckets: drawn.map((s) => s.bucket.name), cost, holds, request: req };
@@ -307,8 +321,15 @@ export class Pacer {
     if (s.bucket.kind === 'concurrent' || this.mode === 'none') return;
     const w = this.windowOf(s, pass.request, now);
     if (values.reset !== undefined && values.reset >= 0) w.start = Math.min(now, now + values.reset * 1000 - s.windowMs);
-    // The server's count includes what other clients of the account spent; never below what this one spent.
-    if (values.remaining !== undefined && Number.isFinite(s.limit)) w.used = Math.max(w.used, s.limit - values.remaining);
+    if (values.remaining === undefined || !Number.isFinite(s.limit)) return;
+    // The server's count includes what other clients of the account spent. Without its window's end this
+    // client's window is a guess, so the server's count replaces it; with it, never below what this one spent.
+    w.used = this.probes(s) ? Math.max(0, s.limit - values.remaining) : Math.max(w.used, s.limit - values.remaining);
+  }
+
+  /** A bucket the server reports without the end of its window: spent, it is asked once a second. */
+  private probes(s: State): boolean {
+    return s.advertised === true && !s.headers.some((h) => h.fields.includes('reset'));
   }
 
   private setLimit(s: State, limit: number, from: BucketReport['limitFrom']): void {

@@ -243,6 +243,27 @@ describe('learning from the answers', () => {
     expect(h.pacer.report()['jobs-in-flight']).toMatchObject({ limit: 5, inFlight: 1 });
   });
 
+  it('asks a spent Freshdesk account once a second, since its headers give no window end, and follows the count it answers', async () => {
+    const h = harness(freshdeskPacing({}));
+    const first = await h.pacer.acquire(req('GET', '/api/v2/agents/me'));
+    h.pacer.settle(first, { status: 200, headers: { 'x-ratelimit-total': '700', 'x-ratelimit-remaining': '0' } });
+    const probe = track(h.pacer.acquire(req('GET', '/api/v2/groups')));
+    await flush();
+    // The first request after the account reads spent is the probe.
+    expect(probe.pass).not.toBeNull();
+    h.pacer.settle(probe.pass!, { status: 200, headers: { 'x-ratelimit-total': '700', 'x-ratelimit-remaining': '0' } });
+    const next = track(h.pacer.acquire(req('GET', '/api/v2/groups')));
+    await flush();
+    expect(next.pass).toBeNull();
+    expect(h.waits).toEqual([1000]);
+    await h.advance(1000);
+    expect(next.pass).not.toBeNull();
+    // The server's window turned over: its count replaces this client's guess.
+    h.pacer.settle(next.pass!, { status: 200, headers: { 'x-ratelimit-total': '700', 'x-ratelimit-remaining': '699' } });
+    for (let i = 0; i < 100; i++) await h.pacer.acquire(req('GET', '/api/v2/groups'));
+    expect(h.waits).toEqual([1000]);
+  });
+
   it('keeps a named plan’s endpoint limits when the account states no headers', async () => {
     const h = harness({ table: freshdeskLimits('pro'), mode: 'plan' });
     const first = await h.pacer.acquire(req('GET', '/api/v2/agents/me'));
