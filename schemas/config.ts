@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { PLATFORM_NAMES } from './platforms.ts';
+import { PLATFORM_NAMES, PLATFORM_PLANS } from './platforms.ts';
 import { HdmError } from './errors.ts';
 import { ENTITIES, ORIGINAL_CREATED_FIELD, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
 import { FiltersSectionSchema, MappingSectionSchema, wizardOptionDefaults, wizardOptions } from './mapping.config.ts';
@@ -29,10 +29,28 @@ const endpoint = z
     credentials: z.record(z.string(), envRef).default({}),
     /** Requests in flight at once against this endpoint. Default 8. */
     concurrency: z.number().int().min(1).max(64).default(8),
-    /** Client-side requests-per-minute ceiling; 0 relies on the server's 429s. Default 0. */
+    /** Client-side requests-per-minute ceiling, on top of the plan's buckets; 0 means none. Default 0. */
     requestsPerMinute: z.number().int().min(0).default(0),
+    /**
+     * Plan whose API limit buckets requests are paced by (zendesk: team, growth, professional, enterprise,
+     * enterprise-plus; freshdesk: trial, growth, pro, enterprise); `none` paces only after a 429, and only
+     * the bucket that answered it. Default: the limits the account's answers state, else Enterprise.
+     */
+    plan: z.string().optional(),
+    /** The account has Zendesk's High Volume API add-on. Default false. */
+    highVolume: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((side, ctx) => {
+    const plans: readonly string[] = (PLATFORM_PLANS as Readonly<Record<string, readonly string[]>>)[side.platform] ?? [];
+    if (side.plan !== undefined && side.plan !== 'none' && !plans.includes(side.plan)) {
+      const expected = [...plans, 'none'].join(', ');
+      ctx.addIssue({ code: 'custom', path: ['plan'], input: side.plan, message: plans.length ? `a ${side.platform} plan: ${expected}` : `none: ${side.platform} has no plans` });
+    }
+    if (side.highVolume && side.platform !== 'zendesk') ctx.addIssue({ code: 'custom', path: ['highVolume'], input: side.highVolume, message: `false: ${side.platform} has no high-volume API add-on` });
+    if (side.highVolume && side.plan === 'team') ctx.addIssue({ code: 'custom', path: ['highVolume'], input: side.highVolume, message: 'false with the team plan: the High Volume API add-on is sold with Growth and above' });
+  });
+
 
 /** Default template of the header line; `{author}` and `{time}` are filled in per ticket and note. */
 export const DEFAULT_HEADER_FORMAT = 'Originally written by {author} on {time}';

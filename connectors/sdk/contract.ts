@@ -276,6 +276,13 @@ export interface ConnectorConfig {
   concurrency?: number;
   /** Client-side requests-per-minute ceiling; 0 means rely on the server's 429s. Default 0. */
   requestsPerMinute?: number;
+  /**
+   * Plan whose limit buckets the client paces by, as the platform names it; `none` paces only after a 429
+   * (of the bucket that answered it). Default: the limits the account's answers state, else Enterprise.
+   */
+  plan?: string;
+  /** The platform's high-volume API add-on is on the account. Default false. */
+  highVolume?: boolean;
   /** Attempts for a retryable failure (5xx, unreachable; 429s are waited out) before giving up. Default 8. */
   maxAttempts?: number;
   /** Longest one request or download may take from send to last byte, in ms. Default 300000. */

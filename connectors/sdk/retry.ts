@@ -70,14 +70,19 @@ export interface RetryCall {
   idempotent: boolean;
   /** Attempts for this call, never more than the policy's. */
   maxAttempts?: number;
+  /**
+   * Whether a bucket pacer admits each attempt (connectors/sdk/pacer.ts): its 429s pause the bucket that
+   * refused, so the policy neither waits for nor sets the pause shared by the calls that are not paced.
+   */
+  paced?: boolean;
   /** Turns what an attempt threw, when it is not an HdmError, into one. */
   toError(err: unknown): HdmError;
 }
 
 /**
  * The one retry policy of every HTTP exchange with a platform (API calls and attachment downloads):
- * 429s waited out by Retry-After within a patience, shared by every call of the policy because the limit
- * is per account; other retryable failures retried with jittered exponential backoff (or the server's
+ * 429s waited out by Retry-After within a patience: by the bucket that refused when a pacer admits the
+ * call, else shared by every unpaced call of the policy; other retryable failures retried with jittered exponential backoff (or the server's
  * Retry-After) up to a number of attempts; a call that is not idempotent never sent again once it may
  * have reached the server.
  */
@@ -106,7 +111,7 @@ export class RetryPolicy {
     let rateLimitedSince: number | null = null;
     for (;;) {
       attempt += 1;
-      const wait = this.pausedUntil - Date.now();
+      const wait = call.paced ? 0 : this.pausedUntil - Date.now();
       if (wait > 0) await pause(wait, this.stop);
       if (this.stop?.aborted) throw interrupted(this.platform, call.method, call.path);
       let outcome: HdmError;
@@ -129,8 +134,8 @@ export class RetryPolicy {
       if (!outcome.retryable) throw outcome;
       this.stats.retries += 1;
       const delayMs = this.delayMs(outcome, attempt);
-      if (outcome.code === 'RATE_LIMITED') this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
-      else await pause(delayMs, this.stop);
+      if (outcome.code !== 'RATE_LIMITED') await pause(delayMs, this.stop);
+      else if (!call.paced) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
     }
   }
 
