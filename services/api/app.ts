@@ -203,7 +203,7 @@ export function buildApi(options: ApiOptions): Api {
   app.post('/api/migrations/:name/runs', { config: { role: 'operator' } }, async (req, reply) => {
     const h = handleOf(req);
     const body = parse(runBody, req.body, 'body');
-    const job = await h.start(body.kind, body.options);
+    const job = await h.start(body.kind, body.options, { tokenId: req.token!.id, label: req.token!.label ?? '', role: req.token!.role });
     return reply.status(202).send({ job });
   });
   app.get('/api/migrations/:name/runs', async (req) => {
@@ -217,6 +217,10 @@ export function buildApi(options: ApiOptions): Api {
     if (!job) throw new ApiError(404, 'NOT_FOUND', 'no run is in progress');
     return { job };
   });
+
+  // --- health and progress of the current run ---
+  app.get('/api/migrations/:name/health', async (req) => handleOf(req).healthView());
+  app.get('/api/migrations/:name/progress', async (req) => handleOf(req).progressView());
 
   // --- reconciliation, readiness, failures ---
   app.get('/api/migrations/:name/summary', async (req) => summaryOf(handleOf(req)));
@@ -265,6 +269,8 @@ export function buildApi(options: ApiOptions): Api {
       lag: runs.filter((r) => r.kind === 'delta' && r.status === 'succeeded').slice(-200).map((r) => ({ at: r.finishedAt ?? r.startedAt, ...(lagOf(r) ?? { p50: 0, p95: 0 }) })),
       throughput: h.progress.history(),
       progress: h.progress.snapshot(),
+      health: h.healthView(),
+      runProgress: h.progressView(),
       job: h.active?.job ?? h.jobs[0] ?? null,
     };
   });

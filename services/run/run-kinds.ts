@@ -39,6 +39,8 @@ export interface RunContext {
   onPass?(result: RunResult): void;
   /** A line for the operator about a step after the pipeline (verifying). */
   say?(line: string): void;
+  /** The run moved on to a step after the pipeline (`verify`), for progress views. */
+  onPhase?(name: string): void;
 }
 
 export interface RunKind<O = unknown, R = unknown> {
@@ -67,6 +69,7 @@ export const fullRun: RunKind<{ restart: boolean; verify: boolean }, { result: R
     const result = await runFullMigration(deps(context), { restart: options.restart });
     context.onLedgerRun?.(result.run.runId, { status: result.run.status });
     if (!options.verify || context.signal.aborted) return { result, report: null };
+    context.onPhase?.('verify');
     context.say?.('verifying: reading the target back and reconciling it with the source…');
     return { result, report: await verifyRuntime(context.runtime, { sourceScan: true }) };
   },

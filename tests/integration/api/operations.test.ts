@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
+import { buildApi, type Api } from '../../../services/api/app.ts';
+import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+
+// Issue 17, "What the operator must see": health per platform against its limit, why a run waits,
+// and progress per entity with totals, pace and the phase the run is in.
+
+let m: MigrationEnv;
+let api: Api;
+let stateDir: string;
+let headers: Record<string, string>;
+let name: string;
+
+const get = async (path: string) => (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}${path}`, headers })).json();
+
+async function untilIdle(): Promise<Record<string, unknown>> {
+  for (;;) {
+    const body = await get('');
+    if (!body.activeJob) return body.jobs[0];
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 23, articles: 1, maxComments: 2, exportLagSeconds: 0 });
+  name = m.config.name as string;
+  stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-operations-'));
+  api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });
+  headers = { authorization: `Bearer ${api.tokens.create('operator', 'night shift').token}` };
+});
+afterAll(async () => {
+  await api?.app.close();
+  await m?.close();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('health and progress through the API', () => {
+  it('counts the target\'s 5xx answers and retries against its limit, and shows per entity done / total and the phases', async () => {
+    // Freshdesk answers 5xx now and then; the client retries (Freshdesk API v2, "Error Codes": 5xx are server errors).
+    const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers, payload: { kind: 'full' } });
+    expect(started.statusCode, started.body).toBe(202);
+    await fetch(`${m.target.url}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 500, count: 3 }) });
+    const job = await untilIdle();
+    expect(job).toMatchObject({ kind: 'full', status: 'succeeded', startedBy: { label: 'night shift', role: 'operator' } });
+
+    const health = await get('/health');
+    const target = health.sides.find((s: { side: string }) => s.side === 'target');
+    expect(target).toMatchObject({ platform: 'freshdesk', limitFrom: 'platform' });
+    expect(target.limitPerMinute).toBeGreaterThan(0);
+    expect(target.totals.serverErrors).toBeGreaterThanOrEqual(3);
+    expect(target.totals.retries).toBeGreaterThanOrEqual(3);
+    expect(target.totals.requests).toBeGreaterThan(0);
+    expect(health).toMatchObject({ running: false, stall: null, waitingFor: null });
+
+    const progress = await get('/progress');
+    const ticket = progress.entities.find((e: { entity: string }) => e.entity === 'ticket');
+    expect(ticket).toMatchObject({ state: 'done', done: 8, total: 8, percent: 100, etaSeconds: 0 });
+    expect(progress).toMatchObject({ running: false, kind: 'full', phase: 'done' });
+    expect(progress.entities.map((e: { entity: string }) => e.entity)).toEqual(expect.arrayContaining(['group', 'agent', 'contact', 'ticket']));
+    const dashboard = await get('/dashboard');
+    expect(dashboard.health.sides).toHaveLength(2);
+    expect(dashboard.runProgress.entities.length).toBe(progress.entities.length);
+  }, 120_000);
+
+  it('says the run waits for Freshdesk\'s rate limit and when it resets, instead of showing nothing moving', async () => {
+    const source = m.source as ZendeskSandbox;
+    for (let i = 0; i < 6; i++) source.createTicket({ subject: `Arrived during the storm ${i}`, status: 'open', comment: { body: 'Hello', public: true } });
+    // A plan of 3 requests a minute: the next writes are refused with 429 and Retry-After (Freshdesk API v2, "Rate Limit").
+    const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers, payload: { kind: 'delta' } });
+    expect(started.statusCode, started.body).toBe(202);
+    await fetch(`${m.target.url}/__sandbox/rate-limit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requestsPerMinute: 3 }) });
+    let waiting: string | null = null;
+    for (let i = 0; i < 600 && !waiting?.includes('rate limit'); i++) {
+      const health = await get('/health');
+      waiting = health.waitingFor;
+      if (!waiting?.includes('rate limit')) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(waiting).toMatch(/^waiting for Freshdesk's rate limit \(target\), resets in \d+ s$/);
+    const progress = await get('/progress');
+    expect(progress).toMatchObject({ running: true, kind: 'delta' });
+    await fetch(`${m.target.url}/__sandbox/rate-limit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requestsPerMinute: null }) });
+    const stopped = await api.app.inject({ method: 'DELETE', url: `/api/migrations/${name}/runs/active`, headers });
+    expect([200, 404]).toContain(stopped.statusCode);
+    expect((await get('/health')).waitingFor).toBeNull();
+  }, 120_000);
+});
