@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,8 @@ let api: Api;
 let stateDir: string;
 let headers: Record<string, string>;
 let name: string;
+let hook: Server;
+const received: { text: string }[] = [];
 
 const get = async (path: string) => (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}${path}`, headers })).json();
 
@@ -28,6 +32,18 @@ async function untilIdle(): Promise<Record<string, unknown>> {
 beforeAll(async () => {
   m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 23, articles: 1, maxComments: 2, exportLagSeconds: 0 });
   name = m.config.name as string;
+  // A Slack-style incoming webhook: JSON {"text": ...} posted to it.
+  hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push(JSON.parse(body));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+  const port = (hook.address() as { port: number }).port;
+  writeFileSync(m.configFile, stringify({ ...m.config, dashboard: { stallSeconds: 5 }, alerts: { webhookUrl: `http://127.0.0.1:${port}/services/T000/B000/secret` } }));
   stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-operations-'));
   api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });
   headers = { authorization: `Bearer ${api.tokens.create('operator', 'night shift').token}` };
@@ -35,6 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.app.close();
   await m?.close();
+  await new Promise((r) => hook?.close(r));
   rmSync(stateDir, { recursive: true, force: true });
 });
 
@@ -82,6 +99,11 @@ describe('health and progress through the API', () => {
     expect(waiting).toMatch(/^waiting for Freshdesk's rate limit \(target\), resets in \d+ s$/);
     const progress = await get('/progress');
     expect(progress).toMatchObject({ running: true, kind: 'delta' });
+    // No record moves for longer than dashboard.stallSeconds: the webhook hears why.
+    const stalled = () => received.find((m) => m.text.startsWith(`Migration "${name}" stalled: waiting for Freshdesk's rate limit (target), resets in`));
+    for (let i = 0; i < 600 && !stalled(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(stalled(), JSON.stringify(received)).toBeDefined();
+    expect((await get('/health')).stall).toMatchObject({ cause: 'rate-limit' });
     await fetch(`${m.target.url}/__sandbox/rate-limit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requestsPerMinute: null }) });
     const stopped = await api.app.inject({ method: 'DELETE', url: `/api/migrations/${name}/runs/active`, headers });
     expect([200, 404]).toContain(stopped.statusCode);
