@@ -254,6 +254,49 @@ export function buildApi(options: ApiOptions): Api {
     return { withdrawn };
   });
 
+  // Drill-down: the same lists as the saved queries records-<status>.sql, as JSON grouped by reason, or CSV.
+  const recordsParams = z.object({ name: migrationName, status: z.enum(['missing', 'mismatched', 'failed', 'filtered']) }).strict();
+  app.get('/api/migrations/:name/records/:status', async (req, reply) => {
+    const p = parse(recordsParams, req.params, 'path');
+    const { format } = parse(z.object({ format: z.enum(['json', 'csv']).default('json') }).strict(), req.query, 'query');
+    const h = registry.get(p.name);
+    const saved = loadSavedQueries(queriesDir).find((q) => q.id === `records-${p.status}`);
+    if (!saved) throw new ApiError(404, 'NOT_FOUND', `no saved query records-${p.status}`);
+    const runtime = await h.open();
+    const rows = (await runtime.ledger.query(saved.sql, { readonly: true })).map((r) => ({
+      entity: String(r.entity),
+      sourceId: String(r.source_id),
+      targetId: r.target_id ? String(r.target_id) : null,
+      reason: String(r.reason),
+      detail: String(r.detail ?? ''),
+      attempts: Number(r.attempts ?? 0),
+      lastAttemptAt: r.last_attempt_at ? new Date(`${String(r.last_attempt_at).replace(' ', 'T')}Z`).toISOString() : null,
+    }));
+    if (format === 'csv') {
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${h.name}-${p.status}-${stamp}.csv"`)
+        .send(toCsv(['entity', 'sourceId', 'targetId', 'reason', 'detail', 'attempts', 'lastAttemptAt'], rows));
+    }
+    const groups = new Map<string, { reason: string; entity: string; records: number }>();
+    for (const r of rows) {
+      const key = `${r.entity}\u0000${r.reason}`;
+      const g = groups.get(key) ?? { reason: r.reason, entity: r.entity, records: 0 };
+      g.records += 1;
+      groups.set(key, g);
+    }
+    return { status: p.status, query: saved.id, byReason: [...groups.values()].sort((a, b) => b.records - a.records), records: rows };
+  });
+
+  // Retries failed records (all, or those named) as a repair run: operators only.
+  app.post('/api/migrations/:name/failures/retry', { config: { role: 'operator' } }, async (req, reply) => {
+    const h = handleOf(req);
+    const body = parse(z.object({ records: recordsBody.optional() }).strict(), req.body ?? {}, 'body');
+    const job = await h.start('repair', body.records ? { records: body.records } : {}, { tokenId: req.token!.id, label: req.token!.label ?? '', role: req.token!.role });
+    return reply.status(202).send({ job });
+  });
+
   app.get('/api/migrations/:name/dashboard', async (req) => {
     const h = handleOf(req);
     const runtime = await h.open();

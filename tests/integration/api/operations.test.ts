@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
+import type { FreshdeskSandbox } from '../../../connectors/freshdesk/sandbox/server.ts';
 import { buildApi, type Api } from '../../../services/api/app.ts';
 import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
 
@@ -43,7 +44,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
   const port = (hook.address() as { port: number }).port;
-  writeFileSync(m.configFile, stringify({ ...m.config, dashboard: { stallSeconds: 5 }, alerts: { webhookUrl: `http://127.0.0.1:${port}/services/T000/B000/secret` } }));
+  writeFileSync(m.configFile, stringify({ ...m.config, dashboard: { stallSeconds: 5 }, options: { conflictPolicy: 'report' }, alerts: { webhookUrl: `http://127.0.0.1:${port}/services/T000/B000/secret` } }));
   stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-operations-'));
   api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });
   headers = { authorization: `Bearer ${api.tokens.create('operator', 'night shift').token}` };
@@ -109,4 +110,44 @@ describe('health and progress through the API', () => {
     expect([200, 404]).toContain(stopped.statusCode);
     expect((await get('/health')).waitingFor).toBeNull();
   }, 120_000);
+
+  it('lists failed records grouped by reason with their attempts, exports them as CSV, and retries them for an operator only', async () => {
+    const source = m.source as ZendeskSandbox;
+    const target = m.target as FreshdeskSandbox;
+    const delta = async () => {
+      const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers, payload: { kind: 'delta' } });
+      expect(started.statusCode, started.body).toBe(202);
+      return untilIdle();
+    };
+    expect(await delta()).toMatchObject({ status: 'succeeded' });
+    const open = source.createTicket({ subject: 'Edited on both sides', status: 'open', comment: { body: 'Help', public: true } });
+    expect(await delta()).toMatchObject({ status: 'succeeded' });
+    const ledger = api.registry.get(name).current!.ledger;
+    const targetId = (await ledger.lookupIds('ticket', [String(open.id)])).get(String(open.id))!.targetId;
+    // The "report" conflict policy fails a record edited on both sides: a failed record with its reason.
+    target.updateTicket(Number(targetId), { subject: 'Edited by an agent in the target' });
+    source.updateTicket(open.id, { subject: 'Edited at the source' });
+    expect(await delta()).toMatchObject({ status: 'succeeded' });
+
+    const failed = await get('/records/failed');
+    expect(failed.byReason).toEqual([{ reason: 'CONFLICT', entity: 'ticket', records: 1 }]);
+    expect(failed.records[0]).toMatchObject({ entity: 'ticket', sourceId: String(open.id), targetId, reason: 'CONFLICT' });
+    const attempts = (await ledger.query(`SELECT count() AS n FROM load_attempts WHERE migration = {migration:String} AND entity = 'ticket' AND source_id = {id:String}`, { params: { id: String(open.id) } }))[0].n;
+    expect(failed.records[0].attempts).toBe(Number(attempts));
+    expect(failed.records[0].attempts).toBeGreaterThanOrEqual(2);
+    const csv = await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/records/failed?format=csv`, headers });
+    expect(csv.headers['content-type']).toContain('text/csv');
+    expect(csv.body.split('\r\n')[0]).toBe('entity,sourceId,targetId,reason,detail,attempts,lastAttemptAt');
+    expect(csv.body.split('\r\n')[1]).toMatch(new RegExp(`^ticket,${open.id},${targetId},CONFLICT,`));
+    for (const status of ['missing', 'mismatched', 'filtered']) expect((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/records/${status}`, headers })).statusCode).toBe(200);
+    expect((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/records/everything`, headers })).statusCode).toBe(400);
+
+    const viewer = api.tokens.create('viewer', 'reader').token;
+    const refused = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/failures/retry`, headers: { authorization: `Bearer ${viewer}` }, payload: {} });
+    expect(refused.statusCode).toBe(403);
+    const retried = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/failures/retry`, headers, payload: {} });
+    expect(retried.statusCode, retried.body).toBe(202);
+    expect(await untilIdle()).toMatchObject({ kind: 'repair', status: 'succeeded', startedBy: { label: 'night shift' } });
+    expect((await get('/records/failed')).records).toEqual([]);
+  }, 180_000);
 });
