@@ -10,7 +10,7 @@ import { lagOf, readiness, reconciliation, type Reconciliation } from './cutover
 import { ApiError, errorResponse } from './errors.ts';
 import { EVENT_STREAM_DEFAULTS, EventStreamSlots, EventStreamWriter, type EventStreamLimits } from './event-stream.ts';
 import { collectMetrics, renderPrometheus } from './metrics.ts';
-import { MigrationRegistry, type MigrationEvent, type MigrationHandle } from './migrations.ts';
+import { MigrationRegistry, type Job, type MigrationEvent, type MigrationHandle } from './migrations.ts';
 import { PLANNED_RUN_KINDS, RUN_KINDS } from '../run/run-kinds.ts';
 import { loadSavedQueries } from './saved-queries.ts';
 import { acceptFailures, failuresWithAcceptances, withdrawAcceptances } from '../reconciler/acceptance.ts';
@@ -210,6 +210,40 @@ export function buildApi(options: ApiOptions): Api {
     const h = handleOf(req);
     const runtime = await h.open();
     return { runs: await runtime.ledger.runs(), jobs: h.jobs };
+  });
+  // Every run, verifications included, with duration, counts and who started it (when the API did).
+  app.get('/api/migrations/:name/runs/history', async (req) => {
+    const h = handleOf(req);
+    const runtime = await h.open();
+    const starters = new Map<string, Job['startedBy']>();
+    for (const job of h.jobs) {
+      for (const r of job.ledgerRuns) starters.set(r.runId, job.startedBy ?? null);
+      const verifyId = job.result?.verifyId;
+      if (typeof verifyId === 'string') starters.set(verifyId, job.startedBy ?? null);
+    }
+    const seconds = (from: string, to: string | null) => (to ? Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10 : null);
+    const runs = (await runtime.ledger.runs()).map((r) => {
+      const totals = { created: 0, updated: 0, unchanged: 0, failed: 0 };
+      for (const c of Object.values((r.summary.counts ?? {}) as Record<string, Partial<typeof totals>>)) {
+        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += Number(c[k] ?? 0);
+      }
+      return { runId: r.runId, kind: r.kind as string, status: r.status as string, startedAt: r.startedAt, finishedAt: r.finishedAt, seconds: seconds(r.startedAt, r.finishedAt), counts: totals as Record<string, number>, startedBy: starters.get(r.runId) ?? null };
+    });
+    const verifications = await runtime.ledger.query(
+      `SELECT verify_id, min(checked_at) AS started, max(checked_at) AS finished, countIf(status = 'ok') AS ok, countIf(status = 'missing') AS missing,
+         countIf(status = 'mismatched') AS mismatched, countIf(status = 'duplicate') AS duplicates, countIf(status = 'failed') AS failed
+       FROM verifications WHERE migration = {migration:String} GROUP BY verify_id`,
+    );
+    const iso = (v: unknown) => new Date(`${String(v).replace(' ', 'T')}Z`).toISOString();
+    for (const v of verifications) {
+      const startedAt = iso(v.started);
+      const finishedAt = iso(v.finished);
+      const ok = Number(v.ok), failed = Number(v.failed);
+      const counts = { ok, missing: Number(v.missing), mismatched: Number(v.mismatched), duplicates: Number(v.duplicates), failed };
+      runs.push({ runId: String(v.verify_id), kind: 'verify', status: 'succeeded', startedAt, finishedAt, seconds: seconds(startedAt, finishedAt), counts, startedBy: starters.get(String(v.verify_id)) ?? null });
+    }
+    runs.sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
+    return { runs };
   });
   app.delete('/api/migrations/:name/runs/active', { config: { role: 'operator' } }, async (req) => {
     const h = handleOf(req);

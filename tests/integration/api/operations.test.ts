@@ -150,4 +150,17 @@ describe('health and progress through the API', () => {
     expect(await untilIdle()).toMatchObject({ kind: 'repair', status: 'succeeded', startedBy: { label: 'night shift' } });
     expect((await get('/records/failed')).records).toEqual([]);
   }, 180_000);
+
+  it('lists every run, verifications included, with duration, counts and who started it', async () => {
+    const { runs } = await get('/runs/history');
+    const full = runs.find((r: { kind: string }) => r.kind === 'full');
+    expect(full).toMatchObject({ status: 'succeeded', startedBy: { label: 'night shift', role: 'operator' }, counts: { failed: 0 } });
+    expect(full.counts.created).toBeGreaterThanOrEqual(8);
+    expect(full.seconds).toBeGreaterThanOrEqual(0);
+    // The full run's closing verification is a run of its own.
+    const verify = runs.find((r: { kind: string }) => r.kind === 'verify');
+    expect(verify).toMatchObject({ status: 'succeeded', startedBy: { label: 'night shift' } });
+    expect(verify.counts.ok).toBeGreaterThan(0);
+    expect(runs.find((r: { kind: string }) => r.kind === 'repair')).toMatchObject({ status: 'succeeded', startedBy: { label: 'night shift' } });
+  });
 });
