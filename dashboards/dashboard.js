@@ -478,6 +478,26 @@ async function setupQueries() {
   };
 }
 
+/** Start and stop buttons, for operators and admins only (the API refuses a viewer anyway). */
+async function setupControls(name) {
+  const me = await getJson('/api/me');
+  if (me.role !== 'operator' && me.role !== 'admin') return;
+  $('#controls').hidden = false;
+  const say = (text) => ($('#control-result').textContent = text);
+  const act = async (path, init) => {
+    try {
+      const body = await getJson(path, init);
+      say(body.job ? `${body.job.kind} ${body.job.status}` : 'done');
+    } catch (err) {
+      say(err.message);
+    }
+  };
+  const post = (payload) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+  for (const b of document.querySelectorAll('#controls button[data-kind]')) b.onclick = () => act(`/api/migrations/${name()}/runs`, post({ kind: b.dataset.kind }));
+  $('#retry-failed').onclick = () => act(`/api/migrations/${name()}/failures/retry`, post({}));
+  $('#stop-run').onclick = () => act(`/api/migrations/${name()}/runs/active`, { method: 'DELETE' });
+}
+
 function showLogin(message = '') {
   $('#main').hidden = true;
   $('#login').hidden = false;
@@ -515,6 +535,10 @@ async function start() {
   $('#report-json').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report`, `${state.migration}-report.json`));
   $('#report-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=entities`, `${state.migration}-entities.csv`));
   $('#failures-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=failures`, `${state.migration}-failures.csv`));
+  for (const a of document.querySelectorAll('a.records-csv')) {
+    a.onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/records/${a.dataset.status}?format=csv`, `${state.migration}-${a.dataset.status}.csv`));
+  }
+  setupControls(name).catch(() => {});
   await showMigration();
   setupQueries().catch(() => {});
   clearInterval(state.refresh);
