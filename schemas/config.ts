@@ -189,9 +189,22 @@ export const MigrationConfigSchema = z
         maxLagSeconds: z.number().int().min(1).default(300),
         /** Longest a delta pass may be ago for its lag to count as current, in seconds. Default 3600. */
         maxDeltaAgeSeconds: z.number().int().min(60).default(3600),
+        /** Seconds without a record moving before a running run shows as stalled, with the reason. Default 15. */
+        stallSeconds: z.number().int().min(5).max(3600).default(15),
       })
       .strict()
-      .default({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600 }),
+      .default({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600, stallSeconds: 15 }),
+    /** Who hears about a change of the cutover verdict or of a stall, beyond the dashboard's tab title. Default none. */
+    alerts: z
+      .object({
+        /**
+         * An incoming webhook (Slack-compatible: a JSON body `{"text": "..."}` is posted) called when the
+         * verdict changes or a running run stalls or moves again. Default none.
+         */
+        webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -4,11 +4,11 @@ import PQueue from 'p-queue';
 import { DEFAULT_MAX_DOWNLOAD_BYTES, downloadOnce } from './download.ts';
 import { HdmError, type ErrorContext } from '../../schemas/errors.ts';
 import { CREDENTIAL_HEADER, redactor } from '../../schemas/redact.ts';
-import { interrupted, RetryPolicy } from './retry.ts';
+import { interrupted, RetryPolicy, type LastRetry, type RetryStats } from './retry.ts';
 import { type PacedAnswer, Pacer, type PacerOptions } from './pacer.ts';
 
 export { FormData };
-export { interrupted, mayHaveArrived, pause } from './retry.ts';
+export { interrupted, mayHaveArrived, pause, type LastRetry } from './retry.ts';
 
 export interface HttpClientOptions {
   /** Platform name, used in error context. */
@@ -76,12 +76,15 @@ export interface HttpResponse<T = unknown> {
   body: T;
 }
 
-export interface HttpStats {
+export interface HttpStats extends RetryStats {
   requests: number;
-  rateLimited: number;
-  retries: number;
+  /** Answers with a 5xx status (retried or not). */
+  serverErrors: number;
   /** Latest rate-limit headroom reported by the server, if any. */
   remaining: number | null;
+  /** Until when (ms since the epoch) requests wait out the latest 429; null before the first. */
+  rateLimitedUntil: number | null;
+  lastRetry: LastRetry | null;
 }
 
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'DELETE']);
@@ -90,7 +93,7 @@ const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'DELETE']
 export class HttpClient {
   readonly platform: string;
   readonly baseUrl: URL;
-  readonly stats: HttpStats = { requests: 0, rateLimited: 0, retries: 0, remaining: null };
+  readonly stats: HttpStats = { requests: 0, rateLimited: 0, retries: 0, serverErrors: 0, remaining: null, rateLimitedUntil: null, lastRetry: null };
   /** The bucket pacer, when the client paces by a limit table. */
   readonly pacer: Pacer | null;
   private readonly headers: Record<string, string>;
