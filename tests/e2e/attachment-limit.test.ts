@@ -162,7 +162,10 @@ describe("attachments over Freshdesk's 20 MB per ticket, with an attachment loca
     expect(held.reduce((sum, a) => sum + a.size, 0)).toBeLessThanOrEqual(20 * MB);
     // Each comment stays one comment: the link list is in the comment that held the files.
     expect(target.comments.map((c) => c.attachments.map((a) => a.fileName).sort())).toEqual([['scan-a.pdf', 'scan-b.pdf', 'scan-c.pdf'], ['photos.zip']]);
-    expect(target.comments.map((c) => c.body.trim())).toEqual(['<p>Here are the scans.</p>', '<p>And the photos.</p>']);
+    // Freshdesk sets its own times: each body starts with the header line naming the original author and time.
+    const header = /^<p>Originally written by zendesk user \d+ on [^<]+Z<\/p>/;
+    for (const c of target.comments) expect(c.body).toMatch(header);
+    expect(target.comments.map((c) => c.body.replace(header, '').trim())).toEqual(['<p>Here are the scans.</p>', '<p>And the photos.</p>']);
     expect(filesUnder(location)).toHaveLength(2);
 
     // A second full run and a delta add nothing: no note, no file, no transformation applied twice on the target.
