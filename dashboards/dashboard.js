@@ -171,6 +171,64 @@ function markAccepted(acceptances) {
   }
 }
 
+const duration = (seconds) => {
+  if (seconds === null || seconds === undefined) return '—';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+};
+
+function renderHealth(health) {
+  if (!health) return;
+  state.health = health;
+  $('#health tbody').replaceChildren(
+    ...(health.sides.length
+      ? health.sides.map((h) => {
+          const tr = row([`${h.side} (${h.platform})`]);
+          tr.dataset.side = h.side;
+          const limit = num(h.limitPerMinute, false, 'limit');
+          limit.title = h.limitFrom === 'config' ? 'the migration file\'s ceiling' : 'the platform\'s limit';
+          tr.append(num(h.requestsPerMinute, false, 'requests'), limit, num(h.rateLimitedPerMinute, true, 'rate-limited'), num(h.serverErrorsPerMinute, true, 'server-errors'), num(h.retriesPerMinute, true, 'retries'), num(h.remaining));
+          tr.title = `per minute over the last ${h.windowSeconds} s; since the API started: ${h.totals.requests} requests, ${h.totals.rateLimited} 429s, ${h.totals.serverErrors} 5xx, ${h.totals.retries} retries`;
+          return tr;
+        })
+      : [row(['no connection opened yet'])]),
+  );
+  $('#waiting').textContent = health.waitingFor ? `now: ${health.waitingFor}` : '';
+  const box = $('#stall');
+  box.hidden = !health.stall;
+  box.textContent = health.stall ? `Stalled for ${duration(health.stall.seconds)}: ${health.stall.reason}` : '';
+  updateTitle();
+}
+
+function renderProgress(p) {
+  if (!p) return;
+  const phase = p.phase === 'verify' ? 'closing verification' : p.phase;
+  $('#run-phase').textContent = p.kind ? `${p.kind} run · ${phase} · elapsed ${duration(p.elapsedSeconds)}${p.etaSeconds !== null && p.etaSeconds !== undefined ? ` · about ${duration(p.etaSeconds)} left` : ''}` : 'no run yet';
+  $('#progress tbody').replaceChildren(
+    ...p.entities.map((e) => {
+      const tr = row([e.entity, e.state === 'waiting' ? 'waiting' : e.state]);
+      tr.dataset.entity = e.entity;
+      tr.className = e.state;
+      tr.append(num(e.done, false, 'done'), num(e.total, false, 'total'), num(e.percent), row([duration(e.elapsedSeconds)]).firstChild, num(e.perSecond), row([e.etaSeconds === null ? '—' : `${duration(e.etaSeconds)}${e.etaFrom === 'budget' ? ' (budget)' : ''}`]).firstChild);
+      return tr;
+    }),
+  );
+}
+
+/** The tab says the verdict and a stall, so a background tab still tells. */
+function updateTitle() {
+  const verdict = $('#verdict').textContent;
+  const stall = state.health?.stall ? 'STALLED · ' : '';
+  document.title = `${stall}${verdict && verdict !== '…' ? `${verdict} · ` : ''}${state.migration ?? ''} · Cutover dashboard`;
+}
+
+function renderUpdated() {
+  const badge = $('#connection');
+  if (badge.classList.contains('on') && state.lastEventAt) badge.textContent = `updated ${ago((Date.now() - state.lastEventAt) / 1000)}`;
+}
+
 function renderRuns(runs) {
   $('#runs tbody').replaceChildren(...[...runs].reverse().map((r) => row([r.runId, r.kind, r.status, timeCell(r.startedAt), timeCell(r.finishedAt)])));
 }
@@ -233,7 +291,10 @@ function render(data) {
   renderLive(data.progress, data.job);
   renderFailures(data.failures);
   renderRuns(data.runs);
+  renderHealth(data.health);
+  renderProgress(data.runProgress);
   drawCharts();
+  updateTitle();
 }
 
 /** Empties everything drawn from a migration: nothing of one may stay on the page under another's name. */
@@ -251,6 +312,11 @@ function clearMigration() {
   $('#lag').replaceChildren();
   $('#verdict').textContent = '…';
   $('#verdict').className = '';
+  state.health = null;
+  for (const id of ['#health', '#progress']) $(`${id} tbody`).replaceChildren();
+  $('#stall').hidden = true;
+  $('#waiting').textContent = '';
+  $('#run-phase').textContent = '';
 }
 
 function showAvailable() {
@@ -311,8 +377,9 @@ async function followEvents() {
   const badge = $('#connection');
   try {
     const res = await api(`/api/migrations/${encodeURIComponent(name)}/events`, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
-    badge.textContent = 'live';
     badge.className = 'pill on';
+    state.lastEventAt = Date.now();
+    renderUpdated();
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     for (;;) {
@@ -343,8 +410,12 @@ async function followEvents() {
 
 function onEvent(type, data) {
   if (!state.data) return;
+  state.lastEventAt = Date.now();
+  renderUpdated();
   if (type === 'progress') {
     renderLive(data, data.job);
+    renderHealth(data.health);
+    renderProgress(data.runProgress);
     if (data.sample && data.job && data.job.status === 'running') {
       state.throughput.push(data.sample);
       if (state.throughput.length > 2100) state.throughput.shift();
@@ -353,6 +424,7 @@ function onEvent(type, data) {
   } else if (type === 'summary') {
     renderEntities(data.reconciliation);
     renderReadiness(data.readiness);
+    updateTitle();
     if (data.reconciliation.acceptances) markAccepted(data.reconciliation.acceptances);
     // The runs table moves with the rest, the running run included, not only when a job ends.
     if (data.runs) renderRuns(data.runs);
@@ -406,6 +478,26 @@ async function setupQueries() {
   };
 }
 
+/** Start and stop buttons, for operators and admins only (the API refuses a viewer anyway). */
+async function setupControls(name) {
+  const me = await getJson('/api/me');
+  if (me.role !== 'operator' && me.role !== 'admin') return;
+  $('#controls').hidden = false;
+  const say = (text) => ($('#control-result').textContent = text);
+  const act = async (path, init) => {
+    try {
+      const body = await getJson(path, init);
+      say(body.job ? `${body.job.kind} ${body.job.status}` : 'done');
+    } catch (err) {
+      say(err.message);
+    }
+  };
+  const post = (payload) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+  for (const b of document.querySelectorAll('#controls button[data-kind]')) b.onclick = () => act(`/api/migrations/${name()}/runs`, post({ kind: b.dataset.kind }));
+  $('#retry-failed').onclick = () => act(`/api/migrations/${name()}/failures/retry`, post({}));
+  $('#stop-run').onclick = () => act(`/api/migrations/${name()}/runs/active`, { method: 'DELETE' });
+}
+
 function showLogin(message = '') {
   $('#main').hidden = true;
   $('#login').hidden = false;
@@ -443,6 +535,10 @@ async function start() {
   $('#report-json').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report`, `${state.migration}-report.json`));
   $('#report-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=entities`, `${state.migration}-entities.csv`));
   $('#failures-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=failures`, `${state.migration}-failures.csv`));
+  for (const a of document.querySelectorAll('a.records-csv')) {
+    a.onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/records/${a.dataset.status}?format=csv`, `${state.migration}-${a.dataset.status}.csv`));
+  }
+  setupControls(name).catch(() => {});
   await showMigration();
   setupQueries().catch(() => {});
   clearInterval(state.refresh);
@@ -452,7 +548,10 @@ async function start() {
     drawClocks();
     if (state.data) loadDashboard().catch(() => {});
   }, 30_000);
-  state.ticker = setInterval(renderVerificationAge, 5_000);
+  state.ticker = setInterval(() => {
+    renderVerificationAge();
+    renderUpdated();
+  }, 1_000);
 }
 
 // A token may arrive in the URL fragment (never sent to the server); it is moved to this tab's storage.

@@ -105,6 +105,12 @@ export interface FieldOption {
   label: string;
 }
 
+/**
+ * Key of the custom date field the engine creates on a target that sets its own times, holding each
+ * ticket's original creation date (`options.originals`).
+ */
+export const ORIGINAL_CREATED_FIELD = 'original_created_at';
+
 /** A custom ticket field definition. System fields (status, priority…) are not ticket fields. */
 export interface TicketField {
   sourceId: string;

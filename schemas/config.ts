@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { PLATFORM_NAMES } from './platforms.ts';
+import { PLATFORM_NAMES, PLATFORM_PLANS } from './platforms.ts';
 import { HdmError } from './errors.ts';
-import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
+import { ENTITIES, ORIGINAL_CREATED_FIELD, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES, type EntityName } from './canonical.ts';
 import { FiltersSectionSchema, MappingSectionSchema, wizardOptionDefaults, wizardOptions } from './mapping.config.ts';
 
 /** What ClickHouse takes as a bare identifier: the name goes into `CREATE DATABASE` as is. */
@@ -29,10 +29,50 @@ const endpoint = z
     credentials: z.record(z.string(), envRef).default({}),
     /** Requests in flight at once against this endpoint. Default 8. */
     concurrency: z.number().int().min(1).max(64).default(8),
-    /** Client-side requests-per-minute ceiling; 0 relies on the server's 429s. Default 0. */
+    /** Client-side requests-per-minute ceiling, on top of the plan's buckets; 0 means none. Default 0. */
     requestsPerMinute: z.number().int().min(0).default(0),
+    /**
+     * Plan whose API limit buckets requests are paced by (zendesk: team, growth, professional, enterprise,
+     * enterprise-plus; freshdesk: trial, growth, pro, enterprise); `none` paces only after a 429, and only
+     * the bucket that answered it. Default: the limits the account's answers state, else Enterprise.
+     */
+    plan: z.string().optional(),
+    /** The account has Zendesk's High Volume API add-on. Default false. */
+    highVolume: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((side, ctx) => {
+    const plans: readonly string[] = (PLATFORM_PLANS as Readonly<Record<string, readonly string[]>>)[side.platform] ?? [];
+    if (side.plan !== undefined && side.plan !== 'none' && !plans.includes(side.plan)) {
+      const expected = [...plans, 'none'].join(', ');
+      ctx.addIssue({ code: 'custom', path: ['plan'], input: side.plan, message: plans.length ? `a ${side.platform} plan: ${expected}` : `none: ${side.platform} has no plans` });
+    }
+    if (side.highVolume && side.platform !== 'zendesk') ctx.addIssue({ code: 'custom', path: ['highVolume'], input: side.highVolume, message: `false: ${side.platform} has no high-volume API add-on` });
+    if (side.highVolume && side.plan === 'team') ctx.addIssue({ code: 'custom', path: ['highVolume'], input: side.highVolume, message: 'false with the team plan: the High Volume API add-on is sold with Growth and above' });
+  });
+
+
+/** Default template of the header line; `{author}` and `{time}` are filled in per ticket and note. */
+export const DEFAULT_HEADER_FORMAT = 'Originally written by {author} on {time}';
+
+export { ORIGINAL_CREATED_FIELD };
+
+const OriginalsSchema = z
+  .object({
+    /** Put a header line with the original author and time at the top of every ticket description and note. Default true. */
+    header: z.boolean().default(true),
+    /** The header's text: `{author}` (the source user) and `{time}` (ISO 8601 with zone) are filled in. Default `Originally written by {author} on {time}`. */
+    headerFormat: z
+      .string()
+      .min(1)
+      .max(200)
+      .refine((f) => f.includes('{time}'), 'a template that contains {time}')
+      .default(DEFAULT_HEADER_FORMAT),
+    /** Write each ticket's original creation date into the custom date field `original_created_at`, created on the target. Default true. */
+    field: z.boolean().default(true),
   })
   .strict();
+const ORIGINALS_DEFAULTS = { header: true, headerFormat: DEFAULT_HEADER_FORMAT, field: true };
 
 const entityList = z.array(z.enum(ENTITIES as unknown as [EntityName, ...EntityName[]]));
 
@@ -48,6 +88,16 @@ export const MigrationConfigSchema = z
       .object({
         /** Leave attachments behind (the report names each). Default false. */
         skipAttachments: z.boolean().default(false),
+        /**
+         * Where attachments the target cannot hold (Freshdesk: 20 MB per ticket) are kept: written to
+         * `directory`, which you serve at `baseUrl`, and linked from the comment that held them. Default
+         * null: such attachments are named in their comment and in the report, not carried.
+         */
+        attachmentLinks: z
+          .object({ directory: z.string().min(1), baseUrl: z.url({ protocol: /^https?$/ }) })
+          .strict()
+          .nullable()
+          .default(null),
         /** Email of the target agent who receives what deactivated, deleted or unmatched agents did. Default: the first active admin migrated. */
         defaultAgentEmail: z.email().nullable().default(null),
         /**
@@ -70,6 +120,12 @@ export const MigrationConfigSchema = z
         conflictPolicy: z.enum(['source-wins', 'skip', 'report']).default('source-wins'),
         /** Days after the full run ends during which deltas may run; then the data is due for purging. Default 10. */
         retentionDays: z.number().int().min(1).max(3650).default(10),
+        /**
+         * What a target that sets its own times (Freshdesk) cannot store, kept visibly: a header line with
+         * the original author and time on every ticket and note, and the original creation date in a custom
+         * date field. Default `{ header: true, headerFormat: 'Originally written by {author} on {time}', field: true }`.
+         */
+        originals: OriginalsSchema.default(ORIGINALS_DEFAULTS),
         ...wizardOptions,
       })
       .strict()
@@ -77,7 +133,9 @@ export const MigrationConfigSchema = z
         propagateDeletes: false,
         conflictPolicy: 'source-wins',
         retentionDays: 10,
+        originals: ORIGINALS_DEFAULTS,
         skipAttachments: false,
+        attachmentLinks: null,
         defaultAgentEmail: null,
         statusMap: {},
         priorityMap: {},
@@ -131,9 +189,22 @@ export const MigrationConfigSchema = z
         maxLagSeconds: z.number().int().min(1).default(300),
         /** Longest a delta pass may be ago for its lag to count as current, in seconds. Default 3600. */
         maxDeltaAgeSeconds: z.number().int().min(60).default(3600),
+        /** Seconds without a record moving before a running run shows as stalled, with the reason. Default 15. */
+        stallSeconds: z.number().int().min(5).max(3600).default(15),
       })
       .strict()
-      .default({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600 }),
+      .default({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600, stallSeconds: 15 }),
+    /** Who hears about a change of the cutover verdict or of a stall, beyond the dashboard's tab title. Default none. */
+    alerts: z
+      .object({
+        /**
+         * An incoming webhook (Slack-compatible: a JSON body `{"text": "..."}` is posted) called when the
+         * verdict changes or a running run stalls or moves again. Default none.
+         */
+        webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -182,7 +182,15 @@ export function diffProjections(expected: unknown, actual: unknown, path = ''): 
     expected !== null && actual !== null && typeof expected === 'object' && typeof actual === 'object' && Array.isArray(expected) === Array.isArray(actual);
   if (!bothObjects) return [{ path: path || '.', expected, actual }];
   if (Array.isArray(expected) && Array.isArray(actual) && expected.length !== actual.length) {
-    return [{ path: `${path}.length`.replace(/^\./, ''), expected: expected.length, actual: actual.length }];
+    const out: { path: string; expected: unknown; actual: unknown }[] = [{ path: `${path}.length`.replace(/^\./, ''), expected: expected.length, actual: actual.length }];
+    // Lists of records (attachments): name the ones only one side has, not just the count.
+    if ([...expected, ...actual].every((v) => v !== null && typeof v === 'object')) {
+      const keysOf = (list: unknown[]) => new Set(list.map(stableStringify));
+      const [want, got] = [keysOf(expected), keysOf(actual)];
+      for (const v of expected) if (!got.has(stableStringify(v))) out.push({ path: `${path}.missing`.replace(/^\./, ''), expected: v, actual: undefined });
+      for (const v of actual) if (!want.has(stableStringify(v))) out.push({ path: `${path}.extra`.replace(/^\./, ''), expected: undefined, actual: v });
+    }
+    return out;
   }
   const keys = new Set([...Object.keys(expected as object), ...Object.keys(actual as object)]);
   const out: { path: string; expected: unknown; actual: unknown }[] = [];

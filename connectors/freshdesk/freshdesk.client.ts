@@ -1,6 +1,19 @@
 import { HdmError } from '../../schemas/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import { FormData, HttpClient, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
+import type { PacerOptions } from '../sdk/pacer.ts';
+import { FRESHDESK_PLANS, type FreshdeskPlan, freshdeskLimits } from './freshdesk.limits.ts';
+
+/**
+ * How a Freshdesk client paces: by the named plan's buckets, or (no plan) by the limits the account's
+ * answers state (`X-RateLimit-Total` names the plan), Enterprise until they do; `none` only after a 429.
+ */
+export function freshdeskPacing(options: { plan?: string; highVolume?: boolean }): PacerOptions {
+  if (options.highVolume) throw new HdmError('CONFIG_INVALID', 'Freshdesk has no high-volume API add-on; pick a plan instead', { context: { platform: 'freshdesk', field: 'highVolume' } });
+  const plans = FRESHDESK_PLANS.map((plan) => freshdeskLimits(plan));
+  if (options.plan === undefined || options.plan === 'none') return { table: freshdeskLimits('enterprise'), mode: options.plan === 'none' ? 'none' : 'auto', plans };
+  return { table: freshdeskLimits(options.plan as FreshdeskPlan), mode: 'plan', plans };
+}
 
 export { FormData };
 
@@ -12,6 +25,10 @@ export interface FreshdeskClientOptions {
   concurrency?: number;
   /** Client-side requests-per-minute ceiling; 0 relies on the server's 429s. Default 0. */
   requestsPerMinute?: number;
+  /** Plan whose limit buckets to pace by; `none` paces only after a 429. Default: what the account's answers state, else Enterprise. */
+  plan?: string;
+  /** Refused: Freshdesk sells no high-volume add-on. */
+  highVolume?: boolean;
   /** Attempts for a retryable failure. Default 8. */
   maxAttempts?: number;
   /** Longest one request may take from send to last byte, in ms. Default 300000. */
@@ -59,6 +76,7 @@ export class FreshdeskClient {
       maxAttempts: options.maxAttempts,
       deadlineMs: options.deadlineMs,
       signal: options.signal,
+      pacing: freshdeskPacing(options),
     });
     this.files = new HttpClient({
       platform: 'freshdesk',

@@ -42,6 +42,8 @@ export class FreshdeskConnector extends ComposedConnector {
       apiKey: config.credentials.apiKey ?? '',
       concurrency: config.concurrency,
       requestsPerMinute: config.requestsPerMinute,
+      plan: config.plan,
+      highVolume: config.highVolume,
       maxAttempts: config.maxAttempts,
       deadlineMs: config.deadlineMs,
       signal: config.signal,

@@ -1,3 +1,4 @@
+import { FRESHDESK_PLANS } from '../../schemas/platforms.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import type { LimitBucket, LimitTable } from '../sdk/limits.ts';
 
@@ -18,7 +19,7 @@ export const FRESHDESK_LIMIT_SOURCES = [
   'https://support.freshdesk.com/support/solutions/articles/225439-what-are-the-rate-limits-for-the-api-calls-to-freshdesk',
 ];
 
-export const FRESHDESK_PLANS = ['trial', 'growth', 'pro', 'enterprise'] as const;
+export { FRESHDESK_PLANS };
 export type FreshdeskPlan = (typeof FRESHDESK_PLANS)[number];
 
 interface PlanRow {

@@ -3,6 +3,7 @@
  * Reading what the writer wrote gives back the same canonical record, except for the fields the
  * writer's `limitations` name.
  */
+import { ORIGINAL_CREATED_FIELD } from '../../schemas/canonical.ts';
 import type {
   Agent,
   AgentRole,
@@ -168,8 +169,17 @@ export function isStampField(field: Pick<FdTicketField, 'name'>): boolean {
   return field.name === STAMP_FIELD || field.name.endsWith(MULTIVALUES_MARKER);
 }
 
+/**
+ * Fields the engine adds to the target for itself, left out of the ticketField stream: the stamp and
+ * value holders, and the `original_created_at` date field (`options.originals`), whose values tickets
+ * still carry.
+ */
+export function isEngineField(field: Pick<FdTicketField, 'name'>): boolean {
+  return isStampField(field) || field.name === fdFieldName(ORIGINAL_CREATED_FIELD, 'date');
+}
+
 export function ticketFieldFromFd(field: FdTicketField): TicketField | null {
-  if (field.default || isStampField(field)) return null;
+  if (field.default || isEngineField(field)) return null;
   const parsed = parseFieldName(field.name, field.type);
   if (!parsed) return null;
   const labels = parsed.type === 'dropdown' || parsed.type === 'multiselect' ? choiceLabels(field.choices) : [];
@@ -275,26 +285,51 @@ export function attachmentFromFd(a: FdAttachment): AttachmentMeta {
   return { sourceId: String(a.id), fileName: a.name, contentType: a.content_type, size: a.size, url: a.attachment_url, inline: false };
 }
 
+/** Opens the list of attachments the writer kept outside Freshdesk, at the end of a comment body. */
+export const LINKED_ATTACHMENTS_MARKER = '[Attachments kept outside Freshdesk';
+
+const unescapeHtml = (text: string) => text.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+/**
+ * A body and the attachments it links to at the attachment location (see the writer's `withOverflow`):
+ * the list is cut from the body and its files read back as attachments, so a comment whose files went
+ * partly to the ticket and partly to the location reads as the comment with all of them.
+ */
+export function splitLinkedAttachments(body: string): { body: string; linked: AttachmentMeta[] } {
+  const marker = body.indexOf(LINKED_ATTACHMENTS_MARKER);
+  if (marker < 0) return { body, linked: [] };
+  const start = body.lastIndexOf('<p', marker);
+  const cut = start < 0 ? marker : start;
+  const linked: AttachmentMeta[] = [];
+  for (const m of body.slice(marker).matchAll(/<a\s[^>]*href="([^"]+)"[^>]*>([^<]*)<\/a>\s*\((\d+) bytes\)/g)) {
+    const url = unescapeHtml(m[1]);
+    linked.push({ sourceId: url, fileName: unescapeHtml(m[2]), contentType: 'application/octet-stream', size: Number(m[3]), url, inline: false });
+  }
+  return { body: body.slice(0, cut), linked };
+}
+
 export function commentFromConversation(c: FdConversation): Comment {
+  const { body, linked } = splitLinkedAttachments(c.body ?? '');
   return {
     sourceId: String(c.id),
     authorId: id(c.user_id),
-    body: c.body ?? '',
+    body,
     public: !c.private,
     createdAt: ts(c.created_at),
-    attachments: (c.attachments ?? []).map(attachmentFromFd),
+    attachments: [...(c.attachments ?? []).map(attachmentFromFd), ...linked],
   };
 }
 
 /** A whole ticket aggregate: the description as comment 0 (by the requester), then every conversation. */
 export function ticketFromFd(t: FdTicket, conversations: FdConversation[], index: FieldIndex): Ticket {
+  const { body, linked } = splitLinkedAttachments(t.description ?? '');
   const description: Comment = {
     sourceId: descriptionCommentId(t.id),
     authorId: id(t.requester_id),
-    body: t.description ?? '',
+    body,
     public: true,
     createdAt: ts(t.created_at),
-    attachments: (t.attachments ?? []).map(attachmentFromFd),
+    attachments: [...(t.attachments ?? []).map(attachmentFromFd), ...linked],
   };
   const rest = [...conversations]
     .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id - b.id))

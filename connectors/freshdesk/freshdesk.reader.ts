@@ -54,6 +54,9 @@ export const STREAMS: StreamDescriptor[] = [
 interface TicketCursor {
   t: string;
   ids: number[];
+  /** The last `updated_at` of a deleted ticket handed out as a deletion, and the IDs at that instant (absent: none yet). */
+  d?: string;
+  dids?: number[];
 }
 
 /** Cursor of the unsorted `updated_since` lists (contacts, companies): one pass at a time. */
@@ -98,22 +101,50 @@ export class FreshdeskReader {
   // -------------------------------------------------------------------------------------------
   // Tickets
 
-  /** Tickets in `updated_at` order (see ticketListPages); IDs already handed out at the window's instant are skipped. */
+  /**
+   * Tickets in `updated_at` order (see ticketListPages); IDs already handed out at the window's instant
+   * are skipped. A resumed read (a delta, a resumed full run) then lists the tickets deleted since
+   * (`filter=deleted`; deleted tickets leave the plain list) and hands each out as a deletion.
+   */
   private async *tickets(state: StreamState | null, overlap: number, signal?: AbortSignal): AsyncGenerator<Page<'ticket'>> {
     const saved = readCursor<TicketCursor>(state, 'freshdesk');
     const { since, mark } = resumeAt(saved && { at: saved.t, ids: saved.ids }, overlap);
+    const deletions = resumeAt(saved?.d ? { at: saved.d, ids: saved.dids ?? [] } : null, overlap);
+    const cursorOf = (): TicketCursor | null => {
+      const t = mark.at ?? deletions.mark.at;
+      if (!t) return null;
+      const cursor: TicketCursor = { t, ids: mark.at ? mark.idsAt() : [] };
+      if (deletions.mark.at) Object.assign(cursor, { d: deletions.mark.at, dids: deletions.mark.idsAt() });
+      return cursor;
+    };
     let yielded = false;
+    let lastState: StreamState = state ?? { cursor: null, coveredUntil: null };
     const index = await this.account.fieldIndex(true);
     for await (const { items, hasNext } of ticketListPages(this.client, since === null ? EPOCH : isoOf(since), signal)) {
       const fresh = items.filter((t) => !mark.seen(t.updated_at, t.id));
       const records = await Promise.all(fresh.map((t) => this.ticketEnvelope(t.id, index)));
       for (const t of fresh) mark.add(t.updated_at, t.id);
       if (records.length > 0 || !yielded || !hasNext) {
+        const cursor = cursorOf();
         const lastT = mark.at;
-        const cursor: TicketCursor | null = lastT ? { t: lastT, ids: mark.idsAt() } : null;
-        yield { records: records.filter((r): r is Envelope<'ticket'> => r !== null), state: { cursor: cursor && writeCursor(cursor), coveredUntil: lastT && ts(lastT) } };
+        lastState = { cursor: cursor && writeCursor(cursor), coveredUntil: lastT ? ts(lastT) : (state?.coveredUntil ?? null) };
+        yield { records: records.filter((r): r is Envelope<'ticket'> => r !== null), state: lastState };
         yielded = true;
       }
+    }
+    if (since === null) return;
+    // Deletions since the last deletion handed out, else since where the plain list resumed.
+    const deletedSince = deletions.since ?? since;
+    for await (const page of this.client.pages<FdTicket>('/api/v2/tickets', { filter: 'deleted', updated_since: isoOf(deletedSince), order_by: 'updated_at', order_type: 'asc' }, signal)) {
+      const fresh = page.items.filter((t) => t.deleted !== false && !deletions.mark.seen(t.updated_at, t.id));
+      for (const t of fresh) deletions.mark.add(t.updated_at, t.id);
+      if (fresh.length === 0) continue;
+      const cursor = cursorOf();
+      lastState = { cursor: cursor && writeCursor(cursor), coveredUntil: lastState.coveredUntil };
+      yield {
+        records: fresh.map((t) => ({ entity: 'ticket', op: 'delete', sourceId: String(t.id), updatedAt: ts(t.updated_at), record: null }) as Envelope<'ticket'>),
+        state: lastState,
+      };
     }
   }
 

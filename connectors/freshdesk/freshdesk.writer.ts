@@ -32,6 +32,7 @@ import {
   fdFieldName,
   fieldTypeToFd,
   groupToFd,
+  LINKED_ATTACHMENTS_MARKER,
   localeToFd,
   MULTIVALUES_MARKER,
   multiValuesFieldName,
@@ -85,8 +86,12 @@ export const FRESHDESK_CAPABILITIES: TargetCapabilities = {
   ticketTypes: ['question', 'incident', 'problem', 'task'],
   entities: ENTITIES,
   inlineImages: false,
+  // Tickets and notes get the time of the API call, notes the API user when their author is gone:
+  // the mapper writes the originals into a header line and the original_created_at field.
+  setsOwnTimes: true,
   // No attachmentBytesPerComment: Freshdesk's 20 MB is per ticket, so continuation notes cannot carry
-  // more; the writer carries what fits and names the rest (see carryAttachments).
+  // more; the writer carries what fits and links (options.attachmentLinks) or names the rest.
+  attachmentBytesPerTicket: FD_ATTACHMENTS_MAX_BYTES,
   fieldTypeFallbacks: {
     multiselect: 'a dropdown of its options plus a hidden paragraph field holding the chosen labels (values kept)',
     regex: 'a text field; the pattern is not enforced',
@@ -523,9 +528,10 @@ export class FreshdeskWriter {
     let budget: AttachmentBudget | null = targetId ? null : { left: FD_ATTACHMENTS_MAX_BYTES };
     let id: number;
     if (targetId) {
-      // The description keeps naming what the create left out (judged by declared size, as the create first did).
+      // The description keeps linking or naming what the create left out (judged by declared size, as the create first did).
       const leftOut = description ? fitByDeclaredSize(description.attachments, FD_ATTACHMENTS_MAX_BYTES).leftOut : [];
-      const body = leftOut.length > 0 ? { ...mapped.body, description: withLeftOut(String(mapped.body.description ?? ''), leftOut) } : mapped.body;
+      const overflow = await keepLinked(leftOut, context, true);
+      const body = leftOut.length > 0 ? { ...mapped.body, description: withOverflow(String(mapped.body.description ?? ''), overflow) } : mapped.body;
       const res = await this.client.send<FdTicket>({ method: 'PUT', path: `/api/v2/tickets/${targetId}`, json: body, okStatuses: [405] });
       // A ticket deleted on the target (in its trash) refuses updates with 405: for the loader it is gone.
       if (res.status === 405) {
@@ -534,7 +540,8 @@ export class FreshdeskWriter {
       id = res.body.id;
     } else if (description && description.attachments.length > 0) {
       const files = await carryAttachments(description.attachments, context, budget!);
-      const form = ticketForm({ ...mapped.body, description: withLeftOut(String(mapped.body.description ?? ''), files.leftOut) });
+      const overflow = await keepLinked(files.leftOut, context, false, files.fetched);
+      const form = ticketForm({ ...mapped.body, description: withOverflow(String(mapped.body.description ?? ''), overflow) });
       appendFiles(form, files.carried);
       id = (await this.client.postForm<FdTicket>('/api/v2/tickets', form)).id;
     } else {
@@ -569,14 +576,15 @@ export class FreshdeskWriter {
    */
   private async addNote(ticketId: number, comment: Comment, context: WriteContext, budget: AttachmentBudget | null): Promise<FdConversation> {
     const userId = num(comment.authorId);
-    const files = comment.attachments.length > 0 && budget ? await carryAttachments(comment.attachments, context, budget) : { carried: [], leftOut: [] };
+    const files = comment.attachments.length > 0 && budget ? await carryAttachments(comment.attachments, context, budget) : null;
+    const overflow = await keepLinked(files?.leftOut ?? [], context, false, files?.fetched);
     const fields: Record<string, unknown> = {
-      body: withLeftOut(comment.body.length > 0 ? comment.body : '<p></p>', files.leftOut),
+      body: withOverflow(comment.body.length > 0 ? comment.body : '<p></p>', overflow),
       private: !comment.public,
       incoming: userId !== null && !(await this.isAgent(userId)),
     };
     if (userId !== null) fields.user_id = userId;
-    if (files.carried.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);
+    if (!files || files.carried.length === 0) return this.client.post<FdConversation>(`/api/v2/tickets/${ticketId}/notes`, fields);
     const form = new FormData();
     for (const [key, value] of Object.entries(fields)) form.append(key, String(value));
     appendFiles(form, files.carried);
@@ -649,31 +657,30 @@ interface CarriedFile {
  * Downloads the attachments that fit in what is left of the ticket's 20 MB, in order; the others are
  * left out (not downloaded when their declared size already does not fit).
  */
-async function carryAttachments(attachments: AttachmentMeta[], context: WriteContext, budget: AttachmentBudget): Promise<{ carried: CarriedFile[]; leftOut: AttachmentMeta[] }> {
+async function carryAttachments(
+  attachments: AttachmentMeta[],
+  context: WriteContext,
+  budget: AttachmentBudget,
+): Promise<{ carried: CarriedFile[]; leftOut: AttachmentMeta[]; fetched: Map<AttachmentMeta, Uint8Array> }> {
   const carried: CarriedFile[] = [];
   const leftOut: AttachmentMeta[] = [];
+  // Left out only once downloaded (larger than declared): kept for the attachment location, not fetched twice.
+  const fetched = new Map<AttachmentMeta, Uint8Array>();
   for (const attachment of attachments) {
     if (attachment.size > budget.left) {
       leftOut.push(attachment);
       continue;
     }
-    let file: { body: Uint8Array; contentType: string };
-    try {
-      file = await context.openAttachment(attachment);
-    } catch (err) {
-      throw new HdmError('ATTACHMENT_FAILED', `attachment ${attachment.sourceId} (${attachment.fileName}) could not be downloaded from the source: ${(err as Error).message}`, {
-        context: { field: 'attachments', recordId: attachment.sourceId },
-        cause: err,
-      });
-    }
+    const file = await download(attachment, context);
     if (file.body.length > budget.left) {
       leftOut.push(attachment);
+      fetched.set(attachment, file.body);
       continue;
     }
     budget.left -= file.body.length;
     carried.push({ body: file.body, contentType: file.contentType || attachment.contentType, fileName: attachment.fileName });
   }
-  return { carried, leftOut };
+  return { carried, leftOut, fetched };
 }
 
 function appendFiles(form: FormData, files: CarriedFile[]): void {
@@ -690,13 +697,74 @@ function fitByDeclaredSize(attachments: AttachmentMeta[], bytes: number): { left
   return { leftOut };
 }
 
+async function download(attachment: AttachmentMeta, context: WriteContext): Promise<{ body: Uint8Array; contentType: string }> {
+  try {
+    return await context.openAttachment(attachment);
+  } catch (err) {
+    throw new HdmError('ATTACHMENT_FAILED', `attachment ${attachment.sourceId} (${attachment.fileName}) could not be downloaded from the source: ${(err as Error).message}`, {
+      context: { field: 'attachments', recordId: attachment.sourceId },
+      cause: err,
+    });
+  }
+}
+
+/** An attachment kept at the attachment location: its link, and its size as written there. */
+interface LinkedFile {
+  fileName: string;
+  size: number;
+  link: string;
+}
+
+/** What did not fit in the ticket: kept as links when an attachment location is configured, else only named. */
+interface Overflow {
+  linked: LinkedFile[];
+  named: AttachmentMeta[];
+}
+
+/** The attachment location's key of a source attachment: stable across retries and re-runs. */
+export function attachmentKey(stamp: string, attachment: AttachmentMeta): string {
+  return [stamp.replace(/[:/]/g, '-'), attachment.sourceId.replace(/\//g, '-'), attachment.fileName.replace(/\//g, '_')].join('/');
+}
+
+/**
+ * Keeps the attachments the ticket cannot hold at the attachment location. The same key gets the same
+ * link, so a retry rewrites one file. `reuse`: a file already there at its declared size is not downloaded
+ * again (an update restating what the create kept).
+ */
+async function keepLinked(leftOut: AttachmentMeta[], context: WriteContext, reuse: boolean, fetched?: Map<AttachmentMeta, Uint8Array>): Promise<Overflow> {
+  const store = context.attachmentStore;
+  if (!store || leftOut.length === 0) return { linked: [], named: leftOut };
+  const linked: LinkedFile[] = [];
+  for (const attachment of leftOut) {
+    const key = attachmentKey(context.stamp, attachment);
+    if (reuse && (await store.sizeOf(store.linkFor(key))) === attachment.size) {
+      linked.push({ fileName: attachment.fileName, size: attachment.size, link: store.linkFor(key) });
+      continue;
+    }
+    const body = fetched?.get(attachment) ?? (await download(attachment, context)).body;
+    linked.push({ fileName: attachment.fileName, size: body.length, link: await store.put(key, body) });
+  }
+  return { linked, named: [] };
+}
+
 const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
 
-/** The body with the attachments Freshdesk's per-ticket limit kept out named at its end, so the loss is visible where it happened. */
-export function withLeftOut(body: string, leftOut: AttachmentMeta[]): string {
-  if (leftOut.length === 0) return body;
-  const names = leftOut.map((a) => `${escapeHtml(a.fileName)} (${mb(a.size)})`).join(', ');
-  return `${body}<p>[Attachments not carried: Freshdesk takes at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket: ${names}]</p>`;
+/**
+ * The body with what Freshdesk's per-ticket limit kept out at its end: links to the attachment location
+ * (read back as attachments by `splitLinkedAttachments`), or the names of files not carried, so the loss
+ * is visible where it happened.
+ */
+export function withOverflow(body: string, overflow: Overflow): string {
+  let out = body;
+  if (overflow.linked.length > 0) {
+    const items = overflow.linked.map((f) => `<li><a href="${escapeHtml(f.link).replace(/"/g, '&quot;')}">${escapeHtml(f.fileName)}</a> (${f.size} bytes)</li>`).join('');
+    out += `<p>${LINKED_ATTACHMENTS_MARKER} (Freshdesk holds at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket):]</p><ul>${items}</ul>`;
+  }
+  if (overflow.named.length > 0) {
+    const names = overflow.named.map((a) => `${escapeHtml(a.fileName)} (${mb(a.size)})`).join(', ');
+    out += `<p>[Attachments not carried: Freshdesk takes at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket: ${names}]</p>`;
+  }
+  return out;
 }
 
 function escapeHtml(text: string): string {

@@ -54,6 +54,9 @@ export const RT_LIMITATIONS: readonly Limitation[] = [
 export const RT_CAPABILITIES: TargetCapabilities = {
   // TicketSQL reads the database: a write shows at once.
   writeVisibleWithinMs: 1_000,
+  // REST2 stamps each ticket and transaction with the time of the call and the token owner as creator:
+  // the mapper writes the originals into a header line and the original_created_at Date field.
+  setsOwnTimes: true,
   ticketStatuses: RT_TARGET_STATUSES,
   ticketPriorities: TICKET_PRIORITIES,
   ticketTypes: TICKET_TYPES,

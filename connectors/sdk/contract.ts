@@ -164,9 +164,40 @@ export interface TargetCapabilities {
    * Most bytes of attachments one comment can carry, where a target limits each comment on its own. The
    * mapper moves what does not fit into follow-up comments right after it, each within the limit. Default:
    * none. (Freshdesk's 20 MB is for all of a ticket's attachments together, which follow-up comments
-   * cannot get around: its writer names what does not fit instead.)
+   * cannot get around: see `attachmentBytesPerTicket`.)
    */
   attachmentBytesPerComment?: number;
+  /**
+   * True when the target stamps creation times (and, for notes, authors) itself and the API cannot
+   * write the originals: the mapper then keeps them visibly, as a header line on each ticket
+   * description and note and as the `original_created_at` date field (`options.originals`). Default
+   * false: the target keeps real times (Zendesk's ticket import API).
+   */
+  setsOwnTimes?: boolean;
+  /**
+   * Most bytes of attachments one ticket can hold over its life, description and every comment together
+   * (Freshdesk: 20 MB). The writer carries attachments in order while they fit; the rest go to the
+   * migration's attachment location as links (`options.attachmentLinks`), or are named in the comment
+   * that held them when none is configured. The mapper counts both in the run's transformations.
+   * Default: none.
+   */
+  attachmentBytesPerTicket?: number;
+}
+
+/**
+ * Where attachments a target cannot hold are kept, as links the target's comments point at: a location
+ * the user configures (`options.attachmentLinks`). Keys are stable per source record and attachment,
+ * so a retry or a re-run writes the same file again under the same link, never a second one.
+ */
+export interface AttachmentStore {
+  /** Saves the bytes under `key` (replacing what was there) and returns the link to them. */
+  put(key: string, body: Uint8Array): Promise<string>;
+  /** The link `key` has, whether or not it was saved yet. */
+  linkFor(key: string): string;
+  /** Bytes held under a link of this store, or null when the file is not there or the link is not this store's. */
+  sizeOf(link: string): Promise<number | null>;
+  /** Whether a link points into this store. */
+  owns(link: string): boolean;
 }
 
 export interface TargetRef {
@@ -194,6 +225,8 @@ export interface WriteContext {
   openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }>;
   /** Comments already on the target for this record (source comment ID → target comment ID). */
   knownChildren: Record<string, string>;
+  /** Where attachments the target cannot hold are kept as links; absent, they are named instead. */
+  attachmentStore?: AttachmentStore;
 }
 
 /**
@@ -243,6 +276,13 @@ export interface ConnectorConfig {
   concurrency?: number;
   /** Client-side requests-per-minute ceiling; 0 means rely on the server's 429s. Default 0. */
   requestsPerMinute?: number;
+  /**
+   * Plan whose limit buckets the client paces by, as the platform names it; `none` paces only after a 429
+   * (of the bucket that answered it). Default: the limits the account's answers state, else Enterprise.
+   */
+  plan?: string;
+  /** The platform's high-volume API add-on is on the account. Default false. */
+  highVolume?: boolean;
   /** Attempts for a retryable failure (5xx, unreachable; 429s are waited out) before giving up. Default 8. */
   maxAttempts?: number;
   /** Longest one request or download may take from send to last byte, in ms. Default 300000. */

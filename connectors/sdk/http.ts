@@ -4,10 +4,11 @@ import PQueue from 'p-queue';
 import { DEFAULT_MAX_DOWNLOAD_BYTES, downloadOnce } from './download.ts';
 import { HdmError, type ErrorContext } from '../../schemas/errors.ts';
 import { CREDENTIAL_HEADER, redactor } from '../../schemas/redact.ts';
-import { interrupted, RetryPolicy } from './retry.ts';
+import { interrupted, RetryPolicy, type LastRetry, type RetryStats } from './retry.ts';
+import { type PacedAnswer, Pacer, type PacerOptions } from './pacer.ts';
 
 export { FormData };
-export { interrupted, mayHaveArrived, pause } from './retry.ts';
+export { interrupted, mayHaveArrived, pause, type LastRetry } from './retry.ts';
 
 export interface HttpClientOptions {
   /** Platform name, used in error context. */
@@ -34,6 +35,12 @@ export interface HttpClientOptions {
   rateLimitPatienceMs?: number;
   /** Once aborted, requests in flight are cut and new ones fail at once with INTERRUPTED. Default: none. */
   signal?: AbortSignal;
+  /**
+   * The platform's limit table and how to pace by it (connectors/sdk/pacer.ts): each request waits for the
+   * buckets it draws from, and a 429 pauses only the bucket that refused. Default: none (a 429 pauses
+   * every request of this client).
+   */
+  pacing?: PacerOptions;
 }
 
 export interface HttpRequest {
@@ -69,12 +76,15 @@ export interface HttpResponse<T = unknown> {
   body: T;
 }
 
-export interface HttpStats {
+export interface HttpStats extends RetryStats {
   requests: number;
-  rateLimited: number;
-  retries: number;
+  /** Answers with a 5xx status (retried or not). */
+  serverErrors: number;
   /** Latest rate-limit headroom reported by the server, if any. */
   remaining: number | null;
+  /** Until when (ms since the epoch) requests wait out the latest 429; null before the first. */
+  rateLimitedUntil: number | null;
+  lastRetry: LastRetry | null;
 }
 
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'DELETE']);
@@ -83,7 +93,9 @@ const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'DELETE']
 export class HttpClient {
   readonly platform: string;
   readonly baseUrl: URL;
-  readonly stats: HttpStats = { requests: 0, rateLimited: 0, retries: 0, remaining: null };
+  readonly stats: HttpStats = { requests: 0, rateLimited: 0, retries: 0, serverErrors: 0, remaining: null, rateLimitedUntil: null, lastRetry: null };
+  /** The bucket pacer, when the client paces by a limit table. */
+  readonly pacer: Pacer | null;
   private readonly headers: Record<string, string>;
   private readonly queue: PQueue;
   private readonly dispatcher: Agent;
@@ -118,6 +130,7 @@ export class HttpClient {
     this.deadlineMs = options.deadlineMs ?? Math.max(300_000, this.timeoutMs);
     this.maxResponseBytes = options.maxResponseBytes ?? 64 * 2 ** 20;
     this.stop = options.signal;
+    this.pacer = options.pacing ? new Pacer({ maxRetryAfterSeconds: options.maxRetryAfterSeconds, ...options.pacing }) : null;
     // Every request in flight listens to the stop request: as many listeners as requests, by design.
     if (this.stop) setMaxListeners(0, this.stop);
   }
@@ -157,13 +170,31 @@ export class HttpClient {
       path: url.pathname,
       idempotent: req.idempotent ?? IDEMPOTENT_METHODS.has(method),
       maxAttempts: req.maxAttempts,
+      paced: this.pacer !== null && url.origin === this.baseUrl.origin,
       toError: (err: unknown) =>
         new HdmError('UNREACHABLE', `${this.platform} at ${url.origin} did not answer ${method} ${url.pathname}: ${(err as Error).message}`, {
           context: { platform: this.platform, method, path: url.pathname },
           cause: err,
         }),
     };
-    return this.retry.run(call, async () => (await this.queue.add(() => this.once<T>(method, url, req))) as HttpResponse<T>);
+    const pacer = call.paced ? this.pacer : null;
+    if (!pacer) return this.retry.run(call, async () => (await this.queue.add(() => this.once<T>(method, url, req))) as HttpResponse<T>);
+    return this.retry.run(call, async () => {
+      // Admission comes before the queue: a request waiting for its bucket holds no connection slot, so
+      // requests drawing other buckets keep flowing.
+      const pass = await pacer.acquire({ method, path: url.pathname, query: url.searchParams }, this.stop);
+      let answered = false;
+      try {
+        return (await this.queue.add(() =>
+          this.once<T>(method, url, req, (answer) => {
+            answered = true;
+            pacer.settle(pass, answer);
+          }),
+        )) as HttpResponse<T>;
+      } finally {
+        if (!answered) pacer.settle(pass, null);
+      }
+    });
   }
 
   /**
@@ -222,7 +253,7 @@ export class HttpClient {
     }
   }
 
-  private async once<T>(method: string, url: URL, req: HttpRequest): Promise<HttpResponse<T>> {
+  private async once<T>(method: string, url: URL, req: HttpRequest, observe?: (answer: PacedAnswer) => void): Promise<HttpResponse<T>> {
     registerCredentialHeaders(req.headers);
     const headers: Record<string, string> = { ...this.headers, ...req.headers };
     // As browsers do: a request that leaves the configured origin goes without credentials.
@@ -241,7 +272,7 @@ export class HttpClient {
     const deadline = AbortSignal.timeout(this.deadlineMs);
     const signal = this.stop ? AbortSignal.any([deadline, this.stop]) : deadline;
     try {
-      return await this.exchange<T>(method, url, req, headers, body, signal);
+      return await this.exchange<T>(method, url, req, headers, body, signal, observe);
     } catch (err) {
       if (err instanceof HdmError || !signal.aborted) throw err;
       if (this.stop?.aborted) throw interrupted(this.platform, method, url.pathname);
@@ -259,6 +290,7 @@ export class HttpClient {
     headers: Record<string, string>,
     body: string | Uint8Array | FormData | undefined,
     signal: AbortSignal,
+    observe?: (answer: PacedAnswer) => void,
   ): Promise<HttpResponse<T>> {
     const res = await request(url, {
       method: method as 'GET',
@@ -282,6 +314,7 @@ export class HttpClient {
       size += (chunk as Buffer).length;
       if (size > this.maxResponseBytes) {
         res.body.destroy();
+        observe?.({ status: res.statusCode, headers: resHeaders });
         throw new HdmError('BAD_RESPONSE', `${this.platform} ${method} ${url.pathname} answered more than ${this.maxResponseBytes} bytes; not read further`, {
           retryable: false,
           context: { platform: this.platform, method, path: url.pathname, httpStatus: res.statusCode },
@@ -292,7 +325,14 @@ export class HttpClient {
     const text = Buffer.concat(chunks).toString('utf8');
     const status = res.statusCode;
     const ok = (status >= 200 && status < 300) || req.okStatuses?.includes(status) === true;
-    const parsed = parseBody(text, contentType, ok ? { platform: this.platform, method, path: url.pathname, httpStatus: status } : null);
+    let parsed: unknown;
+    try {
+      parsed = parseBody(text, contentType, ok ? { platform: this.platform, method, path: url.pathname, httpStatus: status } : null);
+    } catch (err) {
+      observe?.({ status, headers: resHeaders });
+      throw err;
+    }
+    observe?.({ status, headers: resHeaders, body: parsed });
     if (ok) return { status, headers: resHeaders, body: parsed as T };
     throw httpError(this.platform, method, url, status, resHeaders, parsed);
   }

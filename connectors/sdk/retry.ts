@@ -58,8 +58,33 @@ export interface RetryPolicyOptions {
   rateLimitPatienceMs?: number;
   /** Once aborted, waits end and new attempts fail at once with INTERRUPTED. Default: none. */
   signal?: AbortSignal;
-  /** Counters this policy adds its 429s and retries to. Default: its own. */
-  stats?: { rateLimited: number; retries: number };
+  /** Counters this policy adds its 429s, 5xx answers and retries to. Default: its own. */
+  stats?: RetryStats;
+}
+
+/** What a retry policy counts, and what it is waiting for now: what an operator reads as the platform's health. */
+export interface RetryStats {
+  rateLimited: number;
+  retries: number;
+  /** Answers with a 5xx status. */
+  serverErrors?: number;
+  /** Until when (ms since the epoch) every call waits out a 429; null before the first. */
+  rateLimitedUntil?: number | null;
+  /** The latest retry: what failed, which attempt comes next and when. */
+  lastRetry?: LastRetry | null;
+}
+
+export interface LastRetry {
+  /** When the failure arrived, ms since the epoch. */
+  at: number;
+  code: string;
+  httpStatus: number | null;
+  method: string;
+  path: string;
+  /** The attempt about to be made. */
+  attempt: number;
+  /** When it is made, ms since the epoch. */
+  nextAt: number;
 }
 
 export interface RetryCall {
@@ -70,20 +95,25 @@ export interface RetryCall {
   idempotent: boolean;
   /** Attempts for this call, never more than the policy's. */
   maxAttempts?: number;
+  /**
+   * Whether a bucket pacer admits each attempt (connectors/sdk/pacer.ts): its 429s pause the bucket that
+   * refused, so the policy neither waits for nor sets the pause shared by the calls that are not paced.
+   */
+  paced?: boolean;
   /** Turns what an attempt threw, when it is not an HdmError, into one. */
   toError(err: unknown): HdmError;
 }
 
 /**
  * The one retry policy of every HTTP exchange with a platform (API calls and attachment downloads):
- * 429s waited out by Retry-After within a patience, shared by every call of the policy because the limit
- * is per account; other retryable failures retried with jittered exponential backoff (or the server's
+ * 429s waited out by Retry-After within a patience: by the bucket that refused when a pacer admits the
+ * call, else shared by every unpaced call of the policy; other retryable failures retried with jittered exponential backoff (or the server's
  * Retry-After) up to a number of attempts; a call that is not idempotent never sent again once it may
  * have reached the server.
  */
 export class RetryPolicy {
   readonly platform: string;
-  readonly stats: { rateLimited: number; retries: number };
+  readonly stats: RetryStats;
   private readonly maxAttempts: number;
   private readonly maxRetryAfter: number;
   private readonly patienceMs: number;
@@ -106,7 +136,7 @@ export class RetryPolicy {
     let rateLimitedSince: number | null = null;
     for (;;) {
       attempt += 1;
-      const wait = this.pausedUntil - Date.now();
+      const wait = call.paced ? 0 : this.pausedUntil - Date.now();
       if (wait > 0) await pause(wait, this.stop);
       if (this.stop?.aborted) throw interrupted(this.platform, call.method, call.path);
       let outcome: HdmError;
@@ -115,6 +145,8 @@ export class RetryPolicy {
       } catch (err) {
         outcome = err instanceof HdmError ? err : call.toError(err);
       }
+      const status = typeof outcome.context.httpStatus === 'number' ? outcome.context.httpStatus : null;
+      if (status !== null && status >= 500) this.stats.serverErrors = (this.stats.serverErrors ?? 0) + 1;
       if (outcome.code === 'RATE_LIMITED') {
         this.stats.rateLimited += 1;
         rateLimitedSince ??= Date.now();
@@ -129,8 +161,15 @@ export class RetryPolicy {
       if (!outcome.retryable) throw outcome;
       this.stats.retries += 1;
       const delayMs = this.delayMs(outcome, attempt);
-      if (outcome.code === 'RATE_LIMITED') this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
-      else await pause(delayMs, this.stop);
+      const now = Date.now();
+      const until = now + delayMs;
+      if (outcome.code === 'RATE_LIMITED') {
+        // A paced call waits in its bucket (the pacer); others pause the whole client.
+        if (!call.paced) this.pausedUntil = Math.max(this.pausedUntil, until);
+        this.stats.rateLimitedUntil = Math.max(this.stats.rateLimitedUntil ?? 0, until);
+      }
+      this.stats.lastRetry = { at: now, code: outcome.code, httpStatus: status, method: call.method, path: call.path, attempt: attempt + 1, nextAt: until };
+      if (outcome.code !== 'RATE_LIMITED') await pause(delayMs, this.stop);
     }
   }
 

@@ -2,6 +2,21 @@ import type { ConnectorConfig } from '../sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import { HttpClient, type HttpRequest, type HttpResponse } from '../sdk/http.ts';
+import type { PacerOptions } from '../sdk/pacer.ts';
+import { ZENDESK_PLANS, type ZendeskPlan, zendeskLimits } from './zendesk.limits.ts';
+
+/**
+ * How a Zendesk client paces: by the named plan's buckets, or (no plan) by the limits the account's answers
+ * state, recognising the plan from them, Enterprise until they do; `none` only after a 429.
+ */
+export function zendeskPacing(config: Pick<ConnectorConfig, 'plan' | 'highVolume'>): PacerOptions {
+  const highVolume = config.highVolume === true;
+  const plans = ZENDESK_PLANS.flatMap((plan) => [zendeskLimits(plan), ...(plan === 'team' ? [] : [zendeskLimits(plan, { highVolume: true })])]);
+  if (config.plan === undefined || config.plan === 'none') {
+    return { table: zendeskLimits('enterprise', { highVolume }), mode: config.plan === 'none' ? 'none' : 'auto', plans };
+  }
+  return { table: zendeskLimits(config.plan as ZendeskPlan, { highVolume }), mode: 'plan', plans };
+}
 
 export interface ZendeskCredentials {
   email: string;
@@ -45,6 +60,7 @@ export class ZendeskClient {
       requestsPerMinute: config.requestsPerMinute ?? 0,
       deadlineMs: config.deadlineMs,
       signal: config.signal,
+      pacing: zendeskPacing(config),
     });
   }
 

@@ -1,3 +1,4 @@
+import { ZENDESK_PLANS } from '../../schemas/platforms.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import type { LimitBucket, LimitTable } from '../sdk/limits.ts';
 
@@ -18,7 +19,7 @@ export const ZENDESK_LIMIT_SOURCES = [
   'https://developer.zendesk.com/documentation/api-basics/best-practices/best-practices-for-avoiding-rate-limiting/',
 ];
 
-export const ZENDESK_PLANS = ['team', 'growth', 'professional', 'enterprise', 'enterprise-plus'] as const;
+export { ZENDESK_PLANS };
 export type ZendeskPlan = (typeof ZENDESK_PLANS)[number];
 
 /** Support and Help Center API requests per minute (Zendesk Suite plan limits). */

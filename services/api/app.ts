@@ -10,7 +10,7 @@ import { lagOf, readiness, reconciliation, type Reconciliation } from './cutover
 import { ApiError, errorResponse } from './errors.ts';
 import { EVENT_STREAM_DEFAULTS, EventStreamSlots, EventStreamWriter, type EventStreamLimits } from './event-stream.ts';
 import { collectMetrics, renderPrometheus } from './metrics.ts';
-import { MigrationRegistry, type MigrationEvent, type MigrationHandle } from './migrations.ts';
+import { MigrationRegistry, type Job, type MigrationEvent, type MigrationHandle } from './migrations.ts';
 import { PLANNED_RUN_KINDS, RUN_KINDS } from '../run/run-kinds.ts';
 import { loadSavedQueries } from './saved-queries.ts';
 import { acceptFailures, failuresWithAcceptances, withdrawAcceptances } from '../reconciler/acceptance.ts';
@@ -203,7 +203,7 @@ export function buildApi(options: ApiOptions): Api {
   app.post('/api/migrations/:name/runs', { config: { role: 'operator' } }, async (req, reply) => {
     const h = handleOf(req);
     const body = parse(runBody, req.body, 'body');
-    const job = await h.start(body.kind, body.options);
+    const job = await h.start(body.kind, body.options, { tokenId: req.token!.id, label: req.token!.label ?? '', role: req.token!.role });
     return reply.status(202).send({ job });
   });
   app.get('/api/migrations/:name/runs', async (req) => {
@@ -211,12 +211,50 @@ export function buildApi(options: ApiOptions): Api {
     const runtime = await h.open();
     return { runs: await runtime.ledger.runs(), jobs: h.jobs };
   });
+  // Every run, verifications included, with duration, counts and who started it (when the API did).
+  app.get('/api/migrations/:name/runs/history', async (req) => {
+    const h = handleOf(req);
+    const runtime = await h.open();
+    const starters = new Map<string, Job['startedBy']>();
+    for (const job of h.jobs) {
+      for (const r of job.ledgerRuns) starters.set(r.runId, job.startedBy ?? null);
+      const verifyId = job.result?.verifyId;
+      if (typeof verifyId === 'string') starters.set(verifyId, job.startedBy ?? null);
+    }
+    const seconds = (from: string, to: string | null) => (to ? Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10 : null);
+    const runs = (await runtime.ledger.runs()).map((r) => {
+      const totals = { created: 0, updated: 0, unchanged: 0, failed: 0 };
+      for (const c of Object.values((r.summary.counts ?? {}) as Record<string, Partial<typeof totals>>)) {
+        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += Number(c[k] ?? 0);
+      }
+      return { runId: r.runId, kind: r.kind as string, status: r.status as string, startedAt: r.startedAt, finishedAt: r.finishedAt, seconds: seconds(r.startedAt, r.finishedAt), counts: totals as Record<string, number>, startedBy: starters.get(r.runId) ?? null };
+    });
+    const verifications = await runtime.ledger.query(
+      `SELECT verify_id, min(checked_at) AS started, max(checked_at) AS finished, countIf(status = 'ok') AS ok, countIf(status = 'missing') AS missing,
+         countIf(status = 'mismatched') AS mismatched, countIf(status = 'duplicate') AS duplicates, countIf(status = 'failed') AS failed
+       FROM verifications WHERE migration = {migration:String} GROUP BY verify_id`,
+    );
+    const iso = (v: unknown) => new Date(`${String(v).replace(' ', 'T')}Z`).toISOString();
+    for (const v of verifications) {
+      const startedAt = iso(v.started);
+      const finishedAt = iso(v.finished);
+      const ok = Number(v.ok), failed = Number(v.failed);
+      const counts = { ok, missing: Number(v.missing), mismatched: Number(v.mismatched), duplicates: Number(v.duplicates), failed };
+      runs.push({ runId: String(v.verify_id), kind: 'verify', status: 'succeeded', startedAt, finishedAt, seconds: seconds(startedAt, finishedAt), counts, startedBy: starters.get(String(v.verify_id)) ?? null });
+    }
+    runs.sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
+    return { runs };
+  });
   app.delete('/api/migrations/:name/runs/active', { config: { role: 'operator' } }, async (req) => {
     const h = handleOf(req);
     const job = await h.stop();
     if (!job) throw new ApiError(404, 'NOT_FOUND', 'no run is in progress');
     return { job };
   });
+
+  // --- health and progress of the current run ---
+  app.get('/api/migrations/:name/health', async (req) => handleOf(req).healthView());
+  app.get('/api/migrations/:name/progress', async (req) => handleOf(req).progressView());
 
   // --- reconciliation, readiness, failures ---
   app.get('/api/migrations/:name/summary', async (req) => summaryOf(handleOf(req)));
@@ -250,6 +288,49 @@ export function buildApi(options: ApiOptions): Api {
     return { withdrawn };
   });
 
+  // Drill-down: the same lists as the saved queries records-<status>.sql, as JSON grouped by reason, or CSV.
+  const recordsParams = z.object({ name: migrationName, status: z.enum(['missing', 'mismatched', 'failed', 'filtered']) }).strict();
+  app.get('/api/migrations/:name/records/:status', async (req, reply) => {
+    const p = parse(recordsParams, req.params, 'path');
+    const { format } = parse(z.object({ format: z.enum(['json', 'csv']).default('json') }).strict(), req.query, 'query');
+    const h = registry.get(p.name);
+    const saved = loadSavedQueries(queriesDir).find((q) => q.id === `records-${p.status}`);
+    if (!saved) throw new ApiError(404, 'NOT_FOUND', `no saved query records-${p.status}`);
+    const runtime = await h.open();
+    const rows = (await runtime.ledger.query(saved.sql, { readonly: true })).map((r) => ({
+      entity: String(r.entity),
+      sourceId: String(r.source_id),
+      targetId: r.target_id ? String(r.target_id) : null,
+      reason: String(r.reason),
+      detail: String(r.detail ?? ''),
+      attempts: Number(r.attempts ?? 0),
+      lastAttemptAt: r.last_attempt_at ? new Date(`${String(r.last_attempt_at).replace(' ', 'T')}Z`).toISOString() : null,
+    }));
+    if (format === 'csv') {
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${h.name}-${p.status}-${stamp}.csv"`)
+        .send(toCsv(['entity', 'sourceId', 'targetId', 'reason', 'detail', 'attempts', 'lastAttemptAt'], rows));
+    }
+    const groups = new Map<string, { reason: string; entity: string; records: number }>();
+    for (const r of rows) {
+      const key = `${r.entity}\u0000${r.reason}`;
+      const g = groups.get(key) ?? { reason: r.reason, entity: r.entity, records: 0 };
+      g.records += 1;
+      groups.set(key, g);
+    }
+    return { status: p.status, query: saved.id, byReason: [...groups.values()].sort((a, b) => b.records - a.records), records: rows };
+  });
+
+  // Retries failed records (all, or those named) as a repair run: operators only.
+  app.post('/api/migrations/:name/failures/retry', { config: { role: 'operator' } }, async (req, reply) => {
+    const h = handleOf(req);
+    const body = parse(z.object({ records: recordsBody.optional() }).strict(), req.body ?? {}, 'body');
+    const job = await h.start('repair', body.records ? { records: body.records } : {}, { tokenId: req.token!.id, label: req.token!.label ?? '', role: req.token!.role });
+    return reply.status(202).send({ job });
+  });
+
   app.get('/api/migrations/:name/dashboard', async (req) => {
     const h = handleOf(req);
     const runtime = await h.open();
@@ -265,6 +346,8 @@ export function buildApi(options: ApiOptions): Api {
       lag: runs.filter((r) => r.kind === 'delta' && r.status === 'succeeded').slice(-200).map((r) => ({ at: r.finishedAt ?? r.startedAt, ...(lagOf(r) ?? { p50: 0, p95: 0 }) })),
       throughput: h.progress.history(),
       progress: h.progress.snapshot(),
+      health: h.healthView(),
+      runProgress: h.progressView(),
       job: h.active?.job ?? h.jobs[0] ?? null,
     };
   });

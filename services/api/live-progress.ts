@@ -26,6 +26,14 @@ export interface LiveFailure {
   recordId: string | null;
 }
 
+/** Where a run is with one entity: not reached yet, being moved, or done. */
+export interface EntityPhase {
+  state: 'waiting' | 'running' | 'done' | 'skipped';
+  /** ms since the epoch */
+  startedAt: number | null;
+  doneAt: number | null;
+}
+
 const empty = (): EntityCounters => ({ read: 0, mapped: 0, loaded: 0, failed: 0, filtered: 0 });
 
 /**
@@ -41,15 +49,33 @@ export class LiveProgress {
   private bucket: { at: number; sum: number; n: number } | null = null;
   readonly recentFailures: LiveFailure[] = [];
   private lastSample = { at: Date.now(), canonical: 0 };
+  /** The current run's phases per entity, in the order they started. */
+  phases = new Map<string, EntityPhase>();
+  /** The step after the entities (`verify`), or null. */
+  closingPhase: { name: string; startedAt: number } | null = null;
+  runStartedAt: number | null = null;
+  /** When the last pipeline event arrived (ms since the epoch), or null. */
+  lastActivityAt: number | null = null;
 
   constructor(private readonly options: { maxSamples?: number; onFailure?: (f: LiveFailure) => void } = {}) {}
 
   /** Fresh per-run counters; the process totals go on. */
-  startRun(): void {
+  startRun(now = Date.now()): void {
     this.run = new Map();
+    this.phases = new Map();
+    this.closingPhase = null;
+    this.runStartedAt = now;
+    this.lastActivityAt = now;
+  }
+
+  /** The run has moved on to a step after the entities (e.g. the closing verification). */
+  enterClosingPhase(name: string, now = Date.now()): void {
+    this.closingPhase = { name, startedAt: now };
+    this.lastActivityAt = now;
   }
 
   private bump(entity: EntityName, key: keyof EntityCounters, n = 1): void {
+    this.lastActivityAt = Date.now();
     for (const map of [this.total, this.run]) {
       let c = map.get(entity);
       if (!c) map.set(entity, (c = empty()));
@@ -67,6 +93,13 @@ export class LiveProgress {
         this.canonicalLoaded += weight;
       },
       filtered: (entity) => this.bump(entity, 'filtered'),
+      phase: (entity, state) => {
+        const now = Date.now();
+        this.lastActivityAt = now;
+        const phase = this.phases.get(entity) ?? { state: 'waiting', startedAt: null, doneAt: null };
+        if (state === 'start') this.phases.set(entity, { state: 'running', startedAt: now, doneAt: null });
+        else this.phases.set(entity, { state: state === 'done' ? 'done' : 'skipped', startedAt: phase.startedAt ?? now, doneAt: now });
+      },
       failed: (entity, error: HdmError) => {
         this.bump(entity, 'failed');
         const failure: LiveFailure = {

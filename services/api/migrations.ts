@@ -10,6 +10,11 @@ import { redactor } from '../../schemas/redact.ts';
 import { ApiError } from './errors.ts';
 import { LiveProgress } from './live-progress.ts';
 import { PLANNED_RUN_KINDS, prepareRun, RUN_KINDS } from '../run/run-kinds.ts';
+import { HealthMonitor, type Health, type SideInput } from './health.ts';
+import { progressView, type ProgressView } from './progress.ts';
+import { projectPhase, sideRates } from '../estimate/estimate.ts';
+import { AlertWatcher } from './alerts.ts';
+import { LOAD_ORDER, type EntityName } from '../../schemas/canonical.ts';
 
 export type JobStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
@@ -24,12 +29,14 @@ export interface Job {
   ledgerRuns: { runId: string; summary: Record<string, unknown> }[];
   result: Record<string, unknown> | null;
   error: { code: string; message: string } | null;
+  /** Who started it: the API token's id, label and role. */
+  startedBy: { tokenId: string; label: string; role: string } | null;
 }
 
 /** Events a migration emits to its server-sent-event subscribers. */
 export type MigrationEvent =
   | { type: 'job'; data: Job }
-  | { type: 'progress'; data: ReturnType<LiveProgress['snapshot']> & { job: Job | null; sample: { at: number; perSecond: number } } }
+  | { type: 'progress'; data: ReturnType<LiveProgress['snapshot']> & { job: Job | null; sample: { at: number; perSecond: number }; health?: Health; runProgress?: ProgressView } }
   | { type: 'summary'; data: unknown };
 
 /** One migration the API serves: its frozen config, its runtime (opened once), its jobs. */
@@ -37,6 +44,10 @@ export class MigrationHandle {
   readonly progress = new LiveProgress();
   readonly events = new EventEmitter();
   readonly jobs: Job[] = [];
+  readonly health = new HealthMonitor();
+  /** Records at the source per entity, counted when a full run starts. */
+  readonly totals = new Map<string, number>();
+  private alerts: AlertWatcher;
   active: { job: Job; controller: AbortController; done: Promise<void> } | null = null;
   private runtime: Promise<Runtime> | null = null;
   /** The runtime once opened (metrics read its connectors' counters without opening one). */
@@ -55,8 +66,87 @@ export class MigrationHandle {
     private readonly summarize: (handle: MigrationHandle) => Promise<unknown>,
     /** Makes room before the runtime opens (the embedded engine holds one data directory per process). */
     private readonly beforeOpen: (handle: MigrationHandle) => Promise<void> = async () => undefined,
+    /** Where the jobs are kept across restarts of the API, or null for memory only. */
+    private readonly jobsFile: string | null = null,
   ) {
     this.events.setMaxListeners(0);
+    this.alerts = new AlertWatcher(config.name, config.alerts);
+    if (jobsFile) {
+      try {
+        const saved = JSON.parse(readFileSync(jobsFile, 'utf8')) as Job[];
+        // A job that was running when the API stopped did not finish.
+        for (const job of saved) this.jobs.push(job.status === 'running' ? { ...job, status: 'interrupted', finishedAt: job.finishedAt ?? job.startedAt } : job);
+      } catch {
+        // No jobs yet.
+      }
+    }
+  }
+
+  private saveJobs(): void {
+    if (!this.jobsFile) return;
+    try {
+      writeFileSync(this.jobsFile, JSON.stringify(this.jobs), { mode: PRIVATE_FILE });
+    } catch {
+      // The jobs stay in memory; the ledger keeps the runs themselves.
+    }
+  }
+
+  /** Each side's HTTP counters and limits, for the health view. */
+  private sideInputs(): SideInput[] {
+    const runtime = this.current;
+    if (!runtime) return [];
+    return (['source', 'target'] as const).map((side) => ({
+      side,
+      platform: runtime[side].platform,
+      stats: runtime[side].httpStats?.() ?? null,
+      platformLimit: runtime[side].rateLimit.requestsPerMinute,
+      configuredLimit: this.config[side].requestsPerMinute ?? 0,
+    }));
+  }
+
+  /** The platforms' pace against their limits, and why a stalled run is stalled. */
+  healthView(now = Date.now()): Health {
+    return this.health.health(this.sideInputs(), { running: this.active !== null, lastActivityAt: this.progress.lastActivityAt }, now, this.config.dashboard.stallSeconds);
+  }
+
+  /** Per entity done / total, pace and ETA of the current (or last) run started through the API. */
+  progressView(now = Date.now()): ProgressView {
+    const job = this.active?.job ?? this.jobs[0] ?? null;
+    const runtime = this.current;
+    let budget: ((entity: EntityName, records: number) => number | null) | undefined;
+    if (runtime) {
+      const rates = sideRates(runtime.source, runtime.target, { source: this.config.source, target: this.config.target });
+      budget = (entity, records) => projectPhase(runtime.source, runtime.target, rates, entity, records).seconds;
+    }
+    return progressView(
+      {
+        running: this.active !== null,
+        kind: job?.kind ?? null,
+        runStartedAt: this.progress.runStartedAt,
+        finishedAt: job?.finishedAt ? Date.parse(job.finishedAt) : null,
+        entities: this.config.entities,
+        counters: this.progress.run,
+        phases: this.progress.phases,
+        closingPhase: this.progress.closingPhase,
+        totals: this.totals,
+        budgetSeconds: budget,
+      },
+      now,
+    );
+  }
+
+  /** Counts each entity at the source (where the platform has a count), for the progress totals. */
+  private async countTotals(runtime: Runtime): Promise<void> {
+    this.totals.clear();
+    for (const entity of LOAD_ORDER) {
+      if (!this.config.entities.includes(entity) || !runtime.source.count) continue;
+      try {
+        const n = await runtime.source.count(entity);
+        if (typeof n === 'number') this.totals.set(entity, n);
+      } catch {
+        // No count for this entity: its progress shows done without a total.
+      }
+    }
   }
 
   /** The embedded ledger's directory, or null on a ClickHouse server. */
@@ -86,10 +176,14 @@ export class MigrationHandle {
 
   emit(event: MigrationEvent): void {
     this.events.emit('event', event);
+    if (event.type === 'summary') {
+      const verdict = (event.data as { readiness?: { verdict?: string } } | null)?.readiness?.verdict;
+      if (verdict) this.alerts.observe({ verdict });
+    }
   }
 
   /** Starts a run of the given kind; one run at a time per migration (they share one bus and one set of cursors). */
-  async start(kind: string, rawOptions: unknown): Promise<Job> {
+  async start(kind: string, rawOptions: unknown, startedBy: Job['startedBy'] = null): Promise<Job> {
     const runKind = RUN_KINDS.get(kind);
     if (!runKind) {
       if (PLANNED_RUN_KINDS.includes(kind)) {
@@ -115,9 +209,13 @@ export class MigrationHandle {
       ledgerRuns: [],
       result: null,
       error: null,
+      startedBy,
     };
     const controller = new AbortController();
     this.progress.startRun();
+    if (kind === 'full') void this.countTotals(runtime);
+    else this.totals.clear();
+    if (kind === 'verify') this.progress.enterClosingPhase('verify');
     this.jobs.unshift(job);
     if (this.jobs.length > 50) this.jobs.length = 50;
     const done = (async () => {
@@ -126,7 +224,11 @@ export class MigrationHandle {
           runtime,
           events: this.progress.events(),
           signal: controller.signal,
-          onLedgerRun: (runId, summary) => job.ledgerRuns.push({ runId, summary }),
+          onLedgerRun: (runId, summary) => {
+            job.ledgerRuns.push({ runId, summary });
+            this.saveJobs();
+          },
+          onPhase: (name) => this.progress.enterClosingPhase(name),
         });
         job.result = runKind.summary(result as never);
         job.status = controller.signal.aborted ? 'interrupted' : 'succeeded';
@@ -141,10 +243,13 @@ export class MigrationHandle {
         // The final summary is read before the run counts as ended, so whoever sees it ended reads it.
         await this.tick(true);
         this.active = null;
+        this.saveJobs();
         this.emit({ type: 'job', data: job });
+        this.alerts.observe({ stall: null });
       }
     })();
     this.active = { job, controller, done };
+    this.saveJobs();
     this.emit({ type: 'job', data: job });
     this.startTicker();
     return job;
@@ -174,7 +279,9 @@ export class MigrationHandle {
   private async tick(final: boolean): Promise<void> {
     this.ticks += 1;
     const sample = this.progress.sample();
-    this.emit({ type: 'progress', data: { ...this.progress.snapshot(), job: this.active?.job ?? this.jobs[0] ?? null, sample } });
+    const health = this.healthView();
+    if (!final) this.alerts.observe({ stall: health.stall?.reason ?? null });
+    this.emit({ type: 'progress', data: { ...this.progress.snapshot(), job: this.active?.job ?? this.jobs[0] ?? null, sample, health, runProgress: this.progressView() } });
     // The summary scans the ledger: one at a time, and spaced by several times what the last one took,
     // so a ledger of millions of rows is not kept busy by its own dashboard.
     if (final) await this.summarizing;
@@ -207,6 +314,7 @@ export class MigrationHandle {
     await runtime?.close();
     this.runtime = null;
     this.current = null;
+    this.health.reset();
   }
 }
 
@@ -270,7 +378,9 @@ export class MigrationRegistry {
 
   private add(config: Readonly<MigrationConfig>, origin: string): MigrationHandle {
     if (this.handles.has(config.name)) throw new ApiError(409, 'CONFLICT', `a migration named "${config.name}" is already served`);
-    const handle = new MigrationHandle(config, origin, this.options.env ?? process.env, this.options.summarize, (h) => this.makeRoom(h));
+    privateDir(join(this.options.stateDir, 'jobs'));
+    const jobsFile = join(this.options.stateDir, 'jobs', `${config.name}.json`);
+    const handle = new MigrationHandle(config, origin, this.options.env ?? process.env, this.options.summarize, (h) => this.makeRoom(h), jobsFile);
     this.handles.set(config.name, handle);
     return handle;
   }

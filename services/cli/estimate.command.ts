@@ -40,7 +40,7 @@ async function connect(side: 'source' | 'target', endpoint: EndpointConfig, env:
   const module = await platform(endpoint.platform);
   const credentials = resolveCredentials(side, endpoint, module.credentialEnv, env);
   redactor.add(...secretsOf(credentials));
-  return module.createConnector({ url: endpoint.url, credentials, concurrency: endpoint.concurrency, requestsPerMinute: endpoint.requestsPerMinute });
+  return module.createConnector({ url: endpoint.url, credentials, concurrency: endpoint.concurrency, requestsPerMinute: endpoint.requestsPerMinute, plan: endpoint.plan, highVolume: endpoint.highVolume });
 }
 
 /** `hdm estimate`: counts what would move and projects the duration per phase; writes nothing anywhere. */

@@ -26,6 +26,7 @@ function recordLine(r: DemoRecord): string[] {
   const lines = [head];
   if (r.checks.length) lines.push(`    ${tally(r.checks)}${r.carriesSourceId === false ? '; NOT found on the target by its source ID' : ''}`);
   if (r.error) lines.push(`    error: ${r.error}`);
+  if (r.originals?.length) lines.push(`    kept visibly: ${r.originals.join('; ')}`);
   for (const note of r.notes) if (transformOf(note)) lines.push(`    ${note}`);
   lines.push(`    ${r.sourceUrl}`);
   if (r.targetUrl) lines.push(`    ${r.targetUrl}`);
@@ -71,6 +72,7 @@ export function demoHtml(report: DemoReport): string {
 <h2>${esc(r.entity)} <a href="${esc(r.sourceUrl)}">${esc(r.sourceId)}</a> → ${r.targetUrl ? `<a href="${esc(r.targetUrl)}">${esc(r.targetId)}</a>` : '—'} <small>${esc(r.outcome)} / ${esc(r.action)}${r.rule ? ` (${esc(r.rule)})` : ''}</small></h2>
 <p>stamp <code>${esc(r.stamp)}</code>${r.carriesSourceId === null ? '' : r.carriesSourceId ? ' — found on the target by it' : ' — <b>not</b> found on the target by it'}${r.checks.length ? ` · ${esc(tally(r.checks))}` : ''}</p>
 ${r.error ? `<p class="error">${esc(r.error)}</p>` : ''}
+${r.originals?.length ? `<p class="originals">kept visibly: ${r.originals.map(esc).join(' · ')}</p>` : ''}
 ${r.notes.length ? `<ul class="notes">${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 ${r.checks.length ? `<table><thead><tr><th>field</th><th>check</th><th>planned</th><th>on the target</th><th>details</th></tr></thead><tbody>${checkRows(r.checks)}</tbody></table>` : ''}
 </section>`,

@@ -3,13 +3,16 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connector, IdRange, Page, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../schemas/errors.ts';
-import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
-import { diffProjections, pathUnder, project } from '../../schemas/projection.ts';
+import type { EntityName, EntityTypes, Envelope, Ticket } from '../../schemas/canonical.ts';
+import { ORIGINAL_CREATED_FIELD } from '../../schemas/config.ts';
+import { diffProjections, htmlText, pathUnder, project } from '../../schemas/projection.ts';
 import type { Ledger, LoadAttempt, Outcome, RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import { PRIVATE_FILE, privateDir } from '../common/private-files.ts';
 import { ReferenceResolver } from '../loader/reference-resolver.ts';
 import { mapRecord } from '../mapper/record.mapping.ts';
+import { originalHeaderText } from '../mapper/originals.mapping.ts';
+import type { MappingRules } from '../mapper/rules.ts';
 import { addUnmatched, type PreflightReport } from '../mapper/preflight.ts';
 import { pickDefaultAgent } from '../loader/default-agent.ts';
 import { runEntities, type RunResult } from '../pipeline/pipeline.ts';
@@ -66,6 +69,11 @@ export interface DemoRecord {
   /** What the mapping changed or re-assigned on the way. */
   notes: string[];
   checks: FieldCheck[];
+  /**
+   * Tickets on a target that sets its own times: what the target copy keeps visibly of the originals
+   * (`options.originals`), e.g. `original_created_at: 2024-03-05` and the description's header line.
+   */
+  originals?: string[];
 }
 
 export interface DemoReport {
@@ -351,6 +359,8 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
         continue;
       }
       entry.checks = fieldChecks(entity, resolved.record, onTarget, target.limitations);
+      // The mapped record, not the resolved one: its comment authors are still the source's, as in the header.
+      if (entity === 'ticket') entry.originals = keptOriginals(mapped.record as Ticket, onTarget as Ticket, runtime.rules);
       const found = await target.find(entity, resolved.record, stamp).catch(() => null);
       entry.carriesSourceId = found?.targetId === entry.targetId;
     } catch (err) {
@@ -382,3 +392,20 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
   };
 }
 
+/** What a ticket's target copy keeps of its original creation time and author, as the mapper planned them. */
+function keptOriginals(planned: Ticket, onTarget: Ticket, rules: MappingRules): string[] | undefined {
+  const originals = rules.capabilities.setsOwnTimes ? rules.originals : undefined;
+  if (!originals || (!originals.field && !originals.header)) return undefined;
+  const out: string[] = [];
+  if (originals.field) {
+    const value = onTarget.customFields[ORIGINAL_CREATED_FIELD];
+    out.push(`${ORIGINAL_CREATED_FIELD}: ${value === undefined || value === null ? `missing (planned ${String(planned.customFields[ORIGINAL_CREATED_FIELD])})` : String(value)}`);
+  }
+  const first = planned.comments[0];
+  if (originals.header && first) {
+    const header = originalHeaderText(first, originals);
+    const kept = htmlText(onTarget.comments[0]?.body ?? '').startsWith(htmlText(`<p>${header}</p>`));
+    out.push(`header: "${header}"${kept ? '' : ' (missing on the target)'}`);
+  }
+  return out;
+}

@@ -144,6 +144,47 @@ const requests = (cost: RequestCost | undefined, records: number, comments: numb
   return pages + records * (c.perRecord ?? 0) + Math.max(0, comments - records) * (c.perComment ?? 0) + attachments * (c.perAttachment ?? 0);
 };
 
+/** The rate each side's limit and concurrency allow, as the estimate assumes it. */
+export function sideRates(
+  source: Connector,
+  target: Connector,
+  options: Pick<EstimateOptions, 'source' | 'target' | 'latencyMs'>,
+): { source: SideRate; target: SideRate } {
+  const latencyMs = options.latencyMs ?? 300;
+  return { source: rateOf(source, options.source.requestsPerMinute, options.source.concurrency, latencyMs), target: rateOf(target, options.target.requestsPerMinute, options.target.concurrency, latencyMs) };
+}
+
+/**
+ * One phase of the projection: its requests on each side over that side's budget. Both sides work at
+ * once (the loader writes while the poller reads), so a phase lasts as long as its slower side.
+ */
+export function projectPhase(
+  source: Connector,
+  target: Connector,
+  rates: { source: SideRate; target: SideRate },
+  entity: EntityName,
+  records: number,
+  comments = 0,
+  attachments = 0,
+): PhaseEstimate {
+  const { source: sourceRate, target: targetRate } = rates;
+  const sourceRpm = Math.min(sourceRate.requestsPerMinute, sourceRate.concurrencyCeiling);
+  const targetRpm = Math.min(targetRate.requestsPerMinute, targetRate.concurrencyCeiling);
+  const sourceRequests = requests(source.requestCosts?.read[entity], records, comments, attachments, true);
+  const targetRequests = requests(target.requestCosts?.write[entity], records, comments, attachments, false);
+  const sourceSeconds = (sourceRequests / sourceRpm) * 60;
+  const targetSeconds = (targetRequests / targetRpm) * 60;
+  const sourceBound = sourceSeconds >= targetSeconds;
+  const limitedBy: PhaseEstimate['limitedBy'] = sourceBound
+    ? sourceRate.requestsPerMinute <= sourceRate.concurrencyCeiling
+      ? 'source rate limit'
+      : 'source concurrency'
+    : targetRate.requestsPerMinute <= targetRate.concurrencyCeiling
+      ? 'target rate limit'
+      : 'target concurrency';
+  return { entity, records, sourceRequests, targetRequests, seconds: Math.max(sourceSeconds, targetSeconds), limitedBy };
+}
+
 /**
  * Counts what a migration would move and projects how long each phase takes. Both sides work at
  * once (the loader writes while the poller reads), so a phase lasts as long as its slower side: its
@@ -177,25 +218,11 @@ export async function estimateMigration(source: Connector, target: Connector, op
     };
   }
 
-  const sourceRpm = Math.min(sourceRate.requestsPerMinute, sourceRate.concurrencyCeiling);
-  const targetRpm = Math.min(targetRate.requestsPerMinute, targetRate.concurrencyCeiling);
   const phases: PhaseEstimate[] = [];
   for (const [entity, counted] of Object.entries(entities) as [EntityName, EntityCount][]) {
     const comments = entity === 'ticket' ? conversation.comments : 0;
     const attachments = entity === 'ticket' ? conversation.attachments : 0;
-    const sourceRequests = requests(source.requestCosts?.read[entity], counted.count, comments, attachments, true);
-    const targetRequests = requests(target.requestCosts?.write[entity], counted.count, comments, attachments, false);
-    const sourceSeconds = (sourceRequests / sourceRpm) * 60;
-    const targetSeconds = (targetRequests / targetRpm) * 60;
-    const sourceBound = sourceSeconds >= targetSeconds;
-    const limitedBy: PhaseEstimate['limitedBy'] = sourceBound
-      ? sourceRate.requestsPerMinute <= sourceRate.concurrencyCeiling
-        ? 'source rate limit'
-        : 'source concurrency'
-      : targetRate.requestsPerMinute <= targetRate.concurrencyCeiling
-        ? 'target rate limit'
-        : 'target concurrency';
-    phases.push({ entity, records: counted.count, sourceRequests, targetRequests, seconds: Math.max(sourceSeconds, targetSeconds), limitedBy });
+    phases.push(projectPhase(source, target, { source: sourceRate, target: targetRate }, entity, counted.count, comments, attachments));
   }
 
   return {

@@ -1,4 +1,4 @@
-import type { Connector, Limitation, SourceConnector, TargetRef, WriteContext } from '../../connectors/sdk/contract.ts';
+import type { AttachmentStore, Connector, Limitation, SourceConnector, TargetRef, WriteContext } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { Comment, EntityName, EntityTypes, Ticket } from '../../schemas/canonical.ts';
 import { checksum, htmlText, project } from '../../schemas/projection.ts';
@@ -55,6 +55,8 @@ export interface LoaderOptions {
    * looks 1 s after the write and then spread over the target's `writeVisibleWithinMs`.
    */
   unknownOutcomeWaitsMs?: readonly number[];
+  /** Where attachments the target cannot hold are kept as links (options.attachmentLinks). Default none. */
+  attachmentStore?: AttachmentStore;
 }
 
 /**
@@ -451,6 +453,7 @@ export class Loader {
       stamp: this.stamp(sourceId),
       knownChildren,
       openAttachment: (attachment) => this.options.source.openAttachment(attachment),
+      attachmentStore: this.options.attachmentStore,
     };
   }
 }

@@ -1,4 +1,5 @@
 import type { Connector } from '../../connectors/sdk/contract.ts';
+import { DirectoryAttachmentStore } from './attachment-store.ts';
 import { toHdmError } from '../../schemas/errors.ts';
 import { readAll } from '../../connectors/sdk/read-all.ts';
 import type { EntityName, EntityTypes, TicketField } from '../../schemas/canonical.ts';
@@ -90,6 +91,7 @@ export async function createRunLoader(
     detectConflicts: options.detectConflicts,
     conflictPolicy: deps.conflictPolicy,
     createdByRun: (entity, targetId) => entity === 'ticketField' && options.preparedFields.has(targetId),
+    attachmentStore: deps.rules.attachmentLinks ? new DirectoryAttachmentStore(deps.rules.attachmentLinks) : undefined,
   });
   return {
     loader,

@@ -1,6 +1,7 @@
 import type {
   Agent,
   EntityName,
+  Comment,
   EntityTypes,
   Ticket,
   Group,
@@ -13,6 +14,7 @@ import type {
 import type { MapResult, MappingRules } from './rules.ts';
 import { inlineAsAttachments, linkContentIds, mapCustomFieldValues, mapGroup, mapTicketField, sanitizeArticle, sanitizeComment, splitAttachments, ticketFilter } from './wizard.mapping.ts';
 import { transformNote } from './transforms.ts';
+import { withOriginalDate, withOriginalHeader } from './originals.mapping.ts';
 
 /** Where a target lacks a status, the nearest one it has, in order of preference. */
 const STATUS_FALLBACKS: Record<TicketStatus, TicketStatus[]> = {
@@ -79,9 +81,37 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   if (!rules.skipAttachments) comments = comments.map((c) => inlineAsAttachments(c, notes, inlineOff));
   const perComment = rules.capabilities.attachmentBytesPerComment;
   if (perComment && !rules.skipAttachments) comments = comments.flatMap((c) => splitAttachments(c, perComment, notes));
-  const customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
+  const perTicket = rules.capabilities.attachmentBytesPerTicket;
+  if (perTicket && !rules.skipAttachments) noteOverTicketLimit(comments, perTicket, Boolean(rules.attachmentLinks), notes);
+  let customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
+  // After every other change to the bodies, so the header stays their first line.
+  const originals = rules.capabilities.setsOwnTimes ? rules.originals : undefined;
+  if (originals?.header) comments = comments.map((c) => withOriginalHeader(c, originals));
+  if (originals?.field) customFields = withOriginalDate(customFields, ticket);
   const tags = rules.addTag && !ticket.tags.includes(rules.addTag) ? [...ticket.tags, rules.addTag] : ticket.tags;
   return { kind: 'planned', record: { ...ticket, status, priority, type, comments, customFields, tags }, notes };
+}
+
+/**
+ * Names the attachments a target with a per-ticket limit cannot hold: the writer carries them in order
+ * while their declared sizes fit (the same rule as here) and links or names the rest.
+ */
+function noteOverTicketLimit(comments: readonly Comment[], limit: number, linked: boolean, notes: string[]): void {
+  let left = limit;
+  for (const comment of comments) {
+    const over: string[] = [];
+    for (const a of comment.attachments) {
+      if (a.size > left) over.push(`${a.fileName} (${a.size} bytes)`);
+      else left -= a.size;
+    }
+    if (over.length === 0) continue;
+    const mb = `${(limit / 1048576).toFixed(1)} MB`;
+    notes.push(
+      linked
+        ? transformNote('attachments-linked', `comment ${comment.sourceId}: ${over.join(', ')} over the target's ${mb} per ticket, kept at the attachment location and linked`)
+        : transformNote('attachments-not-carried', `comment ${comment.sourceId}: ${over.join(', ')} over the target's ${mb} per ticket, named in the comment`),
+    );
+  }
 }
 
 /** Deactivated and deleted agents are not created; what they did goes to the default agent. */

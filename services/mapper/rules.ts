@@ -1,5 +1,6 @@
 import type { TargetCapabilities } from '../../connectors/sdk/contract.ts';
 import type { MigrationConfig } from '../../schemas/config.ts';
+import type { OriginalsRules } from './originals.mapping.ts';
 import type { FiltersSection } from '../../schemas/mapping.config.ts';
 import type { CustomFieldValue, EntityName, EntityTypes, TicketPriority, TicketStatus, TicketType } from '../../schemas/canonical.ts';
 
@@ -7,6 +8,8 @@ import type { CustomFieldValue, EntityName, EntityTypes, TicketPriority, TicketS
 export interface MappingRules {
   capabilities: TargetCapabilities;
   skipAttachments: boolean;
+  /** Where attachments the target cannot hold are kept as links. Default null: they are named, not carried. */
+  attachmentLinks?: Readonly<{ directory: string; baseUrl: string }> | null;
   /** Canonical status or the source's own status name → target status. */
   statusMap: Readonly<Record<string, TicketStatus>>;
   priorityMap: Partial<Record<TicketPriority, TicketPriority>>;
@@ -26,6 +29,8 @@ export interface MappingRules {
   addTag?: string | null;
   /** Leave the knowledge base behind. Default false. */
   skipKb?: boolean;
+  /** What a target that sets its own times cannot store, kept visibly; applied only when `capabilities.setsOwnTimes`. Default: off. */
+  originals?: OriginalsRules;
 }
 
 export type MapResult<E extends EntityName> =
@@ -38,6 +43,7 @@ export function rulesFromConfig(config: Readonly<MigrationConfig>, capabilities:
   return {
     capabilities,
     skipAttachments: options.skipAttachments,
+    attachmentLinks: options.attachmentLinks,
     statusMap: options.statusMap,
     priorityMap: options.priorityMap,
     typeMap: options.typeMap,
@@ -49,5 +55,6 @@ export function rulesFromConfig(config: Readonly<MigrationConfig>, capabilities:
     inlineImagesAsAttachments: options.inlineImagesAsAttachments,
     addTag: options.addTag,
     skipKb: options.skipKb,
+    originals: { ...options.originals, sourcePlatform: config.source.platform },
   };
 }

@@ -1,5 +1,6 @@
 import type { AttachmentMeta, Comment, CustomFieldValue, CustomFieldValues, FieldOption, Group, KbArticle, Ticket, TicketField } from '../../schemas/canonical.ts';
 import { sanitizeBody } from '../../schemas/html-sanitize.ts';
+import { ORIGINAL_CREATED_FIELD } from '../../schemas/config.ts';
 import { transformNote } from './transforms.ts';
 import type { FiltersSection } from '../../schemas/mapping.config.ts';
 import type { MapResult, MappingRules } from './rules.ts';
@@ -177,12 +178,28 @@ export function mapTicketField(field: TicketField, rules: MappingRules): MapResu
 
 /** Field definitions to hand the target's prepare(): every field that carries values, under its target key. */
 export function targetFieldDefinitions(fields: TicketField[], rules: MappingRules): TicketField[] {
-  return fields.flatMap((field) => {
+  const out = fields.flatMap((field) => {
     const mapped = rules.fieldMap && field.key in rules.fieldMap ? rules.fieldMap[field.key] : field.key;
     if (mapped === null) return [];
     return [{ ...field, key: mapped, options: mapOptions(field.options, rules.valueMaps?.[field.key]) }];
   });
+  if (rules.capabilities.setsOwnTimes && rules.originals?.field && !out.some((f) => f.key === ORIGINAL_CREATED_FIELD)) out.push(ORIGINAL_CREATED_DEFINITION);
+  return out;
 }
+
+/** The date field the engine creates on a target that sets its own times, for each ticket's original creation date. */
+export const ORIGINAL_CREATED_DEFINITION: TicketField = {
+  sourceId: ORIGINAL_CREATED_FIELD,
+  key: ORIGINAL_CREATED_FIELD,
+  title: 'Original created at',
+  type: 'date',
+  required: false,
+  active: true,
+  options: [],
+  pattern: null,
+  createdAt: '1970-01-01T00:00:00.000Z',
+  updatedAt: '1970-01-01T00:00:00.000Z',
+};
 
 export function mapGroup(group: Group, rules: MappingRules): MapResult<'group'> {
   if (!rules.groupMap || !(group.name in rules.groupMap)) return { kind: 'planned', record: group, notes: [] };

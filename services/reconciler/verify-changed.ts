@@ -1,6 +1,6 @@
 import { HdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type EntityTypes } from '../../schemas/canonical.ts';
-import { activePaths, checksum, project } from '../../schemas/projection.ts';
+import { activePaths, checksum } from '../../schemas/projection.ts';
 import type { VerificationRow } from '../ledger/ledger.ts';
 import { unpreservedFields } from '../loader/loader.ts';
 import { acceptedFailures, comparison, EntityCheck, newVerifyId, type VerifyIssue, type VerifyOptions } from './verify.ts';
@@ -70,7 +70,7 @@ export async function verifyChanged(options: VerifyOptions): Promise<ChangedVeri
     const readTarget = async (targetId: string) => {
       if (!onTarget.has(targetId)) {
         const record = await target.get(entity, targetId);
-        const projection = record ? project(entity, record as EntityTypes[EntityName], unpreserved) : null;
+        const projection = record ? await compare.targetProjection(entity, record as EntityTypes[EntityName], unpreserved) : null;
         onTarget.set(targetId, projection ? { sum: checksum(projection), active: activePaths(projection).join('; ') } : null);
       }
       return onTarget.get(targetId) ?? undefined;

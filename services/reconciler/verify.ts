@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Connector } from '../../connectors/sdk/contract.ts';
 import { toHdmError } from '../../schemas/errors.ts';
-import { LOAD_ORDER, type EntityName, type EntityTypes } from '../../schemas/canonical.ts';
+import { LOAD_ORDER, type EntityName, type EntityTypes, type Ticket } from '../../schemas/canonical.ts';
+import { DirectoryAttachmentStore } from '../loader/attachment-store.ts';
 import { activePaths, checksum, diffProjections, project } from '../../schemas/projection.ts';
 import type { FailureAcceptance, IdMapEntry, Ledger, VerificationRow } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
@@ -194,7 +195,25 @@ export async function comparison(options: Pick<VerifyOptions, 'source' | 'target
   const ids = new IdMapCache(options.ledger);
   const defaultAgent = await pickDefaultAgent({ source, target, defaultAgentEmail: options.defaultAgentEmail }, ids);
   const resolver = new ReferenceResolver(ids, () => defaultAgent.current());
+  const store = rules.attachmentLinks ? new DirectoryAttachmentStore(rules.attachmentLinks) : null;
+  // A ticket's attachments linked at the attachment location count only where the file is there, whole.
+  const keptOnly = async <E extends EntityName>(entity: E, record: EntityTypes[E]): Promise<EntityTypes[E]> => {
+    if (entity !== 'ticket' || !store) return record;
+    const ticket = record as Ticket;
+    if (!ticket.comments.some((c) => c.attachments.some((a) => store.owns(a.url)))) return record;
+    const comments = await Promise.all(
+      ticket.comments.map(async (c) => {
+        const kept = await Promise.all(c.attachments.map(async (a) => !store.owns(a.url) || (await store.sizeOf(a.url)) === a.size));
+        return { ...c, attachments: c.attachments.filter((_, i) => kept[i]) };
+      }),
+    );
+    return { ...ticket, comments } as EntityTypes[E];
+  };
   return {
+    /** A target record's projection, its linked attachments counted only where the files are there. */
+    async targetProjection(entity: EntityName, record: EntityTypes[EntityName], unpreserved: ReturnType<typeof unpreservedFields>) {
+      return project(entity, await keptOnly(entity, record), unpreserved);
+    },
     /** The checksum the source record should have on the target; null when it cannot be resolved yet. */
     async expected(
       entity: EntityName,
@@ -217,7 +236,7 @@ export async function comparison(options: Pick<VerifyOptions, 'source' | 'target
         const mapped = mapRecord(entity, src, rules);
         if (mapped.kind !== 'planned') return 'now filtered';
         const resolved = await resolver.resolve(entity, mapped.record);
-        const diffs = diffProjections(project(entity, resolved.record, unpreserved), project(entity, dst as EntityTypes[EntityName], unpreserved));
+        const diffs = diffProjections(project(entity, resolved.record, unpreserved), project(entity, await keptOnly(entity, dst as EntityTypes[EntityName]), unpreserved));
         return diffs
           .slice(0, 5)
           .map((d) => `${d.path}: expected ${JSON.stringify(d.expected)?.slice(0, 80)}, found ${JSON.stringify(d.actual)?.slice(0, 80)}`)
@@ -269,7 +288,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
     for await (const page of target.read(entity, null)) {
       for (const envelope of page.records) {
         if (envelope.op !== 'upsert') continue;
-        const projection = project(entity, envelope.record, unpreserved);
+        const projection = await compare.targetProjection(entity, envelope.record, unpreserved);
         onTarget.set(envelope.sourceId, checksum(projection));
         const active = activePaths(projection);
         if (active.length > 0) activeOnTarget.set(envelope.sourceId, active.join('; '));
@@ -284,6 +303,14 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
     const outcomes = new Map<string, { outcome: string; errorCode: string; errorMessage: string; rule: string }>();
     for await (const o of ledger.latestOutcomes(entity)) outcomes.set(o.sourceId, o);
 
+    const readBack = async (targetId: string): Promise<string | undefined> => {
+      const record = await target.get(entity, targetId);
+      if (!record) return undefined;
+      const sum = checksum(await compare.targetProjection(entity, record as EntityTypes[EntityName], unpreserved));
+      onTarget.set(targetId, sum);
+      return sum;
+    };
+
     const check = new EntityCheck({
       verifyId,
       entity,
@@ -297,7 +324,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
         outcome: (sourceId) => outcomes.get(sourceId),
         // A scan may lag behind the writes (Zendesk's exports leave out the last minute): a record the
         // scan did not show is asked for by its ID before it is called missing.
-        onTarget: async (targetId) => onTarget.get(targetId) ?? (await readBack(target, entity, targetId, unpreserved)),
+        onTarget: async (targetId) => onTarget.get(targetId) ?? (await readBack(targetId)),
         active: (targetId) => activeOnTarget.get(targetId),
         stamped: async (sourceId) => byStamp.get(`${source.platform}:${sourceId}`) ?? [],
       },
@@ -329,13 +356,6 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
   }
   await ledger.flush();
   return report;
-}
-
-/** A target record's projection checksum, read by its ID; undefined when the target does not hold it. */
-export async function readBack(target: Connector, entity: EntityName, targetId: string, unpreserved: ReturnType<typeof unpreservedFields>): Promise<string | undefined> {
-  const record = await target.get(entity, targetId);
-  if (!record) return undefined;
-  return checksum(project(entity, record as EntityTypes[EntityName], unpreserved));
 }
 
 /** Verifies the migration a runtime was opened for. */

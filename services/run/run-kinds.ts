@@ -11,6 +11,8 @@ import type { CheckpointStore } from '../poller/checkpoint-store.ts';
 import { verifyRuntime, type VerifyReport } from '../reconciler/verify.ts';
 import type { Platforms, Runtime } from '../runtime/runtime.ts';
 import { undoRun, type UndoReport } from '../undo/undo.ts';
+import { repairMigration } from '../pipeline/repair.ts';
+import { ENTITIES, type EntityName } from '../../schemas/canonical.ts';
 
 /**
  * The run layer: every kind of run the CLI, the API and the cluster poller start, with its options,
@@ -39,6 +41,8 @@ export interface RunContext {
   onPass?(result: RunResult): void;
   /** A line for the operator about a step after the pipeline (verifying). */
   say?(line: string): void;
+  /** The run moved on to a step after the pipeline (`verify`), for progress views. */
+  onPhase?(name: string): void;
 }
 
 export interface RunKind<O = unknown, R = unknown> {
@@ -67,6 +71,7 @@ export const fullRun: RunKind<{ restart: boolean; verify: boolean }, { result: R
     const result = await runFullMigration(deps(context), { restart: options.restart });
     context.onLedgerRun?.(result.run.runId, { status: result.run.status });
     if (!options.verify || context.signal.aborted) return { result, report: null };
+    context.onPhase?.('verify');
     context.say?.('verifying: reading the target back and reconciling it with the source…');
     return { result, report: await verifyRuntime(context.runtime, { sourceScan: true }) };
   },
@@ -152,9 +157,28 @@ const undo: RunKind<{ runId: string; yes: boolean }, UndoReport> = {
   summary: (report) => ({ ...report }),
 };
 
+const repair: RunKind<{ records?: { entity: EntityName; sourceId: string }[] }, RunResult> = {
+  kind: 'repair',
+  description: 'loads again the records whose latest load failed (all of them, or those named), each read anew from the source',
+  options: z.object({ records: z.array(z.object({ entity: z.enum(ENTITIES), sourceId: z.string().min(1).max(200) }).strict()).min(1).max(10_000).optional() }).strict(),
+  preflight: mappingPreflight,
+  async start(context, options) {
+    const failed = new Set<string>();
+    for (const f of await context.runtime.ledger.failures(1_000_000)) failed.add(`${f.entity}:${f.sourceId}`);
+    // Only records whose latest load failed: a named record that has loaded since is left alone.
+    const todo = (options.records ?? [...failed].map((k) => ({ entity: k.slice(0, k.indexOf(':')) as EntityName, sourceId: k.slice(k.indexOf(':') + 1) })))
+      .filter((r) => failed.has(`${r.entity}:${r.sourceId}`))
+      .map((r) => ({ ...r, status: 'failed' as const }));
+    const result = await repairMigration(deps(context), todo);
+    context.onLedgerRun?.(result.run.runId, { status: result.run.status, records: todo.length });
+    return result;
+  },
+  summary: (result) => ({ runId: result.run.runId, status: result.run.status, counts: result.counts }),
+};
+
 /** Run kinds by name. A new kind is one more entry here. */
 export const RUN_KINDS: ReadonlyMap<string, RunKind<never>> = new Map<string, RunKind<never>>(
-  [fullRun, deltaRun, verify, demo, undo].map((k) => [k.kind, k as unknown as RunKind<never>]),
+  [fullRun, deltaRun, verify, demo, undo, repair].map((k) => [k.kind, k as unknown as RunKind<never>]),
 );
 
 /** Kinds the engine will have but this version does not start yet; asking for one gets a clear 4xx. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoCommand } from '../../services/cli/wizard.commands.ts';
+import { formatDemo } from '../../services/demo/demo.report.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
@@ -57,6 +58,7 @@ describe('hdm demo (zendesk → freshdesk)', () => {
     expect(m.target.counts().ticket - before.ticket).toBe(6);
     expect(m.target.counts().kbArticle - before.kbArticle).toBe(6);
     expect(report.loaded.contact.created).toBeGreaterThan(0);
+    expect(formatDemo(report, null)).toContain('kept visibly: original_created_at: ');
 
     const api = apis(m);
     for (const r of tickets) {
@@ -68,6 +70,8 @@ describe('hdm demo (zendesk → freshdesk)', () => {
       expect(src.status).toBe(200);
       expect(dst.status).toBe(200);
       expect(dst.body.custom_fields.cf_hdm_source_id).toBe(`zendesk:${r.sourceId}`);
+      // Freshdesk stamps its own creation times: the originals are kept visibly, and the report shows them.
+      expect(r.originals).toEqual([`original_created_at: ${String(src.body.ticket.created_at).slice(0, 10)}`, expect.stringMatching(/^header: "Originally written by (zendesk user \d+|an unknown zendesk user) on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"$/)]);
       expect(dst.body.subject).toBe(src.body.ticket.subject);
       // The requester arrived as a contact with the same email.
       const requester = await api.zendesk(`/api/v2/users/${src.body.ticket.requester_id}.json`);

@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EntityName } from '../../../schemas/canonical.ts';
 import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
 import { FD_ATTACHMENTS_MAX_BYTES, STAMP_FIELD, choiceLabels, fdNameFromLabel } from '../freshdesk.mapping.ts';
@@ -8,6 +7,7 @@ import { BUSINESS_HOURS, CANNED_RESPONSE_FOLDERS, COMPANY_FIELDS, CONTACT_FIELDS
 import { conditions, FilterQueryError, matches, parseFilterQuery, type FilterNode } from './filter-query.ts';
 import { ADMIN_EMAIL_DOMAIN, LANGUAGES, ROLES, SandboxStore, type StoredAttachment, type StoredConversation, type StoredTicket } from './store.ts';
 import { BucketLimiter, type LimitTable, withLimits } from '../../sdk/limits.ts';
+import { HttpError as HttpFail, type KitHandler, type KitRequest, type KitServer, type Reply, readRaw, Router, startKitServer } from '../../sdk/sandbox-kit/index.ts';
 import { HdmError } from '../../../schemas/errors.ts';
 import { type FreshdeskPlan, freshdeskLimits } from '../freshdesk.limits.ts';
 
@@ -85,15 +85,6 @@ export function freshdeskSandboxLimits(options: Pick<FreshdeskSandboxOptions, 'p
   return withLimits(table, { account: options.requestsPerMinute });
 }
 
-class HttpFail extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super(`HTTP ${status}`);
-  }
-}
-
 const validation = (field: string, message: string, code = 'invalid_value', status = 400) =>
   new HttpFail(status, { description: 'Validation failed', errors: [{ field, message, code }] });
 const notFound = () => new HttpFail(404, null);
@@ -111,9 +102,7 @@ type Body = Record<string, unknown> & { __files?: { name: string; type: string; 
 const NUMERIC = new Set(['status', 'priority', 'source', 'requester_id', 'responder_id', 'group_id', 'company_id', 'user_id', 'agent_id', 'ticket_scope', 'visibility', 'position']);
 
 async function readBody(req: IncomingMessage, checkType = true): Promise<Body> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const raw = Buffer.concat(chunks);
+  const raw = await readRaw(req);
   const type = req.headers['content-type'] ?? '';
   if (raw.length === 0) return {};
   // API v2 reference, Error codes: 415 for a body that is neither JSON nor (for attachments) multipart.
@@ -181,10 +170,8 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     new BucketLimiter(freshdeskSandboxLimits({ plan: options.plan, highVolume: options.highVolume, requestsPerMinute }), { windowScale: windowMs / 60_000 });
   let limiter = limiterOf(options.requestsPerMinute);
   const accountLimit = () => limiter.table.buckets.find((b) => b.name === 'account')?.limit ?? null;
-  let served = 0;
-  let throttled = 0;
-  const faults: number[] = [];
-  const log = new Map<string, number>();
+  // Assigned once the server listens; only requests and controls called after that read them.
+  let kit: KitServer;
   let base = '';
 
   // ---------------------------------------------------------------------------------------------
@@ -639,9 +626,13 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
   // Routes
 
   type Handler = (ctx: { m: RegExpExecArray; q: URLSearchParams; body: () => Promise<Body>; res: ServerResponse; url: URL }) => unknown | Promise<unknown>;
-  const routes: { method: string; re: RegExp; key: string; handler: Handler }[] = [];
+  const routes = new Router<KitHandler<KitRequest>>();
   const route = (method: string, pattern: string, handler: Handler) =>
-    routes.push({ method, re: new RegExp(`^${pattern.replace(/:(\w+)/g, '([^/]+)')}$`), key: `${method} ${pattern}`, handler });
+    routes.add(method, pattern, async ({ req, res, query, url }, m) => {
+      res.statusCode = 200;
+      const out = await handler({ m, q: query, body: () => readBody(req), res, url });
+      return { status: res.statusCode, body: out === undefined ? null : out };
+    });
 
   /** A page of a list with Freshdesk's Link header. */
   const paged = <T>(ctx: Parameters<Handler>[0], items: readonly T[], map: (item: T) => unknown = (x) => x, lastPage = Infinity) => {
@@ -1456,7 +1447,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       return n;
     },
     injectFaults(status: 500 | 429 | 503, count: number): void {
-      for (let i = 0; i < count; i++) faults.push(status);
+      kit.faults.push({ status, count });
     },
     setRequestsPerMinute(value: number | null): void {
       limiter = limiterOf(value);
@@ -1467,14 +1458,14 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     const body = method === 'GET' ? {} : await readBody(req, false);
     let m: RegExpExecArray | null;
     if (method === 'GET' && path === '/__sandbox/counts') return store.counts();
-    if (method === 'GET' && path === '/__sandbox/stats') return { requestsServed: served, rateLimited: throttled };
+    if (method === 'GET' && path === '/__sandbox/stats') return { requestsServed: kit.served(), rateLimited: kit.rateLimited() };
     if (method === 'POST' && path === '/__sandbox/tickets') return controls.createTicket(body as SandboxTicketInput);
     if (method === 'PUT' && (m = /^\/__sandbox\/tickets\/(\d+)$/.exec(path))) return controls.updateTicket(Number(m[1]), body as SandboxTicketInput);
     if (method === 'POST' && (m = /^\/__sandbox\/tickets\/(\d+)\/conversations$/.exec(path))) return controls.addConversation(Number(m[1]), body as unknown as SandboxConversationInput);
     if (method === 'POST' && path === '/__sandbox/touch') return { touched: controls.touchTickets(String(body.updated_at), body as { ids?: number[]; count?: number }) };
     if (method === 'POST' && path === '/__sandbox/faults') {
       controls.injectFaults(Number(body.status) as 500, Number(body.count ?? 1));
-      return { queued: faults.length };
+      return { queued: kit.faults.pending() };
     }
     if (method === 'POST' && path === '/__sandbox/rate-limit') {
       controls.setRequestsPerMinute(body.requestsPerMinute === null ? null : Number(body.requestsPerMinute));
@@ -1486,106 +1477,49 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
   // ---------------------------------------------------------------------------------------------
   // Server
 
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.statusCode = status;
-    if (body === undefined || body === null || status === 204) {
-      res.end();
-      return;
-    }
-    const text = JSON.stringify(body);
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.setHeader('content-length', Buffer.byteLength(text));
-    res.end(text);
-  };
-
-  const server = createServer((req, res) => {
-    void handle(req, res).catch((err) => {
-      if (!res.headersSent) send(res, 500, { description: 'Internal server error', message: String((err as Error)?.message ?? err) });
-      else res.destroy();
-    });
-  });
-  server.keepAliveTimeout = 30_000;
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', base);
-    const method = req.method ?? 'GET';
-    const path = url.pathname.replace(/\/+$/, '') || '/';
-    if (path.startsWith('/__sandbox/')) {
-      try {
-        send(res, 200, await control(method, path, req));
-      } catch (err) {
-        if (err instanceof HttpFail) send(res, err.status, err.body);
-        else throw err;
-      }
-      return;
-    }
-    if (path.startsWith('/__files/')) return serveFile(path, url, res);
-    if (!path.startsWith('/api/')) return send(res, 404, null);
-
-    served += 1;
-    res.setHeader('x-freshdesk-api-version', 'latest=v2; requested=v2');
-    const fault = faults.shift();
-    if (fault !== undefined) {
-      if (fault === 429) {
-        throttled += 1;
-        res.setHeader('retry-after', '1');
-      }
-      return send(res, fault, { description: fault === 429 ? 'Too many requests' : 'Unexpected server error' });
-    }
-    const admission = limiter.admit({ method, path, query: url.searchParams });
-    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
-    if (!admission.ok) {
-      throttled += 1;
-      res.setHeader('retry-after', String(admission.retryAfterSeconds));
-      return send(res, 429, admission.refusal.body);
-    }
-    if (!authorized(req.headers.authorization)) {
-      return send(res, 401, { code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' });
-    }
-    if (!acceptsJson(req.headers.accept)) {
-      return send(res, 406, { code: 'invalid_accept_header', message: 'Only application/json and */* are supported in the Accept header' });
-    }
-    const candidates = routes.filter((r) => r.re.test(path));
-    const found = candidates.find((r) => r.method === method);
-    if (!found) return send(res, candidates.length > 0 ? 405 : 404, candidates.length > 0 ? { code: 'method_not_allowed', message: 'Method not allowed' } : null);
-    log.set(found.key, (log.get(found.key) ?? 0) + 1);
-    const m = found.re.exec(path)!;
-    res.statusCode = 200;
-    try {
-      const out = await found.handler({ m, q: url.searchParams, body: () => readBody(req), res, url });
-      send(res, res.statusCode, out === undefined ? null : out);
-    } catch (err) {
-      if (err instanceof HttpFail) {
-        res.removeHeader('link');
-        send(res, err.status, err.body);
-      } else throw err;
-    }
-  }
-
-  function serveFile(path: string, url: URL, res: ServerResponse): void {
+  function serveFile(path: string, url: URL): Reply {
     const m = /^\/__files\/(s|u)\/(\d+)\//.exec(path);
-    if (!m) return send(res, 404, null);
+    if (!m) return { status: 404, body: null };
     let attachment: StoredAttachment | undefined;
     if (m[1] === 'u') attachment = store.uploads.get(Number(m[2]));
     else {
       const size = Number(url.searchParams.get('n'));
       attachment = { id: Number(m[2]), name: '', content_type: url.searchParams.get('t') ?? 'application/octet-stream', size, created_at: '', seedId: url.searchParams.get('s') ?? m[2] };
     }
-    if (!attachment) return send(res, 404, null);
-    const bytes = store.attachmentBytes(attachment);
-    res.statusCode = 200;
-    res.setHeader('content-type', attachment.content_type);
-    res.setHeader('content-length', bytes.length);
-    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    if (!attachment) return { status: 404, body: null };
+    return { bytes: store.attachmentBytes(attachment), headers: { 'content-type': attachment.content_type } };
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  base = `http://${host}:${address.port}`;
+  const rateHeaders = (ctx: KitRequest) => (ctx.admission?.ok ? ctx.admission.headers : {});
+  kit = await startKitServer<KitRequest>(
+    {
+      routes,
+      limiter: () => limiter,
+      context: (base) => base,
+      control: { prefix: '/__sandbox/', handle: async (ctx) => ({ body: await control(ctx.method, ctx.path, ctx.req) }) },
+      outside: (ctx) => {
+        if (ctx.path.startsWith('/__files/')) return serveFile(ctx.path, ctx.url);
+        if (!ctx.path.startsWith('/api/')) return { status: 404, body: null };
+        return undefined;
+      },
+      apiHeaders: { 'x-freshdesk-api-version': 'latest=v2; requested=v2' },
+      faultBody: (status) => ({ description: status === 429 ? 'Too many requests' : 'Unexpected server error' }),
+      guard: (ctx) => {
+        if (!authorized(ctx.req.headers.authorization)) {
+          return { status: 401, body: { code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' }, headers: rateHeaders(ctx) };
+        }
+        if (!acceptsJson(ctx.req.headers.accept)) {
+          return { status: 406, body: { code: 'invalid_accept_header', message: 'Only application/json and */* are supported in the Accept header' }, headers: rateHeaders(ctx) };
+        }
+        return undefined;
+      },
+      noRoute: (_ctx, allowed) => (allowed.length > 0 ? { status: 405, body: { code: 'method_not_allowed', message: 'Method not allowed' } } : { status: 404, body: null }),
+      internalError: (err) => ({ description: 'Internal server error', message: String(err?.message ?? err) }),
+      textStrings: false,
+    },
+    { port: options.port, host: options.host },
+  );
+  base = kit.url;
 
   return {
     platform: 'freshdesk',
@@ -1595,19 +1529,15 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     env: { FRESHDESK_API_KEY: apiKey },
     ready: store.ready,
     counts: (): Record<EntityName, number> => store.counts(),
-    requestsServed: () => served,
-    rateLimited: () => throttled,
-    requestLog: () => new Map(log),
+    requestsServed: () => kit.served(),
+    rateLimited: () => kit.rateLimited(),
+    requestLog: () => new Map(kit.servedByRoute()),
     get limits() {
       return limiter.table;
     },
     limitStats: () => limiter.stats(),
     ...controls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => kit.close(),
   };
 }
 

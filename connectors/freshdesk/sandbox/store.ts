@@ -5,7 +5,7 @@ import {
   fdFieldName,
   fieldIndex,
   fieldTypeToFd,
-  isStampField,
+  isEngineField,
   multiValuesFieldName,
   priorityToFd,
   STAMP_FIELD,
@@ -431,7 +431,7 @@ export class SandboxStore {
   }
 
   customFieldCount(): number {
-    return this.fields.filter((f) => !f.default && !isStampField(f)).length;
+    return this.fields.filter((f) => !f.default && !isEngineField(f)).length;
   }
 
   counts(): Record<EntityName, number> {

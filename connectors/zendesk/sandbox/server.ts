@@ -4,13 +4,13 @@
  * the plan's limit table (zendesk.limits.ts) with 429 + Retry-After, Zendesk's error bodies, uploads, the ticket import
  * API with job statuses, Help Center. Test controls live under `/__sandbox/…` and on the returned object.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type { EntityName } from '../../../schemas/canonical.ts';
 import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
 import type { ZdArticle, ZdCategory, ZdComment, ZdGroup, ZdSection, ZdTicket, ZdTicketField, ZdTranslation } from '../zendesk.types.ts';
 import { tagValue } from '../zendesk.mapping.ts';
-import { type Admission, BucketLimiter, type LimitTable, withLimits } from '../../sdk/limits.ts';
+import { BucketLimiter, type LimitTable, withLimits } from '../../sdk/limits.ts';
+import { type FaultSpec, HttpError, type KitHandler, type KitRequest, type KitServer, type Reply, readRaw, Router, startKitServer } from '../../sdk/sandbox-kit/index.ts';
 import { type ZendeskPlan, zendeskLimits } from '../zendesk.limits.ts';
 import {
   badRequest,
@@ -46,14 +46,7 @@ export interface ZendeskSandboxOptions extends SandboxOptions {
   exportLagSeconds?: number;
 }
 
-export interface FaultSpec {
-  /** Status to answer with: 500, 502, 503 or 429. */
-  status: number;
-  /** How many of the next API requests get it. */
-  count: number;
-  /** Retry-After header in seconds, for 429 (default 1) and optionally 503. */
-  retryAfterSeconds?: number;
-}
+export type { FaultSpec };
 
 export type TouchEntity = 'ticket' | 'organization' | 'user';
 
@@ -80,22 +73,11 @@ export interface ZendeskSandbox extends RunningSandbox {
   injectFaults(spec: FaultSpec): void;
 }
 
-interface Ctx {
-  method: string;
-  path: string;
-  url: URL;
-  query: URLSearchParams;
+interface Ctx extends KitRequest {
   body: Record<string, unknown>;
   raw: Buffer;
   headers: IncomingMessage['headers'];
   params: string[];
-}
-
-interface Reply {
-  status?: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-  bytes?: Uint8Array;
 }
 
 type Handler = (ctx: Ctx) => Reply | Promise<Reply>;
@@ -136,14 +118,15 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   const limits = zendeskSandboxLimits(options);
   const limiter = new BucketLimiter(limits, { windowScale: (options.rateWindowSeconds ?? 60) / 60 });
   const exportLag = options.exportLagSeconds ?? EXPORT_EXCLUSION_SECONDS;
-  const faults: FaultSpec[] = [];
-  let served = 0;
-  /** Requests served by method and path (without `.json`), numeric IDs folded to `:id`, e.g. `GET /api/v2/tickets/:id/comments`. */
-  const servedByRoute = new Map<string, number>();
+  // Assigned once the server listens; only requests and controls called after that read it.
+  let kit: KitServer;
 
-  const routes: [string, RegExp, Handler][] = [];
+  const routes = new Router<KitHandler<Ctx>>({ id: '\\d+', tok: '[A-Za-z0-9_-]+', loc: '[A-Za-z-]+', rest: '.+' });
   const route = (method: string, pattern: string, handler: Handler) =>
-    routes.push([method, new RegExp(`^${pattern.replace(/:id/g, '(\\d+)').replace(/:tok/g, '([A-Za-z0-9_-]+)').replace(/:loc/g, '([A-Za-z-]+)')}$`), handler]);
+    routes.add(method, pattern, (ctx, match) => {
+      ctx.params = match.slice(1);
+      return handler(ctx);
+    });
 
   // ---------------------------------------------------------------------------------------------
   // Pagination
@@ -1362,14 +1345,14 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       return ids;
     },
     injectFaults(spec: FaultSpec): void {
-      if (spec.count > 0) faults.push({ ...spec });
+      kit.faults.push(spec);
     },
   };
 
   const control = async (ctx: Ctx): Promise<Reply> => {
     const [, , what, id, sub] = ctx.path.split('/');
     if (ctx.method === 'GET' && what === 'state') {
-      return { body: { counts: store.counts(), requests_served: served, requests_by_route: Object.fromEntries(servedByRoute), url: store.baseUrl } };
+      return { body: { counts: store.counts(), requests_served: kit.served(), requests_by_route: Object.fromEntries(kit.servedByPath()), url: store.baseUrl } };
     }
     if (ctx.method === 'POST' && what === 'tickets' && !id) return { status: 201, body: { ticket: controls.createTicket(ctx.body) } };
     if (ctx.method === 'PUT' && what === 'tickets' && id && !sub) return { body: { ticket: controls.updateTicket(Number(id), ctx.body) } };
@@ -1386,7 +1369,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     }
     if (ctx.method === 'POST' && what === 'faults') {
       controls.injectFaults({ status: Number(ctx.body.status ?? 500), count: Number(ctx.body.count ?? 1), retryAfterSeconds: ctx.body.retry_after as number | undefined });
-      return { body: { pending: faults.reduce((n, f) => n + f.count, 0) } };
+      return { body: { pending: kit.faults.pending() } };
     }
     throw notFound();
   };
@@ -1394,156 +1377,65 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   // ---------------------------------------------------------------------------------------------
   // The server
 
-  const send = (res: ServerResponse, reply: Reply, extra: Record<string, string> = {}) => {
-    const status = reply.status ?? 200;
-    const headers: Record<string, string> = { ...extra, ...reply.headers };
-    if (reply.bytes) {
-      res.writeHead(status, { ...headers, 'content-length': String(reply.bytes.length) });
-      res.end(reply.bytes);
-      return;
-    }
-    if (status === 204 || reply.body === undefined) {
-      res.writeHead(status, headers);
-      res.end();
-      return;
-    }
-    const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
-    res.writeHead(status, {
-      'content-type': typeof reply.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
-      'content-length': String(Buffer.byteLength(text)),
-      ...headers,
-    });
-    res.end(text);
-  };
+  const DOWNLOADS = '/attachments/token/';
+  route('*', `${DOWNLOADS}:rest`, (ctx) => {
+    const a = store.attachmentByToken(ctx.path.split('/')[3] ?? '');
+    if (!a) throw notFound();
+    return {
+      bytes: store.attachmentBytes(a),
+      headers: { 'content-type': a.content_type, 'content-disposition': `attachment; filename="${encodeURIComponent(a.file_name)}"` },
+    };
+  });
+  const jobOf = (reply: Reply) => (reply.body as { job_status?: { id?: string; status?: string } } | undefined)?.job_status;
 
-  const readBody = (req: IncomingMessage): Promise<Buffer> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => resolve(Buffer.concat(chunks)));
-      req.on('error', reject);
-    });
-
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', store.baseUrl || 'http://127.0.0.1');
-    // Help Center paths may name a locale (`/help_center/en-us/articles`); the sandbox serves every locale from one place.
-    const path =
-      url.pathname
-        .replace(/\.json$/, '')
-        .replace(/\/+$/, '')
-        .replace(/^\/api\/v2\/help_center\/[a-z]{2}(?:-[a-z0-9]{2,4})?\/(articles|sections|categories)(?=\/|$)/i, '/api/v2/help_center/$1') || '/';
-    const method = req.method ?? 'GET';
-    const raw = await readBody(req);
+  const zendeskContext = (base: KitRequest, raw: Buffer): Ctx => {
     let body: Record<string, unknown> = {};
-    const isJson = String(req.headers['content-type'] ?? '').includes('json');
-    if (raw.length > 0 && isJson) {
+    if (raw.length > 0 && String(base.req.headers['content-type'] ?? '').includes('json')) {
       try {
         body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
       } catch {
-        send(res, { status: 400, body: { error: 'InvalidJSON', description: 'The request body is not valid JSON' } });
-        return;
+        throw new HttpError(400, { error: 'InvalidJSON', description: 'The request body is not valid JSON' });
       }
     }
-    const ctx: Ctx = { method, path, url, query: url.searchParams, body, raw, headers: req.headers, params: [] };
-    if (path.startsWith('/__sandbox/')) {
-      try {
-        send(res, await control(ctx));
-      } catch (err) {
-        if (err instanceof SandboxError) send(res, { status: err.status, body: err.body });
-        else send(res, { status: 500, body: { error: 'InternalError', description: (err as Error).message } });
-      }
-      return;
-    }
-    served += 1;
-    const routeKey = `${method} ${path.replace(/\/\d+(?=\/|$)/g, '/:id')}`;
-    servedByRoute.set(routeKey, (servedByRoute.get(routeKey) ?? 0) + 1);
-    const fault = faults[0];
-    if (fault) {
-      fault.count -= 1;
-      if (fault.count <= 0) faults.shift();
-      const headers: Record<string, string> = {};
-      if (fault.status === 429 || fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds ?? 1);
-      const reply: Reply =
-        fault.status === 429
-          ? { status: 429, body: rateLimitedBody(path), headers }
-          : { status: fault.status, body: { error: 'InternalError', description: 'Sandbox fault injected for a test' }, headers };
-      send(res, reply);
-      return;
-    }
-    const isDownload = path.startsWith('/attachments/token/');
-    let admission: Admission | null = null;
-    if (!isDownload) {
-      const a = limiter.admit({ method, path, query: url.searchParams });
-      if (!a.ok) {
-        send(res, { status: 429, body: a.refusal.body, headers: { ...a.headers, 'retry-after': String(a.retryAfterSeconds) } });
-        return;
-      }
-      admission = a;
-    }
-    const rateHeaders = admission?.headers ?? {};
-    // A job holds its in-flight slot from the answer that queued it until its status is read as finished.
-    const settleJobs = (reply: Reply | null) => {
-      const job = (reply?.body as { job_status?: { id?: string; status?: string } } | undefined)?.job_status;
-      for (const hold of admission?.holds ?? []) {
-        if (reply && (reply.status ?? 200) < 300 && job?.id) hold.bind(job.id);
-        else hold.cancel();
-      }
-      if (job?.id && ['completed', 'failed', 'killed'].includes(String(job.status))) {
-        for (const b of limits.buckets) if (b.kind === 'concurrent') limiter.release(b.name, job.id);
-      }
-    };
-    if (req.headers.authorization !== expectedAuth) {
-      if (!(isDownload && req.headers.authorization === undefined)) {
-        settleJobs(null);
-        send(res, { status: 401, body: { error: "Couldn't authenticate you" }, headers: { 'www-authenticate': 'Basic realm="Web Password"' } });
-        return;
-      }
-    }
-    try {
-      if (isDownload) {
-        const token = path.split('/')[3] ?? '';
-        const a = store.attachmentByToken(token);
-        if (!a) throw notFound();
-        send(res, {
-          bytes: store.attachmentBytes(a),
-          headers: { 'content-type': a.content_type, 'content-disposition': `attachment; filename="${encodeURIComponent(a.file_name)}"` },
-        });
-        return;
-      }
-      for (const [m, re, handler] of routes) {
-        if (m !== method) continue;
-        const match = re.exec(path);
-        if (!match) continue;
-        ctx.params = match.slice(1);
-        const reply = await handler(ctx);
-        settleJobs(reply);
-        send(res, reply, rateHeaders);
-        return;
-      }
-      settleJobs(null);
-      send(res, { status: 404, body: { error: 'InvalidEndpoint', description: 'Not found' } }, rateHeaders);
-    } catch (err) {
-      settleJobs(null);
-      if (err instanceof SandboxError) send(res, { status: err.status, body: err.body }, rateHeaders);
-      else send(res, { status: 500, body: { error: 'InternalError', description: (err as Error).message } }, rateHeaders);
-    }
+    return { ...base, body, raw, headers: base.req.headers, params: [] };
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      if (!res.headersSent) send(res, { status: 500, body: { error: 'InternalError', description: (err as Error).message } });
-      else res.destroy();
-    });
-  });
-  server.keepAliveTimeout = 30_000;
-  server.headersTimeout = 35_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
-  store.baseUrl = `http://${host}:${address.port}`;
+  kit = await startKitServer<Ctx>(
+    {
+      routes,
+      limiter: () => limiter,
+      // Help Center paths may name a locale (`/help_center/en-us/articles`); the sandbox serves every locale from one place.
+      normalizePath: (pathname) =>
+        pathname
+          .replace(/\.json$/, '')
+          .replace(/\/+$/, '')
+          .replace(/^\/api\/v2\/help_center\/[a-z]{2}(?:-[a-z0-9]{2,4})?\/(articles|sections|categories)(?=\/|$)/i, '/api/v2/help_center/$1') || '/',
+      context: (base) => {
+        const raw = readRaw(base.req);
+        return raw instanceof Promise ? raw.then((r) => zendeskContext(base, r)) : zendeskContext(base, raw);
+      },
+      control: { prefix: '/__sandbox/', handle: control },
+      faultBody: (status, ctx) => (status === 429 ? rateLimitedBody(ctx.path) : { error: 'InternalError', description: 'Sandbox fault injected for a test' }),
+      unlimited: (ctx) => ctx.path.startsWith(DOWNLOADS),
+      guard: (ctx) => {
+        const auth = ctx.req.headers.authorization;
+        if (auth === expectedAuth || (auth === undefined && ctx.path.startsWith(DOWNLOADS))) return undefined;
+        return { status: 401, body: { error: "Couldn't authenticate you" }, headers: { 'www-authenticate': 'Basic realm="Web Password"' } };
+      },
+      noRoute: () => ({ status: 404, body: { error: 'InvalidEndpoint', description: 'Not found' } }),
+      internalError: (err) => ({ error: 'InternalError', description: err.message }),
+      // A job holds its in-flight slot from the answer that queued it until its status is read as finished.
+      jobs: {
+        started: (reply) => jobOf(reply)?.id,
+        finished: (reply) => {
+          const job = jobOf(reply);
+          return job?.id && ['completed', 'failed', 'killed'].includes(String(job.status)) ? [job.id] : [];
+        },
+      },
+    },
+    { port: options.port, host: options.host },
+  );
+  store.baseUrl = kit.url;
 
   return {
     platform: 'zendesk',
@@ -1554,13 +1446,9 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     limits,
     limitStats: () => limiter.stats(),
     counts: () => store.counts() as Record<EntityName, number>,
-    requestsServed: () => served,
-    requestsByRoute: () => Object.fromEntries(servedByRoute),
+    requestsServed: () => kit.served(),
+    requestsByRoute: () => Object.fromEntries(kit.servedByPath()),
     ...controls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => kit.close(),
   };
 }

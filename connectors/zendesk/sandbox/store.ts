@@ -4,6 +4,7 @@
  * 100k-ticket account costs little memory; written tickets are held compactly (times as epoch seconds).
  */
 import { createHash } from 'node:crypto';
+import { HttpError as SandboxError } from '../../sdk/sandbox-kit/reply.ts';
 import { attachmentContent, fakeHelpdesk, type FakeHelpdesk } from '../../sdk/fake-helpdesk.ts';
 import type { Ticket as CanonicalTicket, TicketField as CanonicalField } from '../../../schemas/canonical.ts';
 import { tagValue, zendeskFieldType } from '../zendesk.mapping.ts';
@@ -89,14 +90,7 @@ export interface KbItem<T> {
   translations: Map<string, ZdTranslation>;
 }
 
-export class SandboxError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super(typeof body === 'string' ? body : JSON.stringify(body));
-  }
-}
+export { SandboxError };
 
 export const invalid = (field: string, description: string, error = 'InvalidValue'): SandboxError =>
   new SandboxError(422, { error: 'RecordInvalid', description: 'Record validation errors', details: { [field]: [{ description, error }] } });

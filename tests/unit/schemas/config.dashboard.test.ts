@@ -5,7 +5,7 @@ const base = { name: 'm', source: { platform: 'zendesk', url: 'https://a.zendesk
 
 describe('dashboard options', () => {
   it('default to no team zones, a 300 s lag threshold and a one-hour delta age', () => {
-    expect(parseMigrationConfig(base).dashboard).toEqual({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600 });
+    expect(parseMigrationConfig(base).dashboard).toEqual({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600, stallSeconds: 15 });
   });
 
   it('take IANA time zones and refuse others, naming the path and the value', () => {

@@ -22,6 +22,17 @@ function failure(input: unknown): HdmError {
 }
 
 describe('migration config', () => {
+  it('takes each side’s plan from that platform’s limit tables, none, or no plan (read from the account)', () => {
+    const config = parseMigrationConfig({ ...valid, source: { ...valid.source, plan: 'enterprise', highVolume: true }, target: { ...valid.target, plan: 'none' } });
+    expect(config.source.plan).toBe('enterprise');
+    expect(config.source.highVolume).toBe(true);
+    expect(config.target.plan).toBe('none');
+    expect(parseMigrationConfig(valid).source.plan).toBeUndefined();
+    const err = failure({ ...valid, source: { ...valid.source, plan: 'team', highVolume: true }, target: { ...valid.target, plan: 'professional' } });
+    expect(err.message).toMatch(/target\.plan: a freshdesk plan: trial, growth, pro, enterprise, none \(got "professional"\)/);
+    expect(err.message).toMatch(/source\.highVolume: .*Growth and above/);
+  });
+
   it('fills defaults and freezes the result', () => {
     const config = parseMigrationConfig(valid);
     expect(config.options.loaderConcurrency).toBe(16);

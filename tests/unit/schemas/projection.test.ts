@@ -84,5 +84,10 @@ describe('projection', () => {
     expect(stableStringify({ b: 1, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":1}');
     expect(diffProjections({ a: 1, b: { c: [1, 2] } }, { a: 1, b: { c: [1, 3] } })).toEqual([{ path: 'b.c.1', expected: 2, actual: 3 }]);
     expect(diffProjections({ list: [1] }, { list: [1, 2] })).toEqual([{ path: 'list.length', expected: 1, actual: 2 }]);
+    // A list of records names the ones only one side has, not just the count.
+    expect(diffProjections({ files: [{ fileName: 'a' }, { fileName: 'b' }] }, { files: [{ fileName: 'a' }] })).toEqual([
+      { path: 'files.length', expected: 2, actual: 1 },
+      { path: 'files.missing', expected: { fileName: 'b' }, actual: undefined },
+    ]);
   });
 });

@@ -86,6 +86,36 @@ describe('record mapping', () => {
     expect(free.kind === 'planned' && free.record.comments).toEqual(ticket.comments);
   });
 
+  // Freshdesk API v2, Create a Note: the total of all of a ticket's attachments (not just this note) is at most 20 MB.
+  it("names, per comment, the attachments a per-ticket limit leaves out: linked with an attachment location, not carried without", () => {
+    const MB = 1024 * 1024;
+    const base = h.ticket(2);
+    const file = (id: string, size: number) => ({ sourceId: id, fileName: `${id}.pdf`, contentType: 'application/pdf', size, url: '', inline: false });
+    const ticket = {
+      ...base,
+      comments: [
+        { ...base.comments[0], sourceId: 'c0', attachments: [file('a', 9 * MB), file('b', 8 * MB), file('c', 6 * MB)] },
+        { ...base.comments[0], sourceId: 'c1', attachments: [file('d', 2 * MB)] },
+        { ...base.comments[0], sourceId: 'c2', attachments: [file('e', 4 * MB)] },
+      ],
+    };
+    const perTicket = { ...freshdeskLike, capabilities: { ...freshdeskLike.capabilities, attachmentBytesPerTicket: 20 * MB } };
+    const named = mapRecord('ticket', ticket, perTicket);
+    if (named.kind !== 'planned') throw new Error('filtered');
+    // c (6 MB) does not fit after 17 MB, d (2 MB) still does, e (4 MB) no longer: the writer's order and rule.
+    expect(named.notes.filter((n) => n.startsWith('attachments-'))).toEqual([
+      `attachments-not-carried: comment c0: c.pdf (${6 * MB} bytes) over the target's 20.0 MB per ticket, named in the comment`,
+      `attachments-not-carried: comment c2: e.pdf (${4 * MB} bytes) over the target's 20.0 MB per ticket, named in the comment`,
+    ]);
+    // Every attachment stays planned: the writer decides where each goes, verify expects all of them.
+    expect(named.record.comments).toEqual(ticket.comments);
+    const linked = mapRecord('ticket', ticket, { ...perTicket, attachmentLinks: { directory: 'files', baseUrl: 'https://files.example.com' } });
+    const kinds = (notes: string[]) => notes.map((n) => n.slice(0, n.indexOf(':'))).filter((k) => k.startsWith('attachments-'));
+    expect(linked.kind === 'planned' && kinds(linked.notes)).toEqual(['attachments-linked', 'attachments-linked']);
+    const skipped = mapRecord('ticket', ticket, { ...perTicket, skipAttachments: true });
+    expect(skipped.kind === 'planned' && kinds(skipped.notes)).toEqual(['attachments-skipped']);
+  });
+
   it('plans every ticket with only target-supported values and notes each change', () => {
     for (const ticket of h.tickets()) {
       const result = mapRecord('ticket', ticket, freshdeskLike);
