@@ -3,6 +3,7 @@ import { LOAD_ORDER, type EntityName, type EntityTypes } from '../../schemas/can
 import { activePaths, checksum } from '../../schemas/projection.ts';
 import type { VerificationRow } from '../ledger/ledger.ts';
 import { unpreservedFields } from '../loader/loader.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import { acceptedFailures, comparison, EntityCheck, newVerifyId, type VerifyIssue, type VerifyOptions } from './verify.ts';
 
 export interface ChangedVerifyReport {
@@ -131,4 +132,17 @@ export async function verifyChanged(options: VerifyOptions): Promise<ChangedVeri
   await ledger.recordVerifications(rows);
   await ledger.flush();
   return report;
+}
+
+/** Re-checks what changed in the migration a runtime was opened for. */
+export function verifyChangedRuntime(runtime: Pick<Runtime, 'source' | 'target' | 'ledger' | 'rules' | 'config'>, options: Pick<VerifyOptions, 'onIssue'> = {}): Promise<ChangedVerifyReport> {
+  return verifyChanged({
+    source: runtime.source,
+    target: runtime.target,
+    ledger: runtime.ledger,
+    rules: runtime.rules,
+    entities: runtime.config.entities,
+    defaultAgentEmail: runtime.config.options.defaultAgentEmail,
+    ...options,
+  });
 }
