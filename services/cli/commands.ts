@@ -7,6 +7,7 @@ import { loadMigrationConfig, parseMigrationConfig, type MigrationConfig } from 
 import type { RunResult } from '../pipeline/pipeline.ts';
 import { deltaRun, fullRun, prepareRun } from '../run/run-kinds.ts';
 import { verifyRuntime, type VerifyReport } from '../reconciler/verify.ts';
+import { verifyChangedRuntime, type ChangedVerifyReport } from '../reconciler/verify-changed.ts';
 import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import { ledgerCredentials, openRuntime, stateDirOf } from '../runtime/runtime.ts';
 import { stdio, type Output } from '../common/output.ts';
@@ -169,7 +170,7 @@ function formatDelta(result: RunResult): string {
 /** Delta passes: one, or until stopped with --follow. */
 export async function deltaCommand(
   config: Readonly<MigrationConfig>,
-  flags: { follow?: boolean; intervalMs?: number; json?: boolean; maxPasses?: number },
+  flags: { follow?: boolean; intervalMs?: number; json?: boolean; maxPasses?: number; verify?: boolean },
   io: Output = stdio,
   env = process.env,
 ): Promise<number> {
@@ -180,13 +181,18 @@ export async function deltaCommand(
   process.once('SIGTERM', onSignal);
   let failed = false;
   try {
-    const prepared = await prepareRun(deltaRun, runtime, { follow: flags.follow ?? false, intervalSeconds: (flags.intervalMs ?? 30_000) / 1000, maxPasses: flags.maxPasses });
+    const prepared = await prepareRun(deltaRun, runtime, { follow: flags.follow ?? false, intervalSeconds: (flags.intervalMs ?? 30_000) / 1000, maxPasses: flags.maxPasses, verify: flags.verify ?? false });
     await prepared.start({
       runtime,
       signal: controller.signal,
       onPass: (result) => {
         if (Object.values(result.counts).some((c) => c.failed > 0)) failed = true;
         io.out(flags.json ? JSON.stringify({ run: result.run, counts: result.counts, lag: result.lag }) : formatDelta(result));
+      },
+      onVerifyChanged: (outcome) => {
+        if ('report' in outcome && !outcome.report.clean) failed = true;
+        if (flags.json) io.out(JSON.stringify({ verifyChanged: 'report' in outcome ? outcome.report : outcome }));
+        else io.out('report' in outcome ? formatChangedVerify(outcome.report) : `  verify: skipped: ${outcome.skipped}`);
       },
     });
     return failed ? 1 : 0;
@@ -214,10 +220,24 @@ export async function purgeCommand(config: Readonly<MigrationConfig>, io: Output
   return 0;
 }
 
-export async function verifyCommand(config: Readonly<MigrationConfig>, flags: { json?: boolean; sourceScan?: boolean }, io: Output = stdio, env = process.env): Promise<number> {
+/** One line on a re-check of what changed, then its first issues. */
+export function formatChangedVerify(report: ChangedVerifyReport): string {
+  const head =
+    report.verifyId === report.baseVerifyId
+      ? `  verify: nothing attempted since verification ${report.baseVerifyId}: it stands (${report.clean ? 'clean' : 'NOT clean'})`
+      : `  verify ${report.verifyId}: ${report.rechecked} changed record${report.rechecked === 1 ? '' : 's'} re-checked on both sides, ${report.carried} carried over from ${report.baseVerifyId}${report.goneAtSource ? `, ${report.goneAtSource} gone at the source` : ''}: ${report.clean ? 'clean' : 'NOT clean'}`;
+  return [head, ...report.issues.map((i) => `    ${i.entity} ${i.sourceId}: ${i.status}${i.detail ? ` (${i.detail})` : ''}`)].join('\n');
+}
+
+export async function verifyCommand(config: Readonly<MigrationConfig>, flags: { json?: boolean; sourceScan?: boolean; changed?: boolean }, io: Output = stdio, env = process.env): Promise<number> {
   const runtime = await openRuntime(config, env);
   try {
     await Promise.all([runtime.source.check(), runtime.target.check()]);
+    if (flags.changed) {
+      const changed = await verifyChangedRuntime(runtime);
+      io.out(flags.json ? JSON.stringify(changed, null, 2) : formatChangedVerify(changed).replace(/^  /gm, ''));
+      return changed.clean ? 0 : 1;
+    }
     const report = await verifyRuntime(runtime, { sourceScan: flags.sourceScan });
     io.out(flags.json ? JSON.stringify(report, null, 2) : formatReconciliation(report));
     return report.clean ? 0 : 1;

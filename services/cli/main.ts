@@ -146,12 +146,14 @@ export function buildProgram(): Command {
     .addOption(new Option('--max-passes <n>', 'with --follow: stop after this many passes').argParser(int('--max-passes', 1)))
     .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
     .option('--json', 'one JSON line per pass on stdout')
+    .option('--verify', 'after each pass that read anything, re-check on both sides what changed since the latest verification (hdm verify --changed)')
     .action(async (opts) => {
       process.exitCode = await deltaCommand(configOf(opts.config, opts.clickhouseUrl), {
         follow: opts.follow,
         intervalMs: duration(opts.interval),
         maxPasses: opts.maxPasses,
         json: opts.json,
+        verify: opts.verify,
       });
     });
 
@@ -171,9 +173,10 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
     .option('--no-source-scan', 'trust the checksums recorded at load time instead of re-reading the source')
     .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')
+    .option('--changed', 're-check only the records attempted since the latest verification and carry its other rows over, as a new verification')
     .option('--json', 'print {"entities": {...}} as JSON on stdout')
     .action(async (opts) => {
-      process.exitCode = await verifyCommand(configOf(opts.config, opts.clickhouseUrl), { json: opts.json, sourceScan: opts.sourceScan });
+      process.exitCode = await verifyCommand(configOf(opts.config, opts.clickhouseUrl), { json: opts.json, sourceScan: opts.sourceScan, changed: opts.changed });
     });
 
   program

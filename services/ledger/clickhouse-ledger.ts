@@ -18,6 +18,7 @@ import type {
   RunInfo,
   RunProgress,
   SourceSeen,
+  StoredVerification,
   TargetWrites,
   VerificationRow,
 } from './ledger.ts';
@@ -313,7 +314,7 @@ export class ClickHouseLedger implements Ledger {
         expected_checksum: r.expectedChecksum,
         actual_checksum: r.actualChecksum,
         detail: r.detail,
-        checked_at: at,
+        checked_at: r.checkedAt ? chTime(r.checkedAt) : at,
       })),
     );
   }
@@ -471,6 +472,44 @@ export class ClickHouseLedger implements Ledger {
     const writes = Number(row?.writes ?? 0);
     const conflicts = Number(row?.conflicts ?? 0);
     return { writes, conflicts, lastAt: writes + conflicts > 0 && row?.last_at ? isoTime(String(row.last_at)) : null };
+  }
+
+  async attemptedSince(since: string): Promise<{ entity: EntityName; sourceId: string }[]> {
+    await this.flush();
+    const rows = await this.rows<{ entity: string; source_id: string }>(
+      `SELECT DISTINCT entity, source_id FROM load_attempts WHERE migration = {migration:String} AND attempt_at > {since:DateTime64(3, 'UTC')} ORDER BY entity, source_id`,
+      { since: chTime(since) },
+    );
+    return rows.map((r) => ({ entity: r.entity as EntityName, sourceId: r.source_id }));
+  }
+
+  async latestVerification(): Promise<StoredVerification | null> {
+    await this.flush();
+    const [latest] = await this.rows<{ verify_id: string; last_checked: string }>(
+      `SELECT verify_id, max(checked_at) AS last_checked FROM verifications WHERE migration = {migration:String} GROUP BY verify_id ORDER BY last_checked DESC LIMIT 1`,
+      {},
+    );
+    if (!latest) return null;
+    const rows = await this.rows<Record<string, string>>(
+      `SELECT entity, source_id, target_id, status, expected_checksum, actual_checksum, detail, checked_at FROM verifications
+       WHERE migration = {migration:String} AND verify_id = {verifyId:String} ORDER BY entity, source_id`,
+      { verifyId: latest.verify_id },
+    );
+    return {
+      verifyId: latest.verify_id,
+      checkedAt: isoTime(String(latest.last_checked)),
+      rows: rows.map((r) => ({
+        verifyId: latest.verify_id,
+        entity: r.entity as EntityName,
+        sourceId: r.source_id!,
+        targetId: r.target_id!,
+        status: r.status as VerificationRow['status'],
+        expectedChecksum: r.expected_checksum!,
+        actualChecksum: r.actual_checksum!,
+        detail: r.detail!,
+        checkedAt: isoTime(String(r.checked_at)),
+      })),
+    };
   }
 
   /** Deletes every row of this migration from every table. */

@@ -90,6 +90,15 @@ export interface VerificationRow {
   expectedChecksum: string;
   actualChecksum: string;
   detail: string;
+  /** When the check was made; default: when the row is written. */
+  checkedAt?: string;
+}
+
+/** A verification as the ledger holds it: its rows and the instant of its latest check. */
+export interface StoredVerification {
+  verifyId: string;
+  checkedAt: string;
+  rows: VerificationRow[];
 }
 
 export interface FailureRow {
@@ -175,6 +184,10 @@ export interface Ledger {
   acceptances(): Promise<(FailureAcceptance & { failing: boolean })[]>;
   /** Writes to the target and conflicts seen after an instant (ISO): what makes a verification stale. */
   targetWritesSince(since: string): Promise<TargetWrites>;
+  /** The records with a load attempt after `since` (written, refused, failed or seen in conflict), by entity. */
+  attemptedSince(since: string): Promise<{ entity: EntityName; sourceId: string }[]>;
+  /** The latest verification with its rows; null before any. */
+  latestVerification(): Promise<StoredVerification | null>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

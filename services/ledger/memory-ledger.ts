@@ -12,6 +12,7 @@ import type {
   RunInfo,
   RunProgress,
   SourceSeen,
+  StoredVerification,
   TargetWrites,
   VerificationRow,
 } from './ledger.ts';
@@ -38,7 +39,7 @@ export class MemoryLedgerDatabase {
   readonly idMap = new Map<string, Map<string, IdMapEntry>>();
   readonly attempts = new Map<string, Map<string, StoredAttempt[]>>();
   readonly deadLetters = new Map<string, DeadLetter[]>();
-  readonly verifications = new Map<string, VerificationRow[]>();
+  readonly verifications = new Map<string, (VerificationRow & { at: number })[]>();
   readonly acceptances = new Map<string, Map<string, FailureAcceptance>>();
 }
 
@@ -150,7 +151,10 @@ export class MemoryLedger implements Ledger {
   }
 
   async recordVerifications(rows: VerificationRow[]): Promise<void> {
-    table(this.db.verifications, this.migration, () => []).push(...rows.map((r) => ({ ...r, detail: redactor.redact(r.detail) })));
+    const at = this.tick();
+    table(this.db.verifications, this.migration, () => []).push(
+      ...rows.map(({ checkedAt, ...r }) => ({ ...r, detail: redactor.redact(r.detail), at: checkedAt ? Date.parse(checkedAt) * 1000 : at })),
+    );
   }
 
   /** Every load attempt of one record, oldest first: what a data team would read from `load_attempts`. */
@@ -270,6 +274,27 @@ export class MemoryLedger implements Ledger {
     }
     if (last) out.lastAt = new Date(Math.floor(last / 1000)).toISOString();
     return out;
+  }
+
+  async attemptedSince(since: string): Promise<{ entity: EntityName; sourceId: string }[]> {
+    const after = Date.parse(since) * 1000;
+    return [...this.attemptTable.entries()]
+      .filter(([, attempts]) => attempts.some((a) => a.at > after))
+      .map(([k]) => ({ entity: entityOf(k) as EntityName, sourceId: sourceIdOf(k) }))
+      .sort((a, b) => bySourceId(a.entity, b.entity) || bySourceId(a.sourceId, b.sourceId));
+  }
+
+  async latestVerification(): Promise<StoredVerification | null> {
+    const rows = table(this.db.verifications, this.migration, () => []);
+    const last = new Map<string, number>();
+    for (const r of rows) last.set(r.verifyId, Math.max(last.get(r.verifyId) ?? 0, r.at));
+    const [verifyId, at] = [...last.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
+    if (verifyId === undefined || at === undefined) return null;
+    return {
+      verifyId,
+      checkedAt: new Date(Math.floor(at / 1000)).toISOString(),
+      rows: rows.filter((r) => r.verifyId === verifyId).map(({ at: _, ...r }) => structuredClone(r)),
+    };
   }
 
   /** Every write is stored when its promise resolves: nothing to flush. */

@@ -92,7 +92,8 @@ export interface FollowOptions {
   intervalMs: number;
   /** Stop after this many passes (default: until the signal aborts). */
   maxPasses?: number;
-  onPass?(result: RunResult): void;
+  /** Each pass, once done; the next pass waits for what it returns. */
+  onPass?(result: RunResult): void | Promise<void>;
 }
 
 /** Delta passes until stopped: changes keep flowing to the target until cutover. */
@@ -101,7 +102,7 @@ export async function followDelta(deps: PipelineDeps, options: FollowOptions): P
   while (!deps.signal?.aborted && (options.maxPasses === undefined || results.length < options.maxPasses)) {
     const result = await runDeltaPass(deps);
     results.push(result);
-    options.onPass?.(result);
+    await options.onPass?.(result);
     if (options.maxPasses !== undefined && results.length >= options.maxPasses) break;
     await new Promise<void>((resolve) => {
       const onAbort = () => {

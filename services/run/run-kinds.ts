@@ -9,6 +9,7 @@ import { followDelta } from '../pipeline/delta.ts';
 import { runFullMigration, type PipelineEvents, type RunResult } from '../pipeline/pipeline.ts';
 import type { CheckpointStore } from '../poller/checkpoint-store.ts';
 import { verifyRuntime, type VerifyReport } from '../reconciler/verify.ts';
+import { verifyChangedRuntime, type ChangedVerifyReport } from '../reconciler/verify-changed.ts';
 import type { Platforms, Runtime } from '../runtime/runtime.ts';
 import { undoRun, type UndoReport } from '../undo/undo.ts';
 import { repairMigration } from '../pipeline/repair.ts';
@@ -39,6 +40,8 @@ export interface RunContext {
   onLedgerRun?(runId: string, summary: Record<string, unknown>): void;
   /** Each delta pass, once done. */
   onPass?(result: RunResult): void;
+  /** A delta pass's re-check of what it changed (`verify`), or why there was none. */
+  onVerifyChanged?(outcome: { report: ChangedVerifyReport } | { skipped: string }): void;
   /** A line for the operator about a step after the pipeline (verifying). */
   say?(line: string): void;
   /** The run moved on to a step after the pipeline (`verify`), for progress views. */
@@ -78,7 +81,7 @@ export const fullRun: RunKind<{ restart: boolean; verify: boolean }, { result: R
   summary: ({ result, report }) => ({ runId: result.run.runId, counts: result.counts, ...(report ? { verifyId: report.verifyId, clean: report.clean } : {}) }),
 };
 
-export const deltaRun: RunKind<{ follow: boolean; intervalSeconds: number; maxPasses?: number }, RunResult[]> = {
+export const deltaRun: RunKind<{ follow: boolean; intervalSeconds: number; maxPasses?: number; verify?: boolean }, RunResult[]> = {
   kind: 'delta',
   description: 'one delta pass, or passes until stopped with follow',
   async preflight(subject) {
@@ -95,15 +98,26 @@ export const deltaRun: RunKind<{ follow: boolean; intervalSeconds: number; maxPa
       follow: z.boolean().default(false),
       intervalSeconds: z.number().positive().max(86_400).default(30),
       maxPasses: z.number().int().min(1).optional(),
+      /** After each pass that read anything, re-check on both sides what changed since the latest verification. */
+      verify: z.boolean().default(false),
     })
     .strict(),
   start(context, options) {
     return followDelta(deps(context), {
       intervalMs: options.intervalSeconds * 1000,
       maxPasses: options.follow ? options.maxPasses : 1,
-      onPass: (result) => {
+      onPass: async (result) => {
         context.onLedgerRun?.(result.run.runId, { status: result.run.status, lag: result.lag });
         context.onPass?.(result);
+        if (!options.verify || context.signal.aborted) return;
+        if (!Object.values(result.counts).some((c) => c.read > 0)) return context.onVerifyChanged?.({ skipped: 'the pass read nothing: the latest verification still stands' });
+        try {
+          context.onVerifyChanged?.({ report: await verifyChangedRuntime(context.runtime) });
+        } catch (err) {
+          // No verification to build on yet: say so and keep the passes going.
+          if (err instanceof HdmError && err.code === 'NOT_READY') context.onVerifyChanged?.({ skipped: err.message });
+          else throw err;
+        }
       },
     });
   },

@@ -225,6 +225,49 @@ export function ledgerSuite(backend: string, open: (migration: string) => Promis
       expect(await ledger.targetWritesSince(new Date(Date.now() + 60_000).toISOString())).toEqual({ writes: 0, conflicts: 0, lastAt: null });
     });
 
+    it('names the records attempted after an instant, each once, whatever the outcome', async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      const since = new Date().toISOString();
+      await new Promise((r) => setTimeout(r, 5));
+      expect(await ledger.attemptedSince(since)).toEqual([]);
+      const group = (sourceId: string, extra: Record<string, unknown>) => ledger.recordAttempt({ ...attempt(sourceId, 'loaded'), entity: 'group', ...extra });
+      await group('g2', { action: 'updated' });
+      await group('g2', { action: 'unchanged' });
+      await group('g1', { outcome: 'failed', action: 'none', errorCode: 'REJECTED', errorMessage: 'name taken' });
+      expect(await ledger.attemptedSince(since)).toEqual([
+        { entity: 'group', sourceId: 'g1' },
+        { entity: 'group', sourceId: 'g2' },
+      ]);
+      expect(await ledger.attemptedSince(new Date(Date.now() + 60_000).toISOString())).toEqual([]);
+    });
+
+    it('keeps the latest verification with its rows, by the instant of its checks', async () => {
+      const row = (verifyId: string, sourceId: string, status: 'ok' | 'missing', checkedAt?: string) => ({
+        verifyId,
+        entity: 'kbArticle' as const,
+        sourceId,
+        targetId: status === 'ok' ? `t${sourceId}` : '',
+        status,
+        expectedChecksum: 'e',
+        actualChecksum: status === 'ok' ? 'e' : '',
+        detail: '',
+        ...(checkedAt ? { checkedAt } : {}),
+      });
+      await ledger.recordVerifications([row('v-old', 'a1', 'ok'), row('v-old', 'a2', 'missing')]);
+      const first = await ledger.latestVerification();
+      expect(first).toMatchObject({ verifyId: 'v-old' });
+      expect(first!.rows.map((r) => [r.sourceId, r.status])).toEqual([
+        ['a1', 'ok'],
+        ['a2', 'missing'],
+      ]);
+      // A verification whose checks are dated (one that re-checked what changed) is the latest by that date.
+      const at = new Date(Date.parse(first!.checkedAt) + 2000).toISOString();
+      await ledger.recordVerifications([row('v-new', 'a1', 'ok', at), row('v-new', 'a2', 'ok', at)]);
+      const latest = await ledger.latestVerification();
+      expect(latest).toMatchObject({ verifyId: 'v-new', checkedAt: at });
+      expect(latest!.rows.map((r) => r.status)).toEqual(['ok', 'ok']);
+    });
+
     it('keeps migrations apart in one database', async () => {
       const other = await open('m2');
       try {
