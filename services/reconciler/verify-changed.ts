@@ -4,7 +4,7 @@ import { activePaths, checksum } from '../../schemas/projection.ts';
 import type { VerificationRow } from '../ledger/ledger.ts';
 import { unpreservedFields } from '../loader/loader.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { acceptedFailures, comparison, EntityCheck, newVerifyId, type VerifyIssue, type VerifyOptions } from './verify.ts';
+import { acceptedFailures, comparison, EntityCheck, newVerifyId, verifyOptionsOf, type VerifyIssue, type VerifyOptions } from './verify.ts';
 
 export interface ChangedVerifyReport {
   verifyId: string;
@@ -136,13 +136,5 @@ export async function verifyChanged(options: VerifyOptions): Promise<ChangedVeri
 
 /** Re-checks what changed in the migration a runtime was opened for. */
 export function verifyChangedRuntime(runtime: Pick<Runtime, 'source' | 'target' | 'ledger' | 'rules' | 'config'>, options: Pick<VerifyOptions, 'onIssue'> = {}): Promise<ChangedVerifyReport> {
-  return verifyChanged({
-    source: runtime.source,
-    target: runtime.target,
-    ledger: runtime.ledger,
-    rules: runtime.rules,
-    entities: runtime.config.entities,
-    defaultAgentEmail: runtime.config.options.defaultAgentEmail,
-    ...options,
-  });
+  return verifyChanged({ ...verifyOptionsOf(runtime), ...options });
 }

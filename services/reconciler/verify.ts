@@ -358,18 +358,22 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
   return report;
 }
 
-/** Verifies the migration a runtime was opened for. */
-export function verifyRuntime(
-  runtime: Pick<Runtime, 'source' | 'target' | 'ledger' | 'rules' | 'config'>,
-  options: Pick<VerifyOptions, 'sourceScan' | 'onIssue'> = {},
-): Promise<VerifyReport> {
-  return verifyMigration({
+/** The verify options of the migration a runtime was opened for. */
+export function verifyOptionsOf(runtime: Pick<Runtime, 'source' | 'target' | 'ledger' | 'rules' | 'config'>): VerifyOptions {
+  return {
     source: runtime.source,
     target: runtime.target,
     ledger: runtime.ledger,
     rules: runtime.rules,
     entities: runtime.config.entities,
     defaultAgentEmail: runtime.config.options.defaultAgentEmail,
-    ...options,
-  });
+  };
+}
+
+/** Verifies the migration a runtime was opened for. */
+export function verifyRuntime(
+  runtime: Pick<Runtime, 'source' | 'target' | 'ledger' | 'rules' | 'config'>,
+  options: Pick<VerifyOptions, 'sourceScan' | 'onIssue'> = {},
+): Promise<VerifyReport> {
+  return verifyMigration({ ...verifyOptionsOf(runtime), ...options });
 }
