@@ -159,9 +159,16 @@ export function creditsOf(table: Pick<LimitTable, 'credits'>, req: LimitedReques
   return 1 + values.length * table.credits.perValue;
 }
 
+/** A bucket's routes compiled once: whether a request draws from the bucket. */
+export function bucketMatcher(bucket: LimitBucket): (req: LimitedRequest) => boolean {
+  const matches = bucket.matches.map((m) => [m, compileRoute(m.path)] as const);
+  const except = (bucket.except ?? []).map((m) => [m, compileRoute(m.path)] as const);
+  return (req) => matches.some(([m, re]) => routeMatches(m, req, re)) && !except.some(([m, re]) => routeMatches(m, req, re));
+}
+
 /** The buckets of `table` that `req` draws from, in table order. */
 export function bucketsFor(table: LimitTable, req: LimitedRequest): LimitBucket[] {
-  return table.buckets.filter((b) => b.matches.some((m) => routeMatches(m, req)) && !(b.except ?? []).some((m) => routeMatches(m, req)));
+  return table.buckets.filter((b) => bucketMatcher(b)(req));
 }
 
 /**
@@ -194,7 +201,7 @@ const firstId = (path: string): string | null => /\/(\d+)(?=\/|$|\.json)/.exec(p
 export class BucketLimiter {
   private readonly windows = new Map<string, WindowState>();
   private readonly concurrent = new Map<string, ConcurrentState>();
-  private readonly compiled: { bucket: LimitBucket; matches: RegExp[]; except: RegExp[] }[];
+  private readonly compiled: { bucket: LimitBucket; draws: (req: LimitedRequest) => boolean }[];
   private readonly scale: number;
   private readonly now: () => number;
   private pending = 0;
@@ -206,11 +213,7 @@ export class BucketLimiter {
   ) {
     this.scale = options.windowScale ?? 1;
     this.now = options.now ?? Date.now;
-    this.compiled = table.buckets.map((bucket) => ({
-      bucket,
-      matches: bucket.matches.map((m) => compileRoute(m.path)),
-      except: (bucket.except ?? []).map((m) => compileRoute(m.path)),
-    }));
+    this.compiled = table.buckets.map((bucket) => ({ bucket, draws: bucketMatcher(bucket) }));
   }
 
   /** Length of a bucket's window in ms, after scaling. */
@@ -219,9 +222,7 @@ export class BucketLimiter {
   }
 
   private drawn(req: LimitedRequest): LimitBucket[] {
-    return this.compiled
-      .filter((c) => c.bucket.matches.some((m, i) => routeMatches(m, req, c.matches[i])) && !(c.bucket.except ?? []).some((m, i) => routeMatches(m, req, c.except[i])))
-      .map((c) => c.bucket);
+    return this.compiled.filter((c) => c.draws(req)).map((c) => c.bucket);
   }
 
   private windowOf(bucket: LimitBucket, key: string, now: number): WindowState {

@@ -5,7 +5,7 @@
  * headers. A 429 pauses the bucket that refused, never the whole client.
  */
 import { HdmError } from '../../schemas/errors.ts';
-import { compileRoute, creditsOf, type LimitBucket, type LimitedRequest, type LimitTable, routeMatches } from './limits.ts';
+import { bucketMatcher, creditsOf, type LimitBucket, type LimitedRequest, type LimitTable } from './limits.ts';
 import { pause } from './retry.ts';
 
 /**
@@ -79,8 +79,8 @@ interface Window {
 
 interface State {
   bucket: LimitBucket;
-  matches: RegExp[];
-  except: RegExp[];
+  /** Whether a request draws from this bucket (its routes compiled once). */
+  draws: (req: LimitedRequest) => boolean;
   headers: { name: string; pattern: RegExp; fields: string[] }[];
   limit: number;
   limitFrom: BucketReport['limitFrom'];
@@ -147,8 +147,7 @@ export class Pacer {
     const proactive = this.mode !== 'none';
     const make = (bucket: LimitBucket): State => ({
       bucket,
-      matches: bucket.matches.map((m) => compileRoute(m.path)),
-      except: (bucket.except ?? []).map((m) => compileRoute(m.path)),
+      draws: bucketMatcher(bucket),
       headers: Object.entries(bucket.headers ?? {}).map(([name, template]) => ({ name: name.toLowerCase(), ...templatePattern(template) })),
       limit: proactive ? bucket.limit : Infinity,
       limitFrom: proactive ? 'table' : 'none',
@@ -172,9 +171,7 @@ export class Pacer {
   }
 
   private drawn(req: LimitedRequest): State[] {
-    const drawn = this.states.filter(
-      (s) => s.bucket.matches.some((m, i) => routeMatches(m, req, s.matches[i])) && !(s.bucket.except ?? []).some((m, i) => routeMatches(m, req, s.except[i])),
-    );
+    const drawn = this.states.filter((s) => s.draws(req));
     return drawn.length > 0 ? drawn : [this.unmapped];
   }
 
