@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FreshdeskSandbox } from '../../connectors/freshdesk/sandbox/server.ts';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
-import { deltaCommand, migrateCommand, verifyCommand } from '../../services/cli/commands.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
-import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { deltaJson as delta, migrateJson as migrate, verifyJson as verify, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 // Freshdesk API v2 reference, Tickets › Create a Ticket: "The total size of these attachments cannot
 // exceed 20MB"; Conversations › Create a Note: the total size of all of the ticket's attachments, not
@@ -49,24 +48,6 @@ async function zendeskApi(m: MigrationEnv) {
   };
   const upload = async (file: SourceFile) => (await zd('POST', `uploads.json?filename=${encodeURIComponent(file.name)}`, undefined, { bytes: file.bytes, type: 'application/pdf' })).upload.token as string;
   return { zd, upload };
-}
-
-async function migrate(m: MigrationEnv) {
-  const out = captureOutput();
-  const code = await migrateCommand(parseMigrationConfig(m.config), { json: true, progress: false }, out, m.env);
-  return { code, result: JSON.parse(out.stdout.join('\n')) };
-}
-
-async function verify(m: MigrationEnv) {
-  const out = captureOutput();
-  const code = await verifyCommand(parseMigrationConfig(m.config), { json: true }, out, m.env);
-  return { code, report: JSON.parse(out.stdout.join('\n')) };
-}
-
-async function delta(m: MigrationEnv) {
-  const out = captureOutput();
-  const code = await deltaCommand(parseMigrationConfig(m.config), { json: true }, out, m.env);
-  return { code, pass: JSON.parse(out.stdout[0]) };
 }
 
 /** The target copy of a source ticket, read back through the target connector. */

@@ -1,28 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import type { FreshdeskSandbox } from '../../connectors/freshdesk/sandbox/server.ts';
-import { deltaCommand, migrateCommand, verifyCommand } from '../../services/cli/commands.ts';
+import { migrateCommand } from '../../services/cli/commands.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
-import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { captureOutput, deltaJson as delta, verifyJson as verify, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 let m: MigrationEnv | null = null;
 afterEach(async () => {
   await m?.close();
   m = null;
 });
-
-async function verify(env: MigrationEnv, config = parseMigrationConfig(env.config)) {
-  const out = captureOutput();
-  const code = await verifyCommand(config, { json: true }, out, env.env);
-  return { code, report: JSON.parse(out.stdout.join('\n')) };
-}
-
-async function delta(env: MigrationEnv, config = parseMigrationConfig(env.config)) {
-  const out = captureOutput();
-  const code = await deltaCommand(config, { json: true }, out, env.env);
-  return { code, pass: JSON.parse(out.stdout[0]) };
-}
 
 /** Id-map entries of the given tickets, and which of them the ledger counts as live at the source. */
 async function ledgerOf(env: MigrationEnv, ids: string[]) {

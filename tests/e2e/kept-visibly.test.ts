@@ -1,29 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import type { FreshdeskSandbox } from '../../connectors/freshdesk/sandbox/server.ts';
-import { deltaCommand, migrateCommand, verifyCommand } from '../../services/cli/commands.ts';
+import { migrateCommand } from '../../services/cli/commands.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import type { Ticket, TicketField } from '../../schemas/canonical.ts';
 import { htmlText } from '../../schemas/projection.ts';
-import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { captureOutput, deltaJson as delta, verifyJson as verify, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 // Freshdesk API v2 reference, Tickets › "Create a Ticket" and Conversations › "Create a Note": neither
 // takes a creation time, so Freshdesk stamps the time of the call; the engine keeps the originals visibly.
 
 const HEADER = /Originally written by (zendesk user \d+|an unknown zendesk user) on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/g;
-
-async function verify(m: MigrationEnv) {
-  const out = captureOutput();
-  const code = await verifyCommand(parseMigrationConfig(m.config), { json: true }, out, m.env);
-  return { code, report: JSON.parse(out.stdout.join('\n')) };
-}
-
-async function delta(m: MigrationEnv) {
-  const out = captureOutput();
-  const code = await deltaCommand(parseMigrationConfig(m.config), { json: true }, out, m.env);
-  return { code, pass: JSON.parse(out.stdout[0]) };
-}
 
 /** Each migrated ticket as the source has it and as the target holds it. */
 async function pairs(m: MigrationEnv): Promise<{ source: Ticket; target: Ticket }[]> {

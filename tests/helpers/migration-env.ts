@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { platform } from '../../connectors/registry.ts';
 import type { RunningSandbox, SandboxOptions } from '../../connectors/sdk/platform.ts';
-import type { Output } from '../../services/cli/commands.ts';
+import { deltaCommand, migrateCommand, verifyCommand, type Output } from '../../services/cli/commands.ts';
+import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 
 /** Two sandboxes, a state directory and a migration file between them. */
 export interface MigrationEnv {
@@ -57,4 +58,25 @@ export function captureOutput(): Output & { stdout: string[]; stderr: string[] }
   const stdout: string[] = [];
   const stderr: string[] = [];
   return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t) };
+}
+
+/** `hdm migrate --json` on the environment's migration: exit code and the JSON result. */
+export async function migrateJson(m: MigrationEnv, config: Readonly<MigrationConfig> = parseMigrationConfig(m.config)) {
+  const out = captureOutput();
+  const code = await migrateCommand(config, { json: true, progress: false }, out, m.env);
+  return { code, result: JSON.parse(out.stdout.join('\n')) };
+}
+
+/** `hdm verify --json`: exit code and the report. */
+export async function verifyJson(m: MigrationEnv, config: Readonly<MigrationConfig> = parseMigrationConfig(m.config)) {
+  const out = captureOutput();
+  const code = await verifyCommand(config, { json: true }, out, m.env);
+  return { code, report: JSON.parse(out.stdout.join('\n')) };
+}
+
+/** One `hdm delta --json` pass: exit code and the pass. */
+export async function deltaJson(m: MigrationEnv, config: Readonly<MigrationConfig> = parseMigrationConfig(m.config)) {
+  const out = captureOutput();
+  const code = await deltaCommand(config, { json: true }, out, m.env);
+  return { code, pass: JSON.parse(out.stdout[0]!) };
 }
