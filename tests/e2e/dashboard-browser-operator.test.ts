@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+import type { BrowserContext } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, type Api } from '../../services/api/app.ts';
-import { CHROMIUM_ARGS, ensureChromium } from '../../tools/launcher/chromium.launcher.ts';
+import type { Api } from '../../services/api/app.ts';
+import { dashboardBrowser } from '../helpers/dashboard-browser.ts';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 // Issue 17, "What the operator must see": on a 390 px phone, an operator starts a run from the page
@@ -14,30 +12,18 @@ import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 let m: MigrationEnv;
 let api: Api;
 let browser: BrowserContext;
-const dirs: string[] = [];
+let dashboard: Awaited<ReturnType<typeof dashboardBrowser>>;
 
 beforeAll(async () => {
-  const { path } = await ensureChromium({ log: (line) => process.stderr.write(`[chromium] ${line}\n`) });
   m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 91, articles: 1, maxComments: 2, exportLagSeconds: 0 });
   writeFileSync(m.configFile, stringify({ ...m.config, dashboard: { timeZones: ['Asia/Tokyo'] } }));
-  const stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-phone-'));
-  const userDataDir = mkdtempSync(join(tmpdir(), 'hdm-chromium-phone-'));
-  dirs.push(stateDir, userDataDir);
-  api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: path,
-    headless: true,
-    args: [...CHROMIUM_ARGS],
-    viewport: { width: 390, height: 844 },
-    timezoneId: 'Europe/Berlin',
-  });
+  dashboard = await dashboardBrowser(m, { width: 390, height: 844 });
+  ({ api, browser } = dashboard);
 }, 900_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await api?.app.close();
+  await dashboard?.close();
   await m?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('the dashboard for an operator on a phone', () => {

@@ -1,14 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FreshdeskSandbox } from '../../connectors/freshdesk/sandbox/server.ts';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
-import { buildApi, type Api } from '../../services/api/app.ts';
+import type { Api } from '../../services/api/app.ts';
 import type { IdMapEntry } from '../../services/ledger/ledger.ts';
-import { CHROMIUM_ARGS, ensureChromium } from '../../tools/launcher/chromium.launcher.ts';
+import { dashboardBrowser } from '../helpers/dashboard-browser.ts';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 const ARTIFACTS = resolve('test-artifacts');
@@ -16,7 +15,7 @@ const ARTIFACTS = resolve('test-artifacts');
 let m: MigrationEnv;
 let api: Api;
 let browser: BrowserContext;
-let dirs: string[] = [];
+let dashboard: Awaited<ReturnType<typeof dashboardBrowser>>;
 let url: string;
 let viewer: string;
 let operator: string;
@@ -42,7 +41,6 @@ async function untilIdle(name: string): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  const { path } = await ensureChromium({ log: (line) => process.stderr.write(`[chromium] ${line}\n`) });
   // The verdict test edits the source and expects the next delta to see it at once: the last-minute export exclusion is off.
   m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 88, articles: 3, maxComments: 4, exportLagSeconds: 0 });
   // A client-side ceiling on the target keeps the run long enough to watch it move.
@@ -56,25 +54,14 @@ beforeAll(async () => {
   writeFileSync(m.configFile, stringify(config));
   // A second migration on an embedded ledger of its own: one process holds one at a time.
   writeFileSync(otherConfigFile(), stringify({ ...config, name: 'second-migration', stateDir: join(m.dir, 'state-second') }));
-  const stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-browser-'));
-  const userDataDir = mkdtempSync(join(tmpdir(), 'hdm-chromium-'));
-  dirs = [stateDir, userDataDir];
-  api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: path,
-    headless: true,
-    args: [...CHROMIUM_ARGS],
-    viewport: { width: 1280, height: 1400 },
-    timezoneId: 'Europe/Berlin',
-  });
   // On a fresh machine the launcher installs Chromium from Debian's packages first.
+  dashboard = await dashboardBrowser(m, { width: 1280, height: 1400 });
+  ({ api, browser } = dashboard);
 }, 900_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await api?.app.close();
+  await dashboard?.close();
   await m?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('the cutover dashboard in a real browser', () => {
