@@ -210,21 +210,38 @@ export class FreshdeskWriter {
       const fields = await this.adminFields();
       if (!fields.some((f) => f.name === multiValuesFieldName(def.key))) await this.createValuesField(def);
     }
-    const created = await this.client.post<FdTicketField>('/api/v2/admin/ticket_fields', body);
-    if (created.name !== fdFieldName(def.key, def.type)) {
-      throw new HdmError('CONFLICT', `ticketField ${def.sourceId}: Freshdesk named the new field ${created.name}, not ${fdFieldName(def.key, def.type)}; a field with a similar name exists`, {
-        retryable: false,
-        context: { platform: 'freshdesk', entity: 'ticketField', recordId: def.sourceId, field: 'key' },
-      });
+    const created = await this.createNamed(body, fdFieldName(def.key, def.type), def);
+    if (created.adopted) {
+      await this.syncChoices(created.field, def);
+      return created.field;
     }
-    const updated = await this.client.put<FdTicketField>(`/api/v2/admin/ticket_fields/${created.id}`, { label: def.title, label_for_customers: def.title });
+    const updated = await this.client.put<FdTicketField>(`/api/v2/admin/ticket_fields/${created.field.id}`, { label: def.title, label_for_customers: def.title });
     this.account.forgetFields();
     return updated;
   }
 
+  /**
+   * Creates a field that must get the API name `name`. Freshdesk gives a new field a suffixed name when
+   * the name is taken: when another loader created the same field a moment before (both found it
+   * missing), the suffixed copy is deleted and theirs adopted, so the target keeps one field. A name
+   * taken by a field this run did not make is a conflict, and the suffixed copy is not left behind.
+   */
+  private async createNamed(body: Record<string, unknown>, name: string, def: TicketField): Promise<{ field: FdTicketField; adopted: boolean }> {
+    const created = await this.client.post<FdTicketField>('/api/v2/admin/ticket_fields', body);
+    if (created.name === name) return { field: created, adopted: false };
+    await this.client.delete(`/api/v2/admin/ticket_fields/${created.id}`);
+    this.account.forgetFields();
+    const theirs = (await this.adminFields()).find((f) => f.name === name);
+    if (theirs) return { field: theirs, adopted: true };
+    throw new HdmError('CONFLICT', `ticketField ${def.sourceId}: Freshdesk named the new field ${created.name}, not ${name}; a field with a similar name exists`, {
+      retryable: false,
+      context: { platform: 'freshdesk', entity: 'ticketField', recordId: def.sourceId, field: 'key' },
+    });
+  }
+
   /** The hidden paragraph field that holds a multi-select's chosen labels on each ticket. */
   private async createValuesField(def: TicketField): Promise<void> {
-    const created = await this.client.post<FdTicketField>('/api/v2/admin/ticket_fields', {
+    const created = await this.createNamed({
       label: `${def.key}${MULTIVALUES_MARKER}`,
       label_for_customers: def.title,
       type: 'custom_paragraph',
@@ -233,8 +250,9 @@ export class FreshdeskWriter {
       required_for_agents: false,
       required_for_customers: false,
       required_for_closure: false,
-    });
-    await this.client.put(`/api/v2/admin/ticket_fields/${created.id}`, { label: def.title, label_for_customers: def.title });
+    }, multiValuesFieldName(def.key), def);
+    if (created.adopted) return;
+    await this.client.put(`/api/v2/admin/ticket_fields/${created.field.id}`, { label: def.title, label_for_customers: def.title });
     this.account.forgetFields();
   }
 

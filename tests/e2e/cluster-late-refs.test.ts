@@ -73,18 +73,29 @@ describe('cluster mode: records met only as references, by two loaders at once',
     }
   };
 
+  /** What failed on the way, even when a later attempt loaded it, and the workers' last words: the reason a reference went astray. */
+  const explain = async (what: string) => {
+    const failed = await hdm(['sql', '-c', m.configFile, "SELECT entity, source_id, error_code, error_message, attempt_at FROM load_attempts WHERE outcome = 'failed' ORDER BY attempt_at"], m.env);
+    console.log(`late refs: ${what}\nfailed attempts:\n${failed.stdout}${failed.stderr}`);
+    for (const [i, w] of workers.entries()) console.log(`late refs: worker ${i} log:\n${w.log().split('\n').filter((l) => !l.includes('"level":30')).slice(-80).join('\n')}`);
+    console.log(`late refs: poller log:\n${poller?.log().slice(-5000)}`);
+  };
+  let workers: ReturnType<typeof serve>[] = [];
+  let poller: ReturnType<typeof serve> | undefined;
+
   it('creates each new customer once and points every ticket at it', async () => {
     const targetBefore = m.target.counts().contact;
     const streamed = m.source.counts().contact;
-    const workers = [serve('mapper'), serve('loader'), serve('loader')];
+    workers = [serve('mapper'), serve('loader'), serve('loader')];
     // Both loaders in every planned topic's group before the first record: each builds the run's loader
     // before the agent stream, and each loads some agents the other then only finds in the ledger.
     await untilLoadersJoined(2);
-    const poller = serve('poller');
+    const pollerProcess = serve('poller');
+    poller = pollerProcess;
 
     // Once the contact stream has settled and before the tickets are read: new customers and their tickets.
-    for (let i = 0; !poller.log().includes('contact: settled'); i++) {
-      if (poller.child.exitCode !== null || i > 1200) throw new Error(`the poller did not settle its contacts:\n${poller.log()}`);
+    for (let i = 0; !pollerProcess.log().includes('contact: settled'); i++) {
+      if (pollerProcess.child.exitCode !== null || i > 1200) throw new Error(`the poller did not settle its contacts:\n${pollerProcess.log()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const auth = `Basic ${Buffer.from(`${source.credentials.email}/token:${source.credentials.apiToken}`).toString('base64')}`;
@@ -102,7 +113,9 @@ describe('cluster mode: records met only as references, by two loaders at once',
       for (let t = 0; t < 8; t++) newTickets.push(source.createTicket({ subject: `late ${c}.${t}`, requester_id: user.id, comment: { body: 'hello', public: true } }).id);
     }
 
-    expect(await poller.exited, poller.log()).toBe(0);
+    const pollerExit = await pollerProcess.exited;
+    if (pollerExit !== 0) await explain('the poller exited with failures');
+    expect(pollerExit, pollerProcess.log()).toBe(0);
 
     // The new customers went through their own planned topic (handed off), after the contact stream's.
     const admin = new Kafka({ brokers: brokers, logLevel: logLevel.NOTHING }).admin();
@@ -121,13 +134,7 @@ describe('cluster mode: records met only as references, by two loaders at once',
     expect(m.target.counts().contact - targetBefore).toBe(m.source.counts().contact);
     const verify = await hdm(['verify', '-c', m.configFile, '--json'], m.env);
     const report = JSON.parse(verify.stdout);
-    if (!report.clean) {
-      // What failed on the way, even when a later attempt loaded it: the reason a reference went astray.
-      const failed = await hdm(['sql', '-c', m.configFile, "SELECT entity, source_id, error_code, error_message, attempt_at FROM load_attempts WHERE outcome = 'failed' ORDER BY attempt_at"], m.env);
-      console.log(`late refs: failed attempts:\n${failed.stdout}${failed.stderr}\nentities: ${JSON.stringify(report.entities)}\nissues: ${JSON.stringify(report.issues)}`);
-      for (const [i, w] of workers.entries()) console.log(`late refs: worker ${i} log:\n${w.log().split('\n').filter((l) => !l.includes('"level":30')).slice(-80).join('\n')}`);
-      console.log(`late refs: poller log:\n${poller.log().slice(-5000)}`);
-    }
+    if (!report.clean) await explain(`entities: ${JSON.stringify(report.entities)}\nissues: ${JSON.stringify(report.issues)}`);
     expect(report.entities.contact, JSON.stringify(report.entities, null, 2)).toMatchObject({ missing: 0, duplicates: 0, failed: 0 });
     expect(report.entities.ticket, JSON.stringify(report.issues).slice(0, 3000)).toMatchObject({ source: 200 + newTickets.length, loaded: 200 + newTickets.length, missing: 0, mismatched: 0, duplicates: 0, failed: 0 });
     expect(report.clean, JSON.stringify(report.issues).slice(0, 2000)).toBe(true);

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FreshdeskSandbox } from '../../../connectors/freshdesk/index.ts';
+import type { Connector, WriteContext } from '../../../connectors/sdk/contract.ts';
+import type { TicketField } from '../../../schemas/canonical.ts';
+import { ORIGINAL_CREATED_DEFINITION } from '../../../services/mapper/wizard.mapping.ts';
+import { connect, sandbox } from './helpers.ts';
+
+const context = (sourceId: string): WriteContext => ({ stamp: `race:${sourceId}`, knownChildren: {}, openAttachment: async () => ({ body: Buffer.alloc(0), contentType: 'text/plain' }) });
+
+const labels: TicketField = {
+  ...ORIGINAL_CREATED_DEFINITION,
+  sourceId: 'labels',
+  key: 'labels',
+  title: 'Labels',
+  type: 'multiselect',
+  options: [
+    { value: 'a', label: 'Alpha' },
+    { value: 'b', label: 'Beta' },
+  ],
+};
+
+/**
+ * Two loader processes that both find a field missing create it at the same moment (in cluster mode,
+ * the `original_created_at` field the engine adds is ensured by every loader). Freshdesk gives the
+ * second copy a suffixed name; the target must still end with one field, and both loaders use it.
+ */
+describe('freshdesk writer: the same field created by two loaders at once', () => {
+  let target: FreshdeskSandbox;
+  let a: Connector;
+  let b: Connector;
+
+  beforeAll(async () => {
+    target = await sandbox({ tickets: 0, seed: 5 });
+    a = connect(target);
+    b = connect(target);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await target?.close();
+  });
+
+  const adminFields = async () => {
+    const res = await fetch(`${target.url}/api/v2/admin/ticket_fields`, { headers: { authorization: `Basic ${Buffer.from(`${target.credentials.apiKey}:X`).toString('base64')}` } });
+    return (await res.json()) as { id: number; name: string; choices?: unknown[] }[];
+  };
+
+  it('keeps one field per name and hands both loaders its ID', async () => {
+    for (const def of [ORIGINAL_CREATED_DEFINITION, labels]) {
+      const [ra, rb] = await Promise.all([a.create('ticketField', def, context(def.sourceId)), b.create('ticketField', def, context(def.sourceId))]);
+      expect(ra.targetId).toBe(rb.targetId);
+    }
+    const names = (await adminFields()).map((f) => f.name).filter((n) => /original_created_at|labels/.test(n));
+    // The date field, the multi-select and the hidden field that holds its chosen labels: once each.
+    expect(names.sort()).toHaveLength(3);
+    expect(names.some((n) => /_\d+$/.test(n)), names.join(', ')).toBe(false);
+    expect(names.filter((n) => n.startsWith('cf_original_created_at'))).toHaveLength(1);
+  });
+});
