@@ -4,6 +4,7 @@
  * writer's `limitations` name.
  */
 import { ORIGINAL_CREATED_FIELD } from '../../schemas/canonical.ts';
+import { splitLinkedAttachments } from '../sdk/attachment-overflow.ts';
 import type {
   Agent,
   AgentRole,
@@ -283,29 +284,6 @@ export function descriptionCommentId(ticketId: number | string): string {
 
 export function attachmentFromFd(a: FdAttachment): AttachmentMeta {
   return { sourceId: String(a.id), fileName: a.name, contentType: a.content_type, size: a.size, url: a.attachment_url, inline: false };
-}
-
-/** Opens the list of attachments the writer kept outside Freshdesk, at the end of a comment body. */
-export const LINKED_ATTACHMENTS_MARKER = '[Attachments kept outside Freshdesk';
-
-const unescapeHtml = (text: string) => text.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-
-/**
- * A body and the attachments it links to at the attachment location (see the writer's `withOverflow`):
- * the list is cut from the body and its files read back as attachments, so a comment whose files went
- * partly to the ticket and partly to the location reads as the comment with all of them.
- */
-export function splitLinkedAttachments(body: string): { body: string; linked: AttachmentMeta[] } {
-  const marker = body.indexOf(LINKED_ATTACHMENTS_MARKER);
-  if (marker < 0) return { body, linked: [] };
-  const start = body.lastIndexOf('<p', marker);
-  const cut = start < 0 ? marker : start;
-  const linked: AttachmentMeta[] = [];
-  for (const m of body.slice(marker).matchAll(/<a\s[^>]*href="([^"]+)"[^>]*>([^<]*)<\/a>\s*\((\d+) bytes\)/g)) {
-    const url = unescapeHtml(m[1]);
-    linked.push({ sourceId: url, fileName: unescapeHtml(m[2]), contentType: 'application/octet-stream', size: Number(m[3]), url, inline: false });
-  }
-  return { body: body.slice(0, cut), linked };
 }
 
 export function commentFromConversation(c: FdConversation): Comment {

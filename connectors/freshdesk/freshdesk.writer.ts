@@ -1,6 +1,7 @@
 import type { Limitation, PrepareResult, StampedRecord, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import type { HttpResponse } from '../sdk/http.ts';
+import { downloadAttachment, keepLinked, megabytes, withOverflow, type Overflow } from '../sdk/attachment-overflow.ts';
 import type {
   Agent,
   AttachmentMeta,
@@ -32,7 +33,6 @@ import {
   fdFieldName,
   fieldTypeToFd,
   groupToFd,
-  LINKED_ATTACHMENTS_MARKER,
   localeToFd,
   MULTIVALUES_MARKER,
   multiValuesFieldName,
@@ -549,7 +549,7 @@ export class FreshdeskWriter {
       // The description keeps linking or naming what the create left out (judged by declared size, as the create first did).
       const leftOut = description ? fitByDeclaredSize(description.attachments, FD_ATTACHMENTS_MAX_BYTES).leftOut : [];
       const overflow = await keepLinked(leftOut, context, true);
-      const body = leftOut.length > 0 ? { ...mapped.body, description: withOverflow(String(mapped.body.description ?? ''), overflow) } : mapped.body;
+      const body = leftOut.length > 0 ? { ...mapped.body, description: withTicketOverflow(String(mapped.body.description ?? ''), overflow) } : mapped.body;
       const res = await this.client.send<FdTicket>({ method: 'PUT', path: `/api/v2/tickets/${targetId}`, json: body, okStatuses: [405] });
       // A ticket deleted on the target (in its trash) refuses updates with 405: for the loader it is gone.
       if (res.status === 405) {
@@ -559,7 +559,7 @@ export class FreshdeskWriter {
     } else if (description && description.attachments.length > 0) {
       const files = await carryAttachments(description.attachments, context, budget!);
       const overflow = await keepLinked(files.leftOut, context, false, files.fetched);
-      const form = ticketForm({ ...mapped.body, description: withOverflow(String(mapped.body.description ?? ''), overflow) });
+      const form = ticketForm({ ...mapped.body, description: withTicketOverflow(String(mapped.body.description ?? ''), overflow) });
       appendFiles(form, files.carried);
       id = (await this.client.postForm<FdTicket>('/api/v2/tickets', form)).id;
     } else {
@@ -597,7 +597,7 @@ export class FreshdeskWriter {
     const files = comment.attachments.length > 0 && budget ? await carryAttachments(comment.attachments, context, budget) : null;
     const overflow = await keepLinked(files?.leftOut ?? [], context, false, files?.fetched);
     const fields: Record<string, unknown> = {
-      body: withOverflow(comment.body.length > 0 ? comment.body : '<p></p>', overflow),
+      body: withTicketOverflow(comment.body.length > 0 ? comment.body : '<p></p>', overflow),
       private: !comment.public,
       incoming: userId !== null && !(await this.isAgent(userId)),
     };
@@ -689,7 +689,7 @@ async function carryAttachments(
       leftOut.push(attachment);
       continue;
     }
-    const file = await download(attachment, context);
+    const file = await downloadAttachment(attachment, context);
     if (file.body.length > budget.left) {
       leftOut.push(attachment);
       fetched.set(attachment, file.body);
@@ -715,76 +715,7 @@ function fitByDeclaredSize(attachments: AttachmentMeta[], bytes: number): { left
   return { leftOut };
 }
 
-async function download(attachment: AttachmentMeta, context: WriteContext): Promise<{ body: Uint8Array; contentType: string }> {
-  try {
-    return await context.openAttachment(attachment);
-  } catch (err) {
-    throw new HdmError('ATTACHMENT_FAILED', `attachment ${attachment.sourceId} (${attachment.fileName}) could not be downloaded from the source: ${(err as Error).message}`, {
-      context: { field: 'attachments', recordId: attachment.sourceId },
-      cause: err,
-    });
-  }
-}
-
-/** An attachment kept at the attachment location: its link, and its size as written there. */
-interface LinkedFile {
-  fileName: string;
-  size: number;
-  link: string;
-}
-
-/** What did not fit in the ticket: kept as links when an attachment location is configured, else only named. */
-interface Overflow {
-  linked: LinkedFile[];
-  named: AttachmentMeta[];
-}
-
-/** The attachment location's key of a source attachment: stable across retries and re-runs. */
-export function attachmentKey(stamp: string, attachment: AttachmentMeta): string {
-  return [stamp.replace(/[:/]/g, '-'), attachment.sourceId.replace(/\//g, '-'), attachment.fileName.replace(/\//g, '_')].join('/');
-}
-
-/**
- * Keeps the attachments the ticket cannot hold at the attachment location. The same key gets the same
- * link, so a retry rewrites one file. `reuse`: a file already there at its declared size is not downloaded
- * again (an update restating what the create kept).
- */
-async function keepLinked(leftOut: AttachmentMeta[], context: WriteContext, reuse: boolean, fetched?: Map<AttachmentMeta, Uint8Array>): Promise<Overflow> {
-  const store = context.attachmentStore;
-  if (!store || leftOut.length === 0) return { linked: [], named: leftOut };
-  const linked: LinkedFile[] = [];
-  for (const attachment of leftOut) {
-    const key = attachmentKey(context.stamp, attachment);
-    if (reuse && (await store.sizeOf(store.linkFor(key))) === attachment.size) {
-      linked.push({ fileName: attachment.fileName, size: attachment.size, link: store.linkFor(key) });
-      continue;
-    }
-    const body = fetched?.get(attachment) ?? (await download(attachment, context)).body;
-    linked.push({ fileName: attachment.fileName, size: body.length, link: await store.put(key, body) });
-  }
-  return { linked, named: [] };
-}
-
-const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
-
-/**
- * The body with what Freshdesk's per-ticket limit kept out at its end: links to the attachment location
- * (read back as attachments by `splitLinkedAttachments`), or the names of files not carried, so the loss
- * is visible where it happened.
- */
-export function withOverflow(body: string, overflow: Overflow): string {
-  let out = body;
-  if (overflow.linked.length > 0) {
-    const items = overflow.linked.map((f) => `<li><a href="${escapeHtml(f.link).replace(/"/g, '&quot;')}">${escapeHtml(f.fileName)}</a> (${f.size} bytes)</li>`).join('');
-    out += `<p>${LINKED_ATTACHMENTS_MARKER} (Freshdesk holds at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket):]</p><ul>${items}</ul>`;
-  }
-  if (overflow.named.length > 0) {
-    const names = overflow.named.map((a) => `${escapeHtml(a.fileName)} (${mb(a.size)})`).join(', ');
-    out += `<p>[Attachments not carried: Freshdesk takes at most ${mb(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket: ${names}]</p>`;
-  }
-  return out;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** The body with what Freshdesk's per-ticket limit kept out, linked or named at its end. */
+function withTicketOverflow(body: string, overflow: Overflow): string {
+  return withOverflow(body, overflow, 'Freshdesk', `at most ${megabytes(FD_ATTACHMENTS_MAX_BYTES)} of attachments per ticket`);
 }
