@@ -182,6 +182,12 @@ export interface TargetCapabilities {
    * Default: none.
    */
   attachmentBytesPerTicket?: number;
+  /**
+   * Most bytes one attachment can have on the target (Zendesk: 50 MB per file). A larger file goes to
+   * the migration's attachment location as a link (`options.attachmentLinks`), or is named in its
+   * comment when none is configured; the mapper counts both in the run's transformations. Default: none.
+   */
+  attachmentBytesPerFile?: number;
 }
 
 /**

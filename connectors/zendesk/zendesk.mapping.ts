@@ -1,3 +1,4 @@
+import { splitLinkedAttachments } from '../sdk/attachment-overflow.ts';
 /**
  * Pure record translation between Zendesk's JSON and the canonical model. No I/O, no clock.
  * Reading what the writer wrote gives back the same canonical record: every function here has its inverse.
@@ -264,15 +265,23 @@ export function toCanonicalAttachment(a: ZdAttachment): AttachmentMeta {
 }
 
 export function toCanonicalComment(c: ZdComment): Comment {
+  // Files the writer kept at the attachment location (over the per-file limit) are read back as attachments.
+  const { body, linked } = splitLinkedAttachments(unwrapCommentHtml(c.html_body ?? c.body ?? ''));
   return {
     sourceId: String(c.id),
     authorId: c.author_id === null || c.author_id === undefined ? null : String(c.author_id),
-    body: unwrapCommentHtml(c.html_body ?? c.body ?? ''),
+    body,
     public: c.public !== false,
     createdAt: isoTime(c.created_at),
-    attachments: (c.attachments ?? []).filter((a) => !a.deleted).map(toCanonicalAttachment),
+    attachments: [...(c.attachments ?? []).filter((a) => !a.deleted).map(toCanonicalAttachment), ...linked],
   };
 }
+
+/**
+ * Most bytes one upload may have (Zendesk help center, "Attaching files to tickets": 50 MB per file,
+ * a limit no plan raises).
+ */
+export const ZD_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
 
 const idOrNull = (id: number | null | undefined): string | null => (id === null || id === undefined ? null : String(id));
 const numOrNull = (id: string | null | undefined): number | null => (id === null || id === undefined || id === '' ? null : Number(id));

@@ -1,5 +1,6 @@
 import type {
   Agent,
+  AttachmentMeta,
   Comment,
   Contact,
   EntityName,
@@ -30,8 +31,10 @@ import {
   toZendeskTicketField,
   toZendeskTicketProps,
   zdTime,
+  ZD_UPLOAD_MAX_BYTES,
   type ZdCommentInput,
 } from './zendesk.mapping.ts';
+import { keepLinked, megabytes, withOverflow } from '../sdk/attachment-overflow.ts';
 import type { ZendeskReader } from './zendesk.reader.ts';
 import type {
   ZdArticle,
@@ -85,6 +88,7 @@ export const ZENDESK_CAPABILITIES: TargetCapabilities = {
   ticketPriorities: TICKET_PRIORITIES,
   ticketTypes: TICKET_TYPES,
   entities: ENTITIES,
+  attachmentBytesPerFile: ZD_UPLOAD_MAX_BYTES,
 };
 
 const sameText = (a: string | null | undefined, b: string | null | undefined) => (a ?? '').trim().toLowerCase() === (b ?? '').trim().toLowerCase();
@@ -348,7 +352,14 @@ export class ZendeskWriter {
   private async commentInput(comment: Comment, context: WriteContext, withTime: boolean): Promise<ZdCommentInput> {
     let body = comment.body;
     let token: string | null = null;
+    // Files over Zendesk's 50 MB per upload go to the attachment location as links, or are named.
+    const leftOut: AttachmentMeta[] = [];
+    const fetched = new Map<AttachmentMeta, Uint8Array>();
     for (const a of comment.attachments) {
+      if (a.size > ZD_UPLOAD_MAX_BYTES) {
+        leftOut.push(a);
+        continue;
+      }
       let file: { body: Uint8Array; contentType: string };
       try {
         file = await context.openAttachment(a);
@@ -359,6 +370,11 @@ export class ZendeskWriter {
           context: { ...e.context, field: 'comments.attachments' },
           cause: e,
         });
+      }
+      if (file.body.length > ZD_UPLOAD_MAX_BYTES) {
+        leftOut.push(a);
+        fetched.set(a, file.body);
+        continue;
       }
       const res: { body: { upload: ZdUpload } } = await this.client.send<{ upload: ZdUpload }>({
         method: 'POST',
@@ -374,6 +390,7 @@ export class ZendeskWriter {
         for (const src of [`inline:${a.sourceId}`, a.url].filter((s) => s)) body = body.split(src).join(uploaded.content_url);
       }
     }
+    if (leftOut.length > 0) body = withOverflow(body, await keepLinked(leftOut, context, false, fetched), 'Zendesk', `at most ${megabytes(ZD_UPLOAD_MAX_BYTES)} per file`);
     return toZendeskCommentInput(comment, body, token ? [token] : [], withTime);
   }
 

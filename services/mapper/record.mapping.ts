@@ -1,3 +1,4 @@
+import { megabytes } from '../../connectors/sdk/attachment-overflow.ts';
 import type {
   Agent,
   EntityName,
@@ -83,6 +84,8 @@ export function mapTicket(ticket: Ticket, rules: MappingRules): MapResult<'ticke
   if (perComment && !rules.skipAttachments) comments = comments.flatMap((c) => splitAttachments(c, perComment, notes));
   const perTicket = rules.capabilities.attachmentBytesPerTicket;
   if (perTicket && !rules.skipAttachments) noteOverTicketLimit(comments, perTicket, Boolean(rules.attachmentLinks), notes);
+  const perFile = rules.capabilities.attachmentBytesPerFile;
+  if (perFile && !rules.skipAttachments) noteOverFileLimit(comments, perFile, Boolean(rules.attachmentLinks), notes);
   let customFields = mapCustomFieldValues(ticket.customFields, rules, notes);
   // After every other change to the bodies, so the header stays their first line.
   const originals = rules.capabilities.setsOwnTimes ? rules.originals : undefined;
@@ -104,14 +107,24 @@ function noteOverTicketLimit(comments: readonly Comment[], limit: number, linked
       if (a.size > left) over.push(`${a.fileName} (${a.size} bytes)`);
       else left -= a.size;
     }
-    if (over.length === 0) continue;
-    const mb = `${(limit / 1048576).toFixed(1)} MB`;
-    notes.push(
-      linked
-        ? transformNote('attachments-linked', `comment ${comment.sourceId}: ${over.join(', ')} over the target's ${mb} per ticket, kept at the attachment location and linked`)
-        : transformNote('attachments-not-carried', `comment ${comment.sourceId}: ${over.join(', ')} over the target's ${mb} per ticket, named in the comment`),
-    );
+    if (over.length > 0) noteOver(comment, over, `${megabytes(limit)} per ticket`, linked, notes);
   }
+}
+
+/** Names the attachments larger than a target's per-file limit: the writer links or names each of them. */
+function noteOverFileLimit(comments: readonly Comment[], limit: number, linked: boolean, notes: string[]): void {
+  for (const comment of comments) {
+    const over = comment.attachments.filter((a) => a.size > limit).map((a) => `${a.fileName} (${a.size} bytes)`);
+    if (over.length > 0) noteOver(comment, over, `${megabytes(limit)} per file`, linked, notes);
+  }
+}
+
+function noteOver(comment: Comment, over: string[], limit: string, linked: boolean, notes: string[]): void {
+  notes.push(
+    linked
+      ? transformNote('attachments-linked', `comment ${comment.sourceId}: ${over.join(', ')} over the target's ${limit}, kept at the attachment location and linked`)
+      : transformNote('attachments-not-carried', `comment ${comment.sourceId}: ${over.join(', ')} over the target's ${limit}, named in the comment`),
+  );
 }
 
 /** Deactivated and deleted agents are not created; what they did goes to the default agent. */

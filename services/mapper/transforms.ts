@@ -30,8 +30,8 @@ export const TRANSFORM_LABELS: Record<TransformKind, string> = {
   'type-mapped': 'tickets whose type was mapped to another',
   'field-default': 'custom field values filled from mapping.defaults',
   'attachments-skipped': 'tickets whose attachments were skipped by option',
-  'attachments-linked': "comments whose attachments over the target's per-ticket limit were kept at the attachment location, linked from the comment",
-  'attachments-not-carried': "comments whose attachments over the target's per-ticket limit were not carried (named in the comment; set options.attachmentLinks to carry them)",
+  'attachments-linked': "comments whose attachments over the target's per-ticket or per-file limit were kept at the attachment location, linked from the comment",
+  'attachments-not-carried': "comments whose attachments over the target's per-ticket or per-file limit were not carried (named in the comment; set options.attachmentLinks to carry them)",
 };
 
 export function transformNote(kind: TransformKind, detail: string): string {

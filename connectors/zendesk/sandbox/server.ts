@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { EntityName } from '../../../schemas/canonical.ts';
 import type { RunningSandbox, SandboxOptions } from '../../sdk/platform.ts';
 import type { ZdArticle, ZdCategory, ZdComment, ZdGroup, ZdSection, ZdTicket, ZdTicketField, ZdTranslation } from '../zendesk.types.ts';
-import { tagValue } from '../zendesk.mapping.ts';
+import { tagValue, ZD_UPLOAD_MAX_BYTES } from '../zendesk.mapping.ts';
 import { BucketLimiter, type LimitTable, withLimits } from '../../sdk/limits.ts';
 import { type FaultSpec, HttpError, type KitHandler, type KitRequest, type KitServer, type Reply, readRaw, Router, startKitServer } from '../../sdk/sandbox-kit/index.ts';
 import { type ZendeskPlan, zendeskLimits } from '../zendesk.limits.ts';
@@ -756,6 +756,9 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   route('POST', '/api/v2/uploads', (ctx) => {
     const filename = ctx.query.get('filename');
     if (!filename) throw badRequest('filename is required', 'InvalidValue');
+    // Zendesk help center, "Attaching files to tickets": at most 50 MB per file. The reference does not
+    // show the refusal; 413 is HTTP's answer to a body over the server's limit.
+    if (ctx.raw.length > ZD_UPLOAD_MAX_BYTES) throw new HttpError(413, { error: 'FileTooLarge', description: `The file is ${ctx.raw.length} bytes; uploads take at most ${ZD_UPLOAD_MAX_BYTES} bytes (50 MB)` });
     const { token, attachment, all } = store.upload(filename, String(ctx.headers['content-type'] ?? ''), new Uint8Array(ctx.raw), ctx.query.get('token'));
     return {
       status: 201,
