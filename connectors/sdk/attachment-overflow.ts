@@ -27,9 +27,14 @@ export interface Overflow {
 
 export const NO_OVERFLOW: Overflow = { linked: [], named: [] };
 
+/** The first segment of every key of one source record's attachments: its stamp, made a path segment. */
+export function recordKey(stamp: string): string {
+  return stamp.replace(/[:/]/g, '-');
+}
+
 /** The attachment location's key of a source attachment: stable across retries and re-runs. */
 export function attachmentKey(stamp: string, attachment: AttachmentMeta): string {
-  return [stamp.replace(/[:/]/g, '-'), attachment.sourceId.replace(/\//g, '-'), attachment.fileName.replace(/\//g, '_')].join('/');
+  return [recordKey(stamp), attachment.sourceId.replace(/\//g, '-'), attachment.fileName.replace(/\//g, '_')].join('/');
 }
 
 /** Downloads an attachment from the source, naming it when that fails. */

@@ -224,8 +224,13 @@ export interface PrepareResult {
   createdFields: string[];
 }
 
+/** The stamp that names a source record on the target: `<source platform>:<source ID>`, e.g. `zendesk:1234`. */
+export function recordStamp(sourcePlatform: string, sourceId: string): string {
+  return `${sourcePlatform}:${sourceId}`;
+}
+
 export interface WriteContext {
-  /** The stamp that identifies the source record on the target, e.g. `zendesk:1234`. */
+  /** The stamp that identifies the source record on the target (`recordStamp`), e.g. `zendesk:1234`. */
   stamp: string;
   /** Downloads an attachment from the source. */
   openAttachment(attachment: AttachmentMeta): Promise<{ body: Uint8Array; contentType: string }>;

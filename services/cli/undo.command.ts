@@ -1,6 +1,6 @@
 import type { MigrationConfig } from '../../schemas/config.ts';
 import { openRuntime } from '../runtime/runtime.ts';
-import { undoRun, type UndoReport } from '../undo/undo.ts';
+import { undoAttachments, undoRun, type UndoReport } from '../undo/undo.ts';
 import { stdio, type Output } from './commands.ts';
 
 export function formatUndo(report: UndoReport): string {
@@ -8,12 +8,13 @@ export function formatUndo(report: UndoReport): string {
   lines.push(
     report.dryRun
       ? `dry run: undoing ${report.runId} would delete ${report.totals.created - report.totals.refused} records from the target (add --yes to delete them)`
-      : `undo of ${report.runId} (${report.undoRunId}): deleted ${report.totals.deleted}, refused ${report.totals.refused}, failed ${report.totals.failed}`,
+      : `undo of ${report.runId} (${report.undoRunId}): deleted ${report.totals.deleted}, refused ${report.totals.refused}, failed ${report.totals.failed}${report.totals.filesRemoved ? `; ${report.totals.filesRemoved} files removed from the attachment location` : ''}`,
   );
   if (report.totals.created === 0) lines.push('  nothing left on the target that this run created');
   for (const [entity, r] of Object.entries(report.entities)) {
     if (!r) continue;
     const parts = report.dryRun ? [`${r.created - r.refused.length} to delete`] : [`${r.deleted} deleted`];
+    if (r.filesRemoved) parts.push(`${r.filesRemoved} linked files removed`);
     if (r.refused.length) parts.push(`${r.refused.length} refused`);
     if (r.failed.length) parts.push(`${r.failed.length} FAILED`);
     lines.push(`  ${entity.padEnd(12)} ${parts.join(', ')}`);
@@ -50,6 +51,7 @@ export async function undoCommand(
         target: runtime.target,
         ledger: runtime.ledger,
         concurrency: config.target.concurrency,
+        attachments: undoAttachments(runtime),
         onProgress: (entity, done, total) => {
           if (!showProgress) return;
           if (done === total || Date.now() - lastLine > 2000) {

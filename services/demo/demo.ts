@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connector, IdRange, Page, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
+import { recordStamp } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { EntityName, EntityTypes, Envelope, Ticket } from '../../schemas/canonical.ts';
 import { ORIGINAL_CREATED_FIELD } from '../../schemas/config.ts';
@@ -330,7 +331,7 @@ export async function runDemo(runtime: Runtime, mapping: PreflightReport, option
     if (envelope.op !== 'upsert') continue;
     const { entity, sourceId } = envelope;
     const attempt = attempts.get(`${entity}:${sourceId}`);
-    const stamp = `${source.platform}:${sourceId}`;
+    const stamp = recordStamp(source.platform, sourceId);
     const entry: DemoRecord = {
       entity,
       sourceId,

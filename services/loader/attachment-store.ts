@@ -1,5 +1,6 @@
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { recordKey } from '../../connectors/sdk/attachment-overflow.ts';
 import type { AttachmentStore } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 
@@ -48,11 +49,7 @@ export class DirectoryAttachmentStore implements AttachmentStore {
       await writeFile(partial, body);
       await rename(partial, path);
     } catch (err) {
-      throw new HdmError('ATTACHMENT_FAILED', `attachment could not be written to the attachment location ${this.root}: ${(err as Error).message}`, {
-        retryable: false,
-        context: { field: 'options.attachmentLinks.directory' },
-        cause: err,
-      });
+      throw this.failed('written to', err);
     }
     return this.linkFor(key);
   }
@@ -71,6 +68,35 @@ export class DirectoryAttachmentStore implements AttachmentStore {
     } catch {
       return null;
     }
+  }
+
+  /**
+   * Removes every file kept for one source record (its stamp), as `hdm undo` does once the target record
+   * that linked them is deleted. Returns how many files were removed; none is not an error.
+   */
+  async removeRecord(stamp: string): Promise<number> {
+    const dir = this.pathOf(segments(recordKey(stamp)));
+    let files: number;
+    try {
+      files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw this.failed('read', err);
+    }
+    try {
+      await rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      throw this.failed('removed from', err);
+    }
+    return files;
+  }
+
+  private failed(what: string, err: unknown): HdmError {
+    return new HdmError('ATTACHMENT_FAILED', `attachments could not be ${what} the attachment location ${this.root}: ${(err as Error).message}`, {
+      retryable: false,
+      context: { field: 'options.attachmentLinks.directory' },
+      cause: err,
+    });
   }
 
   private pathOf(parts: string[]): string {

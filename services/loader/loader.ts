@@ -1,4 +1,5 @@
 import type { AttachmentStore, Connector, Limitation, SourceConnector, TargetRef, WriteContext } from '../../connectors/sdk/contract.ts';
+import { recordStamp } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { Comment, EntityName, EntityTypes, Ticket } from '../../schemas/canonical.ts';
 import { checksum, htmlText, project } from '../../schemas/projection.ts';
@@ -178,7 +179,7 @@ export class Loader {
   }
 
   private stamp(sourceId: string): string {
-    return `${this.options.source.platform}:${sourceId}`;
+    return recordStamp(this.options.source.platform, sourceId);
   }
 
   /** The checksum of a resolved (target-ID) record's projection, as verification will compute it. */

@@ -1,3 +1,4 @@
+import { recordStamp } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type EntityTypes } from '../../schemas/canonical.ts';
 import { activePaths, checksum } from '../../schemas/projection.ts';
@@ -95,7 +96,7 @@ export async function verifyChanged(options: VerifyOptions): Promise<ChangedVeri
         stamped: async (sourceId) => {
           const record = resolved.get(sourceId);
           if (!record) return [];
-          const found = await target.find(entity, record, `${source.platform}:${sourceId}`).catch(() => null);
+          const found = await target.find(entity, record, recordStamp(source.platform, sourceId)).catch(() => null);
           return found ? [found.targetId] : [];
         },
       },

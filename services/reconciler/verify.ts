@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Connector } from '../../connectors/sdk/contract.ts';
+import { recordStamp } from '../../connectors/sdk/contract.ts';
 import { toHdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type EntityTypes, type Ticket } from '../../schemas/canonical.ts';
 import { DirectoryAttachmentStore } from '../loader/attachment-store.ts';
@@ -326,7 +327,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
         // scan did not show is asked for by its ID before it is called missing.
         onTarget: async (targetId) => onTarget.get(targetId) ?? (await readBack(targetId)),
         active: (targetId) => activeOnTarget.get(targetId),
-        stamped: async (sourceId) => byStamp.get(`${source.platform}:${sourceId}`) ?? [],
+        stamped: async (sourceId) => byStamp.get(recordStamp(source.platform, sourceId)) ?? [],
       },
     });
 

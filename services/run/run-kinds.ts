@@ -11,7 +11,7 @@ import type { CheckpointStore } from '../poller/checkpoint-store.ts';
 import { verifyRuntime, type VerifyReport } from '../reconciler/verify.ts';
 import { verifyChangedRuntime, type ChangedVerifyReport } from '../reconciler/verify-changed.ts';
 import type { Platforms, Runtime } from '../runtime/runtime.ts';
-import { undoRun, type UndoReport } from '../undo/undo.ts';
+import { undoAttachments, undoRun, type UndoReport } from '../undo/undo.ts';
 import { repairMigration } from '../pipeline/repair.ts';
 import { ENTITIES, type EntityName } from '../../schemas/canonical.ts';
 
@@ -161,7 +161,7 @@ const undo: RunKind<{ runId: string; yes: boolean }, UndoReport> = {
   async start({ runtime, onLedgerRun }, options) {
     await runtime.target.check();
     const report = await undoRun(
-      { migration: runtime.config.name, target: runtime.target, ledger: runtime.ledger, concurrency: runtime.config.target.concurrency },
+      { migration: runtime.config.name, target: runtime.target, ledger: runtime.ledger, concurrency: runtime.config.target.concurrency, attachments: undoAttachments(runtime) },
       options.runId,
       { dryRun: !options.yes },
     );

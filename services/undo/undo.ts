@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
-import type { TargetConnector } from '../../connectors/sdk/contract.ts';
+import { recordStamp, type TargetConnector } from '../../connectors/sdk/contract.ts';
+import { DirectoryAttachmentStore } from '../loader/attachment-store.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import type { IdMapEntry, Ledger, RunInfo } from '../ledger/ledger.ts';
@@ -28,6 +30,8 @@ export interface UndoEntityReport {
   failed: (UndoRecord & { code: string; message: string })[];
   /** With `--yes` absent: what would be deleted (at most `listLimit` shown). */
   wouldDelete?: UndoRecord[];
+  /** Files removed from the attachment location with the deleted records. */
+  filesRemoved?: number;
 }
 
 export interface UndoReport {
@@ -37,7 +41,7 @@ export interface UndoReport {
   undoRunId: string | null;
   dryRun: boolean;
   entities: Partial<Record<EntityName, UndoEntityReport>>;
-  totals: { created: number; deleted: number; refused: number; failed: number };
+  totals: { created: number; deleted: number; refused: number; failed: number; filesRemoved: number };
 }
 
 export interface UndoDeps {
@@ -48,6 +52,18 @@ export interface UndoDeps {
   concurrency?: number;
   /** Per entity, called as deletions settle. */
   onProgress?(entity: EntityName, done: number, total: number): void;
+  /**
+   * The attachment location (`options.attachmentLinks`) and how a source record is stamped: once a
+   * ticket is deleted, the files kept there for it are removed too.
+   */
+  attachments?: { store: { removeRecord(stamp: string): Promise<number> }; stampOf(sourceId: string): string };
+}
+
+/** The migration's attachment location for undo, when one is configured (`options.attachmentLinks`). */
+export function undoAttachments(runtime: Pick<Runtime, 'config' | 'rules'>): UndoDeps['attachments'] {
+  const links = runtime.rules.attachmentLinks;
+  if (!links) return undefined;
+  return { store: new DirectoryAttachmentStore(links), stampOf: (sourceId) => recordStamp(runtime.config.source.platform, sourceId) };
 }
 
 const newUndoId = () => `undo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
@@ -74,7 +90,7 @@ export async function undoRun(deps: UndoDeps, runId: string, options: { dryRun: 
     throw new HdmError('CONFIG_INVALID', `run ${runId} is a${run.kind === 'undo' ? 'n undo' : ' verification'}; it created nothing to undo`);
   }
   const undeletable = target.capabilities.undeletable ?? {};
-  const report: UndoReport = { runId, undoRunId: null, dryRun: options.dryRun, entities: {}, totals: { created: 0, deleted: 0, refused: 0, failed: 0 } };
+  const report: UndoReport = { runId, undoRunId: null, dryRun: options.dryRun, entities: {}, totals: { created: 0, deleted: 0, refused: 0, failed: 0, filesRemoved: 0 } };
   const ref = (e: IdMapEntry): UndoRecord => ({ sourceId: e.sourceId, targetId: e.targetId, url: target.recordUrl(e.entity, e.targetId) });
 
   let undo: RunInfo | null = null;
@@ -123,6 +139,10 @@ export async function undoRun(deps: UndoDeps, runId: string, options: { dryRun: 
               await target.delete(entity, entry.targetId);
             } catch (err) {
               if (!(err instanceof HdmError && err.code === 'NOT_FOUND')) throw err;
+            }
+            if (entity === 'ticket' && deps.attachments) {
+              const removed = await deps.attachments.store.removeRecord(deps.attachments.stampOf(entry.sourceId));
+              if (removed > 0) r.filesRemoved = (r.filesRemoved ?? 0) + removed;
             }
             await ledger.putId({ ...entry, deleted: true, runId: undo!.runId });
             await ledger.recordAttempt({
@@ -174,6 +194,7 @@ export async function undoRun(deps: UndoDeps, runId: string, options: { dryRun: 
       if (fatal) throw fatal;
       report.totals.deleted += r.deleted;
       report.totals.failed += r.failed.length;
+      report.totals.filesRemoved += r.filesRemoved ?? 0;
     }
     if (undo) undo.status = report.totals.failed > 0 ? 'failed' : 'succeeded';
   } catch (err) {

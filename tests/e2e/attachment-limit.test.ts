@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FreshdeskSandbox } from '../../connectors/freshdesk/sandbox/server.ts';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
+import { undoCommand } from '../../services/cli/undo.command.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
-import { deltaJson as delta, migrateJson as migrate, verifyJson as verify, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { captureOutput, deltaJson as delta, migrateJson as migrate, verifyJson as verify, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 // Freshdesk API v2 reference, Tickets › Create a Ticket: "The total size of these attachments cannot
 // exceed 20MB"; Conversations › Create a Note: the total size of all of the ticket's attachments, not
@@ -93,6 +94,7 @@ describe("attachments over Freshdesk's 20 MB per ticket, with an attachment loca
   let location: string;
   let ticketId: string;
   let agentId: number;
+  let firstRun: string;
   const files: SourceFile[] = [
     { name: 'scan-a.pdf', bytes: bytesOf(9 * MB, 1) },
     { name: 'scan-b.pdf', bytes: bytesOf(8 * MB + 123, 2) },
@@ -130,6 +132,7 @@ describe("attachments over Freshdesk's 20 MB per ticket, with an attachment loca
     const { code, result } = await migrate(m);
     expect(result.clean, JSON.stringify(result.issues, null, 2)).toBe(true);
     expect(code).toBe(0);
+    firstRun = result.run.runId;
     // scan-a and scan-b fill 17 MB; scan-c (6 MB) and photos.zip (4 MB) do not fit in what is left.
     expect(result.run.summary.transformations).toEqual({ 'attachments-linked': 2 });
 
@@ -194,6 +197,17 @@ describe("attachments over Freshdesk's 20 MB per ticket, with an attachment loca
       renameSync(`${file}.moved`, file);
     }
     expect((await verify(m)).report.clean).toBe(true);
+  }, 300_000);
+
+  it('hdm undo of the run that created the ticket removes its files from the location with it', async () => {
+    expect(filesUnder(location)).toHaveLength(3);
+    const out = captureOutput();
+    expect(await undoCommand(parseMigrationConfig(m.config), firstRun, { yes: true, json: true, progress: false }, out, m.env)).toBe(0);
+    const report = JSON.parse(out.stdout.join('\n'));
+    expect(report.entities.ticket).toMatchObject({ deleted: 1, filesRemoved: 3 });
+    expect(report.totals.filesRemoved).toBe(3);
+    expect((m.target as FreshdeskSandbox).counts().ticket).toBe(0);
+    expect(filesUnder(location)).toHaveLength(0);
   }, 300_000);
 });
 

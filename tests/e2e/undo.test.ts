@@ -141,7 +141,7 @@ for (const [from, to] of [
       // Again: nothing left to do.
       const again = captureOutput();
       expect(await undoCommand(config, run.run.runId, { yes: true, json: true, progress: false }, again, m.env)).toBe(0);
-      expect(JSON.parse(again.stdout.join('\n')).totals).toEqual({ created: 0, deleted: 0, refused: 0, failed: 0 });
+      expect(JSON.parse(again.stdout.join('\n')).totals).toEqual({ created: 0, deleted: 0, refused: 0, failed: 0, filesRemoved: 0 });
 
       // A later migrate creates the undone records again.
       const remigrate = captureOutput();
@@ -195,7 +195,7 @@ for (const [from, to] of [
         expect(formatUndo(partial)).toContain('not deleted: this platform only disables users');
         // Where the platform can, a later undo removes them.
         const rest = await undoRun({ migration: String(m.config.name), target, ledger: ledger2 }, runId, { dryRun: false });
-        expect(rest.totals).toEqual({ created: createdAgents.length, deleted: createdAgents.length, refused: 0, failed: 0 });
+        expect(rest.totals).toEqual({ created: createdAgents.length, deleted: createdAgents.length, refused: 0, failed: 0, filesRemoved: 0 });
       } finally {
         await ledger2.close();
       }
