@@ -58,6 +58,9 @@ export const LEDGER_TABLES: readonly string[] = [
     attempt_at DateTime64(3, 'UTC'),
     duration_ms UInt32
   ) ENGINE = MergeTree ORDER BY (migration, entity, source_id, attempt_at)`,
+  // The transformations the mapper applied to a record this attempt wrote (one kind per note); ledgers
+  // created before the column read [] for their rows.
+  `ALTER TABLE load_attempts ADD COLUMN IF NOT EXISTS transforms Array(LowCardinality(String)) DEFAULT []`,
 
   `CREATE TABLE IF NOT EXISTS dead_letters (
     migration String,

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Connector, IdRange, Page, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
-import { recordStamp } from '../../connectors/sdk/contract.ts';
+import { recordStamp, type Connector, type IdRange, type Page, type ReadOptions, type StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { EntityName, EntityTypes, Envelope, Ticket } from '../../schemas/canonical.ts';
 import { ORIGINAL_CREATED_FIELD } from '../../schemas/config.ts';

@@ -280,6 +280,7 @@ export class ClickHouseLedger implements Ledger {
         checksum: a.checksum ?? '',
         attempt_at: now(),
         duration_ms: Math.max(0, Math.round(a.durationMs)),
+        transforms: a.transforms ?? [],
       },
     ]);
   }
@@ -481,6 +482,15 @@ export class ClickHouseLedger implements Ledger {
       { since: chTime(since) },
     );
     return rows.map((r) => ({ entity: r.entity as EntityName, sourceId: r.source_id }));
+  }
+
+  async transformCounts(runId: string): Promise<Record<string, number>> {
+    await this.flush();
+    const rows = await this.rows<{ kind: string; n: string }>(
+      `SELECT kind, count() AS n FROM load_attempts ARRAY JOIN transforms AS kind WHERE migration = {migration:String} AND run_id = {run:String} GROUP BY kind ORDER BY kind`,
+      { run: runId },
+    );
+    return Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
   }
 
   async latestVerification(): Promise<StoredVerification | null> {

@@ -53,6 +53,8 @@ export interface LoadAttempt {
   errorMessage: string | null;
   checksum: string | null;
   durationMs: number;
+  /** The transformations the mapper applied to what this attempt wrote: one kind per note (`transforms.ts`). */
+  transforms?: string[];
 }
 
 export interface SourceSeen {
@@ -188,6 +190,8 @@ export interface Ledger {
   attemptedSince(since: string): Promise<{ entity: EntityName; sourceId: string }[]>;
   /** The latest verification with its rows; null before any. */
   latestVerification(): Promise<StoredVerification | null>;
+  /** How many of each transformation one run's loads applied (from its attempts), by kind. */
+  transformCounts(runId: string): Promise<Record<string, number>>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -146,6 +146,14 @@ export class MemoryLedger implements Ledger {
     else this.attemptTable.set(k, [row]);
   }
 
+  async transformCounts(runId: string): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const rows of this.attemptTable.values()) {
+      for (const a of rows) if (a.runId === runId) for (const kind of a.transforms ?? []) out[kind] = (out[kind] ?? 0) + 1;
+    }
+    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+  }
+
   async deadLetter(letter: DeadLetter): Promise<void> {
     table(this.db.deadLetters, this.migration, () => []).push({ ...letter, errorMessage: redactor.redact(letter.errorMessage), payload: redactor.redact(letter.payload) });
   }

@@ -1,9 +1,9 @@
-import type { AttachmentStore, Connector, Limitation, SourceConnector, TargetRef, WriteContext } from '../../connectors/sdk/contract.ts';
-import { recordStamp } from '../../connectors/sdk/contract.ts';
+import { recordStamp, type AttachmentStore, type Connector, type Limitation, type SourceConnector, type TargetRef, type WriteContext } from '../../connectors/sdk/contract.ts';
 import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { Comment, EntityName, EntityTypes, Ticket } from '../../schemas/canonical.ts';
 import { checksum, htmlText, project } from '../../schemas/projection.ts';
 import type { IdMapEntry, LoadAction, Ledger } from '../ledger/ledger.ts';
+import { transformKinds } from '../mapper/transforms.ts';
 import type { IdMapCache } from './id-map-cache.ts';
 import { isEmpty } from './id-map-recovery.ts';
 import type { ReferenceResolver } from './reference-resolver.ts';
@@ -228,6 +228,7 @@ export class Loader {
           errorMessage: null,
           checksum: sum,
           durationMs: performance.now() - started,
+          transforms: action === 'created' || action === 'updated' ? transformKinds([...planned.notes, ...notes]) : [],
         }),
       );
       await Promise.all(written);

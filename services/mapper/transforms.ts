@@ -45,6 +45,11 @@ export function transformOf(note: string): TransformKind | null {
   return (TRANSFORM_KINDS as readonly string[]).includes(kind) ? (kind as TransformKind) : null;
 }
 
+/** The transformation kinds among a record's notes, one per note that names one. */
+export function transformKinds(notes: readonly string[]): TransformKind[] {
+  return notes.flatMap((note) => transformOf(note) ?? []);
+}
+
 /** Adds a record's notes to per-kind counts. */
 export function tallyTransforms(notes: readonly string[], into: Partial<Record<TransformKind, number>>): void {
   for (const note of notes) {

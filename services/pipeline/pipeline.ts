@@ -237,7 +237,11 @@ export async function runEntities(
       prefetch: local ? (records) => local.prefetch(entity, records) : undefined,
       saveState: (state) => saveCheckpoint(entity, { state, done: false }),
     });
-    if (remote) await waitUntilSettled(deps, runId, entity, c);
+    if (remote) {
+      await waitUntilSettled(deps, runId, entity, c);
+      // The loader services count no transformations here: the ledger has each load's.
+      Object.assign(transforms, await deps.ledger.transformCounts(runId));
+    }
     if (deps.signal?.aborted) throw interruptedRun(runId);
     // The state after the last page is where a delta of this stream starts.
     await saveCheckpoint(entity, { state: finalState, done: true });

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Connector } from '../../connectors/sdk/contract.ts';
-import { recordStamp } from '../../connectors/sdk/contract.ts';
+import { recordStamp, type Connector } from '../../connectors/sdk/contract.ts';
 import { toHdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type EntityTypes, type Ticket } from '../../schemas/canonical.ts';
 import { DirectoryAttachmentStore } from '../loader/attachment-store.ts';

@@ -4,7 +4,12 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
+import { readAll } from '../../connectors/sdk/read-all.ts';
 import { ENTITIES } from '../../schemas/canonical.ts';
+import { parseMigrationConfig } from '../../schemas/config.ts';
+import { mapRecord } from '../../services/mapper/record.mapping.ts';
+import { tallyTransforms } from '../../services/mapper/transforms.ts';
+import { openRuntime } from '../../services/runtime/runtime.ts';
 import { ensureClickHouse } from '../../tools/launcher/clickhouse.launcher.ts';
 import { ensureKafka } from '../../tools/launcher/kafka.launcher.ts';
 import { ensureSchemaRegistry } from '../../tools/launcher/schema-registry.launcher.ts';
@@ -139,5 +144,24 @@ describe('cluster mode: records met only as references, by two loaders at once',
     expect(report.entities.ticket, JSON.stringify(report.issues).slice(0, 3000)).toMatchObject({ source: 200 + newTickets.length, loaded: 200 + newTickets.length, missing: 0, mismatched: 0, duplicates: 0, failed: 0 });
     expect(report.clean, JSON.stringify(report.issues).slice(0, 2000)).toBe(true);
     expect(verify.code).toBe(0);
+
+    // The run's transformations, counted by the loader services in the ledger, are what the mapper
+    // applies to the records it created (every record is new here): the same report as in one process.
+    const runtime = await openRuntime(parseMigrationConfig(m.config), m.env);
+    try {
+      const expected: Record<string, number> = {};
+      for (const entity of ENTITIES) {
+        for (const e of await readAll(runtime.source, entity)) {
+          if (e.op !== 'upsert') continue;
+          const mapped = mapRecord(entity, e.record, runtime.rules);
+          if (mapped.kind === 'planned') tallyTransforms(mapped.notes, expected);
+        }
+      }
+      expect(Object.keys(expected).length).toBeGreaterThan(0);
+      const full = (await runtime.ledger.runs()).find((r) => r.kind === 'full');
+      expect(full?.summary.transformations).toEqual(expected);
+    } finally {
+      await runtime.close();
+    }
   }, 900_000);
 });

@@ -241,6 +241,17 @@ export function ledgerSuite(backend: string, open: (migration: string) => Promis
       expect(await ledger.attemptedSince(new Date(Date.now() + 60_000).toISOString())).toEqual([]);
     });
 
+    it("counts one run's transformations by kind, from its load attempts", async () => {
+      const ticket = (sourceId: string, runId: string, transforms?: string[]) => ledger.recordAttempt({ ...attempt(sourceId, 'loaded'), entity: 'kbArticle', runId, action: 'created', transforms });
+      expect(await ledger.transformCounts('tr-1')).toEqual({});
+      await ticket('x1', 'tr-1', ['sanitized', 'attachments-linked', 'attachments-linked']);
+      await ticket('x2', 'tr-1', ['sanitized']);
+      await ticket('x3', 'tr-1');
+      await ticket('x4', 'tr-2', ['status-mapped']);
+      expect(await ledger.transformCounts('tr-1')).toEqual({ 'attachments-linked': 2, sanitized: 2 });
+      expect(await ledger.transformCounts('tr-2')).toEqual({ 'status-mapped': 1 });
+    });
+
     it('keeps the latest verification with its rows, by the instant of its checks', async () => {
       const row = (verifyId: string, sourceId: string, status: 'ok' | 'missing', checkedAt?: string) => ({
         verifyId,
