@@ -288,7 +288,8 @@ export class ZendeskWriter {
           const description = current ? agentDescriptionFor(field.key, { ...current, title: field.title }) : null;
           if (description !== null) body.agent_description = description;
         }
-        const saved = await upsert<ZdTicketField>('ticket_field', 'ticket_fields', body);
+        const written = await upsert<ZdTicketField>('ticket_field', 'ticket_fields', body);
+        const saved = targetId ? written : await this.oneField(written, field.key);
         this.titleByKey.set(field.key, saved.title);
         await this.fields(true);
         return { targetId: String(saved.id) };
@@ -597,6 +598,21 @@ export class ZendeskWriter {
     }
   }
 
+  /**
+   * The one field for `key` after this writer created `created`. Zendesk accepts any number of ticket
+   * fields with one title, so two loaders that both found a field missing would leave two: the lowest ID
+   * wins for every writer (a higher ID was created later, so its creator sees the lower one), and the
+   * loser deletes its own copy.
+   */
+  private async oneField(created: ZdTicketField, key: string): Promise<ZdTicketField> {
+    const catalog = await this.fields(true);
+    const winner = [...catalog.byId.values()].filter((f) => f.id === created.id || catalog.keyOf(f) === key).sort((a, b) => a.id - b.id)[0] ?? created;
+    if (winner.id === created.id) return created;
+    await this.client.send({ method: 'DELETE', path: `/api/v2/ticket_fields/${created.id}.json`, okStatuses: [404] });
+    await this.fields(true);
+    return winner;
+  }
+
   /** Creates the custom ticket fields the source uses and Zendesk lacks (matched by title), adding missing dropdown options. */
   async prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult> {
     const catalog = await this.fields(true);
@@ -611,9 +627,11 @@ export class ZendeskWriter {
             path: '/api/v2/ticket_fields.json',
             json: { ticket_field: toZendeskTicketField(field) },
           });
-          this.titleByKey.set(field.key, res.body.ticket_field.title);
-          this.prepared.set(field.key, res.body.ticket_field.id);
-          createdFields.push(String(res.body.ticket_field.id));
+          const kept = await this.oneField(res.body.ticket_field, field.key);
+          this.titleByKey.set(field.key, kept.title);
+          if (kept.id !== res.body.ticket_field.id) continue;
+          this.prepared.set(field.key, kept.id);
+          createdFields.push(String(kept.id));
           continue;
         }
         this.titleByKey.set(field.key, match.title);
