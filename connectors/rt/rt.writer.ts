@@ -78,6 +78,9 @@ export const RT_CAPABILITIES: TargetCapabilities = {
 };
 
 const NOBODY = 'Nobody';
+/** How long a writer that lost a field race waits for the winner's values: rounds × ms. */
+const VALUE_WAIT_ROUNDS = 20;
+const VALUE_WAIT_MS = 250;
 
 type RtTicketValues = { id: string | number; values: string[] }[];
 
@@ -105,7 +108,7 @@ export class RtWriter {
   private async ensureField(name: string, type: ReturnType<typeof rtFieldType>, description: string): Promise<string> {
     const existing = await this.directory.fieldByName(name);
     if (existing) return String(existing.id);
-    return this.createField({ Name: name, Description: description, ...type }, (cf) => cf.Name === name && String(cf.Disabled ?? '0') === '0');
+    return (await this.createField({ Name: name, Description: description, ...type }, (cf) => cf.Name === name && String(cf.Disabled ?? '0') === '0')).id;
   }
 
   /**
@@ -118,7 +121,7 @@ export class RtWriter {
   private async createField(
     spec: { Name: string; Description: string; Type: string; MaxValues: number; Pattern: string; values: string[]; Disabled?: number },
     same: (cf: RtCustomField) => boolean,
-  ): Promise<string> {
+  ): Promise<{ id: string; adopted: boolean }> {
     // `Queue: 0` applies the field to every queue (RT's compatibility path in CustomField->Create).
     const res = await this.client.post<{ id: string }>('customfield', {
       Name: spec.Name,
@@ -135,11 +138,29 @@ export class RtWriter {
     if (winner && String(winner.id) !== id) {
       await this.client.put(`customfield/${id}`, { Name: `${spec.Name} (duplicate ${id})`, Description: duplicateMeta(String(winner.id)), Disabled: 1 });
       await this.directory.refreshField(id);
-      return String(winner.id);
+      await this.awaitValues(String(winner.id), spec.values);
+      return { id: String(winner.id), adopted: true };
     }
     for (const value of spec.values) await this.client.post(`customfield/${id}/value`, { Name: value });
     await this.directory.refreshField(id);
-    return id;
+    return { id, adopted: false };
+  }
+
+  /**
+   * Waits for the winner of a field race to add its values (a ticket written with a value the field
+   * does not have yet would lose it); a winner that died meanwhile leaves them to this writer.
+   */
+  private async awaitValues(id: string, values: string[]): Promise<void> {
+    if (values.length === 0) return;
+    let missing = values;
+    for (let attempt = 0; attempt < VALUE_WAIT_ROUNDS; attempt++) {
+      const have = new Set((await this.client.all<{ name?: string; Name?: string }>(`customfield/${id}/values`, { fields: 'Name' })).map((v) => v.Name ?? v.name ?? ''));
+      missing = values.filter((v) => !have.has(v));
+      if (missing.length === 0) break;
+      await new Promise((r) => setTimeout(r, VALUE_WAIT_MS));
+    }
+    for (const value of missing) await this.client.post(`customfield/${id}/value`, { Name: value });
+    await this.directory.refreshField(id);
   }
 
   async prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult> {
@@ -148,7 +169,10 @@ export class RtWriter {
     const createdFields: string[] = [];
     for (const field of context.ticketFields) {
       const found = this.matchField(await this.directory.ticketFields(), field);
-      if (!found) createdFields.push((await this.create('ticketField', field)).targetId);
+      if (found) continue;
+      // A field another loader created at the same moment is theirs: this run did not create it.
+      const made = await this.createTicketField(field);
+      if (!made.adopted) createdFields.push(made.id);
     }
     return { createdFields };
   }
@@ -252,19 +276,8 @@ export class RtWriter {
       case 'agent':
       case 'contact':
         return { targetId: await this.createUser(entity, record as Agent | Contact, context?.stamp ?? '') };
-      case 'ticketField': {
-        const f = record as TicketField;
-        const type = rtFieldType(f.type);
-        const id = await this.createField({
-          Name: f.title,
-          Description: fieldMeta(f.key, f.type),
-          ...type,
-          Pattern: f.type === 'regex' ? allowEmpty(f.pattern ?? '') : type.Pattern,
-          values: f.type === 'dropdown' || f.type === 'multiselect' ? f.options.map((o) => o.label) : type.values,
-          Disabled: f.active ? 0 : 1,
-        }, (cf) => hasKey(cf, f.key));
-        return { targetId: id };
-      }
+      case 'ticketField':
+        return { targetId: (await this.createTicketField(record as TicketField)).id };
       case 'ticket':
         return this.createTicket(record as Ticket, requireContext(context, 'ticket', record.sourceId));
       default:
@@ -350,6 +363,21 @@ export class RtWriter {
     const user = await this.directory.user(name);
     if (!user) throw new HdmError('INTERNAL', `rt created user ${name} but cannot read it back`, { context: { platform: 'rt', entity, recordId: person.sourceId } });
     return String(user.id);
+  }
+
+  private async createTicketField(f: TicketField): Promise<{ id: string; adopted: boolean }> {
+    const type = rtFieldType(f.type);
+    return this.createField(
+      {
+        Name: f.title,
+        Description: fieldMeta(f.key, f.type),
+        ...type,
+        Pattern: f.type === 'regex' ? allowEmpty(f.pattern ?? '') : type.Pattern,
+        values: f.type === 'dropdown' || f.type === 'multiselect' ? f.options.map((o) => o.label) : type.values,
+        Disabled: f.active ? 0 : 1,
+      },
+      (cf) => hasKey(cf, f.key),
+    );
   }
 
   private async updateField(targetId: string, f: TicketField): Promise<void> {

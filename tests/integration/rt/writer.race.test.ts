@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rt } from '../../../connectors/rt/index.ts';
-import { RT_INTERNAL_FIELDS } from '../../../connectors/rt/rt.mapping.ts';
+import { RT_INTERNAL_FIELDS, RT_TYPE_FIELD } from '../../../connectors/rt/rt.mapping.ts';
 import type { Connector } from '../../../connectors/sdk/contract.ts';
 import { readAll } from '../../../connectors/sdk/read-all.ts';
 import type { RunningSandbox } from '../../../connectors/sdk/platform.ts';
-import type { Agent, Contact, Group, Ticket, TicketField } from '../../../schemas/canonical.ts';
+import { TICKET_TYPES, type Agent, type Contact, type Group, type Ticket, type TicketField } from '../../../schemas/canonical.ts';
 import { ORIGINAL_CREATED_DEFINITION } from '../../../services/mapper/wizard.mapping.ts';
 import { writeContext } from './helpers.ts';
 
@@ -64,7 +64,9 @@ afterAll(async () => {
 
 describe('rt writer: two loaders create the same thing at once', () => {
   it('ticket fields (the stamp, tags and type fields, and canonical ones): one live field each, the same ID for both, one stamp field', async () => {
-    await Promise.all([a.prepare!({ ticketFields: fields }), b.prepare!({ ticketFields: fields })]);
+    const [pa, pb] = await Promise.all([a.prepare!({ ticketFields: fields }), b.prepare!({ ticketFields: fields })]);
+    // Each field counts as created by the run that kept its copy only.
+    expect([...pa.createdFields, ...pb.createdFields].sort()).toHaveLength(fields.length);
     const all = await allFields();
     for (const name of RT_INTERNAL_FIELDS) expect(all.filter((cf) => cf.Name === name && enabled(cf)).map((cf) => cf.id), name).toHaveLength(1);
     for (const f of fields) expect(all.filter((cf) => cf.Description?.includes(`hdm:key=${f.key};`)).map((cf) => cf.id), f.key).toHaveLength(1);
@@ -74,6 +76,9 @@ describe('rt writer: two loaders create the same thing at once', () => {
       expect(ra, f.key).not.toBeNull();
       expect(rb).toEqual(ra);
     }
+    const typeField = all.find((cf) => cf.Name === RT_TYPE_FIELD && enabled(cf))!;
+    const values = await fetch(`${sb.url}/REST/2.0/customfield/${typeField.id}/values?per_page=100`, { headers: { authorization: `token ${(sb.credentials as { token: string }).token}` } });
+    expect(((await values.json()) as { items: { name: string }[] }).items.map((v) => v.name).sort()).toEqual(TICKET_TYPES.map((t) => t[0].toUpperCase() + t.slice(1)).sort());
     // The losing copies do not read back as fields of their own.
     const read = (await readAll(b, 'ticketField')).flatMap((e) => (e.op === 'upsert' ? [e.record.key] : []));
     expect(read.sort()).toEqual(fields.map((f) => f.key).sort());
