@@ -89,6 +89,15 @@ export const ZENDESK_CAPABILITIES: TargetCapabilities = {
 
 const sameText = (a: string | null | undefined, b: string | null | undefined) => (a ?? '').trim().toLowerCase() === (b ?? '').trim().toLowerCase();
 
+const ADOPT_ON_DUPLICATE: ReadonlySet<EntityName> = new Set(['group', 'organization', 'agent', 'contact']);
+
+/** A 422 whose details name a value another record holds (Zendesk's `DuplicateValue`). */
+function isDuplicateValue(err: unknown): boolean {
+  if (!(err instanceof HdmError) || err.context.httpStatus !== 422) return false;
+  const details = (err.context.body as { details?: Record<string, { error?: string }[]> } | undefined)?.details ?? {};
+  return Object.values(details).some((list) => list.some((d) => d.error === 'DuplicateValue'));
+}
+
 /** Writes planned canonical records into Zendesk. */
 export class ZendeskWriter {
   readonly limitations = ZENDESK_LIMITATIONS;
@@ -237,6 +246,12 @@ export class ZendeskWriter {
     try {
       return await this.write(entity, null, record, context);
     } catch (err) {
+      // Zendesk keeps group and organization names, user emails and external IDs unique (422
+      // DuplicateValue). Taken since find() looked: another loader created the same thing a moment ago
+      // (two source records with one name, or an agent and a contact with one email, loaded at once).
+      // This one adopts it, as find() would have a moment later.
+      const theirs = ADOPT_ON_DUPLICATE.has(entity) && isDuplicateValue(err) ? await this.find(entity, record, context.stamp) : null;
+      if (theirs) return this.update(entity, theirs.targetId, record, context);
       throw this.fail(err, entity, record.sourceId, 'creating');
     }
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZendeskConnector, ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import type { WriteContext } from '../../../connectors/sdk/contract.ts';
-import type { TicketField } from '../../../schemas/canonical.ts';
+import type { Contact, Group, Organization, TicketField } from '../../../schemas/canonical.ts';
 import { ORIGINAL_CREATED_DEFINITION } from '../../../services/mapper/wizard.mapping.ts';
 import { connect, sandbox } from './helpers.ts';
 
@@ -61,5 +61,43 @@ describe('zendesk writer: the same ticket field prepared by two loaders at once'
       expect(rb.targetId).toBe(ra.targetId);
     }
     expect((await listed()).filter((x) => fields.some((f) => f.title === x.title))).toHaveLength(fields.length);
+  });
+});
+
+/**
+ * Two source records that name the same target record (two groups or organizations with one name, two
+ * contacts with one email) land on different partitions, so two loaders may create them at once. Zendesk
+ * refuses the second with 422 DuplicateValue (API reference, Organizations › JSON format: `name` is "a
+ * unique name"; the sandbox refuses a second group name and a second user email the same way). One loader
+ * alone would have found the first by name or email, and the racer must end the same way.
+ */
+describe('zendesk writer: two source records that match one target record, created at once', () => {
+  let target: ZendeskSandbox;
+  let a: ZendeskConnector;
+  let b: ZendeskConnector;
+  const at = '2024-01-01T00:00:00.000Z';
+  const ctx = (stamp: string): WriteContext => ({ ...context, stamp });
+
+  beforeAll(async () => {
+    target = await sandbox({ tickets: 0, seed: 22 });
+    a = connect(target);
+    b = connect(target);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await target?.close();
+  });
+
+  it('a group, an organization and a contact: both loaders get the one Zendesk keeps', async () => {
+    const group = (sourceId: string): Group => ({ sourceId, name: 'Escalations', description: null, createdAt: at, updatedAt: at });
+    const org = (sourceId: string): Organization => ({ sourceId, name: 'Acme Race', domains: [], tags: [], customFields: {}, notes: null, createdAt: at, updatedAt: at });
+    const contact = (sourceId: string): Contact => ({ sourceId, name: 'Pat Race', email: 'pat.race@example.org', phone: null, organizationId: null, tags: [], timeZone: null, customFields: {}, createdAt: at, updatedAt: at });
+    const pairs = await Promise.all([
+      Promise.all([a.create('group', group('1'), ctx('zendesk:1')), b.create('group', group('2'), ctx('zendesk:2'))]),
+      Promise.all([a.create('organization', org('3'), ctx('zendesk:3')), b.create('organization', org('4'), ctx('zendesk:4'))]),
+      Promise.all([a.create('contact', contact('5'), ctx('zendesk:5')), b.create('contact', contact('6'), ctx('zendesk:6'))]),
+    ]);
+    for (const [ra, rb] of pairs) expect(rb.targetId).toBe(ra.targetId);
   });
 });
