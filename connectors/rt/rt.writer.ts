@@ -263,8 +263,9 @@ export class RtWriter {
         const g = record as Group;
         const res = await this.client.http.send<{ id: string; message?: string }>({ method: 'POST', path: 'queue', json: { Name: g.name, Description: g.description ?? '' }, okStatuses: [400] });
         if (res.status !== 400) return { targetId: String(res.body.id) };
-        // RT refuses a second queue with a name ("Queue already exists"): another loader created it a
-        // moment ago (a group and a delta of it loaded at once), and this one adopts it.
+        // RT refuses a second queue with a name ("Queue already exists", or "could not be created" when
+        // both inserts overlap): another loader created it since find() looked (two source groups with
+        // one name sit on different partitions). This one adopts it, as find() would have.
         const theirs = await this.find('group', g, '');
         if (!theirs) {
           throw new HdmError('REJECTED', `rt refused group ${g.sourceId}: ${res.body.message ?? JSON.stringify(res.body)}`, {
