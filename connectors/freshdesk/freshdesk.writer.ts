@@ -140,16 +140,20 @@ export class FreshdeskWriter {
     this.fieldsReady = null;
     const fields = await this.adminFields();
     if (!fields.some((f) => f.name === STAMP_FIELD)) {
-      await this.client.post<FdTicketField>('/api/v2/admin/ticket_fields', {
-        label: STAMP_FIELD_LABEL,
-        label_for_customers: STAMP_FIELD_LABEL,
-        type: 'custom_text',
-        customers_can_edit: false,
-        displayed_to_customers: false,
-        required_for_agents: false,
-        required_for_customers: false,
-        required_for_closure: false,
-      });
+      await this.createNamed(
+        {
+          label: STAMP_FIELD_LABEL,
+          label_for_customers: STAMP_FIELD_LABEL,
+          type: 'custom_text',
+          customers_can_edit: false,
+          displayed_to_customers: false,
+          required_for_agents: false,
+          required_for_customers: false,
+          required_for_closure: false,
+        },
+        STAMP_FIELD,
+        STAMP_FIELD_LABEL,
+      );
     }
     const typeField = fields.find((f) => f.default && (f.name === 'ticket_type' || f.type === 'default_ticket_type'));
     if (typeField) {
@@ -210,7 +214,7 @@ export class FreshdeskWriter {
       const fields = await this.adminFields();
       if (!fields.some((f) => f.name === multiValuesFieldName(def.key))) await this.createValuesField(def);
     }
-    const created = await this.createNamed(body, fdFieldName(def.key, def.type), def);
+    const created = await this.createNamed(body, fdFieldName(def.key, def.type), def.sourceId);
     if (created.adopted) {
       await this.syncChoices(created.field, def);
       return created.field;
@@ -226,16 +230,16 @@ export class FreshdeskWriter {
    * missing), the suffixed copy is deleted and theirs adopted, so the target keeps one field. A name
    * taken by a field this run did not make is a conflict, and the suffixed copy is not left behind.
    */
-  private async createNamed(body: Record<string, unknown>, name: string, def: TicketField): Promise<{ field: FdTicketField; adopted: boolean }> {
+  private async createNamed(body: Record<string, unknown>, name: string, recordId: string): Promise<{ field: FdTicketField; adopted: boolean }> {
     const created = await this.client.post<FdTicketField>('/api/v2/admin/ticket_fields', body);
     if (created.name === name) return { field: created, adopted: false };
     await this.client.delete(`/api/v2/admin/ticket_fields/${created.id}`);
     this.account.forgetFields();
     const theirs = (await this.adminFields()).find((f) => f.name === name);
     if (theirs) return { field: theirs, adopted: true };
-    throw new HdmError('CONFLICT', `ticketField ${def.sourceId}: Freshdesk named the new field ${created.name}, not ${name}; a field with a similar name exists`, {
+    throw new HdmError('CONFLICT', `ticketField ${recordId}: Freshdesk named the new field ${created.name}, not ${name}; a field with a similar name exists`, {
       retryable: false,
-      context: { platform: 'freshdesk', entity: 'ticketField', recordId: def.sourceId, field: 'key' },
+      context: { platform: 'freshdesk', entity: 'ticketField', recordId, field: 'key' },
     });
   }
 
@@ -250,7 +254,7 @@ export class FreshdeskWriter {
       required_for_agents: false,
       required_for_customers: false,
       required_for_closure: false,
-    }, multiValuesFieldName(def.key), def);
+    }, multiValuesFieldName(def.key), def.sourceId);
     if (created.adopted) return;
     await this.client.put(`/api/v2/admin/ticket_fields/${created.field.id}`, { label: def.title, label_for_customers: def.title });
     this.account.forgetFields();

@@ -178,6 +178,17 @@ export function canonicalFieldType(cf: RtCustomField): TicketFieldType | null {
   }
 }
 
+/** The description of a field copy that two writers created at once and that lost to field `winner` (rt.writer createField). */
+export function duplicateMeta(winner: string): string {
+  return `${DUPLICATE_MARKER}${winner}`;
+}
+
+const DUPLICATE_MARKER = 'hdm:duplicate-of=';
+
+export function isDuplicateField(cf: Pick<RtCustomField, 'Description'>): boolean {
+  return cf.Description?.startsWith(DUPLICATE_MARKER) ?? false;
+}
+
 export function fieldKey(cf: RtCustomField): string {
   return cf.Description?.match(META)?.[1] ?? slugKey(cf.Name);
 }

@@ -8,6 +8,7 @@ import { RtArticles } from './rt.articles.ts';
 import {
   plainToHtml,
   priorityFromRt,
+  isDuplicateField,
   RT_INTERNAL_FIELDS,
   RT_SOURCE_ID_FIELD,
   RT_TAGS_FIELD,
@@ -149,8 +150,12 @@ export class RtDirectory {
   }
 
   async fieldByName(name: string): Promise<RtCustomField | null> {
-    for (const cf of (await this.ticketFields()).values()) if (cf.Name === name && String(cf.Disabled ?? '0') === '0') return cf;
-    return null;
+    // The lowest ID: where writers racing each other created a field twice, every one of them picks the same.
+    let found: RtCustomField | null = null;
+    for (const cf of (await this.ticketFields()).values()) {
+      if (cf.Name === name && String(cf.Disabled ?? '0') === '0' && (!found || Number(cf.id) < Number(found.id))) found = cf;
+    }
+    return found;
   }
 }
 
@@ -247,7 +252,7 @@ export class RtReader {
 
   async ticketFieldsCanonical(refresh = false): Promise<TicketField[]> {
     const fields = await this.directory.ticketFields(refresh);
-    return [...fields.values()].filter((cf) => !RT_INTERNAL_FIELDS.has(cf.Name)).flatMap((cf) => ticketFieldFromRt(cf) ?? []);
+    return [...fields.values()].filter((cf) => !RT_INTERNAL_FIELDS.has(cf.Name) && !isDuplicateField(cf)).flatMap((cf) => ticketFieldFromRt(cf) ?? []);
   }
 
   userRecord(u: RtUser): { entity: 'agent'; record: Agent } | { entity: 'contact'; record: Contact } {

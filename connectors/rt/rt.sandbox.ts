@@ -20,7 +20,7 @@ function countRecords(db: string): Record<EntityName, number> {
     `SELECT count(*) FROM Queues WHERE Disabled = 0 AND substr(Name, 1, 3) != '___'`,
     `SELECT count(*) FROM Users WHERE Name NOT IN ('RT_System', 'Nobody') AND id IN (${privileged})`,
     `SELECT count(*) FROM Users WHERE Name NOT IN ('RT_System', 'Nobody') AND id NOT IN (${privileged})`,
-    `SELECT count(*) FROM CustomFields WHERE LookupType = 'RT::Queue-RT::Ticket' AND Name NOT IN (${internal})`,
+    `SELECT count(*) FROM CustomFields WHERE LookupType = 'RT::Queue-RT::Ticket' AND Name NOT IN (${internal}) AND Description NOT LIKE 'hdm:duplicate-of=%'`,
     `SELECT count(*) FROM Tickets WHERE Status != 'deleted' AND Type = 'ticket' AND id = EffectiveId`,
     `SELECT count(*) FROM Classes WHERE Disabled = 0`,
     `SELECT count(*) FROM Articles WHERE Disabled = 0`,

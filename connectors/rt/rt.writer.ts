@@ -5,7 +5,9 @@ import { TICKET_PRIORITIES, TICKET_TYPES } from '../../schemas/canonical.ts';
 import { RtClient, type RtCollection } from './rt.client.ts';
 import {
   fieldKey,
+  duplicateMeta,
   fieldMeta,
+  isDuplicateField,
   priorityToRt,
   RT_INTERNAL_FIELDS,
   RT_SOURCE_ID_FIELD,
@@ -76,6 +78,9 @@ export const RT_CAPABILITIES: TargetCapabilities = {
 };
 
 const NOBODY = 'Nobody';
+/** How long a writer that lost a field race waits for the winner's values: rounds × ms. */
+const VALUE_WAIT_ROUNDS = 20;
+const VALUE_WAIT_MS = 250;
 
 type RtTicketValues = { id: string | number; values: string[] }[];
 
@@ -103,11 +108,20 @@ export class RtWriter {
   private async ensureField(name: string, type: ReturnType<typeof rtFieldType>, description: string): Promise<string> {
     const existing = await this.directory.fieldByName(name);
     if (existing) return String(existing.id);
-    const id = await this.createField({ Name: name, Description: description, ...type });
-    return id;
+    return (await this.createField({ Name: name, Description: description, ...type }, (cf) => cf.Name === name && String(cf.Disabled ?? '0') === '0')).id;
   }
 
-  private async createField(spec: { Name: string; Description: string; Type: string; MaxValues: number; Pattern: string; values: string[]; Disabled?: number }): Promise<string> {
+  /**
+   * Creates a ticket field; `same` recognises the copies other writers made of it. RT accepts any number
+   * of custom fields with one name, so two loaders that both found the field missing would leave two:
+   * after creating, every writer lists the copies and the lowest ID wins for all of them (a higher ID was
+   * created later, so its creator sees the lower one). The losing copy is renamed, marked and disabled
+   * (REST2 cannot delete a custom field), and its creator uses the winner.
+   */
+  private async createField(
+    spec: { Name: string; Description: string; Type: string; MaxValues: number; Pattern: string; values: string[]; Disabled?: number },
+    same: (cf: RtCustomField) => boolean,
+  ): Promise<{ id: string; adopted: boolean }> {
     // `Queue: 0` applies the field to every queue (RT's compatibility path in CustomField->Create).
     const res = await this.client.post<{ id: string }>('customfield', {
       Name: spec.Name,
@@ -120,9 +134,33 @@ export class RtWriter {
       Disabled: spec.Disabled ?? 0,
     });
     const id = String(res.body.id);
+    const winner = [...(await this.directory.ticketFields(true)).values()].filter((cf) => same(cf) || String(cf.id) === id).sort(byId)[0];
+    if (winner && String(winner.id) !== id) {
+      await this.client.put(`customfield/${id}`, { Name: `${spec.Name} (duplicate ${id})`, Description: duplicateMeta(String(winner.id)), Disabled: 1 });
+      await this.directory.refreshField(id);
+      await this.awaitValues(String(winner.id), spec.values);
+      return { id: String(winner.id), adopted: true };
+    }
     for (const value of spec.values) await this.client.post(`customfield/${id}/value`, { Name: value });
     await this.directory.refreshField(id);
-    return id;
+    return { id, adopted: false };
+  }
+
+  /**
+   * Waits for the winner of a field race to add its values (a ticket written with a value the field
+   * does not have yet would lose it); a winner that died meanwhile leaves them to this writer.
+   */
+  private async awaitValues(id: string, values: string[]): Promise<void> {
+    if (values.length === 0) return;
+    let missing = values;
+    for (let attempt = 0; attempt < VALUE_WAIT_ROUNDS; attempt++) {
+      const have = new Set((await this.client.all<{ name?: string; Name?: string }>(`customfield/${id}/values`, { fields: 'Name' })).map((v) => v.Name ?? v.name ?? ''));
+      missing = values.filter((v) => !have.has(v));
+      if (missing.length === 0) break;
+      await new Promise((r) => setTimeout(r, VALUE_WAIT_MS));
+    }
+    for (const value of missing) await this.client.post(`customfield/${id}/value`, { Name: value });
+    await this.directory.refreshField(id);
   }
 
   async prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult> {
@@ -131,7 +169,10 @@ export class RtWriter {
     const createdFields: string[] = [];
     for (const field of context.ticketFields) {
       const found = this.matchField(await this.directory.ticketFields(), field);
-      if (!found) createdFields.push((await this.create('ticketField', field)).targetId);
+      if (found) continue;
+      // A field another loader created at the same moment is theirs: this run did not create it.
+      const made = await this.createTicketField(field);
+      if (!made.adopted) createdFields.push(made.id);
     }
     return { createdFields };
   }
@@ -190,8 +231,8 @@ export class RtWriter {
 
   /** An RT ticket field for a canonical one: by the key the writer noted, else by name. */
   private matchField(all: Map<string, RtCustomField>, field: TicketField): RtCustomField | null {
-    const fields = [...all.values()].filter((cf) => !RT_INTERNAL_FIELDS.has(cf.Name));
-    return fields.find((f) => f.Description?.includes(`hdm:key=${field.key};`)) ?? fields.find((f) => f.Name === field.title && String(f.Disabled ?? '0') === '0') ?? null;
+    const fields = [...all.values()].filter((cf) => !RT_INTERNAL_FIELDS.has(cf.Name) && !isDuplicateField(cf)).sort(byId);
+    return fields.find((f) => hasKey(f, field.key)) ?? fields.find((f) => f.Name === field.title && String(f.Disabled ?? '0') === '0') ?? null;
   }
 
   /** A user by email, else (people without email) by the Name the writer gave them: the stamp. */
@@ -220,25 +261,24 @@ export class RtWriter {
     switch (entity) {
       case 'group': {
         const g = record as Group;
-        const res = await this.client.post<{ id: string }>('queue', { Name: g.name, Description: g.description ?? '' });
-        return { targetId: String(res.body.id) };
+        const res = await this.client.http.send<{ id: string; message?: string }>({ method: 'POST', path: 'queue', json: { Name: g.name, Description: g.description ?? '' }, okStatuses: [400] });
+        if (res.status !== 400) return { targetId: String(res.body.id) };
+        // RT refuses a second queue with a name ("Queue already exists", or "could not be created" when
+        // both inserts overlap): another loader created it since find() looked (two source groups with
+        // one name sit on different partitions). This one adopts it, as find() would have.
+        const theirs = await this.find('group', g, '');
+        if (!theirs) {
+          throw new HdmError('REJECTED', `rt refused group ${g.sourceId}: ${res.body.message ?? JSON.stringify(res.body)}`, {
+            context: { platform: 'rt', entity, recordId: g.sourceId, httpStatus: 400 },
+          });
+        }
+        return this.update('group', theirs.targetId, g, context);
       }
       case 'agent':
       case 'contact':
         return { targetId: await this.createUser(entity, record as Agent | Contact, context?.stamp ?? '') };
-      case 'ticketField': {
-        const f = record as TicketField;
-        const type = rtFieldType(f.type);
-        const id = await this.createField({
-          Name: f.title,
-          Description: fieldMeta(f.key, f.type),
-          ...type,
-          Pattern: f.type === 'regex' ? allowEmpty(f.pattern ?? '') : type.Pattern,
-          values: f.type === 'dropdown' || f.type === 'multiselect' ? f.options.map((o) => o.label) : type.values,
-          Disabled: f.active ? 0 : 1,
-        });
-        return { targetId: id };
-      }
+      case 'ticketField':
+        return { targetId: (await this.createTicketField(record as TicketField)).id };
       case 'ticket':
         return this.createTicket(record as Ticket, requireContext(context, 'ticket', record.sourceId));
       default:
@@ -308,6 +348,14 @@ export class RtWriter {
     }
     const res = await this.client.http.send<{ id: string; message?: string }>({ method: 'POST', path: 'user', json: this.userBody(entity, person, name), okStatuses: [400] });
     if (res.status === 400) {
+      // RT names users uniquely: a user named so appeared since find() (another loader wrote the same
+      // person as an agent and a contact at once, or the same record). This one is adopted and updated.
+      this.directory.forgetUser(name);
+      const theirs = await this.directory.user(name);
+      if (theirs) {
+        await this.update(entity, String(theirs.id), person);
+        return String(theirs.id);
+      }
       throw new HdmError('REJECTED', `rt refused ${entity} ${person.sourceId}: ${res.body.message ?? JSON.stringify(res.body)}`, {
         context: { platform: 'rt', entity, recordId: person.sourceId, httpStatus: 400 },
       });
@@ -316,6 +364,21 @@ export class RtWriter {
     const user = await this.directory.user(name);
     if (!user) throw new HdmError('INTERNAL', `rt created user ${name} but cannot read it back`, { context: { platform: 'rt', entity, recordId: person.sourceId } });
     return String(user.id);
+  }
+
+  private async createTicketField(f: TicketField): Promise<{ id: string; adopted: boolean }> {
+    const type = rtFieldType(f.type);
+    return this.createField(
+      {
+        Name: f.title,
+        Description: fieldMeta(f.key, f.type),
+        ...type,
+        Pattern: f.type === 'regex' ? allowEmpty(f.pattern ?? '') : type.Pattern,
+        values: f.type === 'dropdown' || f.type === 'multiselect' ? f.options.map((o) => o.label) : type.values,
+        Disabled: f.active ? 0 : 1,
+      },
+      (cf) => hasKey(cf, f.key),
+    );
   }
 
   private async updateField(targetId: string, f: TicketField): Promise<void> {
@@ -347,7 +410,8 @@ export class RtWriter {
     let fields = await this.directory.ticketFields();
     const byKey = (all: Map<string, RtCustomField>) => {
       const m = new Map<string, RtCustomField>();
-      for (const cf of all.values()) if (!RT_INTERNAL_FIELDS.has(cf.Name) && String(cf.Disabled ?? '0') === '0') m.set(fieldKey(cf), cf);
+      // The lowest ID first: a key held twice (see createField) resolves to the same field in every writer.
+      for (const cf of [...all.values()].sort(byId).reverse()) if (!RT_INTERNAL_FIELDS.has(cf.Name) && String(cf.Disabled ?? '0') === '0') m.set(fieldKey(cf), cf);
       return m;
     };
     let keys = byKey(fields);
@@ -484,6 +548,10 @@ export class RtWriter {
     return { targetId, children };
   }
 }
+
+const byId = (a: RtCustomField, b: RtCustomField) => Number(a.id) - Number(b.id);
+
+const hasKey = (cf: RtCustomField, key: string) => cf.Description?.includes(`hdm:key=${key};`) ?? false;
 
 function requireContext(context: WriteContext | undefined, entity: EntityName, id: string): WriteContext {
   if (!context) throw new HdmError('INTERNAL', `rt: writing ${entity} ${id} needs a write context`, { context: { platform: 'rt', entity, recordId: id } });

@@ -138,7 +138,9 @@ export class FieldCatalog {
       if (!isCustomField(field)) continue;
       this.byId.set(field.id, field);
       const key = ticketFieldKey(field);
-      if (!this.byKey.has(key)) this.byKey.set(key, field);
+      // The lowest ID, as the writer keeps it when two loaders created a field at once.
+      const held = this.byKey.get(key);
+      if (!held || field.id < held.id) this.byKey.set(key, field);
     }
   }
 

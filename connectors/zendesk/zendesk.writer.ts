@@ -93,6 +93,15 @@ export const ZENDESK_CAPABILITIES: TargetCapabilities = {
 
 const sameText = (a: string | null | undefined, b: string | null | undefined) => (a ?? '').trim().toLowerCase() === (b ?? '').trim().toLowerCase();
 
+const ADOPT_ON_DUPLICATE: ReadonlySet<EntityName> = new Set(['group', 'organization', 'agent', 'contact']);
+
+/** A 422 whose details name a value another record holds (Zendesk's `DuplicateValue`). */
+function isDuplicateValue(err: unknown): boolean {
+  if (!(err instanceof HdmError) || err.context.httpStatus !== 422) return false;
+  const details = (err.context.body as { details?: Record<string, { error?: string }[]> } | undefined)?.details ?? {};
+  return Object.values(details).some((list) => list.some((d) => d.error === 'DuplicateValue'));
+}
+
 /** Writes planned canonical records into Zendesk. */
 export class ZendeskWriter {
   readonly limitations = ZENDESK_LIMITATIONS;
@@ -241,6 +250,12 @@ export class ZendeskWriter {
     try {
       return await this.write(entity, null, record, context);
     } catch (err) {
+      // Zendesk keeps group and organization names, user emails and external IDs unique (422
+      // DuplicateValue). Taken since find() looked: another loader created the same thing a moment ago
+      // (two source records with one name, or an agent and a contact with one email, loaded at once).
+      // This one adopts it, as find() would have a moment later.
+      const theirs = ADOPT_ON_DUPLICATE.has(entity) && isDuplicateValue(err) ? await this.find(entity, record, context.stamp) : null;
+      if (theirs) return this.update(entity, theirs.targetId, record, context);
       throw this.fail(err, entity, record.sourceId, 'creating');
     }
   }
@@ -292,7 +307,8 @@ export class ZendeskWriter {
           const description = current ? agentDescriptionFor(field.key, { ...current, title: field.title }) : null;
           if (description !== null) body.agent_description = description;
         }
-        const saved = await upsert<ZdTicketField>('ticket_field', 'ticket_fields', body);
+        const written = await upsert<ZdTicketField>('ticket_field', 'ticket_fields', body);
+        const saved = targetId ? written : await this.oneField(written, field.key);
         this.titleByKey.set(field.key, saved.title);
         await this.fields(true);
         return { targetId: String(saved.id) };
@@ -614,6 +630,21 @@ export class ZendeskWriter {
     }
   }
 
+  /**
+   * The one field for `key` after this writer created `created`. Zendesk accepts any number of ticket
+   * fields with one title, so two loaders that both found a field missing would leave two: the lowest ID
+   * wins for every writer (a higher ID was created later, so its creator sees the lower one), and the
+   * loser deletes its own copy.
+   */
+  private async oneField(created: ZdTicketField, key: string): Promise<ZdTicketField> {
+    const catalog = await this.fields(true);
+    const winner = [...catalog.byId.values()].filter((f) => f.id === created.id || catalog.keyOf(f) === key).sort((a, b) => a.id - b.id)[0] ?? created;
+    if (winner.id === created.id) return created;
+    await this.client.send({ method: 'DELETE', path: `/api/v2/ticket_fields/${created.id}.json`, okStatuses: [404] });
+    await this.fields(true);
+    return winner;
+  }
+
   /** Creates the custom ticket fields the source uses and Zendesk lacks (matched by title), adding missing dropdown options. */
   async prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult> {
     const catalog = await this.fields(true);
@@ -628,9 +659,11 @@ export class ZendeskWriter {
             path: '/api/v2/ticket_fields.json',
             json: { ticket_field: toZendeskTicketField(field) },
           });
-          this.titleByKey.set(field.key, res.body.ticket_field.title);
-          this.prepared.set(field.key, res.body.ticket_field.id);
-          createdFields.push(String(res.body.ticket_field.id));
+          const kept = await this.oneField(res.body.ticket_field, field.key);
+          this.titleByKey.set(field.key, kept.title);
+          if (kept.id !== res.body.ticket_field.id) continue;
+          this.prepared.set(field.key, kept.id);
+          createdFields.push(String(kept.id));
           continue;
         }
         this.titleByKey.set(field.key, match.title);
