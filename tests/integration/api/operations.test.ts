@@ -137,7 +137,7 @@ describe('health and progress through the API', () => {
     expect(failed.records[0].attempts).toBeGreaterThanOrEqual(2);
     const csv = await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/records/failed?format=csv`, headers });
     expect(csv.headers['content-type']).toContain('text/csv');
-    expect(csv.body.split('\r\n')[0]).toBe('entity,sourceId,targetId,reason,detail,attempts,lastAttemptAt');
+    expect(csv.body.split('\r\n')[0]).toBe('entity,sourceId,targetId,reason,detail,attempts,lastAttemptAt,sourceUrl,targetUrl');
     expect(csv.body.split('\r\n')[1]).toMatch(new RegExp(`^ticket,${open.id},${targetId},CONFLICT,`));
     for (const status of ['missing', 'mismatched', 'filtered']) expect((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/records/${status}`, headers })).statusCode).toBe(200);
     expect((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/records/everything`, headers })).statusCode).toBe(400);
