@@ -132,6 +132,9 @@ describe('health and progress through the API', () => {
     const failed = await get('/records/failed');
     expect(failed.byReason).toEqual([{ reason: 'CONFLICT', entity: 'ticket', records: 1 }]);
     expect(failed.records[0]).toMatchObject({ entity: 'ticket', sourceId: String(open.id), targetId, reason: 'CONFLICT' });
+    // Both records' links, to the platforms' own pages.
+    expect(failed.records[0].sourceUrl).toBe(`${m.source.url}/agent/tickets/${open.id}`);
+    expect(failed.records[0].targetUrl).toBe(`${m.target.url}/a/tickets/${targetId}`);
     const attempts = (await ledger.query(`SELECT count() AS n FROM load_attempts WHERE migration = {migration:String} AND entity = 'ticket' AND source_id = {id:String}`, { params: { id: String(open.id) } }))[0].n;
     expect(failed.records[0].attempts).toBe(Number(attempts));
     expect(failed.records[0].attempts).toBeGreaterThanOrEqual(2);
