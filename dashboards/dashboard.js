@@ -350,7 +350,7 @@ function lineChart(container, points, { threshold = null, unit = '', note = '' }
   if (points.length < 2) {
     const p = document.createElement('p');
     p.className = 'empty';
-    p.textContent = points.length ? `${points[0].v} ${unit}` : 'no data yet';
+    p.textContent = points.length ? `${points[0].v} ${unit}${note ? ` · ${note}` : ''}` : 'no data yet';
     container.append(p);
     return;
   }
