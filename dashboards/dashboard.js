@@ -199,6 +199,7 @@ function renderHealth(health) {
   const box = $('#stall');
   box.hidden = !health.stall;
   box.textContent = health.stall ? `Stalled for ${duration(health.stall.seconds)}: ${health.stall.reason}` : '';
+  renderUpdated();
   updateTitle();
 }
 
@@ -224,22 +225,132 @@ function updateTitle() {
   document.title = `${stall}${verdict && verdict !== '…' ? `${verdict} · ` : ''}${state.migration ?? ''} · Cutover dashboard`;
 }
 
+/**
+ * The live pill: green only while records can move. A run that waits for a platform (a rate limit, 5xx
+ * answers being retried) or has stalled turns it amber and says so, so "0 rec/s" never sits under green.
+ */
 function renderUpdated() {
   const badge = $('#connection');
-  if (badge.classList.contains('on') && state.lastEventAt) badge.textContent = `updated ${ago((Date.now() - state.lastEventAt) / 1000)}`;
+  if (!state.connected || !state.lastEventAt) return;
+  const h = state.health;
+  const stalled = h?.running && h.stall;
+  const waiting = h?.running && !stalled && h.waitingFor;
+  const updated = `updated ${ago((Date.now() - state.lastEventAt) / 1000)}`;
+  badge.className = stalled ? 'pill stalled' : waiting ? 'pill waiting' : 'pill on';
+  badge.textContent = stalled ? `stalled · ${updated}` : waiting ? `waiting · ${updated}` : updated;
+  badge.title = stalled ? h.stall.reason : waiting ? h.waitingFor : 'live updates';
 }
 
+/** Every run, newest first: loading runs with what they wrote, verifications with what they found, who started each. */
 function renderRuns(runs) {
-  $('#runs tbody').replaceChildren(...[...runs].reverse().map((r) => row([r.runId, r.kind, r.status, timeCell(r.startedAt), timeCell(r.finishedAt)])));
+  $('#runs tbody').replaceChildren(
+    ...[...runs].reverse().map((r) => {
+      const c = r.counts || {};
+      const verify = r.kind === 'verify';
+      const status = verify && 'ok' in c ? `${r.status}: ${c.ok} ok, ${c.missing} missing, ${c.mismatched} mismatched, ${c.duplicates} duplicated` : r.status;
+      const by = r.startedBy ? `${r.startedBy.label || `token ${r.startedBy.tokenId}`} (${r.startedBy.role})` : r.startedBy === null ? 'outside the API' : '—';
+      const tr = row([r.runId, r.kind, status, timeCell(r.startedAt), duration(r.seconds ?? null)]);
+      tr.children[4].className = 'duration';
+      tr.append(
+        num(verify ? null : c.created, false, 'created'),
+        num(verify ? null : c.updated, false, 'updated'),
+        num(verify ? null : c.unchanged, false, 'unchanged'),
+        num(c.failed, true, 'failed'),
+        row([by]).firstChild,
+      );
+      tr.lastChild.className = 'started-by';
+      tr.dataset.run = r.runId;
+      tr.dataset.kind = r.kind;
+      return tr;
+    }),
+  );
+}
+
+// --- drill-down: missing, mismatched, failed and filtered records, grouped by reason ---
+function linkCell(id, url) {
+  const td = document.createElement('td');
+  if (!id) td.textContent = '—';
+  else if (url && /^https?:/.test(url)) {
+    const a = document.createElement('a');
+    a.href = url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    a.textContent = id;
+    td.append(a);
+  } else td.textContent = id;
+  return td;
+}
+
+function renderRecords(status, body) {
+  const groups = new Map();
+  for (const r of body.records) {
+    const key = `${r.entity}\u0000${r.reason}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  const rows = [];
+  for (const g of body.byReason) {
+    const head = document.createElement('tr');
+    head.className = 'group';
+    head.dataset.reason = g.reason;
+    const th = document.createElement('th');
+    th.colSpan = 6;
+    th.textContent = `${g.reason} · ${g.entity} · ${g.records.toLocaleString()} record${g.records === 1 ? '' : 's'}`;
+    head.append(th);
+    rows.push(head);
+    for (const r of groups.get(`${g.entity}\u0000${g.reason}`) ?? []) {
+      const tr = row([r.entity]);
+      tr.dataset.record = `${r.entity}:${r.sourceId}`;
+      tr.dataset.reason = r.reason;
+      tr.append(linkCell(r.sourceId, r.sourceUrl), linkCell(r.targetId, r.targetUrl), num(r.attempts, false, 'attempts'), timeCell(r.lastAttemptAt), row([r.detail || r.reason]).firstChild);
+      tr.children[1].classList.add('source');
+      tr.children[2].classList.add('target');
+      rows.push(tr);
+    }
+  }
+  if (!rows.length) rows.push(row([`no ${status} records`]));
+  $('#records tbody').replaceChildren(...rows);
+  const n = body.records.length;
+  $('#records-summary').textContent = `${n.toLocaleString()} ${status} record${n === 1 ? '' : 's'}${n >= 10000 ? ' (the first 10,000; the CSV has the same)' : ''}`;
+  $('#retry-failed').hidden = !(state.operator && status === 'failed' && n > 0);
+}
+
+/** Reads the selected list again; one read at a time, the newest selection wins. */
+async function loadRecords() {
+  const name = state.migration;
+  const status = state.recordStatus;
+  if (!name || state.recordsBusy) return;
+  state.recordsBusy = true;
+  try {
+    const body = await getJson(`/api/migrations/${encodeURIComponent(name)}/records/${status}`);
+    if (state.migration === name && state.recordStatus === status) renderRecords(status, body);
+  } catch (err) {
+    if (state.migration === name) $('#records-summary').textContent = err.message;
+  } finally {
+    state.recordsBusy = false;
+  }
+}
+
+function setupRecords() {
+  state.recordStatus ??= 'failed';
+  for (const b of document.querySelectorAll('#record-status button')) {
+    b.onclick = () => {
+      state.recordStatus = b.dataset.status;
+      for (const o of document.querySelectorAll('#record-status button')) o.setAttribute('aria-pressed', String(o === b));
+      $('#records tbody').replaceChildren();
+      loadRecords();
+    };
+    b.setAttribute('aria-pressed', String(b.dataset.status === state.recordStatus));
+  }
 }
 
 /** A line chart as inline SVG: points {t: ms, v: number}, an optional dashed threshold. */
-function lineChart(container, points, { threshold = null, unit = '' } = {}) {
+function lineChart(container, points, { threshold = null, unit = '', note = '' } = {}) {
   container.replaceChildren();
   if (points.length < 2) {
     const p = document.createElement('p');
     p.className = 'empty';
-    p.textContent = points.length ? `${points[0].v} ${unit}` : 'no data yet';
+    p.textContent = points.length ? `${points[0].v} ${unit}${note ? ` · ${note}` : ''}` : 'no data yet';
     container.append(p);
     return;
   }
@@ -270,12 +381,14 @@ function lineChart(container, points, { threshold = null, unit = '' } = {}) {
   if (threshold !== null) el('line', { x1: L, y1: y(threshold), x2: W - R, y2: y(threshold), stroke: '#b3261e', 'stroke-dasharray': '4 4' });
   el('polyline', { points: points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' '), fill: 'none', stroke: '#2b5fab', 'stroke-width': 2 });
   const last = points[points.length - 1];
-  el('text', { x: W - R, y: T + 12, 'text-anchor': 'end', 'font-size': 12, fill: '#1d1f22' }, `${last.v.toLocaleString()} ${unit}`);
+  el('text', { x: W - R, y: T + 12, 'text-anchor': 'end', 'font-size': 12, fill: note ? '#a86b00' : '#1d1f22', class: 'headline' }, `${last.v.toLocaleString()} ${unit}${note ? ` · ${note}` : ''}`);
   container.append(svg);
 }
 
 function drawCharts() {
-  lineChart($('#throughput'), state.throughput.map((s) => ({ t: s.at, v: s.perSecond })), { unit: 'rec/s' });
+  const h = state.health;
+  const note = h?.running ? (h.stall ? `stalled: ${h.stall.cause}` : h.waitingFor ? 'waiting' : '') : '';
+  lineChart($('#throughput'), state.throughput.map((s) => ({ t: s.at, v: s.perSecond })), { unit: 'rec/s', note });
   const d = state.data;
   lineChart($('#lag'), (d?.lag ?? []).map((l) => ({ t: Date.parse(l.at), v: Math.round(l.p95 * 10) / 10 })), { threshold: d?.migration.dashboard.maxLagSeconds ?? null, unit: 's' });
 }
@@ -290,7 +403,7 @@ function render(data) {
   renderEntities(data.reconciliation);
   renderLive(data.progress, data.job);
   renderFailures(data.failures);
-  renderRuns(data.runs);
+  renderRuns(data.history ?? data.runs);
   renderHealth(data.health);
   renderProgress(data.runProgress);
   drawCharts();
@@ -302,7 +415,9 @@ function clearMigration() {
   state.data = null;
   state.throughput = [];
   state.verification = null;
-  for (const id of ['#entities', '#live', '#failures', '#runs']) $(`${id} tbody`).replaceChildren();
+  for (const id of ['#entities', '#live', '#failures', '#runs', '#records']) $(`${id} tbody`).replaceChildren();
+  $('#records-summary').textContent = '';
+  $('#retry-failed').hidden = true;
   $('#checks').replaceChildren();
   $('#verified-at').textContent = '';
   $('#verification-age').textContent = '';
@@ -336,6 +451,7 @@ function showUnavailable(name, err) {
   box.textContent = busy
     ? `Migration "${name}" cannot be shown now: ${err.detail.replace(/\.?$/, ".")} It is tried again every few seconds.`
     : `Migration "${name}" cannot be shown now: ${err.message}`;
+  state.connected = false;
   const badge = $('#connection');
   badge.textContent = busy ? 'busy' : 'offline';
   badge.className = 'pill off';
@@ -355,6 +471,7 @@ async function loadDashboard() {
   }
   if (state.migration !== name) return false;
   render(data);
+  loadRecords();
   return true;
 }
 
@@ -377,7 +494,7 @@ async function followEvents() {
   const badge = $('#connection');
   try {
     const res = await api(`/api/migrations/${encodeURIComponent(name)}/events`, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
-    badge.className = 'pill on';
+    state.connected = true;
     state.lastEventAt = Date.now();
     renderUpdated();
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -403,6 +520,7 @@ async function followEvents() {
   } catch (err) {
     if (controller.signal.aborted) return;
   }
+  if (state.stream === controller) state.connected = false;
   badge.textContent = 'reconnecting';
   badge.className = 'pill off';
   if (state.stream === controller) setTimeout(() => state.migration === name && followEvents(), 3000);
@@ -427,7 +545,8 @@ function onEvent(type, data) {
     updateTitle();
     if (data.reconciliation.acceptances) markAccepted(data.reconciliation.acceptances);
     // The runs table moves with the rest, the running run included, not only when a job ends.
-    if (data.runs) renderRuns(data.runs);
+    if (data.history || data.runs) renderRuns(data.history ?? data.runs);
+    loadRecords();
   } else if (type === 'job') {
     if (data.status !== 'running') loadDashboard().catch(() => {});
     else renderLive({ run: {}, canonicalLoaded: Number($('#canonical').dataset.value || 0) }, data);
@@ -482,6 +601,7 @@ async function setupQueries() {
 async function setupControls(name) {
   const me = await getJson('/api/me');
   if (me.role !== 'operator' && me.role !== 'admin') return;
+  state.operator = true;
   $('#controls').hidden = false;
   const say = (text) => ($('#control-result').textContent = text);
   const act = async (path, init) => {
@@ -494,7 +614,11 @@ async function setupControls(name) {
   };
   const post = (payload) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
   for (const b of document.querySelectorAll('#controls button[data-kind]')) b.onclick = () => act(`/api/migrations/${name()}/runs`, post({ kind: b.dataset.kind }));
-  $('#retry-failed').onclick = () => act(`/api/migrations/${name()}/failures/retry`, post({}));
+  $('#retry-failed').onclick = async () => {
+    await act(`/api/migrations/${name()}/failures/retry`, post({}));
+    $('#records-result').textContent = $('#control-result').textContent;
+  };
+  loadRecords();
   $('#stop-run').onclick = () => act(`/api/migrations/${name()}/runs/active`, { method: 'DELETE' });
 }
 
@@ -535,9 +659,8 @@ async function start() {
   $('#report-json').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report`, `${state.migration}-report.json`));
   $('#report-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=entities`, `${state.migration}-entities.csv`));
   $('#failures-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/report?format=csv&part=failures`, `${state.migration}-failures.csv`));
-  for (const a of document.querySelectorAll('a.records-csv')) {
-    a.onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/records/${a.dataset.status}?format=csv`, `${state.migration}-${a.dataset.status}.csv`));
-  }
+  $('#records-csv').onclick = (e) => (e.preventDefault(), download(`/api/migrations/${name()}/records/${state.recordStatus}?format=csv`, `${state.migration}-${state.recordStatus}.csv`));
+  setupRecords();
   setupControls(name).catch(() => {});
   await showMigration();
   setupQueries().catch(() => {});

@@ -6,15 +6,16 @@ import { z } from 'zod';
 import type { RunInfo } from '../ledger/ledger.ts';
 import { redactor } from '../../schemas/redact.ts';
 import { toCsv } from './csv.ts';
+import { runHistory } from './run-history.ts';
 import { lagOf, readiness, reconciliation, type Reconciliation } from './cutover.ts';
 import { ApiError, errorResponse } from './errors.ts';
 import { EVENT_STREAM_DEFAULTS, EventStreamSlots, EventStreamWriter, type EventStreamLimits } from './event-stream.ts';
 import { collectMetrics, renderPrometheus } from './metrics.ts';
-import { MigrationRegistry, type Job, type MigrationEvent, type MigrationHandle } from './migrations.ts';
+import { MigrationRegistry, type MigrationEvent, type MigrationHandle } from './migrations.ts';
 import { PLANNED_RUN_KINDS, RUN_KINDS } from '../run/run-kinds.ts';
 import { loadSavedQueries } from './saved-queries.ts';
 import { acceptFailures, failuresWithAcceptances, withdrawAcceptances } from '../reconciler/acceptance.ts';
-import { ENTITIES } from '../../schemas/canonical.ts';
+import { ENTITIES, type EntityName } from '../../schemas/canonical.ts';
 import { ROLES, roleAtLeast, TokenStore, type Role, type TokenInfo } from './tokens.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -82,7 +83,8 @@ export function buildApi(options: ApiOptions): Api {
     const runtime = await handle.open();
     const recon = await reconciliation(runtime.ledger);
     const runs = await runtime.ledger.runs();
-    return { reconciliation: recon, readiness: readiness(runs, recon, handle.config.dashboard), runs: runs.slice(-20) };
+    const history = (await runHistory(runtime.ledger, handle.jobs)).slice(-20);
+    return { reconciliation: recon, readiness: readiness(runs, recon, handle.config.dashboard), runs: runs.slice(-20), history };
   };
   const registry = new MigrationRegistry({ stateDir: options.stateDir, env: options.env, summarize: summaryOf });
   for (const file of options.configFiles ?? []) registry.addFile(file, options.clickhouseUrl);
@@ -215,35 +217,7 @@ export function buildApi(options: ApiOptions): Api {
   app.get('/api/migrations/:name/runs/history', async (req) => {
     const h = handleOf(req);
     const runtime = await h.open();
-    const starters = new Map<string, Job['startedBy']>();
-    for (const job of h.jobs) {
-      for (const r of job.ledgerRuns) starters.set(r.runId, job.startedBy ?? null);
-      const verifyId = job.result?.verifyId;
-      if (typeof verifyId === 'string') starters.set(verifyId, job.startedBy ?? null);
-    }
-    const seconds = (from: string, to: string | null) => (to ? Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10 : null);
-    const runs = (await runtime.ledger.runs()).map((r) => {
-      const totals = { created: 0, updated: 0, unchanged: 0, failed: 0 };
-      for (const c of Object.values((r.summary.counts ?? {}) as Record<string, Partial<typeof totals>>)) {
-        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += Number(c[k] ?? 0);
-      }
-      return { runId: r.runId, kind: r.kind as string, status: r.status as string, startedAt: r.startedAt, finishedAt: r.finishedAt, seconds: seconds(r.startedAt, r.finishedAt), counts: totals as Record<string, number>, startedBy: starters.get(r.runId) ?? null };
-    });
-    const verifications = await runtime.ledger.query(
-      `SELECT verify_id, min(checked_at) AS started, max(checked_at) AS finished, countIf(status = 'ok') AS ok, countIf(status = 'missing') AS missing,
-         countIf(status = 'mismatched') AS mismatched, countIf(status = 'duplicate') AS duplicates, countIf(status = 'failed') AS failed
-       FROM verifications WHERE migration = {migration:String} GROUP BY verify_id`,
-    );
-    const iso = (v: unknown) => new Date(`${String(v).replace(' ', 'T')}Z`).toISOString();
-    for (const v of verifications) {
-      const startedAt = iso(v.started);
-      const finishedAt = iso(v.finished);
-      const ok = Number(v.ok), failed = Number(v.failed);
-      const counts = { ok, missing: Number(v.missing), mismatched: Number(v.mismatched), duplicates: Number(v.duplicates), failed };
-      runs.push({ runId: String(v.verify_id), kind: 'verify', status: 'succeeded', startedAt, finishedAt, seconds: seconds(startedAt, finishedAt), counts, startedBy: starters.get(String(v.verify_id)) ?? null });
-    }
-    runs.sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
-    return { runs };
+    return { runs: await runHistory(runtime.ledger, h.jobs) };
   });
   app.delete('/api/migrations/:name/runs/active', { config: { role: 'operator' } }, async (req) => {
     const h = handleOf(req);
@@ -297,21 +271,37 @@ export function buildApi(options: ApiOptions): Api {
     const saved = loadSavedQueries(queriesDir).find((q) => q.id === `records-${p.status}`);
     if (!saved) throw new ApiError(404, 'NOT_FOUND', `no saved query records-${p.status}`);
     const runtime = await h.open();
-    const rows = (await runtime.ledger.query(saved.sql, { readonly: true })).map((r) => ({
-      entity: String(r.entity),
-      sourceId: String(r.source_id),
-      targetId: r.target_id ? String(r.target_id) : null,
-      reason: String(r.reason),
-      detail: String(r.detail ?? ''),
-      attempts: Number(r.attempts ?? 0),
-      lastAttemptAt: r.last_attempt_at ? new Date(`${String(r.last_attempt_at).replace(' ', 'T')}Z`).toISOString() : null,
-    }));
+    // Both records' links, as the platforms' own pages; a link that cannot be made stays null.
+    const link = (side: 'source' | 'target', entity: string, id: string | null) => {
+      if (!id) return null;
+      try {
+        return runtime[side].recordUrl(entity as EntityName, id);
+      } catch {
+        return null;
+      }
+    };
+    const rows = (await runtime.ledger.query(saved.sql, { readonly: true })).map((r) => {
+      const entity = String(r.entity);
+      const sourceId = String(r.source_id);
+      const targetId = r.target_id ? String(r.target_id) : null;
+      return {
+        entity,
+        sourceId,
+        targetId,
+        reason: String(r.reason),
+        detail: String(r.detail ?? ''),
+        attempts: Number(r.attempts ?? 0),
+        lastAttemptAt: r.last_attempt_at ? new Date(`${String(r.last_attempt_at).replace(' ', 'T')}Z`).toISOString() : null,
+        sourceUrl: link('source', entity, sourceId),
+        targetUrl: link('target', entity, targetId),
+      };
+    });
     if (format === 'csv') {
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${h.name}-${p.status}-${stamp}.csv"`)
-        .send(toCsv(['entity', 'sourceId', 'targetId', 'reason', 'detail', 'attempts', 'lastAttemptAt'], rows));
+        .send(toCsv(['entity', 'sourceId', 'targetId', 'reason', 'detail', 'attempts', 'lastAttemptAt', 'sourceUrl', 'targetUrl'], rows));
     }
     const groups = new Map<string, { reason: string; entity: string; records: number }>();
     for (const r of rows) {
@@ -343,6 +333,7 @@ export function buildApi(options: ApiOptions): Api {
       readiness: readiness(runs, recon, h.config.dashboard),
       failures: await failuresWithAcceptances(runtime.ledger, 20),
       runs: runs.slice(-20),
+      history: (await runHistory(runtime.ledger, h.jobs)).slice(-20),
       lag: runs.filter((r) => r.kind === 'delta' && r.status === 'succeeded').slice(-200).map((r) => ({ at: r.finishedAt ?? r.startedAt, ...(lagOf(r) ?? { p50: 0, p95: 0 }) })),
       throughput: h.progress.history(),
       progress: h.progress.snapshot(),

@@ -31,6 +31,8 @@ export interface Job {
   error: { code: string; message: string } | null;
   /** Who started it: the API token's id, label and role. */
   startedBy: { tokenId: string; label: string; role: string } | null;
+  /** The verifications a delta with `verify` made after its passes. */
+  verifications?: { verifyId: string; clean: boolean }[];
 }
 
 /** Events a migration emits to its server-sent-event subscribers. */
@@ -229,6 +231,12 @@ export class MigrationHandle {
             this.saveJobs();
           },
           onPhase: (name) => this.progress.enterClosingPhase(name),
+          onVerifyChanged: (outcome) => {
+            // A delta's re-checks are runs of their own in the history, started by whoever started the delta.
+            if ('report' in outcome) job.verifications = [...(job.verifications ?? []), { verifyId: outcome.report.verifyId, clean: outcome.report.clean }].slice(-50);
+            else runtime.logger.info({ job: job.jobId, reason: outcome.skipped }, 'no re-check after this pass');
+            this.saveJobs();
+          },
         });
         job.result = runKind.summary(result as never);
         job.status = controller.signal.aborted ? 'interrupted' : 'succeeded';

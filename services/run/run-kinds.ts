@@ -112,7 +112,9 @@ export const deltaRun: RunKind<{ follow: boolean; intervalSeconds: number; maxPa
         if (!options.verify || context.signal.aborted) return;
         if (!Object.values(result.counts).some((c) => c.read > 0)) return context.onVerifyChanged?.({ skipped: 'the pass read nothing: the latest verification still stands' });
         try {
-          context.onVerifyChanged?.({ report: await verifyChangedRuntime(context.runtime) });
+          // Read before the call: `f?.(await g())` skips g() when no one listens, and the re-check is the point.
+          const report = await verifyChangedRuntime(context.runtime);
+          context.onVerifyChanged?.({ report });
         } catch (err) {
           // No verification to build on yet: say so and keep the passes going.
           if (err instanceof HdmError && err.code === 'NOT_READY') context.onVerifyChanged?.({ skipped: err.message });

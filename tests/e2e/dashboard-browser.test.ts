@@ -132,7 +132,8 @@ describe('the cutover dashboard in a real browser', () => {
     expect(await page.textContent('#entities tbody tr[data-entity="ticket"] td.missing')).toBe('0');
     expect(await page.evaluate('window.sameDocument')).toBe(true);
     expect(await page.locator('#throughput svg polyline').count()).toBe(1);
-    expect(await page.locator('#runs tbody tr').count()).toBe(1);
+    // The full run and its closing verification.
+    expect(await page.locator('#runs tbody tr').count()).toBe(2);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     const shot = join(ARTIFACTS, 'dashboard-full-run.png');
@@ -149,7 +150,7 @@ describe('the cutover dashboard in a real browser', () => {
     await page.waitForSelector('#verdict.ready', { timeout: 60_000 });
     expect(await page.textContent('#verdict')).toBe('ready to cut over');
     expect(await page.textContent('#checks li[data-check="delta-lag"]')).toMatch(/delta lag p95|had no new or changed record to write/);
-    expect(await page.locator('#runs tbody tr').count()).toBe(2);
+    expect(await page.locator('#runs tbody tr').count()).toBe(3);
     expect(await page.evaluate('window.sameDocument')).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-ready.png'), fullPage: true });
     expect(problems).toEqual([]);

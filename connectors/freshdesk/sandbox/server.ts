@@ -62,8 +62,8 @@ export interface FreshdeskSandbox extends RunningSandbox {
   addConversation(ticketId: number, input: SandboxConversationInput): FdConversation;
   /** Sets updated_at of the given tickets (or the first `count` by ID) to one instant. POST /__sandbox/touch {ids?, count?, updated_at} */
   touchTickets(updatedAt: string, selection: { ids?: number[]; count?: number }): number;
-  /** The next `count` API requests are answered with `status` (500 or 429). POST /__sandbox/faults {status, count} */
-  injectFaults(status: 500 | 429 | 503, count: number): void;
+  /** The next `count` API requests are answered with `status` (500 or 429), Retry-After as given (429s: 1 s by default). POST /__sandbox/faults {status, count, retryAfterSeconds?} */
+  injectFaults(status: 500 | 429 | 503, count: number, retryAfterSeconds?: number): void;
   /** Changes the account limit (endpoint limits stay); null serves unthrottled. POST /__sandbox/rate-limit {requestsPerMinute} */
   setRequestsPerMinute(limit: number | null): void;
   /** API requests answered 429 so far. */
@@ -1446,8 +1446,8 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
       }
       return n;
     },
-    injectFaults(status: 500 | 429 | 503, count: number): void {
-      kit.faults.push({ status, count });
+    injectFaults(status: 500 | 429 | 503, count: number, retryAfterSeconds?: number): void {
+      kit.faults.push({ status, count, retryAfterSeconds });
     },
     setRequestsPerMinute(value: number | null): void {
       limiter = limiterOf(value);
@@ -1464,7 +1464,7 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
     if (method === 'POST' && (m = /^\/__sandbox\/tickets\/(\d+)\/conversations$/.exec(path))) return controls.addConversation(Number(m[1]), body as unknown as SandboxConversationInput);
     if (method === 'POST' && path === '/__sandbox/touch') return { touched: controls.touchTickets(String(body.updated_at), body as { ids?: number[]; count?: number }) };
     if (method === 'POST' && path === '/__sandbox/faults') {
-      controls.injectFaults(Number(body.status) as 500, Number(body.count ?? 1));
+      controls.injectFaults(Number(body.status) as 500, Number(body.count ?? 1), body.retryAfterSeconds === undefined ? undefined : Number(body.retryAfterSeconds));
       return { queued: kit.faults.pending() };
     }
     if (method === 'POST' && path === '/__sandbox/rate-limit') {

@@ -132,12 +132,15 @@ describe('health and progress through the API', () => {
     const failed = await get('/records/failed');
     expect(failed.byReason).toEqual([{ reason: 'CONFLICT', entity: 'ticket', records: 1 }]);
     expect(failed.records[0]).toMatchObject({ entity: 'ticket', sourceId: String(open.id), targetId, reason: 'CONFLICT' });
+    // Both records' links, to the platforms' own pages.
+    expect(failed.records[0].sourceUrl).toBe(`${m.source.url}/agent/tickets/${open.id}`);
+    expect(failed.records[0].targetUrl).toBe(`${m.target.url}/a/tickets/${targetId}`);
     const attempts = (await ledger.query(`SELECT count() AS n FROM load_attempts WHERE migration = {migration:String} AND entity = 'ticket' AND source_id = {id:String}`, { params: { id: String(open.id) } }))[0].n;
     expect(failed.records[0].attempts).toBe(Number(attempts));
     expect(failed.records[0].attempts).toBeGreaterThanOrEqual(2);
     const csv = await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/records/failed?format=csv`, headers });
     expect(csv.headers['content-type']).toContain('text/csv');
-    expect(csv.body.split('\r\n')[0]).toBe('entity,sourceId,targetId,reason,detail,attempts,lastAttemptAt');
+    expect(csv.body.split('\r\n')[0]).toBe('entity,sourceId,targetId,reason,detail,attempts,lastAttemptAt,sourceUrl,targetUrl');
     expect(csv.body.split('\r\n')[1]).toMatch(new RegExp(`^ticket,${open.id},${targetId},CONFLICT,`));
     for (const status of ['missing', 'mismatched', 'filtered']) expect((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/records/${status}`, headers })).statusCode).toBe(200);
     expect((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/records/everything`, headers })).statusCode).toBe(400);
