@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FreshdeskSandbox } from '../../../connectors/freshdesk/index.ts';
+import { STAMP_FIELD } from '../../../connectors/freshdesk/freshdesk.mapping.ts';
 import type { Connector, WriteContext } from '../../../connectors/sdk/contract.ts';
 import type { TicketField } from '../../../schemas/canonical.ts';
 import { ORIGINAL_CREATED_DEFINITION } from '../../../services/mapper/wizard.mapping.ts';
@@ -21,8 +22,9 @@ const labels: TicketField = {
 
 /**
  * Two loader processes that both find a field missing create it at the same moment (in cluster mode,
- * the `original_created_at` field the engine adds is ensured by every loader). Freshdesk gives the
- * second copy a suffixed name; the target must still end with one field, and both loaders use it.
+ * every loader prepares the target, and ensures the `original_created_at` field the engine adds).
+ * Freshdesk gives the second copy a suffixed name; the target must still end with one field, and both
+ * loaders use it.
  */
 describe('freshdesk writer: the same field created by two loaders at once', () => {
   let target: FreshdeskSandbox;
@@ -44,6 +46,15 @@ describe('freshdesk writer: the same field created by two loaders at once', () =
     const res = await fetch(`${target.url}/api/v2/admin/ticket_fields`, { headers: { authorization: `Basic ${Buffer.from(`${target.credentials.apiKey}:X`).toString('base64')}` } });
     return (await res.json()) as { id: number; name: string; choices?: unknown[] }[];
   };
+
+  it('prepare() at once keeps one stamp field and one choice per ticket type', async () => {
+    await Promise.all([a.prepare!({ ticketFields: [] }), b.prepare!({ ticketFields: [] })]);
+    const fields = await adminFields();
+    expect(fields.filter((f) => f.name.startsWith(STAMP_FIELD)).map((f) => f.name)).toEqual([STAMP_FIELD]);
+    const type = fields.find((f) => f.name === 'ticket_type')!;
+    const labels = (type.choices as { value?: string; label?: string }[]).map((c) => (c.value ?? c.label ?? '').toLowerCase());
+    expect(labels.length).toBe(new Set(labels).size);
+  });
 
   it('keeps one field per name and hands both loaders its ID', async () => {
     for (const def of [ORIGINAL_CREATED_DEFINITION, labels]) {
