@@ -250,7 +250,23 @@ export async function runEntities(
     run.summary = { ...run.summary, preparedFields };
     await deps.ledger.saveRun(run);
   }
-  const local = remote ? null : await createRunLoader(deps, runId, { detectConflicts: mode.detectConflicts, preparedFields: new Set(preparedFields) });
+  const local = remote
+    ? null
+    : await createRunLoader(deps, runId, {
+        detectConflicts: mode.detectConflicts,
+        preparedFields: new Set(preparedFields),
+        // In express order most contacts and organizations are created as the working set names them:
+        // they count as their own entity's loads, so the run's counts match what the target gained.
+        onLoadedOnTheFly: workingSet
+          ? (entity, result) => {
+              if (result.outcome !== 'loaded') return;
+              const c = (counts[entity] ??= emptyCounts());
+              c.loaded += 1;
+              if (result.action in c) c[result.action as keyof StreamCounts] += 1;
+              events?.loaded?.(entity, result.action, 1);
+            }
+          : undefined,
+      });
   // What the mapper changed in the records this run wrote, by kind: the report's list of transformations.
   const transforms: Partial<Record<TransformKind, number>> = {};
   run.summary = { ...run.summary, transformations: transforms };

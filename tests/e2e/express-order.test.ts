@@ -12,7 +12,7 @@ import { parseMigrationConfig } from '../../schemas/config.ts';
 import { buildApi, type Api } from '../../services/api/app.ts';
 import type { CheckpointData } from '../../services/poller/checkpoint-store.ts';
 import { HDM, hdm } from '../helpers/hdm-process.ts';
-import { migrationEnv, verifyJson, type MigrationEnv } from '../helpers/migration-env.ts';
+import { migrateJson, migrationEnv, verifyJson, type MigrationEnv } from '../helpers/migration-env.ts';
 
 const DAY = 86_400_000;
 // The seeded helpdesks end at 2026-06-01 (connectors/sdk/fake-helpdesk.ts): a window reaching 120 days
@@ -125,6 +125,36 @@ describe('express order through the API: the working set first, then the history
     expect(atComplete!).toBeGreaterThanOrEqual(working.length);
 
     await expectCleanAndExact(m, 60);
+  });
+});
+
+describe('express order freshdesk → zendesk: the same clean reconciliation as entity order', () => {
+  const COUNTED = ['group', 'organization', 'contact', 'ticketField', 'ticket', 'kbCategory', 'kbSection', 'kbArticle'] as const;
+  let m: MigrationEnv;
+  beforeAll(async () => {
+    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 60, seed: 7, articles: 6 }, { options: { order: 'express', express: { recentDays } } });
+  });
+  afterAll(async () => m?.close());
+
+  it('moves every record once, reconciles clean, and a second run creates nothing', async () => {
+    const before = m.target.counts();
+    const { code, result } = await migrateJson(m);
+    expect(result.clean, JSON.stringify(result.issues, null, 2)).toBe(true);
+    expect(code).toBe(0);
+    expect(result.run.summary.workingSet).toMatchObject({ complete: true });
+    const sourceCounts = m.source.counts();
+    const after = m.target.counts();
+    for (const entity of COUNTED) {
+      expect(result.entities[entity].source, entity).toBe(sourceCounts[entity]);
+      expect(result.entities[entity], entity).toMatchObject({ missing: 0, duplicates: 0, mismatched: 0 });
+      expect(after[entity] - before[entity], entity).toBe(result.counts[entity].created);
+    }
+    expect(result.counts.ticket.created).toBe(60);
+
+    const again = await migrateJson(m, parseMigrationConfig({ ...m.config }));
+    expect(again.code).toBe(0);
+    expect(m.target.counts()).toEqual(after);
+    expect(again.result.counts.ticket.created).toBe(0);
   });
 });
 
