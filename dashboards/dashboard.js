@@ -206,7 +206,8 @@ function renderHealth(health) {
 function renderProgress(p) {
   if (!p) return;
   const phase = p.phase === 'verify' ? 'closing verification' : p.phase;
-  $('#run-phase').textContent = p.kind ? `${p.kind} run · ${phase} · elapsed ${duration(p.elapsedSeconds)}${p.etaSeconds !== null && p.etaSeconds !== undefined ? ` · about ${duration(p.etaSeconds)} left` : ''}` : 'no run yet';
+  const workingSet = !p.workingSet ? '' : p.workingSet.state === 'complete' ? ' · working set complete: agents can start in the target' : ' · working set moving';
+  $('#run-phase').textContent = p.kind ? `${p.kind} run · ${phase}${workingSet} · elapsed ${duration(p.elapsedSeconds)}${p.etaSeconds !== null && p.etaSeconds !== undefined ? ` · about ${duration(p.etaSeconds)} left` : ''}` : 'no run yet';
   $('#progress tbody').replaceChildren(
     ...p.entities.map((e) => {
       const tr = row([e.entity, e.state === 'waiting' ? 'waiting' : e.state]);

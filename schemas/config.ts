@@ -74,6 +74,19 @@ const OriginalsSchema = z
   .strict();
 const ORIGINALS_DEFAULTS = { header: true, headerFormat: DEFAULT_HEADER_FORMAT, field: true };
 
+/** Canonical statuses whose tickets belong to express order's working set, whatever their age. */
+export const DEFAULT_WORKING_SET_STATUSES = ['new', 'open', 'pending', 'hold'] as const;
+
+const ExpressSchema = z
+  .object({
+    /** Tickets updated in this many days before the full run started belong to the working set, whatever their status. Default 30. */
+    recentDays: z.number().int().min(0).max(3650).default(30),
+    /** Statuses (canonical, before `statusMap`) whose tickets belong to the working set. Default `[new, open, pending, hold]`. */
+    statuses: z.array(z.enum(TICKET_STATUSES)).default([...DEFAULT_WORKING_SET_STATUSES]),
+  })
+  .strict();
+const EXPRESS_DEFAULTS = { recentDays: 30, statuses: [...DEFAULT_WORKING_SET_STATUSES] };
+
 const entityList = z.array(z.enum(ENTITIES as unknown as [EntityName, ...EntityName[]]));
 
 export const MigrationConfigSchema = z
@@ -126,6 +139,14 @@ export const MigrationConfigSchema = z
          * date field. Default `{ header: true, headerFormat: 'Originally written by {author} on {time}', field: true }`.
          */
         originals: OriginalsSchema.default(ORIGINALS_DEFAULTS),
+        /**
+         * Order of the full run. `entity`: each entity whole, in load order. `express`: groups, agents and
+         * ticket fields, then the working set (tickets open, pending or updated lately, with the contacts
+         * and organizations they name), then everything else. Default `entity`.
+         */
+        order: z.enum(['entity', 'express']).default('entity'),
+        /** What express order's working set holds. Default `{ recentDays: 30, statuses: [new, open, pending, hold] }`. */
+        express: ExpressSchema.default(EXPRESS_DEFAULTS),
         ...wizardOptions,
       })
       .strict()
@@ -134,6 +155,8 @@ export const MigrationConfigSchema = z
         conflictPolicy: 'source-wins',
         retentionDays: 10,
         originals: ORIGINALS_DEFAULTS,
+        order: 'entity',
+        express: EXPRESS_DEFAULTS,
         skipAttachments: false,
         attachmentLinks: null,
         defaultAgentEmail: null,

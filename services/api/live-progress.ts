@@ -54,6 +54,8 @@ export class LiveProgress {
   /** The step after the entities (`verify`), or null. */
   closingPhase: { name: string; startedAt: number } | null = null;
   runStartedAt: number | null = null;
+  /** Express order's working set in the current run: null in entity order. */
+  workingSet: { state: 'running' | 'complete'; startedAt: number; completedAt: number | null } | null = null;
   /** When the last pipeline event arrived (ms since the epoch), or null. */
   lastActivityAt: number | null = null;
 
@@ -64,6 +66,7 @@ export class LiveProgress {
     this.run = new Map();
     this.phases = new Map();
     this.closingPhase = null;
+    this.workingSet = null;
     this.runStartedAt = now;
     this.lastActivityAt = now;
   }
@@ -99,6 +102,12 @@ export class LiveProgress {
         const phase = this.phases.get(entity) ?? { state: 'waiting', startedAt: null, doneAt: null };
         if (state === 'start') this.phases.set(entity, { state: 'running', startedAt: now, doneAt: null });
         else this.phases.set(entity, { state: state === 'done' ? 'done' : 'skipped', startedAt: phase.startedAt ?? now, doneAt: now });
+      },
+      workingSet: (state) => {
+        const now = Date.now();
+        this.lastActivityAt = now;
+        if (state === 'start') this.workingSet = { state: 'running', startedAt: now, completedAt: null };
+        else this.workingSet = { state: 'complete', startedAt: this.workingSet?.startedAt ?? now, completedAt: this.workingSet?.completedAt ?? now };
       },
       failed: (entity, error: HdmError) => {
         this.bump(entity, 'failed');

@@ -130,6 +130,7 @@ export class MigrationHandle {
         counters: this.progress.run,
         phases: this.progress.phases,
         closingPhase: this.progress.closingPhase,
+        workingSet: this.progress.workingSet,
         totals: this.totals,
         budgetSeconds: budget,
       },

@@ -29,6 +29,11 @@ export interface ProgressView {
   entities: EntityProgress[];
   /** Seconds left for the whole run (the closing verification not included), or null when not known. */
   etaSeconds: number | null;
+  /**
+   * Express order: the working set (open, pending and recent tickets with what they reference) — `running`
+   * while it moves, `complete` once it is all on the target and agents can start there. Null in entity order.
+   */
+  workingSet: { state: 'running' | 'complete'; startedAt: string; completedAt: string | null } | null;
   /** Ratio of the run's actual time to the budget model's over the entities it finished: how the budget is scaled for waiting ones. */
   paceVsBudget: number | null;
 }
@@ -44,6 +49,8 @@ export interface ProgressInput {
   phases: Map<string, EntityPhase>;
   closingPhase: { name: string; startedAt: number } | null;
   totals: Map<string, number>;
+  /** Express order's working set, as LiveProgress tracks it; absent or null in entity order. */
+  workingSet?: { state: 'running' | 'complete'; startedAt: number; completedAt: number | null } | null;
   /** Seconds the budget model projects for an entity of that many records, when it can. */
   budgetSeconds?(entity: EntityName, records: number): number | null;
 }
@@ -116,6 +123,13 @@ export function progressView(input: ProgressInput, now = Date.now()): ProgressVi
     phase: !input.running ? (input.kind ? 'done' : 'idle') : input.closingPhase ? input.closingPhase.name : entitiesDone && rows.length > 0 && input.phases.size > 0 ? 'finishing' : 'entities',
     entities: rows,
     etaSeconds: input.running && input.closingPhase === null ? eta : null,
+    workingSet: input.workingSet
+      ? {
+          state: input.workingSet.state,
+          startedAt: new Date(input.workingSet.startedAt).toISOString(),
+          completedAt: input.workingSet.completedAt === null ? null : new Date(input.workingSet.completedAt).toISOString(),
+        }
+      : null,
     paceVsBudget,
   };
 }

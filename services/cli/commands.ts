@@ -100,7 +100,13 @@ export async function migrateCommand(config: Readonly<MigrationConfig>, flags: M
     const prepared = await prepareRun(fullRun, runtime, { restart: flags.restart ?? false, verify: flags.verify !== false });
     const mapping = prepared.mapping!;
     const reassigned = new Set<string>();
-    const events = { ...progress.events, reassigned: (id: string) => void reassigned.add(id) };
+    const events = {
+      ...progress.events,
+      reassigned: (id: string) => void reassigned.add(id),
+      workingSet: (state: 'start' | 'done') => {
+        if (state === 'done' && !flags.json) io.err('working set complete: open, pending and recent tickets are on the target; the history follows');
+      },
+    };
     let result: RunResult;
     let report: VerifyReport | null;
     let pipelineEnded = 0;

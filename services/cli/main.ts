@@ -265,7 +265,7 @@ export function buildProgram(): Command {
       try {
         const runs = await ledger.runs();
         if (opts.json) stdio.out(JSON.stringify(runs, null, 2));
-        else for (const r of runs) stdio.out(`${r.runId}  ${r.kind.padEnd(6)} ${r.status.padEnd(11)} ${r.startedAt} → ${r.finishedAt ?? '…'}`);
+        else for (const r of runs) stdio.out(`${r.runId}  ${r.kind.padEnd(6)} ${r.status.padEnd(11)} ${r.startedAt} → ${r.finishedAt ?? '…'}${workingSetNote(r.summary)}`);
       } finally {
         await ledger.close();
       }
@@ -433,4 +433,10 @@ export async function main(argv: string[]): Promise<void> {
     if (process.env.HDM_DEBUG && err instanceof Error && err.stack) stdio.err(err.stack);
     process.exitCode = exitCodeOf(error);
   }
+}
+
+/** `hdm runs`: when an express-order run's working set was complete on the target. */
+export function workingSetNote(summary: Record<string, unknown>): string {
+  const ws = summary.workingSet as { complete?: boolean; completedAt?: string | null } | undefined;
+  return ws?.complete ? `  working set complete ${ws.completedAt ?? ''}`.trimEnd() : '';
 }

@@ -9,7 +9,7 @@ import type { MappingRules } from '../mapper/rules.ts';
 import { targetFieldDefinitions } from '../mapper/wizard.mapping.ts';
 import { pickDefaultAgent, type DefaultAgent } from './default-agent.ts';
 import { IdMapCache } from './id-map-cache.ts';
-import { Loader, type ConflictPolicy, type PlannedRecord } from './loader.ts';
+import { Loader, type ConflictPolicy, type LoadResult, type PlannedRecord } from './loader.ts';
 import { ReferenceResolver } from './reference-resolver.ts';
 
 /** What a run's loader is built from. */
@@ -51,6 +51,8 @@ export async function createRunLoader(
      * so that two processes meeting the same new record cannot both create it.
      */
     handOff?: (planned: PlannedRecord) => Promise<string | null>;
+    /** Told of each record this loader loaded on the fly (not handed off), for the run's counts. */
+    onLoadedOnTheFly?: (entity: EntityName, result: LoadResult) => void;
   },
 ): Promise<RunLoader> {
   const { source, target, ledger, events } = deps;
@@ -72,6 +74,7 @@ export async function createRunLoader(
         const planned: PlannedRecord = { entity, sourceId, updatedAt: record.updatedAt, record: mapped.record, notes: [...mapped.notes, 'loaded on the fly'] };
         if (options.handOff) return options.handOff(planned);
         const result = await loader.load(planned);
+        options.onLoadedOnTheFly?.(entity, result);
         return result.outcome === 'loaded' ? result.targetId : null;
       })();
       onTheFly.set(key, pending);

@@ -2,7 +2,7 @@ import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
 import type { HdmError } from '../../schemas/errors.ts';
-import { LOAD_ORDER, type EntityName, type Envelope } from '../../schemas/canonical.ts';
+import { LOAD_ORDER, type EntityName, type Envelope, type Ticket, type TicketStatus } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
 import type { ConflictPolicy, Loader } from '../loader/loader.ts';
@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../common/logger.ts';
 import type { MappingRules } from '../mapper/rules.ts';
 import { plannedTopic, recordsTopic } from '../bus/topics.ts';
 import { loaderStage, mapperStage, type PlannedMessage } from './stages.ts';
-import type { CheckpointData, CheckpointStore } from '../poller/checkpoint-store.ts';
+import type { CheckpointData, CheckpointStore, WorkingSetCheckpoint } from '../poller/checkpoint-store.ts';
 import { interruptedRun, pollStream } from '../poller/poller.ts';
 
 export interface PipelineEvents {
@@ -24,6 +24,8 @@ export interface PipelineEvents {
   filtered?(entity: EntityName, rule: string): void;
   failed?(entity: EntityName, error: HdmError): void;
   phase?(entity: EntityName, state: 'start' | 'done' | 'skipped'): void;
+  /** Express order: the working set started moving, or is complete on the target. */
+  workingSet?(state: 'start' | 'done'): void;
   /** A source user whose reference (assignee, author) went to the default agent. */
   reassigned?(userSourceId: string): void;
 }
@@ -50,6 +52,10 @@ export interface PipelineDeps {
   conflictPolicy?: ConflictPolicy;
   /** Days after the full run ends during which deltas may run. Default 10. */
   retentionDays?: number;
+  /** Order of a full run: `entity` (default) or `express` (the working set first). */
+  order?: 'entity' | 'express';
+  /** What express order's working set holds. Default: tickets new, open, pending or on hold, or updated in the last 30 days. */
+  express?: { recentDays: number; statuses: readonly TicketStatus[] };
   /**
    * `local` (default): the mapper and loader run in this process, on this bus. `remote`: they run as
    * their own services (cluster mode); this process is the poller: it publishes each stream, and before
@@ -148,10 +154,19 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
   const counts: RunResult['counts'] = {};
   const lags: number[] = [];
   try {
-    await runEntities(deps, run, counts, lags, { detectConflicts: false }, async (entity) => full.streams[entity] ?? null, async (entity, checkpoint) => {
-      full.streams[entity] = checkpoint;
-      await checkpoints.save(data);
-    });
+    await runEntities(
+      deps,
+      run,
+      counts,
+      lags,
+      { detectConflicts: false },
+      async (entity) => full.streams[entity] ?? null,
+      async (entity, checkpoint) => {
+        full.streams[entity] = checkpoint;
+        await checkpoints.save(data);
+      },
+      deps.order === 'express' ? workingSetCheckpoint(deps, data) : undefined,
+    );
     await settleFailures(ledger, run.runId, counts);
     full.status = 'done';
     full.finishedAt = new Date().toISOString();
@@ -170,6 +185,30 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
     await ledger.saveRun(run);
   }
   return { run, counts, lag: lagSummary(lags) };
+}
+
+/** Express order's working-set checkpoint, kept with the full run's; its bounds are fixed the first time it is asked for. */
+function workingSetCheckpoint(deps: PipelineDeps, data: CheckpointData) {
+  const full = data.full!;
+  return {
+    load: async (): Promise<WorkingSetCheckpoint> => {
+      if (!full.workingSet) {
+        const express = deps.express ?? { recentDays: 30, statuses: ['new', 'open', 'pending', 'hold'] };
+        full.workingSet = {
+          state: null,
+          done: false,
+          recentSince: new Date(Date.parse(full.startedAt) - express.recentDays * 86_400_000).toISOString(),
+          statuses: [...express.statuses],
+        };
+        await deps.checkpoints.save(data);
+      }
+      return full.workingSet;
+    },
+    save: async (checkpoint: WorkingSetCheckpoint) => {
+      full.workingSet = checkpoint;
+      await deps.checkpoints.save(data);
+    },
+  };
 }
 
 /**
@@ -192,6 +231,8 @@ export async function runEntities(
   mode: { detectConflicts: boolean },
   loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
   saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
+  /** Express order: the working-set pass's checkpoint. Absent: entity order. */
+  workingSet?: { load(): Promise<WorkingSetCheckpoint>; save(checkpoint: WorkingSetCheckpoint): Promise<void> },
 ): Promise<void> {
   const { events } = deps;
   const runId = run.runId;
@@ -209,33 +250,42 @@ export async function runEntities(
     run.summary = { ...run.summary, preparedFields };
     await deps.ledger.saveRun(run);
   }
-  const local = remote ? null : await createRunLoader(deps, runId, { detectConflicts: mode.detectConflicts, preparedFields: new Set(preparedFields) });
+  const local = remote
+    ? null
+    : await createRunLoader(deps, runId, {
+        detectConflicts: mode.detectConflicts,
+        preparedFields: new Set(preparedFields),
+        // In express order most contacts and organizations are created as the working set names them:
+        // they count as their own entity's loads, so the run's counts match what the target gained.
+        onLoadedOnTheFly: workingSet
+          ? (entity, result) => {
+              if (result.outcome !== 'loaded') return;
+              const c = (counts[entity] ??= emptyCounts());
+              c.loaded += 1;
+              if (result.action in c) c[result.action as keyof StreamCounts] += 1;
+              events?.loaded?.(entity, result.action, 1);
+            }
+          : undefined,
+      });
   // What the mapper changed in the records this run wrote, by kind: the report's list of transformations.
   const transforms: Partial<Record<TransformKind, number>> = {};
   run.summary = { ...run.summary, transformations: transforms };
 
-  for (const entity of LOAD_ORDER) {
-    if (!deps.entities.includes(entity)) continue;
-    // A stream is never marked done, nor a later one started, once a stop was asked for.
-    if (deps.signal?.aborted) throw interruptedRun(runId);
-    const checkpoint = await loadCheckpoint(entity);
-    if (checkpoint?.done) {
-      events?.phase?.(entity, 'skipped');
-      continue;
-    }
-    events?.phase?.(entity, 'start');
-    const c = (counts[entity] = emptyCounts());
+  const streamPass = async (entity: EntityName, startState: StreamState | null, save: (state: StreamState) => Promise<void>, select?: (e: Envelope) => boolean) => {
+    // Express order reads the tickets twice: both passes add to the same counts.
+    const c = (counts[entity] ??= emptyCounts());
     const finalState = await pollStream(deps, {
       runId,
       entity,
-      startState: checkpoint?.state ?? null,
+      startState,
       subscriptions: local ? await subscribeStages(deps, runId, entity, local.loader, c, lags, transforms) : [],
       onRead: (records, weight) => {
         c.read += records;
         events?.read?.(entity, weight);
       },
       prefetch: local ? (records) => local.prefetch(entity, records) : undefined,
-      saveState: (state) => saveCheckpoint(entity, { state, done: false }),
+      saveState: save,
+      select,
     });
     if (remote) {
       await waitUntilSettled(deps, runId, entity, c);
@@ -243,12 +293,87 @@ export async function runEntities(
       Object.assign(transforms, await deps.ledger.transformCounts(runId));
     }
     if (deps.signal?.aborted) throw interruptedRun(runId);
+    return finalState;
+  };
+
+  const plan = loadPlan(deps.entities, workingSet ? 'express' : 'entity');
+  for (const step of plan) {
+    // A stream is never marked done, nor a later one started, once a stop was asked for.
+    if (deps.signal?.aborted) throw interruptedRun(runId);
+    if (step === 'workingSet') {
+      const ws = await workingSet!.load();
+      if (!ws.done) {
+        events?.workingSet?.('start');
+        events?.phase?.('ticket', 'start');
+        const inSet = inWorkingSet(ws);
+        const finalState = await streamPass('ticket', ws.state, (state) => workingSet!.save({ ...ws, state }), (e) => e.op === 'upsert' && inSet(e.record as Ticket));
+        ws.state = finalState;
+        ws.coveredBefore = coveredBefore(run.startedAt, finalState, deps.overlapSeconds);
+        ws.done = true;
+        ws.completedAt = new Date().toISOString();
+        await workingSet!.save(ws);
+        (deps.logger ?? silentLogger).info({ runId, tickets: counts.ticket?.read ?? 0 }, 'working set complete');
+      }
+      run.summary = { ...run.summary, workingSet: { complete: true, completedAt: ws.completedAt ?? null, recentSince: ws.recentSince, statuses: ws.statuses } };
+      await deps.ledger.saveRun(run);
+      events?.workingSet?.('done');
+      continue;
+    }
+    const entity = step;
+    const checkpoint = await loadCheckpoint(entity);
+    if (checkpoint?.done) {
+      events?.phase?.(entity, 'skipped');
+      continue;
+    }
+    events?.phase?.(entity, 'start');
+    let select: ((e: Envelope) => boolean) | undefined;
+    if (entity === 'ticket' && workingSet) {
+      const ws = await workingSet.load();
+      const inSet = inWorkingSet(ws);
+      const before = Date.parse(ws.coveredBefore ?? run.startedAt);
+      // Versions older than the working-set pass were all handed on by it; anything newer is read again.
+      select = (e) => !(e.op === 'upsert' && inSet(e.record as Ticket) && Date.parse(e.updatedAt) < before);
+    }
+    const finalState = await streamPass(entity, checkpoint?.state ?? null, (state) => saveCheckpoint(entity, { state, done: false }), select);
     // The state after the last page is where a delta of this stream starts.
     await saveCheckpoint(entity, { state: finalState, done: true });
     if (entity === 'agent') await local?.defaultAgent.resolve(true);
     events?.phase?.(entity, 'done');
-    (deps.logger ?? silentLogger).info({ runId, entity, ...c }, 'stream done');
+    (deps.logger ?? silentLogger).info({ runId, entity, ...counts[entity] }, 'stream done');
   }
+}
+
+/** Entities express order moves before the working set: few records, named by every ticket. */
+const EXPRESS_FIRST: readonly EntityName[] = ['group', 'agent', 'ticketField'];
+
+/**
+ * The steps of a run. Entity order: each selected entity in load order. Express order: groups, agents and
+ * ticket fields, then the working set (its contacts and organizations load as the tickets name them),
+ * then every remaining stream in load order, the tickets last read whole.
+ */
+export function loadPlan(entities: readonly EntityName[], order: 'entity' | 'express'): (EntityName | 'workingSet')[] {
+  const selected = LOAD_ORDER.filter((e) => entities.includes(e));
+  if (order === 'entity' || !selected.includes('ticket')) return selected;
+  const first = selected.filter((e) => EXPRESS_FIRST.includes(e));
+  return [...first, 'workingSet', ...selected.filter((e) => !first.includes(e))];
+}
+
+/**
+ * The instant before which the working-set pass handed on every version: what its cursor covered on the
+ * source's clock, and not past the run's start, less the overlap window (updates in flight, a source clock
+ * behind ours).
+ */
+function coveredBefore(runStartedAt: string, state: StreamState | null, overlapSeconds: number): string {
+  const covered = state?.coveredUntil ? Date.parse(state.coveredUntil) : NaN;
+  const until = Number.isNaN(covered) ? Date.parse(runStartedAt) : Math.min(covered, Date.parse(runStartedAt));
+  return new Date(until - overlapSeconds * 1000).toISOString();
+}
+
+/** Whether a ticket belongs to the working set the checkpoint fixed: an active status, or updated lately. */
+export function inWorkingSet(ws: Pick<WorkingSetCheckpoint, 'recentSince' | 'statuses'>): (ticket: Ticket) => boolean {
+  const since = Date.parse(ws.recentSince);
+  const statuses = new Set(ws.statuses);
+  return (ticket) => statuses.has(ticket.status) || Date.parse(ticket.updatedAt) >= since;
 }
 
 /**

@@ -9,6 +9,24 @@ export interface StreamCheckpoint {
   done: boolean;
 }
 
+/**
+ * Express order's working-set pass: its own cursor over the ticket stream, and the bounds fixed when the
+ * run started, so a resumed run selects exactly the tickets the interrupted one did.
+ */
+export interface WorkingSetCheckpoint extends StreamCheckpoint {
+  /** Tickets updated at or after this instant belong to the working set, whatever their status. */
+  recentSince: string;
+  /** Statuses whose tickets belong to the working set. */
+  statuses: string[];
+  /**
+   * Set once the pass is done: versions updated before this instant were all handed on by it, so the
+   * later pass over every ticket leaves such working-set tickets out instead of loading them twice.
+   */
+  coveredBefore?: string;
+  /** When the working set was complete on the target. */
+  completedAt?: string;
+}
+
 /** What a migration's poller must remember across processes. */
 export interface CheckpointData {
   /** The full run in progress or last finished. */
@@ -19,6 +37,8 @@ export interface CheckpointData {
     /** When the full run finished; the retention period counts from here. */
     finishedAt?: string;
     streams: Partial<Record<EntityName, StreamCheckpoint>>;
+    /** Express order's first pass over the tickets; absent in entity order. */
+    workingSet?: WorkingSetCheckpoint;
   } | null;
   /** Where deltas stand, per stream; started from the full run's final cursors. */
   delta?: {

@@ -1,6 +1,6 @@
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
-import type { EntityName, EntityTypes } from '../../schemas/canonical.ts';
+import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { canonicalWeight, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
@@ -36,6 +36,8 @@ export interface PollStream {
   prefetch?(records: EntityTypes[EntityName][]): Promise<void>;
   /** Saves a cursor once everything it covers has settled. */
   saveState(state: StreamState): Promise<void>;
+  /** Which records of each page this pass hands on (express order's passes); default all. The cursor covers the whole page either way. */
+  select?(envelope: Envelope): boolean;
 }
 
 /**
@@ -52,9 +54,10 @@ export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<
   let lastState = stream.startState;
   let failed = false;
   try {
-    for await (const page of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
+    for await (const read of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
       if (deps.signal?.aborted) throw interruptedRun(runId);
       if (commitError) throw commitError;
+      const page = stream.select ? { records: read.records.filter((e) => stream.select!(e)), state: read.state } : read;
       stream.onRead?.(page.records.length, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
       await ledger.recordSourceSeen(
         runId,

@@ -148,6 +148,8 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
       propagateDeletes: config.options.propagateDeletes,
       conflictPolicy: config.options.conflictPolicy,
       retentionDays: config.options.retentionDays,
+      order: config.options.order,
+      express: config.options.express,
       events,
       logger,
       signal,

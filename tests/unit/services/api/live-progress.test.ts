@@ -37,3 +37,20 @@ describe('LiveProgress', () => {
     for (let i = 1; i < history.length; i++) expect(history[i].at).toBeGreaterThan(history[i - 1].at);
   });
 });
+
+describe('LiveProgress: express order', () => {
+  it('shows the working set moving, then complete, in the progress view; nothing in entity order', async () => {
+    const { progressView } = await import('../../../../services/api/progress.ts');
+    const p = new LiveProgress();
+    p.startRun();
+    const view = () => progressView({ running: true, kind: 'full', runStartedAt: p.runStartedAt, finishedAt: null, entities: ['ticket'], counters: p.run, phases: p.phases, closingPhase: null, totals: new Map(), workingSet: p.workingSet });
+    expect(view().workingSet).toBeNull();
+    p.events().workingSet!('start');
+    expect(view().workingSet).toMatchObject({ state: 'running', completedAt: null });
+    p.events().workingSet!('done');
+    expect(view().workingSet).toMatchObject({ state: 'complete' });
+    expect(view().workingSet!.completedAt).not.toBeNull();
+    p.startRun();
+    expect(view().workingSet).toBeNull();
+  });
+});

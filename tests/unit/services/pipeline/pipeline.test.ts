@@ -68,3 +68,46 @@ describe('runFullMigration: a cursor is saved only after everything it covers is
     expect(checkpoints.violations).toEqual([]);
   });
 });
+
+describe('express order', () => {
+  const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const ticket = (id: string, status: 'open' | 'solved', updatedAt: string) => ({ ...sourceTicket(id, updatedAt), status });
+
+  it('creates every open or recently updated ticket before any other, and says the working set is complete between them', async () => {
+    const source = new MemorySource();
+    // Cursor (updatedAt) order mixes both, as an export gives them.
+    source.pages.ticket = [
+      ticketPage('p1', [ticket('1', 'solved', at(1)), ticket('2', 'open', at(1))]),
+      ticketPage('p2', [ticket('3', 'solved', at(2)), ticket('6', 'solved', daysAgo(100))]),
+      ticketPage('p3', [ticket('4', 'solved', daysAgo(2)), ticket('5', 'open', daysAgo(1))]),
+    ];
+    const { target, checkpoints, deps } = memoryPipeline(source);
+    let createdAtComplete: string[] | null = null;
+    const created = () => target.calls.filter((c) => c.op === 'create' && c.entity === 'ticket').map((c) => c.sourceId);
+    const result = await runFullMigration({
+      ...deps(),
+      order: 'express',
+      express: { recentDays: 30, statuses: ['open'] },
+      events: { workingSet: (state) => void (state === 'done' && (createdAtComplete = created())) },
+    });
+    expect(createdAtComplete!.sort()).toEqual(['2', '4', '5']);
+    expect(created().slice(3).sort()).toEqual(['1', '3', '6']);
+    expect(created()).toHaveLength(6);
+    // The history pass leaves out what the working set handed on, up to the instant its cursor covered
+    // (ticket 5's, read again at that boundary and found unchanged).
+    expect(result.counts.ticket).toMatchObject({ created: 6, read: 7, unchanged: 1, failed: 0 });
+    expect(result.run.summary.workingSet).toMatchObject({ complete: true });
+    expect((await checkpoints.load()).full).toMatchObject({ status: 'done', workingSet: { done: true, statuses: ['open'] }, streams: { ticket: { done: true } } });
+  });
+
+  it('keeps entity order unless asked: no working set, tickets in cursor order', async () => {
+    const source = new MemorySource();
+    source.pages.ticket = [ticketPage('p1', [ticket('1', 'solved', at(1)), ticket('2', 'open', daysAgo(1))])];
+    const { target, checkpoints, deps } = memoryPipeline(source);
+    let told = false;
+    await runFullMigration({ ...deps(), events: { workingSet: () => void (told = true) } });
+    expect(told).toBe(false);
+    expect(target.calls.filter((c) => c.op === 'create').map((c) => c.sourceId)).toEqual(['1', '2']);
+    expect((await checkpoints.load()).full?.workingSet).toBeUndefined();
+  });
+});

@@ -1,0 +1,227 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { platform } from '../../connectors/registry.ts';
+import { readAll } from '../../connectors/sdk/read-all.ts';
+import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
+import type { Ticket } from '../../schemas/canonical.ts';
+import { parseMigrationConfig } from '../../schemas/config.ts';
+import { buildApi, type Api } from '../../services/api/app.ts';
+import type { CheckpointData } from '../../services/poller/checkpoint-store.ts';
+import { HDM, hdm } from '../helpers/hdm-process.ts';
+import { migrateJson, migrationEnv, verifyJson, type MigrationEnv } from '../helpers/migration-env.ts';
+
+const DAY = 86_400_000;
+// The seeded helpdesks end at 2026-06-01 (connectors/sdk/fake-helpdesk.ts): a window reaching 120 days
+// behind that puts some solved and closed tickets in the working set by their age alone.
+const recentDays = Math.ceil((Date.now() - Date.parse('2026-06-01T00:00:00Z')) / DAY) + 120;
+
+const checkpointsOf = (m: MigrationEnv): CheckpointData => {
+  const file = join(m.config.stateDir as string, 'checkpoints.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CheckpointData) : { full: null };
+};
+
+/** The source's tickets split as the run's working-set checkpoint fixed it. */
+async function workingSetOf(m: MigrationEnv): Promise<{ working: Ticket[]; history: Ticket[] }> {
+  const ws = checkpointsOf(m).full?.workingSet;
+  if (!ws) throw new Error('the run left no working-set checkpoint');
+  const source = (await platform('zendesk')).createConnector({ url: m.source.url, credentials: m.source.credentials });
+  try {
+    const tickets = (await readAll(source, 'ticket')).flatMap((e) => (e.op === 'upsert' ? [e.record as Ticket] : []));
+    const inSet = (t: Ticket) => ws.statuses.includes(t.status) || Date.parse(t.updatedAt) >= Date.parse(ws.recentSince);
+    return { working: tickets.filter(inSet), history: tickets.filter((t) => !inSet(t)) };
+  } finally {
+    await source.close();
+  }
+}
+
+/** Target ticket ID of each source ticket, found by its stamp: the Freshdesk sandbox numbers tickets in creation order. */
+async function targetIdsOf(m: MigrationEnv, tickets: Ticket[]): Promise<Map<string, number>> {
+  const target = (await platform('freshdesk')).createConnector({ url: m.target.url, credentials: m.target.credentials });
+  try {
+    const out = new Map<string, number>();
+    for (const t of tickets) {
+      const ref = await target.find('ticket', t, `zendesk:${t.sourceId}`);
+      if (ref) out.set(t.sourceId, Number(ref.targetId));
+    }
+    return out;
+  } finally {
+    await target.close();
+  }
+}
+
+const expectCleanAndExact = async (m: MigrationEnv, tickets: number) => {
+  const { code, report } = await verifyJson(m);
+  for (const [entity, stats] of Object.entries(report.entities) as [string, Record<string, number>][]) {
+    expect(stats.missing, `${entity} missing`).toBe(0);
+    expect(stats.duplicates, `${entity} duplicates`).toBe(0);
+    expect(stats.mismatched, `${entity} mismatched: ${JSON.stringify(report.issues)}`).toBe(0);
+  }
+  expect(report.clean, JSON.stringify(report.issues)).toBe(true);
+  expect(code).toBe(0);
+  expect(m.target.counts().ticket).toBe(tickets);
+  expect(m.target.counts().contact).toBe(m.source.counts().contact);
+  expect(m.target.counts().organization).toBe(m.source.counts().organization);
+};
+
+describe('express order through the API: the working set first, then the history', () => {
+  let m: MigrationEnv;
+  let api: Api;
+  let apiState: string;
+  let headers: Record<string, string>;
+
+  beforeAll(async () => {
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 60, seed: 7, articles: 4, exportLagSeconds: 0 }, { options: { order: 'express', express: { recentDays } } });
+    apiState = mkdtempSync(join(tmpdir(), 'hdm-express-api-'));
+    api = buildApi({ stateDir: apiState, configFiles: [m.configFile], env: m.env });
+    headers = { authorization: `Bearer ${api.tokens.create('operator', 'express').token}` };
+  });
+  afterAll(async () => {
+    await api?.app.close();
+    await m?.close();
+    if (apiState) rmSync(apiState, { recursive: true, force: true });
+  });
+
+  it('puts every open, pending and recent ticket on the target before any history ticket, says so in /progress, and reconciles clean', async () => {
+    const name = m.config.name as string;
+    const get = async (path: string) => (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}${path}`, headers })).json();
+    const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers, payload: { kind: 'full' } });
+    expect(started.statusCode, started.body).toBe(202);
+
+    // The first time /progress calls the working set complete: how many tickets the target holds then.
+    let atComplete: number | null = null;
+    let sawRunning = false;
+    for (;;) {
+      const progress = await get('/progress');
+      if (progress.workingSet?.state === 'running') sawRunning = true;
+      if (atComplete === null && progress.workingSet?.state === 'complete') atComplete = m.target.counts().ticket;
+      if (!(await get('')).activeJob) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const job = (await get('')).jobs[0];
+    expect(job, JSON.stringify(job)).toMatchObject({ kind: 'full', status: 'succeeded' });
+    expect(sawRunning || atComplete !== null).toBe(true);
+    expect(atComplete, 'progress never reported the working set complete').not.toBeNull();
+    const final = await get('/progress');
+    expect(final.workingSet).toMatchObject({ state: 'complete' });
+    expect(Date.parse(final.workingSet.completedAt)).toBeGreaterThanOrEqual(Date.parse(final.workingSet.startedAt));
+
+    const { working, history } = await workingSetOf(m);
+    // Both ways into the working set are exercised: active statuses, and solved or closed but recent.
+    expect(working.some((t) => t.status === 'solved' || t.status === 'closed')).toBe(true);
+    expect(working.some((t) => t.status === 'open' || t.status === 'pending')).toBe(true);
+    expect(history.length).toBeGreaterThan(0);
+    expect(working.length + history.length).toBe(60);
+
+    const ids = await targetIdsOf(m, [...working, ...history]);
+    expect(ids.size).toBe(60);
+    const lastWorking = Math.max(...working.map((t) => ids.get(t.sourceId)!));
+    const firstHistory = Math.min(...history.map((t) => ids.get(t.sourceId)!));
+    expect(lastWorking, 'a history ticket was created on the target before the working set was complete').toBeLessThan(firstHistory);
+    // When /progress first said complete, the whole working set was there (created first, so the lowest IDs).
+    expect(atComplete!).toBeGreaterThanOrEqual(working.length);
+
+    await expectCleanAndExact(m, 60);
+  });
+});
+
+describe('express order freshdesk → zendesk: the same clean reconciliation as entity order', () => {
+  const COUNTED = ['group', 'organization', 'contact', 'ticketField', 'ticket', 'kbCategory', 'kbSection', 'kbArticle'] as const;
+  let m: MigrationEnv;
+  beforeAll(async () => {
+    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 60, seed: 7, articles: 6 }, { options: { order: 'express', express: { recentDays } } });
+  });
+  afterAll(async () => m?.close());
+
+  it('moves every record once, reconciles clean, and a second run creates nothing', async () => {
+    const before = m.target.counts();
+    const { code, result } = await migrateJson(m);
+    expect(result.clean, JSON.stringify(result.issues, null, 2)).toBe(true);
+    expect(code).toBe(0);
+    expect(result.run.summary.workingSet).toMatchObject({ complete: true });
+    const sourceCounts = m.source.counts();
+    const after = m.target.counts();
+    for (const entity of COUNTED) {
+      expect(result.entities[entity].source, entity).toBe(sourceCounts[entity]);
+      expect(result.entities[entity], entity).toMatchObject({ missing: 0, duplicates: 0, mismatched: 0 });
+      expect(after[entity] - before[entity], entity).toBe(result.counts[entity].created);
+    }
+    expect(result.counts.ticket.created).toBe(60);
+
+    const again = await migrateJson(m, parseMigrationConfig({ ...m.config }));
+    expect(again.code).toBe(0);
+    expect(m.target.counts()).toEqual(after);
+    expect(again.result.counts.ticket.created).toBe(0);
+  });
+});
+
+/** `hdm migrate` in its own process, killed with SIGKILL once `killWhen` holds (checked every 10 ms), unless it ends first. */
+function migrateUntil(m: MigrationEnv, killWhen: (() => boolean) | null): Promise<{ code: number | null; killed: boolean; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [HDM, 'migrate', '--config', m.configFile, '--no-verify', '--no-progress', '--json'], { env: m.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    let killed = false;
+    const timer = killWhen
+      ? setInterval(() => {
+          if (!killed && killWhen()) {
+            killed = true;
+            child.kill('SIGKILL');
+          }
+        }, 10)
+      : null;
+    child.on('exit', (code) => {
+      if (timer) clearInterval(timer);
+      resolve({ code, killed, stderr });
+    });
+  });
+}
+
+describe('express order killed mid working set and mid history, then resumed', () => {
+  let m: MigrationEnv;
+  beforeAll(async () => {
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 21, articles: 4, exportLagSeconds: 0 }, { options: { order: 'express', express: { recentDays } } });
+    writeFileSync(m.configFile, stringify(m.config));
+  });
+  afterAll(async () => m?.close());
+
+  it('creates nothing twice, misses nothing, and carries a working-set ticket changed after the working set moved', async () => {
+    // Killed while the working set is half on the target.
+    const first = await migrateUntil(m, () => {
+      const ws = checkpointsOf(m).full?.workingSet;
+      return Boolean(ws && !ws.done && m.target.counts().ticket >= 10);
+    });
+    expect(first.killed, `the run ended before its working set was half moved: ${first.stderr}`).toBe(true);
+    expect(checkpointsOf(m).full?.workingSet?.done).toBe(false);
+
+    // Resumed, and killed again as soon as the working set is complete: the history is still to come.
+    const second = await migrateUntil(m, () => Boolean(checkpointsOf(m).full?.workingSet?.done));
+    expect(second.killed, `the run ended before it could be stopped after its working set: ${second.stderr}`).toBe(true);
+    expect(checkpointsOf(m).full?.streams.ticket?.done ?? false).toBe(false);
+
+    // A working-set ticket changes at the source once the working set is on the target: the pass over
+    // the history, which leaves out what the working set moved, must still carry the new version.
+    const { working } = await workingSetOf(m);
+    const changed = working.find((t) => t.status === 'open' || t.status === 'pending')!;
+    (m.source as ZendeskSandbox).updateTicket(Number(changed.sourceId), { subject: 'Changed once the working set had moved', status: 'solved' });
+
+    const last = await migrateUntil(m, null);
+    expect(last.code, last.stderr).toBe(0);
+    expect(checkpointsOf(m).full).toMatchObject({ status: 'done', workingSet: { done: true } });
+
+    await expectCleanAndExact(m, 150);
+    const runs = await hdm(['runs', '-c', m.configFile], m.env);
+    expect(runs.stdout).toMatch(/working set complete \d{4}-/);
+  });
+});
+
+describe('the express options', () => {
+  it('default to entity order and a 30-day window of new, open, pending and on-hold tickets', () => {
+    const config = parseMigrationConfig({ name: 'x', source: { platform: 'zendesk', url: 'https://a.zendesk.com' }, target: { platform: 'freshdesk', url: 'https://b.freshdesk.com' } });
+    expect(config.options.order).toBe('entity');
+    expect(config.options.express).toEqual({ recentDays: 30, statuses: ['new', 'open', 'pending', 'hold'] });
+  });
+});
