@@ -67,8 +67,12 @@ describe('zendesk connector errors', () => {
       expect((err as Error).message).toMatch(/contact 777.*email.*not-an-email/);
       const dup = await c.create('organization', { sourceId: '778', name: 'Dup', domains: [], notes: null, tags: [], customFields: {}, createdAt: '', updatedAt: '' }, context(c, '778'));
       expect(dup.targetId).toBeTruthy();
-      const again = await c.create('organization', { sourceId: '779', name: 'Dup', domains: [], notes: null, tags: [], customFields: {}, createdAt: '', updatedAt: '' }, context(c, '779')).catch((e: unknown) => e);
-      expect(again).toMatchObject({ code: 'REJECTED', context: { entity: 'organization', recordId: '779', field: 'name' } });
+      // Zendesk keeps organization names unique (422 DuplicateValue): the writer adopts the one that
+      // holds the name, as find() does by name, instead of failing the record.
+      const again = await c.create('organization', { sourceId: '779', name: 'Dup', domains: [], notes: null, tags: [], customFields: {}, createdAt: '', updatedAt: '' }, context(c, '779'));
+      expect(again.targetId).toBe(dup.targetId);
+      const badGroup = await c.create('group', { sourceId: '780', name: '', description: null, createdAt: '', updatedAt: '' }, context(c, '780')).catch((e: unknown) => e);
+      expect(badGroup).toMatchObject({ code: 'REJECTED', context: { entity: 'group', recordId: '780', field: 'name' } });
     } finally {
       await c.close();
     }
