@@ -7,6 +7,7 @@
 import { HdmError } from '../../schemas/errors.ts';
 import { bucketMatcher, creditsOf, type LimitBucket, type LimitedRequest, type LimitTable } from './limits.ts';
 import { pause } from './retry.ts';
+import type { LimitsNow } from './contract.ts';
 
 /**
  * `auto` (default): the table's numbers until the account's answers state their own; a bucket the answers
@@ -426,4 +427,11 @@ export class Pacer {
     }
     return out;
   }
+}
+
+/** A pacer's table with each bucket's limit now, for projections (`hdm estimate`); null without a pacer. */
+export function limitsOf(pacer: Pacer | null | undefined): LimitsNow | null {
+  if (!pacer) return null;
+  const report = pacer.report();
+  return { table: pacer.table, limits: Object.fromEntries(pacer.table.buckets.map((b) => [b.name, report[b.name]?.limit ?? null])) };
 }
