@@ -246,10 +246,18 @@ function bucketUse(sb: SideBuckets, cost: RequestCost | undefined, records: numb
   return [...use.values()];
 }
 
-/** Seconds a bucket needs for `used` at its limit; null for job caps and per-ID buckets, whose time the requests alone do not set. */
-function bucketSeconds(b: SideBuckets['buckets'][number], used: number): number | null {
+const PLAN_WIDE = new Set(['account', 'help-center']);
+
+/**
+ * Seconds a bucket needs for `used` at its limit; null for job caps and per-ID buckets, whose time the
+ * requests alone do not set. With `burst`, an endpoint bucket (one the phase draws in a burst while the rest
+ * of the run leaves it idle) starts the phase with a whole window to spend: a fixed window admits `limit`
+ * at once, so only what is past it waits. The plan-wide buckets are drawn by every phase and get none.
+ */
+function bucketSeconds(b: SideBuckets['buckets'][number], used: number, burst = false): number | null {
   if (b.bucket.kind === 'concurrent' || b.bucket.perKey || b.limit <= 0) return null;
-  return (used / b.limit) * b.bucket.windowSeconds;
+  const waiting = burst && !PLAN_WIDE.has(b.bucket.name) ? Math.max(0, used - b.limit) : used;
+  return (waiting / b.limit) * b.bucket.windowSeconds;
 }
 
 /** The rate each side's limit and concurrency allow, as the estimate assumes it. */
@@ -287,7 +295,7 @@ export function projectPhase(
   const candidates: { seconds: number; bucket: string; limitedBy: PhaseEstimate['limitedBy'] }[] = [];
   for (const u of uses) {
     const b = sides[u.side].buckets.find((x) => x.bucket.name === u.bucket)!;
-    const seconds = bucketSeconds(b, u.used);
+    const seconds = bucketSeconds(b, u.used, true);
     if (seconds !== null) candidates.push({ seconds, bucket: `${u.side}/${u.bucket}`, limitedBy: `${u.side} rate limit` });
   }
   for (const [side, rate, n] of [

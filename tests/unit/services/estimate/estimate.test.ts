@@ -16,12 +16,13 @@ afterAll(async () => {
 
 describe('hdm estimate per limit bucket', () => {
   it('bounds ticket loads into Freshdesk by Ticket Create when the tickets carry few comments', () => {
-    // 560 ticket creates at 280 a minute take 2 minutes; the same 560 requests at the account's 700 would take 48 s.
+    // 560 ticket creates at 280 a minute: the window admits 280 at once, the other 280 a minute later; the same
+    // 560 requests at the account's 700 a minute take 48 s.
     const phase = projectPhase(zendesk, freshdesk, rates, 'ticket', 560, 560, 0);
     expect(phase.targetRequests).toBe(560);
     expect(phase.bucket).toBe('target/ticket-create');
     expect(phase.limitedBy).toBe('target rate limit');
-    expect(phase.seconds).toBeCloseTo(120);
+    expect(phase.seconds).toBeCloseTo(60);
     expect(phase.buckets).toContainEqual({ side: 'target', bucket: 'ticket-create', requests: 560, used: 560 });
     expect(phase.buckets).toContainEqual({ side: 'target', bucket: 'account', requests: 560, used: 560 });
     // The source reads one export page (the exports' own bucket and the account) and 560 comment lists.
@@ -34,15 +35,17 @@ describe('hdm estimate per limit bucket', () => {
     const tickets = projectPhase(zendesk, freshdesk, rates, 'ticket', 560, 2800, 0);
     expect(tickets.bucket).toBe('target/account');
     expect(tickets.seconds).toBeCloseTo(240);
-    const contacts = projectPhase(zendesk, freshdesk, rates, 'contact', 700, 0, 0);
-    // Each contact: a search, a list by email (Contacts List, 200 a minute) and a create.
-    expect(contacts.buckets).toContainEqual({ side: 'target', bucket: 'contacts-list', requests: 700, used: 700 });
+    const contacts = projectPhase(zendesk, freshdesk, rates, 'contact', 2000, 0, 0);
+    // Each contact: a search, a list by email (Contacts List, 200 a minute) and a create: 1,800 lists past the
+    // first window take 540 s; 6,000 requests at the account's 700 a minute 514 s.
+    expect(contacts.buckets).toContainEqual({ side: 'target', bucket: 'contacts-list', requests: 2000, used: 2000 });
     expect(contacts.bucket).toBe('target/contacts-list');
-    expect(contacts.seconds).toBeCloseTo(210);
+    expect(contacts.seconds).toBeCloseTo(540);
     const totals = bucketTotals([tickets, contacts], { source: sideBuckets('source', zendesk), target: sideBuckets('target', freshdesk) });
     const account = totals.find((b) => b.side === 'target' && b.bucket === 'account')!;
-    expect(account).toMatchObject({ requests: 2800 + 2100, used: 2800 + 2100, limit: 700, windowSeconds: 60, binding: true });
-    expect(account.seconds).toBeCloseTo(420);
+    // Over the whole run, each bucket at a steady rate: the account's 8,800 requests take 754 s.
+    expect(account).toMatchObject({ requests: 2800 + 6000, used: 2800 + 6000, limit: 700, windowSeconds: 60, binding: true });
+    expect(account.seconds).toBeCloseTo((8800 / 700) * 60);
     expect(totals.filter((b) => b.binding)).toHaveLength(1);
     expect(totals.find((b) => b.bucket === 'ticket-create')).toMatchObject({ requests: 560, binding: false });
   });
@@ -51,7 +54,7 @@ describe('hdm estimate per limit bucket', () => {
     const capped = sideRates(zendesk, freshdesk, { source: { requestsPerMinute: 0, concurrency: 100 }, target: { requestsPerMinute: 200, concurrency: 100 } });
     const phase = projectPhase(zendesk, freshdesk, capped, 'ticket', 560, 560, 0);
     expect(phase.bucket).toBe('target/requestsPerMinute');
-    // 560 requests under a ceiling of 200 a minute: 168 s, longer than Ticket Create's 120 s.
+    // 560 requests under a ceiling of 200 a minute: 168 s, longer than Ticket Create's 60 s.
     expect(phase.seconds).toBeCloseTo((560 / 200) * 60);
   });
 });
