@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { FreshdeskConnector } from '../../../../connectors/freshdesk/freshdesk.connector.ts';
+import { RtConnector } from '../../../../connectors/rt/rt.connector.ts';
 import { ZendeskConnector } from '../../../../connectors/zendesk/zendesk.connector.ts';
 import { bucketTotals, projectPhase, sideBuckets, sideRates } from '../../../../services/estimate/estimate.ts';
 
@@ -10,8 +11,10 @@ const zendesk = new ZendeskConnector({ url: 'http://127.0.0.1:9', credentials: {
 const freshdesk = new FreshdeskConnector({ url: 'http://127.0.0.1:9', credentials: { apiKey: 'k' }, plan: 'enterprise' });
 const rates = sideRates(zendesk, freshdesk, { source: { requestsPerMinute: 0, concurrency: 100 }, target: { requestsPerMinute: 0, concurrency: 100 } });
 
+const rt = new RtConnector({ url: 'http://127.0.0.1:9', credentials: { token: 't' } });
+
 afterAll(async () => {
-  await Promise.all([zendesk.close(), freshdesk.close()]);
+  await Promise.all([zendesk.close(), freshdesk.close(), rt.close()]);
 });
 
 describe('hdm estimate per limit bucket', () => {
@@ -56,5 +59,13 @@ describe('hdm estimate per limit bucket', () => {
     expect(phase.bucket).toBe('target/requestsPerMinute');
     // 560 requests under a ceiling of 200 a minute: 168 s, longer than Ticket Create's 60 s.
     expect(phase.seconds).toBeCloseTo((560 / 200) * 60);
+  });
+
+  it('paces a platform without a limit table by its one rate limit, as an account bucket', () => {
+    const fromRt = sideRates(rt, freshdesk, { source: { requestsPerMinute: 0, concurrency: 100 }, target: { requestsPerMinute: 0, concurrency: 100 } });
+    const phase = projectPhase(rt, freshdesk, fromRt, 'ticket', 10, 10, 0);
+    const source = sideBuckets('source', rt);
+    expect(source.buckets.map((b) => [b.bucket.name, b.limit])).toEqual([['account', rt.rateLimit.requestsPerMinute]]);
+    expect(phase.buckets.filter((b) => b.side === 'source')).toEqual([{ side: 'source', bucket: 'account', requests: phase.sourceRequests, used: phase.sourceRequests }]);
   });
 });
