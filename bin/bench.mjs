@@ -4,6 +4,7 @@
 // npm run bench -- cluster [--tickets 3000]   embedded vs cluster (1 and 2 loaders) vs raw kafkajs
 // npm run bench -- faults [--tickets 2000]    a clean run against one through random faults, outages and kills
 // npm run bench -- sandbox [--requests 2000]  requests per second the Zendesk and Freshdesk sandboxes serve
+// npm run bench -- budget [--tickets 2000] [--reverse|--both] [--json]  a migration at Enterprise limits against its lower bound
 import { register } from 'tsx/esm/api';
 
 register();
@@ -16,6 +17,9 @@ if (args[0] === 'cluster') {
   await main(args.slice(1));
 } else if (args[0] === 'sandbox') {
   const { main } = await import('../bench/sandbox.bench.ts');
+  await main(args.slice(1));
+} else if (args[0] === 'budget') {
+  const { main } = await import('../bench/budget.bench.ts');
   await main(args.slice(1));
 } else if (args[0] === 'delta') {
   const { main } = await import('../bench/delta.bench.ts');

@@ -1,6 +1,7 @@
 import { FRESHDESK_REQUEST_COSTS } from './freshdesk.costs.ts';
 import { ComposedConnector } from '../sdk/composed-connector.ts';
-import type { ConnectorConfig, RateLimitInfo, StreamDescriptor } from '../sdk/contract.ts';
+import type { ConnectorConfig, LimitsNow, RateLimitInfo, StreamDescriptor } from '../sdk/contract.ts';
+import { limitsOf } from '../sdk/pacer.ts';
 import { HdmError, isHdmError } from '../../schemas/errors.ts';
 import type { AttachmentMeta, EntityName } from '../../schemas/canonical.ts';
 import { FreshdeskAccount } from './freshdesk.account.ts';
@@ -51,6 +52,11 @@ export class FreshdeskConnector extends ComposedConnector {
     this.account = new FreshdeskAccount(this.client);
     this.reader = new FreshdeskReader(this.client, this.account);
     this.writer = new FreshdeskWriter(this.client, this.account);
+  }
+
+  /** The plan's buckets as the client paces them now (limits learned from the answers where they state them). */
+  limitsNow(): LimitsNow | null {
+    return limitsOf(this.client.http.pacer);
   }
 
   get rateLimit(): RateLimitInfo {

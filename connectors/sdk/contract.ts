@@ -1,4 +1,5 @@
 import type { HttpStats } from './http.ts';
+import type { LimitTable } from './limits.ts';
 import type {
   AttachmentMeta,
   EntityName,
@@ -74,6 +75,31 @@ export interface RequestCost {
   perAttachment?: number;
   /** Records per list or export request when reading; absent when records are not listed. */
   pageSize?: number;
+  /**
+   * Which requests those are, for the limit buckets they draw (`hdm estimate` per bucket): e.g. a Freshdesk
+   * ticket's `perRecord` is `POST /api/v2/tickets` (account + Ticket Create). Requests no route names draw
+   * the side's account bucket only. Default none.
+   */
+  routes?: CostRoute[];
+}
+
+/** One kind of request within a {@link RequestCost}: `count` of it per page, record, comment or attachment. */
+export interface CostRoute {
+  per: 'page' | 'record' | 'comment' | 'attachment';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** A path of the request, e.g. `/api/v2/tickets/1/conversations` (any ID does). */
+  path: string;
+  /** Query string of the request, where it matters to a bucket (credits, deep pages), e.g. `include=stats`. */
+  query?: string;
+  /** Requests of this route per unit. Default 1. */
+  count?: number;
+}
+
+/** The limit table a client paces by, with each bucket's limit as the client holds it now. */
+export interface LimitsNow {
+  table: LimitTable;
+  /** Bucket name → its limit now (learned from the answers or the plan); null where the client does not pace it ahead of a 429. */
+  limits: Record<string, number | null>;
 }
 
 /** What reading from and writing to a platform costs, entity by entity. */
@@ -114,6 +140,8 @@ export interface SourceConnector {
   readonly rateLimit: RateLimitInfo;
   /** Requests per record read (and written, for the target side); estimates fall back to one request per record. */
   readonly requestCosts?: RequestCosts;
+  /** The limit buckets the client paces by, where it paces by a table (Zendesk, Freshdesk); null or absent otherwise. */
+  limitsNow?(): LimitsNow | null;
   close(): Promise<void>;
 }
 

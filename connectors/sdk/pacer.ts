@@ -7,6 +7,7 @@
 import { HdmError } from '../../schemas/errors.ts';
 import { bucketMatcher, creditsOf, type LimitBucket, type LimitedRequest, type LimitTable } from './limits.ts';
 import { pause } from './retry.ts';
+import type { LimitsNow } from './contract.ts';
 
 /**
  * `auto` (default): the table's numbers until the account's answers state their own; a bucket the answers
@@ -42,6 +43,8 @@ export interface Pass {
   readonly holds: readonly { bucket: string; key: string }[];
   /** Per-key window keys, for buckets counted per ID. */
   readonly request: LimitedRequest;
+  /** Order of admission: the answer to this pass was counted by the server before any pass admitted later. */
+  readonly seq?: number;
 }
 
 /** What came back for a pass: status, headers (lower-case names) and parsed body; null when no answer arrived. */
@@ -93,6 +96,8 @@ interface State {
   nextProbe: number;
   /** Whether answers to requests drawing this bucket carry its headers: null until one answered. */
   advertised: boolean | null;
+  /** Window buckets: admitted passes not answered yet, by admission order → charge. */
+  unanswered: Map<number, number>;
   report: Omit<BucketReport, 'limit' | 'limitFrom' | 'windowSeconds' | 'kind' | 'inFlight'>;
 }
 
@@ -134,6 +139,7 @@ export class Pacer {
   private readonly pause: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly wakers = new Set<() => void>();
   private pending = 0;
+  private admissions = 0;
   /** The account limit the answers stated, once they did; null when they state none. */
   private accountLearned: number | null | undefined;
 
@@ -155,6 +161,7 @@ export class Pacer {
       windows: new Map(),
       held: new Map(),
       pausedUntil: 0,
+      unanswered: new Map(),
       nextProbe: 0,
       advertised: null,
       report: { requests: 0, credits: 0, rateLimited: 0, waited: 0, peakInFlight: 0 },
@@ -260,6 +267,7 @@ export class Pacer {
 
   private charge(drawn: State[], req: LimitedRequest, cost: number, now: number, waited: boolean): Pass {
     const holds: { bucket: string; key: string }[] = [];
+    const seq = ++this.admissions;
     for (const s of drawn) {
       const charge = s.bucket.countsCredits ? cost : 1;
       s.report.requests += 1;
@@ -274,15 +282,17 @@ export class Pacer {
         const w = this.windowOf(s, req, now);
         if (this.probes(s) && w.used + charge > s.limit) s.nextProbe = now + PROBE_MS;
         w.used += charge;
+        s.unanswered.set(seq, charge);
       }
     }
-    return { buckets: drawn.map((s) => s.bucket.name), cost, holds, request: req };
+    return { buckets: drawn.map((s) => s.bucket.name), cost, holds, request: req, seq };
   }
 
   /** Learns from the answer to `pass`; a 429 pauses the bucket that refused. `null`: no answer arrived. */
   settle(pass: Pass, answer: PacedAnswer | null): void {
     const now = this.now();
     const drawn = pass.buckets.map((name) => this.state(name)).filter((s): s is State => s !== undefined);
+    if (pass.seq !== undefined) for (const s of drawn) s.unanswered.delete(pass.seq);
     this.settleJobs(pass, answer, now);
     if (!answer) return;
     const reported = new Map<State, Record<string, number>>();
@@ -321,7 +331,16 @@ export class Pacer {
     if (values.remaining === undefined || !Number.isFinite(s.limit)) return;
     // The server's count includes what other clients of the account spent. Without its window's end this
     // client's window is a guess, so the server's count replaces it; with it, never below what this one spent.
-    w.used = this.probes(s) ? Math.max(0, s.limit - values.remaining) : Math.max(w.used, s.limit - values.remaining);
+    // Requests admitted after this one are still on their way: the server has not counted them yet.
+    w.used = this.probes(s) ? Math.max(0, s.limit - values.remaining) + this.admittedAfter(s, pass) : Math.max(w.used, s.limit - values.remaining);
+  }
+
+  /** Charges of the passes admitted after `pass` whose answers have not come back. */
+  private admittedAfter(s: State, pass: Pass): number {
+    if (pass.seq === undefined) return 0;
+    let n = 0;
+    for (const [seq, charge] of s.unanswered) if (seq > pass.seq) n += charge;
+    return n;
   }
 
   /** A bucket the server reports without the end of its window: spent, it is asked once a second. */
@@ -426,4 +445,11 @@ export class Pacer {
     }
     return out;
   }
+}
+
+/** A pacer's table with each bucket's limit now, for projections (`hdm estimate`); null without a pacer. */
+export function limitsOf(pacer: Pacer | null | undefined): LimitsNow | null {
+  if (!pacer) return null;
+  const report = pacer.report();
+  return { table: pacer.table, limits: Object.fromEntries(pacer.table.buckets.map((b) => [b.name, report[b.name]?.limit ?? null])) };
 }

@@ -3,8 +3,10 @@ import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import type {
   ConnectorConfig,
+  LimitsNow,
   RateLimitInfo,
 } from '../sdk/contract.ts';
+import { limitsOf } from '../sdk/pacer.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { ZendeskClient } from './zendesk.client.ts';
 import { ZendeskReader, type ZendeskReaderOptions } from './zendesk.reader.ts';
@@ -42,6 +44,11 @@ export class ZendeskConnector extends ComposedConnector {
     this.client = new ZendeskClient(config);
     this.reader = new ZendeskReader(this.client, config);
     this.writer = new ZendeskWriter(this.client, this.reader);
+  }
+
+  /** The plan's buckets as the client paces them now (limits learned from the answers where they state them). */
+  limitsNow(): LimitsNow | null {
+    return limitsOf(this.client.http.pacer);
   }
 
   /** Enterprise until check() reads the account's own limit from the `X-Rate-Limit` header. */

@@ -30,9 +30,18 @@ export function formatEstimate(e: Estimate): string {
   lines.push('', side('source', e.source), side('target', e.target), '');
   lines.push(`${'phase'.padEnd(14)}${'source req'.padStart(12)}${'target req'.padStart(12)}${'duration'.padStart(16)}  limited by`);
   for (const p of e.phases) {
-    lines.push(`${p.entity.padEnd(14)}${String(p.sourceRequests).padStart(12)}${String(p.targetRequests).padStart(12)}${humanDuration(p.seconds).padStart(16)}  ${p.limitedBy}`);
+    lines.push(`${p.entity.padEnd(14)}${String(p.sourceRequests).padStart(12)}${String(p.targetRequests).padStart(12)}${humanDuration(p.seconds).padStart(16)}  ${p.limitedBy} (${p.bucket})`);
   }
   lines.push(`${'total'.padEnd(38)}${humanDuration(e.totalSeconds).padStart(16)}`);
+  if (e.buckets.length > 0) {
+    lines.push('', `${'limit bucket'.padEnd(30)}${'limit'.padStart(16)}${'requests'.padStart(10)}${'used'.padStart(10)}${'needs'.padStart(16)}`);
+    for (const b of e.buckets) {
+      const limit = b.kind === 'concurrent' ? `${b.limit} in flight` : `${b.limit} / ${b.windowSeconds % 60 === 0 ? `${b.windowSeconds / 60} min` : `${b.windowSeconds} s`}`;
+      const needs = b.seconds === null ? '—' : humanDuration(b.seconds);
+      lines.push(`${`${b.side} ${b.bucket}`.padEnd(30)}${limit.padStart(16)}${String(b.requests).padStart(10)}${String(b.used).padStart(10)}${needs.padStart(16)}${b.binding ? '  binding' : ''}`);
+    }
+    lines.push(`binding bucket: ${e.binding ?? 'none'} (no order of the work finishes sooner than it needs)`);
+  }
   return lines.join('\n');
 }
 

@@ -1,4 +1,5 @@
-import type { Connector, RequestCost } from '../../connectors/sdk/contract.ts';
+import type { Connector, CostRoute, RequestCost } from '../../connectors/sdk/contract.ts';
+import { bucketMatcher, creditsOf, type LimitBucket, type LimitedRequest } from '../../connectors/sdk/limits.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { BILLABLE_ENTITIES, LOAD_ORDER, type EntityName, type Ticket } from '../../schemas/canonical.ts';
 
@@ -30,6 +31,30 @@ export interface PhaseEstimate {
   seconds: number;
   /** What bounds the phase: a side's rate limit, or its concurrency at the assumed latency. */
   limitedBy: 'source rate limit' | 'target rate limit' | 'source concurrency' | 'target concurrency';
+  /** The limit that bounds it: `side/bucket` of the limit table (`target/ticket-create`), `side/requestsPerMinute` for the migration file's ceiling, `side/concurrency`. */
+  bucket: string;
+  /** Per limit bucket this phase draws from: requests and what the bucket counts (credits where it counts them). */
+  buckets: BucketUse[];
+}
+
+export interface BucketUse {
+  side: 'source' | 'target';
+  bucket: string;
+  requests: number;
+  /** Requests, or credits for a bucket that counts credits. */
+  used: number;
+}
+
+/** One limit bucket over the whole projection. */
+export interface BucketEstimate extends BucketUse {
+  /** Per window (credits where the bucket counts them); jobs at once for a job cap. */
+  limit: number;
+  windowSeconds: number;
+  kind: 'window' | 'concurrent';
+  /** Seconds the bucket needs for `used` at its limit (null for a job cap: its time is the jobs', not the requests'). */
+  seconds: number | null;
+  /** The bucket that needs the longest: no order of the work finishes before it. */
+  binding: boolean;
 }
 
 export interface Estimate {
@@ -48,6 +73,10 @@ export interface Estimate {
   };
   /** In pipeline (load) order. */
   phases: PhaseEstimate[];
+  /** Per limit bucket of both sides over the whole migration, the binding one marked. */
+  buckets: BucketEstimate[];
+  /** `side/bucket` of the binding bucket, or null when nothing is drawn. */
+  binding: string | null;
   totalSeconds: number;
   assumptions: { latencyMs: number; sampleTickets: number };
 }
@@ -137,12 +166,99 @@ async function sampleConversations(source: Connector, size: number): Promise<Con
   return sample;
 }
 
+interface Units {
+  page: number;
+  record: number;
+  comment: number;
+  attachment: number;
+}
+
+const costOf = (cost: RequestCost | undefined, reading: boolean): RequestCost => cost ?? (reading ? { pageSize: 100 } : { perRecord: 1 });
+
+function unitsOf(c: RequestCost, records: number, comments: number, attachments: number, reading: boolean): Units {
+  return {
+    page: reading ? Math.ceil(records / Math.max(1, c.pageSize ?? 100)) : 0,
+    record: records,
+    comment: Math.max(0, comments - records),
+    attachment: attachments,
+  };
+}
+
+const perUnit = (c: RequestCost): Units => ({ page: 1, record: c.perRecord ?? 0, comment: c.perComment ?? 0, attachment: c.perAttachment ?? 0 });
+
 const requests = (cost: RequestCost | undefined, records: number, comments: number, attachments: number, reading: boolean): number => {
   if (records === 0) return reading ? 1 : 0;
-  const c = cost ?? (reading ? { pageSize: 100 } : { perRecord: 1 });
-  const pages = reading ? Math.ceil(records / Math.max(1, c.pageSize ?? 100)) : 0;
-  return pages + records * (c.perRecord ?? 0) + Math.max(0, comments - records) * (c.perComment ?? 0) + attachments * (c.perAttachment ?? 0);
+  const c = costOf(cost, reading);
+  const u = unitsOf(c, records, comments, attachments, reading);
+  const per = perUnit(c);
+  return (reading ? u.page : 0) + u.record * per.record + u.comment * per.comment + u.attachment * per.attachment;
 };
+
+/** The buckets one side paces by: its limit table with the limits held now, or one account bucket of its rate limit. */
+export interface SideBuckets {
+  side: 'source' | 'target';
+  buckets: { bucket: LimitBucket; limit: number; draws: (req: LimitedRequest) => boolean }[];
+  credits: (req: LimitedRequest) => number;
+}
+
+export function sideBuckets(side: 'source' | 'target', connector: Connector): SideBuckets {
+  const now = connector.limitsNow?.() ?? null;
+  if (!now) {
+    const bucket: LimitBucket = { name: 'account', description: 'requests per minute', matches: [{ method: '*', path: '/**' }], limit: connector.rateLimit.requestsPerMinute, windowSeconds: 60 };
+    return { side, buckets: [{ bucket, limit: bucket.limit, draws: () => true }], credits: () => 1 };
+  }
+  return {
+    side,
+    // A bucket the client does not pace ahead of a 429 is still the platform's: project it at the table's limit.
+    buckets: now.table.buckets.map((bucket) => ({ bucket, limit: now.limits[bucket.name] ?? bucket.limit, draws: bucketMatcher(bucket) })),
+    credits: (req) => creditsOf(now.table, req),
+  };
+}
+
+const requestOf = (route: CostRoute): LimitedRequest => ({ method: route.method, path: route.path, query: new URLSearchParams(route.query ?? '') });
+
+/** What a phase draws from each bucket of one side: each declared route's buckets; requests no route names, the account's. */
+function bucketUse(sb: SideBuckets, cost: RequestCost | undefined, records: number, comments: number, attachments: number, reading: boolean): BucketUse[] {
+  const use = new Map<string, BucketUse>();
+  const add = (name: string, n: number, used: number) => {
+    if (n <= 0) return;
+    const u = use.get(name) ?? { side: sb.side, bucket: name, requests: 0, used: 0 };
+    u.requests += n;
+    u.used += used;
+    use.set(name, u);
+  };
+  const total = requests(cost, records, comments, attachments, reading);
+  if (total === 0) return [];
+  const c = costOf(cost, reading);
+  const units = records === 0 ? { page: 1, record: 0, comment: 0, attachment: 0 } : unitsOf(c, records, comments, attachments, reading);
+  let routed = 0;
+  for (const route of c.routes ?? []) {
+    const n = units[route.per] * (route.count ?? 1);
+    if (n <= 0) continue;
+    routed += n;
+    const req = requestOf(route);
+    const credits = sb.credits(req);
+    for (const b of sb.buckets) if (b.draws(req)) add(b.bucket.name, n, b.bucket.countsCredits ? n * credits : n);
+  }
+  const rest = total - routed;
+  const account = sb.buckets.find((b) => b.bucket.name === 'account');
+  if (account && rest > 0) add('account', rest, rest);
+  return [...use.values()];
+}
+
+const PLAN_WIDE = new Set(['account', 'help-center']);
+
+/**
+ * Seconds a bucket needs for `used` at its limit; null for job caps and per-ID buckets, whose time the
+ * requests alone do not set. With `burst`, an endpoint bucket (one the phase draws in a burst while the rest
+ * of the run leaves it idle) starts the phase with a whole window to spend: a fixed window admits `limit`
+ * at once, so only what is past it waits. The plan-wide buckets are drawn by every phase and get none.
+ */
+function bucketSeconds(b: SideBuckets['buckets'][number], used: number, burst = false): number | null {
+  if (b.bucket.kind === 'concurrent' || b.bucket.perKey || b.limit <= 0) return null;
+  const waiting = burst && !PLAN_WIDE.has(b.bucket.name) ? Math.max(0, used - b.limit) : used;
+  return (waiting / b.limit) * b.bucket.windowSeconds;
+}
 
 /** The rate each side's limit and concurrency allow, as the estimate assumes it. */
 export function sideRates(
@@ -155,8 +271,9 @@ export function sideRates(
 }
 
 /**
- * One phase of the projection: its requests on each side over that side's budget. Both sides work at
- * once (the loader writes while the poller reads), so a phase lasts as long as its slower side.
+ * One phase of the projection. Both sides work at once (the loader writes while the poller reads), so a
+ * phase lasts as long as the slowest of: each limit bucket of either side for what the phase draws from
+ * it, each side's requests under the migration file's ceiling, and what each side's concurrency sustains.
  */
 export function projectPhase(
   source: Connector,
@@ -166,23 +283,55 @@ export function projectPhase(
   records: number,
   comments = 0,
   attachments = 0,
+  buckets?: { source: SideBuckets; target: SideBuckets },
 ): PhaseEstimate {
-  const { source: sourceRate, target: targetRate } = rates;
-  const sourceRpm = Math.min(sourceRate.requestsPerMinute, sourceRate.concurrencyCeiling);
-  const targetRpm = Math.min(targetRate.requestsPerMinute, targetRate.concurrencyCeiling);
+  const sides = buckets ?? { source: sideBuckets('source', source), target: sideBuckets('target', target) };
   const sourceRequests = requests(source.requestCosts?.read[entity], records, comments, attachments, true);
   const targetRequests = requests(target.requestCosts?.write[entity], records, comments, attachments, false);
-  const sourceSeconds = (sourceRequests / sourceRpm) * 60;
-  const targetSeconds = (targetRequests / targetRpm) * 60;
-  const sourceBound = sourceSeconds >= targetSeconds;
-  const limitedBy: PhaseEstimate['limitedBy'] = sourceBound
-    ? sourceRate.requestsPerMinute <= sourceRate.concurrencyCeiling
-      ? 'source rate limit'
-      : 'source concurrency'
-    : targetRate.requestsPerMinute <= targetRate.concurrencyCeiling
-      ? 'target rate limit'
-      : 'target concurrency';
-  return { entity, records, sourceRequests, targetRequests, seconds: Math.max(sourceSeconds, targetSeconds), limitedBy };
+  const uses = [
+    ...bucketUse(sides.source, source.requestCosts?.read[entity], records, comments, attachments, true),
+    ...bucketUse(sides.target, target.requestCosts?.write[entity], records, comments, attachments, false),
+  ];
+  const candidates: { seconds: number; bucket: string; limitedBy: PhaseEstimate['limitedBy'] }[] = [];
+  for (const u of uses) {
+    const b = sides[u.side].buckets.find((x) => x.bucket.name === u.bucket)!;
+    const seconds = bucketSeconds(b, u.used, true);
+    if (seconds !== null) candidates.push({ seconds, bucket: `${u.side}/${u.bucket}`, limitedBy: `${u.side} rate limit` });
+  }
+  for (const [side, rate, n] of [
+    ['source', rates.source, sourceRequests],
+    ['target', rates.target, targetRequests],
+  ] as const) {
+    if (rate.rateFrom === 'config') candidates.push({ seconds: (n / rate.requestsPerMinute) * 60, bucket: `${side}/requestsPerMinute`, limitedBy: `${side} rate limit` });
+    candidates.push({ seconds: (n / rate.concurrencyCeiling) * 60, bucket: `${side}/concurrency`, limitedBy: `${side} concurrency` });
+  }
+  // Ties go to the earlier candidate: a bucket before the ceilings, the source before the target.
+  const slowest = candidates.reduce((a, b) => (b.seconds > a.seconds ? b : a), { seconds: 0, bucket: 'source/account', limitedBy: 'source rate limit' as PhaseEstimate['limitedBy'] });
+  return { entity, records, sourceRequests, targetRequests, seconds: slowest.seconds, limitedBy: slowest.limitedBy, bucket: slowest.bucket, buckets: uses };
+}
+
+/** Per bucket of both sides over all phases, the one needing the longest marked as binding. */
+export function bucketTotals(phases: PhaseEstimate[], sides: { source: SideBuckets; target: SideBuckets }): BucketEstimate[] {
+  const out: BucketEstimate[] = [];
+  for (const sb of [sides.source, sides.target]) {
+    for (const b of sb.buckets) {
+      let requests = 0;
+      let used = 0;
+      for (const p of phases) {
+        for (const u of p.buckets) {
+          if (u.side !== sb.side || u.bucket !== b.bucket.name) continue;
+          requests += u.requests;
+          used += u.used;
+        }
+      }
+      if (requests === 0) continue;
+      out.push({ side: sb.side, bucket: b.bucket.name, requests, used, limit: b.limit, windowSeconds: b.bucket.windowSeconds, kind: b.bucket.kind ?? 'window', seconds: bucketSeconds(b, used), binding: false });
+    }
+  }
+  let binding: BucketEstimate | null = null;
+  for (const b of out) if (b.seconds !== null && (!binding || b.seconds > binding.seconds!)) binding = b;
+  if (binding) binding.binding = true;
+  return out;
 }
 
 /**
@@ -218,12 +367,15 @@ export async function estimateMigration(source: Connector, target: Connector, op
     };
   }
 
+  const sides = { source: sideBuckets('source', source), target: sideBuckets('target', target) };
   const phases: PhaseEstimate[] = [];
   for (const [entity, counted] of Object.entries(entities) as [EntityName, EntityCount][]) {
     const comments = entity === 'ticket' ? conversation.comments : 0;
     const attachments = entity === 'ticket' ? conversation.attachments : 0;
-    phases.push(projectPhase(source, target, { source: sourceRate, target: targetRate }, entity, counted.count, comments, attachments));
+    phases.push(projectPhase(source, target, { source: sourceRate, target: targetRate }, entity, counted.count, comments, attachments, sides));
   }
+  const buckets = bucketTotals(phases, sides);
+  const binding = buckets.find((b) => b.binding);
 
   return {
     source: sourceRate,
@@ -232,6 +384,8 @@ export async function estimateMigration(source: Connector, target: Connector, op
     billable: Object.values(entities).reduce((n, e) => n + (e!.billable ? e!.count : 0), 0),
     conversation,
     phases,
+    buckets,
+    binding: binding ? `${binding.side}/${binding.bucket}` : null,
     totalSeconds: phases.reduce((n, p) => n + p.seconds, 0),
     assumptions: { latencyMs, sampleTickets },
   };

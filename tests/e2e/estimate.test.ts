@@ -172,3 +172,40 @@ describe('hdm estimate where a count API is refused', () => {
     }
   }, 60_000);
 });
+
+describe('hdm estimate per limit bucket, against sandboxes at Enterprise limits', () => {
+  it('prints what each bucket of both sides is asked for, the time it needs and which one binds, in text and JSON', async () => {
+    const source = await (await platform('zendesk')).startSandbox({ tickets: 12, seed: 3, articles: 2, plan: 'enterprise' });
+    const target = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9, plan: 'enterprise' });
+    try {
+      const config = parseMigrationConfig({
+        name: 'buckets',
+        source: { platform: 'zendesk', url: source.url, plan: 'enterprise' },
+        target: { platform: 'freshdesk', url: target.url, plan: 'enterprise' },
+      });
+      const env = { ...process.env, ...source.env, ...target.env };
+      const json = captureOutput();
+      expect(await estimateCommand(config, { json: true }, json, env)).toBe(0);
+      const e = JSON.parse(json.stdout.join('\n')) as Estimate;
+      const bucket = (side: string, name: string) => e.buckets.find((b) => b.side === side && b.bucket === name);
+      // Ticket creates draw Freshdesk's Ticket Create bucket (280 a minute on Enterprise), once per ticket.
+      expect(bucket('target', 'ticket-create')).toMatchObject({ requests: 12, limit: 280, windowSeconds: 60 });
+      expect(bucket('source', 'incremental-exports')).toMatchObject({ limit: 10 });
+      expect(bucket('source', 'help-center')!.requests).toBeGreaterThan(0);
+      const binding = e.buckets.filter((b) => b.binding);
+      expect(binding).toHaveLength(1);
+      expect(e.binding).toBe(`${binding[0].side}/${binding[0].bucket}`);
+      for (const b of e.buckets) if (b.seconds !== null) expect(b.seconds, b.bucket).toBeCloseTo((b.used / b.limit) * b.windowSeconds, 6);
+      for (const p of e.phases) expect(p.bucket, p.entity).toMatch(/^(source|target)\//);
+
+      const text = captureOutput();
+      expect(await estimateCommand(config, { progress: false }, text, env)).toBe(0);
+      const out = text.stdout.join('\n');
+      expect(out).toMatch(/^target ticket-create\s+280 \/ 1 min\s+12\s+12\s+\d+ s$/m);
+      expect(out).toContain(`binding bucket: ${e.binding}`);
+      expect(out).toMatch(new RegExp(`^${binding[0].side} ${binding[0].bucket}\\s.*binding$`, 'm'));
+    } finally {
+      await Promise.allSettled([source.close(), target.close()]);
+    }
+  }, 60_000);
+});

@@ -264,6 +264,26 @@ describe('learning from the answers', () => {
     expect(h.waits).toEqual([1000]);
   });
 
+  it('counts the requests still in flight on top of the count a Freshdesk answer states (regression: 429s on a bucket used at a third of its limit)', async () => {
+    const h = harness(freshdeskPacing({ plan: 'enterprise' }));
+    const first = await h.pacer.acquire(req('GET', '/api/v2/agents/me'));
+    h.pacer.settle(first, { status: 200, headers: { 'x-ratelimit-total': '700', 'x-ratelimit-remaining': '699' } });
+    const inFlight: Pass[] = [];
+    for (let i = 0; i < 30; i++) inFlight.push(await h.pacer.acquire(req('GET', '/api/v2/tickets/1')));
+    // The first of them comes back having been counted with the first request only: 29 are still on their way,
+    // and the server will count them too.
+    h.pacer.settle(inFlight[0], { status: 200, headers: { 'x-ratelimit-total': '700', 'x-ratelimit-remaining': '698' } });
+    let admitted = 31;
+    for (;;) {
+      const next = track(h.pacer.acquire(req('GET', '/api/v2/tickets/2')));
+      await flush();
+      if (!next.pass) break;
+      admitted += 1;
+    }
+    // 700 credits in the server's window, and the one probe a spent bucket sends a second.
+    expect(admitted).toBe(701);
+  });
+
   it('keeps a named plan’s endpoint limits when the account states no headers', async () => {
     const h = harness({ table: freshdeskLimits('pro'), mode: 'plan' });
     const first = await h.pacer.acquire(req('GET', '/api/v2/agents/me'));

@@ -1,0 +1,195 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { startFreshdeskSandbox, type FreshdeskSandbox } from '../connectors/freshdesk/sandbox/server.ts';
+import { startZendeskSandbox, type ZendeskSandbox } from '../connectors/zendesk/sandbox/server.ts';
+import { budgetFigures, requestsPerRecord, type BucketCount, type BudgetFigures } from './budget.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const HDM = join(ROOT, 'bin/hdm.mjs');
+
+type Sandbox = ZendeskSandbox | FreshdeskSandbox;
+
+function hdm(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; seconds: number }> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [HDM, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('exit', (code) => resolve({ code, stdout, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
+  });
+}
+
+async function start(platform: string, tickets: number, seed: number): Promise<Sandbox> {
+  // The plan's own limits: no --rpm, no unthrottled exports.
+  if (platform === 'zendesk') return startZendeskSandbox({ tickets, seed, plan: 'enterprise' });
+  if (platform === 'freshdesk') {
+    const s = await startFreshdeskSandbox({ tickets, seed, plan: 'enterprise' });
+    await s.ready;
+    return s;
+  }
+  throw new Error(`the budget bench runs zendesk and freshdesk, not ${platform}`);
+}
+
+const byRoute = (s: Sandbox): Record<string, number> => ('requestsByRoute' in s ? s.requestsByRoute() : Object.fromEntries(s.requestLog()));
+
+const minus = (after: Record<string, BucketCount>, before: Record<string, BucketCount>): Record<string, BucketCount> =>
+  Object.fromEntries(
+    Object.entries(after).map(([k, a]) => {
+      const b = before[k] ?? { admitted: 0, refused: 0, credits: 0 };
+      return [k, { admitted: a.admitted - b.admitted, refused: a.refused - b.refused, credits: a.credits - b.credits }];
+    }),
+  );
+
+const minusRoutes = (after: Record<string, number>, before: Record<string, number>) =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)] as const).filter(([, v]) => v > 0));
+
+export interface BudgetRun {
+  direction: string;
+  tickets: number;
+  canonicalRecords: number;
+  /** Seconds the pipeline ran, as `hdm migrate --json` reports them. */
+  migrateSeconds: number;
+  /** Seconds from spawning `hdm migrate` to its exit (start-up and wiring included). */
+  processSeconds: number;
+  figures: BudgetFigures;
+  estimateSeconds: number;
+  /** `estimate / wall − 1`. */
+  estimateError: number;
+  routes: { side: 'source' | 'target'; route: string; requests: number; perRecord: number }[];
+}
+
+async function runOne(from: string, to: string, tickets: number, concurrency: number): Promise<BudgetRun> {
+  const [source, target] = await Promise.all([start(from, tickets, 1), start(to, 0, 2)]);
+  const dir = mkdtempSync(join(tmpdir(), 'hdm-budget-bench-'));
+  try {
+    const configFile = join(dir, 'migration.yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        name: `budget-${from}-${to}-${tickets}`,
+        source: { platform: from, url: source.url, concurrency, plan: 'enterprise' },
+        target: { platform: to, url: target.url, concurrency, plan: 'enterprise' },
+        stateDir: join(dir, 'state'),
+      }),
+    );
+    const env = { ...process.env, ...source.env, ...target.env };
+    const before = { source: source.limitStats(), target: target.limitStats(), sourceRoutes: byRoute(source), targetRoutes: byRoute(target) };
+    const migrate = await hdm(['migrate', '--config', configFile, '--json', '--no-progress', '--no-verify'], env);
+    if (migrate.code !== 0) throw new Error(`migrate exited ${migrate.code}`);
+    const result = JSON.parse(migrate.stdout) as { seconds: number; canonicalRecords: number };
+    const after = { source: source.limitStats(), target: target.limitStats(), sourceRoutes: byRoute(source), targetRoutes: byRoute(target) };
+    const figures = budgetFigures(
+      [
+        { side: 'source', table: source.limits, stats: minus(after.source, before.source) },
+        { side: 'target', table: target.limits, stats: minus(after.target, before.target) },
+      ],
+      result.seconds,
+    );
+    // The estimate reads the source only (counts and a sample); run after the migration so it does not spend the run's budget.
+    const estimate = await hdm(['estimate', '--config', configFile, '--json', '--no-progress'], env);
+    if (estimate.code !== 0) throw new Error(`estimate exited ${estimate.code}`);
+    const estimateSeconds = (JSON.parse(estimate.stdout) as { totalSeconds: number }).totalSeconds;
+    const routes = [
+      ...requestsPerRecord(minusRoutes(after.sourceRoutes, before.sourceRoutes), result.canonicalRecords).map((r) => ({ side: 'source' as const, ...r })),
+      ...requestsPerRecord(minusRoutes(after.targetRoutes, before.targetRoutes), result.canonicalRecords).map((r) => ({ side: 'target' as const, ...r })),
+    ];
+    return {
+      direction: `${from} → ${to}`,
+      tickets,
+      canonicalRecords: result.canonicalRecords,
+      migrateSeconds: result.seconds,
+      processSeconds: migrate.seconds,
+      figures,
+      estimateSeconds,
+      estimateError: estimateSeconds / result.seconds - 1,
+      routes,
+    };
+  } finally {
+    await Promise.all([source.close(), target.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
+const secs = (x: number | null) => (x === null ? '—' : x.toFixed(1));
+
+/** The run as printed tables: buckets, bound and aims, requests per record by route. */
+export function formatBudgetRun(r: BudgetRun): string {
+  const f = r.figures;
+  const lines = [`${r.direction}: ${r.tickets} tickets, ${r.canonicalRecords} canonical records, wall ${r.migrateSeconds.toFixed(1)} s (process ${r.processSeconds.toFixed(1)} s)`, ''];
+  const head = ['side', 'bucket', 'limit', 'requests', 'used', '429s', 'steady s', 'windows s', 'utilization'];
+  const rows = f.buckets
+    .filter((b) => b.requests > 0 || b.rateLimited > 0)
+    .map((b) => [
+      `${b.side} ${b.platform}`,
+      b.bucket + (`${b.side}/${b.bucket}` === f.binding ? ' *' : ''),
+      b.kind === 'concurrent' ? `${b.limit} in flight` : `${b.limit}/${b.windowSeconds / 60} min${b.perKey ? ' per id' : ''}`,
+      String(b.requests),
+      String(b.used),
+      String(b.rateLimited),
+      secs(b.steadySeconds),
+      secs(b.boundSeconds),
+      pct(b.utilization),
+    ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  for (const row of [head, ...rows]) lines.push(row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  const aim = (ok: boolean) => (ok ? 'met' : 'missed');
+  lines.push(
+    '',
+    `bound ${f.boundSeconds.toFixed(1)} s by whole windows, ${f.steadySeconds.toFixed(1)} s at a steady rate (binding: ${f.binding ?? 'none'}) · wall/bound ${f.wallOverBound?.toFixed(3) ?? '—'} (aim ≤ 1.05: ${aim((f.wallOverBound ?? Infinity) <= 1.05)})`,
+    `binding bucket used ${pct(f.bindingUtilization)} (aim ≥ 95%: ${aim((f.bindingUtilization ?? 0) >= 0.95)}) · 429s ${f.rateLimited} of ${f.requests} requests = ${pct(f.rateLimitedShare)} (aim ≤ 1%: ${aim(f.rateLimitedShare <= 0.01)})`,
+    `hdm estimate ${r.estimateSeconds.toFixed(1)} s vs wall ${r.migrateSeconds.toFixed(1)} s: ${r.estimateError >= 0 ? '+' : ''}${(r.estimateError * 100).toFixed(1)}% (aim ±10%: ${aim(Math.abs(r.estimateError) <= 0.1)})`,
+    '',
+    'requests per canonical record by route:',
+  );
+  for (const route of r.routes) lines.push(`  ${route.side.padEnd(6)} ${route.route.padEnd(60)} ${String(route.requests).padStart(7)}  ${route.perRecord.toFixed(3)}`);
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      tickets: { type: 'string', default: '2000' },
+      concurrency: { type: 'string', default: '16' },
+      reverse: { type: 'boolean', default: false },
+      both: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      'npm run bench -- budget [--tickets 2000] [--reverse | --both] [--concurrency 16] [--json]\n' +
+        'A full migration between sandboxes at Enterprise limits (Zendesk → Freshdesk; --reverse Freshdesk → Zendesk; --both each),\n' +
+        'with per bucket requests, utilization and 429s from the sandboxes\' own counters, the lower bound on wall time, and\n' +
+        "`hdm estimate`'s projection against the measured wall. Takes minutes: the plans' limits set the pace.\n",
+    );
+    return;
+  }
+  const tickets = Number(values.tickets);
+  const concurrency = Number(values.concurrency);
+  const directions: [string, string][] = values.both
+    ? [
+        ['zendesk', 'freshdesk'],
+        ['freshdesk', 'zendesk'],
+      ]
+    : values.reverse
+      ? [['freshdesk', 'zendesk']]
+      : [['zendesk', 'freshdesk']];
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const runs: BudgetRun[] = [];
+  for (const [from, to] of directions) {
+    process.stderr.write(`bench budget: ${tickets} tickets ${from} → ${to} at Enterprise limits…\n`);
+    const run = await runOne(from, to, tickets, concurrency);
+    runs.push(run);
+    if (!values.json) process.stdout.write(`${formatBudgetRun(run)}\n\n`);
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify({ machine, runs }, null, 2)}\n`);
+  else process.stdout.write(`machine: ${machine}\n`);
+}
