@@ -189,7 +189,7 @@ export async function runEntities(
   run: RunInfo,
   counts: RunResult['counts'],
   lags: number[],
-  mode: { detectConflicts: boolean },
+  mode: { detectConflicts: boolean; delta?: boolean },
   loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
   saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
 ): Promise<void> {
@@ -236,6 +236,7 @@ export async function runEntities(
       },
       prefetch: local ? (records) => local.prefetch(entity, records) : undefined,
       saveState: (state) => saveCheckpoint(entity, { state, done: false }),
+      delta: mode.delta,
     });
     if (remote) {
       await waitUntilSettled(deps, runId, entity, c);

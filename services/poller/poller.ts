@@ -36,6 +36,8 @@ export interface PollStream {
   prefetch?(records: EntityTypes[EntityName][]): Promise<void>;
   /** Saves a cursor once everything it covers has settled. */
   saveState(state: StreamState): Promise<void>;
+  /** The read is a delta pass (see `ReadOptions.delta`). Default false. */
+  delta?: boolean;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<
   let lastState = stream.startState;
   let failed = false;
   try {
-    for await (const page of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
+    for await (const page of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta })) {
       if (deps.signal?.aborted) throw interruptedRun(runId);
       if (commitError) throw commitError;
       stream.onRead?.(page.records.length, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
