@@ -1359,7 +1359,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   const control = async (ctx: Ctx): Promise<Reply> => {
     const [, , what, id, sub] = ctx.path.split('/');
     if (ctx.method === 'GET' && what === 'state') {
-      return { body: { counts: store.counts(), requests_served: kit.served(), requests_by_route: Object.fromEntries(kit.servedByPath()), url: store.baseUrl } };
+      return { body: { counts: store.counts(), requests_served: kit.served(), requests_by_route: Object.fromEntries(kit.servedByPath()), limit_stats: limiter.stats(), url: store.baseUrl } };
     }
     if (ctx.method === 'POST' && what === 'tickets' && !id) return { status: 201, body: { ticket: controls.createTicket(ctx.body) } };
     if (ctx.method === 'PUT' && what === 'tickets' && id && !sub) return { body: { ticket: controls.updateTicket(Number(id), ctx.body) } };
