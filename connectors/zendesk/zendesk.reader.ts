@@ -277,7 +277,6 @@ export class ZendeskReader {
     let pages = 0;
     const list = this.client.pages<ZdTicket>('/api/v2/tickets.json', 'tickets', { sort_by: 'updated_at', sort_order: 'desc', 'page[size]': this.pageSize });
     for await (const tickets of list) {
-      options?.signal?.throwIfAborted();
       pages += 1;
       const recent = tickets.filter((t) => Date.parse(t.updated_at) >= since);
       const unseen = recent.filter((t) => this.fastLaneSeen.get(t.id) !== t.updated_at);
