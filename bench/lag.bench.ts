@@ -56,7 +56,7 @@ async function openTickets(source: SandboxProcess, want: number): Promise<number
  * `seconds / changes` seconds. A change's lag runs from the moment the source answered the write to the
  * load of that ticket in the ledger.
  */
-async function runLane(fastLane: boolean, opts: { tickets: number; changes: number; seconds: number; interval: string }): Promise<LaneResult> {
+async function runLane(fastLane: boolean, opts: { tickets: number; changes: number; seconds: number; interval: string; entities: string[] | null }): Promise<LaneResult> {
   const [source, target] = await Promise.all([
     startSandboxProcess('zendesk', { tickets: opts.tickets, seed: 1, maxComments: 4 }),
     startSandboxProcess('freshdesk', { tickets: 0, seed: 2, requestsPerMinute: null }),
@@ -71,6 +71,7 @@ async function runLane(fastLane: boolean, opts: { tickets: number; changes: numb
         source: { platform: 'zendesk', url: source.url, concurrency: 8, fastLane },
         target: { platform: 'freshdesk', url: target.url, concurrency: 8 },
         stateDir: join(dir, 'state'),
+        ...(opts.entities ? { entities: opts.entities } : {}),
       }),
     );
     const env = { ...process.env, ...source.env, ...target.env };
@@ -146,19 +147,21 @@ export async function main(argv: string[]): Promise<void> {
       changes: { type: 'string', default: '20' },
       seconds: { type: 'string', default: '120' },
       interval: { type: 'string', default: '10s' },
+      entities: { type: 'string' },
       'no-record': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'npm run bench -- lag [--tickets 200] [--changes 20] [--seconds 120] [--interval 10s] [--no-record]\n' +
+      'npm run bench -- lag [--tickets 200] [--changes 20] [--seconds 120] [--interval 10s] [--entities ticket,…] [--no-record]\n' +
         'delta --follow against the Zendesk sandbox with its one-minute export exclusion, with the fast lane and\n' +
         'without: change-to-load lag p50/p95 and the List Tickets bucket used. Records in docs/benchmarks.md.\n',
     );
     return;
   }
-  const opts = { tickets: Number(values.tickets), changes: Number(values.changes), seconds: Number(values.seconds), interval: values.interval! };
+  const entities = values.entities ? values.entities.split(',').map((e) => e.trim()).filter(Boolean) : null;
+  const opts = { tickets: Number(values.tickets), changes: Number(values.changes), seconds: Number(values.seconds), interval: values.interval!, entities };
   const results: LaneResult[] = [];
   for (const fastLane of [true, false]) {
     results.push(await runLane(fastLane, opts));
@@ -180,7 +183,7 @@ export async function main(argv: string[]): Promise<void> {
       text = '';
     }
     const date = new Date().toISOString().slice(0, 10);
-    const block = `\n### ${date} · lag · \`npm run bench -- lag --tickets ${opts.tickets} --changes ${opts.changes} --seconds ${opts.seconds} --interval ${opts.interval}\`\nMachine: ${machine}\nZendesk sandbox at Enterprise limits with its one-minute export exclusion (\`exportLagSeconds\` 60) → Freshdesk sandbox; one reply on a different open ticket every ${(opts.seconds / opts.changes).toFixed(0)} s; lag from the source's answer to the write to the ticket's load in the ledger.\n\n${table}\n`;
+    const block = `\n### ${date} · lag · \`npm run bench -- lag --tickets ${opts.tickets} --changes ${opts.changes} --seconds ${opts.seconds} --interval ${opts.interval}${entities ? ` --entities ${entities.join(',')}` : ''}\`\nMachine: ${machine}\nZendesk sandbox at Enterprise limits with its one-minute export exclusion (\`exportLagSeconds\` 60) → Freshdesk sandbox; one reply on a different open ticket every ${(opts.seconds / opts.changes).toFixed(0)} s; lag from the source's answer to the write to the ticket's load in the ledger. Entities: ${entities ? entities.join(', ') : 'all'}.\n\n${table}\n`;
     writeFileSync(REPORT, `${text.trimEnd()}\n${block}`);
   }
 }
