@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run bench [-- --sizes 10000,100000]     full migrations (docs/benchmarks.md)
 // npm run bench -- delta [--tickets 10000]    delta request ratio and --follow lag
+// npm run bench -- lag [--changes 20]         delta --follow lag under the export's one-minute exclusion, fast lane on and off
 // npm run bench -- cluster [--tickets 3000]   embedded vs cluster (1 and 2 loaders) vs raw kafkajs
 // npm run bench -- faults [--tickets 2000]    a clean run against one through random faults, outages and kills
 // npm run bench -- sandbox [--requests 2000]  requests per second the Zendesk and Freshdesk sandboxes serve
@@ -20,6 +21,9 @@ if (args[0] === 'cluster') {
   await main(args.slice(1));
 } else if (args[0] === 'budget') {
   const { main } = await import('../bench/budget.bench.ts');
+  await main(args.slice(1));
+} else if (args[0] === 'lag') {
+  const { main } = await import('../bench/lag.bench.ts');
   await main(args.slice(1));
 } else if (args[0] === 'delta') {
   const { main } = await import('../bench/delta.bench.ts');

@@ -39,6 +39,11 @@ const endpoint = z
     plan: z.string().optional(),
     /** The account has Zendesk's High Volume API add-on. Default false. */
     highVolume: z.boolean().default(false),
+    /**
+     * As a Zendesk source: each delta pass also reads the latest ticket changes from List Tickets sorted by
+     * `updated_at`, which has no export delay, besides the incremental export. Default true (Zendesk only).
+     */
+    fastLane: z.boolean().optional(),
   })
   .strict()
   .superRefine((side, ctx) => {
@@ -48,6 +53,7 @@ const endpoint = z
       ctx.addIssue({ code: 'custom', path: ['plan'], input: side.plan, message: plans.length ? `a ${side.platform} plan: ${expected}` : `none: ${side.platform} has no plans` });
     }
     if (side.highVolume && side.platform !== 'zendesk') ctx.addIssue({ code: 'custom', path: ['highVolume'], input: side.highVolume, message: `false: ${side.platform} has no high-volume API add-on` });
+    if (side.fastLane === true && side.platform !== 'zendesk') ctx.addIssue({ code: 'custom', path: ['fastLane'], input: side.fastLane, message: `false: ${side.platform} has no fast lane (Zendesk only)` });
     if (side.highVolume && side.plan === 'team') ctx.addIssue({ code: 'custom', path: ['highVolume'], input: side.highVolume, message: 'false with the team plan: the High Volume API add-on is sold with Growth and above' });
   });
 

@@ -50,6 +50,11 @@ export interface ReadOptions {
    * never skipped. Duplicates this causes are absorbed by upsert-by-source-ID. Default 60.
    */
   overlapSeconds?: number;
+  /**
+   * The read is a delta pass after a finished full run: a connector may add a low-lag path for the
+   * latest changes (Zendesk's fast lane). Default false.
+   */
+  delta?: boolean;
 }
 
 /** Lowest and highest ID of a stream's records; IDs between them may be missing (deleted, merged). */
@@ -322,6 +327,11 @@ export interface ConnectorConfig {
   plan?: string;
   /** The platform's high-volume API add-on is on the account. Default false. */
   highVolume?: boolean;
+  /**
+   * Delta passes also read the latest changes from a list the platform serves without its export's
+   * delay, where it has one (Zendesk: List Tickets by updated_at). Default true.
+   */
+  fastLane?: boolean;
   /** Attempts for a retryable failure (5xx, unreachable; 429s are waited out) before giving up. Default 8. */
   maxAttempts?: number;
   /** Longest one request or download may take from send to last byte, in ms. Default 300000. */

@@ -61,7 +61,7 @@ export async function runDeltaPass(deps: PipelineDeps, now: () => Date = () => n
       run,
       counts,
       lags,
-      { detectConflicts: true },
+      { detectConflicts: true, delta: true },
       async (entity) => ({ state: delta.streams[entity] ?? null, done: false }),
       async (entity, checkpoint) => {
         delta.streams[entity] = checkpoint.state;

@@ -228,7 +228,7 @@ export async function runEntities(
   run: RunInfo,
   counts: RunResult['counts'],
   lags: number[],
-  mode: { detectConflicts: boolean },
+  mode: { detectConflicts: boolean; delta?: boolean },
   loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
   saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
   /** Express order: the working-set pass's checkpoint. Absent: entity order. */
@@ -286,6 +286,7 @@ export async function runEntities(
       prefetch: local ? (records) => local.prefetch(entity, records) : undefined,
       saveState: save,
       select,
+      delta: mode.delta,
     });
     if (remote) {
       await waitUntilSettled(deps, runId, entity, c);

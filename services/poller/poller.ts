@@ -38,6 +38,8 @@ export interface PollStream {
   saveState(state: StreamState): Promise<void>;
   /** Which records of each page this pass hands on (express order's passes); default all. The cursor covers the whole page either way. */
   select?(envelope: Envelope): boolean;
+  /** The read is a delta pass (see `ReadOptions.delta`). Default false. */
+  delta?: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<
   let lastState = stream.startState;
   let failed = false;
   try {
-    for await (const read of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal })) {
+    for await (const read of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta })) {
       if (deps.signal?.aborted) throw interruptedRun(runId);
       if (commitError) throw commitError;
       const page = stream.select ? { records: read.records.filter((e) => stream.select!(e)), state: read.state } : read;

@@ -654,11 +654,15 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       const order = store.ticketsByTime();
       // Archived tickets are not in List Tickets ("Tickets" → "List Tickets"); exports and show keep them.
       for (const id of order.ids) if (store.ticket(id) && !store.ticket(id)!.archived) ids.push(id);
-      // Sorted by ID unless asked otherwise; of the platform's sort_by values only id is served here.
+      // Sorted by ID unless asked otherwise ("List Tickets" → sort_by, sort_order asc|desc, default asc); of
+      // the platform's sort_by values id, created_at and updated_at are served here, ties broken by ID.
       const sortBy = ctx.query.get('sort_by') ?? 'id';
-      if (sortBy !== 'id') throw badRequest(`sort_by=${sortBy} is not served by the sandbox (id is)`, 'InvalidValue');
-      const descending = ctx.query.get('sort_order') === 'desc';
-      ids.sort((a, b) => (descending ? b - a : a - b));
+      if (sortBy !== 'id' && sortBy !== 'created_at' && sortBy !== 'updated_at') {
+        throw badRequest(`sort_by=${sortBy} is not served by the sandbox (id, created_at and updated_at are)`, 'InvalidValue');
+      }
+      const sign = ctx.query.get('sort_order') === 'desc' ? -1 : 1;
+      const key = (id: number) => (sortBy === 'id' ? 0 : sortBy === 'created_at' ? store.ticket(id)!.created_at : store.ticket(id)!.updated_at);
+      ids.sort((a, b) => sign * (key(a) - key(b) || a - b));
       return list(ctx, 'tickets', ids, (id) => store.ticketJson(store.ticket(id)!));
     }
     const found = store.ticketsByExternalId(external);
@@ -1355,7 +1359,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   const control = async (ctx: Ctx): Promise<Reply> => {
     const [, , what, id, sub] = ctx.path.split('/');
     if (ctx.method === 'GET' && what === 'state') {
-      return { body: { counts: store.counts(), requests_served: kit.served(), requests_by_route: Object.fromEntries(kit.servedByPath()), url: store.baseUrl } };
+      return { body: { counts: store.counts(), requests_served: kit.served(), requests_by_route: Object.fromEntries(kit.servedByPath()), limit_stats: limiter.stats(), url: store.baseUrl } };
     }
     if (ctx.method === 'POST' && what === 'tickets' && !id) return { status: 201, body: { ticket: controls.createTicket(ctx.body) } };
     if (ctx.method === 'PUT' && what === 'tickets' && id && !sub) return { body: { ticket: controls.updateTicket(Number(id), ctx.body) } };

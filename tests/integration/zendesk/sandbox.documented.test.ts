@@ -289,6 +289,32 @@ describe('zendesk sandbox: endpoints a migration reads', () => {
     }
   });
 
+  it('"Tickets" → "List Tickets": sort_by=updated_at with sort_order=desc lists the latest change first, page after page with cursor pagination', async () => {
+    const sb = await sandbox({ tickets: 30, seed: 312, maxComments: 2 });
+    const get = api(sb);
+    try {
+      sb.updateTicket(7, { subject: 'Changed first' });
+      sb.touch('ticket', [7], secondsAgo(5));
+      sb.updateTicket(3, { subject: 'Changed last' });
+      const seen: { id: number; updated_at: string }[] = [];
+      let next: string | null = '/api/v2/tickets.json?sort_by=updated_at&sort_order=desc&page[size]=10';
+      while (next) {
+        const { status, body } = await get(next);
+        expect(status).toBe(200);
+        seen.push(...(body.tickets as { id: number; updated_at: string }[]));
+        next = body.meta.has_more ? new URL(body.links.next).pathname + new URL(body.links.next).search : null;
+      }
+      const listed = (await get('/api/v2/tickets.json?per_page=100')).body.tickets as { id: number }[];
+      expect(seen.map((t) => t.id).sort((a, b) => a - b)).toEqual(listed.map((t) => t.id));
+      expect(seen.slice(0, 2).map((t) => t.id)).toEqual([3, 7]);
+      for (let i = 1; i < seen.length; i++) expect(Date.parse(seen[i - 1]!.updated_at)).toBeGreaterThanOrEqual(Date.parse(seen[i]!.updated_at));
+      const ascending = (await get('/api/v2/tickets.json?sort_by=updated_at&sort_order=asc&per_page=100')).body.tickets as { id: number }[];
+      expect(ascending.at(-1)!.id).toBe(3);
+    } finally {
+      await sb.close();
+    }
+  });
+
   it('"Tickets" → "Show Multiple Tickets", "Users" → "Show Many Users", "Organizations" → "Show Many Organizations": show_many by ids', async () => {
     const sb = await sandbox({ tickets: 20, seed: 312, maxComments: 1 });
     const get = api(sb);

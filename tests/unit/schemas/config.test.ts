@@ -33,6 +33,14 @@ describe('migration config', () => {
     expect(err.message).toMatch(/source\.highVolume: .*Growth and above/);
   });
 
+  it('takes source.fastLane for a Zendesk source and refuses it on a platform without one', () => {
+    const zendesk = { ...valid, source: { ...valid.source, platform: 'zendesk', fastLane: false } };
+    expect(parseMigrationConfig(zendesk).source.fastLane).toBe(false);
+    expect(parseMigrationConfig({ ...valid, source: { ...valid.source, platform: 'zendesk' } }).source.fastLane).toBeUndefined();
+    const err = failure({ ...valid, source: { ...valid.source, platform: 'freshdesk', fastLane: true } });
+    expect(err.message).toMatch(/source\.fastLane: false: freshdesk has no fast lane/);
+  });
+
   it('fills defaults and freezes the result', () => {
     const config = parseMigrationConfig(valid);
     expect(config.options.loaderConcurrency).toBe(16);

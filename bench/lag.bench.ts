@@ -1,0 +1,188 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { startSandboxProcess, type SandboxProcess } from '../services/cli/sandbox-process.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const HDM = join(ROOT, 'bin/hdm.mjs');
+const REPORT = join(ROOT, 'docs/benchmarks.md');
+
+interface LaneResult {
+  fastLane: boolean;
+  changes: number;
+  loaded: number;
+  p50: number;
+  p95: number;
+  max: number;
+  passes: number;
+  listTickets: { admitted: number; refused: number };
+  exportRefused: number;
+}
+
+function hdm(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [HDM, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('exit', (code) => resolve({ code, stdout }));
+  });
+}
+
+function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
+async function limitStats(source: SandboxProcess): Promise<Record<string, { admitted: number; refused: number }>> {
+  const res = await fetch(`${source.url}/__sandbox/state`);
+  return ((await res.json()) as { limit_stats: Record<string, { admitted: number; refused: number }> }).limit_stats;
+}
+
+/** IDs of tickets the source lets agents change (closed ones refuse, as on Zendesk). */
+async function openTickets(source: SandboxProcess, want: number): Promise<number[]> {
+  const auth = `Basic ${Buffer.from(`${source.credentials.email}/token:${source.credentials.apiToken}`).toString('base64')}`;
+  const body = (await (await fetch(`${source.url}/api/v2/tickets.json?per_page=100`, { headers: { authorization: auth } })).json()) as { tickets: { id: number; status: string }[] };
+  return body.tickets.filter((t) => t.status !== 'closed').slice(0, want).map((t) => t.id);
+}
+
+/**
+ * One source (the Zendesk sandbox with its documented one-minute export exclusion, at its plan's limits),
+ * a full run, then `hdm delta --follow` while a reply is written to a different ticket every
+ * `seconds / changes` seconds. A change's lag runs from the moment the source answered the write to the
+ * load of that ticket in the ledger.
+ */
+async function runLane(fastLane: boolean, opts: { tickets: number; changes: number; seconds: number; interval: string; entities: string[] | null }): Promise<LaneResult> {
+  const [source, target] = await Promise.all([
+    startSandboxProcess('zendesk', { tickets: opts.tickets, seed: 1, maxComments: 4 }),
+    startSandboxProcess('freshdesk', { tickets: 0, seed: 2, requestsPerMinute: null }),
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), 'hdm-lag-bench-'));
+  try {
+    const configFile = join(dir, 'migration.yaml');
+    const config = {
+      name: 'lag-bench',
+      source: { platform: 'zendesk', url: source.url, concurrency: 8, fastLane },
+      target: { platform: 'freshdesk', url: target.url, concurrency: 8 },
+      stateDir: join(dir, 'state'),
+    };
+    writeFileSync(configFile, stringify(config));
+    const env = { ...process.env, ...source.env, ...target.env };
+    const full = await hdm(['migrate', '--config', configFile, '--json', '--no-progress', '--no-verify'], env);
+    if (full.code !== 0) throw new Error(`migrate exited ${full.code}`);
+    const ids = await openTickets(source, opts.changes);
+    if (ids.length < opts.changes) throw new Error(`only ${ids.length} open tickets to change; raise --tickets`);
+    const before = await limitStats(source);
+    // The full run moves everything; the delta reads only the streams asked for.
+    if (opts.entities) writeFileSync(configFile, stringify({ ...config, entities: opts.entities }));
+
+    const child = spawn(process.execPath, [HDM, 'delta', '--config', configFile, '--json', '--follow', '--interval', opts.interval], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let passes = 0;
+    let updated = 0;
+    const lines = createInterface({ input: child.stdout! });
+    const reading = (async () => {
+      for await (const line of lines) {
+        const pass = JSON.parse(line) as { counts?: { ticket?: { updated?: number } } };
+        passes += 1;
+        updated += pass.counts?.ticket?.updated ?? 0;
+      }
+    })();
+
+    const changedAt = new Map<string, number>();
+    const gap = (opts.seconds * 1000) / opts.changes;
+    for (const id of ids) {
+      const started = Date.now();
+      const res = await fetch(`${source.url}/__sandbox/tickets/${id}/comments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ body: `lag bench reply on ${id}`, public: true }),
+      });
+      if (res.ok) changedAt.set(String(id), Date.now());
+      const wait = gap - (Date.now() - started);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    // Until every change is loaded, or the export's minute and two passes are long past.
+    const deadline = Date.now() + 180_000;
+    while (updated < changedAt.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGINT');
+    await reading;
+    await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+    const after = await limitStats(source);
+
+    const sql = await hdm(['sql', '--config', configFile, "SELECT source_id, toUnixTimestamp64Milli(min(attempt_at)) AS at FROM load_attempts WHERE entity = 'ticket' AND action = 'updated' AND run_id LIKE 'delta-%' GROUP BY source_id"], env);
+    const lags: number[] = [];
+    for (const line of sql.stdout.trim().split('\n').filter(Boolean)) {
+      const row = JSON.parse(line) as { source_id: string; at: string | number };
+      const at = changedAt.get(row.source_id);
+      if (at !== undefined) lags.push(Math.max(0, Number(row.at) - at));
+    }
+    const bucket = (name: string, key: 'admitted' | 'refused') => (after[name]?.[key] ?? 0) - (before[name]?.[key] ?? 0);
+    return {
+      fastLane,
+      changes: changedAt.size,
+      loaded: lags.length,
+      p50: percentile(lags, 0.5),
+      p95: percentile(lags, 0.95),
+      max: Math.max(0, ...lags),
+      passes,
+      listTickets: { admitted: bucket('list-tickets', 'admitted'), refused: bucket('list-tickets', 'refused') },
+      exportRefused: bucket('incremental-exports', 'refused'),
+    };
+  } finally {
+    await Promise.all([source.close(), target.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      tickets: { type: 'string', default: '200' },
+      changes: { type: 'string', default: '20' },
+      seconds: { type: 'string', default: '120' },
+      interval: { type: 'string', default: '10s' },
+      entities: { type: 'string' },
+      'no-record': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      'npm run bench -- lag [--tickets 200] [--changes 20] [--seconds 120] [--interval 10s] [--entities ticket,…] [--no-record]\n' +
+        'delta --follow against the Zendesk sandbox with its one-minute export exclusion, with the fast lane and\n' +
+        'without: change-to-load lag p50/p95 and the List Tickets bucket used. Records in docs/benchmarks.md.\n',
+    );
+    return;
+  }
+  const entities = values.entities ? values.entities.split(',').map((e) => e.trim()).filter(Boolean) : null;
+  const opts = { tickets: Number(values.tickets), changes: Number(values.changes), seconds: Number(values.seconds), interval: values.interval!, entities };
+  const results: LaneResult[] = [];
+  for (const fastLane of [true, false]) {
+    results.push(await runLane(fastLane, opts));
+    process.stderr.write(`bench lag: fast lane ${fastLane ? 'on' : 'off'} done\n`);
+  }
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const rows = results.map(
+    (r) =>
+      `| ${r.fastLane ? 'on' : 'off'} | ${r.loaded} of ${r.changes} | ${s(r.p50)} | ${s(r.p95)} | ${s(r.max)} | ${r.passes} | ${r.listTickets.admitted} (${r.listTickets.refused} refused) | ${r.exportRefused} |`,
+  );
+  const table = `| fast lane | changes loaded | lag p50 | lag p95 | lag max | passes | List Tickets requests (429s) | export 429s |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`;
+  process.stdout.write(`${machine}\n${table}\n`);
+  if (!values['no-record']) {
+    let text = '';
+    try {
+      text = readFileSync(REPORT, 'utf8');
+    } catch {
+      text = '';
+    }
+    const date = new Date().toISOString().slice(0, 10);
+    const block = `\n### ${date} · lag · \`npm run bench -- lag --tickets ${opts.tickets} --changes ${opts.changes} --seconds ${opts.seconds} --interval ${opts.interval}${entities ? ` --entities ${entities.join(',')}` : ''}\`\nMachine: ${machine}\nZendesk sandbox at Enterprise limits with its one-minute export exclusion (\`exportLagSeconds\` 60) → Freshdesk sandbox; one reply on a different open ticket every ${(opts.seconds / opts.changes).toFixed(0)} s; lag from the source's answer to the write to the ticket's load in the ledger. Delta entities: ${entities ? entities.join(', ') : 'all'}.\n\n${table}\n`;
+    writeFileSync(REPORT, `${text.trimEnd()}\n${block}`);
+  }
+}
