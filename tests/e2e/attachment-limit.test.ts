@@ -102,7 +102,7 @@ describe("attachments over Freshdesk's 20 MB per ticket, with an attachment loca
   const later: SourceFile = { name: 'late-log.txt', bytes: bytesOf(5 * MB, 5) };
 
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 61, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 61, immediateExports: 'The tickets and their files are made at the source a moment before the migration reads them' });
     location = join(m.dir, 'attachments');
     m.config.options = { attachmentLinks: { directory: location, baseUrl: BASE_URL } };
     const { zd, upload } = await zendeskApi(m);
@@ -202,7 +202,7 @@ describe("attachments over Freshdesk's 20 MB per ticket, without an attachment l
   afterAll(async () => m?.close());
 
   it('names a file the ticket cannot hold in its comment, in the run report and in verify: never silently dropped', async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 62, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 62, immediateExports: 'The tickets and their files are made at the source a moment before the migration reads them' });
     const { zd, upload } = await zendeskApi(m);
     const customer = (await zd('POST', 'users.json', { user: { name: 'Huge File', email: 'huge.file@example.org', role: 'end-user' } })).user;
     const huge: SourceFile = { name: 'disk-image.iso', bytes: bytesOf(21 * MB, 9) };

@@ -15,7 +15,7 @@ let browser: BrowserContext;
 let dashboard: Awaited<ReturnType<typeof dashboardBrowser>>;
 
 beforeAll(async () => {
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 91, articles: 1, maxComments: 2, exportLagSeconds: 0 });
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 91, articles: 1, maxComments: 2 });
   writeFileSync(m.configFile, stringify({ ...m.config, dashboard: { timeZones: ['Asia/Tokyo'] } }));
   dashboard = await dashboardBrowser(m, { width: 390, height: 844 });
   ({ api, browser } = dashboard);

@@ -81,7 +81,7 @@ describe('tickets deleted at the source after the full run', () => {
   it('zendesk source: deleted tickets (status deleted in the ticket export) are read as deletions and propagated on request', async () => {
     // Zendesk Support API, "Incremental Exports" › "Incremental Ticket Export": deleted tickets stay in the
     // export with status "deleted".
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 72, articles: 1, maxComments: 2, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 72, articles: 1, maxComments: 2, immediateExports: 'The delta reads tickets deleted at the source a moment before' });
     const source = m.source as ZendeskSandbox;
     await deletionsFlow(m, async (ids) => {
       for (const id of ids) source.deleteTicket(Number(id));

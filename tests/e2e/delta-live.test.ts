@@ -59,8 +59,7 @@ function startWriter(sandbox: ZendeskSandbox): { stop(): Promise<number> } {
 
 describe('delta under live changes', () => {
   it('catches up with a source that kept changing during the whole full run', async () => {
-    // The delta reads changes made a moment before: the exports' last-minute exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 120, seed: 31, articles: 2, maxComments: 6 , exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 120, seed: 31, articles: 2, maxComments: 6, immediateExports: 'The delta reads changes made a moment before' });
     const source = m.source as ZendeskSandbox;
     const config = parseMigrationConfig(m.config);
     const writer = startWriter(source);
@@ -76,8 +75,7 @@ describe('delta under live changes', () => {
   });
 
   it('reads more than 1,000 tickets sharing one update timestamp, changes among them included', async () => {
-    // The delta reads changes made a moment before: the exports' last-minute exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 1100, seed: 32, articles: 1, maxComments: 1 , exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 1100, seed: 32, articles: 1, maxComments: 1, immediateExports: 'The delta reads changes made a moment before' });
     const source = m.source as ZendeskSandbox;
     const config = parseMigrationConfig(m.config);
     expect(await migrateCommand(config, { json: true, progress: false, verify: false }, captureOutput(), m.env)).toBe(0);
@@ -94,8 +92,7 @@ describe('delta under live changes', () => {
   });
 
   it('records deletions, and applies them only when asked to', async () => {
-    // The delta reads changes made a moment before: the exports' last-minute exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 10, seed: 33, articles: 1, maxComments: 1 , exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 10, seed: 33, articles: 1, maxComments: 1, immediateExports: 'The delta reads changes made a moment before' });
     const source = m.source as ZendeskSandbox;
     const config = parseMigrationConfig(m.config);
     expect(await migrateCommand(config, { json: true, progress: false, verify: false }, captureOutput(), m.env)).toBe(0);
@@ -118,8 +115,7 @@ describe('delta under live changes', () => {
   });
 
   it('survives a delta killed mid-pass: re-run, it ends clean with no duplicates', async () => {
-    // The delta reads changes made a moment before: the exports' last-minute exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 34, articles: 1, maxComments: 8 , exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 34, articles: 1, maxComments: 8, immediateExports: 'The delta reads changes made a moment before' });
     const env = m;
     const source = m.source as ZendeskSandbox;
     const config = parseMigrationConfig(m.config);

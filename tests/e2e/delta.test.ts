@@ -26,8 +26,7 @@ describe('delta after a full run (zendesk → freshdesk)', () => {
   let source: ZendeskSandbox;
   let target: FreshdeskSandbox;
   beforeAll(async () => {
-    // Each delta reads changes made a moment before: the exports' last-minute exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 30, seed: 12, articles: 4, maxComments: 4, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 30, seed: 12, articles: 4, maxComments: 4, immediateExports: 'Each delta reads changes made a moment before' });
     source = m.source as ZendeskSandbox;
     target = m.target as FreshdeskSandbox;
   });

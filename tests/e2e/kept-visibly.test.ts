@@ -52,8 +52,7 @@ async function adminFields(m: MigrationEnv): Promise<{ name: string; type: strin
 describe('what Freshdesk cannot store is kept visibly (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    // The delta reads changes made a moment before: the exports' last-minute exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 61, articles: 1, maxComments: 3, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 61, articles: 1, maxComments: 3, immediateExports: 'The delta reads changes made a moment before' });
   });
   afterAll(async () => m?.close());
 

@@ -75,8 +75,7 @@ describe('messy data, zendesk → freshdesk: every part arrives or the report co
   let seeded: Seeded;
   let noEmailUser: string;
   beforeAll(async () => {
-    // The records are seeded a moment before the migration reads them: the last-minute export exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 41, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 41, immediateExports: 'The records are seeded a moment before the migration reads them' });
     const auth = `Basic ${Buffer.from(`${m.source.credentials.email}/token:${m.source.credentials.apiToken}`).toString('base64')}`;
     const zd = async (method: string, path: string, body?: unknown, raw?: { bytes: Uint8Array; type: string }) => {
       const res = await fetch(`${m.source.url}/api/v2/${path}`, {
@@ -193,7 +192,7 @@ describe('messy data, zendesk → freshdesk: every part arrives or the report co
 
 describe('verify, after a messy zendesk → freshdesk run', () => {
   it('flags a target copy that carries a script handler again, though its text is unchanged', async () => {
-    const m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 43, exportLagSeconds: 0 });
+    const m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 43, immediateExports: 'The records are made at the source a moment before the migration reads them' });
     try {
       const auth = `Basic ${Buffer.from(`${m.source.credentials.email}/token:${m.source.credentials.apiToken}`).toString('base64')}`;
       const zd = async (path: string, body: unknown) =>

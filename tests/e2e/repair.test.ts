@@ -19,8 +19,7 @@ describe.each([
   let target: Connector;
   const config = () => parseMigrationConfig(m.config);
   beforeAll(async () => {
-    // The test reads the target's export right after the migration wrote it: a Zendesk target's last-minute exclusion is off.
-    m = await migrationEnv(from, to, { tickets: 15, seed: 12, articles: 0 }, { entities: ['group', 'agent', 'organization', 'contact', 'ticketField', 'ticket'] }, { exportLagSeconds: 0 });
+    m = await migrationEnv(from, to, { tickets: 15, seed: 12, articles: 0 }, { entities: ['group', 'agent', 'organization', 'contact', 'ticketField', 'ticket'] }, { immediateExports: "The test reads a Zendesk target's export right after the migration wrote it" });
     const out = captureOutput();
     expect(await migrateCommand(config(), { json: true, progress: false }, out, m.env), out.stderr.join('\n')).toBe(0);
     target = (await platform(to)).createConnector({ url: m.target.url, credentials: m.target.credentials });

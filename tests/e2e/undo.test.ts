@@ -65,8 +65,7 @@ for (const [from, to] of [
     let source: Connector;
     let target: Connector;
     beforeAll(async () => {
-      // Snapshots read the target's export right after each write: a Zendesk target's last-minute exclusion is off.
-      m = await migrationEnv(from, to, { tickets: 12, seed: 31, articles: 4 }, {}, { exportLagSeconds: 0 });
+      m = await migrationEnv(from, to, { tickets: 12, seed: 31, articles: 4 }, {}, { immediateExports: "Snapshots read a Zendesk target's export right after each write" });
       source = await connectorTo(m.source);
       target = await connectorTo(m.target);
     });

@@ -49,8 +49,7 @@ describe('verification of what changed (zendesk → freshdesk)', () => {
   };
 
   beforeAll(async () => {
-    // Each delta reads changes made a moment before: the exports' last-minute exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 41, maxComments: 3, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 41, maxComments: 3, immediateExports: 'Each delta reads changes made a moment before' });
     config = parseMigrationConfig(m.config);
     source = m.source as ZendeskSandbox;
     target = m.target as FreshdeskSandbox;

@@ -31,7 +31,7 @@ async function untilIdle(): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 23, articles: 1, maxComments: 2, exportLagSeconds: 0 });
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 23, articles: 1, maxComments: 2, immediateExports: 'Deltas read tickets made and edited at the source a moment before' });
   name = m.config.name as string;
   // A Slack-style incoming webhook: JSON {"text": ...} posted to it.
   hook = createServer((req, res) => {

@@ -27,8 +27,7 @@ async function waitForIdle(role: Role = 'viewer', timeoutMs = 90_000): Promise<R
 }
 
 beforeAll(async () => {
-  // The delta run reads a ticket made at the source a moment before: the export exclusion is off.
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 25, seed: 71, articles: 2, maxComments: 3, exportLagSeconds: 0 });
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 25, seed: 71, articles: 2, maxComments: 3, immediateExports: 'The delta run reads a ticket made at the source a moment before' });
   name = m.config.name as string;
   stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-'));
   api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });

@@ -36,8 +36,7 @@ describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
     filters: { excludeTags: ['vip'] },
   };
   beforeAll(async () => {
-    // The migration reads a ticket and a user made at the source just before: the export exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 40, seed: 21, articles: 3, maxComments: 3, exportLagSeconds: 0 }, mapping);
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 40, seed: 21, articles: 3, maxComments: 3, immediateExports: 'The migration reads a ticket and a user made at the source just before' }, mapping);
     const api = freshdeskApi(m);
     await api('POST', 'groups', { name: 'Finance', description: 'Money matters' });
     // An agent already working on the target under the same email as an active source agent.

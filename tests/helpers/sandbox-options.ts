@@ -1,0 +1,52 @@
+/**
+ * The suite runs every sandbox the way the platform behaves by default: the Enterprise plan's limit table
+ * with its endpoint buckets (the sandboxes' own default), and Zendesk's incremental exports leaving out the
+ * minute before each request ("Using the Incremental Export API"). A test that needs a kinder sandbox opts
+ * out by name and says why: the reason is the option's value, so it stays beside the code that needs it.
+ */
+
+/** Ways a test may make a sandbox kinder than the platform; each value is the reason, in a few words. */
+export interface Leniency {
+  /**
+   * Serve without any rate limit. For a test whose volume would make it wait out real minutes while the
+   * pacing it would exercise is proven elsewhere (name where). Default: the plan's limits.
+   */
+  unthrottled?: string;
+  /**
+   * Zendesk: exports include changes made a moment before, for a test that must read a change at once
+   * (a delta right after an edit). Default: the last minute is left out, as on Zendesk.
+   */
+  immediateExports?: string;
+}
+
+/**
+ * A sandbox's options as the suite may give them: limits only through `Leniency` (an explicit account
+ * limit `requestsPerMinute: n` is allowed, it tightens or moves the plan's), never `requestsPerMinute: null`
+ * or `exportLagSeconds` directly.
+ */
+export type FaithfulOptions<O> = Omit<O, 'requestsPerMinute' | 'exportLagSeconds'> & Leniency & { requestsPerMinute?: number; exportLagSeconds?: never };
+
+const MIN_REASON = 10;
+
+function reasonOf(option: keyof Leniency, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim().length < MIN_REASON) {
+    throw new Error(`sandbox option ${option} takes the reason this test needs it (a few words), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** The platform options a sandbox starts with: its faithful defaults unless the test opted out, with reason. */
+export function sandboxOptions<O extends object>(options: FaithfulOptions<O>): O {
+  const { unthrottled, immediateExports, ...rest } = options as FaithfulOptions<O> & Record<string, unknown>;
+  if ((rest as Record<string, unknown>).requestsPerMinute === null) {
+    throw new Error("requestsPerMinute: null is not an option of the suite's sandboxes: use unthrottled: '<why this test needs it>'");
+  }
+  if ('exportLagSeconds' in rest) {
+    throw new Error("exportLagSeconds is not an option of the suite's sandboxes: use immediateExports: '<why this test needs it>'");
+  }
+  const out: Record<string, unknown> = { ...rest };
+  if (reasonOf('unthrottled', unthrottled) !== undefined) out.requestsPerMinute = null;
+  if (reasonOf('immediateExports', immediateExports) !== undefined) out.exportLagSeconds = 0;
+  return out as O;
+}
