@@ -13,6 +13,13 @@ export interface Leniency {
    */
   unthrottled?: string;
   /**
+   * Zendesk: lift only the incremental-export limit (10 a minute on Enterprise); the account and every
+   * other endpoint bucket stay. For a test whose subject is not the export budget but whose runs read more
+   * than 10 export pages a minute (a migration, its verification and a second run already do), so that it
+   * does not wait out a minute per cycle. Default: the plan's export limit.
+   */
+  unthrottledExports?: string;
+  /**
    * Zendesk: exports include changes made a moment before, for a test that must read a change at once
    * (a delta right after an edit). Default: the last minute is left out, as on Zendesk.
    */
@@ -24,7 +31,8 @@ export interface Leniency {
  * limit `requestsPerMinute: n` is allowed, it tightens or moves the plan's), never `requestsPerMinute: null`
  * or `exportLagSeconds` directly.
  */
-export type FaithfulOptions<O> = Omit<O, 'requestsPerMinute' | 'exportLagSeconds'> & Leniency & { requestsPerMinute?: number; exportLagSeconds?: never };
+export type FaithfulOptions<O> = Omit<O, 'requestsPerMinute' | 'exportLagSeconds' | 'incrementalExportsPerMinute'> &
+  Leniency & { requestsPerMinute?: number; exportLagSeconds?: never; incrementalExportsPerMinute?: number };
 
 const MIN_REASON = 10;
 
@@ -38,15 +46,19 @@ function reasonOf(option: keyof Leniency, value: unknown): string | undefined {
 
 /** The platform options a sandbox starts with: its faithful defaults unless the test opted out, with reason. */
 export function sandboxOptions<O extends object>(options: FaithfulOptions<O>): O {
-  const { unthrottled, immediateExports, ...rest } = options as FaithfulOptions<O> & Record<string, unknown>;
+  const { unthrottled, unthrottledExports, immediateExports, ...rest } = options as FaithfulOptions<O> & Record<string, unknown>;
   if ((rest as Record<string, unknown>).requestsPerMinute === null) {
     throw new Error("requestsPerMinute: null is not an option of the suite's sandboxes: use unthrottled: '<why this test needs it>'");
+  }
+  if ((rest as Record<string, unknown>).incrementalExportsPerMinute === null) {
+    throw new Error("incrementalExportsPerMinute: null is not an option of the suite's sandboxes: use unthrottledExports: '<why this test needs it>'");
   }
   if ('exportLagSeconds' in rest) {
     throw new Error("exportLagSeconds is not an option of the suite's sandboxes: use immediateExports: '<why this test needs it>'");
   }
   const out: Record<string, unknown> = { ...rest };
   if (reasonOf('unthrottled', unthrottled) !== undefined) out.requestsPerMinute = null;
+  if (reasonOf('unthrottledExports', unthrottledExports) !== undefined) out.incrementalExportsPerMinute = null;
   if (reasonOf('immediateExports', immediateExports) !== undefined) out.exportLagSeconds = 0;
   return out as O;
 }
