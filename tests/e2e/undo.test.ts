@@ -11,6 +11,7 @@ import { undoRun } from '../../services/undo/undo.ts';
 import { FileCheckpointStore } from '../../services/poller/checkpoint-store.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 import { join } from 'node:path';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 type Snapshot = Record<string, Map<string, string>>;
 
@@ -65,7 +66,7 @@ for (const [from, to] of [
     let source: Connector;
     let target: Connector;
     beforeAll(async () => {
-      m = await migrationEnv(from, to, { tickets: 12, seed: 31, articles: 4 }, {}, { immediateExports: "Snapshots read a Zendesk target's export right after each write" });
+      m = await migrationEnv(from, to, { tickets: 12, seed: 31, articles: 4, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, {}, { immediateExports: "Snapshots read a Zendesk target's export right after each write", unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
       source = await connectorTo(m.source);
       target = await connectorTo(m.target);
     });

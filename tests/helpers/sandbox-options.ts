@@ -62,3 +62,13 @@ export function sandboxOptions<O extends object>(options: FaithfulOptions<O>): O
   if (reasonOf('immediateExports', immediateExports) !== undefined) out.exportLagSeconds = 0;
   return out as O;
 }
+
+/**
+ * The reason a test gives for `unthrottledExports` when its subject is not the export budget: the engine
+ * reads the user export for the preflight, the default agent, agents and contacts, then every stream again to
+ * verify, so one migration with its verification already asks for more than the 10 export pages a minute
+ * Enterprise allows, and each further run or delta waits out another minute. The export limit itself is
+ * proven by tests/integration/sandboxes/limits.test.ts and the engine's pacing by
+ * tests/integration/sdk/pacing.test.ts.
+ */
+export const RUNS_EXCEED_EXPORT_BUDGET = 'a migration with its verification reads more than the 10 export pages a minute Enterprise allows; not what this test is about';
