@@ -111,7 +111,7 @@ describe('zendesk reader under pressure', () => {
   });
 
   it('reads more than 1,000 tickets sharing one updated_at exactly once, and resumes inside the flood', async () => {
-    const sb = await sandbox({ tickets: 1100, seed: 25, maxComments: 1 });
+    const sb = await sandbox({ tickets: 1100, seed: 25, maxComments: 1, unthrottled: 'Reading 1,100 tickets with their comments is minutes of the Enterprise budget; the 429 storm test above paces through the limits' });
     const c = connect(sb, { exportPageSize: 400, ticketBatch: 400 });
     try {
       const ids = sb.touch('ticket', 1050, minuteAgo(10));
@@ -135,7 +135,7 @@ describe('zendesk reader under pressure', () => {
   });
 
   it('resumes from a saved StreamState without losing what changed after it', async () => {
-    const sb = await sandbox({ tickets: 60, seed: 26, maxComments: 2, immediateExports: 'Changes are read back at once, inside the minute the exports leave out' });
+    const sb = await sandbox({ tickets: 60, seed: 26, maxComments: 2, immediateExports: 'Changes are read back at once, inside the minute the exports leave out', unthrottledExports: 'Reads every stream, then again from each saved state: more export pages than 10 a minute' });
     const c = connect(sb, { exportPageSize: 20, ticketBatch: 20 });
     try {
       const first = await readAll(c, 'ticket');
