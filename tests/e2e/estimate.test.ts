@@ -144,8 +144,8 @@ describe('hdm estimate reads each platform\'s own rate limit', () => {
 
 describe('hdm estimate where a count API is refused', () => {
   it('reads the records instead and says so', async () => {
-    const zd = await (await platform('zendesk')).startSandbox({ tickets: 10, seed: 8, articles: 1, requestsPerMinute: null });
-    const fd = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9, requestsPerMinute: null });
+    const zd = await (await platform('zendesk')).startSandbox({ tickets: 10, seed: 8, articles: 1 });
+    const fd = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9 });
     const source = (await platform('zendesk')).createConnector({ url: zd.url, credentials: zd.credentials });
     const target = (await platform('freshdesk')).createConnector({ url: fd.url, credentials: fd.credentials });
     try {

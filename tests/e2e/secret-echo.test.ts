@@ -82,8 +82,8 @@ let env: NodeJS.ProcessEnv;
 const NAME = 'secret-echo';
 
 beforeAll(async () => {
-  source = await startZendeskSandbox({ tickets: 4, articles: 1, maxComments: 1, seed: 61, requestsPerMinute: null });
-  target = await startFreshdeskSandbox({ tickets: 0, seed: 62, apiKey: API_KEY, requestsPerMinute: null });
+  source = await startZendeskSandbox({ tickets: 4, articles: 1, maxComments: 1, seed: 61 });
+  target = await startFreshdeskSandbox({ tickets: 0, seed: 62, apiKey: API_KEY });
   proxy = await echoingProxy(target.url);
   dir = mkdtempSync(join(tmpdir(), 'hdm-secret-echo-'));
   stateDir = join(dir, 'state');
