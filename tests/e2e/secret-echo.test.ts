@@ -91,7 +91,7 @@ beforeAll(async () => {
   configFile = join(dir, 'migration.yaml');
   writeFileSync(
     configFile,
-    stringify({ name: NAME, source: { platform: 'zendesk', url: source.url }, target: { platform: 'freshdesk', url: proxy.url }, entities: ['agent', 'group', 'organization', 'contact', 'ticket'], stateDir }),
+    stringify({ name: NAME, source: { platform: 'zendesk', url: source.url, plan: 'none' }, target: { platform: 'freshdesk', url: proxy.url }, entities: ['agent', 'group', 'organization', 'contact', 'ticket'], stateDir }),
   );
   env = { ...process.env, ...source.env, FRESHDESK_API_KEY: API_KEY };
 });

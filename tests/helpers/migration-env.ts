@@ -23,6 +23,15 @@ export interface MigrationEnv {
 }
 
 /**
+ * The engine paces Zendesk's exports by its plan table (they carry no rate-limit headers): a sandbox that
+ * lifts the export limit (`unthrottledExports`) is read with `plan: none`, no pacing ahead of a 429, so the
+ * opt-out lifts the limit at both ends. The sandbox still answers 429 for every other bucket it enforces.
+ */
+export function enginePacing(options: EnvSandboxOptions): { plan?: 'none' } {
+  return options.unthrottledExports === undefined ? {} : { plan: 'none' };
+}
+
+/**
  * Two sandboxes with the platforms' documented defaults (the Enterprise plan's limits with their endpoint
  * buckets; Zendesk's exports without the last minute) unless the options opt out with a reason
  * (`unthrottled`, `immediateExports`: tests/helpers/sandbox-options.ts).
@@ -41,8 +50,8 @@ export async function migrationEnv(
   const dir = mkdtempSync(join(tmpdir(), 'hdm-e2e-'));
   const config = {
     name: `e2e-${from}-${to}`,
-    source: { platform: from, url: source.url, concurrency: 8 },
-    target: { platform: to, url: target.url, concurrency: 8 },
+    source: { platform: from, url: source.url, concurrency: 8, ...enginePacing(sourceOptions) },
+    target: { platform: to, url: target.url, concurrency: 8, ...enginePacing(targetOptions) },
     stateDir: join(dir, 'state'),
     ...extra,
   };

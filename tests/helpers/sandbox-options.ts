@@ -16,7 +16,9 @@ export interface Leniency {
    * Zendesk: lift only the incremental-export limit (10 a minute on Enterprise); the account and every
    * other endpoint bucket stay. For a test whose subject is not the export budget but whose runs read more
    * than 10 export pages a minute (a migration, its verification and a second run already do), so that it
-   * does not wait out a minute per cycle. Default: the plan's export limit.
+   * does not wait out a minute per cycle. The engine paces the exports by its own table (Zendesk sends no
+   * headers for them), so its connector must be told too: `migrationEnv` gives that side `plan: none`; a test
+   * that makes its own connector or migration file does the same. Default: the plan's export limit.
    */
   unthrottledExports?: string;
   /**
