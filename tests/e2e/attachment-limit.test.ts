@@ -9,6 +9,7 @@ import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
 import { captureOutput, deltaJson as delta, migrateJson as migrate, verifyJson as verify, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 // Freshdesk API v2 reference, Tickets › Create a Ticket: "The total size of these attachments cannot
 // exceed 20MB"; Conversations › Create a Note: the total size of all of the ticket's attachments, not
@@ -104,7 +105,7 @@ describe("attachments over Freshdesk's 20 MB per ticket, with an attachment loca
   const later: SourceFile = { name: 'late-log.txt', bytes: bytesOf(5 * MB, 5) };
 
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 61, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 61, immediateExports: 'The tickets and their files are made at the source a moment before the migration reads them', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     location = join(m.dir, 'attachments');
     m.config.options = { attachmentLinks: { directory: location, baseUrl: BASE_URL } };
     const { zd, upload } = await zendeskApi(m);
@@ -216,7 +217,7 @@ describe("attachments over Freshdesk's 20 MB per ticket, without an attachment l
   afterAll(async () => m?.close());
 
   it('names a file the ticket cannot hold in its comment, in the run report and in verify: never silently dropped', async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 62, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 62, immediateExports: 'The tickets and their files are made at the source a moment before the migration reads them', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     const { zd, upload } = await zendeskApi(m);
     const customer = (await zd('POST', 'users.json', { user: { name: 'Huge File', email: 'huge.file@example.org', role: 'end-user' } })).user;
     const huge: SourceFile = { name: 'disk-image.iso', bytes: bytesOf(21 * MB, 9) };

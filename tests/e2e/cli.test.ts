@@ -34,7 +34,7 @@ let dir: string;
 let box: Awaited<ReturnType<typeof zendesk.startSandbox>>;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hdm-cli-'));
-  box = await zendesk.startSandbox({ tickets: 1, requestsPerMinute: null });
+  box = await zendesk.startSandbox({ tickets: 1 });
 });
 afterAll(async () => {
   await box?.close();

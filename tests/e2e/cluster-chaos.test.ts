@@ -46,7 +46,9 @@ describe('cluster mode: kill -9 and outages during a 20k-ticket migration', () =
       ensureKafka({ name: INSTANCE }),
       ensureSchemaRegistry({ name: INSTANCE }),
       ensureClickHouse({ name: 'chaos', user: 'hdm', password: 'chaos-secret' }),
-      // Two comments at most per ticket keep the run within a few minutes on two cores.
+      // Two comments at most per ticket keep the run within a few minutes on two cores. Unthrottled: 20,000
+      // tickets are hours of the Enterprise budget; the cluster's resilience is the subject, pacing is proven by
+      // tests/integration/sdk/pacing.test.ts.
       startSandboxProcess('zendesk', { tickets: TICKETS, seed: 11, requestsPerMinute: null, maxComments: 2 }),
       startSandboxProcess('freshdesk', { tickets: 0, seed: 12, requestsPerMinute: null }),
     ]);

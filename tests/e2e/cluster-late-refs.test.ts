@@ -35,8 +35,7 @@ describe('cluster mode: records met only as references, by two loaders at once',
   beforeAll(async () => {
     const [kafka, registry, clickhouse] = await Promise.all([ensureKafka(), ensureSchemaRegistry(), ensureClickHouse()]);
     const name = `late${Date.now().toString(36)}`;
-    // The delta reads customers and tickets made at the source a moment before: the export exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 200, seed: 21, articles: 2, maxComments: 2, exportLagSeconds: 0 }, {
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 200, seed: 21, articles: 2, maxComments: 2, immediateExports: 'The delta reads customers and tickets made at the source a moment before', unthrottled: '200 tickets with their customers, loaded by a cluster are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, {
       name,
       ledger: { clickhouseUrl: clickhouse.url, database: name },
       cluster: { brokers: kafka.brokers, registryUrl: registry.url, partitions: 8, sessionTimeoutMs: 6000 },

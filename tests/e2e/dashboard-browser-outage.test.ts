@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import { dashboardBrowser } from '../helpers/dashboard-browser.ts';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 // Issue 17: after an outage the page showed "0 rec/s" under a green "live" pill, with no word of why.
 // Here the target answers a storm of 5xx, then of 429s with Retry-After (Freshdesk API v2, "Rate
@@ -24,7 +25,7 @@ const fault = (spec: Record<string, unknown>) =>
   fetch(`${m.target.url}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
 
 beforeAll(async () => {
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 6, seed: 57, articles: 1, maxComments: 1, exportLagSeconds: 0 });
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 6, seed: 57, articles: 1, maxComments: 1, immediateExports: 'the retried run reads back what the run before it wrote a moment earlier', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   writeFileSync(m.configFile, stringify({ ...m.config, dashboard: { stallSeconds: 5, maxLagSeconds: 300 } }));
   dashboard = await dashboardBrowser(m, { width: 1280, height: 900 });
 }, 900_000);

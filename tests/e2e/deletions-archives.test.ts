@@ -5,6 +5,7 @@ import { migrateCommand } from '../../services/cli/commands.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import { captureOutput, deltaJson as delta, verifyJson as verify, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 let m: MigrationEnv | null = null;
 afterEach(async () => {
@@ -67,7 +68,7 @@ describe('tickets deleted at the source after the full run', () => {
   it('freshdesk source: deleted tickets (listed only with filter=deleted) are read as deletions and propagated on request', async () => {
     // Freshdesk API v2 reference, Tickets › "List All Tickets": deleted tickets leave the default list;
     // `filter=deleted` lists them. "Delete a Ticket" moves a ticket to the trash (`deleted: true`).
-    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 8, seed: 71, articles: 1, maxComments: 2 });
+    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 8, seed: 71, articles: 1, maxComments: 2 }, {}, { unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     const source = m.source as FreshdeskSandbox;
     const auth = `Basic ${Buffer.from(`${source.apiKey}:X`).toString('base64')}`;
     await deletionsFlow(m, async (ids) => {
@@ -81,7 +82,7 @@ describe('tickets deleted at the source after the full run', () => {
   it('zendesk source: deleted tickets (status deleted in the ticket export) are read as deletions and propagated on request', async () => {
     // Zendesk Support API, "Incremental Exports" › "Incremental Ticket Export": deleted tickets stay in the
     // export with status "deleted".
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 72, articles: 1, maxComments: 2, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 8, seed: 72, articles: 1, maxComments: 2, immediateExports: 'The delta reads tickets deleted at the source a moment before', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     const source = m.source as ZendeskSandbox;
     await deletionsFlow(m, async (ids) => {
       for (const id of ids) source.deleteTicket(Number(id));
@@ -93,7 +94,7 @@ describe('archived Zendesk tickets', () => {
   it('are migrated from the export, though List Tickets leaves them out, and verify clean', async () => {
     // Zendesk Help Center, "About ticket archiving": closed tickets are archived 120 days after they were
     // closed; archived tickets are left out of List Tickets but stay in the incremental export and Show Ticket.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 60, seed: 73, articles: 1, maxComments: 2 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 60, seed: 73, articles: 1, maxComments: 2, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     const source = m.source as ZendeskSandbox;
     const auth = `Basic ${Buffer.from(`${source.credentials.email}/token:${source.credentials.apiToken}`).toString('base64')}`;
     const listed = new Set<string>();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { platform } from '../../connectors/registry.ts';
-import type { RunningSandbox } from '../../connectors/sdk/platform.ts';
+import type { RunningSandbox, SandboxOptions } from '../../connectors/sdk/platform.ts';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import { migrateCommand } from '../../services/cli/commands.ts';
 import { openLedger } from '../../services/ledger/clickhouse-ledger.ts';
@@ -10,6 +10,7 @@ import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
 import { captureOutput, deltaJson, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET, sandboxOptions } from '../helpers/sandbox-options.ts';
 
 // Zendesk, "Using the Incremental Export API": the exports exclude "any items that were created or
 // changed within the minute prior to your request". "Tickets" → "List Tickets": sort_by (updated_at among
@@ -51,7 +52,7 @@ const deltaTicketCursor = (m: MigrationEnv) =>
 
 /** A second migration from the same source into its own target, with the fast lane off: what the export alone does. */
 async function exportOnlyTwin(m: MigrationEnv): Promise<MigrationEnv> {
-  const target = await (await platform('freshdesk')).startSandbox({ requestsPerMinute: null, tickets: 0, seed: 998 });
+  const target = await (await platform('freshdesk')).startSandbox(sandboxOptions<SandboxOptions>({ tickets: 0, seed: 998, unthrottled: 'the twin only shows where the export alone leaves the cursor; its budget is not under test' }));
   extra.push(target);
   const stateDir = join(m.dir, 'state-twin');
   const config = {
@@ -67,7 +68,7 @@ async function exportOnlyTwin(m: MigrationEnv): Promise<MigrationEnv> {
 describe('delta fast lane (zendesk source, export exclusion on)', () => {
   it('loads a ticket changed at the source in the very next pass, though the export hides it for a minute', async () => {
     // The sandbox's default: the exports leave out the last 60 seconds.
-    const m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 41, articles: 1, maxComments: 3 });
+    const m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 41, articles: 1, maxComments: 3, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     envs.push(m);
     const source = m.source as ZendeskSandbox;
     await migrate(m);
@@ -87,9 +88,14 @@ describe('delta fast lane (zendesk source, export exclusion on)', () => {
   });
 
   it('applies a change both lanes read once, and leaves the export cursor where the export alone would, archived tickets included', async () => {
-    // The exclusion is shortened from 60 to 15 seconds so the export catches up within the test: long
-    // enough that the first pass runs inside it, short enough not to wait a minute.
-    const m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 42, articles: 1, maxComments: 3, exportLagSeconds: 15 });
+    const m = await migrationEnv('zendesk', 'freshdesk', {
+      tickets: 20,
+      seed: 42,
+      articles: 1,
+      maxComments: 3,
+      unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET,
+      shortExportLag: { seconds: 15, reason: 'the export catches up within the test: long enough that the first pass runs inside the exclusion, short enough not to wait a minute' },
+    });
     envs.push(m);
     const twin = await exportOnlyTwin(m);
     const source = m.source as ZendeskSandbox;

@@ -7,6 +7,7 @@ import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 async function verifyClean(m: MigrationEnv, config = parseMigrationConfig(m.config)) {
   const out = captureOutput();
@@ -26,8 +27,7 @@ describe('delta after a full run (zendesk → freshdesk)', () => {
   let source: ZendeskSandbox;
   let target: FreshdeskSandbox;
   beforeAll(async () => {
-    // Each delta reads changes made a moment before: the exports' last-minute exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 30, seed: 12, articles: 4, maxComments: 4, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 30, seed: 12, articles: 4, maxComments: 4, immediateExports: 'Each delta reads changes made a moment before', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     source = m.source as ZendeskSandbox;
     target = m.target as FreshdeskSandbox;
   });

@@ -8,6 +8,7 @@ import type { Ticket } from '../../schemas/canonical.ts';
 import { readAll } from '../../connectors/sdk/read-all.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 /** Each platform's public API, as a person checking the demo's links would read it. */
 function apis(m: MigrationEnv) {
@@ -29,7 +30,7 @@ async function demo(m: MigrationEnv, extra: Record<string, unknown>, flags: Para
 describe('hdm demo (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 80, seed: 52, articles: 10, maxComments: 4 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 80, seed: 52, articles: 10, maxComments: 4, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   });
   afterAll(async () => m?.close());
 
@@ -143,7 +144,7 @@ describe('hdm demo (zendesk → freshdesk)', () => {
 describe('a full migration after demos (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 30, seed: 53, articles: 4, maxComments: 3 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 30, seed: 53, articles: 4, maxComments: 3, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   });
   afterAll(async () => m?.close());
 
@@ -165,7 +166,7 @@ describe('a full migration after demos (zendesk → freshdesk)', () => {
 describe('hdm demo on a helpdesk larger than its pool (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 120, seed: 54, articles: 2, maxComments: 2 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 120, seed: 54, articles: 2, maxComments: 2, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   });
   afterAll(async () => m?.close());
 

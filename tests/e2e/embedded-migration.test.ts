@@ -12,7 +12,7 @@ for (const [from, to] of [
   describe(`embedded migration ${from} → ${to}`, () => {
     let m: MigrationEnv;
     beforeAll(async () => {
-      m = await migrationEnv(from, to, { tickets: 60, seed: 7, articles: 6 });
+      m = await migrationEnv(from, to, { tickets: 60, seed: 7, articles: 6, unthrottled: '60 tickets with up to 30 comments each, migrated twice and verified are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, {}, { unthrottled: '60 tickets with up to 30 comments each, migrated twice and verified are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
     });
     afterAll(async () => m?.close());
 

@@ -7,6 +7,7 @@ import { estimateCommand } from '../../services/cli/estimate.command.ts';
 import { estimateMigration, type Estimate } from '../../services/estimate/estimate.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 async function estimate(m: MigrationEnv, config: Record<string, unknown>, flags: { sampleTickets?: number } = {}): Promise<Estimate> {
   const out = captureOutput();
@@ -27,7 +28,7 @@ for (const [from, to] of [
   describe(`hdm estimate ${from} → ${to}`, () => {
     let m: MigrationEnv;
     beforeAll(async () => {
-      m = await migrationEnv(from, to, { tickets: 30, seed: 5, articles: 5 });
+      m = await migrationEnv(from, to, { tickets: 30, seed: 5, articles: 5, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, {}, { unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     });
     afterAll(async () => m?.close());
 
@@ -143,8 +144,8 @@ describe('hdm estimate reads each platform\'s own rate limit', () => {
 
 describe('hdm estimate where a count API is refused', () => {
   it('reads the records instead and says so', async () => {
-    const zd = await (await platform('zendesk')).startSandbox({ tickets: 10, seed: 8, articles: 1, requestsPerMinute: null });
-    const fd = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9, requestsPerMinute: null });
+    const zd = await (await platform('zendesk')).startSandbox({ tickets: 10, seed: 8, articles: 1 });
+    const fd = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9 });
     const source = (await platform('zendesk')).createConnector({ url: zd.url, credentials: zd.credentials });
     const target = (await platform('freshdesk')).createConnector({ url: fd.url, credentials: fd.credentials });
     try {

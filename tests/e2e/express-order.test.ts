@@ -74,7 +74,7 @@ describe('express order through the API: the working set first, then the history
   let headers: Record<string, string>;
 
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 60, seed: 7, articles: 4, exportLagSeconds: 0 }, { options: { order: 'express', express: { recentDays } } });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 60, seed: 7, articles: 4, immediateExports: 'the resumed run and its verification read what the killed run wrote a moment before', unthrottled: 'express order over 60 tickets with their comments and articles is minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, { options: { order: 'express', express: { recentDays } } }, { unthrottled: 'express order over 60 tickets with their comments and articles is minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
     apiState = mkdtempSync(join(tmpdir(), 'hdm-express-api-'));
     api = buildApi({ stateDir: apiState, configFiles: [m.configFile], env: m.env });
     headers = { authorization: `Bearer ${api.tokens.create('operator', 'express').token}` };
@@ -132,7 +132,7 @@ describe('express order freshdesk → zendesk: the same clean reconciliation as 
   const COUNTED = ['group', 'organization', 'contact', 'ticketField', 'ticket', 'kbCategory', 'kbSection', 'kbArticle'] as const;
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 60, seed: 7, articles: 6 }, { options: { order: 'express', express: { recentDays } } });
+    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 60, seed: 7, articles: 6, unthrottled: 'express order over 60 tickets with their comments and articles is minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, { options: { order: 'express', express: { recentDays } } }, { immediateExports: 'verify reads the Zendesk target right after the migration wrote it', unthrottled: 'express order over 60 tickets with their comments and articles is minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
   });
   afterAll(async () => m?.close());
 
@@ -183,7 +183,7 @@ function migrateUntil(m: MigrationEnv, killWhen: (() => boolean) | null): Promis
 describe('express order killed mid working set and mid history, then resumed', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 21, articles: 4, exportLagSeconds: 0 }, { options: { order: 'express', express: { recentDays } } });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 21, articles: 4, immediateExports: 'the resumed run and its verification read what the killed run wrote a moment before', unthrottled: 'express order over 150 tickets with their comments and articles is minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, { options: { order: 'express', express: { recentDays } } }, { unthrottled: 'express order over 150 tickets with their comments and articles is minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
     writeFileSync(m.configFile, stringify(m.config));
   });
   afterAll(async () => m?.close());

@@ -3,6 +3,7 @@ import { migrateCommand } from '../../services/cli/commands.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import { faultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 // Issue: "A create whose answer is lost is sent again". The target carries out a create, but its
 // answer never reaches us (a dropped connection, a 502 from a proxy in between). Sending the create
@@ -17,7 +18,7 @@ afterEach(async () => {
 });
 
 async function migrateThroughFaults(from: string, to: string, rules: FaultRule[]) {
-  m = await migrationEnv(from, to, { tickets: 24, seed: 5, articles: 0 }, { entities: ['group', 'agent', 'organization', 'contact', 'ticketField', 'ticket'] });
+  m = await migrationEnv(from, to, { tickets: 24, seed: 5, articles: 0, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, { entities: ['group', 'agent', 'organization', 'contact', 'ticketField', 'ticket'] }, { unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   proxy = await faultProxy(m.target.url);
   for (const rule of rules) proxy.add(rule);
   const config = parseMigrationConfig({ ...m.config, target: { ...(m.config.target as object), url: proxy.url } });

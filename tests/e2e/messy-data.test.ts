@@ -6,6 +6,7 @@ import { verifyRuntime } from '../../services/reconciler/verify.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import type { Contact, Ticket } from '../../schemas/canonical.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 /**
  * The kinds of mess a real helpdesk holds, seeded through each source's own HTTP API: HTML with
@@ -75,8 +76,7 @@ describe('messy data, zendesk → freshdesk: every part arrives or the report co
   let seeded: Seeded;
   let noEmailUser: string;
   beforeAll(async () => {
-    // The records are seeded a moment before the migration reads them: the last-minute export exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 41, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 41, immediateExports: 'The records are seeded a moment before the migration reads them', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     const auth = `Basic ${Buffer.from(`${m.source.credentials.email}/token:${m.source.credentials.apiToken}`).toString('base64')}`;
     const zd = async (method: string, path: string, body?: unknown, raw?: { bytes: Uint8Array; type: string }) => {
       const res = await fetch(`${m.source.url}/api/v2/${path}`, {
@@ -193,7 +193,7 @@ describe('messy data, zendesk → freshdesk: every part arrives or the report co
 
 describe('verify, after a messy zendesk → freshdesk run', () => {
   it('flags a target copy that carries a script handler again, though its text is unchanged', async () => {
-    const m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 43, exportLagSeconds: 0 });
+    const m = await migrationEnv('zendesk', 'freshdesk', { tickets: 0, seed: 43, immediateExports: 'The records are made at the source a moment before the migration reads them', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     try {
       const auth = `Basic ${Buffer.from(`${m.source.credentials.email}/token:${m.source.credentials.apiToken}`).toString('base64')}`;
       const zd = async (path: string, body: unknown) =>
@@ -234,7 +234,7 @@ describe('messy data, freshdesk → zendesk: every part arrives or the report co
   let seeded: Seeded;
   let noEmailContact: string;
   beforeAll(async () => {
-    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 0, seed: 42 });
+    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 0, seed: 42 }, {}, { unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     const auth = `Basic ${Buffer.from(`${m.source.credentials.apiKey}:X`).toString('base64')}`;
     const fd = async (method: string, path: string, body?: unknown | FormData) => {
       const form = body instanceof FormData;

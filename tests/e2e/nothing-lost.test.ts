@@ -10,6 +10,7 @@ import type { Contact, Ticket } from '../../schemas/canonical.ts';
 import { faultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
 import { HDM, hdm } from '../helpers/hdm-process.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 // End to end: whole migrations, Zendesk to Freshdesk, with a fault-injecting proxy in front of one side.
 let m: MigrationEnv;
@@ -17,7 +18,7 @@ let proxy: FaultProxy;
 
 /** A migration env whose `side` is reached through a fault proxy; `configFile` names the proxied migration. */
 async function proxiedEnv(side: 'source' | 'target', tickets: number, seed: number): Promise<{ config: Record<string, unknown>; configFile: string }> {
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets, seed, articles: 6, maxComments: 2 });
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets, seed, articles: 6, maxComments: 2, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   proxy = await faultProxy(m[side].url);
   const config = { ...m.config, [side]: { ...(m.config[side] as object), url: proxy.url } };
   const configFile = join(m.dir, 'proxied.yaml');

@@ -6,6 +6,7 @@ import { parseMigrationConfig } from '../../schemas/config.ts';
 import { migrateCommand, verifyCommand } from '../../services/cli/commands.ts';
 import { repairCommand } from '../../services/cli/repair.command.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 // Issue: "A record deleted on the target is never re-created, not even with --restart: the id map
 // points at a record that is gone, verify reports it missing". `hdm migrate --repair` re-creates
@@ -19,8 +20,7 @@ describe.each([
   let target: Connector;
   const config = () => parseMigrationConfig(m.config);
   beforeAll(async () => {
-    // The test reads the target's export right after the migration wrote it: a Zendesk target's last-minute exclusion is off.
-    m = await migrationEnv(from, to, { tickets: 15, seed: 12, articles: 0 }, { entities: ['group', 'agent', 'organization', 'contact', 'ticketField', 'ticket'] }, { exportLagSeconds: 0 });
+    m = await migrationEnv(from, to, { tickets: 15, seed: 12, articles: 0, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, { entities: ['group', 'agent', 'organization', 'contact', 'ticketField', 'ticket'] }, { immediateExports: "The test reads a Zendesk target's export right after the migration wrote it", unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     const out = captureOutput();
     expect(await migrateCommand(config(), { json: true, progress: false }, out, m.env), out.stderr.join('\n')).toBe(0);
     target = (await platform(to)).createConnector({ url: m.target.url, credentials: m.target.credentials });

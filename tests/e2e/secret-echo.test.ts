@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startFreshdeskSandbox, type FreshdeskSandbox } from '../../connectors/freshdesk/index.ts';
-import { startZendeskSandbox, type ZendeskSandbox } from '../../connectors/zendesk/index.ts';
+import { startZendeskSandbox, type ZendeskSandbox, type ZendeskSandboxOptions } from '../../connectors/zendesk/index.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET, sandboxOptions } from '../helpers/sandbox-options.ts';
 import { buildApi } from '../../services/api/app.ts';
 import { openLedger } from '../../services/ledger/clickhouse-ledger.ts';
 import { hdm } from '../helpers/hdm-process.ts';
@@ -82,15 +83,15 @@ let env: NodeJS.ProcessEnv;
 const NAME = 'secret-echo';
 
 beforeAll(async () => {
-  source = await startZendeskSandbox({ tickets: 4, articles: 1, maxComments: 1, seed: 61, requestsPerMinute: null });
-  target = await startFreshdeskSandbox({ tickets: 0, seed: 62, apiKey: API_KEY, requestsPerMinute: null });
+  source = await startZendeskSandbox(sandboxOptions<ZendeskSandboxOptions>({ tickets: 4, articles: 1, maxComments: 1, seed: 61, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }));
+  target = await startFreshdeskSandbox({ tickets: 0, seed: 62, apiKey: API_KEY });
   proxy = await echoingProxy(target.url);
   dir = mkdtempSync(join(tmpdir(), 'hdm-secret-echo-'));
   stateDir = join(dir, 'state');
   configFile = join(dir, 'migration.yaml');
   writeFileSync(
     configFile,
-    stringify({ name: NAME, source: { platform: 'zendesk', url: source.url }, target: { platform: 'freshdesk', url: proxy.url }, entities: ['agent', 'group', 'organization', 'contact', 'ticket'], stateDir }),
+    stringify({ name: NAME, source: { platform: 'zendesk', url: source.url, plan: 'none' }, target: { platform: 'freshdesk', url: proxy.url }, entities: ['agent', 'group', 'organization', 'contact', 'ticket'], stateDir }),
   );
   env = { ...process.env, ...source.env, FRESHDESK_API_KEY: API_KEY };
 });

@@ -6,6 +6,7 @@ import { reconciliation } from '../../services/api/cutover.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 // `hdm verify --changed` and `hdm delta --verify`: what a delta wrote is re-checked on both sides, the
 // rest of the latest verification carried over, and the verdict no longer turns stale after each pass.
@@ -49,8 +50,7 @@ describe('verification of what changed (zendesk → freshdesk)', () => {
   };
 
   beforeAll(async () => {
-    // Each delta reads changes made a moment before: the exports' last-minute exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 41, maxComments: 3, exportLagSeconds: 0 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 20, seed: 41, maxComments: 3, immediateExports: 'Each delta reads changes made a moment before', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     config = parseMigrationConfig(m.config);
     source = m.source as ZendeskSandbox;
     target = m.target as FreshdeskSandbox;

@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 import { hdm } from '../helpers/hdm-process.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
 
 
 describe('hdm mapping suggest and hdm demo from the command line', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 15, seed: 71, articles: 3, maxComments: 2 });
+    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 15, seed: 71, articles: 3, maxComments: 2 }, {}, { unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   });
   afterAll(async () => m?.close());
 

@@ -88,7 +88,7 @@ function failuresOf(configFile: string, env: NodeJS.ProcessEnv): Promise<string>
  */
 export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult> {
   const log = options.log ?? (() => {});
-  const m = await migrationEnv(options.from, options.to, { tickets: options.tickets, seed: options.seed, articles: 10 });
+  const m = await migrationEnv(options.from, options.to, { tickets: options.tickets, seed: options.seed, articles: 10, unthrottled: 'hundreds of tickets with up to 30 comments each are minutes of the Enterprise budget under injected faults; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
   const random = prng(options.seed);
   const sourceProxy = await faultProxy(m.source.url, { random });
   const targetProxy = await faultProxy(m.target.url, { random });

@@ -6,6 +6,10 @@ import { platform } from '../../connectors/registry.ts';
 import type { RunningSandbox, SandboxOptions } from '../../connectors/sdk/platform.ts';
 import { deltaCommand, migrateCommand, verifyCommand, type Output } from '../../services/cli/commands.ts';
 import { parseMigrationConfig, type MigrationConfig } from '../../schemas/config.ts';
+import { type FaithfulOptions, sandboxOptions } from './sandbox-options.ts';
+
+/** A sandbox's options in a migration environment: the platform's own (e.g. Zendesk's `plan`) included, opt-outs with their reason. */
+export type EnvSandboxOptions = FaithfulOptions<SandboxOptions> & Record<string, unknown>;
 
 /** Two sandboxes, a state directory and a migration file between them. */
 export interface MigrationEnv {
@@ -18,22 +22,37 @@ export interface MigrationEnv {
   close(): Promise<void>;
 }
 
+/**
+ * The engine paces Zendesk's exports by its plan table (they carry no rate-limit headers): a sandbox that
+ * lifts the export limit (`unthrottledExports`) is read with `plan: none`, no pacing ahead of a 429, so the
+ * opt-out lifts the limit at both ends, and so does `unthrottled`. With `unthrottledExports` the sandbox still
+ * answers 429 for every other bucket it enforces.
+ */
+export function enginePacing(options: EnvSandboxOptions): { plan?: 'none' } {
+  return options.unthrottledExports === undefined && options.unthrottled === undefined ? {} : { plan: 'none' };
+}
+
+/**
+ * Two sandboxes with the platforms' documented defaults (the Enterprise plan's limits with their endpoint
+ * buckets; Zendesk's exports without the last minute) unless the options opt out with a reason
+ * (`unthrottled`, `immediateExports`: tests/helpers/sandbox-options.ts).
+ */
 export async function migrationEnv(
   from: string,
   to: string,
-  /** Passed to the source sandbox; platform options (e.g. Zendesk's `exportLagSeconds`) included. */
-  sourceOptions: SandboxOptions & Record<string, unknown>,
+  /** Passed to the source sandbox; platform options (e.g. Zendesk's `plan`) included. */
+  sourceOptions: EnvSandboxOptions,
   extra: Record<string, unknown> = {},
-  /** Passed to the target sandbox, as `sourceOptions` to the source. */
-  targetOptions: Record<string, unknown> = {},
+  /** Passed to the target sandbox, as `sourceOptions` to the source. Default: an empty helpdesk, seed 999. */
+  targetOptions: EnvSandboxOptions = {},
 ): Promise<MigrationEnv> {
-  const source = await (await platform(from)).startSandbox({ requestsPerMinute: null, ...sourceOptions });
-  const target = await (await platform(to)).startSandbox({ requestsPerMinute: null, tickets: 0, seed: 999, ...targetOptions });
+  const source = await (await platform(from)).startSandbox(sandboxOptions<SandboxOptions>(sourceOptions));
+  const target = await (await platform(to)).startSandbox(sandboxOptions<SandboxOptions>({ tickets: 0, seed: 999, ...targetOptions }));
   const dir = mkdtempSync(join(tmpdir(), 'hdm-e2e-'));
   const config = {
     name: `e2e-${from}-${to}`,
-    source: { platform: from, url: source.url, concurrency: 8 },
-    target: { platform: to, url: target.url, concurrency: 8 },
+    source: { platform: from, url: source.url, concurrency: 8, ...enginePacing(sourceOptions) },
+    target: { platform: to, url: target.url, concurrency: 8, ...enginePacing(targetOptions) },
     stateDir: join(dir, 'state'),
     ...extra,
   };

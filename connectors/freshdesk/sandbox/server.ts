@@ -714,12 +714,17 @@ export async function startFreshdeskSandbox(options: FreshdeskSandboxOptions = {
   };
   const isoCmp = (a: string) => Date.parse(a);
 
+  // #list_all_contacts documents email, mobile, phone, company_id, state and updated_since; unique_external_id
+  // is not listed there, but public clients filter by it and take the first match (placek/freshdesk-rest,
+  // spec/freshdesk-rest/resource/contact_spec.rb), so the live API filters by it: an ignored filter would
+  // hand them every contact.
+  const CONTACT_LIST_KEYS = ['email', 'phone', 'mobile', 'unique_external_id'] as const;
   route('GET', '/api/v2/contacts', (ctx) => {
-    const exact = (['email', 'phone', 'mobile'] as const).find((key) => ctx.q.get(key) !== null);
+    const exact = CONTACT_LIST_KEYS.find((key) => ctx.q.get(key) !== null);
     let list = exact ? store.contacts.withValue(exact, ctx.q.get(exact)!) : [...store.contacts.values()];
     const state = ctx.q.get('state');
     list = list.filter((c) => (state === 'deleted' ? c.deleted : !c.deleted));
-    for (const key of ['email', 'phone', 'mobile'] as const) {
+    for (const key of CONTACT_LIST_KEYS) {
       const v = ctx.q.get(key);
       if (v !== null) list = list.filter((c) => (key === 'email' ? c.email === v.toLowerCase() : c[key] === v));
     }

@@ -7,6 +7,7 @@ import type { FreshdeskSandbox } from '../../../connectors/freshdesk/sandbox/ser
 import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import { buildApi, type Api } from '../../../services/api/app.ts';
 import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 // Issue 17, "Alerts": the verdict changes → an optional webhook (Slack-compatible JSON) configured in
 // the migration file. A real HTTP server stands in for Slack's incoming webhook, which takes a POST of
@@ -53,7 +54,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
   const port = (hook.address() as { port: number }).port;
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 4, seed: 41, articles: 1, maxComments: 1, exportLagSeconds: 0 }, {
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 4, seed: 41, articles: 1, maxComments: 1, immediateExports: 'runs started from the API read back what a run a moment before wrote', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, {
     options: { conflictPolicy: 'report' },
     alerts: { webhookUrl: `http://127.0.0.1:${port}/services/T000/B000/verdict-secret` },
   });

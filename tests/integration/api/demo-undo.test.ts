@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type Api } from '../../../services/api/app.ts';
 import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 // The demo and undo run kinds, started through the API against real sandboxes.
 let m: MigrationEnv;
@@ -26,7 +27,7 @@ async function run(kind: string, options: Record<string, unknown>): Promise<{ st
 }
 
 beforeAll(async () => {
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 12, seed: 73, articles: 2, maxComments: 2 });
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 12, seed: 73, articles: 2, maxComments: 2, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   name = m.config.name as string;
   stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-demo-'));
   api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });

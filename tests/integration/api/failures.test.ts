@@ -6,6 +6,7 @@ import type { FreshdeskSandbox } from '../../../connectors/freshdesk/sandbox/ser
 import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import { buildApi, type Api } from '../../../services/api/app.ts';
 import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 let m: MigrationEnv;
 let api: Api;
@@ -25,8 +26,7 @@ async function run(kind: string): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  // Tickets made and edited at the source just before the runs must be read: the export exclusion is off.
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 6, seed: 17, articles: 1, maxComments: 2, exportLagSeconds: 0 }, { options: { conflictPolicy: 'report' } });
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 6, seed: 17, articles: 1, maxComments: 2, immediateExports: 'Tickets made and edited at the source just before the runs must be read', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, { options: { conflictPolicy: 'report' } });
   name = m.config.name as string;
   stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-failures-'));
   api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type Api } from '../../../services/api/app.ts';
 import type { Role } from '../../../services/api/tokens.ts';
 import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 let m: MigrationEnv;
 let api: Api;
@@ -27,8 +28,7 @@ async function waitForIdle(role: Role = 'viewer', timeoutMs = 90_000): Promise<R
 }
 
 beforeAll(async () => {
-  // The delta run reads a ticket made at the source a moment before: the export exclusion is off.
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 25, seed: 71, articles: 2, maxComments: 3, exportLagSeconds: 0 });
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 25, seed: 71, articles: 2, maxComments: 3, immediateExports: 'The delta run reads a ticket made at the source a moment before', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   name = m.config.name as string;
   stateDir = mkdtempSync(join(tmpdir(), 'hdm-api-'));
   api = buildApi({ stateDir, configFiles: [m.configFile], env: m.env });

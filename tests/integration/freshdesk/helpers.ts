@@ -2,9 +2,11 @@ import type { Connector, StreamState } from '../../../connectors/sdk/contract.ts
 import { freshdesk, startFreshdeskSandbox } from '../../../connectors/freshdesk/index.ts';
 import type { FreshdeskSandbox, FreshdeskSandboxOptions } from '../../../connectors/freshdesk/index.ts';
 import type { EntityName, Envelope } from '../../../schemas/canonical.ts';
+import { type FaithfulOptions, sandboxOptions } from '../../helpers/sandbox-options.ts';
 
-export async function sandbox(options: FreshdeskSandboxOptions): Promise<FreshdeskSandbox> {
-  const sb = await startFreshdeskSandbox({ requestsPerMinute: null, ...options });
+/** A Freshdesk sandbox with the Enterprise plan's limits unless the test opts out with its reason. */
+export async function sandbox(options: FaithfulOptions<FreshdeskSandboxOptions>): Promise<FreshdeskSandbox> {
+  const sb = await startFreshdeskSandbox(sandboxOptions<FreshdeskSandboxOptions>(options));
   await sb.ready;
   return sb;
 }

@@ -119,7 +119,7 @@ describe('freshdesk ticket pagination edges', () => {
   });
 
   it('reads past the page ceiling (lowered to 3 pages) by re-windowing on updated_at', async () => {
-    const sb = await sandbox({ tickets: 750, seed: 4, maxComments: 0, ticketPageCeiling: 3 });
+    const sb = await sandbox({ tickets: 750, seed: 4, maxComments: 0, ticketPageCeiling: 3, unthrottled: 'Re-windowing 750 tickets in pages of 3 asks for each ticket\'s conversations: minutes of the Enterprise budget; the reader under the limits is covered by the 429 test below' });
     const c = connect(sb, { concurrency: 16 });
     try {
       const { records } = await readAll(c, 'ticket');
@@ -132,7 +132,7 @@ describe('freshdesk ticket pagination edges', () => {
   });
 
   it('reads 1,200 tickets sharing one updated_at exactly once', async () => {
-    const sb = await sandbox({ tickets: 1500, seed: 6, maxComments: 0 });
+    const sb = await sandbox({ tickets: 1500, seed: 6, maxComments: 0, unthrottled: '1,500 tickets read with their conversations are minutes of the Enterprise budget; the reader under the limits is covered by the 429 test below' });
     const c = connect(sb, { concurrency: 16 });
     try {
       expect(sb.touchTickets('2026-03-01T10:00:00Z', { count: 1200 })).toBe(1200);

@@ -20,7 +20,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hdm-default-agent-'));
   ledger = await openLedger({ migration: 'default-agent', path: dir });
   const zendesk = await platform('zendesk');
-  sandbox = await zendesk.startSandbox({ tickets: 5, seed: 21, requestsPerMinute: null });
+  sandbox = await zendesk.startSandbox({ tickets: 5, seed: 21 });
   source = zendesk.createConnector({ url: sandbox.url, credentials: sandbox.credentials });
 });
 afterAll(async () => {

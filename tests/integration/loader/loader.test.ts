@@ -38,8 +38,8 @@ const baseTicket = (): Ticket => ({
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hdm-loader-'));
   ledger = await openLedger({ migration: 'loader', path: dir });
-  sourceBox = await zendesk.startSandbox({ tickets: 2, seed: 1, requestsPerMinute: null });
-  targetBox = await zendesk.startSandbox({ tickets: 0, requestsPerMinute: null });
+  sourceBox = await zendesk.startSandbox({ tickets: 2, seed: 1 });
+  targetBox = await zendesk.startSandbox({ tickets: 0 });
   source = zendesk.createConnector({ url: sourceBox.url, credentials: sourceBox.credentials });
   target = zendesk.createConnector({ url: targetBox.url, credentials: targetBox.credentials });
   ids = new IdMapCache(ledger);

@@ -5,12 +5,13 @@ import { openRuntime } from '../../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
 import type { Ticket } from '../../../schemas/canonical.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 describe('tag and date-range filters over real sandboxes (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
   let tickets: Ticket[];
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 80, seed: 34, articles: 1, maxComments: 1 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 80, seed: 34, articles: 1, maxComments: 1, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     const rt = await openRuntime(parseMigrationConfig(m.config), m.env);
     tickets = (await readAll(rt.source, 'ticket')).map((e) => e.record as Ticket);
     await rt.close();

@@ -5,6 +5,7 @@ import { openRuntime } from '../../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
 import type { Ticket, TicketField } from '../../../schemas/canonical.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 const records = <T>(envelopes: { op: string; record: unknown }[]) => envelopes.flatMap((e) => (e.op === 'upsert' ? [e.record as T] : []));
 
@@ -14,7 +15,7 @@ describe('ID list, date and status filters, inline images as attachments (zendes
   let env: NodeJS.ProcessEnv;
   let base: Record<string, unknown>;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'zendesk', { tickets: 50, seed: 33, articles: 3, maxComments: 6 });
+    m = await migrationEnv('zendesk', 'zendesk', { tickets: 50, seed: 33, articles: 3, maxComments: 6, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, {}, { unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     // Both sides are Zendesk: each reads its sandbox's credentials from its own variables.
     env = { ...process.env };
     const side = (name: string, credentials: Record<string, string>) =>

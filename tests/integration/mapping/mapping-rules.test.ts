@@ -7,6 +7,7 @@ import type { Agent, Group, Ticket, TicketField } from '../../../schemas/canonic
 import { platform } from '../../../connectors/registry.ts';
 import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 /** Freshdesk's API as a user would call it, for setting up the target before the run. */
 function freshdeskApi(m: MigrationEnv) {
@@ -36,8 +37,7 @@ describe('mapping rules over real sandboxes (zendesk → freshdesk)', () => {
     filters: { excludeTags: ['vip'] },
   };
   beforeAll(async () => {
-    // The migration reads a ticket and a user made at the source just before: the export exclusion is off.
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 40, seed: 21, articles: 3, maxComments: 3, exportLagSeconds: 0 }, mapping);
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 40, seed: 21, articles: 3, maxComments: 3, immediateExports: 'The migration reads a ticket and a user made at the source just before', unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, mapping);
     const api = freshdeskApi(m);
     await api('POST', 'groups', { name: 'Finance', description: 'Money matters' });
     // An agent already working on the target under the same email as an active source agent.

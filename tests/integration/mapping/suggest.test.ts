@@ -9,11 +9,12 @@ import { openRuntime } from '../../../services/runtime/runtime.ts';
 import { loadMigrationConfig, parseMigrationConfig } from '../../../schemas/config.ts';
 import type { Ticket } from '../../../schemas/canonical.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 describe('hdm mapping suggest (zendesk → freshdesk)', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 25, seed: 44, articles: 2, maxComments: 2 });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 25, seed: 44, articles: 2, maxComments: 2, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
     const auth = `Basic ${Buffer.from(`${m.target.credentials.apiKey}:X`).toString('base64')}`;
     const api = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${m.target.url}/api/v2/${path}`, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoCommand } from '../../../services/cli/wizard.commands.ts';
 import { parseMigrationConfig } from '../../../schemas/config.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 describe('hdm demo into a real RT (zendesk → rt)', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'rt', { tickets: 20, seed: 61, articles: 2, maxComments: 3 });
+    m = await migrationEnv('zendesk', 'rt', { tickets: 20, seed: 61, articles: 2, maxComments: 3, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
   });
   afterAll(async () => m?.close());
 

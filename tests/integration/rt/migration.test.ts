@@ -4,6 +4,7 @@ import { parseMigrationConfig } from '../../../schemas/config.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
 import { rt } from '../../../connectors/rt/index.ts';
 import type { Contact } from '../../../schemas/canonical.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 const AGENT_CREATED = 3;
 
@@ -38,7 +39,7 @@ for (const [from, to, entities] of [
   describe(`migration ${from} → ${to}`, () => {
     let m: MigrationEnv;
     beforeAll(async () => {
-      m = await migrationEnv(from, to, { tickets: 12, seed: 6, articles: 2, maxComments: 5 });
+      m = await migrationEnv(from, to, { tickets: 12, seed: 6, articles: 2, maxComments: 5, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, {}, { unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
       if (from === 'rt') await agentCreatedTickets(m);
     });
     afterAll(async () => m?.close());

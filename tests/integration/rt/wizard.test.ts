@@ -6,6 +6,7 @@ import { undoCommand } from '../../../services/cli/undo.command.ts';
 import type { Estimate } from '../../../services/estimate/estimate.ts';
 import type { UndoReport } from '../../../services/undo/undo.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
+import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
 
 const ENTITIES = ['group', 'agent', 'contact', 'ticketField', 'ticket'];
 
@@ -39,7 +40,7 @@ describe('estimate with RT as the source', () => {
 describe('undo with RT as the target', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'rt', { tickets: 6, seed: 13, articles: 0, maxComments: 3 }, { entities: ENTITIES });
+    m = await migrationEnv('zendesk', 'rt', { tickets: 6, seed: 13, articles: 0, maxComments: 3, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, { entities: ENTITIES });
   });
   afterAll(async () => m?.close());
 

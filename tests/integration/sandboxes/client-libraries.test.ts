@@ -9,8 +9,8 @@ describe('real client libraries against the sandboxes', () => {
   let fd: FreshdeskSandbox;
   beforeAll(async () => {
     [zd, fd] = await Promise.all([
-      zendesk.startSandbox({ tickets: 12, seed: 4, requestsPerMinute: null, maxComments: 3 }),
-      startFreshdeskSandbox({ tickets: 12, seed: 4, requestsPerMinute: null, maxComments: 3 }),
+      zendesk.startSandbox({ tickets: 12, seed: 4, maxComments: 3 }),
+      startFreshdeskSandbox({ tickets: 12, seed: 4, maxComments: 3 }),
     ]);
   });
   afterAll(async () => Promise.all([zd?.close(), fd?.close()]));

@@ -10,7 +10,7 @@ let proxy: FaultProxy;
 let client: HttpClient | null = null;
 
 async function setUp(options: ConstructorParameters<typeof HttpClient>[0] extends infer O ? Partial<O> : never = {}) {
-  sb = await zendesk.startSandbox({ tickets: 3, seed: 71, requestsPerMinute: null });
+  sb = await zendesk.startSandbox({ tickets: 3, seed: 71 });
   proxy = await faultProxy(sb.url);
   const authorization = `Basic ${Buffer.from(`${sb.credentials.email}/token:${sb.credentials.apiToken}`).toString('base64')}`;
   client = new HttpClient({ platform: 'zendesk', baseUrl: proxy.url, headers: { authorization }, ...options });

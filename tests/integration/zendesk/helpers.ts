@@ -3,9 +3,11 @@ import type { Page, StreamState, WriteContext } from '../../../connectors/sdk/co
 import { LOAD_ORDER, type Agent, type EntityName, type EntityTypes, type Envelope, type Ticket } from '../../../schemas/canonical.ts';
 import { project } from '../../../schemas/projection.ts';
 import { unpreservedFields } from '../../../services/loader/loader.ts';
+import { type FaithfulOptions, sandboxOptions } from '../../helpers/sandbox-options.ts';
 
-export async function sandbox(options: ZendeskSandboxOptions = {}): Promise<ZendeskSandbox> {
-  return zendesk.startSandbox({ requestsPerMinute: null, ...options });
+/** A Zendesk sandbox with the documented defaults (Enterprise limits, last minute left out of exports) unless the test opts out with its reason. */
+export async function sandbox(options: FaithfulOptions<ZendeskSandboxOptions> = {}): Promise<ZendeskSandbox> {
+  return zendesk.startSandbox(sandboxOptions<ZendeskSandboxOptions>(options));
 }
 
 export function connect(sb: ZendeskSandbox, extra: Partial<ZendeskConnectorConfig> = {}): ZendeskConnector {

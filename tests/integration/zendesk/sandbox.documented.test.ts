@@ -88,8 +88,8 @@ describe('zendesk sandbox: the last minute is left out of exports ("Using the In
     }
   });
 
-  it('serves a change at once when a test opts out (exportLagSeconds: 0)', async () => {
-    const sb = await sandbox({ tickets: 3, seed: 303, maxComments: 1, exportLagSeconds: 0 });
+  it('serves a change at once when a test opts out (immediateExports)', async () => {
+    const sb = await sandbox({ tickets: 3, seed: 303, maxComments: 1, immediateExports: 'The opt-out itself is under test' });
     const c = connect(sb);
     try {
       const fresh = sb.createTicket({ subject: 'Changed a moment ago' });
@@ -217,7 +217,7 @@ describe('zendesk sandbox: Ticket Import ("Ticket Import" → "Comments", "Direc
   });
 
   it('archives a closed ticket imported with archive_immediately: gone from List Tickets, still in the export and show', async () => {
-    const sb = await sandbox({ seed: 309, exportLagSeconds: 0 });
+    const sb = await sandbox({ seed: 309, immediateExports: 'The export is read right after the import' });
     const call = api(sb);
     try {
       const me = (await call('GET', '/api/v2/users/me.json')).body.user;
@@ -488,7 +488,7 @@ describe('zendesk sandbox: ticket events, sample exports and sideloads ("Increme
   // Source: "Incremental Exports" → "Incremental Ticket Event Export" (time-based; `include=comment_events`
   // adds the comments each audit added as Comment child events).
   it('"Incremental Ticket Event Export": one audit per comment, with its Comment child event under include=comment_events', async () => {
-    const sb = await sandbox({ tickets: 20, seed: 330, maxComments: 3 });
+    const sb = await sandbox({ tickets: 20, seed: 330, maxComments: 3, unthrottledExports: 'Pages of 7 through every event are more export requests than 10 a minute; the export limit has its own tests (limits.test.ts)' });
     const get = api(sb);
     try {
       const comments = new Map<number, { ticketId: number; body: string }>();

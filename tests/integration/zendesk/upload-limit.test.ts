@@ -58,7 +58,7 @@ describe("files over Zendesk's 50 MB per upload", () => {
   });
 
   beforeAll(async () => {
-    target = await sandbox({ tickets: 0, seed: 41, exportLagSeconds: 0 });
+    target = await sandbox({ tickets: 0, seed: 41, immediateExports: 'the reader reads back at once the tickets the writer has just made' });
     zd = connect(target);
     const users = (await (await fetch(`${target.url}/api/v2/users.json`, { headers: { authorization: `Basic ${Buffer.from(`${target.credentials.email}/token:${target.credentials.apiToken}`).toString('base64')}` } })).json()) as { users: { id: number }[] };
     owner = String(users.users[0].id);

@@ -14,8 +14,7 @@ describe('zendesk writer round trip', () => {
 
   beforeAll(async () => {
     source = await sandbox({ tickets: 30, seed: 11, articles: 4, maxComments: 8 });
-    // Read back through its exports right after the writes: the export's last-minute exclusion is off.
-    target = await sandbox({ tickets: 0, seed: 12, exportLagSeconds: 0 });
+    target = await sandbox({ tickets: 0, seed: 12, immediateExports: 'The target is read back through its exports right after the writes' });
     src = connect(source);
     dst = connect(target);
     m = await migrate(src, dst);

@@ -340,6 +340,61 @@ describe('#create_contact / #update_contact: the documented attributes', () => {
   });
 });
 
+describe('#list_all_contacts: the unique_external_id filter', () => {
+  // The reference's filter list for List All Contacts names email, mobile, phone, company_id, state and
+  // updated_since only. Public clients filter by unique_external_id and take the first contact of the answer
+  // (placek/freshdesk-rest, spec/freshdesk-rest/resource/contact_spec.rb: GET /contacts?unique_external_id=…),
+  // which the live API must therefore honour; a sandbox that ignored the filter handed them every contact.
+  it('lists only the contact with that external ID, and none for an ID nobody has', async () => {
+    const a = await contact({ unique_external_id: 'crm-1001' });
+    await contact({ unique_external_id: 'crm-1002' });
+    await contact();
+    const hit = await api('GET', '/api/v2/contacts?unique_external_id=crm-1001');
+    expect(hit.status).toBe(200);
+    expect((hit.json as { id: number }[]).map((c) => c.id)).toEqual([a.id]);
+    const none = await api('GET', '/api/v2/contacts?unique_external_id=crm-9999');
+    expect(none.status).toBe(200);
+    expect(none.json).toEqual([]);
+  });
+
+  it('combines with the documented filters', async () => {
+    const home = (await api('POST', '/api/v2/companies', { name: 'External Id Co' })).json as { id: number };
+    const c = await contact({ unique_external_id: 'crm-2001', company_id: home.id });
+    expect((await api('GET', `/api/v2/contacts?unique_external_id=crm-2001&company_id=${home.id}`)).json.map((x: { id: number }) => x.id)).toEqual([c.id]);
+    expect((await api('GET', `/api/v2/contacts?unique_external_id=crm-2001&company_id=${home.id + 1000}`)).json).toEqual([]);
+  });
+});
+
+describe('#create_ticket / #update_ticket: custom fields by their API name', () => {
+  // #ticket_fields: a custom field's `name` is `cf_` + its label in snake case, and #create_ticket's
+  // custom_fields takes "key value pairs containing the names and values of custom fields". A name without
+  // the prefix names no field: #error_codes, invalid_field "Unexpected/invalid field in request".
+  beforeAll(async () => {
+    const field = await api('POST', '/api/v2/admin/ticket_fields', { label: 'Order Ref', type: 'custom_text' });
+    expect(field.json.name).toBe('cf_order_ref');
+  });
+
+  it('takes cf_<name> on create and update', async () => {
+    const made = await ticket({ custom_fields: { cf_order_ref: 'A-1' } });
+    expect((await api('GET', `/api/v2/tickets/${made.id}`)).json.custom_fields).toMatchObject({ cf_order_ref: 'A-1' });
+    const updated = await api('PUT', `/api/v2/tickets/${made.id}`, { custom_fields: { cf_order_ref: 'A-2' } });
+    expect(updated.status).toBe(200);
+    expect(updated.json.custom_fields).toMatchObject({ cf_order_ref: 'A-2' });
+  });
+
+  it('refuses the name without cf_ on create and update with the validation error body', async () => {
+    const refusal = { description: 'Validation failed', errors: [{ field: 'order_ref', message: 'Unexpected/invalid field in request', code: 'invalid_field' }] };
+    const create = await api('POST', '/api/v2/tickets', { subject: 'No prefix', description: '<p>x</p>', email: 'requester@example.com', status: 2, priority: 1, custom_fields: { order_ref: 'B-1' } });
+    expect(create.status).toBe(400);
+    expect(create.json).toEqual(refusal);
+    const made = await ticket();
+    const update = await api('PUT', `/api/v2/tickets/${made.id}`, { custom_fields: { order_ref: 'B-2' } });
+    expect(update.status).toBe(400);
+    expect(update.json).toEqual(refusal);
+    expect((await api('GET', `/api/v2/tickets/${made.id}`)).json.custom_fields.cf_order_ref).toBeNull();
+  });
+});
+
 describe('#roles: the documented attributes', () => {
   it('lists roles with id, name, description, default, created_at and updated_at, and views one', async () => {
     const roles = (await api('GET', '/api/v2/roles')).json as Record<string, unknown>[];
