@@ -83,7 +83,7 @@ describe('delta fast lane (zendesk source, export exclusion on)', () => {
     expect(copy?.subject).toBe('Changed a moment ago');
     expect(copy?.comments.filter((c) => c.body.includes('Written just now'))).toHaveLength(1);
     // The lane read List Tickets by updated_at, within its bucket.
-    expect(source.requestsByRoute()['GET /api/v2/tickets.json']).toBeGreaterThan(0);
+    expect(source.requestsByRoute()['GET /api/v2/tickets']).toBeGreaterThan(0);
     expect(source.limitStats()['list-tickets']?.refused ?? 0).toBe(0);
   });
 
