@@ -228,8 +228,12 @@ export class ZendeskReader {
     let current: StreamState = state ?? { cursor: null, coveredUntil: null };
     const catalog = await this.fieldCatalog();
     const batch = Math.max(1, this.options.ticketBatch ?? 100);
+    // Versions the fast lane handed on in this pass: the export lane does not hand them on again, so a
+    // pass counts each record once (a failed one is tried again by the next pass, whose export reads it
+    // anew: the cursor does not move past a failure).
+    const laneThisPass = new Map<number, string>();
     if (options?.delta && this.options.fastLane !== false && state?.coveredUntil) {
-      yield* this.readRecentTickets(state, catalog, options);
+      yield* this.readRecentTickets(state, catalog, options, laneThisPass);
     }
     const endpoint = { platform: 'zendesk', path: '/api/v2/incremental/tickets/cursor.json' };
     const guard = new StallGuard(endpoint);
@@ -244,7 +248,7 @@ export class ZendeskReader {
         if (next.cursor !== current.cursor || next.coveredUntil !== current.coveredUntil) yield { records: [], state: next };
       }
       for (let i = 0; i < tickets.length; i += batch) {
-        const chunk = tickets.slice(i, i + batch);
+        const chunk = tickets.slice(i, i + batch).filter((t) => laneThisPass.get(t.id) !== t.updated_at);
         const records = (await Promise.all(chunk.map((t) => this.ticketEnvelope(t, catalog)))).filter((e): e is Envelope<'ticket'> => e !== null);
         // Zendesk's cursor covers the whole export page: earlier chunks keep the previous state.
         yield { records, state: i + batch >= tickets.length ? next : current };
@@ -268,10 +272,10 @@ export class ZendeskReader {
    * Its pages carry the state the pass started from, so the export's cursor moves exactly as it would
    * without it. The export stays the net for what this lane cannot see: archived and deleted tickets
    * (List Tickets leaves them out), changes beyond its pages, a change that reorders the list while it
-   * is read. A ticket both lanes read is loaded once per version: the loader's version check answers
-   * `unchanged` to the second.
+   * is read. A version both lanes read in one pass is handed on once, by the fast lane; read again by a
+   * later pass, the loader's version check answers `unchanged`.
    */
-  private async *readRecentTickets(state: StreamState, catalog: FieldCatalog, options: ReadOptions | undefined): AsyncGenerator<Page> {
+  private async *readRecentTickets(state: StreamState, catalog: FieldCatalog, options: ReadOptions | undefined, handedOn: Map<number, string>): AsyncGenerator<Page> {
     const since = Date.parse(state.coveredUntil!);
     const maxPages = Math.max(1, this.options.fastLanePages ?? 10);
     let pages = 0;
@@ -281,7 +285,10 @@ export class ZendeskReader {
       const recent = tickets.filter((t) => Date.parse(t.updated_at) >= since);
       const unseen = recent.filter((t) => this.fastLaneSeen.get(t.id) !== t.updated_at);
       const records = (await Promise.all(unseen.map((t) => this.ticketEnvelope(t, catalog)))).filter((e): e is Envelope<'ticket'> => e !== null);
-      for (const t of unseen) this.fastLaneSeen.set(t.id, t.updated_at);
+      for (const t of unseen) {
+        this.fastLaneSeen.set(t.id, t.updated_at);
+        handedOn.set(t.id, t.updated_at);
+      }
       if (records.length > 0) yield { records, state };
       if (recent.length < tickets.length || pages >= maxPages) break;
     }

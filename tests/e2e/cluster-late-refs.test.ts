@@ -40,7 +40,7 @@ describe('cluster mode: records met only as references, by two loaders at once',
       ledger: { clickhouseUrl: clickhouse.url, database: name },
       cluster: { brokers: kafka.brokers, registryUrl: registry.url, partitions: 8, sessionTimeoutMs: 6000 },
       options: { loaderConcurrency: 8 },
-    });
+    }, { unthrottled: '200 tickets with their customers, loaded by a cluster are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
     writeFileSync(m.configFile, stringify(m.config));
     source = m.source as ZendeskSandbox;
     brokers = kafka.brokers;

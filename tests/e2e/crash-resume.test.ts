@@ -40,7 +40,7 @@ function prng(seed: number): () => number {
 describe('a migration killed with SIGKILL at random points and resumed', () => {
   let m: MigrationEnv;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 21, articles: 10, unthrottled: '150 tickets with up to 30 comments each, crashed and resumed are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 21, articles: 10, unthrottled: '150 tickets with up to 30 comments each, crashed and resumed are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, {}, { unthrottled: '150 tickets with up to 30 comments each, crashed and resumed are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
   });
   afterAll(async () => m?.close());
 

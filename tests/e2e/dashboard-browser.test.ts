@@ -41,7 +41,7 @@ async function untilIdle(name: string): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 88, articles: 3, maxComments: 4, immediateExports: 'The verdict test edits the source and expects the next delta to see it at once', unthrottled: '150 tickets with up to 4 comments each, watched from a browser are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
+  m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 88, articles: 3, maxComments: 4, immediateExports: 'The verdict test edits the source and expects the next delta to see it at once', unthrottled: '150 tickets with up to 4 comments each, watched from a browser are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, {}, { unthrottled: '150 tickets with up to 4 comments each, watched from a browser are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
   // A client-side ceiling on the target keeps the run long enough to watch it move.
   // The "report" conflict policy fails a record edited on both sides: the verdict's failed record.
   const config = {

@@ -60,7 +60,7 @@ function startWriter(sandbox: ZendeskSandbox): { stop(): Promise<number> } {
 
 describe('delta under live changes', () => {
   it('catches up with a source that kept changing during the whole full run', async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 120, seed: 31, articles: 2, maxComments: 6, immediateExports: 'The delta reads changes made a moment before', unthrottled: '120 tickets with up to 6 comments each, changed throughout the run are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 120, seed: 31, articles: 2, maxComments: 6, immediateExports: 'The delta reads changes made a moment before', unthrottled: '120 tickets with up to 6 comments each, changed throughout the run are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, {}, { unthrottled: '120 tickets with up to 6 comments each, changed throughout the run are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
     const source = m.source as ZendeskSandbox;
     const config = parseMigrationConfig(m.config);
     const writer = startWriter(source);
@@ -76,7 +76,7 @@ describe('delta under live changes', () => {
   });
 
   it('reads more than 1,000 tickets sharing one update timestamp, changes among them included', async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 1100, seed: 32, articles: 1, maxComments: 1, immediateExports: 'The delta reads changes made a moment before', unthrottled: '1,100 tickets with a comment each are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 1100, seed: 32, articles: 1, maxComments: 1, immediateExports: 'The delta reads changes made a moment before', unthrottled: '1,100 tickets with a comment each are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, {}, { unthrottled: '1,100 tickets with a comment each are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
     const source = m.source as ZendeskSandbox;
     const config = parseMigrationConfig(m.config);
     expect(await migrateCommand(config, { json: true, progress: false, verify: false }, captureOutput(), m.env)).toBe(0);
@@ -116,7 +116,7 @@ describe('delta under live changes', () => {
   });
 
   it('survives a delta killed mid-pass: re-run, it ends clean with no duplicates', async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 34, articles: 1, maxComments: 8, immediateExports: 'The delta reads changes made a moment before', unthrottled: '150 tickets with up to 8 comments each, a delta killed and re-run are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 150, seed: 34, articles: 1, maxComments: 8, immediateExports: 'The delta reads changes made a moment before', unthrottled: '150 tickets with up to 8 comments each, a delta killed and re-run are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, {}, { unthrottled: '150 tickets with up to 8 comments each, a delta killed and re-run are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
     const env = m;
     const source = m.source as ZendeskSandbox;
     const config = parseMigrationConfig(m.config);

@@ -22,7 +22,7 @@ describe('re-migration after a mapping change (zendesk → freshdesk)', () => {
   let source: Connector;
   let target: Connector;
   beforeAll(async () => {
-    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 40, seed: 11, articles: 2, unthrottled: '40 tickets with up to 30 comments each, migrated again and again are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
+    m = await migrationEnv('zendesk', 'freshdesk', { tickets: 40, seed: 11, articles: 2, unthrottled: '40 tickets with up to 30 comments each, migrated again and again are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, {}, { unthrottled: '40 tickets with up to 30 comments each, migrated again and again are minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
     source = (await platform('zendesk')).createConnector({ url: m.source.url, credentials: m.source.credentials });
     target = (await platform('freshdesk')).createConnector({ url: m.target.url, credentials: m.target.credentials });
   });
