@@ -94,7 +94,11 @@ describe('accepting a failure from the dashboard', () => {
     const failures = async () => (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/failures`, headers: { authorization: `Bearer ${operator}` } })).json().failures;
     expect((await failures())[0].accepted).toBeNull();
 
+    // The list is drawn again on every summary event: the reason typed so far stays.
     await reason.fill('the agent edit on the target stays');
+    await page.click('#record-status button[data-status="failed"]');
+    await reason.waitFor({ timeout: 30_000 });
+    expect(await reason.inputValue()).toBe('the agent edit on the target stays');
     await acceptCell(page, record).locator('button.accept-confirm').click();
     await acceptCell(page, record).locator('.accepted-by').waitFor({ timeout: 30_000 });
     expect(await acceptCell(page, record).locator('.accepted-by').textContent()).toMatch(/^accepted by phone \(token \S+\): the agent edit on the target stays$/);
