@@ -1,7 +1,7 @@
 // The cutover dashboard: reads the API with a bearer token, redraws on server-sent events.
 const $ = (selector) => document.querySelector(selector);
 const SVG = 'http://www.w3.org/2000/svg';
-const state = { token: null, migration: null, data: null, throughput: [], teamZones: [], stream: null, refresh: null, ticker: null, retry: null, verification: null };
+const state = { token: null, migration: null, data: null, throughput: [], teamZones: [], stream: null, refresh: null, ticker: null, retry: null, verification: null, acceptDrafts: new Map(), acceptErrors: new Map(), deciding: new Set() };
 
 // --- time, in the viewer's zone and the team's ---
 const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -49,6 +49,7 @@ async function api(path, init = {}) {
   return res;
 }
 const getJson = async (path, init) => (await api(path, init)).json();
+const post = (payload) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
 
 // --- rendering ---
 function row(cells) {
@@ -282,7 +283,115 @@ function linkCell(id, url) {
   return td;
 }
 
+const recordKey = (r) => `${r.entity}:${r.sourceId}`;
+
+/**
+ * A failed record's acceptance: who accepted it and why; for an operator, an inline form that asks the
+ * reason and accepts it, or a button that withdraws the acceptance. A half-typed reason survives redraws.
+ */
+function acceptCell(r) {
+  const key = recordKey(r);
+  const td = document.createElement('td');
+  td.className = 'accept';
+  if (r.accepted) {
+    const note = document.createElement('span');
+    note.className = 'accepted-by';
+    note.textContent = `accepted by ${r.accepted.by}: ${r.accepted.reason}`;
+    td.append(note);
+  } else if (!state.operator) td.textContent = 'no';
+  if (!state.operator) return td;
+  const button = (text, cls, onclick) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = cls;
+    b.textContent = text;
+    b.onclick = onclick;
+    return b;
+  };
+  if (r.accepted) td.append(button('withdraw', 'withdraw', () => decide('withdraw', r)));
+  else if (!state.acceptDrafts.has(key)) {
+    td.append(
+      button('Accept', 'accept-open', () => {
+        state.acceptDrafts.set(key, '');
+        redrawAccept(r);
+        findAcceptCell(key)?.querySelector('input')?.focus();
+      }),
+    );
+  } else {
+    const form = document.createElement('form');
+    const input = document.createElement('input');
+    input.name = 'reason';
+    input.maxLength = 1000;
+    input.placeholder = 'why may it stay as it is?';
+    input.setAttribute('aria-label', `reason for accepting ${key}`);
+    input.value = state.acceptDrafts.get(key);
+    input.oninput = () => state.acceptDrafts.set(key, input.value);
+    const submit = document.createElement('button');
+    submit.type = 'submit';
+    submit.className = 'accept-confirm';
+    submit.textContent = 'Accept';
+    form.onsubmit = (e) => {
+      e.preventDefault();
+      decide('accept', r, input.value);
+    };
+    form.append(
+      input,
+      submit,
+      button('cancel', 'accept-cancel', () => {
+        state.acceptDrafts.delete(key);
+        state.acceptErrors.delete(key);
+        redrawAccept(r);
+      }),
+    );
+    td.append(form);
+  }
+  const error = document.createElement('span');
+  error.className = 'error';
+  error.setAttribute('role', 'alert');
+  error.textContent = state.acceptErrors.get(key) ?? '';
+  td.append(error);
+  return td;
+}
+
+function findAcceptCell(key) {
+  for (const tr of document.querySelectorAll('#records tbody tr[data-record]')) if (tr.dataset.record === key) return tr.querySelector('td.accept');
+  return null;
+}
+function redrawAccept(r) {
+  findAcceptCell(recordKey(r))?.replaceWith(acceptCell(r));
+}
+
+/** Accepts a failed record with the operator's reason, or withdraws its acceptance; the API's refusal is shown in the row. */
+async function decide(action, r, reason) {
+  const key = recordKey(r);
+  const name = state.migration;
+  if (state.deciding.has(key)) return;
+  state.deciding.add(key);
+  for (const b of findAcceptCell(key)?.querySelectorAll('button') ?? []) b.disabled = true;
+  try {
+    const records = [{ entity: r.entity, sourceId: r.sourceId }];
+    const body = await getJson(`/api/migrations/${encodeURIComponent(name)}/failures/${action}`, post(action === 'accept' ? { records, reason } : { records }));
+    const a = body.accepted?.[0];
+    r.accepted = a ? { by: a.acceptedBy, reason: a.reason, at: a.acceptedAt } : null;
+    state.acceptDrafts.delete(key);
+    state.acceptErrors.delete(key);
+  } catch (err) {
+    if (err.message === 'unauthorized') return;
+    state.acceptErrors.set(key, err.message);
+  } finally {
+    state.deciding.delete(key);
+  }
+  if (state.migration !== name) return;
+  redrawAccept(r);
+  // The verdict, the entity counts and the latest failures move with the decision.
+  loadDashboard().catch(() => {});
+}
+
 function renderRecords(status, body) {
+  const failedList = status === 'failed';
+  // A redraw keeps the reason being typed where it was.
+  const typing = document.activeElement?.closest?.('#records td.accept') ? document.activeElement : null;
+  const typingKey = typing?.closest('tr')?.dataset.record;
   const groups = new Map();
   for (const r of body.records) {
     const key = `${r.entity}\u0000${r.reason}`;
@@ -295,7 +404,7 @@ function renderRecords(status, body) {
     head.className = 'group';
     head.dataset.reason = g.reason;
     const th = document.createElement('th');
-    th.colSpan = 6;
+    th.colSpan = failedList ? 7 : 6;
     th.textContent = `${g.reason} · ${g.entity} · ${g.records.toLocaleString()} record${g.records === 1 ? '' : 's'}`;
     head.append(th);
     rows.push(head);
@@ -306,22 +415,36 @@ function renderRecords(status, body) {
       tr.append(linkCell(r.sourceId, r.sourceUrl), linkCell(r.targetId, r.targetUrl), num(r.attempts, false, 'attempts'), timeCell(r.lastAttemptAt), row([r.detail || r.reason]).firstChild);
       tr.children[1].classList.add('source');
       tr.children[2].classList.add('target');
+      if (failedList) tr.append(acceptCell(r));
       rows.push(tr);
     }
   }
   if (!rows.length) rows.push(row([`no ${status} records`]));
   $('#records tbody').replaceChildren(...rows);
+  $('#records-accepted').hidden = !failedList;
+  if (typing?.name === 'reason' && typingKey) {
+    const input = findAcceptCell(typingKey)?.querySelector('input');
+    if (input) {
+      input.focus();
+      input.setSelectionRange(typing.selectionStart, typing.selectionEnd);
+    }
+  }
   const n = body.records.length;
   $('#records-summary').textContent = `${n.toLocaleString()} ${status} record${n === 1 ? '' : 's'}${n >= 10000 ? ' (the first 10,000; the CSV has the same)' : ''}`;
   $('#retry-failed').hidden = !(state.operator && status === 'failed' && n > 0);
 }
 
-/** Reads the selected list again; one read at a time, the newest selection wins. */
+/** Reads the selected list again; one read at a time, the newest selection wins, and a read asked for meanwhile follows. */
 async function loadRecords() {
   const name = state.migration;
   const status = state.recordStatus;
-  if (!name || state.recordsBusy) return;
+  if (!name) return;
+  if (state.recordsBusy) {
+    state.recordsAgain = true;
+    return;
+  }
   state.recordsBusy = true;
+  state.recordsAgain = false;
   try {
     const body = await getJson(`/api/migrations/${encodeURIComponent(name)}/records/${status}`);
     if (state.migration === name && state.recordStatus === status) renderRecords(status, body);
@@ -329,6 +452,7 @@ async function loadRecords() {
     if (state.migration === name) $('#records-summary').textContent = err.message;
   } finally {
     state.recordsBusy = false;
+    if (state.recordsAgain) loadRecords();
   }
 }
 
@@ -419,6 +543,9 @@ function clearMigration() {
   for (const id of ['#entities', '#live', '#failures', '#runs', '#records']) $(`${id} tbody`).replaceChildren();
   $('#records-summary').textContent = '';
   $('#retry-failed').hidden = true;
+  $('#records-accepted').hidden = true;
+  state.acceptDrafts.clear();
+  state.acceptErrors.clear();
   $('#checks').replaceChildren();
   $('#verified-at').textContent = '';
   $('#verification-age').textContent = '';
@@ -613,7 +740,6 @@ async function setupControls(name) {
       say(err.message);
     }
   };
-  const post = (payload) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
   for (const b of document.querySelectorAll('#controls button[data-kind]')) b.onclick = () => act(`/api/migrations/${name()}/runs`, post({ kind: b.dataset.kind }));
   $('#retry-failed').onclick = async () => {
     await act(`/api/migrations/${name()}/failures/retry`, post({}));

@@ -280,6 +280,8 @@ export function buildApi(options: ApiOptions): Api {
         return null;
       }
     };
+    // A failed record carries the acceptance in force on it, so the page can say who accepted it and why.
+    const acceptances = new Map(p.status === 'failed' ? (await runtime.ledger.acceptances()).map((a) => [`${a.entity}:${a.sourceId}`, { by: a.acceptedBy, reason: a.reason, at: a.acceptedAt }]) : []);
     const rows = (await runtime.ledger.query(saved.sql, { readonly: true })).map((r) => {
       const entity = String(r.entity);
       const sourceId = String(r.source_id);
@@ -294,6 +296,7 @@ export function buildApi(options: ApiOptions): Api {
         lastAttemptAt: r.last_attempt_at ? new Date(`${String(r.last_attempt_at).replace(' ', 'T')}Z`).toISOString() : null,
         sourceUrl: link('source', entity, sourceId),
         targetUrl: link('target', entity, targetId),
+        accepted: acceptances.get(`${entity}:${sourceId}`) ?? null,
       };
     });
     if (format === 'csv') {
