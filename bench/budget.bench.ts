@@ -1,28 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startFreshdeskSandbox, type FreshdeskSandbox } from '../connectors/freshdesk/sandbox/server.ts';
 import { startZendeskSandbox, type ZendeskSandbox } from '../connectors/zendesk/sandbox/server.ts';
 import { budgetFigures, requestsPerRecord, type BucketCount, type BudgetFigures } from './budget.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const HDM = join(ROOT, 'bin/hdm.mjs');
+import { benchArgs, hdm, machineLine  } from './common.ts';
 
 type Sandbox = ZendeskSandbox | FreshdeskSandbox;
-
-function hdm(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; seconds: number }> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HDM, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('exit', (code) => resolve({ code, stdout, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
-  });
-}
 
 async function start(platform: string, tickets: number, seed: number): Promise<Sandbox> {
   // The plan's own limits: no --rpm, no unthrottled exports.
@@ -152,26 +137,21 @@ export function formatBudgetRun(r: BudgetRun): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = benchArgs(
+    argv,
+    {
       tickets: { type: 'string', default: '2000' },
       concurrency: { type: 'string', default: '16' },
       reverse: { type: 'boolean', default: false },
       both: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-  });
-  if (values.help) {
-    process.stdout.write(
-      'npm run bench -- budget [--tickets 2000] [--reverse | --both] [--concurrency 16] [--json]\n' +
-        'A full migration between sandboxes at Enterprise limits (Zendesk → Freshdesk; --reverse Freshdesk → Zendesk; --both each),\n' +
-        'with per bucket requests, utilization and 429s from the sandboxes\' own counters, the lower bound on wall time, and\n' +
-        "`hdm estimate`'s projection against the measured wall. Takes minutes: the plans' limits set the pace.\n",
-    );
-    return;
-  }
+    'npm run bench -- budget [--tickets 2000] [--reverse | --both] [--concurrency 16] [--json]\n' +
+      'A full migration between sandboxes at Enterprise limits (Zendesk → Freshdesk; --reverse Freshdesk → Zendesk; --both each),\n' +
+      'with per bucket requests, utilization and 429s from the sandboxes\' own counters, the lower bound on wall time, and\n' +
+      "`hdm estimate`'s projection against the measured wall. Takes minutes: the plans' limits set the pace.\n",
+  );
+  if (!values) return;
   const tickets = Number(values.tickets);
   const concurrency = Number(values.concurrency);
   const directions: [string, string][] = values.both
@@ -182,7 +162,7 @@ export async function main(argv: string[]): Promise<void> {
     : values.reverse
       ? [['freshdesk', 'zendesk']]
       : [['zendesk', 'freshdesk']];
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const runs: BudgetRun[] = [];
   for (const [from, to] of directions) {
     process.stderr.write(`bench budget: ${tickets} tickets ${from} → ${to} at Enterprise limits…\n`);

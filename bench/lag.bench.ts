@@ -1,16 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startSandboxProcess, type SandboxProcess } from '../services/cli/sandbox-process.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const HDM = join(ROOT, 'bin/hdm.mjs');
-const REPORT = join(ROOT, 'docs/benchmarks.md');
+import { appendReport, benchArgs, HDM, hdm, machineLine, percentile  } from './common.ts';
 
 interface LaneResult {
   fastLane: boolean;
@@ -22,20 +17,6 @@ interface LaneResult {
   passes: number;
   listTickets: { admitted: number; refused: number };
   exportRefused: number;
-}
-
-function hdm(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HDM, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('exit', (code) => resolve({ code, stdout }));
-  });
-}
-
-function percentile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
 async function limitStats(source: SandboxProcess): Promise<Record<string, { admitted: number; refused: number }>> {
@@ -139,26 +120,21 @@ async function runLane(fastLane: boolean, opts: { tickets: number; changes: numb
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = benchArgs(
+    argv,
+    {
       tickets: { type: 'string', default: '200' },
       changes: { type: 'string', default: '20' },
       seconds: { type: 'string', default: '120' },
       interval: { type: 'string', default: '10s' },
       entities: { type: 'string' },
       'no-record': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-  });
-  if (values.help) {
-    process.stdout.write(
-      'npm run bench -- lag [--tickets 200] [--changes 20] [--seconds 120] [--interval 10s] [--entities ticket,…] [--no-record]\n' +
-        'delta --follow against the Zendesk sandbox with its one-minute export exclusion, with the fast lane and\n' +
-        'without: change-to-load lag p50/p95 and the List Tickets bucket used. Records in docs/benchmarks.md.\n',
-    );
-    return;
-  }
+    'npm run bench -- lag [--tickets 200] [--changes 20] [--seconds 120] [--interval 10s] [--entities ticket,…] [--no-record]\n' +
+      'delta --follow against the Zendesk sandbox with its one-minute export exclusion, with the fast lane and\n' +
+      'without: change-to-load lag p50/p95 and the List Tickets bucket used. Records in docs/benchmarks.md.\n',
+  );
+  if (!values) return;
   const entities = values.entities ? values.entities.split(',').map((e) => e.trim()).filter(Boolean) : null;
   const opts = { tickets: Number(values.tickets), changes: Number(values.changes), seconds: Number(values.seconds), interval: values.interval!, entities };
   const results: LaneResult[] = [];
@@ -167,7 +143,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`bench lag: fast lane ${fastLane ? 'on' : 'off'} done\n`);
   }
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const rows = results.map(
     (r) =>
       `| ${r.fastLane ? 'on' : 'off'} | ${r.loaded} of ${r.changes} | ${s(r.p50)} | ${s(r.p95)} | ${s(r.max)} | ${r.passes} | ${r.listTickets.admitted} (${r.listTickets.refused} refused) | ${r.exportRefused} |`,
@@ -175,14 +151,8 @@ export async function main(argv: string[]): Promise<void> {
   const table = `| fast lane | changes loaded | lag p50 | lag p95 | lag max | passes | List Tickets requests (429s) | export 429s |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`;
   process.stdout.write(`${machine}\n${table}\n`);
   if (!values['no-record']) {
-    let text = '';
-    try {
-      text = readFileSync(REPORT, 'utf8');
-    } catch {
-      text = '';
-    }
     const date = new Date().toISOString().slice(0, 10);
     const block = `\n### ${date} · lag · \`npm run bench -- lag --tickets ${opts.tickets} --changes ${opts.changes} --seconds ${opts.seconds} --interval ${opts.interval}${entities ? ` --entities ${entities.join(',')}` : ''}\`\nMachine: ${machine}\nZendesk sandbox at Enterprise limits with its one-minute export exclusion (\`exportLagSeconds\` 60) → Freshdesk sandbox; one reply on a different open ticket every ${(opts.seconds / opts.changes).toFixed(0)} s; lag from the source's answer to the write to the ticket's load in the ledger. Delta entities: ${entities ? entities.join(', ') : 'all'}.\n\n${table}\n`;
-    writeFileSync(REPORT, `${text.trimEnd()}\n${block}`);
+    appendReport(block);
   }
 }
