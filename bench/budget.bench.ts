@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startFreshdeskSandbox, type FreshdeskSandbox } from '../connectors/freshdesk/sandbox/server.ts';
 import { startZendeskSandbox, type ZendeskSandbox } from '../connectors/zendesk/sandbox/server.ts';
 import { budgetFigures, requestsPerRecord, type BucketCount, type BudgetFigures } from './budget.ts';
-import { benchArgs, hdm, machineLine  } from './common.ts';
+import { benchArgs, hdm, machineLine , withSandboxes } from './common.ts';
 
 type Sandbox = ZendeskSandbox | FreshdeskSandbox;
 
@@ -49,9 +48,7 @@ export interface BudgetRun {
 }
 
 async function runOne(from: string, to: string, tickets: number, concurrency: number): Promise<BudgetRun> {
-  const [source, target] = await Promise.all([start(from, tickets, 1), start(to, 0, 2)]);
-  const dir = mkdtempSync(join(tmpdir(), 'hdm-budget-bench-'));
-  try {
+  return withSandboxes(Promise.all([start(from, tickets, 1), start(to, 0, 2)]), 'hdm-budget-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     writeFileSync(
       configFile,
@@ -94,10 +91,7 @@ async function runOne(from: string, to: string, tickets: number, concurrency: nu
       estimateError: estimateSeconds / result.seconds - 1,
       routes,
     };
-  } finally {
-    await Promise.all([source.close(), target.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);

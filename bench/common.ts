@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
@@ -54,4 +54,20 @@ export function benchArgs<const O extends ParseArgsOptionsConfig>(argv: string[]
     return null;
   }
   return values;
+}
+
+/** Runs `body` once both sandboxes have started, with a scratch directory; then closes both and removes the directory. */
+export async function withSandboxes<S extends { close(): Promise<unknown> }, T>(
+  started: Promise<[S, S]>,
+  dirPrefix: string,
+  body: (source: S, target: S, dir: string) => Promise<T>,
+): Promise<T> {
+  const [source, target] = await started;
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  try {
+    return await body(source, target, dir);
+  } finally {
+    await Promise.all([source.close(), target.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { startSandboxProcess, type SandboxProcess } from '../services/cli/sandbox-process.ts';
-import { appendReport, benchArgs, HDM, hdm, machineLine, percentile  } from './common.ts';
+import { appendReport, benchArgs, HDM, hdm, machineLine, percentile , withSandboxes } from './common.ts';
 
 async function sourceRequests(source: SandboxProcess): Promise<number> {
   const res = await fetch(`${source.url}/__sandbox/state`);
@@ -44,12 +43,10 @@ export async function main(argv: string[]): Promise<void> {
   if (!values) return;
   const tickets = Number(values.tickets);
   const share = Number(values.changed);
-  const [source, target] = await Promise.all([
+  return withSandboxes(Promise.all([
     startSandboxProcess('zendesk', { tickets, seed: 1, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
     startSandboxProcess('freshdesk', { tickets: 0, seed: 2, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
-  ]);
-  const dir = mkdtempSync(join(tmpdir(), 'hdm-delta-bench-'));
-  try {
+  ]), 'hdm-delta-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     writeFileSync(
       configFile,
@@ -117,8 +114,5 @@ export async function main(argv: string[]): Promise<void> {
       const block = `\n### ${date} · delta · \`npm run bench -- delta --tickets ${tickets} --changed ${share} --follow-seconds ${followSeconds} --interval ${values.interval} --rate ${rate}\`\nMachine: ${machine}\n\n| what | source API requests | notes |\n|---|---|---|\n${rows.join('\n')}\n`;
       appendReport(block);
     }
-  } finally {
-    await Promise.all([source.close(), target.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { startSandboxProcess, type SandboxProcess } from '../services/cli/sandbox-process.ts';
-import { appendReport, benchArgs, HDM, hdm, machineLine, percentile  } from './common.ts';
+import { appendReport, benchArgs, HDM, hdm, machineLine, percentile , withSandboxes } from './common.ts';
 
 interface LaneResult {
   fastLane: boolean;
@@ -38,12 +37,10 @@ async function openTickets(source: SandboxProcess, want: number): Promise<number
  * load of that ticket in the ledger.
  */
 async function runLane(fastLane: boolean, opts: { tickets: number; changes: number; seconds: number; interval: string; entities: string[] | null }): Promise<LaneResult> {
-  const [source, target] = await Promise.all([
+  return withSandboxes(Promise.all([
     startSandboxProcess('zendesk', { tickets: opts.tickets, seed: 1, maxComments: 4 }),
     startSandboxProcess('freshdesk', { tickets: 0, seed: 2, requestsPerMinute: null }),
-  ]);
-  const dir = mkdtempSync(join(tmpdir(), 'hdm-lag-bench-'));
-  try {
+  ]), 'hdm-lag-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     const config = {
       name: 'lag-bench',
@@ -113,10 +110,7 @@ async function runLane(fastLane: boolean, opts: { tickets: number; changes: numb
       listTickets: { admitted: bucket('list-tickets', 'admitted'), refused: bucket('list-tickets', 'refused') },
       exportRefused: bucket('incremental-exports', 'refused'),
     };
-  } finally {
-    await Promise.all([source.close(), target.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startSandboxProcess } from '../services/cli/sandbox-process.ts';
-import { appendReport, benchArgs, hdm, machineLine  } from './common.ts';
+import { appendReport, benchArgs, hdm, machineLine , withSandboxes } from './common.ts';
 
 export interface BenchResult {
   tickets: number;
@@ -17,12 +16,10 @@ export interface BenchResult {
 }
 
 async function benchOne(tickets: number, from: string, to: string, verify: boolean): Promise<BenchResult> {
-  const [source, target] = await Promise.all([
+  return withSandboxes(Promise.all([
     startSandboxProcess(from, { tickets, seed: 1, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
     startSandboxProcess(to, { tickets: 0, seed: 2, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
-  ]);
-  const dir = mkdtempSync(join(tmpdir(), 'hdm-bench-'));
-  try {
+  ]), 'hdm-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     writeFileSync(
       configFile,
@@ -54,10 +51,7 @@ async function benchOne(tickets: number, from: string, to: string, verify: boole
       verifySeconds,
       clean,
     };
-  } finally {
-    await Promise.all([source.close(), target.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {
