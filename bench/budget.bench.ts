@@ -1,28 +1,12 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startFreshdeskSandbox, type FreshdeskSandbox } from '../connectors/freshdesk/sandbox/server.ts';
 import { startZendeskSandbox, type ZendeskSandbox } from '../connectors/zendesk/sandbox/server.ts';
 import { budgetFigures, requestsPerRecord, type BucketCount, type BudgetFigures } from './budget.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const HDM = join(ROOT, 'bin/hdm.mjs');
+import { benchArgs, hdm, machineLine , withSandboxes } from './common.ts';
 
 type Sandbox = ZendeskSandbox | FreshdeskSandbox;
-
-function hdm(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; seconds: number }> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HDM, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('exit', (code) => resolve({ code, stdout, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
-  });
-}
 
 async function start(platform: string, tickets: number, seed: number): Promise<Sandbox> {
   // The plan's own limits: no --rpm, no unthrottled exports.
@@ -64,9 +48,7 @@ export interface BudgetRun {
 }
 
 async function runOne(from: string, to: string, tickets: number, concurrency: number): Promise<BudgetRun> {
-  const [source, target] = await Promise.all([start(from, tickets, 1), start(to, 0, 2)]);
-  const dir = mkdtempSync(join(tmpdir(), 'hdm-budget-bench-'));
-  try {
+  return withSandboxes(Promise.all([start(from, tickets, 1), start(to, 0, 2)]), 'hdm-budget-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     writeFileSync(
       configFile,
@@ -109,10 +91,7 @@ async function runOne(from: string, to: string, tickets: number, concurrency: nu
       estimateError: estimateSeconds / result.seconds - 1,
       routes,
     };
-  } finally {
-    await Promise.all([source.close(), target.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
@@ -152,26 +131,21 @@ export function formatBudgetRun(r: BudgetRun): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = benchArgs(
+    argv,
+    {
       tickets: { type: 'string', default: '2000' },
       concurrency: { type: 'string', default: '16' },
       reverse: { type: 'boolean', default: false },
       both: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-  });
-  if (values.help) {
-    process.stdout.write(
-      'npm run bench -- budget [--tickets 2000] [--reverse | --both] [--concurrency 16] [--json]\n' +
-        'A full migration between sandboxes at Enterprise limits (Zendesk → Freshdesk; --reverse Freshdesk → Zendesk; --both each),\n' +
-        'with per bucket requests, utilization and 429s from the sandboxes\' own counters, the lower bound on wall time, and\n' +
-        "`hdm estimate`'s projection against the measured wall. Takes minutes: the plans' limits set the pace.\n",
-    );
-    return;
-  }
+    'npm run bench -- budget [--tickets 2000] [--reverse | --both] [--concurrency 16] [--json]\n' +
+      'A full migration between sandboxes at Enterprise limits (Zendesk → Freshdesk; --reverse Freshdesk → Zendesk; --both each),\n' +
+      'with per bucket requests, utilization and 429s from the sandboxes\' own counters, the lower bound on wall time, and\n' +
+      "`hdm estimate`'s projection against the measured wall. Takes minutes: the plans' limits set the pace.\n",
+  );
+  if (!values) return;
   const tickets = Number(values.tickets);
   const concurrency = Number(values.concurrency);
   const directions: [string, string][] = values.both
@@ -182,7 +156,7 @@ export async function main(argv: string[]): Promise<void> {
     : values.reverse
       ? [['freshdesk', 'zendesk']]
       : [['zendesk', 'freshdesk']];
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const runs: BudgetRun[] = [];
   for (const [from, to] of directions) {
     process.stderr.write(`bench budget: ${tickets} tickets ${from} → ${to} at Enterprise limits…\n`);

@@ -1,25 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { stringify } from 'yaml';
 import { startSandboxProcess, type SandboxProcess } from '../services/cli/sandbox-process.ts';
 import { ensureClickHouse } from '../tools/launcher/clickhouse.launcher.ts';
 import { ensureKafka } from '../tools/launcher/kafka.launcher.ts';
 import { ensureSchemaRegistry } from '../tools/launcher/schema-registry.launcher.ts';
+import { appendReport, benchArgs, HDM, machineLine  } from './common.ts';
 
 /**
  * `npm run bench -- cluster [--tickets 3000] [--partitions 8]`: the same full migration embedded, in
  * cluster mode with one and with two loaders, and raw kafkajs moving the same messages (count and
  * bytes copied from the cluster run's topics) through Kafka — as ratios, in one run, on one machine.
  */
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const HDM = join(ROOT, 'bin/hdm.mjs');
-const REPORT = join(ROOT, 'docs/benchmarks.md');
 
 interface Row {
   mode: string;
@@ -44,22 +39,17 @@ function spawnHdm(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = benchArgs(
+    argv,
+    {
       tickets: { type: 'string', default: '3000' },
       partitions: { type: 'string', default: '8' },
       'no-record': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-  });
-  if (values.help) {
-    process.stdout.write(
-      'npm run bench -- cluster [--tickets 3000] [--partitions 8] [--no-record]\n' +
-        'Embedded vs cluster (1 and 2 loaders) vs raw kafkajs, one run; records results in docs/benchmarks.md.\n',
-    );
-    return;
-  }
+    'npm run bench -- cluster [--tickets 3000] [--partitions 8] [--no-record]\n' +
+      'Embedded vs cluster (1 and 2 loaders) vs raw kafkajs, one run; records results in docs/benchmarks.md.\n',
+  );
+  if (!values) return;
   const tickets = Number(values.tickets);
   const partitions = Number(values.partitions);
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -134,7 +124,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const embedded = rows[0].seconds;
   const raw = rows[3].seconds;
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const date = new Date().toISOString().slice(0, 10);
   const table = [
     '| mode | seconds | canonical records/s | time ÷ embedded | time ÷ raw kafkajs | what ran |',
@@ -143,9 +133,8 @@ export async function main(argv: string[]): Promise<void> {
   ].join('\n');
   process.stdout.write(`${machine}\n${table}\n`);
   if (!values['no-record']) {
-    const text = readFileSync(REPORT, 'utf8');
     const block = `\n### ${date} · \`npm run bench -- cluster --tickets ${tickets} --partitions ${partitions}\`\nMachine: ${machine}. Zendesk sandbox with ${tickets} tickets (${canonical} canonical records) into an empty Freshdesk sandbox, each run into a fresh one.\n\n${table}\n`;
-    writeFileSync(REPORT, `${text.trimEnd()}\n${block}`);
+    appendReport(block);
     log('recorded in docs/benchmarks.md');
   }
 }

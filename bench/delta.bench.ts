@@ -1,29 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startSandboxProcess, type SandboxProcess } from '../services/cli/sandbox-process.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const HDM = join(ROOT, 'bin/hdm.mjs');
-const REPORT = join(ROOT, 'docs/benchmarks.md');
+import { appendReport, benchArgs, HDM, hdm, machineLine, percentile , withSandboxes } from './common.ts';
 
 async function sourceRequests(source: SandboxProcess): Promise<number> {
   const res = await fetch(`${source.url}/__sandbox/state`);
   return ((await res.json()) as { requests_served: number }).requests_served;
-}
-
-function hdm(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HDM, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('exit', (code) => resolve({ code, stdout }));
-  });
 }
 
 /** Changes `count` tickets at the source the way agents do: a reply and a tag on each. */
@@ -40,40 +25,28 @@ async function changeTickets(source: SandboxProcess, ids: number[], label: strin
   return changed;
 }
 
-function percentile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-}
-
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = benchArgs(
+    argv,
+    {
       tickets: { type: 'string', default: '10000' },
       changed: { type: 'string', default: '0.01' },
       'follow-seconds': { type: 'string', default: '60' },
       interval: { type: 'string', default: '5s' },
       rate: { type: 'string', default: '5' },
       'no-record': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-  });
-  if (values.help) {
-    process.stdout.write(
-      'npm run bench -- delta [--tickets 10000] [--changed 0.01] [--follow-seconds 60] [--interval 5s] [--rate 5] [--no-record]\n' +
-        'Full run, then one delta after changing a share of the tickets (source requests compared), then delta --follow\n' +
-        'under a steady change rate (changes per second) with change-to-target lag p50/p95. Records in docs/benchmarks.md.\n',
-    );
-    return;
-  }
+    'npm run bench -- delta [--tickets 10000] [--changed 0.01] [--follow-seconds 60] [--interval 5s] [--rate 5] [--no-record]\n' +
+      'Full run, then one delta after changing a share of the tickets (source requests compared), then delta --follow\n' +
+      'under a steady change rate (changes per second) with change-to-target lag p50/p95. Records in docs/benchmarks.md.\n',
+  );
+  if (!values) return;
   const tickets = Number(values.tickets);
   const share = Number(values.changed);
-  const [source, target] = await Promise.all([
+  return withSandboxes(Promise.all([
     startSandboxProcess('zendesk', { tickets, seed: 1, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
     startSandboxProcess('freshdesk', { tickets: 0, seed: 2, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
-  ]);
-  const dir = mkdtempSync(join(tmpdir(), 'hdm-delta-bench-'));
-  try {
+  ]), 'hdm-delta-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     writeFileSync(
       configFile,
@@ -129,7 +102,7 @@ export async function main(argv: string[]): Promise<void> {
     const p50 = percentile(withLag.map((l) => l.p50), 0.5);
     const p95 = Math.max(0, ...withLag.map((l) => l.p95));
 
-    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+    const machine = machineLine();
     const rows = [
       `| full run, ${tickets} tickets | ${fullRequests} | — |`,
       `| one delta after ${changed} tickets changed (${(share * 100).toFixed(1)}%) | ${deltaRequests} | ${(deltaRequests / fullRequests).toFixed(4)} of the full run; ${deltaPass.counts.ticket.read} tickets read |`,
@@ -137,18 +110,9 @@ export async function main(argv: string[]): Promise<void> {
     ];
     process.stdout.write(`${machine}\n${rows.join('\n')}\n`);
     if (!values['no-record']) {
-      let text = '';
-      try {
-        text = readFileSync(REPORT, 'utf8');
-      } catch {
-        text = '';
-      }
       const date = new Date().toISOString().slice(0, 10);
       const block = `\n### ${date} · delta · \`npm run bench -- delta --tickets ${tickets} --changed ${share} --follow-seconds ${followSeconds} --interval ${values.interval} --rate ${rate}\`\nMachine: ${machine}\n\n| what | source API requests | notes |\n|---|---|---|\n${rows.join('\n')}\n`;
-      writeFileSync(REPORT, `${text.trimEnd()}\n${block}`);
+      appendReport(block);
     }
-  } finally {
-    await Promise.all([source.close(), target.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

@@ -1,9 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { faultRun, type FaultRunResult } from '../tests/helpers/fault-run.ts';
+import { appendReport, benchArgs, machineLine  } from './common.ts';
 
 /**
  * `npm run bench -- faults [--tickets 2000] [--rate 0.1]`: the same full migration (Zendesk sandbox into
@@ -12,29 +8,24 @@ import { faultRun, type FaultRunResult } from '../tests/helpers/fault-run.ts';
  * bodies), two target outages and two SIGKILLs — and how much longer the second took; both verified.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const REPORT = join(ROOT, 'docs/benchmarks.md');
 const HEADING = '## Faults (`npm run bench -- faults`)';
+const INTRO =
+  'A full migration once clean and once through fault-injecting proxies in front of both sandboxes: a share of API requests fails at random (500/503, 429 with Retry-After 1, connection resets, answers lost after the platform acted, 502s from a gateway, JSON bodies cut in half), the target goes away twice, and the migration process is killed twice and resumed; both end verified against the sandboxes directly.';
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = benchArgs(
+    argv,
+    {
       tickets: { type: 'string', default: '2000' },
       rate: { type: 'string', default: '0.1' },
       seed: { type: 'string', default: '20261204' },
       'outage-seconds': { type: 'string', default: '10' },
       'no-record': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-  });
-  if (values.help) {
-    process.stdout.write(
-      'npm run bench -- faults [--tickets 2000] [--rate 0.1] [--seed N] [--outage-seconds 10] [--no-record]\n' +
-        'A clean run and a run through random faults, two target outages and two SIGKILLs; records the slowdown in docs/benchmarks.md.\n',
-    );
-    return;
-  }
+    'npm run bench -- faults [--tickets 2000] [--rate 0.1] [--seed N] [--outage-seconds 10] [--no-record]\n' +
+      'A clean run and a run through random faults, two target outages and two SIGKILLs; records the slowdown in docs/benchmarks.md.\n',
+  );
+  if (!values) return;
   const tickets = Number(values.tickets);
   const rate = Number(values.rate);
   const seed = Number(values.seed);
@@ -53,7 +44,7 @@ export async function main(argv: string[]): Promise<void> {
     return r.report.clean && bad.length === 0 && r.targetTickets === r.sourceTickets ? 'clean' : `NOT CLEAN: ${bad.map(([e, s]) => `${e} ${JSON.stringify(s)}`).join('; ')}`;
   };
   const faults = Object.entries(faulty.hits).map(([k, n]) => `${k} ${n}`).join(', ');
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const table = [
     '| run | seconds | × clean | source requests | target requests | processes (exit codes; — killed) | tickets on target / source | verify |',
     '|---|---|---|---|---|---|---|---|',
@@ -65,11 +56,9 @@ export async function main(argv: string[]): Promise<void> {
   const detail = `Faults injected: ${faults}. Events: ${faulty.events.join(', ')}.`;
   process.stdout.write(`${machine}\n${table}\n${detail}\n`);
   if (!values['no-record']) {
-    let text = readFileSync(REPORT, 'utf8').trimEnd();
-    if (!text.includes(HEADING)) text += `\n\n${HEADING}\nA full migration once clean and once through fault-injecting proxies in front of both sandboxes: a share of API requests fails at random (500/503, 429 with Retry-After 1, connection resets, answers lost after the platform acted, 502s from a gateway, JSON bodies cut in half), the target goes away twice, and the migration process is killed twice and resumed; both end verified against the sandboxes directly.\n`;
     const date = new Date().toISOString().slice(0, 10);
     const block = `\n### ${date} · \`npm run bench -- faults --tickets ${tickets} --rate ${rate}\`\nMachine: ${machine}. Seed ${seed}.\n\n${table}\n\n${detail}\n`;
-    writeFileSync(REPORT, `${text}\n${block}`);
+    appendReport(block, { heading: HEADING, intro: INTRO });
     log('recorded in docs/benchmarks.md');
   }
 }

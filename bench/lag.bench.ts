@@ -1,16 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startSandboxProcess, type SandboxProcess } from '../services/cli/sandbox-process.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const HDM = join(ROOT, 'bin/hdm.mjs');
-const REPORT = join(ROOT, 'docs/benchmarks.md');
+import { appendReport, benchArgs, HDM, hdm, machineLine, percentile , withSandboxes } from './common.ts';
 
 interface LaneResult {
   fastLane: boolean;
@@ -22,20 +16,6 @@ interface LaneResult {
   passes: number;
   listTickets: { admitted: number; refused: number };
   exportRefused: number;
-}
-
-function hdm(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HDM, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('exit', (code) => resolve({ code, stdout }));
-  });
-}
-
-function percentile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
 async function limitStats(source: SandboxProcess): Promise<Record<string, { admitted: number; refused: number }>> {
@@ -57,12 +37,10 @@ async function openTickets(source: SandboxProcess, want: number): Promise<number
  * load of that ticket in the ledger.
  */
 async function runLane(fastLane: boolean, opts: { tickets: number; changes: number; seconds: number; interval: string; entities: string[] | null }): Promise<LaneResult> {
-  const [source, target] = await Promise.all([
+  return withSandboxes(Promise.all([
     startSandboxProcess('zendesk', { tickets: opts.tickets, seed: 1, maxComments: 4 }),
     startSandboxProcess('freshdesk', { tickets: 0, seed: 2, requestsPerMinute: null }),
-  ]);
-  const dir = mkdtempSync(join(tmpdir(), 'hdm-lag-bench-'));
-  try {
+  ]), 'hdm-lag-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     const config = {
       name: 'lag-bench',
@@ -132,33 +110,25 @@ async function runLane(fastLane: boolean, opts: { tickets: number; changes: numb
       listTickets: { admitted: bucket('list-tickets', 'admitted'), refused: bucket('list-tickets', 'refused') },
       exportRefused: bucket('incremental-exports', 'refused'),
     };
-  } finally {
-    await Promise.all([source.close(), target.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = benchArgs(
+    argv,
+    {
       tickets: { type: 'string', default: '200' },
       changes: { type: 'string', default: '20' },
       seconds: { type: 'string', default: '120' },
       interval: { type: 'string', default: '10s' },
       entities: { type: 'string' },
       'no-record': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-  });
-  if (values.help) {
-    process.stdout.write(
-      'npm run bench -- lag [--tickets 200] [--changes 20] [--seconds 120] [--interval 10s] [--entities ticket,…] [--no-record]\n' +
-        'delta --follow against the Zendesk sandbox with its one-minute export exclusion, with the fast lane and\n' +
-        'without: change-to-load lag p50/p95 and the List Tickets bucket used. Records in docs/benchmarks.md.\n',
-    );
-    return;
-  }
+    'npm run bench -- lag [--tickets 200] [--changes 20] [--seconds 120] [--interval 10s] [--entities ticket,…] [--no-record]\n' +
+      'delta --follow against the Zendesk sandbox with its one-minute export exclusion, with the fast lane and\n' +
+      'without: change-to-load lag p50/p95 and the List Tickets bucket used. Records in docs/benchmarks.md.\n',
+  );
+  if (!values) return;
   const entities = values.entities ? values.entities.split(',').map((e) => e.trim()).filter(Boolean) : null;
   const opts = { tickets: Number(values.tickets), changes: Number(values.changes), seconds: Number(values.seconds), interval: values.interval!, entities };
   const results: LaneResult[] = [];
@@ -167,7 +137,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`bench lag: fast lane ${fastLane ? 'on' : 'off'} done\n`);
   }
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const rows = results.map(
     (r) =>
       `| ${r.fastLane ? 'on' : 'off'} | ${r.loaded} of ${r.changes} | ${s(r.p50)} | ${s(r.p95)} | ${s(r.max)} | ${r.passes} | ${r.listTickets.admitted} (${r.listTickets.refused} refused) | ${r.exportRefused} |`,
@@ -175,14 +145,8 @@ export async function main(argv: string[]): Promise<void> {
   const table = `| fast lane | changes loaded | lag p50 | lag p95 | lag max | passes | List Tickets requests (429s) | export 429s |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`;
   process.stdout.write(`${machine}\n${table}\n`);
   if (!values['no-record']) {
-    let text = '';
-    try {
-      text = readFileSync(REPORT, 'utf8');
-    } catch {
-      text = '';
-    }
     const date = new Date().toISOString().slice(0, 10);
     const block = `\n### ${date} · lag · \`npm run bench -- lag --tickets ${opts.tickets} --changes ${opts.changes} --seconds ${opts.seconds} --interval ${opts.interval}${entities ? ` --entities ${entities.join(',')}` : ''}\`\nMachine: ${machine}\nZendesk sandbox at Enterprise limits with its one-minute export exclusion (\`exportLagSeconds\` 60) → Freshdesk sandbox; one reply on a different open ticket every ${(opts.seconds / opts.changes).toFixed(0)} s; lag from the source's answer to the write to the ticket's load in the ledger. Delta entities: ${entities ? entities.join(', ') : 'all'}.\n\n${table}\n`;
-    writeFileSync(REPORT, `${text.trimEnd()}\n${block}`);
+    appendReport(block);
   }
 }

@@ -1,25 +1,8 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startSandboxProcess } from '../services/cli/sandbox-process.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const HDM = join(ROOT, 'bin/hdm.mjs');
-const REPORT = join(ROOT, 'docs/benchmarks.md');
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; seconds: number }> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HDM, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('exit', (code) => resolve({ code, stdout, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
-  });
-}
+import { appendReport, benchArgs, hdm, machineLine , withSandboxes } from './common.ts';
 
 export interface BenchResult {
   tickets: number;
@@ -33,12 +16,10 @@ export interface BenchResult {
 }
 
 async function benchOne(tickets: number, from: string, to: string, verify: boolean): Promise<BenchResult> {
-  const [source, target] = await Promise.all([
+  return withSandboxes(Promise.all([
     startSandboxProcess(from, { tickets, seed: 1, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
     startSandboxProcess(to, { tickets: 0, seed: 2, requestsPerMinute: null, maxOldSpaceMb: 12_000 }),
-  ]);
-  const dir = mkdtempSync(join(tmpdir(), 'hdm-bench-'));
-  try {
+  ]), 'hdm-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     writeFileSync(
       configFile,
@@ -50,13 +31,13 @@ async function benchOne(tickets: number, from: string, to: string, verify: boole
       }),
     );
     const env = { ...process.env, ...source.env, ...target.env };
-    const migrate = await run(['migrate', '--config', configFile, '--json', '--no-progress', '--no-verify'], env);
+    const migrate = await hdm(['migrate', '--config', configFile, '--json', '--no-progress', '--no-verify'], env);
     if (migrate.code !== 0) throw new Error(`migrate exited ${migrate.code}`);
     const result = JSON.parse(migrate.stdout);
     let verifySeconds: number | null = null;
     let clean: boolean | null = null;
     if (verify) {
-      const v = await run(['verify', '--config', configFile, '--json', '--no-source-scan'], env);
+      const v = await hdm(['verify', '--config', configFile, '--json', '--no-source-scan'], env);
       verifySeconds = v.seconds;
       clean = JSON.parse(v.stdout).clean;
     }
@@ -70,31 +51,23 @@ async function benchOne(tickets: number, from: string, to: string, verify: boole
       verifySeconds,
       clean,
     };
-  } finally {
-    await Promise.all([source.close(), target.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = benchArgs(
+    argv,
+    {
       sizes: { type: 'string', default: '10000,100000' },
       from: { type: 'string', default: 'zendesk' },
       to: { type: 'string', default: 'freshdesk' },
       verify: { type: 'boolean', default: false },
       'no-record': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-  });
-  if (values.help) {
-    process.stdout.write(
-      'npm run bench -- [--sizes 10000,100000] [--from zendesk] [--to freshdesk] [--verify] [--no-record]\n' +
-        'Full migrations between unthrottled sandboxes (each in its own process); records results in docs/benchmarks.md.\n',
-    );
-    return;
-  }
+    'npm run bench -- [--sizes 10000,100000] [--from zendesk] [--to freshdesk] [--verify] [--no-record]\n' +
+      'Full migrations between unthrottled sandboxes (each in its own process); records results in docs/benchmarks.md.\n',
+  );
+  if (!values) return;
   const sizes = values.sizes!.split(',').map((s) => Number(s.trim()));
   const results: BenchResult[] = [];
   for (const size of sizes) {
@@ -103,7 +76,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`bench: ${JSON.stringify(r)}\n`);
     results.push(r);
   }
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const date = new Date().toISOString().slice(0, 10);
   const rows = results.map(
     (r) =>
@@ -113,14 +86,8 @@ export async function main(argv: string[]): Promise<void> {
   if (!values['no-record']) {
     const header =
       '| date | direction | tickets | canonical records | migrate s | records/s | peak RSS MB | verify s |\n|---|---|---|---|---|---|---|---|\n';
-    let text = '';
-    try {
-      text = readFileSync(REPORT, 'utf8');
-    } catch {
-      text = '';
-    }
     const block = `\n### ${date} · \`npm run bench -- --sizes ${values.sizes}${values.verify ? ' --verify' : ''}\`\nMachine: ${machine}\n\n${header}${rows.join('\n')}\n`;
-    writeFileSync(REPORT, `${text.trimEnd()}\n${block}`);
+    appendReport(block);
     process.stderr.write(`bench: recorded in docs/benchmarks.md\n`);
   }
 }

@@ -98,6 +98,33 @@ export function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A kafkajs client whose connection attempts give up within `timeoutMs` (5 s at most each). */
+export function kafkaClient(clientId: string, brokers: string[], timeoutMs: number, retry: { retries: number; maxRetryTime: number }): Kafka {
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: Math.min(timeoutMs, 5000),
+    retry: { retries: retry.retries, initialRetryTime: 200, maxRetryTime: retry.maxRetryTime },
+  });
+}
+
+/** Asks the cluster to describe itself through a throwaway admin client that does not retry; throws what failed within `timeoutMs`. */
+export async function probeKafka(clientId: string, brokers: string[], timeoutMs: number): Promise<void> {
+  const probe = new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, connectionTimeout: Math.min(timeoutMs, 5000), requestTimeout: timeoutMs, retry: { retries: 0 } }).admin();
+  try {
+    await withTimeout(
+      (async () => {
+        await probe.connect();
+        await probe.describeCluster();
+      })(),
+      timeoutMs,
+    );
+  } finally {
+    await probe.disconnect().catch(() => undefined);
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Whether a kafkajs error (or one it wraps) is a transient broker condition worth waiting out. */
@@ -128,13 +155,7 @@ export class KafkaBus implements MessageBus {
 
   private constructor(private readonly options: KafkaBusOptions) {
     const timeout = options.connectTimeoutMs ?? 10_000;
-    this.kafka = new Kafka({
-      clientId: options.clientId ?? 'hdm',
-      brokers: options.brokers,
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: Math.min(timeout, 5000),
-      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
-    });
+    this.kafka = kafkaClient(options.clientId ?? 'hdm', options.brokers, timeout, { retries: 8, maxRetryTime: 5000 });
     this.registry = new SchemaRegistryClient({ baseURLs: [options.registryUrl], maxRetries: 3, retriesWaitMs: 200, retriesMaxWaitMs: 2000, createAxiosDefaults: { timeout } });
     this.admin = this.kafka.admin();
     // Idempotent: a retried send is written once; one request in flight keeps per-key order through retries.
@@ -156,22 +177,13 @@ export class KafkaBus implements MessageBus {
         cause: err,
       });
     }
-    const probe = new Kafka({ clientId: 'hdm-probe', brokers: options.brokers, logLevel: logLevel.NOTHING, connectionTimeout: Math.min(timeout, 5000), requestTimeout: timeout, retry: { retries: 0 } }).admin();
     try {
-      await withTimeout(
-        (async () => {
-          await probe.connect();
-          await probe.describeCluster();
-        })(),
-        timeout,
-      );
+      await probeKafka('hdm-probe', options.brokers, timeout);
     } catch (err) {
       throw new HdmError('UNREACHABLE', `Kafka at ${options.brokers.join(',')} is unreachable: ${describe(err)}. Start it (npm run services:up) or fix the broker list.`, {
         context: { brokers: options.brokers.join(',') },
         cause: err,
       });
-    } finally {
-      await probe.disconnect().catch(() => undefined);
     }
     await bus.admin.connect();
     await bus.producer.connect();

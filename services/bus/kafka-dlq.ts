@@ -1,6 +1,6 @@
-import { Kafka, logLevel, type Admin, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
+import type { Admin, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { HdmError } from '../../schemas/errors.ts';
-import { defaultDeadLetterTopic, describe, DLQ_HEADERS, headersOf, topicName, withTimeout } from './kafka-bus.ts';
+import { defaultDeadLetterTopic, describe, DLQ_HEADERS, headersOf, kafkaClient, probeKafka, topicName } from './kafka-bus.ts';
 import { readRanges, topicBounds, type Range } from './kafka-reader.ts';
 
 /**
@@ -199,13 +199,7 @@ export class KafkaDeadLetterQueue {
 
   private constructor(private readonly options: DeadLetterQueueOptions) {
     const timeout = options.connectTimeoutMs ?? 5000;
-    this.kafka = new Kafka({
-      clientId: options.clientId ?? 'hdm-dlq',
-      brokers: options.brokers,
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: Math.min(timeout, 5000),
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3000 },
-    });
+    this.kafka = kafkaClient(options.clientId ?? 'hdm-dlq', options.brokers, timeout, { retries: 5, maxRetryTime: 3000 });
     this.admin = this.kafka.admin();
     this.markerTopic = replayMarkerTopicOf(options.topic);
   }
@@ -219,23 +213,14 @@ export class KafkaDeadLetterQueue {
     if (options.brokers.length === 0) throw new HdmError('CONFIG_INVALID', 'no Kafka brokers given');
     const dlq = new KafkaDeadLetterQueue(options);
     const timeout = options.connectTimeoutMs ?? 5000;
-    const probe = new Kafka({ clientId: 'hdm-dlq-probe', brokers: options.brokers, logLevel: logLevel.NOTHING, connectionTimeout: Math.min(timeout, 5000), requestTimeout: timeout, retry: { retries: 0 } }).admin();
     try {
-      await withTimeout(
-        (async () => {
-          await probe.connect();
-          await probe.describeCluster();
-        })(),
-        timeout,
-      );
+      await probeKafka('hdm-dlq-probe', options.brokers, timeout);
       await dlq.admin.connect();
     } catch (err) {
       throw new HdmError('UNREACHABLE', `Kafka at ${options.brokers.join(',')} is unreachable: ${describe(err)}. ${START_KAFKA_HINT}.`, {
         context: { brokers: options.brokers.join(','), topic: options.topic },
         cause: err,
       });
-    } finally {
-      await probe.disconnect().catch(() => undefined);
     }
     return dlq;
   }

@@ -2,7 +2,7 @@ import { recordStamp, type AttachmentStore, type Connector, type Limitation, typ
 import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import type { Comment, EntityName, EntityTypes, Ticket } from '../../schemas/canonical.ts';
 import { checksum, htmlText, project } from '../../schemas/projection.ts';
-import type { IdMapEntry, LoadAction, Ledger } from '../ledger/ledger.ts';
+import type { IdMapEntry, LoadAction, LoadAttempt, Ledger } from '../ledger/ledger.ts';
 import { transformKinds } from '../mapper/transforms.ts';
 import type { IdMapCache } from './id-map-cache.ts';
 import { isEmpty } from './id-map-recovery.ts';
@@ -135,6 +135,26 @@ export function matchExistingComments(planned: Comment[], existing: Comment[]): 
 }
 
 /** Upserts planned records into the target by source ID; every attempt lands in the ledger. */
+/** The ledger row of an attempt that failed with `error`, timed from `started` (a `performance.now()`). */
+function failedAttempt(runId: string, entity: EntityName, sourceId: string, error: HdmError, rule: string | null, started: number): LoadAttempt {
+  return {
+    runId,
+    entity,
+    sourceId,
+    targetId: null,
+    outcome: 'failed',
+    action: 'none',
+    rule,
+    errorCode: error.code,
+    errorMessage: error.message,
+    checksum: null,
+    durationMs: performance.now() - started,
+  };
+}
+
+/** What one write did on the target: the action, the record it reached, whether it made it, and the rule that decided. */
+type WriteOutcome = { action: LoadAction; ref: TargetRef; created: boolean; rule?: string };
+
 export class Loader {
   /** Per entity of LOOK_FIRST_WITHOUT_ID_MAP: whether the id map was empty when this loader first met one. */
   private readonly lookFirst = new Map<EntityName, Promise<boolean>>();
@@ -238,19 +258,7 @@ export class Loader {
       const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
       if (STOPS_THE_RUN.has(error.code)) throw error;
       await Promise.all([
-        ledger.recordAttempt({
-          runId,
-          entity,
-          sourceId,
-          targetId: null,
-          outcome: 'failed',
-          action: 'none',
-          rule: null,
-          errorCode: error.code,
-          errorMessage: error.message,
-          checksum: null,
-          durationMs: performance.now() - started,
-        }),
+        ledger.recordAttempt(failedAttempt(runId, entity, sourceId, error, null, started)),
         ledger.deadLetter({
           runId,
           stage: 'loader',
@@ -298,19 +306,7 @@ export class Loader {
     } catch (err) {
       const error = toHdmError(err, 'INTERNAL', { entity, recordId: sourceId });
       if (STOPS_THE_RUN.has(error.code)) throw error;
-      await ledger.recordAttempt({
-        runId,
-        entity,
-        sourceId,
-        targetId: null,
-        outcome: 'failed',
-        action: 'none',
-        rule: 'deleted-at-source',
-        errorCode: error.code,
-        errorMessage: error.message,
-        checksum: null,
-        durationMs: performance.now() - started,
-      });
+      await ledger.recordAttempt(failedAttempt(runId, entity, sourceId, error, 'deleted-at-source', started));
       return { outcome: 'failed', error };
     }
   }
@@ -326,7 +322,7 @@ export class Loader {
     record: EntityTypes[E],
     sum: string,
     plannedSum: string,
-  ): Promise<{ action: LoadAction; ref: TargetRef; created: boolean; rule?: string }> {
+  ): Promise<WriteOutcome> {
     const { entity, sourceId } = planned;
     // The target record a create with an unknown outcome turned out to have made: completed by updates.
     let made: string | null = null;
@@ -357,7 +353,7 @@ export class Loader {
     record: EntityTypes[E],
     sum: string,
     plannedSum: string,
-  ): Promise<{ action: LoadAction; ref: TargetRef; created: boolean; rule?: string }> {
+  ): Promise<WriteOutcome> {
     const { entity, sourceId } = planned;
     const { target, ids } = this.options;
     const known = await ids.get(entity, sourceId);

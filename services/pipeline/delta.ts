@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { HdmError } from '../../schemas/errors.ts';
 import type { RunInfo } from '../ledger/ledger.ts';
 import { silentLogger } from '../common/logger.ts';
-import { interruptedRun } from '../poller/poller.ts';
-import { lagSummary, runEntities, settleFailures, type PipelineDeps, type RunResult } from './pipeline.ts';
+import { conductRun, newRunId, runEntities, type PipelineDeps, type RunResult } from './pipeline.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -40,7 +38,7 @@ export async function runDeltaPass(deps: PipelineDeps, now: () => Date = () => n
     await checkpoints.save(data);
   }
   const delta = data.delta;
-  const runId = `delta-${now().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+  const runId = newRunId('delta', now());
   const run: RunInfo = {
     migration: deps.migration,
     runId,
@@ -53,38 +51,33 @@ export async function runDeltaPass(deps: PipelineDeps, now: () => Date = () => n
   };
   await ledger.saveRun(run);
   const log = deps.logger ?? silentLogger;
-  const counts: RunResult['counts'] = {};
-  const lags: number[] = [];
-  try {
-    await runEntities(
-      deps,
-      run,
-      counts,
-      lags,
-      { detectConflicts: true, delta: true },
-      async (entity) => ({ state: delta.streams[entity] ?? null, done: false }),
-      async (entity, checkpoint) => {
-        delta.streams[entity] = checkpoint.state;
-        await checkpoints.save(data);
-      },
-    );
-    await settleFailures(ledger, runId, counts);
-    delta.passes += 1;
-    await checkpoints.save(data);
-    run.status = 'succeeded';
-  } catch (err) {
-    run.status = deps.signal?.aborted ? 'interrupted' : 'failed';
-    run.summary = { ...run.summary, error: err instanceof Error ? err.message : String(err) };
-    throw deps.signal?.aborted ? interruptedRun(runId, err) : err;
-  } finally {
-    run.finishedAt = now().toISOString();
-    const lag = lagSummary(lags);
-    run.summary = { ...run.summary, counts, lag };
-    await ledger.flush();
-    await ledger.saveRun(run);
-    log.info({ runId, status: run.status, counts, lag }, 'delta pass done');
-  }
-  return { run, counts, lag: lagSummary(lags) };
+  return conductRun(deps, run, {
+    now,
+    read: (counts, lags) =>
+      runEntities(
+        deps,
+        run,
+        counts,
+        lags,
+        { detectConflicts: true, delta: true },
+        async (entity) => ({ state: delta.streams[entity] ?? null, done: false }),
+        async (entity, checkpoint) => {
+          delta.streams[entity] = checkpoint.state;
+          await checkpoints.save(data);
+        },
+      ),
+    succeeded: async () => {
+      delta.passes += 1;
+      await checkpoints.save(data);
+    },
+    failed: (message) => {
+      run.summary = { ...run.summary, error: message };
+    },
+    ended: (counts, lag) => {
+      run.summary = { ...run.summary, counts, lag };
+      log.info({ runId, status: run.status, counts, lag }, 'delta pass done');
+    },
+  });
 }
 
 export interface FollowOptions {

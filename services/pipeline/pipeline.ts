@@ -121,7 +121,48 @@ export function lagSummary(samples: number[]): RunResult['lag'] {
   return { p50: at(0.5), p95: at(0.95), max: sorted[sorted.length - 1], samples: sorted.length };
 }
 
-const newRunId = (kind: RunKind) => `${kind}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+/** `<kind>-<UTC second of the start>-<6 hex>`. */
+export const newRunId = (kind: RunKind, at: Date = new Date()) => `${kind}-${at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+
+/** What a run does within `conductRun`, and what each ending writes into its summary. */
+export interface RunSteps {
+  /** The clock that stamps the run's end. */
+  now(): Date;
+  /** Reads, maps and loads, counting per entity and sampling change lag. */
+  read(counts: RunResult['counts'], lags: number[]): Promise<void>;
+  /** Once every stream is read and failures are settled: marks the run's checkpoint done. */
+  succeeded(counts: RunResult['counts']): Promise<void>;
+  /** The run failed or was interrupted (its status already set), with the error's message. */
+  failed(message: string): void;
+  /** The run ended either way, before it is saved. */
+  ended(counts: RunResult['counts'], lag: RunResult['lag']): void;
+}
+
+/**
+ * Runs `steps` as the (already saved) run `run`: failures settled once everything is read, and the run
+ * saved again when it ends, whatever happened. An aborted signal ends it `interrupted`, any other
+ * error `failed`.
+ */
+export async function conductRun(deps: PipelineDeps, run: RunInfo, steps: RunSteps): Promise<RunResult> {
+  const counts: RunResult['counts'] = {};
+  const lags: number[] = [];
+  try {
+    await steps.read(counts, lags);
+    await settleFailures(deps.ledger, run.runId, counts);
+    await steps.succeeded(counts);
+    run.status = 'succeeded';
+  } catch (err) {
+    run.status = deps.signal?.aborted ? 'interrupted' : 'failed';
+    steps.failed(err instanceof Error ? err.message : String(err));
+    throw deps.signal?.aborted ? interruptedRun(run.runId, err) : err;
+  } finally {
+    run.finishedAt = steps.now().toISOString();
+    steps.ended(counts, lagSummary(lags));
+    await deps.ledger.flush();
+    await deps.ledger.saveRun(run);
+  }
+  return { run, counts, lag: lagSummary(lags) };
+}
 
 /**
  * The full migration on one bus: poller → mapper → loader per entity, in load order. Resumable: a
@@ -151,40 +192,36 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
   const log = deps.logger ?? silentLogger;
   log.info({ runId: run.runId, source: source.platform, target: target.platform, resumed: Object.keys(full.streams).length > 0 }, 'full run started');
 
-  const counts: RunResult['counts'] = {};
-  const lags: number[] = [];
-  try {
-    await runEntities(
-      deps,
-      run,
-      counts,
-      lags,
-      { detectConflicts: false },
-      async (entity) => full.streams[entity] ?? null,
-      async (entity, checkpoint) => {
-        full.streams[entity] = checkpoint;
-        await checkpoints.save(data);
-      },
-      deps.order === 'express' ? workingSetCheckpoint(deps, data) : undefined,
-    );
-    await settleFailures(ledger, run.runId, counts);
-    full.status = 'done';
-    full.finishedAt = new Date().toISOString();
-    await checkpoints.save(data);
-    run.status = 'succeeded';
-    log.info({ runId: run.runId, counts }, 'full run succeeded');
-  } catch (err) {
-    run.status = deps.signal?.aborted ? 'interrupted' : 'failed';
-    run.summary = { error: err instanceof Error ? err.message : String(err) };
-    log.error({ runId: run.runId, err: run.summary.error }, `full run ${run.status}`);
-    throw deps.signal?.aborted ? interruptedRun(run.runId, err) : err;
-  } finally {
-    run.finishedAt = new Date().toISOString();
-    run.summary = { ...run.summary, counts };
-    await ledger.flush();
-    await ledger.saveRun(run);
-  }
-  return { run, counts, lag: lagSummary(lags) };
+  return conductRun(deps, run, {
+    now: () => new Date(),
+    read: (counts, lags) =>
+      runEntities(
+        deps,
+        run,
+        counts,
+        lags,
+        { detectConflicts: false },
+        async (entity) => full.streams[entity] ?? null,
+        async (entity, checkpoint) => {
+          full.streams[entity] = checkpoint;
+          await checkpoints.save(data);
+        },
+        deps.order === 'express' ? workingSetCheckpoint(deps, data) : undefined,
+      ),
+    succeeded: async (counts) => {
+      full.status = 'done';
+      full.finishedAt = new Date().toISOString();
+      await checkpoints.save(data);
+      log.info({ runId: run.runId, counts }, 'full run succeeded');
+    },
+    failed: (message) => {
+      run.summary = { error: message };
+      log.error({ runId: run.runId, err: message }, `full run ${run.status}`);
+    },
+    ended: (counts) => {
+      run.summary = { ...run.summary, counts };
+    },
+  });
 }
 
 /** Express order's working-set checkpoint, kept with the full run's; its bounds are fixed the first time it is asked for. */

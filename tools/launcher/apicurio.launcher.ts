@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { withLock } from './lock.ts';
-import { destroyInstance, ensureInstance, instanceDirIn, repoRoot, serviceStateDir, stopInstance } from './instance.ts';
+import { namedInstances, repoRoot } from './instance.ts';
 import { run, spawnDetached } from './process.ts';
 import { schemaRegistryHealthy } from './schema-registry.launcher.ts';
 
@@ -50,9 +50,10 @@ interface InstanceState {
   port: number;
 }
 
-export function apicurioStateDir(stateDir?: string): string {
-  return serviceStateDir('apicurio', stateDir);
-}
+/** A JVM that is writing its database gets 30 s to stop. */
+const instances = namedInstances('apicurio', 30_000);
+
+export const apicurioStateDir: (stateDir?: string) => string = instances.stateDir;
 
 function appDir(root: string): string {
   return join(root, 'dist', 'quarkus-app');
@@ -106,10 +107,6 @@ export async function buildApicurio(options: Pick<ApicurioLaunchOptions, 'stateD
   });
 }
 
-function instanceDir(options: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'>): string {
-  return instanceDirIn(apicurioStateDir(options.stateDir), options.name);
-}
-
 /** True when the Confluent-compatible API answers `GET /subjects` with a JSON list (the same check as the project's registry). */
 export const apicurioHealthy = schemaRegistryHealthy;
 
@@ -149,11 +146,10 @@ function javaArgs(root: string, dir: string, port: number, heap: string): string
 export async function ensureApicurio(options: ApicurioLaunchOptions = {}): Promise<ApicurioInstance> {
   const name = options.name ?? 'default';
   const root = apicurioStateDir(options.stateDir);
-  const dir = instanceDir(options);
+  const dir = instances.dirOf(options);
   const buildMs = await buildApicurio(options);
   const urlOf = (port: number) => `http://127.0.0.1:${port}${APICURIO_CCOMPAT_PATH}`;
-  const { state, startMs } = await ensureInstance<InstanceState>({
-    dir,
+  const { instance, startMs } = await instances.ensure<InstanceState>(options, {
     port: options.port,
     what: 'Apicurio Registry',
     label: `Apicurio Registry "${name}"`,
@@ -168,23 +164,11 @@ export async function ensureApicurio(options: ApicurioLaunchOptions = {}): Promi
     pollMs: 200,
     log: options.log,
   });
-  return {
-    name,
-    url: urlOf(state.port),
-    port: state.port,
-    pid: state.pid,
-    dir,
-    timings: { buildMs, startMs },
-    stop: () => stopApicurio({ name, stateDir: options.stateDir }),
-  };
+  return { ...instance, timings: { buildMs, startMs } };
 }
 
 /** Stops the named instance, if running (its database stays). */
-export function stopApicurio(options: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  return stopInstance(instanceDir(options), 30_000);
-}
+export const stopApicurio: (options?: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'>) => Promise<void> = instances.stop;
 
 /** Stops the instance and deletes its database, so the next start is empty. */
-export function destroyApicurio(options: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  return destroyInstance(instanceDir(options), 30_000);
-}
+export const destroyApicurio: (options?: Pick<ApicurioLaunchOptions, 'name' | 'stateDir'>) => Promise<void> = instances.destroy;

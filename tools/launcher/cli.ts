@@ -36,72 +36,85 @@ function parse(argv: string[]): { command: string; services: string[]; name?: st
   return { command, services: services.length ? services : SERVICES, name, port };
 }
 
-/** Kafka, the schema registries and the ledger's ClickHouse: up, down, destroy, status. */
-async function cluster(service: string, command: string, name: string | undefined, port: number | undefined): Promise<void> {
-  const log = (line: string) => process.stderr.write(`[${service}] ${line}\n`);
-  const started = performance.now();
-  if (command === 'reset') {
-    // Kafka, the registry and ClickHouse reset to empty: the instance's data is removed, then it starts again.
-    const destroy = { kafka: destroyKafka, clickhouse: destroyClickHouse, apicurio: destroyApicurio }[service] ?? destroySchemaRegistry;
-    await destroy({ name });
-    command = 'up';
+type Log = (line: string) => void;
+
+/** Kafka, the schema registries and the ledger's ClickHouse: how each starts (printing its address), stops, is removed, and where it keeps its state. */
+const CLUSTER: Record<
+  string,
+  {
+    label: string;
+    up(name: string | undefined, port: number | undefined, log: Log, started: number): Promise<void>;
+    stop(ref: { name?: string }): Promise<void>;
+    destroy(ref: { name?: string }): Promise<void>;
+    stateDir(): string;
   }
-  if (service === 'clickhouse') {
-    if (command === 'up') {
+> = {
+  clickhouse: {
+    label: 'clickhouse',
+    async up(name, port, log, started) {
       const user = process.env.CLICKHOUSE_USER || 'default';
       const clickhouse = await ensureClickHouse({ name, port, user, password: process.env.CLICKHOUSE_PASSWORD ?? '', log });
       log(`ClickHouse HTTP interface stand-in on the ClickHouse engine, user "${user}", ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
       process.stdout.write(`CLICKHOUSE_URL=${clickhouse.url}\n`);
-    } else if (command === 'down') {
-      await stopClickHouse({ name });
-      log(`stopped instance "${name ?? 'default'}"`);
-    } else if (command === 'destroy') {
-      await destroyClickHouse({ name });
-      log(`removed instance "${name ?? 'default'}"`);
-    } else process.stdout.write(`clickhouse state directory: ${clickHouseStateDir()}\n`);
-    return;
-  }
-  if (service === 'kafka') {
-    if (command === 'up') {
+    },
+    stop: stopClickHouse,
+    destroy: destroyClickHouse,
+    stateDir: () => clickHouseStateDir(),
+  },
+  kafka: {
+    label: 'kafka',
+    async up(name, port, log, started) {
       const kafka = await ensureKafka({ name, port, log });
       const t = kafka.timings;
       log(`install ${(t.installMs / 1000).toFixed(1)}s · format ${(t.formatMs / 1000).toFixed(1)}s · start ${(t.startMs / 1000).toFixed(1)}s · total ${((performance.now() - started) / 1000).toFixed(1)}s`);
       process.stdout.write(`KAFKA_BROKERS=${kafka.brokers.join(',')}\n`);
-    } else if (command === 'down') {
-      await stopKafka({ name });
-      log(`stopped instance "${name ?? 'default'}"`);
-    } else if (command === 'destroy') {
-      await destroyKafka({ name });
-      log(`removed instance "${name ?? 'default'}"`);
-    } else process.stdout.write(`kafka state directory: ${kafkaStateDir()}\n`);
-    return;
-  }
-  if (service === 'apicurio') {
-    if (command === 'up') {
+    },
+    stop: stopKafka,
+    destroy: destroyKafka,
+    stateDir: () => kafkaStateDir(),
+  },
+  apicurio: {
+    label: 'apicurio',
+    async up(name, port, log, started) {
       const registry = await ensureApicurio({ name, port, log });
       const t = registry.timings;
       log(`build ${(t.buildMs / 1000).toFixed(1)}s · start ${(t.startMs / 1000).toFixed(1)}s · total ${((performance.now() - started) / 1000).toFixed(1)}s`);
       process.stdout.write(`SCHEMA_REGISTRY_URL=${registry.url}\n`);
-    } else if (command === 'down') {
-      await stopApicurio({ name });
-      log(`stopped instance "${name ?? 'default'}"`);
-    } else if (command === 'destroy') {
-      await destroyApicurio({ name });
-      log(`removed instance "${name ?? 'default'}"`);
-    } else process.stdout.write(`apicurio state directory: ${apicurioStateDir()}\n`);
-    return;
+    },
+    stop: stopApicurio,
+    destroy: destroyApicurio,
+    stateDir: () => apicurioStateDir(),
+  },
+  'schema-registry': {
+    label: 'schema registry',
+    async up(name, port, log, started) {
+      const registry = await ensureSchemaRegistry({ name, port, log });
+      log(`ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+      process.stdout.write(`SCHEMA_REGISTRY_URL=${registry.url}\n`);
+    },
+    stop: stopSchemaRegistry,
+    destroy: destroySchemaRegistry,
+    stateDir: () => schemaRegistryStateDir(),
+  },
+};
+
+async function cluster(service: string, command: string, name: string | undefined, port: number | undefined): Promise<void> {
+  const log = (line: string) => process.stderr.write(`[${service}] ${line}\n`);
+  const started = performance.now();
+  const s = CLUSTER[service];
+  if (command === 'reset') {
+    // Kafka, the registry and ClickHouse reset to empty: the instance's data is removed, then it starts again.
+    await s.destroy({ name });
+    command = 'up';
   }
-  if (command === 'up') {
-    const registry = await ensureSchemaRegistry({ name, port, log });
-    log(`ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
-    process.stdout.write(`SCHEMA_REGISTRY_URL=${registry.url}\n`);
-  } else if (command === 'down') {
-    await stopSchemaRegistry({ name });
+  if (command === 'up') await s.up(name, port, log, started);
+  else if (command === 'down') {
+    await s.stop({ name });
     log(`stopped instance "${name ?? 'default'}"`);
   } else if (command === 'destroy') {
-    await destroySchemaRegistry({ name });
+    await s.destroy({ name });
     log(`removed instance "${name ?? 'default'}"`);
-  } else process.stdout.write(`schema registry state directory: ${schemaRegistryStateDir()}\n`);
+  } else process.stdout.write(`${s.label} state directory: ${s.stateDir()}\n`);
 }
 
 async function main(): Promise<void> {

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { destroyInstance, ensureInstance, instanceDirIn, repoRoot, serviceStateDir, stopInstance } from './instance.ts';
-import { spawnDetached } from './process.ts';
+import { namedInstances, spawnScriptServer } from './instance.ts';
 
 /**
  * Runs the stand-in of ClickHouse's HTTP interface (clickhouse-http/server.ts, the ClickHouse
@@ -51,13 +50,9 @@ interface InstanceState {
 
 const hash = (secret: string, salt: string) => createHash('sha256').update(salt).update(secret).digest('hex');
 
-export function clickHouseStateDir(stateDir?: string): string {
-  return serviceStateDir('clickhouse', stateDir);
-}
+const instances = namedInstances('clickhouse');
 
-function instanceDir(options: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'>): string {
-  return instanceDirIn(clickHouseStateDir(options.stateDir), options.name);
-}
+export const clickHouseStateDir: (stateDir?: string) => string = instances.stateDir;
 
 /** True when `GET /ping` answers `Ok.` (no credentials needed, as on a server). */
 export async function clickHouseHealthy(url: string, timeoutMs = 3000): Promise<boolean> {
@@ -74,10 +69,9 @@ export async function ensureClickHouse(options: ClickHouseLaunchOptions = {}): P
   const name = options.name ?? 'default';
   const user = options.user ?? 'default';
   const password = options.password ?? '';
-  const dir = instanceDir(options);
+  const dir = instances.dirOf(options);
   const urlOf = (port: number) => `http://127.0.0.1:${port}`;
-  const { state, startMs } = await ensureInstance<InstanceState>({
-    dir,
+  const { instance, state, startMs } = await instances.ensure<InstanceState>(options, {
     port: options.port,
     what: 'the ClickHouse HTTP stand-in',
     label: `ClickHouse HTTP stand-in "${name}"`,
@@ -86,34 +80,20 @@ export async function ensureClickHouse(options: ClickHouseLaunchOptions = {}): P
     // A running instance with other credentials is restarted with these.
     fits: (s) => s.user === user && s.passwordHash === hash(password, s.salt ?? ''),
     spawn: (port, logFile) => {
-      const pid = spawnDetached(
-        process.execPath,
-        ['--import', 'tsx', join(repoRoot, 'tools', 'launcher', 'clickhouse-http', 'main.ts'), '--port', String(port), '--data', join(dir, 'data')],
-        { cwd: repoRoot, logFile, env: { ...process.env, CLICKHOUSE_USER: user, CLICKHOUSE_PASSWORD: password } },
-      );
+      const pid = spawnScriptServer('clickhouse-http', ['--port', String(port), '--data', join(dir, 'data')], {
+        logFile,
+        env: { ...process.env, CLICKHOUSE_USER: user, CLICKHOUSE_PASSWORD: password },
+      });
       const salt = randomBytes(16).toString('hex');
       return { pid, port, user, passwordHash: hash(password, salt), salt };
     },
     startTimeoutMs: options.startTimeoutMs ?? 60_000,
     log: options.log,
   });
-  return {
-    name,
-    url: urlOf(state.port),
-    port: state.port,
-    pid: state.pid,
-    user: state.user,
-    dir,
-    timings: { startMs },
-    stop: () => stopClickHouse({ name, stateDir: options.stateDir }),
-  };
+  return { ...instance, user: state.user, timings: { startMs } };
 }
 
-export function stopClickHouse(options: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  return stopInstance(instanceDir(options));
-}
+export const stopClickHouse: (options?: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'>) => Promise<void> = instances.stop;
 
 /** Stops the instance and deletes its data. */
-export function destroyClickHouse(options: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  return destroyInstance(instanceDir(options));
-}
+export const destroyClickHouse: (options?: Pick<ClickHouseLaunchOptions, 'name' | 'stateDir'>) => Promise<void> = instances.destroy;

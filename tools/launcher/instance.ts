@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withLock } from './lock.ts';
-import { freePort, portFree, readJson, stateFile, stillServing, stopPid, tail, waitHealthy } from './process.ts';
+import { freePort, portFree, readJson, spawnDetached, stateFile, stillServing, stopPid, tail, waitHealthy } from './process.ts';
 
 /**
  * The life of a named server instance under `<root>/instances/<name>`, shared by the launchers: a
@@ -113,4 +113,38 @@ export async function stopInstance(dir: string, graceMs?: number): Promise<void>
 export async function destroyInstance(dir: string, graceMs?: number): Promise<void> {
   await stopInstance(dir, graceMs);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Where a launcher finds one named instance: its name and the service's state directory. */
+export interface InstanceRef {
+  /** Instance name. Default `default`. */
+  name?: string;
+  /** State directory. Default `$HDM_SERVICES_DIR/<service>` or `<repo>/.services/<service>`. */
+  stateDir?: string;
+}
+
+/** The state and instance directories of one service's named instances, and how to stop or destroy one. */
+export function namedInstances(service: string, graceMs?: number) {
+  const stateDir = (dir?: string) => serviceStateDir(service, dir);
+  const dirOf = (ref: InstanceRef = {}) => instanceDirIn(stateDir(ref.stateDir), ref.name);
+  const stop = (ref: InstanceRef = {}) => stopInstance(dirOf(ref), graceMs);
+  return {
+    stateDir,
+    dirOf,
+    stop,
+    destroy: (ref: InstanceRef = {}) => destroyInstance(dirOf(ref), graceMs),
+    /** `ensureInstance` for the named instance; returns what every launcher's instance shows, and the recorded state. */
+    async ensure<S extends RunningState>(ref: InstanceRef, spec: Omit<EnsureInstanceOptions<S>, 'dir'>) {
+      const name = ref.name ?? 'default';
+      const dir = dirOf(ref);
+      const { state, startMs } = await ensureInstance<S>({ ...spec, dir });
+      const instance = { name, url: spec.urlOf(state.port), port: state.port, pid: state.pid, dir, stop: () => stop({ name, stateDir: ref.stateDir }) };
+      return { instance, state, startMs };
+    },
+  };
+}
+
+/** Starts one of the launcher's own TypeScript servers (`tools/launcher/<server>/main.ts`) detached. */
+export function spawnScriptServer(server: string, args: string[], options: { logFile: string; env?: NodeJS.ProcessEnv }): number {
+  return spawnDetached(process.execPath, ['--import', 'tsx', join(repoRoot, 'tools', 'launcher', server, 'main.ts'), ...args], { cwd: repoRoot, ...options });
 }

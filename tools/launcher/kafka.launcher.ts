@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { withLock } from './lock.ts';
-import { destroyInstance, instanceDirIn, serviceStateDir, stopInstance } from './instance.ts';
+import { namedInstances } from './instance.ts';
 import { freePort, portFree, readJson, run, spawnDetached, stateFile, stillServing, stopPid, tail, waitHealthy } from './process.ts';
 
 /**
@@ -52,9 +52,10 @@ interface InstanceState {
   controllerPort: number;
 }
 
-export function kafkaStateDir(stateDir?: string): string {
-  return serviceStateDir('kafka', stateDir);
-}
+/** A broker that is flushing its logs gets 30 s to stop. */
+const instances = namedInstances('kafka', 30_000);
+
+export const kafkaStateDir: (stateDir?: string) => string = instances.stateDir;
 
 function pom(): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
@@ -210,10 +211,6 @@ async function startBroker(root: string, dir: string, port: number, controllerPo
   throw new Error(`Kafka did not become healthy on 127.0.0.1:${port} within ${timeoutMs} ms; server log (${logFile}):\n${tail(logFile)}`);
 }
 
-function instanceDir(options: Pick<KafkaLaunchOptions, 'name' | 'stateDir'>): string {
-  return instanceDirIn(kafkaStateDir(options.stateDir), options.name);
-}
-
 /**
  * Makes sure Kafka's jars are resolved and the named single-node KRaft instance runs and answers;
  * reuses a healthy running instance. Safe to call from several processes at once.
@@ -221,7 +218,7 @@ function instanceDir(options: Pick<KafkaLaunchOptions, 'name' | 'stateDir'>): st
 export async function ensureKafka(options: KafkaLaunchOptions = {}): Promise<KafkaInstance> {
   const name = options.name ?? 'default';
   const root = kafkaStateDir(options.stateDir);
-  const dir = instanceDir(options);
+  const dir = instances.dirOf(options);
   const installMs = await installKafka(options);
   mkdirSync(dir, { recursive: true });
   return withLock(join(dir, 'instance.lock'), async () => {
@@ -260,11 +257,7 @@ export async function ensureKafka(options: KafkaLaunchOptions = {}): Promise<Kaf
 }
 
 /** Stops the named instance's broker, if running (its data stays). */
-export function stopKafka(options: Pick<KafkaLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  return stopInstance(instanceDir(options), 30_000);
-}
+export const stopKafka: (options?: Pick<KafkaLaunchOptions, 'name' | 'stateDir'>) => Promise<void> = instances.stop;
 
 /** Stops the instance and deletes its data, so the next start formats fresh storage. */
-export function destroyKafka(options: Pick<KafkaLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  return destroyInstance(instanceDir(options), 30_000);
-}
+export const destroyKafka: (options?: Pick<KafkaLaunchOptions, 'name' | 'stateDir'>) => Promise<void> = instances.destroy;

@@ -61,12 +61,16 @@ export async function portFree(port: number): Promise<boolean> {
 }
 
 /** Runs a command to completion, appending its output to `logFile`; throws with the output's tail on failure. */
-export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile?: string; timeoutMs?: number } = {}): string {
+export function run(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; logFile?: string; timeoutMs?: number } = {},
+): string {
   const result = spawnSync(command, args, {
     encoding: 'utf8',
     env: options.env ?? process.env,
     cwd: options.cwd,
-    input: '',
+    input: options.input ?? '',
     maxBuffer: 64 * 1024 * 1024,
     timeout: options.timeoutMs,
   });

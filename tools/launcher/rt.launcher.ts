@@ -3,7 +3,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync,
 import { join } from 'node:path';
 import { serviceStateDir } from './instance.ts';
 import { withLock } from './lock.ts';
-import { freePort, portFree, readJson, sleep, stateFile, stillServing, stopPid as stopProcessGroup, tail } from './process.ts';
+import { freePort, portFree, readJson, run, sleep, stateFile, stillServing, stopPid as stopProcessGroup, tail } from './process.ts';
 
 /**
  * Installs Request Tracker 5 from Debian's packages, initialises a pristine SQLite database once,
@@ -95,22 +95,6 @@ export function rtInstalled(): boolean {
       .map((l) => l.split(' ')[0]),
   );
   return RT_PACKAGES.every((p) => installed.has(p)) && existsSync(RT_SERVER);
-}
-
-function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; logFile?: string } = {}): string {
-  const result = spawnSync(command, args, {
-    encoding: 'utf8',
-    env: options.env ?? process.env,
-    input: options.input ?? '',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
-  if (options.logFile) writeFileSync(options.logFile, `$ ${command} ${args.join(' ')}\n${output}\n`, { flag: 'a' });
-  if (result.error) throw new Error(`${command} could not run: ${result.error.message}`);
-  if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} exited with ${result.status}${options.logFile ? ` (log: ${options.logFile})` : ''}:\n${output.slice(-2000)}`);
-  }
-  return result.stdout;
 }
 
 /**

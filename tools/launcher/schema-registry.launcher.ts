@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { destroyInstance, ensureInstance, instanceDirIn, repoRoot, serviceStateDir, stopInstance } from './instance.ts';
-import { spawnDetached } from './process.ts';
+import { namedInstances, spawnScriptServer } from './instance.ts';
 
 /**
  * Runs a Confluent-compatible schema registry (schema-registry/registry.server.ts) as a named
@@ -36,13 +35,9 @@ interface InstanceState {
   port: number;
 }
 
-export function schemaRegistryStateDir(stateDir?: string): string {
-  return serviceStateDir('schema-registry', stateDir);
-}
+const instances = namedInstances('schema-registry');
 
-function instanceDir(options: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'>): string {
-  return instanceDirIn(schemaRegistryStateDir(options.stateDir), options.name);
-}
+export const schemaRegistryStateDir: (stateDir?: string) => string = instances.stateDir;
 
 /** True when the registry answers `GET /subjects` with a JSON list. */
 export async function schemaRegistryHealthy(url: string, timeoutMs = 3000): Promise<boolean> {
@@ -58,42 +53,25 @@ export async function schemaRegistryHealthy(url: string, timeoutMs = 3000): Prom
 /** Makes sure the named registry instance runs and answers; reuses a healthy one. Safe across processes. */
 export async function ensureSchemaRegistry(options: SchemaRegistryLaunchOptions = {}): Promise<SchemaRegistryInstance> {
   const name = options.name ?? 'default';
-  const dir = instanceDir(options);
+  const dir = instances.dirOf(options);
   const urlOf = (port: number) => `http://127.0.0.1:${port}`;
-  const { state, startMs } = await ensureInstance<InstanceState>({
-    dir,
+  const { instance, startMs } = await instances.ensure<InstanceState>(options, {
     port: options.port,
     what: 'the schema registry',
     label: `schema registry "${name}"`,
     urlOf,
     healthy: (s) => schemaRegistryHealthy(urlOf(s.port)),
     spawn: (port, logFile) => ({
-      pid: spawnDetached(
-        process.execPath,
-        ['--import', 'tsx', join(repoRoot, 'tools', 'launcher', 'schema-registry', 'main.ts'), '--port', String(port), '--data', join(dir, 'schemas.json')],
-        { cwd: repoRoot, logFile },
-      ),
+      pid: spawnScriptServer('schema-registry', ['--port', String(port), '--data', join(dir, 'schemas.json')], { logFile }),
       port,
     }),
     startTimeoutMs: options.startTimeoutMs ?? 30_000,
     log: options.log,
   });
-  return {
-    name,
-    url: urlOf(state.port),
-    port: state.port,
-    pid: state.pid,
-    dir,
-    timings: { startMs },
-    stop: () => stopSchemaRegistry({ name, stateDir: options.stateDir }),
-  };
+  return { ...instance, timings: { startMs } };
 }
 
-export function stopSchemaRegistry(options: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  return stopInstance(instanceDir(options));
-}
+export const stopSchemaRegistry: (options?: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'>) => Promise<void> = instances.stop;
 
 /** Stops the instance and deletes its schemas. */
-export function destroySchemaRegistry(options: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'> = {}): Promise<void> {
-  return destroyInstance(instanceDir(options));
-}
+export const destroySchemaRegistry: (options?: Pick<SchemaRegistryLaunchOptions, 'name' | 'stateDir'>) => Promise<void> = instances.destroy;

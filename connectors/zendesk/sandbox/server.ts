@@ -1082,19 +1082,12 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     return t;
   };
 
-  route('GET', '/api/v2/guide/permission_groups', (ctx) =>
-    list(ctx, 'permission_groups', [
-      { id: store.permissionGroupId, name: 'Admins', built_in: true, publish: [], edit: [], created_at: isoOf(0), updated_at: isoOf(0) },
-    ]),
-  );
-  route('GET', '/api/v2/help_center/categories', (ctx) => list(ctx, 'categories', hcList(store.categories.values()), categoryJson));
-  route('GET', '/api/v2/help_center/categories/:id', (ctx) => ({ body: { category: categoryJson(kb(store.categories, Number(ctx.params[0])).item) } }));
-  route('POST', '/api/v2/help_center/categories', (ctx) => {
-    const input = payload(ctx, 'category');
+  /** What a new category and a new section share: a name (required) and description in the source locale, a position. */
+  const namedKbFields = (input: Record<string, unknown>, defaultLocale: string) => {
     if (typeof input.name !== 'string' || !input.name.trim()) throw invalid('name', 'Name: cannot be blank', 'BlankValue');
-    const locale = requireLocale(input, 'en-us');
+    const locale = requireLocale(input, defaultLocale);
     const now = isoOf(nowSec());
-    const item: ZdCategory = {
+    return {
       id: store.id(),
       name: input.name,
       description: typeof input.description === 'string' ? input.description : '',
@@ -1105,7 +1098,56 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       created_at: now,
       updated_at: now,
     };
-    store.categories.set(item.id, { item, translations: new Map([[locale, store.kbTranslation(item.id, 'Category', locale, item.name, item.description, false, now)]]) });
+  };
+  /** Keeps a new category or section with its source-locale translation. */
+  const keepNamedKb = <T extends ZdCategory | ZdSection>(map: Map<number, KbItem<T>>, item: T, type: 'Category' | 'Section') =>
+    map.set(item.id, {
+      item,
+      translations: new Map([[item.source_locale, store.kbTranslation(item.id, type, item.source_locale, item.name, item.description, false, item.created_at)]]),
+    });
+  /** List, show and put a translation by locale: answered alike for categories, sections and articles. */
+  const hcRecordRoutes = <T extends { id: number; position: number; source_locale: string; updated_at: string }>(
+    path: 'categories' | 'sections' | 'articles',
+    key: 'category' | 'section' | 'article',
+    map: Map<number, KbItem<T>>,
+    json: (item: T) => unknown,
+    type: ZdTranslation['source_type'],
+  ) => {
+    route('GET', `/api/v2/help_center/${path}`, (ctx) => list(ctx, path, hcList(map.values()), json));
+    route('GET', `/api/v2/help_center/${path}/:id`, (ctx) => ({ body: { [key]: json(kb(map, Number(ctx.params[0])).item) } }));
+    route('PUT', `/api/v2/help_center/${path}/:id/translations/:loc`, (ctx) => ({
+      body: { translation: translationJson(putTranslation(kb(map, Number(ctx.params[0])), type, ctx.params[1], payload(ctx, 'translation'), false)) },
+    }));
+  };
+  /** A record's translations. */
+  const hcTranslationList = <T>(path: 'categories' | 'articles', map: Map<number, KbItem<T>>) =>
+    route('GET', `/api/v2/help_center/${path}/:id/translations`, (ctx) => list(ctx, 'translations', [...kb(map, Number(ctx.params[0])).translations.values()], translationJson));
+  /** A parent's children in position order; an unknown parent is a 404. */
+  const hcChildren = <P, T extends { id: number; position: number }>(
+    parentPath: 'categories' | 'sections',
+    parents: Map<number, KbItem<P>>,
+    childPath: 'sections' | 'articles',
+    children: Map<number, KbItem<T>>,
+    parentOf: (item: T) => number,
+    json: (item: T) => unknown,
+  ) =>
+    route('GET', `/api/v2/help_center/${parentPath}/:id/${childPath}`, (ctx) => {
+      const id = Number(ctx.params[0]);
+      kb(parents, id);
+      return list(ctx, childPath, hcList([...children.values()].filter((c) => parentOf(c.item) === id)), json);
+    });
+
+  route('GET', '/api/v2/guide/permission_groups', (ctx) =>
+    list(ctx, 'permission_groups', [
+      { id: store.permissionGroupId, name: 'Admins', built_in: true, publish: [], edit: [], created_at: isoOf(0), updated_at: isoOf(0) },
+    ]),
+  );
+  hcRecordRoutes('categories', 'category', store.categories, categoryJson, 'Category');
+  hcTranslationList('categories', store.categories);
+  hcChildren('categories', store.categories, 'sections', store.sections, (s) => s.category_id, sectionJson);
+  route('POST', '/api/v2/help_center/categories', (ctx) => {
+    const item: ZdCategory = namedKbFields(payload(ctx, 'category'), 'en-us');
+    keepNamedKb(store.categories, item, 'Category');
     return { status: 201, body: { category: categoryJson(item) } };
   });
   route('PUT', '/api/v2/help_center/categories/:id', (ctx) => {
@@ -1126,42 +1168,15 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     }
     return { status: 204 };
   });
-  route('GET', '/api/v2/help_center/categories/:id/translations', (ctx) =>
-    list(ctx, 'translations', [...kb(store.categories, Number(ctx.params[0])).translations.values()], translationJson),
-  );
-  route('PUT', '/api/v2/help_center/categories/:id/translations/:loc', (ctx) => ({
-    body: { translation: translationJson(putTranslation(kb(store.categories, Number(ctx.params[0])), 'Category', ctx.params[1], payload(ctx, 'translation'), false)) },
-  }));
-  route('GET', '/api/v2/help_center/categories/:id/sections', (ctx) => {
-    const id = Number(ctx.params[0]);
-    kb(store.categories, id);
-    return list(ctx, 'sections', hcList([...store.sections.values()].filter((s) => s.item.category_id === id)), sectionJson);
-  });
   route('POST', '/api/v2/help_center/categories/:id/sections', (ctx) => {
     const category = kb(store.categories, Number(ctx.params[0]));
-    const input = payload(ctx, 'section');
-    if (typeof input.name !== 'string' || !input.name.trim()) throw invalid('name', 'Name: cannot be blank', 'BlankValue');
-    const locale = requireLocale(input, category.item.source_locale);
-    const now = isoOf(nowSec());
-    const item: ZdSection = {
-      id: store.id(),
-      category_id: category.item.id,
-      parent_section_id: null,
-      sorting: 'manual',
-      name: input.name,
-      description: typeof input.description === 'string' ? input.description : '',
-      locale,
-      source_locale: locale,
-      position: typeof input.position === 'number' ? input.position : 0,
-      outdated: false,
-      created_at: now,
-      updated_at: now,
-    };
-    store.sections.set(item.id, { item, translations: new Map([[locale, store.kbTranslation(item.id, 'Section', locale, item.name, item.description, false, now)]]) });
+    const { id, ...fields } = namedKbFields(payload(ctx, 'section'), category.item.source_locale);
+    const item: ZdSection = { id, category_id: category.item.id, parent_section_id: null, sorting: 'manual', ...fields };
+    keepNamedKb(store.sections, item, 'Section');
     return { status: 201, body: { section: sectionJson(item) } };
   });
-  route('GET', '/api/v2/help_center/sections', (ctx) => list(ctx, 'sections', hcList(store.sections.values()), sectionJson));
-  route('GET', '/api/v2/help_center/sections/:id', (ctx) => ({ body: { section: sectionJson(kb(store.sections, Number(ctx.params[0])).item) } }));
+  hcRecordRoutes('sections', 'section', store.sections, sectionJson, 'Section');
+  hcChildren('sections', store.sections, 'articles', store.articles, (a) => a.section_id, articleJson);
   route('PUT', '/api/v2/help_center/sections/:id', (ctx) => {
     const k = kb(store.sections, Number(ctx.params[0]));
     const input = payload(ctx, 'section');
@@ -1176,14 +1191,6 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     store.sections.delete(id);
     for (const [aid, a] of store.articles) if (a.item.section_id === id) store.articles.delete(aid);
     return { status: 204 };
-  });
-  route('PUT', '/api/v2/help_center/sections/:id/translations/:loc', (ctx) => ({
-    body: { translation: translationJson(putTranslation(kb(store.sections, Number(ctx.params[0])), 'Section', ctx.params[1], payload(ctx, 'translation'), false)) },
-  }));
-  route('GET', '/api/v2/help_center/sections/:id/articles', (ctx) => {
-    const id = Number(ctx.params[0]);
-    kb(store.sections, id);
-    return list(ctx, 'articles', hcList([...store.articles.values()].filter((a) => a.item.section_id === id)), articleJson);
   });
   route('POST', '/api/v2/help_center/sections/:id/articles', (ctx) => {
     const section = kb(store.sections, Number(ctx.params[0]));
@@ -1250,8 +1257,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       },
     };
   });
-  route('GET', '/api/v2/help_center/articles', (ctx) => list(ctx, 'articles', hcList(store.articles.values()), articleJson));
-  route('GET', '/api/v2/help_center/articles/:id', (ctx) => ({ body: { article: articleJson(kb(store.articles, Number(ctx.params[0])).item) } }));
+  hcRecordRoutes('articles', 'article', store.articles, articleJson, 'Article');
+  hcTranslationList('articles', store.articles);
   route('PUT', '/api/v2/help_center/articles/:id', (ctx) => {
     const k = kb(store.articles, Number(ctx.params[0]));
     const input = payload(ctx, 'article');
@@ -1273,18 +1280,12 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     store.articles.delete(id);
     return { status: 204 };
   });
-  route('GET', '/api/v2/help_center/articles/:id/translations', (ctx) =>
-    list(ctx, 'translations', [...kb(store.articles, Number(ctx.params[0])).translations.values()], translationJson),
-  );
   route('POST', '/api/v2/help_center/articles/:id/translations', (ctx) => {
     const input = payload(ctx, 'translation');
     if (typeof input.locale !== 'string' || !input.locale) throw invalid('locale', 'Locale: cannot be blank', 'BlankValue');
     const t = putTranslation(kb(store.articles, Number(ctx.params[0])), 'Article', input.locale, input, true);
     return { status: 201, body: { translation: translationJson(t) } };
   });
-  route('PUT', '/api/v2/help_center/articles/:id/translations/:loc', (ctx) => ({
-    body: { translation: translationJson(putTranslation(kb(store.articles, Number(ctx.params[0])), 'Article', ctx.params[1], payload(ctx, 'translation'), false)) },
-  }));
   route('DELETE', '/api/v2/help_center/articles/:id/translations/:loc', (ctx) => {
     const k = kb(store.articles, Number(ctx.params[0]));
     if (ctx.params[1] === k.item.source_locale) throw invalid('locale', 'Locale: the source locale cannot be deleted');

@@ -1,12 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FreshdeskSandbox } from '../../../connectors/freshdesk/index.ts';
+import { describe, expect, it } from 'vitest';
 import { STAMP_FIELD } from '../../../connectors/freshdesk/freshdesk.mapping.ts';
-import type { Connector, WriteContext } from '../../../connectors/sdk/contract.ts';
 import type { TicketField } from '../../../schemas/canonical.ts';
 import { ORIGINAL_CREATED_DEFINITION } from '../../../services/mapper/wizard.mapping.ts';
 import { connect, sandbox } from './helpers.ts';
+import { twoLoadersOn, writeContext } from '../../helpers/two-loaders.ts';
 
-const context = (sourceId: string): WriteContext => ({ stamp: `race:${sourceId}`, knownChildren: {}, openAttachment: async () => ({ body: Buffer.alloc(0), contentType: 'text/plain' }) });
+const context = (sourceId: string) => writeContext(`race:${sourceId}`);
 
 const labels: TicketField = {
   ...ORIGINAL_CREATED_DEFINITION,
@@ -27,28 +26,15 @@ const labels: TicketField = {
  * loaders use it.
  */
 describe('freshdesk writer: the same field created by two loaders at once', () => {
-  let target: FreshdeskSandbox;
-  let a: Connector;
-  let b: Connector;
-
-  beforeAll(async () => {
-    target = await sandbox({ tickets: 0, seed: 5 });
-    a = connect(target);
-    b = connect(target);
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await target?.close();
-  });
+  const race = twoLoadersOn(() => sandbox({ tickets: 0, seed: 5 }), connect);
 
   const adminFields = async () => {
-    const res = await fetch(`${target.url}/api/v2/admin/ticket_fields`, { headers: { authorization: `Basic ${Buffer.from(`${target.credentials.apiKey}:X`).toString('base64')}` } });
+    const res = await fetch(`${race.target.url}/api/v2/admin/ticket_fields`, { headers: { authorization: `Basic ${Buffer.from(`${race.target.credentials.apiKey}:X`).toString('base64')}` } });
     return (await res.json()) as { id: number; name: string; choices?: unknown[] }[];
   };
 
   it('prepare() at once keeps one stamp field and one choice per ticket type', async () => {
-    await Promise.all([a.prepare!({ ticketFields: [] }), b.prepare!({ ticketFields: [] })]);
+    await Promise.all([race.a.prepare!({ ticketFields: [] }), race.b.prepare!({ ticketFields: [] })]);
     const fields = await adminFields();
     expect(fields.filter((f) => f.name.startsWith(STAMP_FIELD)).map((f) => f.name)).toEqual([STAMP_FIELD]);
     const type = fields.find((f) => f.name === 'ticket_type')!;
@@ -58,7 +44,7 @@ describe('freshdesk writer: the same field created by two loaders at once', () =
 
   it('keeps one field per name and hands both loaders its ID', async () => {
     for (const def of [ORIGINAL_CREATED_DEFINITION, labels]) {
-      const [ra, rb] = await Promise.all([a.create('ticketField', def, context(def.sourceId)), b.create('ticketField', def, context(def.sourceId))]);
+      const [ra, rb] = await Promise.all([race.a.create('ticketField', def, context(def.sourceId)), race.b.create('ticketField', def, context(def.sourceId))]);
       expect(ra.targetId).toBe(rb.targetId);
     }
     const names = (await adminFields()).map((f) => f.name).filter((n) => /original_created_at|labels/.test(n));
