@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
+import type { Ticket } from '../../../schemas/canonical.ts';
+import { connect, readAll, sandbox } from './helpers.ts';
+
+// Integration: the ticket stream reading comments from the Incremental Ticket Event Export
+// (`source.comments: events`) against the same seeded sandbox read with List Comments per ticket
+// (`per-ticket`). Source: Zendesk "Incremental Exports" → "Incremental Ticket Event Export"
+// (`include=comment_events`: each comment as a Comment child event of the update that added it).
+
+const COMMENTS_ROUTE = 'GET /api/v2/tickets/:id/comments';
+const EVENTS_ROUTE = 'GET /api/v2/incremental/ticket_events';
+
+/** Requests per route served while `run` ran. */
+async function counted<T>(sb: ZendeskSandbox, run: () => Promise<T>): Promise<{ result: T; routes: Record<string, number> }> {
+  const before = sb.requestsByRoute();
+  const result = await run();
+  const after = sb.requestsByRoute();
+  const routes = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+  return { result, routes };
+}
+
+const byId = (m: Map<string, Ticket>) => new Map([...m].sort(([a], [b]) => Number(a) - Number(b)));
+
+describe('zendesk ticket comments from the ticket event export', () => {
+  it('gives the same canonical tickets, every comment once and in order, with far fewer requests than one List Comments per ticket', async () => {
+    const sb = await sandbox({ tickets: 60, seed: 71, maxComments: 5 });
+    const perTicket = connect(sb, { comments: 'per-ticket' });
+    const events = connect(sb, { comments: 'events' });
+    try {
+      const a = await counted(sb, () => readAll(perTicket, 'ticket'));
+      const b = await counted(sb, () => readAll(events, 'ticket'));
+      expect(a.result.upserts.size).toBe(60);
+      expect(byId(b.result.upserts as Map<string, Ticket>)).toEqual(byId(a.result.upserts as Map<string, Ticket>));
+      // The stream's cursor is the ticket export's, whichever way comments came.
+      expect(b.result.state).toEqual(a.result.state);
+      expect(b.result.pages.map((p) => p.state)).toEqual(a.result.pages.map((p) => p.state));
+      const tickets = [...b.result.upserts.values()] as Ticket[];
+      const ids = tickets.flatMap((t) => t.comments.map((c) => c.sourceId));
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(tickets.some((t) => t.comments.some((c) => c.attachments.some((x) => x.inline)))).toBe(true);
+      expect(tickets.some((t) => t.comments.some((c) => !c.public))).toBe(true);
+
+      expect(a.routes[COMMENTS_ROUTE]).toBe(60);
+      expect(a.routes[EVENTS_ROUTE]).toBeUndefined();
+      expect(b.routes[EVENTS_ROUTE]).toBeGreaterThanOrEqual(1);
+      // Only tickets whose comments show an inline image (which the export does not list) are read per ticket.
+      const withInline = tickets.filter((t) => t.comments.some((c) => c.attachments.some((x) => x.inline))).length;
+      expect(b.routes[COMMENTS_ROUTE] ?? 0).toBe(withInline);
+      const total = (r: Record<string, number>) => Object.values(r).reduce((n, v) => n + v, 0);
+      expect(total(b.routes)).toBeLessThan(total(a.routes) / 3);
+    } finally {
+      await perTicket.close();
+      await events.close();
+      await sb.close();
+    }
+  });
+
+  it('falls back to List Comments for tickets whose comments lie partly before the events read: a resumed read after a late comment', async () => {
+    const sb = await sandbox({
+      tickets: 30,
+      seed: 72,
+      maxComments: 3,
+      immediateExports: 'the resumed read must see a comment and a ticket written a moment before',
+    });
+    const perTicket = connect(sb, { comments: 'per-ticket' });
+    const events = connect(sb, { comments: 'events' });
+    try {
+      const first = await readAll(events, 'ticket');
+      expect(first.upserts.size).toBe(30);
+      const saved = first.state!;
+      // An old open ticket gets a comment (its earlier comments predate the resumed window); a new ticket is written.
+      const old = [...first.upserts.values()].find((t) => t.status !== 'closed')!;
+      sb.addComment(Number(old.sourceId), { body: 'late reply', public: false });
+      const created = sb.createTicket({ subject: 'Written after the save', comment: { body: 'first words' } });
+      const a = await counted(sb, () => readAll(perTicket, 'ticket', saved));
+      const b = await counted(sb, () => readAll(events, 'ticket', saved));
+      expect(byId(b.result.upserts as Map<string, Ticket>)).toEqual(byId(a.result.upserts as Map<string, Ticket>));
+      expect(b.result.state).toEqual(a.result.state);
+      const late = b.result.upserts.get(old.sourceId) as Ticket;
+      expect(late.comments.length).toBe(old.comments.length + 1);
+      expect(late.comments.slice(0, -1)).toEqual(old.comments);
+      expect(late.comments.at(-1)!.public).toBe(false);
+      expect(b.result.upserts.has(String(created.id))).toBe(true);
+      // Every ticket of the resumed read was created before its window but the new one: all of them, and only them, fall back.
+      expect(b.routes[COMMENTS_ROUTE]).toBe(b.result.upserts.size - 1);
+      expect(b.routes[EVENTS_ROUTE]).toBeGreaterThanOrEqual(1);
+    } finally {
+      await perTicket.close();
+      await events.close();
+      await sb.close();
+    }
+  });
+
+  it('falls back for tickets whose events it had to let go (more comment events than it may hold), still identical', async () => {
+    const sb = await sandbox({ tickets: 40, seed: 73, maxComments: 4 });
+    const perTicket = connect(sb, { comments: 'per-ticket' });
+    const tight = connect(sb, { comments: 'events', commentEventsHeld: 12 });
+    try {
+      const a = await readAll(perTicket, 'ticket');
+      const b = await counted(sb, () => readAll(tight, 'ticket'));
+      expect(byId(b.result.upserts as Map<string, Ticket>)).toEqual(byId(a.upserts as Map<string, Ticket>));
+      const fallbacks = b.routes[COMMENTS_ROUTE] ?? 0;
+      expect(fallbacks).toBeGreaterThan(0);
+      expect(fallbacks).toBeLessThan(40);
+    } finally {
+      await perTicket.close();
+      await tight.close();
+      await sb.close();
+    }
+  });
+});
