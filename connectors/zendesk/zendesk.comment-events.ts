@@ -112,6 +112,7 @@ export class CommentEventWindow {
       if (body.end_of_stream !== false) {
         this.exhaustedBy = seq;
         if (end > this.next) this.complete = this.next = end;
+        this.trim();
         return;
       }
       if (end > start) {
