@@ -56,7 +56,7 @@ describe('zendesk ticket comments from the ticket event export', () => {
     }
   });
 
-  it('falls back to List Comments for tickets whose comments lie partly before the events read: a resumed read after a late comment', async () => {
+  it('falls back to List Comments for tickets whose comments lie partly before the events read: a resumed read after a late comment; auto reads events from the beginning only', async () => {
     const sb = await sandbox({
       tickets: 30,
       seed: 72,
@@ -85,6 +85,19 @@ describe('zendesk ticket comments from the ticket event export', () => {
       // Every ticket of the resumed read was created before its window but the new one: all of them, and only them, fall back.
       expect(b.routes[COMMENTS_ROUTE]).toBe(b.result.upserts.size - 1);
       expect(b.routes[EVENTS_ROUTE]).toBeGreaterThanOrEqual(1);
+
+      // `auto` reads the events for a read from the beginning only; a resumed read takes comments per ticket.
+      const auto = connect(sb, { comments: 'auto' });
+      try {
+        const full = await counted(sb, () => readAll(auto, 'ticket'));
+        expect(full.routes[EVENTS_ROUTE]).toBeGreaterThanOrEqual(1);
+        expect(full.routes[COMMENTS_ROUTE] ?? 0).toBeLessThan(full.result.upserts.size);
+        const resumed = await counted(sb, () => readAll(auto, 'ticket', saved));
+        expect(resumed.routes[EVENTS_ROUTE]).toBeUndefined();
+        expect(byId(resumed.result.upserts as Map<string, Ticket>)).toEqual(byId(a.result.upserts as Map<string, Ticket>));
+      } finally {
+        await auto.close();
+      }
     } finally {
       await perTicket.close();
       await events.close();
