@@ -98,11 +98,9 @@ export class CommentEventWindow {
       try {
         body = await this.client.get<EventsBody>(EVENTS_PATH, { start_time: start, include: 'comment_events', per_page: this.options.perPage });
       } catch (err) {
-        // "Too recent start_time": nothing more to read yet.
-        if (err instanceof HdmError && err.context.httpStatus === 422 && /too recent start_time/i.test(JSON.stringify(err.context.body ?? ''))) {
-          this.exhaustedBy = seq;
-          return;
-        }
+        // "Too recent start_time": nothing more can be read yet, and the events of that second past the
+        // previous page are unknown. Only what lies before it counts as read; later tickets fall back.
+        if (err instanceof HdmError && err.context.httpStatus === 422 && /too recent start_time/i.test(JSON.stringify(err.context.body ?? ''))) return;
         throw err;
       }
       this.requests += 1;

@@ -132,4 +132,62 @@ describe('zendesk ticket comments from the ticket event export', () => {
       await sb.close();
     }
   });
+  it('falls back for a ticket with more events in one second than an export page holds (the time-based export cannot page inside it)', async () => {
+    const sb = await sandbox({
+      tickets: 3,
+      seed: 74,
+      maxComments: 1,
+      immediateExports: 'the imported ticket must be exported at once',
+      unthrottledExports: 'pages of 2 events and 2 tickets are more export requests than 10 a minute; the export limit has its own tests (limits.test.ts)',
+    });
+    const perTicket = connect(sb, { comments: 'per-ticket' });
+    const small = connect(sb, { comments: 'events', exportPageSize: 2 });
+    try {
+      // Eight comments stamped in one second a day ago (the import API keeps given times, "Ticket Import").
+      const at = new Date(Date.now() - 86_400_000).toISOString();
+      const requester = [...sb.store.users.values()].find((u) => u.role === 'end-user')!.id;
+      const comments = Array.from({ length: 8 }, (_, i) => ({ value: `reply ${i}`, author_id: requester, public: i % 3 !== 1, created_at: at }));
+      const flooded = sb.store.importTicket({ subject: 'Many replies in one second', requester_id: requester, created_at: at, comments });
+      const a = await readAll(perTicket, 'ticket');
+      const b = await counted(sb, () => readAll(small, 'ticket'));
+      expect((a.upserts.get(String(flooded.id)) as Ticket).comments.length).toBe(8);
+      expect(byId(b.result.upserts as Map<string, Ticket>)).toEqual(byId(a.upserts as Map<string, Ticket>));
+      expect(b.routes[EVENTS_ROUTE]).toBeGreaterThanOrEqual(1);
+      // The seeded tickets' events lie before the import's day: the first ticket page takes both from the events.
+      // The second page (the third seeded ticket and the import) meets the over-full second, which moves the
+      // window's start past it: both are read per ticket.
+      expect(b.routes[COMMENTS_ROUTE]).toBe(2);
+    } finally {
+      await perTicket.close();
+      await small.close();
+      await sb.close();
+    }
+  });
+
+  it('reads nothing as covered past a start time Zendesk calls too recent: a ticket commented on a moment ago falls back', async () => {
+    const sb = await sandbox({
+      tickets: 3,
+      seed: 75,
+      maxComments: 1,
+      immediateExports: 'the comments written a moment ago must be exported at once',
+      unthrottledExports: 'pages of 2 events and 2 tickets are more export requests than 10 a minute; the export limit has its own tests (limits.test.ts)',
+    });
+    const perTicket = connect(sb, { comments: 'per-ticket' });
+    const small = connect(sb, { comments: 'events', exportPageSize: 2 });
+    try {
+      // The events of that second come partly on a page that ends there; the next start time is refused (422).
+      const fresh = sb.createTicket({ subject: 'Many replies at once', comment: { body: 'first words' } });
+      for (let i = 0; i < 7; i++) sb.addComment(fresh.id, { body: `reply ${i}`, public: i % 2 === 0 });
+      const a = await readAll(perTicket, 'ticket');
+      const b = await counted(sb, () => readAll(small, 'ticket'));
+      expect((a.upserts.get(String(fresh.id)) as Ticket).comments.length).toBe(8);
+      expect(byId(b.result.upserts as Map<string, Ticket>)).toEqual(byId(a.upserts as Map<string, Ticket>));
+      expect(b.routes[EVENTS_ROUTE]).toBeGreaterThanOrEqual(1);
+      expect(b.routes[COMMENTS_ROUTE]).toBeGreaterThanOrEqual(1);
+    } finally {
+      await perTicket.close();
+      await small.close();
+      await sb.close();
+    }
+  });
 });
