@@ -75,8 +75,6 @@ export class CommentEventWindow {
   private orderHead = 0;
   /** Tickets already handed on in this read: later events of theirs are not held. */
   private readonly spent = new Set<number>();
-  /** Requests made, for the record. */
-  requests = 0;
 
   constructor(
     private readonly client: ZendeskClient,
@@ -103,7 +101,6 @@ export class CommentEventWindow {
         if (err instanceof HdmError && err.context.httpStatus === 422 && /too recent start_time/i.test(JSON.stringify(err.context.body ?? ''))) return;
         throw err;
       }
-      this.requests += 1;
       const events = listOf<TicketEvent>(body, 'ticket_events', { platform: 'zendesk', path: EVENTS_PATH });
       for (const e of events) this.hold(e);
       const end = typeof body.end_time === 'number' ? body.end_time : start;
