@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { startFreshdeskSandbox, type FreshdeskSandbox } from '../connectors/freshdesk/sandbox/server.ts';
 import { startZendeskSandbox, type ZendeskSandbox } from '../connectors/zendesk/sandbox/server.ts';
 import { budgetFigures, requestsPerRecord, type BucketCount, type BudgetFigures } from './budget.ts';
-import { benchArgs, hdm, machineLine , withSandboxes } from './common.ts';
+import { benchArgs, hdm, machineLine, withSandboxes } from './common.ts';
 
 type Sandbox = ZendeskSandbox | FreshdeskSandbox;
 
@@ -34,6 +34,8 @@ const minusRoutes = (after: Record<string, number>, before: Record<string, numbe
 
 export interface BudgetRun {
   direction: string;
+  /** `source.comments` of a Zendesk source, when the run set it. */
+  zendeskComments?: string;
   tickets: number;
   canonicalRecords: number;
   /** Seconds the pipeline ran, as `hdm migrate --json` reports them. */
@@ -47,14 +49,14 @@ export interface BudgetRun {
   routes: { side: 'source' | 'target'; route: string; requests: number; perRecord: number }[];
 }
 
-async function runOne(from: string, to: string, tickets: number, concurrency: number): Promise<BudgetRun> {
+async function runOne(from: string, to: string, tickets: number, concurrency: number, zendeskComments: string | undefined): Promise<BudgetRun> {
   return withSandboxes(Promise.all([start(from, tickets, 1), start(to, 0, 2)]), 'hdm-budget-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     writeFileSync(
       configFile,
       stringify({
         name: `budget-${from}-${to}-${tickets}`,
-        source: { platform: from, url: source.url, concurrency, plan: 'enterprise' },
+        source: { platform: from, url: source.url, concurrency, plan: 'enterprise', ...(from === 'zendesk' && zendeskComments ? { comments: zendeskComments } : {}) },
         target: { platform: to, url: target.url, concurrency, plan: 'enterprise' },
         stateDir: join(dir, 'state'),
       }),
@@ -82,6 +84,7 @@ async function runOne(from: string, to: string, tickets: number, concurrency: nu
     ];
     return {
       direction: `${from} → ${to}`,
+      ...(from === 'zendesk' && zendeskComments ? { zendeskComments } : {}),
       tickets,
       canonicalRecords: result.canonicalRecords,
       migrateSeconds: result.seconds,
@@ -100,7 +103,7 @@ const secs = (x: number | null) => (x === null ? '—' : x.toFixed(1));
 /** The run as printed tables: buckets, bound and aims, requests per record by route. */
 export function formatBudgetRun(r: BudgetRun): string {
   const f = r.figures;
-  const lines = [`${r.direction}: ${r.tickets} tickets, ${r.canonicalRecords} canonical records, wall ${r.migrateSeconds.toFixed(1)} s (process ${r.processSeconds.toFixed(1)} s)`, ''];
+  const lines = [`${r.direction}${r.zendeskComments ? ` (comments: ${r.zendeskComments})` : ''}: ${r.tickets} tickets, ${r.canonicalRecords} canonical records, wall ${r.migrateSeconds.toFixed(1)} s (process ${r.processSeconds.toFixed(1)} s)`, ''];
   const head = ['side', 'bucket', 'limit', 'requests', 'used', '429s', 'steady s', 'windows s', 'utilization'];
   const rows = f.buckets
     .filter((b) => b.requests > 0 || b.rateLimited > 0)
@@ -136,17 +139,23 @@ export async function main(argv: string[]): Promise<void> {
     {
       tickets: { type: 'string', default: '2000' },
       concurrency: { type: 'string', default: '16' },
+      'zendesk-comments': { type: 'string' },
       reverse: { type: 'boolean', default: false },
       both: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
-    'npm run bench -- budget [--tickets 2000] [--reverse | --both] [--concurrency 16] [--json]\n' +
+    'npm run bench -- budget [--tickets 2000] [--reverse | --both] [--concurrency 16] [--zendesk-comments per-ticket|events|auto] [--json]\n' +
       'A full migration between sandboxes at Enterprise limits (Zendesk → Freshdesk; --reverse Freshdesk → Zendesk; --both each),\n' +
       'with per bucket requests, utilization and 429s from the sandboxes\' own counters, the lower bound on wall time, and\n' +
-      "`hdm estimate`'s projection against the measured wall. Takes minutes: the plans' limits set the pace.\n",
+      "`hdm estimate`'s projection against the measured wall. Takes minutes: the plans' limits set the pace.\n" +
+      '--zendesk-comments sets source.comments for a Zendesk source (default: the option left out, i.e. per-ticket).\n',
   );
   if (!values) return;
   const tickets = Number(values.tickets);
+  const zendeskComments = values['zendesk-comments'];
+  if (zendeskComments !== undefined && !['per-ticket', 'events', 'auto'].includes(zendeskComments)) {
+    throw new Error(`--zendesk-comments takes per-ticket, events or auto, got ${zendeskComments}`);
+  }
   const concurrency = Number(values.concurrency);
   const directions: [string, string][] = values.both
     ? [
@@ -160,7 +169,7 @@ export async function main(argv: string[]): Promise<void> {
   const runs: BudgetRun[] = [];
   for (const [from, to] of directions) {
     process.stderr.write(`bench budget: ${tickets} tickets ${from} → ${to} at Enterprise limits…\n`);
-    const run = await runOne(from, to, tickets, concurrency);
+    const run = await runOne(from, to, tickets, concurrency, zendeskComments);
     runs.push(run);
     if (!values.json) process.stdout.write(`${formatBudgetRun(run)}\n\n`);
   }

@@ -44,6 +44,13 @@ const endpoint = z
      * `updated_at`, which has no export delay, besides the incremental export. Default true (Zendesk only).
      */
     fastLane: z.boolean().optional(),
+    /**
+     * As a Zendesk source: where ticket comments are read. `per-ticket`: List Comments for each ticket;
+     * `events`: the Incremental Ticket Event Export with comment events, List Comments for the tickets it
+     * cannot cover; `auto`: events for a read from the beginning, per-ticket for resumes and deltas.
+     * Default `per-ticket` (Zendesk only).
+     */
+    comments: z.enum(['per-ticket', 'events', 'auto']).optional(),
   })
   .strict()
   .superRefine((side, ctx) => {
@@ -54,6 +61,7 @@ const endpoint = z
     }
     if (side.highVolume && side.platform !== 'zendesk') ctx.addIssue({ code: 'custom', path: ['highVolume'], input: side.highVolume, message: `false: ${side.platform} has no high-volume API add-on` });
     if (side.fastLane === true && side.platform !== 'zendesk') ctx.addIssue({ code: 'custom', path: ['fastLane'], input: side.fastLane, message: `false: ${side.platform} has no fast lane (Zendesk only)` });
+    if (side.comments !== undefined && side.platform !== 'zendesk') ctx.addIssue({ code: 'custom', path: ['comments'], input: side.comments, message: `no value: ${side.platform} reads comments one way (the option is Zendesk only)` });
     if (side.highVolume && side.plan === 'team') ctx.addIssue({ code: 'custom', path: ['highVolume'], input: side.highVolume, message: 'false with the team plan: the High Volume API add-on is sold with Growth and above' });
   });
 

@@ -332,6 +332,11 @@ export interface ConnectorConfig {
    * delay, where it has one (Zendesk: List Tickets by updated_at). Default true.
    */
   fastLane?: boolean;
+  /**
+   * Where a source reads ticket comments, where the platform offers more than one way (Zendesk:
+   * `per-ticket`, `events`, `auto`). Default `per-ticket`.
+   */
+  comments?: 'per-ticket' | 'events' | 'auto';
   /** Attempts for a retryable failure (5xx, unreachable; 429s are waited out) before giving up. Default 8. */
   maxAttempts?: number;
   /** Longest one request or download may take from send to last byte, in ms. Default 300000. */

@@ -4,6 +4,7 @@ import { InstantMark, overlapOf, readCursor, sinceWithOverlap, writeCursor } fro
 import { HdmError } from '../../schemas/errors.ts';
 import { listOf, StallGuard } from '../sdk/response.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
+import { CommentEventWindow, type CommentSource } from './zendesk.comment-events.ts';
 import {
   FieldCatalog,
   isAgentUser,
@@ -42,6 +43,15 @@ export interface ZendeskReaderOptions {
   fastLane?: boolean;
   /** List Tickets pages the fast lane reads at most per pass; what lies beyond comes with the export. Default 10. */
   fastLanePages?: number;
+  /**
+   * Where the ticket stream reads comments: `per-ticket` (List Comments for each ticket), `events` (the
+   * Incremental Ticket Event Export with comment events, List Comments for the tickets it cannot cover) or
+   * `auto` (events for a read from the export's beginning, per-ticket for resumes and delta passes).
+   * Default `per-ticket`.
+   */
+  comments?: CommentSource;
+  /** Comment events the `events` source holds at most while their tickets are still to come. Default 50000. */
+  commentEventsHeld?: number;
 }
 
 interface ExportBody {
@@ -237,10 +247,24 @@ export class ZendeskReader {
     }
     const endpoint = { platform: 'zendesk', path: '/api/v2/incremental/tickets/cursor.json' };
     const guard = new StallGuard(endpoint);
+    let sequence = 0;
+    const events = this.commentEvents(query, options, () => ++sequence);
     for (;;) {
+      const readAt = ++sequence;
       const body = await this.exportPage(endpoint.path, query, current.coveredUntil, options);
       if (!body) return;
       const tickets = listOf<ZdTicket>(body, 'tickets', endpoint);
+      const fromEvents = new Map<number, ZdComment[]>();
+      if (events && tickets.length > 0) {
+        await events.advance(Math.max(...tickets.map((t) => t.generated_timestamp ?? epoch(t.updated_at))), readAt);
+        for (const t of tickets) {
+          if (t.status === 'deleted') events.drop(t.id);
+          else {
+            const comments = events.take(t, readAt);
+            if (comments) fromEvents.set(t.id, comments);
+          }
+        }
+      }
       let covered = current.coveredUntil;
       for (const t of tickets) covered = laterIso(covered, isoOfEpoch(t.generated_timestamp ?? epoch(t.updated_at)));
       const next: StreamState = { cursor: body.after_cursor ? writeCursor({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
@@ -249,7 +273,7 @@ export class ZendeskReader {
       }
       for (let i = 0; i < tickets.length; i += batch) {
         const chunk = tickets.slice(i, i + batch).filter((t) => laneThisPass.get(t.id) !== t.updated_at);
-        const records = (await Promise.all(chunk.map((t) => this.ticketEnvelope(t, catalog)))).filter((e): e is Envelope<'ticket'> => e !== null);
+        const records = (await Promise.all(chunk.map((t) => this.ticketEnvelope(t, catalog, fromEvents.get(t.id))))).filter((e): e is Envelope<'ticket'> => e !== null);
         // Zendesk's cursor covers the whole export page: earlier chunks keep the previous state.
         yield { records, state: i + batch >= tickets.length ? next : current };
       }
@@ -309,9 +333,25 @@ export class ZendeskReader {
     }
   }
 
-  private async ticketEnvelope(t: ZdTicket, catalog: FieldCatalog): Promise<Envelope<'ticket'> | null> {
+  /**
+   * The comment-events helper for one ticket read, or null when this read takes comments per ticket. `auto`
+   * uses the events for a read from the export's beginning only: a resume or a delta pass reads tickets
+   * whose comments mostly predate its window, which would fall back anyway after spending export requests.
+   */
+  private commentEvents(query: Record<string, string | number>, options: ReadOptions | undefined, sequence: () => number): CommentEventWindow | null {
+    const mode = this.options.comments ?? 'per-ticket';
+    if (mode === 'per-ticket' || typeof query.start_time !== 'number') return null;
+    if (mode === 'auto' && (query.start_time !== 0 || options?.delta)) return null;
+    return new CommentEventWindow(this.client, query.start_time, sequence, {
+      perPage: this.exportPageSize,
+      maxHeld: Math.max(1, this.options.commentEventsHeld ?? 50_000),
+    });
+  }
+
+  private async ticketEnvelope(t: ZdTicket, catalog: FieldCatalog, known?: ZdComment[]): Promise<Envelope<'ticket'> | null> {
     const updatedAt = new Date(Date.parse(t.updated_at)).toISOString();
     if (t.status === 'deleted') return { entity: 'ticket', op: 'delete', sourceId: String(t.id), updatedAt, record: null };
+    if (known) return this.upsert('ticket', toCanonicalTicket(t, known, catalog), t.external_id ?? null);
     let comments: ZdComment[];
     try {
       comments = await this.comments(t.id);

@@ -99,7 +99,7 @@ export async function openPlatforms(config: Readonly<MigrationConfig>, env: Node
   const targetCredentials = resolveCredentials('target', config.target, targetPlatform.credentialEnv, env);
   redactor.add(...secretsOf(sourceCredentials), ...secretsOf(targetCredentials));
   const open = (side: typeof config.source, made: typeof sourcePlatform, credentials: Record<string, string>) =>
-    made.createConnector({ url: side.url, credentials, concurrency: side.concurrency, requestsPerMinute: side.requestsPerMinute, plan: side.plan, highVolume: side.highVolume, fastLane: side.fastLane, signal: stop });
+    made.createConnector({ url: side.url, credentials, concurrency: side.concurrency, requestsPerMinute: side.requestsPerMinute, plan: side.plan, highVolume: side.highVolume, fastLane: side.fastLane, comments: side.comments, signal: stop });
   return { source: open(config.source, sourcePlatform, sourceCredentials), target: open(config.target, targetPlatform, targetCredentials) };
 }
 

@@ -508,9 +508,10 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   /**
    * Incremental Ticket Event Export ("Incremental Exports" → "Incremental Ticket Event Export"): one
    * audit event per comment, at the comment's time, with the ticket's field values as of now. Its
-   * `child_events` carry the Create events on the ticket's first audit; with `include=comment_events`
-   * they also carry the Comment event the audit added. Time-based: same page rules as the other
-   * time-based exports.
+   * `child_events` carry the Create events on the ticket's first audit and the comment the audit added:
+   * with the `comment_events` sideload as the whole Comment event (`type` and `event_type` Comment, a
+   * `via` object, body, author, visibility, attachments, audit), without it only as the booleans
+   * `comment_present` and `comment_public`. Time-based: same page rules as the other time-based exports.
    */
   const ticketEvents = () => {
     const out: { ts: number; id: number; item: { ticket: StoredTicket; index: number } }[] = [];
@@ -530,21 +531,26 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
         if (json[k] !== null && json[k] !== undefined && json[k] !== '') child.push({ id: 9e12 + ticket.id * 10 + child.length, via: 'Web form', event_type: 'Create', [k]: json[k] });
       }
     }
+    const comment = store.commentJson(c);
     if (withComments) {
-      const comment = store.commentJson(c);
       child.push({
         id: c.id,
-        via: 'Web form',
-        event_type: 'Comment',
+        via: comment.via,
+        via_reference_id: null,
+        type: 'Comment',
         author_id: comment.author_id,
         body: comment.body,
         html_body: comment.html_body,
         plain_body: comment.plain_body,
         public: comment.public,
-        attachments: comment.attachments,
+        // Only List Comments lists inline images, and only on request (`include_inline_images`); the export has no such option.
+        attachments: comment.attachments.filter((a) => !a.inline),
         audit_id: comment.audit_id,
         created_at: comment.created_at,
+        event_type: 'Comment',
       });
+    } else {
+      child.push({ id: c.id, via: 'Web form', via_reference_id: null, comment_present: true, comment_public: comment.public });
     }
     return {
       id: c.id + 1,

@@ -525,6 +525,42 @@ describe('zendesk sandbox: ticket events, sample exports and sideloads ("Increme
     }
   });
 
+  // Source: "Incremental Exports" → "Incremental Ticket Event Export" → "Sideloading": with `comment_events`
+  // a comment is a child event with `type` and `event_type` "Comment", a `via` object, `via_reference_id`,
+  // `author_id`, `body`, `html_body`, `public`, `attachments`, `audit_id` and `created_at`; without it only
+  // the booleans `comment_present` and `comment_public` describe it. Inline images are listed by List Comments
+  // only on request ("Ticket Comments" → "List Comments": `include_inline_images`, default false); the export
+  // takes no such parameter, so its comment events leave them out.
+  it('"Incremental Ticket Event Export" sideloading: Comment child events as documented, inline images left out, booleans without the sideload', async () => {
+    const sb = await sandbox({ tickets: 60, seed: 334, maxComments: 6 });
+    const get = api(sb);
+    try {
+      const withComments = await get('/api/v2/incremental/ticket_events.json?start_time=0&include=comment_events');
+      expect(withComments.status).toBe(200);
+      let inlineSeen = 0;
+      for (const e of withComments.body.ticket_events) {
+        const c = e.child_events.find((x: { event_type: string }) => x.event_type === 'Comment');
+        expect(c.type).toBe('Comment');
+        expect(typeof c.via).toBe('object');
+        expect(c.via_reference_id).toBeNull();
+        for (const key of ['author_id', 'body', 'html_body', 'public', 'attachments', 'audit_id', 'created_at']) expect(c).toHaveProperty(key);
+        const stored = sb.store.ticket(e.ticket_id, true)!.comments.find((s) => s.id === c.id)!;
+        inlineSeen += stored.attachments.filter((a) => a.inline).length;
+        expect(c.attachments.map((a: { id: number }) => a.id)).toEqual(stored.attachments.filter((a) => !a.inline).map((a) => a.id));
+      }
+      expect(inlineSeen).toBeGreaterThan(0);
+      const plain = await get('/api/v2/incremental/ticket_events.json?start_time=0');
+      for (const e of plain.body.ticket_events) {
+        const present = e.child_events.filter((x: { comment_present?: boolean }) => x.comment_present === true);
+        expect(present.length).toBe(1);
+        expect(typeof present[0].comment_public).toBe('boolean');
+        expect(present[0]).not.toHaveProperty('body');
+      }
+    } finally {
+      await sb.close();
+    }
+  });
+
   // Source: "Incremental Exports" → "Incremental Sample Export" (at most 50 items; 10 requests per 20 minutes,
   // apart from the export limit of 10 a minute) and "Rate limits".
   it('"Incremental Sample Export": at most 50 items for tickets, users, organizations and ticket events; the 11th request in 20 minutes is 429', async () => {

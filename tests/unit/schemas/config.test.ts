@@ -41,6 +41,16 @@ describe('migration config', () => {
     expect(err.message).toMatch(/source\.fastLane: false: freshdesk has no fast lane/);
   });
 
+  it('takes source.comments (per-ticket, events, auto) for a Zendesk source only', () => {
+    for (const comments of ['per-ticket', 'events', 'auto']) {
+      expect(parseMigrationConfig({ ...valid, source: { ...valid.source, comments } }).source.comments).toBe(comments);
+    }
+    expect(parseMigrationConfig(valid).source.comments).toBeUndefined();
+    expect(failure({ ...valid, source: { ...valid.source, comments: 'audits' } }).message).toMatch(/source\.comments/);
+    const err = failure({ ...valid, source: { ...valid.source, platform: 'freshdesk', comments: 'events' } });
+    expect(err.message).toMatch(/source\.comments: no value: freshdesk reads comments one way/);
+  });
+
   it('fills defaults and freezes the result', () => {
     const config = parseMigrationConfig(valid);
     expect(config.options.loaderConcurrency).toBe(16);
