@@ -6,6 +6,7 @@ import type { Api } from '../../services/api/app.ts';
 import { dashboardBrowser } from '../helpers/dashboard-browser.ts';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
+import { runToEnd } from '../helpers/api-runs.ts';
 
 // Issue 17, "A cutover verdict you can stake the business on": an operator accepts a named failure from
 // the dashboard's drill-down, with a reason, and the verdict follows; a viewer reads the decision only.
@@ -18,14 +19,7 @@ let name: string;
 let operator: string;
 
 async function run(kind: string): Promise<Record<string, unknown>> {
-  const headers = { authorization: `Bearer ${operator}` };
-  const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers, payload: { kind, options: kind === 'full' ? { verify: false } : {} } });
-  expect(started.statusCode, started.body).toBe(202);
-  for (;;) {
-    const body = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}`, headers })).json();
-    if (!body.activeJob) return body.jobs[0];
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return runToEnd(api.app, name, { authorization: `Bearer ${operator}` }, kind, kind === 'full' ? { verify: false } : {});
 }
 
 beforeAll(async () => {

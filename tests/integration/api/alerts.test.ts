@@ -8,6 +8,7 @@ import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import { buildApi, type Api } from '../../../services/api/app.ts';
 import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
 import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
+import { runToEnd } from '../../helpers/api-runs.ts';
 
 // Issue 17, "Alerts": the verdict changes → an optional webhook (Slack-compatible JSON) configured in
 // the migration file. A real HTTP server stands in for Slack's incoming webhook, which takes a POST of
@@ -22,13 +23,7 @@ let hook: Server;
 const received: { method: string; path: string; headers: IncomingHttpHeaders; body: Record<string, unknown> }[] = [];
 
 async function run(kind: string, options: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers, payload: { kind, options } });
-  expect(started.statusCode, started.body).toBe(202);
-  for (;;) {
-    const body = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}`, headers })).json();
-    if (!body.activeJob) return body.jobs[0];
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return runToEnd(api.app, name, headers, kind, options);
 }
 const post = async (path: string, payload: unknown) => {
   const res = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}${path}`, headers, payload: payload as Record<string, unknown> });

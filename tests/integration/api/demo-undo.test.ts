@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type Api } from '../../../services/api/app.ts';
 import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
 import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
+import { runToEnd } from '../../helpers/api-runs.ts';
 
 // The demo and undo run kinds, started through the API against real sandboxes.
 let m: MigrationEnv;
@@ -15,15 +16,7 @@ let name: string;
 let operator: string;
 
 async function run(kind: string, options: Record<string, unknown>): Promise<{ status: string; result: Record<string, unknown>; error?: unknown }> {
-  const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers: { authorization: `Bearer ${operator}` }, payload: { kind, options } });
-  expect(started.statusCode, started.body).toBe(202);
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const body = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}`, headers: { authorization: `Bearer ${operator}` } })).json();
-    if (!body.activeJob) return body.jobs[0];
-    if (Date.now() > deadline) throw new Error(`${kind} run did not end`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return runToEnd(api.app, name, { authorization: `Bearer ${operator}` }, kind, options, 90_000) as Promise<{ status: string; result: Record<string, unknown>; error?: unknown }>;
 }
 
 beforeAll(async () => {

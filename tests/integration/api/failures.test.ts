@@ -7,6 +7,7 @@ import type { ZendeskSandbox } from '../../../connectors/zendesk/index.ts';
 import { buildApi, type Api } from '../../../services/api/app.ts';
 import { migrationEnv, type MigrationEnv } from '../../helpers/migration-env.ts';
 import { RUNS_EXCEED_EXPORT_BUDGET } from '../../helpers/sandbox-options.ts';
+import { runToEnd } from '../../helpers/api-runs.ts';
 
 let m: MigrationEnv;
 let api: Api;
@@ -16,13 +17,7 @@ let name: string;
 const ledgerOf = () => api.registry.get(name).current!.ledger;
 
 async function run(kind: string): Promise<Record<string, unknown>> {
-  const started = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers, payload: { kind, options: kind === 'full' ? { verify: false } : {} } });
-  expect(started.statusCode, started.body).toBe(202);
-  for (;;) {
-    const body = (await api.app.inject({ method: 'GET', url: `/api/migrations/${name}`, headers })).json();
-    if (!body.activeJob) return body.jobs[0];
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return runToEnd(api.app, name, headers, kind, kind === 'full' ? { verify: false } : {});
 }
 
 beforeAll(async () => {
