@@ -173,6 +173,23 @@ describe('Zendesk sandbox limits ("Rate limits")', () => {
     expect((await call(`${sb.url}/api/v2/groups.json`, auth)).status).toBe(200);
   });
 
+  it('refuses List Tickets offset pages past 500 after 50 a minute while shallow pages still list', async () => {
+    // "Rate limits" → "Rate limits for specific endpoints" (List Tickets: 50 requests per minute past page 500).
+    const sb = await zendesk({ tickets: 3, seed: 11 });
+    const auth = zdAuth(sb);
+    const statuses = await burst(51, 8, () => call(`${sb.url}/api/v2/tickets.json?page=501`, auth));
+    // "Pagination": offset pagination stops at page 100 (400 InvalidPaginationParameter), yet such a
+    // request is still drawn from the deep-page bucket, which is checked first.
+    expect(statuses.filter((s) => s === 400).length).toBe(50);
+    expect(statuses.filter((s) => s === 429).length).toBe(1);
+    const refused = await call(`${sb.url}/api/v2/tickets.json?page=600`, auth);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Page 500 itself and the first pages draw only from List Tickets' 100 a minute.
+    expect((await call(`${sb.url}/api/v2/tickets.json?page=500`, auth)).status).toBe(400);
+    expect((await call(`${sb.url}/api/v2/tickets.json`, auth)).status).toBe(200);
+  });
+
   it('limits updates of one ticket to 30 per 10 minutes while other tickets update', async () => {
     // "Update Ticket": 30 updates per 10 minutes per user per ticket.
     const sb = await zendesk({ tickets: 0, seed: 5 });
