@@ -122,6 +122,22 @@ describe('Freshdesk sandbox limits (API v2 reference, "Rate Limit")', () => {
     expect((await call(`${growth.url}/api/v2/groups`, fdAuth(growth))).headers.get('x-ratelimit-total')).toBe('200');
   });
 
+  it('refuses Contacts List past 20 and Ticket Update past 80 on a Growth account, each on its own bucket', async () => {
+    // "Rate Limit": Growth per-endpoint limits (Contacts List 20, Ticket Update 80 a minute).
+    const sb = await freshdesk({ tickets: 1, seed: 10, plan: 'growth' });
+    const auth = fdAuth(sb);
+    const contacts = await burst(21, 4, () => call(`${sb.url}/api/v2/contacts`, auth));
+    expect(contacts.filter((s) => s === 429).length).toBe(1);
+    expect(sb.limitStats()['contacts-list'].refused).toBe(1);
+    const created = await call(`${sb.url}/api/v2/tickets`, auth, 'POST', { subject: 's', description: 'd', email: 'limits@example.com', priority: 1, status: 2 });
+    expect(created.status).toBe(201);
+    const ticket = (created.body as { id: number }).id;
+    const updates = await burst(81, 4, (i) => call(`${sb.url}/api/v2/tickets/${ticket}`, auth, 'PUT', { tags: [`t${i}`] }));
+    expect(updates.filter((s) => s === 429).length).toBe(1);
+    expect(sb.limitStats()['ticket-update'].refused).toBe(1);
+    expect((await call(`${sb.url}/api/v2/tickets/${ticket}`, auth)).status).toBe(200);
+  });
+
   it('refuses Tickets List on its own bucket (Growth: 20 a minute) while contacts still list, and again admits after the window', async () => {
     // The test shrinks the minute to one second.
     const sb = await freshdesk({ tickets: 1, seed: 9, plan: 'growth', rateLimitWindowMs: 1000 });
