@@ -194,8 +194,8 @@ describe('Zendesk sandbox limits ("Rate limits")', () => {
     const sb = await zendesk({ tickets: 3, seed: 11 });
     const auth = zdAuth(sb);
     const statuses = await burst(51, 8, () => call(`${sb.url}/api/v2/tickets.json?page=501`, auth));
-    // "Pagination": offset pagination stops at page 100 (400 InvalidPaginationParameter), yet such a
-    // request is still drawn from the deep-page bucket, which is checked first.
+    // "Comparing cursor pagination and offset pagination" → "Offset pagination limit": offset pages stop at 100
+    // (400 InvalidPaginationParameter), yet such a request is still drawn from the deep-page bucket, checked first.
     expect(statuses.filter((s) => s === 400).length).toBe(50);
     expect(statuses.filter((s) => s === 429).length).toBe(1);
     const refused = await call(`${sb.url}/api/v2/tickets.json?page=600`, auth);
