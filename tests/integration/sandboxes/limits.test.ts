@@ -122,6 +122,22 @@ describe('Freshdesk sandbox limits (API v2 reference, "Rate Limit")', () => {
     expect((await call(`${growth.url}/api/v2/groups`, fdAuth(growth))).headers.get('x-ratelimit-total')).toBe('200');
   });
 
+  it('refuses Contacts List past 20 and Ticket Update past 80 on a Growth account, each on its own bucket', async () => {
+    // "Rate Limit": Growth per-endpoint limits (Contacts List 20, Ticket Update 80 a minute).
+    const sb = await freshdesk({ tickets: 1, seed: 10, plan: 'growth' });
+    const auth = fdAuth(sb);
+    const contacts = await burst(21, 4, () => call(`${sb.url}/api/v2/contacts`, auth));
+    expect(contacts.filter((s) => s === 429).length).toBe(1);
+    expect(sb.limitStats()['contacts-list'].refused).toBe(1);
+    const created = await call(`${sb.url}/api/v2/tickets`, auth, 'POST', { subject: 's', description: 'd', email: 'limits@example.com', priority: 1, status: 2 });
+    expect(created.status).toBe(201);
+    const ticket = (created.body as { id: number }).id;
+    const updates = await burst(81, 4, (i) => call(`${sb.url}/api/v2/tickets/${ticket}`, auth, 'PUT', { tags: [`t${i}`] }));
+    expect(updates.filter((s) => s === 429).length).toBe(1);
+    expect(sb.limitStats()['ticket-update'].refused).toBe(1);
+    expect((await call(`${sb.url}/api/v2/tickets/${ticket}`, auth)).status).toBe(200);
+  });
+
   it('refuses Tickets List on its own bucket (Growth: 20 a minute) while contacts still list, and again admits after the window', async () => {
     // The test shrinks the minute to one second.
     const sb = await freshdesk({ tickets: 1, seed: 9, plan: 'growth', rateLimitWindowMs: 1000 });
@@ -171,6 +187,23 @@ describe('Zendesk sandbox limits ("Rate limits")', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await call(`${sb.url}/api/v2/tickets/1.json`, auth)).status).toBe(200);
     expect((await call(`${sb.url}/api/v2/groups.json`, auth)).status).toBe(200);
+  });
+
+  it('refuses List Tickets offset pages past 500 after 50 a minute while shallow pages still list', async () => {
+    // "Rate limits" → "Rate limits for specific endpoints" (List Tickets: 50 requests per minute past page 500).
+    const sb = await zendesk({ tickets: 3, seed: 11 });
+    const auth = zdAuth(sb);
+    const statuses = await burst(51, 8, () => call(`${sb.url}/api/v2/tickets.json?page=501`, auth));
+    // "Comparing cursor pagination and offset pagination" → "Offset pagination limit": offset pages stop at 100
+    // (400 InvalidPaginationParameter), yet such a request is still drawn from the deep-page bucket, checked first.
+    expect(statuses.filter((s) => s === 400).length).toBe(50);
+    expect(statuses.filter((s) => s === 429).length).toBe(1);
+    const refused = await call(`${sb.url}/api/v2/tickets.json?page=600`, auth);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Page 500 itself and the first pages draw only from List Tickets' 100 a minute.
+    expect((await call(`${sb.url}/api/v2/tickets.json?page=500`, auth)).status).toBe(400);
+    expect((await call(`${sb.url}/api/v2/tickets.json`, auth)).status).toBe(200);
   });
 
   it('limits updates of one ticket to 30 per 10 minutes while other tickets update', async () => {
