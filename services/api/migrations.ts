@@ -33,6 +33,8 @@ export interface Job {
   startedBy: { tokenId: string; label: string; role: string } | null;
   /** The verifications a delta with `verify` made after its passes. */
   verifications?: { verifyId: string; clean: boolean }[];
+  /** The verification a full or verify run began, known before it ends (its rows are in the ledger already). */
+  verifying?: string;
 }
 
 /** Events a migration emits to its server-sent-event subscribers. */
@@ -232,6 +234,10 @@ export class MigrationHandle {
             this.saveJobs();
           },
           onPhase: (name) => this.progress.enterClosingPhase(name),
+          onVerifyStarted: (verifyId) => {
+            job.verifying = verifyId;
+            this.saveJobs();
+          },
           onVerifyChanged: (outcome) => {
             // A delta's re-checks are runs of their own in the history, started by whoever started the delta.
             if ('report' in outcome) job.verifications = [...(job.verifications ?? []), { verifyId: outcome.report.verifyId, clean: outcome.report.clean }].slice(-50);

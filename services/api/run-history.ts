@@ -31,6 +31,7 @@ export async function runHistory(ledger: Ledger & LedgerQueries, jobs: readonly 
     for (const r of job.ledgerRuns) starters.set(r.runId, job.startedBy ?? null);
     const verifyId = job.result?.verifyId;
     if (typeof verifyId === 'string') starters.set(verifyId, job.startedBy ?? null);
+    if (job.verifying) starters.set(job.verifying, job.startedBy ?? null);
     for (const v of job.verifications ?? []) starters.set(v.verifyId, job.startedBy ?? null);
   }
   const runs: HistoryRun[] = [];
@@ -55,7 +56,7 @@ export async function runHistory(ledger: Ledger & LedgerQueries, jobs: readonly 
   const known = new Set(runs.map((r) => r.runId));
   for (const job of jobs) {
     const verifyId = job.result?.verifyId;
-    if (job.ledgerRuns.some((r) => known.has(r.runId)) || (typeof verifyId === 'string' && known.has(verifyId)) || (job.verifications ?? []).some((v) => known.has(v.verifyId))) represented.add(job);
+    if (job.ledgerRuns.some((r) => known.has(r.runId)) || (typeof verifyId === 'string' && known.has(verifyId)) || (job.verifying !== undefined && known.has(job.verifying)) || (job.verifications ?? []).some((v) => known.has(v.verifyId))) represented.add(job);
   }
   // A job that left nothing in the ledger (refused, stopped early, an undo listing, a verification still running) is a run all the same.
   for (const job of jobs) {

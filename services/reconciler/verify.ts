@@ -69,6 +69,8 @@ export interface VerifyOptions {
   progress?(entity: EntityName, phase: 'target' | 'source', records: number): void;
   /** Every issue found, not only the report's samples (what `hdm migrate --repair` acts on). */
   onIssue?(issue: VerifyIssue): void;
+  /** The verification's ID, before its first verdict is written (run histories name who started it). */
+  onStart?(verifyId: string): void;
 }
 
 /**
@@ -269,6 +271,7 @@ export async function acceptedFailures(ledger: Ledger): Promise<Map<string, Map<
 export async function verifyMigration(options: VerifyOptions): Promise<VerifyReport> {
   const { source, target, ledger } = options;
   const verifyId = newVerifyId();
+  options.onStart?.(verifyId);
   const sampleLimit = options.issueSamples ?? 20;
   const sourceScan = options.sourceScan ?? true;
   await ledger.flush();
@@ -373,7 +376,7 @@ export function verifyOptionsOf(runtime: Pick<Runtime, 'source' | 'target' | 'le
 /** Verifies the migration a runtime was opened for. */
 export function verifyRuntime(
   runtime: Pick<Runtime, 'source' | 'target' | 'ledger' | 'rules' | 'config'>,
-  options: Pick<VerifyOptions, 'sourceScan' | 'onIssue'> = {},
+  options: Pick<VerifyOptions, 'sourceScan' | 'onIssue' | 'onStart'> = {},
 ): Promise<VerifyReport> {
   return verifyMigration({ ...verifyOptionsOf(runtime), ...options });
 }

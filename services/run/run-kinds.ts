@@ -46,6 +46,8 @@ export interface RunContext {
   say?(line: string): void;
   /** The run moved on to a step after the pipeline (`verify`), for progress views. */
   onPhase?(name: string): void;
+  /** A verification of this run began, under this ID. */
+  onVerifyStarted?(verifyId: string): void;
 }
 
 export interface RunKind<O = unknown, R = unknown> {
@@ -76,7 +78,7 @@ export const fullRun: RunKind<{ restart: boolean; verify: boolean }, { result: R
     if (!options.verify || context.signal.aborted) return { result, report: null };
     context.onPhase?.('verify');
     context.say?.('verifying: reading the target back and reconciling it with the source…');
-    return { result, report: await verifyRuntime(context.runtime, { sourceScan: true }) };
+    return { result, report: await verifyRuntime(context.runtime, { sourceScan: true, onStart: context.onVerifyStarted }) };
   },
   summary: ({ result, report }) => ({ runId: result.run.runId, counts: result.counts, ...(report ? { verifyId: report.verifyId, clean: report.clean } : {}) }),
 };
@@ -130,7 +132,7 @@ const verify: RunKind<{ sourceScan: boolean }, VerifyReport> = {
   kind: 'verify',
   description: 'reads the target back and reconciles it with the source',
   options: z.object({ sourceScan: z.boolean().default(true) }).strict(),
-  start: ({ runtime }, options) => verifyRuntime(runtime, { sourceScan: options.sourceScan }),
+  start: ({ runtime, onVerifyStarted }, options) => verifyRuntime(runtime, { sourceScan: options.sourceScan, onStart: onVerifyStarted }),
   summary: (report) => ({ verifyId: report.verifyId, clean: report.clean, entities: report.entities }),
 };
 
