@@ -595,6 +595,7 @@ async function loadDashboard() {
   } catch (err) {
     // An answer for a migration no longer selected is dropped either way.
     if (state.migration === name && err.message !== 'unauthorized') showUnavailable(name, err);
+    err.shown = true;
     throw err;
   }
   if (state.migration !== name) return false;
@@ -606,10 +607,16 @@ async function loadDashboard() {
 /** Shows the selected migration, following its events once its data is on the page; retried while it is unavailable. */
 async function showMigration() {
   clearTimeout(state.retry);
+  const name = state.migration;
   try {
     if (await loadDashboard()) followEvents();
-  } catch {
-    // showUnavailable has said why and tries again.
+  } catch (err) {
+    if (err.message === 'unauthorized' || state.migration !== name) return;
+    // An answer the API refused has been said by showUnavailable; a page that failed to draw one is
+    // said on the console. Either way the migration is tried again, never left stuck.
+    if (!err.shown) console.error('the dashboard could not be drawn:', err);
+    clearTimeout(state.retry);
+    state.retry = setTimeout(() => state.migration === name && showMigration(), 5000);
   }
 }
 

@@ -54,6 +54,7 @@ export class MigrationHandle {
   private alerts: AlertWatcher;
   active: { job: Job; controller: AbortController; done: Promise<void> } | null = null;
   private runtime: Promise<Runtime> | null = null;
+  private closing: Promise<void> | null = null;
   /** The runtime once opened (metrics read its connectors' counters without opening one). */
   current: Runtime | null = null;
   private ticker: NodeJS.Timeout | null = null;
@@ -170,7 +171,9 @@ export class MigrationHandle {
   /** The runtime (connectors, ledger, bus), opened on first use and kept for the server's life. */
   open(): Promise<Runtime> {
     if (!this.runtime) {
-      this.runtime = this.beforeOpen(this).then(() => openRuntime(this.config, this.env));
+      // A runtime still closing is closed before the next one opens on the same ledger.
+      const closed = this.closing ?? Promise.resolve();
+      this.runtime = closed.then(() => this.beforeOpen(this)).then(() => openRuntime(this.config, this.env));
       this.runtime.then(
         (runtime) => (this.current = runtime),
         () => (this.runtime = null),
@@ -325,11 +328,23 @@ export class MigrationHandle {
 
   /** Closes the runtime (connectors, ledger); the next request opens it again. */
   async closeRuntime(): Promise<void> {
-    const runtime = await this.runtime?.catch(() => null);
-    await runtime?.close();
+    const pending = this.runtime;
+    // Forgotten before it is closed: a close that fails must not leave a half-closed runtime that every
+    // later request would try to close again (and the migration unavailable until the server restarts).
     this.runtime = null;
     this.current = null;
     this.health.reset();
+    const closing = (async () => {
+      const runtime = await pending?.catch(() => null);
+      try {
+        await runtime?.close();
+      } catch (err) {
+        runtime?.logger.warn({ migration: this.name, err: redactor.redact(toHdmError(err).message) }, 'closing the migration runtime failed');
+      }
+    })();
+    this.closing = closing;
+    await closing;
+    if (this.closing === closing) this.closing = null;
   }
 }
 

@@ -155,10 +155,16 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
       signal,
     }),
     async close() {
-      await bus.close();
-      await Promise.allSettled([source.close(), target.close()]);
-      await ledger.close();
+      // Every part is closed even when one before it fails: a ledger left open would hold its data
+      // directory, and the embedded engine takes one per process.
+      const outcomes = [await settle(bus.close()), ...(await Promise.allSettled([source.close(), target.close()])), await settle(ledger.close())];
       logger.flush();
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
+}
+
+async function settle(p: Promise<unknown>): Promise<PromiseSettledResult<unknown>> {
+  return (await Promise.allSettled([p]))[0]!;
 }
