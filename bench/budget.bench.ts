@@ -46,6 +46,10 @@ export interface BudgetRun {
   estimateSeconds: number;
   /** `estimate / wall − 1`. */
   estimateError: number;
+  /** What `hdm estimate` projects per bucket (requests, and credits where the bucket counts them), beside the measured ones. */
+  estimateBuckets: { side: 'source' | 'target'; bucket: string; requests: number; used: number }[];
+  /** The estimate's share of tickets read with a request of their own (Zendesk `source.comments: events`), or null. */
+  estimatePerTicketReads: { needed: number; sampledTickets: number; share: number } | null;
   routes: { side: 'source' | 'target'; route: string; requests: number; perRecord: number }[];
 }
 
@@ -77,7 +81,12 @@ async function runOne(from: string, to: string, tickets: number, concurrency: nu
     // The estimate reads the source only (counts and a sample); run after the migration so it does not spend the run's budget.
     const estimate = await hdm(['estimate', '--config', configFile, '--json', '--no-progress'], env);
     if (estimate.code !== 0) throw new Error(`estimate exited ${estimate.code}`);
-    const estimateSeconds = (JSON.parse(estimate.stdout) as { totalSeconds: number }).totalSeconds;
+    const projected = JSON.parse(estimate.stdout) as {
+      totalSeconds: number;
+      buckets: BudgetRun['estimateBuckets'];
+      perTicketReads?: BudgetRun['estimatePerTicketReads'];
+    };
+    const estimateSeconds = projected.totalSeconds;
     const routes = [
       ...requestsPerRecord(minusRoutes(after.sourceRoutes, before.sourceRoutes), result.canonicalRecords).map((r) => ({ side: 'source' as const, ...r })),
       ...requestsPerRecord(minusRoutes(after.targetRoutes, before.targetRoutes), result.canonicalRecords).map((r) => ({ side: 'target' as const, ...r })),
@@ -92,6 +101,8 @@ async function runOne(from: string, to: string, tickets: number, concurrency: nu
       figures,
       estimateSeconds,
       estimateError: estimateSeconds / result.seconds - 1,
+      estimateBuckets: projected.buckets.map(({ side, bucket, requests, used }) => ({ side, bucket, requests, used })),
+      estimatePerTicketReads: projected.perTicketReads ? { needed: projected.perTicketReads.needed, sampledTickets: projected.perTicketReads.sampledTickets, share: projected.perTicketReads.share } : null,
       routes,
     };
   });
@@ -104,7 +115,8 @@ const secs = (x: number | null) => (x === null ? '—' : x.toFixed(1));
 export function formatBudgetRun(r: BudgetRun): string {
   const f = r.figures;
   const lines = [`${r.direction}${r.zendeskComments ? ` (comments: ${r.zendeskComments})` : ''}: ${r.tickets} tickets, ${r.canonicalRecords} canonical records, wall ${r.migrateSeconds.toFixed(1)} s (process ${r.processSeconds.toFixed(1)} s)`, ''];
-  const head = ['side', 'bucket', 'limit', 'requests', 'used', '429s', 'steady s', 'windows s', 'utilization'];
+  const head = ['side', 'bucket', 'limit', 'requests', 'used', '429s', 'steady s', 'windows s', 'utilization', 'estimate'];
+  const projected = (side: string, bucket: string) => r.estimateBuckets.find((e) => e.side === side && e.bucket === bucket);
   const rows = f.buckets
     .filter((b) => b.requests > 0 || b.rateLimited > 0)
     .map((b) => [
@@ -117,6 +129,7 @@ export function formatBudgetRun(r: BudgetRun): string {
       secs(b.steadySeconds),
       secs(b.boundSeconds),
       pct(b.utilization),
+      String(Math.round(projected(b.side, b.bucket)?.requests ?? 0)),
     ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   for (const row of [head, ...rows]) lines.push(row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
@@ -126,6 +139,9 @@ export function formatBudgetRun(r: BudgetRun): string {
     `bound ${f.boundSeconds.toFixed(1)} s by whole windows, ${f.steadySeconds.toFixed(1)} s at a steady rate (binding: ${f.binding ?? 'none'}) · wall/bound ${f.wallOverBound?.toFixed(3) ?? '—'} (aim ≤ 1.05: ${aim((f.wallOverBound ?? Infinity) <= 1.05)})`,
     `binding bucket used ${pct(f.bindingUtilization)} (aim ≥ 95%: ${aim((f.bindingUtilization ?? 0) >= 0.95)}) · 429s ${f.rateLimited} of ${f.requests} requests = ${pct(f.rateLimitedShare)} (aim ≤ 1%: ${aim(f.rateLimitedShare <= 0.01)})`,
     `hdm estimate ${r.estimateSeconds.toFixed(1)} s vs wall ${r.migrateSeconds.toFixed(1)} s: ${r.estimateError >= 0 ? '+' : ''}${(r.estimateError * 100).toFixed(1)}% (aim ±10%: ${aim(Math.abs(r.estimateError) <= 0.1)})`,
+    ...(r.estimatePerTicketReads
+      ? [`hdm estimate: ${r.estimatePerTicketReads.needed} of ${r.estimatePerTicketReads.sampledTickets} sampled tickets read with a request of their own (${pct(r.estimatePerTicketReads.share)})`]
+      : []),
     '',
     'requests per canonical record by route:',
   );

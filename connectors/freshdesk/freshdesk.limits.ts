@@ -9,13 +9,16 @@ import type { LimitBucket, LimitTable } from '../sdk/limits.ts';
  *   endpoint: Ticket Create, Ticket Update, Tickets List, Contacts List; trial accounts 50 per minute).
  *   Headers: `X-RateLimit-Total`, `X-RateLimit-Remaining`, `X-RateLimit-Used-CurrentRequest`; 429 with
  *   `Retry-After`.
- * - API v2 reference, List All Tickets / View a Ticket: "Each include will consume an additional 2 credits.
- *   For example if you embed the stats information you will be charged a total of 3 API credits for the call."
+ * - API v2 reference, Tickets › List All Tickets (`include` = `stats`, `requester`, `description`): each include
+ *   costs 2 credits more (with `stats`, 3 credits for the call). Tickets › View a Ticket (`include` =
+ *   `conversations`, `requester`, `company`, `stats`): each include costs 1 credit more (with `requester` and
+ *   `company`, 3 credits for the call); `conversations` embeds at most ten, oldest first.
  * The reference is silent on whether endpoint limits count credits; here only the account limit does.
  */
 export const FRESHDESK_LIMIT_SOURCES = [
   'https://developers.freshdesk.com/api/#ratelimit',
   'https://developers.freshdesk.com/api/#list_all_tickets',
+  'https://developers.freshdesk.com/api/#view_a_ticket',
   'https://support.freshdesk.com/support/solutions/articles/225439-what-are-the-rate-limits-for-the-api-calls-to-freshdesk',
 ];
 
@@ -66,7 +69,7 @@ export function freshdeskLimits(plan: FreshdeskPlan = 'enterprise'): LimitTable 
     addOns: [],
     sources: FRESHDESK_LIMIT_SOURCES,
     buckets,
-    credits: { queryParam: 'include', perValue: 2 },
+    credits: { queryParam: 'include', perValue: 2, routes: [{ match: { method: 'GET', path: '/api/v2/tickets/:id' }, perValue: 1 }] },
     refusal: { body: { description: 'You have exceeded the limit of requests per minute' } },
   };
 }

@@ -5,6 +5,7 @@ import type {
   EntityName,
   EntityTypes,
   Envelope,
+  Ticket,
   TicketFieldType,
   TicketPriority,
   TicketStatus,
@@ -81,6 +82,22 @@ export interface RequestCost {
   /** Records per list or export request when reading; absent when records are not listed. */
   pageSize?: number;
   /**
+   * Requests per page of comments, when a read takes the comments of many tickets from one list in pages
+   * (descriptions included; Zendesk's ticket event export). Default 0.
+   */
+  perCommentPage?: number;
+  /** Comments per such page. Default 1000. */
+  commentPageSize?: number;
+  /**
+   * Whether a ticket needs the per-record requests, where a read spends them on some tickets only (Zendesk
+   * `source.comments: events`: List Comments only for the tickets the event export cannot cover). `hdm
+   * estimate` asks it of the tickets it samples and charges the per-record requests for that share.
+   * Absent: every record needs them.
+   */
+  perRecordFor?: (ticket: Ticket) => boolean;
+  /** What the projection assumes of this read beyond the counts, for the estimate's output. */
+  assumption?: string;
+  /**
    * Which requests those are, for the limit buckets they draw (`hdm estimate` per bucket): e.g. a Freshdesk
    * ticket's `perRecord` is `POST /api/v2/tickets` (account + Ticket Create). Requests no route names draw
    * the side's account bucket only. Default none.
@@ -88,9 +105,9 @@ export interface RequestCost {
   routes?: CostRoute[];
 }
 
-/** One kind of request within a {@link RequestCost}: `count` of it per page, record, comment or attachment. */
+/** One kind of request within a {@link RequestCost}: `count` of it per page, record, comment, attachment or page of comments. */
 export interface CostRoute {
-  per: 'page' | 'record' | 'comment' | 'attachment';
+  per: 'page' | 'record' | 'comment' | 'attachment' | 'commentPage';
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** A path of the request, e.g. `/api/v2/tickets/1/conversations` (any ID does). */
   path: string;

@@ -59,6 +59,8 @@ export interface CreditRule {
   queryParam: string;
   /** Extra credits per value, on top of the request's 1. */
   perValue: number;
+  /** Routes whose values cost otherwise, first match wins (Freshdesk's View a Ticket: 1 a value). Default none. */
+  routes?: { match: RouteMatch; perValue: number }[];
 }
 
 export interface LimitTable {
@@ -156,7 +158,9 @@ export function creditsOf(table: Pick<LimitTable, 'credits'>, req: LimitedReques
     .split(',')
     .map((v) => v.trim())
     .filter(Boolean);
-  return 1 + values.length * table.credits.perValue;
+  if (values.length === 0) return 1;
+  const route = table.credits.routes?.find((r) => routeMatches(r.match, req));
+  return 1 + values.length * (route ?? table.credits).perValue;
 }
 
 /** A bucket's routes compiled once: whether a request draws from the bucket. */
@@ -364,8 +368,14 @@ export function formatLimitTable(table: LimitTable, options: { windowScale?: num
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   const title = `${table.platform} ${table.plan}${table.addOns.length ? ` + ${table.addOns.join(', ')}` : ''}`;
-  const credits = table.credits ? [`credits: 1 per request, +${table.credits.perValue} per \`${table.credits.queryParam}\` value`] : [];
+  const credits = table.credits ? [`credits: 1 per request, +${table.credits.perValue} per \`${table.credits.queryParam}\` value${creditRoutesText(table.credits, (r) => routeText(r))}`] : [];
   return [title, line(head), ...rows.map(line), ...credits].join('\n');
+}
+
+/** ` (GET /a/:id: +1)` for the routes a credit rule prices otherwise. */
+function creditRoutesText(rule: CreditRule, route: (m: RouteMatch) => string): string {
+  if (!rule.routes?.length) return '';
+  return ` (${rule.routes.map((r) => `${route(r.match)}: +${r.perValue}`).join(', ')})`;
 }
 
 /** `700 / 1 min`, `30 / 10 min per id`, `30 in flight`, with credits noted. */
@@ -390,6 +400,8 @@ export function limitTableMarkdown(table: LimitTable): string {
       .join(', ');
     return `| \`${b.name}\` | ${limitText(b)} | ${cell(requests)} | ${headers || '–'} | ${cell(b.description)} |`;
   });
-  const credits = table.credits ? `\n\nCredits: each request costs 1, plus ${table.credits.perValue} per value of \`${table.credits.queryParam}\`; buckets marked "credits" count credits.` : '';
+  const credits = table.credits
+    ? `\n\nCredits: each request costs 1, plus ${table.credits.perValue} per value of \`${table.credits.queryParam}\`${creditRoutesText(table.credits, (r) => `\`${routeText(r)}\``)}; buckets marked "credits" count credits.`
+    : '';
   return ['| bucket | limit | requests | headers | what |', '|---|---|---|---|---|', ...rows].join('\n') + credits;
 }

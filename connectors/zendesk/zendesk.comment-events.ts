@@ -1,3 +1,4 @@
+import type { Ticket } from '../../schemas/canonical.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { listOf } from '../sdk/response.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
@@ -41,6 +42,19 @@ const epoch = (iso: string | null | undefined): number => (iso ? Math.floor(Date
 
 /** An inline image shows in the HTML; the event export does not list inline images among a comment's attachments. */
 const SHOWS_IMAGE = /<img\b/i;
+
+/**
+ * Whether a read from the export's beginning can take this ticket's comments from the events, as far as the
+ * ticket itself tells: its earliest comment is its description (same second as the ticket) and no comment
+ * shows an inline image. The other reasons to fall back (events let go, a start time refused as too recent, a
+ * ticket read twice) depend on the read's timing, not on the ticket. `hdm estimate` asks it of its sample.
+ */
+export function eventsCanCover(ticket: Ticket): boolean {
+  const first = ticket.comments[0];
+  if (!first) return false;
+  if (epoch(first.createdAt) !== epoch(ticket.createdAt)) return false;
+  return !ticket.comments.some((c) => SHOWS_IMAGE.test(c.body));
+}
 
 /**
  * The comments of exported tickets, taken from the time-based Incremental Ticket Event Export with the

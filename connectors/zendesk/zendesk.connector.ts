@@ -1,10 +1,11 @@
-import { ZENDESK_REQUEST_COSTS } from './zendesk.costs.ts';
+import { zendeskRequestCosts } from './zendesk.costs.ts';
 import { ComposedConnector } from '../sdk/composed-connector.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import type {
   ConnectorConfig,
   LimitsNow,
   RateLimitInfo,
+  RequestCosts,
 } from '../sdk/contract.ts';
 import { limitsOf } from '../sdk/pacer.ts';
 import { HdmError } from '../../schemas/errors.ts';
@@ -34,7 +35,7 @@ const AGENT_PATHS: Record<EntityName, (id: string) => string> = {
 export class ZendeskConnector extends ComposedConnector {
   readonly platform = 'zendesk';
   private limit = ZENDESK_RATE_LIMIT.requestsPerMinute;
-  readonly requestCosts = ZENDESK_REQUEST_COSTS;
+  readonly requestCosts: RequestCosts;
   protected readonly client: ZendeskClient;
   protected readonly reader: ZendeskReader;
   protected readonly writer: ZendeskWriter;
@@ -44,6 +45,7 @@ export class ZendeskConnector extends ComposedConnector {
     this.client = new ZendeskClient(config);
     this.reader = new ZendeskReader(this.client, config);
     this.writer = new ZendeskWriter(this.client, this.reader);
+    this.requestCosts = zendeskRequestCosts(config.comments);
   }
 
   /** The plan's buckets as the client paces them now (limits learned from the answers where they state them). */

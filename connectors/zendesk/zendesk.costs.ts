@@ -1,4 +1,5 @@
-import type { RequestCosts } from '../sdk/contract.ts';
+import type { RequestCost, RequestCosts } from '../sdk/contract.ts';
+import { eventsCanCover, type CommentSource } from './zendesk.comment-events.ts';
 
 /**
  * Requests per record against Zendesk, as the reader and writer spend them: tickets come from the
@@ -47,3 +48,34 @@ export const ZENDESK_REQUEST_COSTS: RequestCosts = {
     kbArticle: { perRecord: 4, routes: [{ ...HC('sections/1/articles'), count: 4 }] },
   },
 };
+
+/**
+ * The ticket read under `source.comments: events` (and `auto`, which reads a full run from the export's
+ * beginning the same way): the ticket export's pages, the Incremental Ticket Event Export's pages of up to
+ * 1,000 events (its `comment_events` sideload; the export bucket, like the ticket export), and List Comments
+ * only for the tickets the events cannot cover.
+ */
+const EVENTS_TICKET_READ: RequestCost = {
+  pageSize: 1000,
+  perRecord: 1,
+  perAttachment: 1,
+  perCommentPage: 1,
+  commentPageSize: 1000,
+  perRecordFor: (ticket) => !eventsCanCover(ticket),
+  assumption:
+    'comments from the ticket event export: one event per comment (updates without a comment add events on a real account, ' +
+    'about one page per 1,000 more); List Comments for the sampled share of tickets whose first comment is not their ' +
+    'description or that show an inline image (the read falls back for more when its window lets events go)',
+  routes: [
+    { per: 'page', method: 'GET', path: '/api/v2/incremental/tickets/cursor' },
+    { per: 'commentPage', method: 'GET', path: '/api/v2/incremental/ticket_events', query: 'include=comment_events' },
+    { per: 'record', method: 'GET', path: '/api/v2/tickets/1/comments' },
+    { per: 'attachment', method: 'GET', path: '/attachments/token/x' },
+  ],
+};
+
+/** The request costs of a Zendesk connector reading comments as `comments` says. */
+export function zendeskRequestCosts(comments: CommentSource = 'per-ticket'): RequestCosts {
+  if (comments === 'per-ticket') return ZENDESK_REQUEST_COSTS;
+  return { read: { ...ZENDESK_REQUEST_COSTS.read, ticket: EVENTS_TICKET_READ }, write: ZENDESK_REQUEST_COSTS.write };
+}

@@ -25,6 +25,10 @@ export function formatEstimate(e: Estimate): string {
   lines.push(`${'billable total'.padEnd(14)}${String(e.billable).padStart(12)}`);
   const how = e.conversation.exact ? 'exact' : `extrapolated from ${e.conversation.sampledTickets} tickets`;
   lines.push('', `not billable: ${e.conversation.comments} comments and notes, ${e.conversation.attachments} attachments (${how})`);
+  if (e.perTicketReads) {
+    const r = e.perTicketReads;
+    lines.push(`tickets read with a request of their own: ${Math.round(r.share * 100)}% (${r.needed} of ${r.sampledTickets} sampled)${r.assumption ? `; assumes ${r.assumption}` : ''}`);
+  }
   const side = (name: string, r: Estimate['source']) =>
     `${name} ${r.platform}: ${r.requestsPerMinute} requests/min (${r.rateFrom === 'config' ? 'migration file' : 'platform limit'}), ${r.concurrency} in flight ≈ ${r.concurrencyCeiling}/min at ${e.assumptions.latencyMs} ms`;
   lines.push('', side('source', e.source), side('target', e.target), '');
@@ -49,7 +53,7 @@ async function connect(side: 'source' | 'target', endpoint: EndpointConfig, env:
   const module = await platform(endpoint.platform);
   const credentials = resolveCredentials(side, endpoint, module.credentialEnv, env);
   redactor.add(...secretsOf(credentials));
-  return module.createConnector({ url: endpoint.url, credentials, concurrency: endpoint.concurrency, requestsPerMinute: endpoint.requestsPerMinute, plan: endpoint.plan, highVolume: endpoint.highVolume });
+  return module.createConnector({ url: endpoint.url, credentials, concurrency: endpoint.concurrency, requestsPerMinute: endpoint.requestsPerMinute, plan: endpoint.plan, highVolume: endpoint.highVolume, comments: endpoint.comments });
 }
 
 /** `hdm estimate`: counts what would move and projects the duration per phase; writes nothing anywhere. */

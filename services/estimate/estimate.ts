@@ -71,6 +71,12 @@ export interface Estimate {
     sampledTickets: number;
     exact: boolean;
   };
+  /**
+   * Where the source reads the comments of some tickets only with a request of their own (Zendesk
+   * `source.comments: events`): how many of the sampled tickets need it, the share projected for all
+   * tickets, and what the projection assumes. Null when every ticket costs the same.
+   */
+  perTicketReads: { needed: number; sampledTickets: number; share: number; assumption: string | null } | null;
   /** In pipeline (load) order. */
   phases: PhaseEstimate[];
   /** Per limit bucket of both sides over the whole migration, the binding one marked. */
@@ -109,12 +115,15 @@ interface ConversationSample {
   tickets: number;
   comments: number;
   attachments: number;
+  /** Tickets the read's `perRecordFor` says need its per-record requests. */
+  perRecord: number;
   /** The read reached the end of the stream. */
   complete: boolean;
 }
 
-function addTicket(sample: ConversationSample, ticket: Ticket): void {
+function addTicket(sample: ConversationSample, ticket: Ticket, perRecordFor?: (t: Ticket) => boolean): void {
   sample.tickets += 1;
+  if (perRecordFor?.(ticket) ?? true) sample.perRecord += 1;
   sample.comments += ticket.comments.length;
   for (const c of ticket.comments) sample.attachments += c.attachments.length;
 }
@@ -143,7 +152,7 @@ async function countEntity(
     for (const e of page.records) {
       if (e.op !== 'upsert') continue;
       n += 1;
-      if (entity === 'ticket') addTicket(sample, e.record as Ticket);
+      if (entity === 'ticket') addTicket(sample, e.record as Ticket, source.requestCosts?.read.ticket?.perRecordFor);
     }
     options.onProgress?.(entity, n, 'scan', false);
   }
@@ -154,10 +163,11 @@ async function countEntity(
 
 /** Reads the first tickets with their comments, to measure conversation size per ticket. */
 async function sampleConversations(source: Connector, size: number): Promise<ConversationSample> {
-  const sample: ConversationSample = { tickets: 0, comments: 0, attachments: 0, complete: true };
+  const sample: ConversationSample = { tickets: 0, comments: 0, attachments: 0, perRecord: 0, complete: true };
   if (size <= 0) return { ...sample, complete: false };
+  const perRecordFor = source.requestCosts?.read.ticket?.perRecordFor;
   for await (const page of source.read('ticket', null, { overlapSeconds: 0 })) {
-    for (const e of page.records) if (e.op === 'upsert') addTicket(sample, e.record as Ticket);
+    for (const e of page.records) if (e.op === 'upsert') addTicket(sample, e.record as Ticket, perRecordFor);
     if (sample.tickets >= size) {
       sample.complete = false;
       break;
@@ -171,27 +181,40 @@ interface Units {
   record: number;
   comment: number;
   attachment: number;
+  commentPage: number;
 }
 
 const costOf = (cost: RequestCost | undefined, reading: boolean): RequestCost => cost ?? (reading ? { pageSize: 100 } : { perRecord: 1 });
 
-function unitsOf(c: RequestCost, records: number, comments: number, attachments: number, reading: boolean): Units {
+/**
+ * The units a phase's requests are counted in. `share` is the part of the records that need the per-record
+ * requests, for a cost whose `perRecordFor` picks them (absent: all of them).
+ */
+function unitsOf(c: RequestCost, records: number, comments: number, attachments: number, reading: boolean, share?: number): Units {
   return {
     page: reading ? Math.ceil(records / Math.max(1, c.pageSize ?? 100)) : 0,
-    record: records,
+    record: c.perRecordFor && share !== undefined ? Math.round(records * share) : records,
     comment: Math.max(0, comments - records),
     attachment: attachments,
+    // The list is read at least once, even when it holds nothing yet.
+    commentPage: c.perCommentPage ? Math.max(1, Math.ceil(comments / Math.max(1, c.commentPageSize ?? 1000))) : 0,
   };
 }
 
-const perUnit = (c: RequestCost): Units => ({ page: 1, record: c.perRecord ?? 0, comment: c.perComment ?? 0, attachment: c.perAttachment ?? 0 });
+const perUnit = (c: RequestCost): Units => ({
+  page: 1,
+  record: c.perRecord ?? 0,
+  comment: c.perComment ?? 0,
+  attachment: c.perAttachment ?? 0,
+  commentPage: c.perCommentPage ?? 0,
+});
 
-const requests = (cost: RequestCost | undefined, records: number, comments: number, attachments: number, reading: boolean): number => {
+const requests = (cost: RequestCost | undefined, records: number, comments: number, attachments: number, reading: boolean, share?: number): number => {
   if (records === 0) return reading ? 1 : 0;
   const c = costOf(cost, reading);
-  const u = unitsOf(c, records, comments, attachments, reading);
+  const u = unitsOf(c, records, comments, attachments, reading, share);
   const per = perUnit(c);
-  return (reading ? u.page : 0) + u.record * per.record + u.comment * per.comment + u.attachment * per.attachment;
+  return (reading ? u.page : 0) + u.record * per.record + u.comment * per.comment + u.attachment * per.attachment + u.commentPage * per.commentPage;
 };
 
 /** The buckets one side paces by: its limit table with the limits held now, or one account bucket of its rate limit. */
@@ -218,7 +241,7 @@ export function sideBuckets(side: 'source' | 'target', connector: Connector): Si
 const requestOf = (route: CostRoute): LimitedRequest => ({ method: route.method, path: route.path, query: new URLSearchParams(route.query ?? '') });
 
 /** What a phase draws from each bucket of one side: each declared route's buckets; requests no route names, the account's. */
-function bucketUse(sb: SideBuckets, cost: RequestCost | undefined, records: number, comments: number, attachments: number, reading: boolean): BucketUse[] {
+function bucketUse(sb: SideBuckets, cost: RequestCost | undefined, records: number, comments: number, attachments: number, reading: boolean, share?: number): BucketUse[] {
   const use = new Map<string, BucketUse>();
   const add = (name: string, n: number, used: number) => {
     if (n <= 0) return;
@@ -227,10 +250,10 @@ function bucketUse(sb: SideBuckets, cost: RequestCost | undefined, records: numb
     u.used += used;
     use.set(name, u);
   };
-  const total = requests(cost, records, comments, attachments, reading);
+  const total = requests(cost, records, comments, attachments, reading, share);
   if (total === 0) return [];
   const c = costOf(cost, reading);
-  const units = records === 0 ? { page: 1, record: 0, comment: 0, attachment: 0 } : unitsOf(c, records, comments, attachments, reading);
+  const units = records === 0 ? { page: 1, record: 0, comment: 0, attachment: 0, commentPage: 0 } : unitsOf(c, records, comments, attachments, reading, share);
   let routed = 0;
   for (const route of c.routes ?? []) {
     const n = units[route.per] * (route.count ?? 1);
@@ -274,6 +297,8 @@ export function sideRates(
  * One phase of the projection. Both sides work at once (the loader writes while the poller reads), so a
  * phase lasts as long as the slowest of: each limit bucket of either side for what the phase draws from
  * it, each side's requests under the migration file's ceiling, and what each side's concurrency sustains.
+ * `perRecordShare`: the part of the records the source read spends its per-record requests on, where its
+ * cost picks them (`perRecordFor`); absent, all of them.
  */
 export function projectPhase(
   source: Connector,
@@ -284,12 +309,13 @@ export function projectPhase(
   comments = 0,
   attachments = 0,
   buckets?: { source: SideBuckets; target: SideBuckets },
+  perRecordShare?: number,
 ): PhaseEstimate {
   const sides = buckets ?? { source: sideBuckets('source', source), target: sideBuckets('target', target) };
-  const sourceRequests = requests(source.requestCosts?.read[entity], records, comments, attachments, true);
+  const sourceRequests = requests(source.requestCosts?.read[entity], records, comments, attachments, true, perRecordShare);
   const targetRequests = requests(target.requestCosts?.write[entity], records, comments, attachments, false);
   const uses = [
-    ...bucketUse(sides.source, source.requestCosts?.read[entity], records, comments, attachments, true),
+    ...bucketUse(sides.source, source.requestCosts?.read[entity], records, comments, attachments, true, perRecordShare),
     ...bucketUse(sides.target, target.requestCosts?.write[entity], records, comments, attachments, false),
   ];
   const candidates: { seconds: number; bucket: string; limitedBy: PhaseEstimate['limitedBy'] }[] = [];
@@ -345,7 +371,7 @@ export async function estimateMigration(source: Connector, target: Connector, op
   const sourceRate = rateOf(source, options.source.requestsPerMinute, options.source.concurrency, latencyMs);
   const targetRate = rateOf(target, options.target.requestsPerMinute, options.target.concurrency, latencyMs);
 
-  const sample: ConversationSample = { tickets: 0, comments: 0, attachments: 0, complete: false };
+  const sample: ConversationSample = { tickets: 0, comments: 0, attachments: 0, perRecord: 0, complete: false };
   const entities: Estimate['entities'] = {};
   for (const entity of LOAD_ORDER) {
     if (!options.entities.includes(entity)) continue;
@@ -355,8 +381,15 @@ export async function estimateMigration(source: Connector, target: Connector, op
 
   const tickets = entities.ticket?.count ?? 0;
   let conversation: Estimate['conversation'] = { comments: 0, attachments: 0, sampledTickets: 0, exact: true };
+  const ticketRead = source.requestCosts?.read.ticket;
+  let perTicketReads: Estimate['perTicketReads'] = null;
   if (tickets > 0) {
     const measured = sample.complete ? sample : await sampleConversations(source, sampleTickets);
+    if (ticketRead?.perRecordFor) {
+      // Without a sampled ticket nothing is known: every ticket is counted as needing its own read.
+      const share = measured.tickets > 0 ? measured.perRecord / measured.tickets : 1;
+      perTicketReads = { needed: measured.perRecord, sampledTickets: measured.tickets, share, assumption: ticketRead.assumption ?? null };
+    }
     const exact = measured.complete && measured.tickets === tickets;
     const scale = measured.tickets > 0 ? tickets / measured.tickets : 0;
     conversation = {
@@ -372,7 +405,8 @@ export async function estimateMigration(source: Connector, target: Connector, op
   for (const [entity, counted] of Object.entries(entities) as [EntityName, EntityCount][]) {
     const comments = entity === 'ticket' ? conversation.comments : 0;
     const attachments = entity === 'ticket' ? conversation.attachments : 0;
-    phases.push(projectPhase(source, target, { source: sourceRate, target: targetRate }, entity, counted.count, comments, attachments, sides));
+    const share = entity === 'ticket' ? perTicketReads?.share : undefined;
+    phases.push(projectPhase(source, target, { source: sourceRate, target: targetRate }, entity, counted.count, comments, attachments, sides, share));
   }
   const buckets = bucketTotals(phases, sides);
   const binding = buckets.find((b) => b.binding);
@@ -383,6 +417,7 @@ export async function estimateMigration(source: Connector, target: Connector, op
     entities,
     billable: Object.values(entities).reduce((n, e) => n + (e!.billable ? e!.count : 0), 0),
     conversation,
+    perTicketReads,
     phases,
     buckets,
     binding: binding ? `${binding.side}/${binding.bucket}` : null,

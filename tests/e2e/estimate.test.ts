@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platform } from '../../connectors/registry.ts';
+import { zendesk } from '../../connectors/zendesk/index.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import { migrateCommand } from '../../services/cli/commands.ts';
@@ -205,6 +206,57 @@ describe('hdm estimate per limit bucket, against sandboxes at Enterprise limits'
       expect(out).toMatch(/^target ticket-create\s+280 \/ 1 min\s+12\s+12\s+\d+ s$/m);
       expect(out).toContain(`binding bucket: ${e.binding}`);
       expect(out).toMatch(new RegExp(`^${binding[0].side} ${binding[0].bucket}\\s.*binding$`, 'm'));
+    } finally {
+      await Promise.allSettled([source.close(), target.close()]);
+    }
+  }, 60_000);
+});
+
+describe('hdm estimate with Zendesk `source.comments: events`', () => {
+  it('counts the event export pages and List Comments only for the tickets a read of the events falls back on', async () => {
+    const source = await zendesk.startSandbox({ tickets: 40, seed: 11, plan: 'enterprise' });
+    const target = await (await platform('freshdesk')).startSandbox({ tickets: 0, seed: 9, plan: 'enterprise' });
+    try {
+      const config = (comments: string) =>
+        parseMigrationConfig({
+          name: 'events',
+          entities: ['ticket'],
+          source: { platform: 'zendesk', url: source.url, plan: 'enterprise', comments },
+          target: { platform: 'freshdesk', url: target.url, plan: 'enterprise' },
+        });
+      const env = { ...process.env, ...source.env, ...target.env };
+      const run = async (comments: string) => {
+        const out = captureOutput();
+        expect(await estimateCommand(config(comments), { json: true, sampleTickets: 1000 }, out, env)).toBe(0);
+        return JSON.parse(out.stdout.join('\n')) as Estimate;
+      };
+      const e = await run('events');
+      const perTicket = await run('per-ticket');
+
+      // What a read of the tickets with `events` asks of the sandbox, route by route.
+      const before = source.requestsByRoute();
+      const reader = zendesk.createConnector({ url: source.url, credentials: source.credentials, plan: 'enterprise', comments: 'events' });
+      for await (const page of reader.read('ticket', null)) void page;
+      await reader.close();
+      const after = source.requestsByRoute();
+      const served = (route: string) => Object.entries(after).reduce((n, [path, count]) => n + (path.startsWith(route) ? count - (before[path] ?? 0) : 0), 0);
+      const commentLists = served('GET /api/v2/tickets/');
+      const eventPages = served('GET /api/v2/incremental/ticket_events');
+
+      expect(e.perTicketReads).toMatchObject({ needed: commentLists, sampledTickets: 40 });
+      expect(commentLists).toBeGreaterThan(0);
+      expect(commentLists).toBeLessThan(40);
+      const ticket = e.phases.find((p) => p.entity === 'ticket')!;
+      // The ticket export's one page and the event pages, through the export bucket; the comment lists through the account's.
+      expect(ticket.buckets).toContainEqual({ side: 'source', bucket: 'incremental-exports', requests: 1 + eventPages, used: 1 + eventPages });
+      expect(ticket.buckets).toContainEqual({ side: 'source', bucket: 'account', requests: 1 + eventPages + commentLists, used: 1 + eventPages + commentLists });
+      expect(perTicket.perTicketReads).toBeNull();
+      // Per ticket: a comment list for each of the 40 tickets and no event pages (attachment downloads alike).
+      expect(perTicket.phases.find((p) => p.entity === 'ticket')!.sourceRequests).toBe(ticket.sourceRequests - eventPages - commentLists + 40);
+
+      const text = captureOutput();
+      expect(await estimateCommand(config('events'), { progress: false, sampleTickets: 1000 }, text, env)).toBe(0);
+      expect(text.stdout.join('\n')).toContain(`tickets read with a request of their own: ${Math.round((commentLists / 40) * 100)}% (${commentLists} of 40 sampled); assumes comments from the ticket event export`);
     } finally {
       await Promise.allSettled([source.close(), target.close()]);
     }

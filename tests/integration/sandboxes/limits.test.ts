@@ -81,32 +81,44 @@ describe('Freshdesk sandbox limits (API v2 reference, "Rate Limit")', () => {
     expect((await call(`${sb.url}/api/v2/tickets`, auth)).status).toBe(200);
   });
 
-  it('charges each include 2 more credits, reported in X-RateLimit-Used-CurrentRequest and counted in the remaining', async () => {
-    // List All Tickets / View a Ticket: "Each include will consume an additional 2 credits."
+  it('charges an include 2 more credits on List All Tickets and 1 more on View a Ticket, reported in X-RateLimit-Used-CurrentRequest and counted in the remaining', async () => {
+    // API v2 reference, Tickets › List All Tickets: "Each include will consume an additional 2 credits" (with
+    // `stats`, 3 for the call). Tickets › View a Ticket: each include one more credit (with `requester` and
+    // `company`, 3 for the call). Every include value each route documents, one at a time and all together.
     const sb = await freshdesk({ tickets: 3, seed: 6 });
     const auth = fdAuth(sb);
     const plain = await call(`${sb.url}/api/v2/tickets/1`, auth);
     expect(plain.headers.get('x-ratelimit-used-currentrequest')).toBe('1');
     expect(plain.headers.get('x-ratelimit-total')).toBe('700');
     expect(plain.headers.get('x-ratelimit-remaining')).toBe('699');
-    const embedded = await call(`${sb.url}/api/v2/tickets/1?include=conversations,requester`, auth);
-    expect(embedded.status).toBe(200);
-    expect(embedded.headers.get('x-ratelimit-used-currentrequest')).toBe('5');
-    expect(embedded.headers.get('x-ratelimit-remaining')).toBe('694');
-    const listed = await call(`${sb.url}/api/v2/tickets?include=description`, auth);
-    expect(listed.headers.get('x-ratelimit-used-currentrequest')).toBe('3');
-    expect(listed.headers.get('x-ratelimit-remaining')).toBe('691');
+    let remaining = 699;
+    const charged = async (path: string, credits: number) => {
+      const res = await call(`${sb.url}${path}`, auth);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('x-ratelimit-used-currentrequest'), path).toBe(String(credits));
+      remaining -= credits;
+      expect(res.headers.get('x-ratelimit-remaining'), path).toBe(String(remaining));
+      return res.body as Record<string, unknown>;
+    };
+    for (const include of ['conversations', 'requester', 'company', 'stats']) expect(await charged(`/api/v2/tickets/1?include=${include}`, 2)).toHaveProperty(include);
+    await charged('/api/v2/tickets/1?include=requester,company', 3);
+    await charged('/api/v2/tickets/1?include=conversations,requester,company,stats', 5);
+    const embedded = (await charged('/api/v2/tickets/1?include=conversations', 2)).conversations as unknown[];
+    expect(embedded.length).toBeLessThanOrEqual(10);
+    for (const include of ['requester', 'stats', 'description']) await charged(`/api/v2/tickets?include=${include}`, 3);
+    await charged('/api/v2/tickets?include=requester,stats,description', 7);
+    await charged('/api/v2/tickets', 1);
   });
 
   it('refuses a request whose credits no longer fit although a plain one would, with Retry-After', async () => {
     const sb = await freshdesk({ tickets: 2, seed: 7, requestsPerMinute: 6 });
     const auth = fdAuth(sb);
-    expect((await call(`${sb.url}/api/v2/tickets/1?include=requester,stats`, auth)).status).toBe(200); // 5 credits
-    const refused = await call(`${sb.url}/api/v2/tickets/1?include=stats`, auth); // 3 more: over 6
+    expect((await call(`${sb.url}/api/v2/tickets?include=requester`, auth)).status).toBe(200); // 3 credits
+    const refused = await call(`${sb.url}/api/v2/tickets?include=stats,requester`, auth); // 5 more: over 6
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBeTruthy();
-    expect(refused.headers.get('x-ratelimit-remaining')).toBe('1');
-    expect((await call(`${sb.url}/api/v2/tickets/1`, auth)).status).toBe(200);
+    expect(refused.headers.get('x-ratelimit-remaining')).toBe('3');
+    expect((await call(`${sb.url}/api/v2/tickets/1?include=stats,company`, auth)).status).toBe(200); // 3 credits: fits
     expect(sb.rateLimited()).toBe(1);
   });
 

@@ -180,9 +180,12 @@ describe('the platform tables', () => {
     expect(() => zendeskLimits('gold' as 'team')).toThrow(/unknown Zendesk plan/);
   });
 
-  it('Freshdesk: every include costs 2 credits more; endpoint buckets per plan, none on a trial', () => {
+  it('Freshdesk: an include costs 2 credits more on List All Tickets, 1 on View a Ticket; endpoint buckets per plan, none on a trial', () => {
+    // API v2 reference, Tickets › List All Tickets and › View a Ticket (the `include` notes of each).
     const t = freshdeskLimits('enterprise');
-    expect(creditsOf(t, { method: 'GET', path: '/api/v2/tickets/1', query: q('include=conversations,requester') })).toBe(5);
+    expect(creditsOf(t, { method: 'GET', path: '/api/v2/tickets/1', query: q('include=requester,company') })).toBe(3);
+    expect(creditsOf(t, { method: 'GET', path: '/api/v2/tickets', query: q('include=stats') })).toBe(3);
+    expect(creditsOf(t, { method: 'GET', path: '/api/v2/tickets', query: q('include=requester,stats,description') })).toBe(7);
     expect(creditsOf(t, { method: 'GET', path: '/api/v2/tickets/1' })).toBe(1);
     expect(names(t, 'POST', '/api/v2/tickets')).toEqual(['account', 'ticket-create']);
     expect(names(t, 'GET', '/api/v2/tickets')).toEqual(['account', 'tickets-list']);

@@ -12,9 +12,11 @@ const freshdesk = new FreshdeskConnector({ url: 'http://127.0.0.1:9', credential
 const rates = sideRates(zendesk, freshdesk, { source: { requestsPerMinute: 0, concurrency: 100 }, target: { requestsPerMinute: 0, concurrency: 100 } });
 
 const rt = new RtConnector({ url: 'http://127.0.0.1:9', credentials: { token: 't' } });
+const zendeskEvents = new ZendeskConnector({ url: 'http://127.0.0.1:9', credentials: { email: 'a@example.com', apiToken: 't' }, plan: 'enterprise', comments: 'events' });
+const zendeskAuto = new ZendeskConnector({ url: 'http://127.0.0.1:9', credentials: { email: 'a@example.com', apiToken: 't' }, plan: 'enterprise', comments: 'auto' });
 
 afterAll(async () => {
-  await Promise.all([zendesk.close(), freshdesk.close(), rt.close()]);
+  await Promise.all([zendesk.close(), freshdesk.close(), rt.close(), zendeskEvents.close(), zendeskAuto.close()]);
 });
 
 describe('hdm estimate per limit bucket', () => {
@@ -67,5 +69,35 @@ describe('hdm estimate per limit bucket', () => {
     const source = sideBuckets('source', rt);
     expect(source.buckets.map((b) => [b.bucket.name, b.limit])).toEqual([['account', rt.rateLimit.requestsPerMinute]]);
     expect(phase.buckets.filter((b) => b.side === 'source')).toEqual([{ side: 'source', bucket: 'account', requests: phase.sourceRequests, used: phase.sourceRequests }]);
+  });
+
+  it('projects Zendesk `source.comments: events` as event export pages plus List Comments for the share that falls back', () => {
+    // 2,000 tickets with 30,000 comments, 46% of the sampled tickets falling back: the ticket export's 2 pages and
+    // 30 pages of the Incremental Ticket Event Export (up to 1,000 events a page; "Incremental Exports" →
+    // "Incremental Ticket Event Export") draw the export bucket (10 a minute on Enterprise); 920 List Comments
+    // draw the account's (700 a minute).
+    const events = projectPhase(zendeskEvents, freshdesk, rates, 'ticket', 2000, 30_000, 0, undefined, 0.46);
+    expect(events.buckets).toContainEqual({ side: 'source', bucket: 'incremental-exports', requests: 32, used: 32 });
+    expect(events.buckets).toContainEqual({ side: 'source', bucket: 'account', requests: 32 + 920, used: 32 + 920 });
+    expect(events.sourceRequests).toBe(32 + 920);
+    // The same tickets read per ticket: one page and 2,000 comment lists.
+    const perTicket = projectPhase(zendesk, freshdesk, rates, 'ticket', 2000, 30_000, 0, undefined, 0.46);
+    expect(perTicket.buckets).toContainEqual({ side: 'source', bucket: 'account', requests: 2002, used: 2002 });
+    // `auto` reads a full run from the export's beginning, as `events` does.
+    expect(projectPhase(zendeskAuto, freshdesk, rates, 'ticket', 2000, 30_000, 0, undefined, 0.46).buckets).toEqual(events.buckets);
+    // Without a sample every ticket is counted as falling back.
+    expect(projectPhase(zendeskEvents, freshdesk, rates, 'ticket', 2000, 30_000, 0).sourceRequests).toBe(32 + 2000);
+  });
+
+  it('lets the export bucket bind a Zendesk source under `events` when no ticket falls back', () => {
+    // 20,000 tickets, 150,000 comments, none falling back: 20 ticket pages and 150 event pages draw the export
+    // bucket (10 a minute): 17 minutes at a steady rate, for 170 account requests. Per ticket the same read is
+    // 20 export pages and 20,000 List Comments.
+    const phase = projectPhase(zendeskEvents, freshdesk, rates, 'ticket', 20_000, 150_000, 0, undefined, 0);
+    expect(phase.buckets).toContainEqual({ side: 'source', bucket: 'incremental-exports', requests: 170, used: 170 });
+    expect(phase.buckets).toContainEqual({ side: 'source', bucket: 'account', requests: 170, used: 170 });
+    const totals = bucketTotals([phase], { source: sideBuckets('source', zendeskEvents), target: sideBuckets('target', freshdesk) });
+    expect(totals.find((b) => b.side === 'source' && b.bucket === 'incremental-exports')!.seconds).toBeCloseTo((170 / 10) * 60);
+    expect(projectPhase(zendesk, freshdesk, rates, 'ticket', 20_000, 150_000, 0).buckets).toContainEqual({ side: 'source', bucket: 'account', requests: 20_020, used: 20_020 });
   });
 });
