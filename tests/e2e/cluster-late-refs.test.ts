@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { openRuntime } from '../../services/runtime/runtime.ts';
 import { ensureClickHouse } from '../../tools/launcher/clickhouse.launcher.ts';
 import { ensureKafka } from '../../tools/launcher/kafka.launcher.ts';
 import { ensureSchemaRegistry } from '../../tools/launcher/schema-registry.launcher.ts';
-import { HDM, hdm } from '../helpers/hdm-process.ts';
+import { hdm, hdmService } from '../helpers/hdm-process.ts';
 import { migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 
 /**
@@ -51,15 +51,7 @@ describe('cluster mode: records met only as references, by two loaders at once',
     await m?.close();
   });
 
-  const serve = (role: string) => {
-    const child = spawn(process.execPath, [HDM, 'serve', role, '-c', m.configFile], { env: m.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let log = '';
-    child.stdout!.on('data', (d) => (log += d));
-    child.stderr!.on('data', (d) => (log += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    return { child, exited, log: () => log };
-  };
+  const serve = (role: string) => hdmService(['serve', role, '-c', m.configFile], m.env, children);
 
   const untilLoadersJoined = async (members: number) => {
     const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();

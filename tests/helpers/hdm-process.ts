@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The `hdm` binary as a user runs it. */
@@ -20,4 +20,22 @@ export function hdm(args: string[], env: NodeJS.ProcessEnv = process.env): Promi
     child.stderr.on('data', (d) => (stderr += d));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A long-running `hdm` process (a cluster service), its output collected as it comes. */
+export interface HdmService {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  log(): string;
+}
+
+/** Starts `hdm <args>` in the background; the caller keeps `children` to kill what is left at the end. */
+export function hdmService(args: string[], env: NodeJS.ProcessEnv, children: ChildProcess[]): HdmService {
+  const child = spawn(process.execPath, [HDM, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let log = '';
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, exited, log: () => log };
 }
