@@ -16,6 +16,8 @@ interface LaneResult {
   passes: number;
   listTickets: { admitted: number; refused: number };
   exportRefused: number;
+  /** Per pass that loaded a change first: its number, the changes, their worst lag, the streams it deferred. */
+  byPass: { pass: number; changes: number; max: number; deferred: string[] }[];
 }
 
 async function limitStats(source: SandboxProcess): Promise<Record<string, { admitted: number; refused: number }>> {
@@ -61,11 +63,13 @@ async function runLane(fastLane: boolean, opts: { tickets: number; changes: numb
     const child = spawn(process.execPath, [HDM, 'delta', '--config', configFile, '--json', '--follow', '--interval', opts.interval], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let passes = 0;
     let updated = 0;
+    const passOf = new Map<string, { pass: number; deferred: string[] }>();
     const lines = createInterface({ input: child.stdout! });
     const reading = (async () => {
       for await (const line of lines) {
-        const pass = JSON.parse(line) as { counts?: { ticket?: { updated?: number } } };
+        const pass = JSON.parse(line) as { run?: { runId: string; summary?: { deferred?: string[] } }; counts?: { ticket?: { updated?: number } } };
         passes += 1;
+        if (pass.run) passOf.set(pass.run.runId, { pass: passes, deferred: pass.run.summary?.deferred ?? [] });
         updated += pass.counts?.ticket?.updated ?? 0;
       }
     })();
@@ -91,12 +95,20 @@ async function runLane(fastLane: boolean, opts: { tickets: number; changes: numb
     await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
     const after = await limitStats(source);
 
-    const sql = await hdm(['sql', '--config', configFile, "SELECT source_id, toUnixTimestamp64Milli(min(attempt_at)) AS at FROM load_attempts WHERE entity = 'ticket' AND action = 'updated' AND run_id LIKE 'delta-%' GROUP BY source_id"], env);
+    const sql = await hdm(['sql', '--config', configFile, "SELECT source_id, toUnixTimestamp64Milli(min(attempt_at)) AS at, argMin(run_id, attempt_at) AS run FROM load_attempts WHERE entity = 'ticket' AND action = 'updated' AND run_id LIKE 'delta-%' GROUP BY source_id"], env);
     const lags: number[] = [];
+    const byPass = new Map<number, { pass: number; changes: number; max: number; deferred: string[] }>();
     for (const line of sql.stdout.trim().split('\n').filter(Boolean)) {
-      const row = JSON.parse(line) as { source_id: string; at: string | number };
+      const row = JSON.parse(line) as { source_id: string; at: string | number; run: string };
       const at = changedAt.get(row.source_id);
-      if (at !== undefined) lags.push(Math.max(0, Number(row.at) - at));
+      if (at === undefined) continue;
+      const lag = Math.max(0, Number(row.at) - at);
+      lags.push(lag);
+      const of = passOf.get(row.run) ?? { pass: 0, deferred: [] };
+      const entry = byPass.get(of.pass) ?? { pass: of.pass, changes: 0, max: 0, deferred: of.deferred };
+      entry.changes += 1;
+      entry.max = Math.max(entry.max, lag);
+      byPass.set(of.pass, entry);
     }
     const bucket = (name: string, key: 'admitted' | 'refused') => (after[name]?.[key] ?? 0) - (before[name]?.[key] ?? 0);
     return {
@@ -109,6 +121,7 @@ async function runLane(fastLane: boolean, opts: { tickets: number; changes: numb
       passes,
       listTickets: { admitted: bucket('list-tickets', 'admitted'), refused: bucket('list-tickets', 'refused') },
       exportRefused: bucket('incremental-exports', 'refused'),
+      byPass: [...byPass.values()].sort((a, b) => a.pass - b.pass),
     };
   });
 }
@@ -142,7 +155,10 @@ export async function main(argv: string[]): Promise<void> {
     (r) =>
       `| ${r.fastLane ? 'on' : 'off'} | ${r.loaded} of ${r.changes} | ${s(r.p50)} | ${s(r.p95)} | ${s(r.max)} | ${r.passes} | ${r.listTickets.admitted} (${r.listTickets.refused} refused) | ${r.exportRefused} |`,
   );
-  const table = `| fast lane | changes loaded | lag p50 | lag p95 | lag max | passes | List Tickets requests (429s) | export 429s |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`;
+  const split = results
+    .map((r) => `Lag by pass, fast lane ${r.fastLane ? 'on' : 'off'} (pass: changes, worst lag, streams deferred): ${r.byPass.map((p) => `${p.pass}: ${p.changes}, ${s(p.max)}${p.deferred.length ? `, ${p.deferred.join('/')}` : ''}`).join('; ')}.`)
+    .join('\n');
+  const table = `| fast lane | changes loaded | lag p50 | lag p95 | lag max | passes | List Tickets requests (429s) | export 429s |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n\n${split}`;
   process.stdout.write(`${machine}\n${table}\n`);
   if (!values['no-record']) {
     const date = new Date().toISOString().slice(0, 10);

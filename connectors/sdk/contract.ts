@@ -28,6 +28,8 @@ export interface StreamDescriptor {
   cursorField: 'updatedAt' | null;
   /** Whether the platform returns records sorted by the cursor field. */
   sorted: boolean;
+  /** A delta read can take the stream's latest changes alone, without the export's delay (`ReadOptions.lane`). Default false. */
+  fastLane?: boolean;
 }
 
 /** A stream supports incremental reads exactly when it has a cursor field. */
@@ -56,6 +58,18 @@ export interface ReadOptions {
    * latest changes (Zendesk's fast lane). Default false.
    */
   delta?: boolean;
+  /**
+   * A delta read of a stream with a fast lane (`StreamDescriptor.fastLane`): `fast` reads only the lane
+   * (its pages carry the state the read started from), `export` only the export, leaving out the versions
+   * the last `fast` read handed on. Default: the lane, then the export.
+   */
+  lane?: 'fast' | 'export';
+  /**
+   * false: a read whose first request draws a limit bucket with no room (an incremental export whose
+   * minute is spent) ends at once with a retryable RATE_LIMITED marked `deferred`, before yielding
+   * anything, instead of waiting; once its first page is in, the read goes on as usual. Default true.
+   */
+  waitForBudget?: boolean;
 }
 
 /** Lowest and highest ID of a stream's records; IDs between them may be missing (deleted, merged). */

@@ -68,6 +68,12 @@ export interface HttpRequest {
    * the caller looks on the target before trying again. A 429 or a refused connection is retried as usual.
    */
   idempotent?: boolean;
+  /**
+   * false: when a limit bucket the request draws has no room now, or the server answers 429, fail at once
+   * with a retryable RATE_LIMITED whose context says `deferred` instead of waiting (the 429 still pauses
+   * its bucket). For a caller that has other work and comes back later. Default true.
+   */
+  waitForBudget?: boolean;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -170,6 +176,7 @@ export class HttpClient {
       path: url.pathname,
       idempotent: req.idempotent ?? IDEMPOTENT_METHODS.has(method),
       maxAttempts: req.maxAttempts,
+      rateLimitPatienceMs: req.waitForBudget === false ? 0 : undefined,
       paced: this.pacer !== null && url.origin === this.baseUrl.origin,
       toError: (err: unknown) =>
         new HdmError('UNREACHABLE', `${this.platform} at ${url.origin} did not answer ${method} ${url.pathname}: ${(err as Error).message}`, {
@@ -182,7 +189,7 @@ export class HttpClient {
     return this.retry.run(call, async () => {
       // Admission comes before the queue: a request waiting for its bucket holds no connection slot, so
       // requests drawing other buckets keep flowing.
-      const pass = await pacer.acquire({ method, path: url.pathname, query: url.searchParams }, this.stop);
+      const pass = await pacer.acquire({ method, path: url.pathname, query: url.searchParams }, this.stop, { wait: req.waitForBudget });
       let answered = false;
       try {
         return (await this.queue.add(() =>

@@ -233,8 +233,12 @@ export class Pacer {
     return wait;
   }
 
-  /** Waits until every bucket `req` draws has room, then charges them. */
-  async acquire(req: LimitedRequest, signal?: AbortSignal): Promise<Pass> {
+  /**
+   * Waits until every bucket `req` draws has room, then charges them. With `wait: false` a request that
+   * would have to wait is not admitted: it fails at once with a retryable RATE_LIMITED marked `deferred`,
+   * charging nothing, so a caller with other work can come back to it later.
+   */
+  async acquire(req: LimitedRequest, signal?: AbortSignal, options: { wait?: boolean } = {}): Promise<Pass> {
     const cost = creditsOf(this.table, req);
     const drawn = this.drawn(req);
     let waited = false;
@@ -243,6 +247,12 @@ export class Pacer {
       const now = this.now();
       const wait = this.waitFor(drawn, req, cost, now);
       if (wait <= 0) return this.charge(drawn, req, cost, now, waited);
+      if (options.wait === false) {
+        const buckets = drawn.filter((s) => this.waitFor([s], req, cost, now) > 0).map((s) => s.bucket.name);
+        throw new HdmError('RATE_LIMITED', `${this.table.platform} ${req.method} ${req.path} was not sent: ${buckets.join(', ')} has no room for ${Math.ceil(wait / 1000)} s`, {
+          context: { platform: this.table.platform, method: req.method, path: req.path, buckets, retryAfter: Math.ceil(wait / 1000), deferred: true },
+        });
+      }
       waited = true;
       await this.sleep(wait, signal);
     }

@@ -95,6 +95,8 @@ export interface RetryCall {
   idempotent: boolean;
   /** Attempts for this call, never more than the policy's. */
   maxAttempts?: number;
+  /** How long this call waits out 429s, in ms; 0 fails at the first one (marked `deferred`). Default: the policy's. */
+  rateLimitPatienceMs?: number;
   /**
    * Whether a bucket pacer admits each attempt (connectors/sdk/pacer.ts): its 429s pause the bucket that
    * refused, so the policy neither waits for nor sets the pause shared by the calls that are not paced.
@@ -145,13 +147,17 @@ export class RetryPolicy {
       } catch (err) {
         outcome = err instanceof HdmError ? err : call.toError(err);
       }
+      // Not sent: the pacer found its bucket spent and the caller would rather come back than wait.
+      if (outcome.code === 'RATE_LIMITED' && outcome.context.deferred === true) throw outcome;
       const status = typeof outcome.context.httpStatus === 'number' ? outcome.context.httpStatus : null;
       if (status !== null && status >= 500) this.stats.serverErrors = (this.stats.serverErrors ?? 0) + 1;
       if (outcome.code === 'RATE_LIMITED') {
         this.stats.rateLimited += 1;
         rateLimitedSince ??= Date.now();
         // A 429 is the server pacing us, not failing: waited out however many come, within the patience.
-        if (Date.now() - rateLimitedSince >= this.patienceMs) throw outcome;
+        const patienceMs = call.rateLimitPatienceMs ?? this.patienceMs;
+        if (patienceMs === 0) throw new HdmError('RATE_LIMITED', outcome.message, { context: { ...outcome.context, deferred: true }, cause: outcome });
+        if (Date.now() - rateLimitedSince >= patienceMs) throw outcome;
       } else {
         failures += 1;
         rateLimitedSince = null;

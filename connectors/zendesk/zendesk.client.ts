@@ -64,8 +64,8 @@ export class ZendeskClient {
     });
   }
 
-  get<T>(path: string, query?: HttpRequest['query']): Promise<T> {
-    return this.http.send<T>({ method: 'GET', path, query }).then((r) => r.body);
+  get<T>(path: string, query?: HttpRequest['query'], options: Pick<HttpRequest, 'waitForBudget'> = {}): Promise<T> {
+    return this.http.send<T>({ method: 'GET', path, query, ...options }).then((r) => r.body);
   }
 
   send<T>(req: HttpRequest): Promise<HttpResponse<T>> {

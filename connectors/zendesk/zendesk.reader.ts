@@ -90,13 +90,16 @@ export class ZendeskReader {
   ) {}
 
   streams(): StreamDescriptor[] {
-    return STREAMS.map((s) => ({ ...s }));
+    return STREAMS.map((s) => (s.entity === 'ticket' && this.options.fastLane !== false ? { ...s, fastLane: true } : { ...s }));
   }
 
   private cachedCatalog: { at: number; catalog: Promise<FieldCatalog> } | null = null;
 
   /** Per ticket, the `updated_at` the fast lane last handed on: one version is read once by that lane. */
   private readonly fastLaneSeen = new Map<number, string>();
+
+  /** Versions the latest `lane: 'fast'` read handed on, left out by the `lane: 'export'` read that follows it. */
+  private laneHandedOn = new Map<number, string>();
 
   /** The account's custom ticket fields; `maxAgeMs` > 0 reuses a recent copy (single-record reads). */
   fieldCatalog(maxAgeMs = 0): Promise<FieldCatalog> {
@@ -217,13 +220,14 @@ export class ZendeskReader {
     query: Record<string, string | number>,
     coveredUntil: string | null,
     options: ReadOptions | undefined,
+    waitForBudget = true,
   ): Promise<ExportBody | null> {
     try {
-      return await this.client.get<ExportBody>(path, { ...query, per_page: this.exportPageSize });
+      return await this.client.get<ExportBody>(path, { ...query, per_page: this.exportPageSize }, { waitForBudget });
     } catch (err) {
       if (isTooRecent(err)) return null;
       if ('cursor' in query && err instanceof HdmError && err.code === 'REJECTED') {
-        return this.exportPage(path, { start_time: this.startTime(epoch(coveredUntil), options) }, coveredUntil, options);
+        return this.exportPage(path, { start_time: this.startTime(epoch(coveredUntil), options) }, coveredUntil, options, waitForBudget);
       }
       throw err;
     }
@@ -241,17 +245,26 @@ export class ZendeskReader {
     // Versions the fast lane handed on in this pass: the export lane does not hand them on again, so a
     // pass counts each record once (a failed one is tried again by the next pass, whose export reads it
     // anew: the cursor does not move past a failure).
-    const laneThisPass = new Map<number, string>();
-    if (options?.delta && this.options.fastLane !== false && state?.coveredUntil) {
-      yield* this.readRecentTickets(state, catalog, options, laneThisPass);
+    let laneThisPass = new Map<number, string>();
+    const laneOn = options?.delta === true && this.options.fastLane !== false && !!state?.coveredUntil;
+    if (options?.lane === 'fast') {
+      this.laneHandedOn = new Map();
+      if (laneOn) yield* this.readRecentTickets(state!, catalog, options, this.laneHandedOn);
+      return;
     }
+    if (options?.lane === 'export') {
+      laneThisPass = this.laneHandedOn;
+      this.laneHandedOn = new Map();
+    } else if (laneOn) yield* this.readRecentTickets(state!, catalog, options, laneThisPass);
     const endpoint = { platform: 'zendesk', path: '/api/v2/incremental/tickets/cursor.json' };
     const guard = new StallGuard(endpoint);
     let sequence = 0;
     const events = this.commentEvents(query, options, () => ++sequence);
+    let waitForBudget = options?.waitForBudget !== false;
     for (;;) {
       const readAt = ++sequence;
-      const body = await this.exportPage(endpoint.path, query, current.coveredUntil, options);
+      const body = await this.exportPage(endpoint.path, query, current.coveredUntil, options, waitForBudget);
+      waitForBudget = true;
       if (!body) return;
       const tickets = listOf<ZdTicket>(body, 'tickets', endpoint);
       const fromEvents = new Map<number, ZdComment[]>();
@@ -367,13 +380,17 @@ export class ZendeskReader {
   private async *readUsers(entity: 'agent' | 'contact', state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
     let query = this.resumeQuery(state, options);
     let current: StreamState = state ?? { cursor: null, coveredUntil: null };
-    const groups = entity === 'agent' ? await this.memberships() : new Map<number, number[]>();
+    // Read once the export's first page is in: a read deferred for want of export budget costs nothing.
+    let groups: Map<number, number[]> | null = entity === 'agent' ? null : new Map<number, number[]>();
     const endpoint = { platform: 'zendesk', path: '/api/v2/incremental/users/cursor.json' };
     const guard = new StallGuard(endpoint);
+    let waitForBudget = options?.waitForBudget !== false;
     for (;;) {
-      const body = await this.exportPage(endpoint.path, query, current.coveredUntil, options);
+      const body = await this.exportPage(endpoint.path, query, current.coveredUntil, options, waitForBudget);
+      waitForBudget = true;
       if (!body) return;
       const users = listOf<ZdUser>(body, 'users', endpoint);
+      groups ??= await this.memberships();
       let covered = current.coveredUntil;
       const records: Envelope[] = [];
       for (const u of users) {
@@ -429,10 +446,12 @@ export class ZendeskReader {
       if (o.deleted_at) return { entity: 'organization', op: 'delete', sourceId: String(o.id), updatedAt, record: null };
       return this.upsert('organization', toCanonicalOrganization(o), o.external_id);
     };
+    let waitForBudget = options?.waitForBudget !== false;
     for (;;) {
       let body: ExportBody;
       try {
-        body = await this.client.get<ExportBody>(endpoint.path, { start_time: start, per_page: this.exportPageSize });
+        body = await this.client.get<ExportBody>(endpoint.path, { start_time: start, per_page: this.exportPageSize }, { waitForBudget });
+        waitForBudget = true;
       } catch (err) {
         if (isTooRecent(err)) return;
         throw err;

@@ -141,7 +141,7 @@ export function buildProgram(): Command {
     .command('delta')
     .description('move what was created or changed at the source since the full run (or the last delta); --follow keeps streaming until cutover')
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
-    .option('--follow', 'keep running passes until stopped (Ctrl-C)')
+    .option('--follow', 'keep running passes until stopped (Ctrl-C); each pass reads the fast lane first, and a stream whose export budget is spent waits for a later pass (2 minutes at most) instead of holding the pass up')
     .option('--interval <duration>', 'pause between passes with --follow, e.g. 30s, 2m', '30s')
     .addOption(new Option('--max-passes <n>', 'with --follow: stop after this many passes').argParser(int('--max-passes', 1)))
     .option('--clickhouse-url <url>', 'ledger on this ClickHouse server instead of the embedded engine')

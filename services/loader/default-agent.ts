@@ -19,12 +19,30 @@ export interface DefaultAgent {
  * The agent who receives what deactivated, deleted or unmatched agents did: the one the user named,
  * else the source's first active admin (or agent) once migrated.
  */
-export async function pickDefaultAgent(deps: { source: Connector; target: Connector; defaultAgentEmail: string | null }, ids: IdMapCache): Promise<DefaultAgent> {
-  const agents = (await readAll(deps.source, 'agent')).flatMap((e) => (e.op === 'upsert' ? [e.record as Agent] : []));
-  const active = agents.filter((a) => a.active && !a.deleted);
-  const chosen = deps.defaultAgentEmail
-    ? null
-    : (active.find((a) => a.role === 'admin') ?? active[0] ?? null);
+export async function pickDefaultAgent(
+  deps: { source: Connector; target: Connector; defaultAgentEmail: string | null },
+  ids: IdMapCache,
+  options: {
+    /**
+     * Read the source's agents only when a reference first needs the default agent, not up front: a delta
+     * pass rarely needs it, and on Zendesk the agents come from the user export, whose 10 requests a minute
+     * the pass's streams need. Default false.
+     */
+    lazy?: boolean;
+  } = {},
+): Promise<DefaultAgent> {
+  let choice: Promise<Agent | null> | null = null;
+  const choose = (): Promise<Agent | null> =>
+    (choice ??= readAll(deps.source, 'agent').then(
+      (records) => {
+        const active = records.flatMap((e) => (e.op === 'upsert' ? [e.record as Agent] : [])).filter((a) => a.active && !a.deleted);
+        return active.find((a) => a.role === 'admin') ?? active[0] ?? null;
+      },
+      (err: unknown) => {
+        choice = null;
+        throw err;
+      },
+    ));
   const holder: DefaultAgent = {
     targetId: null,
     async resolve(strict: boolean) {
@@ -49,8 +67,9 @@ export async function pickDefaultAgent(deps: { source: Connector; target: Connec
           });
         }
         holder.targetId = found.targetId;
-      } else if (chosen) {
-        holder.targetId = (await ids.targetIds('agent', [chosen.sourceId], { recheckMisses: true })).get(chosen.sourceId) ?? null;
+      } else {
+        const chosen = await choose();
+        if (chosen) holder.targetId = (await ids.targetIds('agent', [chosen.sourceId], { recheckMisses: true })).get(chosen.sourceId) ?? null;
       }
     },
     async current() {
@@ -58,6 +77,6 @@ export async function pickDefaultAgent(deps: { source: Connector; target: Connec
       return holder.targetId;
     },
   };
-  await holder.resolve(false);
+  if (!options.lazy) await holder.resolve(false);
   return holder;
 }

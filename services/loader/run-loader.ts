@@ -53,11 +53,13 @@ export async function createRunLoader(
     handOff?: (planned: PlannedRecord) => Promise<string | null>;
     /** Told of each record this loader loaded on the fly (not handed off), for the run's counts. */
     onLoadedOnTheFly?: (entity: EntityName, result: LoadResult) => void;
+    /** Pick the default agent only when a reference first needs it (delta passes). Default false. */
+    lazyDefaultAgent?: boolean;
   },
 ): Promise<RunLoader> {
   const { source, target, ledger, events } = deps;
   const ids = options.ids ?? new IdMapCache(ledger);
-  const defaultAgent = await pickDefaultAgent(deps, ids);
+  const defaultAgent = await pickDefaultAgent(deps, ids, { lazy: options.lazyDefaultAgent });
   // References to records created at the source after their own stream was read are loaded on the
   // fly; each is tried once per run.
   const onTheFly = new Map<string, Promise<string | null>>();

@@ -1,7 +1,7 @@
 import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
 import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
-import type { HdmError } from '../../schemas/errors.ts';
+import { HdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type Envelope, type Ticket, type TicketStatus } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger, RunInfo, RunKind } from '../ledger/ledger.ts';
@@ -13,7 +13,7 @@ import type { MappingRules } from '../mapper/rules.ts';
 import { plannedTopic, recordsTopic } from '../bus/topics.ts';
 import { loaderStage, mapperStage, type PlannedMessage } from './stages.ts';
 import type { CheckpointData, CheckpointStore, WorkingSetCheckpoint } from '../poller/checkpoint-store.ts';
-import { interruptedRun, pollStream } from '../poller/poller.ts';
+import { interruptedRun, pollStream, type PollStream } from '../poller/poller.ts';
 
 export interface PipelineEvents {
   /** Records read from the source. */
@@ -259,13 +259,29 @@ export async function settleFailures(ledger: Ledger, runId: string, counts: RunR
   }
 }
 
+/**
+ * Which streams a delta pass reads and how (delta --follow): a stream whose budget is spent can wait for a
+ * later pass, so the pass does not stall the fast lane of the next one.
+ */
+export interface StreamSchedule {
+  /** Before a stream's read: `wait` reads it, waiting for budget as usual; `try` reads it unless its first request finds its bucket spent; `skip` leaves it to a later pass unread. */
+  turn(entity: EntityName): 'wait' | 'try' | 'skip';
+  /** After a turn: the stream was read to its end, or deferred with its cursor where it was. */
+  done(entity: EntityName, outcome: 'read' | 'deferred'): void;
+}
+
+/** A read that ended before it was sent because its budget was spent and the caller said not to wait. */
+export function isDeferred(err: unknown): boolean {
+  return err instanceof HdmError && err.code === 'RATE_LIMITED' && err.context.deferred === true;
+}
+
 /** Every selected stream of one run, in load order, from the checkpoints the caller keeps. */
 export async function runEntities(
   deps: PipelineDeps,
   run: RunInfo,
   counts: RunResult['counts'],
   lags: number[],
-  mode: { detectConflicts: boolean; delta?: boolean },
+  mode: { detectConflicts: boolean; delta?: boolean; schedule?: StreamSchedule },
   loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
   saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
   /** Express order: the working-set pass's checkpoint. Absent: entity order. */
@@ -292,6 +308,7 @@ export async function runEntities(
     : await createRunLoader(deps, runId, {
         detectConflicts: mode.detectConflicts,
         preparedFields: new Set(preparedFields),
+        lazyDefaultAgent: mode.delta,
         // In express order most contacts and organizations are created as the working set names them:
         // they count as their own entity's loads, so the run's counts match what the target gained.
         onLoadedOnTheFly: workingSet
@@ -308,7 +325,7 @@ export async function runEntities(
   const transforms: Partial<Record<TransformKind, number>> = {};
   run.summary = { ...run.summary, transformations: transforms };
 
-  const streamPass = async (entity: EntityName, startState: StreamState | null, save: (state: StreamState) => Promise<void>, select?: (e: Envelope) => boolean) => {
+  const streamPass = async (entity: EntityName, startState: StreamState | null, save: (state: StreamState) => Promise<void>, select?: (e: Envelope) => boolean, read?: PollStream['read']) => {
     // Express order reads the tickets twice: both passes add to the same counts.
     const c = (counts[entity] ??= emptyCounts());
     const finalState = await pollStream(deps, {
@@ -324,6 +341,7 @@ export async function runEntities(
       saveState: save,
       select,
       delta: mode.delta,
+      read,
     });
     if (remote) {
       await waitUntilSettled(deps, runId, entity, c);
@@ -333,6 +351,18 @@ export async function runEntities(
     if (deps.signal?.aborted) throw interruptedRun(runId);
     return finalState;
   };
+
+  // A delta pass reads the fast lane first, before any stream can wait on a bucket: the latest ticket
+  // changes reach the target whatever the exports' budget. Its pages carry the ticket cursor unmoved;
+  // the ticket stream's own turn then reads the export alone.
+  let laneRead = false;
+  if (mode.delta && deps.entities.includes('ticket') && deps.source.streams().some((s) => s.entity === 'ticket' && s.fastLane)) {
+    const checkpoint = await loadCheckpoint('ticket');
+    if (checkpoint && !checkpoint.done) {
+      await streamPass('ticket', checkpoint.state, async () => {}, undefined, { lane: 'fast' });
+      laneRead = true;
+    }
+  }
 
   const plan = loadPlan(deps.entities, workingSet ? 'express' : 'entity');
   for (const step of plan) {
@@ -363,6 +393,12 @@ export async function runEntities(
       events?.phase?.(entity, 'skipped');
       continue;
     }
+    const turn = mode.schedule?.turn(entity) ?? 'wait';
+    if (turn === 'skip') {
+      mode.schedule!.done(entity, 'deferred');
+      events?.phase?.(entity, 'skipped');
+      continue;
+    }
     events?.phase?.(entity, 'start');
     let select: ((e: Envelope) => boolean) | undefined;
     if (entity === 'ticket' && workingSet) {
@@ -372,10 +408,23 @@ export async function runEntities(
       // Versions older than the working-set pass were all handed on by it; anything newer is read again.
       select = (e) => !(e.op === 'upsert' && inSet(e.record as Ticket) && Date.parse(e.updatedAt) < before);
     }
-    const finalState = await streamPass(entity, checkpoint?.state ?? null, (state) => saveCheckpoint(entity, { state, done: false }), select);
+    const read: PollStream['read'] = { ...(laneRead && entity === 'ticket' ? { lane: 'export' } : {}), ...(turn === 'try' ? { waitForBudget: false } : {}) };
+    let finalState: StreamState | null;
+    try {
+      finalState = await streamPass(entity, checkpoint?.state ?? null, (state) => saveCheckpoint(entity, { state, done: false }), select, read);
+    } catch (err) {
+      if (turn !== 'try' || !isDeferred(err) || deps.signal?.aborted) throw err;
+      // Nothing of the stream was read: its cursor stays, a later pass takes its turn.
+      mode.schedule!.done(entity, 'deferred');
+      events?.phase?.(entity, 'skipped');
+      (deps.logger ?? silentLogger).info({ runId, entity, retryAfter: (err as HdmError).context.retryAfter }, 'stream deferred: its budget is spent');
+      continue;
+    }
+    mode.schedule?.done(entity, 'read');
     // The state after the last page is where a delta of this stream starts.
     await saveCheckpoint(entity, { state: finalState, done: true });
-    if (entity === 'agent') await local?.defaultAgent.resolve(true);
+    // A delta pass picks the default agent when a reference first needs it (it was checked by the full run).
+    if (entity === 'agent' && !mode.delta) await local?.defaultAgent.resolve(true);
     events?.phase?.(entity, 'done');
     (deps.logger ?? silentLogger).info({ runId, entity, ...counts[entity] }, 'stream done');
   }

@@ -1,4 +1,4 @@
-import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
+import type { Connector, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
@@ -40,6 +40,8 @@ export interface PollStream {
   select?(envelope: Envelope): boolean;
   /** The read is a delta pass (see `ReadOptions.delta`). Default false. */
   delta?: boolean;
+  /** Which lane of a stream with a fast lane, and whether the read waits for budget (see `ReadOptions`). Default: both lanes, waiting. */
+  read?: Pick<ReadOptions, 'lane' | 'waitForBudget'>;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<
   let lastState = stream.startState;
   let failed = false;
   try {
-    for await (const read of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta })) {
+    for await (const read of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta, ...stream.read })) {
       if (deps.signal?.aborted) throw interruptedRun(runId);
       if (commitError) throw commitError;
       const page = stream.select ? { records: read.records.filter((e) => stream.select!(e)), state: read.state } : read;

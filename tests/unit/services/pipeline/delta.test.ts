@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HdmError } from '../../../../schemas/errors.ts';
-import { runDeltaPass } from '../../../../services/pipeline/delta.ts';
+import { FollowSchedule, runDeltaPass } from '../../../../services/pipeline/delta.ts';
 import { runFullMigration } from '../../../../services/pipeline/pipeline.ts';
 import { MemorySource, sourceTicket, ticketPage } from '../../../helpers/memory-platform.ts';
 import { memoryPipeline } from '../../../helpers/memory-pipeline.ts';
@@ -72,5 +72,68 @@ describe('runDeltaPass: lag runs from when a change became visible, and retries 
     expect(pass.counts.ticket).toMatchObject({ read: 3, created: 3, failed: 0, retries: 1 });
     expect(pass.lag).toMatchObject({ samples: 2 });
     expect(pass.lag!.max).toBeLessThan(60_000);
+  });
+});
+
+describe('FollowSchedule: passes share a scarce bucket without starving a stream', () => {
+  // A bucket of `perWindow` requests a window, one request per stream read; a stream whose turn finds it spent is deferred.
+  function simulate(schedule: FollowSchedule, clock: { now: number }, passes: number, perWindow: number, windowMs: number, passMs: number) {
+    const streams = ['agent', 'organization', 'contact', 'ticket'] as const;
+    const reads: Record<string, number[]> = Object.fromEntries(streams.map((s) => [s, []]));
+    let windowStart = clock.now;
+    let used = 0;
+    for (let p = 0; p < passes; p++) {
+      schedule.beginPass();
+      for (const entity of streams) {
+        if (clock.now - windowStart >= windowMs) {
+          windowStart = clock.now;
+          used = 0;
+        }
+        const turn = schedule.turn(entity);
+        if (turn === 'skip') schedule.done(entity, 'deferred');
+        else if (used < perWindow || turn === 'wait') {
+          if (used >= perWindow) {
+            clock.now = windowStart + windowMs;
+            windowStart = clock.now;
+            used = 0;
+          }
+          used += 1;
+          reads[entity]!.push(clock.now);
+          schedule.done(entity, 'read');
+        } else schedule.done(entity, 'deferred');
+      }
+      clock.now += passMs;
+    }
+    return reads;
+  }
+
+  it('reads every stream in turn when the bucket holds fewer reads than a pass wants, and none waits past the bound', () => {
+    const clock = { now: 0 };
+    const schedule = new FollowSchedule(120_000, () => clock.now);
+    // Ten a minute, four streams, a pass every 10 s: 24 reads a minute wanted.
+    const reads = simulate(schedule, clock, 60, 10, 60_000, 10_000);
+    for (const [entity, times] of Object.entries(reads)) {
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      expect(times.length, entity).toBeGreaterThan(10);
+      expect(Math.max(...gaps), entity).toBeLessThanOrEqual(60_000);
+    }
+    // The bucket is used whole (ten a minute over ten minutes), and each stream gets a fair part of it.
+    const counts = Object.values(reads).map((t) => t.length);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(Math.min(...counts)).toBeGreaterThanOrEqual(20);
+  });
+
+  it('reads a stream that stays deferred once the bound has passed, waiting for its budget', () => {
+    const clock = { now: 0 };
+    const schedule = new FollowSchedule(5_000, () => clock.now);
+    schedule.beginPass();
+    expect(schedule.turn('ticket')).toBe('try');
+    schedule.done('ticket', 'deferred');
+    expect(schedule.deferredThisPass()).toEqual(['ticket']);
+    clock.now = 5_000;
+    schedule.beginPass();
+    expect(schedule.turn('ticket')).toBe('wait');
+    schedule.done('ticket', 'read');
+    expect(schedule.deferredThisPass()).toEqual([]);
   });
 });
