@@ -29,14 +29,20 @@ export async function pickDefaultAgent(
      * the pass's streams need. Default false.
      */
     lazy?: boolean;
+    /** The source agent an earlier run chose (null: none), so this one need not read the agents again. Default: read them. */
+    chosen?: string | null;
+    /** Told of the source agent chosen from the agents read, for the next run. */
+    onChosen?(sourceId: string | null): void | Promise<void>;
   } = {},
 ): Promise<DefaultAgent> {
-  let choice: Promise<Agent | null> | null = null;
-  const choose = (): Promise<Agent | null> =>
+  let choice: Promise<{ sourceId: string } | null> | null = options.chosen === undefined ? null : Promise.resolve(options.chosen === null ? null : { sourceId: options.chosen });
+  const choose = (): Promise<{ sourceId: string } | null> =>
     (choice ??= readAll(deps.source, 'agent').then(
-      (records) => {
+      async (records) => {
         const active = records.flatMap((e) => (e.op === 'upsert' ? [e.record as Agent] : [])).filter((a) => a.active && !a.deleted);
-        return active.find((a) => a.role === 'admin') ?? active[0] ?? null;
+        const agent = active.find((a) => a.role === 'admin') ?? active[0] ?? null;
+        await options.onChosen?.(agent?.sourceId ?? null);
+        return agent;
       },
       (err: unknown) => {
         choice = null;

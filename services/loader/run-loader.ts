@@ -55,11 +55,13 @@ export async function createRunLoader(
     onLoadedOnTheFly?: (entity: EntityName, result: LoadResult) => void;
     /** Pick the default agent only when a reference first needs it (delta passes). Default false. */
     lazyDefaultAgent?: boolean;
+    /** The default agent an earlier run chose, and where to keep the one this run chooses (see pickDefaultAgent). */
+    defaultAgentChoice?: { chosen?: string | null; onChosen?(sourceId: string | null): void | Promise<void> };
   },
 ): Promise<RunLoader> {
   const { source, target, ledger, events } = deps;
   const ids = options.ids ?? new IdMapCache(ledger);
-  const defaultAgent = await pickDefaultAgent(deps, ids, { lazy: options.lazyDefaultAgent });
+  const defaultAgent = await pickDefaultAgent(deps, ids, { lazy: options.lazyDefaultAgent, ...options.defaultAgentChoice });
   // References to records created at the source after their own stream was read are loaded on the
   // fly; each is tried once per run.
   const onTheFly = new Map<string, Promise<string | null>>();

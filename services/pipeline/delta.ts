@@ -62,7 +62,7 @@ export async function runDeltaPass(deps: PipelineDeps, now: () => Date = () => n
         run,
         counts,
         lags,
-        { detectConflicts: true, delta: true, schedule },
+        { detectConflicts: true, delta: true, schedule, defaultAgentChoice: { chosen: full.defaultAgent } },
         async (entity) => ({ state: delta.streams[entity] ?? null, done: false }),
         async (entity, checkpoint) => {
           delta.streams[entity] = checkpoint.state;

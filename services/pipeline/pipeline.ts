@@ -200,7 +200,16 @@ export async function runFullMigration(deps: PipelineDeps, options: { restart?: 
         run,
         counts,
         lags,
-        { detectConflicts: false },
+        {
+          detectConflicts: false,
+          // Kept for the deltas: their passes need not read the agents (a user export on Zendesk) to pick it again.
+          defaultAgentChoice: {
+            onChosen: async (sourceId) => {
+              full.defaultAgent = sourceId;
+              await checkpoints.save(data);
+            },
+          },
+        },
         async (entity) => full.streams[entity] ?? null,
         async (entity, checkpoint) => {
           full.streams[entity] = checkpoint;
@@ -281,7 +290,13 @@ export async function runEntities(
   run: RunInfo,
   counts: RunResult['counts'],
   lags: number[],
-  mode: { detectConflicts: boolean; delta?: boolean; schedule?: StreamSchedule },
+  mode: {
+    detectConflicts: boolean;
+    delta?: boolean;
+    schedule?: StreamSchedule;
+    /** The default agent an earlier run chose, and where to keep this run's choice. */
+    defaultAgentChoice?: { chosen?: string | null; onChosen?(sourceId: string | null): void | Promise<void> };
+  },
   loadCheckpoint: (entity: EntityName) => Promise<{ state: StreamState | null; done: boolean } | null>,
   saveCheckpoint: (entity: EntityName, checkpoint: { state: StreamState | null; done: boolean }) => Promise<void>,
   /** Express order: the working-set pass's checkpoint. Absent: entity order. */
@@ -309,6 +324,7 @@ export async function runEntities(
         detectConflicts: mode.detectConflicts,
         preparedFields: new Set(preparedFields),
         lazyDefaultAgent: mode.delta,
+        defaultAgentChoice: mode.defaultAgentChoice,
         // In express order most contacts and organizations are created as the working set names them:
         // they count as their own entity's loads, so the run's counts match what the target gained.
         onLoadedOnTheFly: workingSet

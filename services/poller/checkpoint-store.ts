@@ -39,6 +39,8 @@ export interface CheckpointData {
     streams: Partial<Record<EntityName, StreamCheckpoint>>;
     /** Express order's first pass over the tickets; absent in entity order. */
     workingSet?: WorkingSetCheckpoint;
+    /** The source agent the run chose as the default agent (null: none); deltas reuse it. */
+    defaultAgent?: string | null;
   } | null;
   /** Where deltas stand, per stream; started from the full run's final cursors. */
   delta?: {
