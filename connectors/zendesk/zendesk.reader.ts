@@ -73,6 +73,11 @@ const STREAMS: StreamDescriptor[] = [
   { entity: 'kbArticle', primaryKey: 'sourceId', cursorField: null, sorted: false },
 ];
 
+/**
+ * How long after its `updated_at` second the fast lane takes a ticket version as final: one second for the
+ * field's resolution, four for the platform's clock running ahead of ours. Younger versions are read again.
+ */
+const LANE_SETTLED_MS = 5_000;
 const epoch = (iso: string | null | undefined): number => (iso ? Math.floor(Date.parse(iso) / 1000) : 0);
 const isoOfEpoch = (s: number): string => new Date(s * 1000).toISOString();
 const laterIso = (a: string | null, b: string | null): string | null => (!a ? b : !b ? a : Date.parse(a) >= Date.parse(b) ? a : b);
@@ -310,7 +315,8 @@ export class ZendeskReader {
    * without it. The export stays the net for what this lane cannot see: archived and deleted tickets
    * (List Tickets leaves them out), changes beyond its pages, a change that reorders the list while it
    * is read. A version both lanes read in one pass is handed on once, by the fast lane; read again by a
-   * later pass, the loader's version check answers `unchanged`.
+   * later pass, the loader's version check answers `unchanged`. A version younger than `LANE_SETTLED_MS`
+   * is neither remembered nor withheld from the export: another change may still share its second.
    */
   private async *readRecentTickets(state: StreamState, catalog: FieldCatalog, options: ReadOptions | undefined, handedOn: Map<number, string>): AsyncGenerator<Page> {
     const since = Date.parse(state.coveredUntil!);
@@ -322,7 +328,12 @@ export class ZendeskReader {
       const recent = tickets.filter((t) => Date.parse(t.updated_at) >= since);
       const unseen = recent.filter((t) => this.fastLaneSeen.get(t.id) !== t.updated_at);
       const records = (await Promise.all(unseen.map((t) => this.ticketEnvelope(t, catalog)))).filter((e): e is Envelope<'ticket'> => e !== null);
+      // Zendesk's updated_at counts whole seconds: a version read while its second may still be open (or
+      // the platform's clock runs ahead of ours) is not remembered, so a second change within that second
+      // is read by the next pass and by this pass's export, not taken for the version already handed on.
+      const settledBefore = Date.now() - LANE_SETTLED_MS;
       for (const t of unseen) {
+        if (Date.parse(t.updated_at) > settledBefore) continue;
         this.fastLaneSeen.set(t.id, t.updated_at);
         handedOn.set(t.id, t.updated_at);
       }

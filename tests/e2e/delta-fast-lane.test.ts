@@ -5,6 +5,8 @@ import { platform } from '../../connectors/registry.ts';
 import type { RunningSandbox, SandboxOptions } from '../../connectors/sdk/platform.ts';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import { migrateCommand } from '../../services/cli/commands.ts';
+import { followDelta } from '../../services/pipeline/delta.ts';
+import type { RunResult } from '../../services/pipeline/pipeline.ts';
 import { openLedger } from '../../services/ledger/clickhouse-ledger.ts';
 import { openRuntime } from '../../services/runtime/runtime.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
@@ -152,5 +154,48 @@ describe('delta fast lane (zendesk source, export exclusion on)', () => {
 
     // Nothing skipped, nothing moved: the export cursor is the one the export alone reached.
     expect(deltaTicketCursor(m)).toEqual(deltaTicketCursor(twin));
+  });
+
+  it('reads a second change that shares its updated_at second with a version the lane already handed on', async () => {
+    // Zendesk's updated_at counts whole seconds ("Tickets" → JSON format: updated_at, ISO 8601 date-time
+    // without fractions), so two changes within one second show one updated_at. The test pins both
+    // versions to one second a little ahead of the engine's clock (the platform's clock may run ahead of
+    // the client's), which keeps that second open for every read of the follow below.
+    const m = await migrationEnv('zendesk', 'freshdesk', { tickets: 12, seed: 43, articles: 1, maxComments: 2, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
+    envs.push(m);
+    const source = m.source as ZendeskSandbox;
+    await migrate(m);
+
+    const second = new Date(Math.floor(Date.now() / 1000) * 1000 + 30_000);
+    source.updateTicket(5, { subject: 'First change of the second' });
+    source.touch('ticket', [5], second);
+
+    const config = parseMigrationConfig(m.config);
+    const rt = await openRuntime(config, m.env);
+    const passes: RunResult[] = [];
+    try {
+      const controller = new AbortController();
+      await followDelta(rt.deps(undefined, controller.signal), {
+        intervalMs: 200,
+        maxPasses: 2,
+        onPass: (result) => {
+          passes.push(result);
+          if (passes.length === 1) {
+            source.addComment(5, { body: 'Second change of the same second', public: true });
+            source.touch('ticket', [5], second);
+          }
+        },
+      });
+      expect(passes).toHaveLength(2);
+      expect(passes[0]!.counts.ticket!.updated).toBe(1);
+      // The follow's second pass: the same reader, the same updated_at, a new version.
+      expect(passes[1]!.counts.ticket!.updated).toBe(1);
+      const mapped = (await rt.ledger.lookupIds('ticket', ['5'])).get('5')!;
+      const copy = (await rt.target.get('ticket', mapped.targetId)) as Ticket;
+      expect(copy.subject).toBe('First change of the second');
+      expect(copy.comments.filter((c) => c.body.includes('Second change of the same second'))).toHaveLength(1);
+    } finally {
+      await rt.close();
+    }
   });
 });
