@@ -1,4 +1,4 @@
-import type { Page, ReadOptions, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import type { Page, ReadOptions, ReadWindow, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { overlapOf, readCursor, resumeAt, sinceWithOverlap, writeCursor } from '../sdk/cursor.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { listOf } from '../sdk/response.ts';
@@ -44,7 +44,7 @@ export const STREAMS: StreamDescriptor[] = [
   { entity: 'organization', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: false },
   { entity: 'contact', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: false },
   { entity: 'ticketField', primaryKey: 'sourceId', cursorField: null, sorted: false },
-  { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+  { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true, windows: true },
   { entity: 'kbCategory', primaryKey: 'sourceId', cursorField: null, sorted: false },
   { entity: 'kbSection', primaryKey: 'sourceId', cursorField: null, sorted: false },
   { entity: 'kbArticle', primaryKey: 'sourceId', cursorField: null, sorted: false },
@@ -82,7 +82,7 @@ export class FreshdeskReader {
     const overlap = overlapOf(options);
     switch (entity) {
       case 'ticket':
-        return this.tickets(state, overlap, options.signal) as AsyncIterable<Page<E>>;
+        return this.tickets(state, overlap, options.signal, options.window) as AsyncIterable<Page<E>>;
       case 'contact':
         return this.pass<FdContact, 'contact'>('contact', '/api/v2/contacts', state, overlap, options.signal, (c) => ({
           record: contactFromFd(c),
@@ -106,7 +106,9 @@ export class FreshdeskReader {
    * are skipped. A resumed read (a delta, a resumed full run) then lists the tickets deleted since
    * (`filter=deleted`; deleted tickets leave the plain list) and hands each out as a deletion.
    */
-  private async *tickets(state: StreamState | null, overlap: number, signal?: AbortSignal): AsyncGenerator<Page<'ticket'>> {
+  private async *tickets(state: StreamState | null, overlap: number, signal?: AbortSignal, window?: ReadWindow): AsyncGenerator<Page<'ticket'>> {
+    const fromMs = window?.from ? Date.parse(window.from) : null;
+    const untilMs = window?.until ? Date.parse(window.until) : null;
     const saved = readCursor<TicketCursor>(state, 'freshdesk');
     const { since, mark } = resumeAt(saved && { at: saved.t, ids: saved.ids }, overlap);
     const deletions = resumeAt(saved?.d ? { at: saved.d, ids: saved.dids ?? [] } : null, overlap);
@@ -120,8 +122,14 @@ export class FreshdeskReader {
     let yielded = false;
     let lastState: StreamState = state ?? { cursor: null, coveredUntil: null };
     const index = await this.account.fieldIndex(true);
-    for await (const { items, hasNext } of ticketListPages(this.client, since === null ? EPOCH : isoOf(since), signal)) {
-      const fresh = items.filter((t) => !mark.seen(t.updated_at, t.id));
+    // A second early: whether `updated_since` takes its own instant in is not something to rest a window on.
+    const listFrom = since ?? (fromMs === null ? null : Math.max(0, fromMs - 1000));
+    for await (const { items, hasNext } of ticketListPages(this.client, listFrom === null ? EPOCH : isoOf(listFrom), signal)) {
+      // A window hands out what lies in it; View a Ticket and the conversations are asked for nothing else.
+      const passed = untilMs !== null && items.some((t) => Date.parse(t.updated_at) >= untilMs);
+      const fresh = items.filter(
+        (t) => !mark.seen(t.updated_at, t.id) && (fromMs === null || Date.parse(t.updated_at) >= fromMs) && (untilMs === null || Date.parse(t.updated_at) < untilMs),
+      );
       const records = await Promise.all(fresh.map((t) => this.ticketEnvelope(t.id, index)));
       for (const t of fresh) mark.add(t.updated_at, t.id);
       if (records.length > 0 || !yielded || !hasNext) {
@@ -131,8 +139,10 @@ export class FreshdeskReader {
         yield { records: records.filter((r): r is Envelope<'ticket'> => r !== null), state: lastState };
         yielded = true;
       }
+      if (passed) break;
     }
-    if (since === null) return;
+    // Deletions come with a resumed read only, and not within a bounded window: its end is not the stream's.
+    if (since === null || untilMs !== null) return;
     // Deletions since the last deletion handed out, else since where the plain list resumed.
     const deletedSince = deletions.since ?? since;
     for await (const page of this.client.pages<FdTicket>('/api/v2/tickets', { filter: 'deleted', updated_since: isoOf(deletedSince), order_by: 'updated_at', order_type: 'asc' }, signal)) {

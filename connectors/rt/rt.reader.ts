@@ -178,7 +178,7 @@ export class RtReader {
       { entity: 'agent', primaryKey: 'sourceId', cursorField: null, sorted: false },
       { entity: 'contact', primaryKey: 'sourceId', cursorField: null, sorted: false },
       { entity: 'ticketField', primaryKey: 'sourceId', cursorField: null, sorted: false },
-      { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+      { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true, windows: true },
       // Classes and articles are few next to tickets, and REST2 cannot filter articles by LastUpdated reliably: re-read whole.
       { entity: 'kbCategory', primaryKey: 'sourceId', cursorField: null, sorted: false },
       { entity: 'kbSection', primaryKey: 'sourceId', cursorField: null, sorted: false },
@@ -364,8 +364,11 @@ export class RtReader {
   }
 
   private async *readTickets(state: StreamState | null, options: ReadOptions): AsyncIterable<Page<'ticket'>> {
-    const start = this.startKeyset(state, options);
-    for await (const { items, keyset } of this.keysetPages<RtTicketItem & { key: string }>(start, async (at, page) => {
+    const fromMs = options.window?.from ? Date.parse(options.window.from) : null;
+    const untilMs = options.window?.until ? Date.parse(options.window.until) : null;
+    const start = !state && fromMs !== null ? { at: sqlTime(new Date(fromMs).toISOString()), seen: [] } : this.startKeyset(state, options);
+    const placeOf = (t: RtTicketItem) => Date.parse(rtTime(t.LastUpdated));
+    for await (const { items: listed, keyset } of this.keysetPages<RtTicketItem & { key: string }>(start, async (at, page) => {
       const res = await this.client.get<RtCollection<RtTicketItem>>('tickets', {
         query: `LastUpdated >= '${at} +0000'`,
         fields: 'Subject,Status,Priority,Queue,Owner,Requestor,Created,LastUpdated',
@@ -380,6 +383,9 @@ export class RtReader {
       return listOf<RtTicketItem>(res.body, 'items', { platform: 'rt', path: '/REST/2.0/tickets' }).map((t) => ({ ...t, key: String(t.id) }));
     })) {
       options.signal?.throwIfAborted();
+      // A window hands out what lies in it; the ticket, its history and attachments are asked for nothing else.
+      const passed = untilMs !== null && listed.some((t) => placeOf(t) >= untilMs);
+      const items = listed.filter((t) => (fromMs === null || placeOf(t) >= fromMs) && (untilMs === null || placeOf(t) < untilMs));
       const tickets = await Promise.all(items.map((t) => this.ticket(String(t.id))));
       const records: Envelope<'ticket'>[] = [];
       for (const t of tickets) {
@@ -387,6 +393,7 @@ export class RtReader {
         records.push(t.deleted ? { entity: 'ticket', op: 'delete', sourceId: t.ticket.sourceId, updatedAt: t.ticket.updatedAt, record: null } : this.envelope('ticket', t.ticket, t.stamp));
       }
       yield { records, state: this.keysetState(keyset) };
+      if (passed) return;
     }
   }
 

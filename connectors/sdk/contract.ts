@@ -30,6 +30,22 @@ export interface StreamDescriptor {
   sorted: boolean;
   /** A delta read can take the stream's latest changes alone, without the export's delay (`ReadOptions.lane`). Default false. */
   fastLane?: boolean;
+  /**
+   * Whether `read()` honours `ReadOptions.window`: a sorted stream that can start at a source time and
+   * stop at another without fetching what lies outside (express order reads its history this way,
+   * newest window first). Default false: the stream is read in one forward pass.
+   */
+  windows?: boolean;
+}
+
+/**
+ * A span of a sorted stream on the source's clock, by the stream's own order (its cursor time, which
+ * may differ from a record's `updatedAt`, e.g. Zendesk's `generated_timestamp`): from `from` inclusive
+ * to `until` exclusive; null leaves that end open.
+ */
+export interface ReadWindow {
+  from: string | null;
+  until: string | null;
 }
 
 /** A stream supports incremental reads exactly when it has a cursor field. */
@@ -70,6 +86,14 @@ export interface ReadOptions {
    * anything, instead of waiting; once its first page is in, the read goes on as usual. Default true.
    */
   waitForBudget?: boolean;
+  /**
+   * Only for streams that declare `windows`. The read hands out the records whose place in the stream
+   * lies in the window, and only those: without a saved state it starts at `from` exactly (no overlap:
+   * what lies before belongs to another window); resumed from a state it applies the overlap as usual
+   * but still leaves out what precedes `from`. It ends after the first page that reaches `until`, and
+   * fetches nothing more (comments, conversations) for records past it. Default: the whole stream.
+   */
+  window?: ReadWindow;
 }
 
 /** Lowest and highest ID of a stream's records; IDs between them may be missing (deleted, merged). */

@@ -67,7 +67,7 @@ const STREAMS: StreamDescriptor[] = [
   { entity: 'organization', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
   { entity: 'contact', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
   { entity: 'ticketField', primaryKey: 'sourceId', cursorField: null, sorted: false },
-  { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true },
+  { entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true, windows: true },
   { entity: 'kbCategory', primaryKey: 'sourceId', cursorField: null, sorted: false },
   { entity: 'kbSection', primaryKey: 'sourceId', cursorField: null, sorted: false },
   { entity: 'kbArticle', primaryKey: 'sourceId', cursorField: null, sorted: false },
@@ -95,7 +95,14 @@ export class ZendeskReader {
   ) {}
 
   streams(): StreamDescriptor[] {
-    return STREAMS.map((s) => (s.entity === 'ticket' && this.options.fastLane !== false ? { ...s, fastLane: true } : { ...s }));
+    // Comments from ticket events are joined by time from the read's start: a window starting late would
+    // find most of its tickets' comments before it and fall back to List Comments after paying for events.
+    const events = this.options.comments === 'events';
+    return STREAMS.map((s) => ({
+      ...s,
+      ...(s.windows && events ? { windows: false } : {}),
+      ...(s.entity === 'ticket' && this.options.fastLane !== false ? { fastLane: true } : {}),
+    }));
   }
 
   private cachedCatalog: { at: number; catalog: Promise<FieldCatalog> } | null = null;
@@ -243,7 +250,13 @@ export class ZendeskReader {
    * as `resumeQuery` says (and from `coveredUntil` less the overlap if Zendesk rejects a cursor).
    */
   private async *readTickets(state: StreamState | null, options: ReadOptions | undefined): AsyncGenerator<Page> {
-    let query = this.resumeQuery(state, options);
+    // A window is taken by the export's own order (`generated_timestamp`), in whole seconds.
+    const window = options?.window;
+    const fromSec = window?.from ? Math.ceil(Date.parse(window.from) / 1000) : null;
+    const untilSec = window?.until ? Math.ceil(Date.parse(window.until) / 1000) : null;
+    const placeOf = (t: ZdTicket) => t.generated_timestamp ?? epoch(t.updated_at);
+    const inWindow = (t: ZdTicket) => (fromSec === null || placeOf(t) >= fromSec) && (untilSec === null || placeOf(t) < untilSec);
+    let query: Record<string, string | number> = !state && fromSec !== null ? { start_time: Math.min(fromSec, Math.floor(Date.now() / 1000) - 61) } : this.resumeQuery(state, options);
     let current: StreamState = state ?? { cursor: null, coveredUntil: null };
     const catalog = await this.fieldCatalog();
     const batch = Math.max(1, this.options.ticketBatch ?? 100);
@@ -271,7 +284,9 @@ export class ZendeskReader {
       const body = await this.exportPage(endpoint.path, query, current.coveredUntil, options, waitForBudget);
       waitForBudget = true;
       if (!body) return;
-      const tickets = listOf<ZdTicket>(body, 'tickets', endpoint);
+      const listed = listOf<ZdTicket>(body, 'tickets', endpoint);
+      const tickets = window ? listed.filter(inWindow) : listed;
+      const passed = untilSec !== null && listed.some((t) => placeOf(t) >= untilSec);
       const fromEvents = new Map<number, ZdComment[]>();
       if (events && tickets.length > 0) {
         await events.advance(Math.max(...tickets.map((t) => t.generated_timestamp ?? epoch(t.updated_at))), readAt);
@@ -284,7 +299,7 @@ export class ZendeskReader {
         }
       }
       let covered = current.coveredUntil;
-      for (const t of tickets) covered = laterIso(covered, isoOfEpoch(t.generated_timestamp ?? epoch(t.updated_at)));
+      for (const t of listed) covered = laterIso(covered, isoOfEpoch(placeOf(t)));
       const next: StreamState = { cursor: body.after_cursor ? writeCursor({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
       if (tickets.length === 0) {
         if (next.cursor !== current.cursor || next.coveredUntil !== current.coveredUntil) yield { records: [], state: next };
@@ -296,7 +311,7 @@ export class ZendeskReader {
         yield { records, state: i + batch >= tickets.length ? next : current };
       }
       current = next;
-      if (body.end_of_stream !== false || !body.after_cursor) return;
+      if (passed || body.end_of_stream !== false || !body.after_cursor) return;
       guard.page(body.after_cursor !== query.cursor, body.after_cursor);
       query = { cursor: body.after_cursor };
     }

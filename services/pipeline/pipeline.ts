@@ -1,6 +1,6 @@
 import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
-import type { Connector, StreamState } from '../../connectors/sdk/contract.ts';
+import type { Connector, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type Envelope, type Ticket, type TicketStatus } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../common/logger.ts';
 import type { MappingRules } from '../mapper/rules.ts';
 import { plannedTopic, recordsTopic } from '../bus/topics.ts';
 import { loaderStage, mapperStage, type PlannedMessage } from './stages.ts';
-import type { CheckpointData, CheckpointStore, WorkingSetCheckpoint } from '../poller/checkpoint-store.ts';
+import type { CheckpointData, CheckpointStore, HistoryCheckpoint, WorkingSetCheckpoint } from '../poller/checkpoint-store.ts';
 import { interruptedRun, pollStream, type PollStream } from '../poller/poller.ts';
 
 export interface PipelineEvents {
@@ -341,7 +341,14 @@ export async function runEntities(
   const transforms: Partial<Record<TransformKind, number>> = {};
   run.summary = { ...run.summary, transformations: transforms };
 
-  const streamPass = async (entity: EntityName, startState: StreamState | null, save: (state: StreamState) => Promise<void>, select?: (e: Envelope) => boolean, read?: PollStream['read']) => {
+  const streamPass = async (
+    entity: EntityName,
+    startState: StreamState | null,
+    save: (state: StreamState) => Promise<void>,
+    select?: (e: Envelope, state: StreamState) => boolean,
+    window?: ReadWindow,
+    read?: PollStream['read'],
+  ) => {
     // Express order reads the tickets twice: both passes add to the same counts.
     const c = (counts[entity] ??= emptyCounts());
     const finalState = await pollStream(deps, {
@@ -356,6 +363,7 @@ export async function runEntities(
       prefetch: local ? (records) => local.prefetch(entity, records) : undefined,
       saveState: save,
       select,
+      window,
       delta: mode.delta,
       read,
     });
@@ -375,10 +383,43 @@ export async function runEntities(
   if (mode.delta && deps.entities.includes('ticket') && deps.source.streams().some((s) => s.entity === 'ticket' && s.fastLane)) {
     const checkpoint = await loadCheckpoint('ticket');
     if (checkpoint && !checkpoint.done) {
-      await streamPass('ticket', checkpoint.state, async () => {}, undefined, { lane: 'fast' });
+      await streamPass('ticket', checkpoint.state, async () => {}, undefined, undefined, { lane: 'fast' });
       laneRead = true;
     }
   }
+
+  /**
+   * Express order's history over a ticket stream that reads in windows: each window of `historyWindows()`
+   * newest first, then the tail (the newest window read on from where it ended, so what changed while the
+   * older windows were read is carried too, and a delta starts where the tail ends). The reader hands out
+   * each version in the one window that holds its place in the stream. Returns the tail's final state.
+   */
+  const historyInWindows = async (ws: WorkingSetCheckpoint, select: (e: Envelope) => boolean): Promise<StreamState | null> => {
+    const history: HistoryCheckpoint = (ws.history ??= { windows: historyWindows(run.startedAt, ws.oldest ?? null), step: 0, state: null });
+    await workingSet!.save(ws);
+    // The tail re-reads the overlap behind the newest window's end: what that window handed on there is left out.
+    const newest = new RecentVersions(deps.overlapSeconds);
+    while (history.step <= history.windows.length) {
+      const tail = history.step === history.windows.length;
+      const window = history.windows[tail ? 0 : history.step];
+      const pick = tail
+        ? (e: Envelope) => select(e) && !newest.has(e)
+        : history.step === 0
+          ? (e: Envelope, state: StreamState) => select(e) && newest.note(e, state)
+          : select;
+      const save = async (state: StreamState) => {
+        history.state = state;
+        await workingSet!.save(ws);
+      };
+      const finalState = await streamPass('ticket', history.state, save, pick, window);
+      (deps.logger ?? silentLogger).info({ runId, step: history.step, window: tail ? 'tail' : window }, 'history window done');
+      if (history.step === 0) history.newest = finalState;
+      history.step += 1;
+      history.state = tail ? finalState : history.step === history.windows.length ? (history.newest ?? null) : null;
+      await workingSet!.save(ws);
+    }
+    return history.state;
+  };
 
   const plan = loadPlan(deps.entities, workingSet ? 'express' : 'entity');
   for (const step of plan) {
@@ -390,7 +431,14 @@ export async function runEntities(
         events?.workingSet?.('start');
         events?.phase?.('ticket', 'start');
         const inSet = inWorkingSet(ws);
-        const finalState = await streamPass('ticket', ws.state, (state) => workingSet!.save({ ...ws, state }), (e) => e.op === 'upsert' && inSet(e.record as Ticket));
+        let oldest = ws.oldest ? Date.parse(ws.oldest) : Infinity;
+        const select = (e: Envelope) => {
+          // The oldest version read bounds how far back the history's windows reach.
+          const at = Date.parse(e.updatedAt);
+          if (at < oldest) ws.oldest = new Date((oldest = at)).toISOString();
+          return e.op === 'upsert' && inSet(e.record as Ticket);
+        };
+        const finalState = await streamPass('ticket', ws.state, (state) => workingSet!.save({ ...ws, state }), select);
         ws.state = finalState;
         ws.coveredBefore = coveredBefore(run.startedAt, finalState, deps.overlapSeconds);
         ws.done = true;
@@ -427,7 +475,10 @@ export async function runEntities(
     const read: PollStream['read'] = { ...(laneRead && entity === 'ticket' ? { lane: 'export' } : {}), ...(turn === 'try' ? { waitForBudget: false } : {}) };
     let finalState: StreamState | null;
     try {
-      finalState = await streamPass(entity, checkpoint?.state ?? null, (state) => saveCheckpoint(entity, { state, done: false }), select, read);
+      finalState =
+        select && readsInWindows(deps.source, entity)
+          ? await historyInWindows(await workingSet!.load(), select)
+          : await streamPass(entity, checkpoint?.state ?? null, (state) => saveCheckpoint(entity, { state, done: false }), select, undefined, read);
     } catch (err) {
       if (turn !== 'try' || !isDeferred(err) || deps.signal?.aborted) throw err;
       // Nothing of the stream was read: its cursor stays, a later pass takes its turn.
@@ -470,6 +521,64 @@ function coveredBefore(runStartedAt: string, state: StreamState | null, overlapS
   const covered = state?.coveredUntil ? Date.parse(state.coveredUntil) : NaN;
   const until = Number.isNaN(covered) ? Date.parse(runStartedAt) : Math.min(covered, Date.parse(runStartedAt));
   return new Date(until - overlapSeconds * 1000).toISOString();
+}
+
+const DAY_MS = 86_400_000;
+
+/** Whether the source reads this stream in time windows (`StreamDescriptor.windows`, sorted streams only). */
+function readsInWindows(source: Connector, entity: EntityName): boolean {
+  const stream = source.streams().find((s) => s.entity === entity);
+  return Boolean(stream?.windows && stream.sorted && stream.cursorField !== null);
+}
+
+/**
+ * Express order's history windows, newest first: measured back from the run's start (to the second), each
+ * twice as long as the one after it: [start − 1 day, open), [start − 3 days, start − 1 day),
+ * [start − 7 days, start − 3 days), … The last is open towards the past, and is reached once a window
+ * would begin at or before `oldest` (the oldest version the working set read) or the epoch: a helpdesk
+ * of n days costs about log2(n) windows.
+ */
+export function historyWindows(runStartedAt: string, oldest: string | null): ReadWindow[] {
+  const anchor = Math.floor(Date.parse(runStartedAt) / 1000) * 1000;
+  const floor = Math.max(0, oldest ? Date.parse(oldest) : 0);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const windows: ReadWindow[] = [];
+  let until: number | null = null;
+  for (let span = 1; ; span *= 2) {
+    const from = anchor - (2 * span - 1) * DAY_MS;
+    if (from <= floor) {
+      windows.push({ from: null, until: until === null ? null : iso(until) });
+      return windows;
+    }
+    windows.push({ from: iso(from), until: until === null ? null : iso(until) });
+    until = from;
+  }
+}
+
+/**
+ * The versions the newest window handed on within the overlap behind where it has read (by each page's
+ * `coveredUntil`), kept so the tail, which re-reads that overlap, does not hand them on twice.
+ */
+class RecentVersions {
+  private readonly seen = new Map<string, { updatedAt: string; at: number }>();
+  private notes = 0;
+
+  constructor(private readonly overlapSeconds: number) {}
+
+  /** Notes a version handed on; true, for use in a filter. */
+  note(e: Envelope, state: StreamState): true {
+    const at = state.coveredUntil ? Date.parse(state.coveredUntil) : NaN;
+    this.seen.set(e.sourceId, { updatedAt: e.updatedAt, at });
+    if (!Number.isNaN(at) && ++this.notes % 1000 === 0) {
+      const keepFrom = at - (this.overlapSeconds + 1) * 1000;
+      for (const [id, v] of this.seen) if (v.at < keepFrom) this.seen.delete(id);
+    }
+    return true;
+  }
+
+  has(e: Envelope): boolean {
+    return this.seen.get(e.sourceId)?.updatedAt === e.updatedAt;
+  }
 }
 
 /** Whether a ticket belongs to the working set the checkpoint fixed: an active status, or updated lately. */

@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, writeFileSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { StreamState } from '../../connectors/sdk/contract.ts';
+import type { ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import { PRIVATE_FILE, privateDir } from '../common/private-files.ts';
 
@@ -25,6 +25,25 @@ export interface WorkingSetCheckpoint extends StreamCheckpoint {
   coveredBefore?: string;
   /** When the working set was complete on the target. */
   completedAt?: string;
+  /** The oldest `updatedAt` the pass read: the history's windows reach no further back (absent: to the epoch). */
+  oldest?: string;
+  /** The pass over the history, once started, when the ticket stream reads in windows. */
+  history?: HistoryCheckpoint;
+}
+
+/**
+ * Express order's history over a ticket stream that reads in windows (`StreamDescriptor.windows`): the
+ * windows newest first, then the tail (the newest window read on from where it ended, up to the present).
+ */
+export interface HistoryCheckpoint {
+  /** The windows, newest first, fixed when the history started. */
+  windows: ReadWindow[];
+  /** The window under way (0: the newest); `windows.length` for the tail; past it once the tail is done. */
+  step: number;
+  /** The cursor of that step (the tail starts from the newest window's final state; once done, its own). */
+  state: StreamState | null;
+  /** The newest window's final state, once it is done: where the tail starts. */
+  newest?: StreamState | null;
 }
 
 /** What a migration's poller must remember across processes. */

@@ -1,4 +1,4 @@
-import type { Connector, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
+import type { Connector, ReadOptions, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
@@ -37,7 +37,9 @@ export interface PollStream {
   /** Saves a cursor once everything it covers has settled. */
   saveState(state: StreamState): Promise<void>;
   /** Which records of each page this pass hands on (express order's passes); default all. The cursor covers the whole page either way. */
-  select?(envelope: Envelope): boolean;
+  select?(envelope: Envelope, state: StreamState): boolean;
+  /** Read only this window of the stream (see `ReadOptions.window`); default the whole stream. */
+  window?: ReadWindow;
   /** The read is a delta pass (see `ReadOptions.delta`). Default false. */
   delta?: boolean;
   /** Which lane of a stream with a fast lane, and whether the read waits for budget (see `ReadOptions`). Default: both lanes, waiting. */
@@ -58,10 +60,10 @@ export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<
   let lastState = stream.startState;
   let failed = false;
   try {
-    for await (const read of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta, ...stream.read })) {
+    for await (const read of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta, ...stream.read, ...(stream.window ? { window: stream.window } : {}) })) {
       if (deps.signal?.aborted) throw interruptedRun(runId);
       if (commitError) throw commitError;
-      const page = stream.select ? { records: read.records.filter((e) => stream.select!(e)), state: read.state } : read;
+      const page = stream.select ? { records: read.records.filter((e) => stream.select!(e, read.state)), state: read.state } : read;
       stream.onRead?.(page.records.length, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
       await ledger.recordSourceSeen(
         runId,

@@ -6,13 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { platform } from '../../connectors/registry.ts';
 import { readAll } from '../../connectors/sdk/read-all.ts';
+import type { FreshdeskSandbox } from '../../connectors/freshdesk/index.ts';
 import type { ZendeskSandbox } from '../../connectors/zendesk/index.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import { buildApi, type Api } from '../../services/api/app.ts';
 import type { CheckpointData } from '../../services/poller/checkpoint-store.ts';
 import { HDM, hdm } from '../helpers/hdm-process.ts';
-import { migrateJson, migrationEnv, verifyJson, type MigrationEnv } from '../helpers/migration-env.ts';
+import { deltaJson, migrateJson, migrationEnv, verifyJson, type MigrationEnv } from '../helpers/migration-env.ts';
 
 const DAY = 86_400_000;
 // The seeded helpdesks end at 2026-06-01 (connectors/sdk/fake-helpdesk.ts): a window reaching 120 days
@@ -28,7 +29,7 @@ const checkpointsOf = (m: MigrationEnv): CheckpointData => {
 async function workingSetOf(m: MigrationEnv): Promise<{ working: Ticket[]; history: Ticket[] }> {
   const ws = checkpointsOf(m).full?.workingSet;
   if (!ws) throw new Error('the run left no working-set checkpoint');
-  const source = (await platform('zendesk')).createConnector({ url: m.source.url, credentials: m.source.credentials });
+  const source = (await platform(sourcePlatform(m))).createConnector({ url: m.source.url, credentials: m.source.credentials });
   try {
     const tickets = (await readAll(source, 'ticket')).flatMap((e) => (e.op === 'upsert' ? [e.record as Ticket] : []));
     const inSet = (t: Ticket) => ws.statuses.includes(t.status) || Date.parse(t.updatedAt) >= Date.parse(ws.recentSince);
@@ -38,13 +39,16 @@ async function workingSetOf(m: MigrationEnv): Promise<{ working: Ticket[]; histo
   }
 }
 
-/** Target ticket ID of each source ticket, found by its stamp: the Freshdesk sandbox numbers tickets in creation order. */
+const sourcePlatform = (m: MigrationEnv) => (m.config.source as { platform: string }).platform;
+const targetPlatform = (m: MigrationEnv) => (m.config.target as { platform: string }).platform;
+
+/** Target ticket ID of each source ticket, found by its stamp: both sandboxes number tickets in creation order. */
 async function targetIdsOf(m: MigrationEnv, tickets: Ticket[]): Promise<Map<string, number>> {
-  const target = (await platform('freshdesk')).createConnector({ url: m.target.url, credentials: m.target.credentials });
+  const target = (await platform(targetPlatform(m))).createConnector({ url: m.target.url, credentials: m.target.credentials });
   try {
     const out = new Map<string, number>();
     for (const t of tickets) {
-      const ref = await target.find('ticket', t, `zendesk:${t.sourceId}`);
+      const ref = await target.find('ticket', t, `${sourcePlatform(m)}:${t.sourceId}`);
       if (ref) out.set(t.sourceId, Number(ref.targetId));
     }
     return out;
@@ -151,6 +155,18 @@ describe('express order freshdesk → zendesk: the same clean reconciliation as 
     }
     expect(result.counts.ticket.created).toBe(60);
 
+    // The history came newest first: every ticket of a newer window was created on the target before any
+    // of an older one. Windows as documented (README, docs/pacing.md): the last day before the run started,
+    // the two days before, the four before those…; a ticket n days old falls in window floor(log2(n + 1)).
+    const startedAt = Math.floor(Date.parse(checkpointsOf(m).full!.startedAt) / 1000) * 1000;
+    const windowOf = (t: Ticket) => Math.floor(Math.log2((startedAt - Date.parse(t.updatedAt)) / DAY + 1));
+    const { history } = await workingSetOf(m);
+    const ids = await targetIdsOf(m, history);
+    expect(ids.size).toBe(history.length);
+    const windowsInCreationOrder = [...history].sort((a, b) => ids.get(a.sourceId)! - ids.get(b.sourceId)!).map(windowOf);
+    expect(new Set(windowsInCreationOrder).size, 'the seeded history spans more than one window').toBeGreaterThan(1);
+    expect(windowsInCreationOrder, 'history tickets by target creation order, as windows (0: newest)').toEqual([...windowsInCreationOrder].sort((a, b) => a - b));
+
     const again = await migrateJson(m, parseMigrationConfig({ ...m.config }));
     expect(again.code).toBe(0);
     expect(m.target.counts()).toEqual(after);
@@ -215,6 +231,68 @@ describe('express order killed mid working set and mid history, then resumed', (
     await expectCleanAndExact(m, 150);
     const runs = await hdm(['runs', '-c', m.configFile], m.env);
     expect(runs.stdout).toMatch(/working set complete \d{4}-/);
+  });
+});
+
+describe('express order freshdesk → zendesk killed inside the history windows, resumed, then a delta', () => {
+  let m: MigrationEnv;
+  beforeAll(async () => {
+    m = await migrationEnv('freshdesk', 'zendesk', { tickets: 150, seed: 21, articles: 4, unthrottled: 'express order over 150 tickets with their comments and articles is minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' }, { options: { order: 'express', express: { recentDays } } }, { immediateExports: 'verify reads the Zendesk target right after the migration wrote it', unthrottled: 'express order over 150 tickets with their comments and articles is minutes of the Enterprise budget; pacing under the plan is proven by tests/integration/sdk/pacing.test.ts' });
+  });
+  afterAll(async () => m?.close());
+
+  const expectClean = async () => {
+    const { code, report } = await verifyJson(m);
+    for (const [entity, stats] of Object.entries(report.entities) as [string, Record<string, number>][]) {
+      expect(stats, entity).toMatchObject({ missing: 0, duplicates: 0, mismatched: 0 });
+    }
+    expect(report.clean, JSON.stringify(report.issues)).toBe(true);
+    expect(code).toBe(0);
+    expect(m.target.counts().ticket).toBe(150);
+  };
+
+  it('ends clean with each ticket once, carries a change made while the history moved, and leaves a delta only what changed since', async () => {
+    const source = (await platform('freshdesk')).createConnector({ url: m.source.url, credentials: m.source.credentials });
+    const tickets = (await readAll(source, 'ticket')).flatMap((e) => (e.op === 'upsert' ? [e.record as Ticket] : []));
+    await source.close();
+    // The oldest ticket: in the last window, the one read last.
+    const oldest = [...tickets].sort((a, b) => Date.parse(a.updatedAt) - Date.parse(b.updatedAt))[0];
+    const sandbox = m.source as FreshdeskSandbox;
+
+    // Killed inside the history: the newest window done, older ones still to read.
+    let atWorkingSetDone: number | null = null;
+    const first = await migrateUntil(m, () => {
+      const ws = checkpointsOf(m).full?.workingSet;
+      if (ws?.done && atWorkingSetDone === null) atWorkingSetDone = m.target.counts().ticket;
+      const h = ws?.history;
+      // As soon as the newest window is done: the older windows, which hold the seeded history, are still to come.
+      if (!h || atWorkingSetDone === null || h.step < 1 || h.step >= h.windows.length) return false;
+      // Changed at the source while the history moves: it leaves the oldest window for the newest.
+      sandbox.updateTicket(Number(oldest.sourceId), { subject: 'Changed while the history moved' });
+      return true;
+    });
+    expect(first.killed, `the run ended before it could be stopped inside its history: ${first.stderr}`).toBe(true);
+    const killedAt = checkpointsOf(m).full!.workingSet!.history!;
+    // Checked just before the kill; the run may have finished a window (not the tail) in between.
+    expect(killedAt.step, 'killed after the history was done').toBeLessThanOrEqual(killedAt.windows.length);
+    expect(checkpointsOf(m).full?.streams.ticket?.done ?? false).toBe(false);
+
+    const last = await migrateUntil(m, null);
+    expect(last.code, last.stderr).toBe(0);
+    const full = checkpointsOf(m).full!;
+    expect(full).toMatchObject({ status: 'done', workingSet: { done: true } });
+    expect(full.workingSet!.history!.step).toBe(full.workingSet!.history!.windows.length + 1);
+    // verify compares the target with the source as it is now: the changed subject is there.
+    await expectClean();
+
+    // The ticket stream's final state covers the run: a delta reads what changed since, not the history again.
+    const later = tickets.find((t) => t.sourceId !== oldest.sourceId)!;
+    sandbox.updateTicket(Number(later.sourceId), { subject: 'Changed after the run' });
+    const { code, pass } = await deltaJson(m);
+    expect(code).toBe(0);
+    expect(pass.counts.ticket.read, JSON.stringify(pass.counts.ticket)).toBeLessThanOrEqual(3);
+    expect(pass.counts.ticket.loaded).toBeGreaterThanOrEqual(1);
+    await expectClean();
   });
 });
 

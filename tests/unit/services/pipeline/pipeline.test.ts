@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HdmError } from '../../../../schemas/errors.ts';
-import { runFullMigration } from '../../../../services/pipeline/pipeline.ts';
+import { historyWindows, runFullMigration } from '../../../../services/pipeline/pipeline.ts';
 import { MemorySource, sourceTicket, ticketPage, type MemoryTarget } from '../../../helpers/memory-platform.ts';
 import { memoryPipeline } from '../../../helpers/memory-pipeline.ts';
 
@@ -109,5 +109,25 @@ describe('express order', () => {
     expect(told).toBe(false);
     expect(target.calls.filter((c) => c.op === 'create').map((c) => c.sourceId)).toEqual(['1', '2']);
     expect((await checkpoints.load()).full?.workingSet).toBeUndefined();
+  });
+});
+
+describe('historyWindows: express order history, newest first', () => {
+  it('doubles each window going back from the run start, and leaves the last one open towards the oldest version', () => {
+    const windows = historyWindows('2026-12-05T19:04:39.512Z', '2026-11-20T00:00:00Z');
+    expect(windows).toEqual([
+      { from: '2026-12-04T19:04:39.000Z', until: null },
+      { from: '2026-12-02T19:04:39.000Z', until: '2026-12-04T19:04:39.000Z' },
+      { from: '2026-11-28T19:04:39.000Z', until: '2026-12-02T19:04:39.000Z' },
+      { from: '2026-11-20T19:04:39.000Z', until: '2026-11-28T19:04:39.000Z' },
+      { from: null, until: '2026-11-20T19:04:39.000Z' },
+    ]);
+    // Without a known oldest version the windows reach back to the epoch: about log2 of the days since.
+    const toEpoch = historyWindows('2026-12-05T19:04:39Z', null);
+    expect(toEpoch.at(-1)?.from).toBeNull();
+    // 20,792 days: bounded windows while 2^(k+1) − 1 days stays after the epoch (k = 0…13), then the open one.
+    expect(toEpoch.length).toBe(15);
+    // Everything newer than a day: one window, the whole stream.
+    expect(historyWindows('2026-12-05T19:04:39Z', '2026-12-05T00:00:00Z')).toEqual([{ from: null, until: null }]);
   });
 });
