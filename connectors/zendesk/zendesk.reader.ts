@@ -331,7 +331,7 @@ export class ZendeskReader {
    * (List Tickets leaves them out), changes beyond its pages, a change that reorders the list while it
    * is read. A version both lanes read in one pass is handed on once, by the fast lane; read again by a
    * later pass, the loader's version check answers `unchanged`. A version younger than `LANE_SETTLED_MS`
-   * is neither remembered nor withheld from the export: another change may still share its second.
+   * is not remembered by the lane past the pass: another change may still share its second.
    */
   private async *readRecentTickets(state: StreamState, catalog: FieldCatalog, options: ReadOptions | undefined, handedOn: Map<number, string>): AsyncGenerator<Page> {
     const since = Date.parse(state.coveredUntil!);
@@ -344,13 +344,14 @@ export class ZendeskReader {
       const unseen = recent.filter((t) => this.fastLaneSeen.get(t.id) !== t.updated_at);
       const records = (await Promise.all(unseen.map((t) => this.ticketEnvelope(t, catalog)))).filter((e): e is Envelope<'ticket'> => e !== null);
       // Zendesk's updated_at counts whole seconds: a version read while its second may still be open (or
-      // the platform's clock runs ahead of ours) is not remembered, so a second change within that second
-      // is read by the next pass and by this pass's export, not taken for the version already handed on.
+      // the platform's clock runs ahead of ours) is not remembered past this pass, so a second change within
+      // that second is read by the next pass's lane, not taken for the version already handed on. This
+      // pass's export leaves every version the lane handed on out: with the documented exclusion it cannot
+      // show a version that young anyway.
       const settledBefore = Date.now() - LANE_SETTLED_MS;
       for (const t of unseen) {
-        if (Date.parse(t.updated_at) > settledBefore) continue;
-        this.fastLaneSeen.set(t.id, t.updated_at);
         handedOn.set(t.id, t.updated_at);
+        if (Date.parse(t.updated_at) <= settledBefore) this.fastLaneSeen.set(t.id, t.updated_at);
       }
       if (records.length > 0) yield { records, state };
       if (recent.length < tickets.length || pages >= maxPages) break;
