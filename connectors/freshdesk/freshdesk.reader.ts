@@ -1,4 +1,4 @@
-import type { Page, ReadOptions, ReadWindow, StreamDescriptor, StreamState } from '../sdk/contract.ts';
+import type { IdRange, Page, ReadOptions, ReadWindow, StreamDescriptor, StreamState } from '../sdk/contract.ts';
 import { overlapOf, readCursor, resumeAt, sinceWithOverlap, writeCursor } from '../sdk/cursor.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { listOf } from '../sdk/response.ts';
@@ -280,6 +280,25 @@ export class FreshdeskReader {
       default:
         throw new HdmError('INTERNAL', `freshdesk: no stream for ${entity}`);
     }
+  }
+
+  /**
+   * Tickets only. An account numbers its tickets from 1 as they are created (API v2 reference, Tickets:
+   * `id`), deleted and spam ones included; List All Tickets sorts by `created_at` or `updated_at`, not by
+   * ID, and a ticket created with a back-dated `created_at` (an import) sorts among old ones. So the highest
+   * is the largest of: the IDs on the first page of each order, newest first (`updated_since` at the epoch:
+   * without it the list covers the last 30 days only), and the number of tickets the filter API counts
+   * (IDs run from 1 without reuse, so the highest is at least that). Three requests.
+   */
+  async idRange(entity: EntityName): Promise<IdRange | null> {
+    if (entity !== 'ticket') return null;
+    const counted = await this.client.get<{ total: number }>('/api/v2/search/tickets', { query: `"created_at:>'1970-01-01'"` });
+    let highest = counted.total;
+    for (const order_by of ['created_at', 'updated_at']) {
+      const page = await this.client.get<FdTicket[]>('/api/v2/tickets', { updated_since: EPOCH, order_by, order_type: 'desc', per_page: 100 });
+      for (const t of page) highest = Math.max(highest, t.id);
+    }
+    return highest > 0 ? { lowest: 1, highest } : null;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ export function formatEstimate(e: Estimate): string {
     lines.push(`${entity.padEnd(14)}${String(c!.count).padStart(12)}  ${(c!.method === 'count' ? 'count API' : 'full read').padEnd(11)}${c!.billable ? 'yes' : 'no'}`);
   }
   lines.push(`${'billable total'.padEnd(14)}${String(e.billable).padStart(12)}`);
-  const how = e.conversation.exact ? 'exact' : `extrapolated from ${e.conversation.sampledTickets} tickets`;
+  const how = e.conversation.exact ? 'exact' : `extrapolated from ${e.conversation.sampledTickets} tickets${e.conversation.drawn === 'across-ids' ? ' drawn across the ticket IDs' : ', the first ones read'}`;
   lines.push('', `not billable: ${e.conversation.comments} comments and notes, ${e.conversation.attachments} attachments (${how})`);
   if (e.perTicketReads) {
     const r = e.perTicketReads;

@@ -234,7 +234,7 @@ export function buildProgram(): Command {
     .command('estimate')
     .description('count what would move (billable total) and project the duration per phase from both platforms\' rate limits; writes nothing')
     .requiredOption('-c, --config <file>', 'migration file (YAML)')
-    .addOption(new Option('--sample <n>', 'tickets read to measure comments and attachments per ticket').default(100).argParser(int('--sample')))
+    .addOption(new Option('--sample <n>', 'tickets read to measure comments and attachments per ticket (drawn across the ticket IDs where the source can tell them)').default(300).argParser(int('--sample')))
     .addOption(new Option('--latency-ms <n>', 'round trip assumed per request, for what the concurrency sustains').default(300).argParser(int('--latency-ms', 1)))
     .option('--json', 'print the estimate as JSON on stdout')
     .option('--no-progress', 'no progress lines')

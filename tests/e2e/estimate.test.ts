@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platform } from '../../connectors/registry.ts';
-import { zendesk } from '../../connectors/zendesk/index.ts';
+import { zendesk, type ZendeskSandbox } from '../../connectors/zendesk/index.ts';
+import type { FreshdeskSandbox } from '../../connectors/freshdesk/sandbox/server.ts';
 import type { Ticket } from '../../schemas/canonical.ts';
 import { parseMigrationConfig } from '../../schemas/config.ts';
 import { migrateCommand } from '../../services/cli/commands.ts';
@@ -57,7 +58,7 @@ for (const [from, to] of [
         }
       }
       await source.close();
-      expect(full.conversation).toEqual({ comments, attachments, sampledTickets: 30, exact: true });
+      expect(full.conversation).toEqual({ comments, attachments, sampledTickets: 30, exact: true, drawn: 'all' });
       expect(comments).toBeGreaterThan(30);
       // A sample extrapolates to the whole account.
       const sampled = await estimate(m, m.config, { sampleTickets: 10 });
@@ -261,4 +262,48 @@ describe('hdm estimate with Zendesk `source.comments: events`', () => {
       await Promise.allSettled([source.close(), target.close()]);
     }
   }, 60_000);
+});
+
+describe('hdm estimate samples conversations across the whole ticket history', () => {
+  // A helpdesk's oldest tickets are seldom like the rest; here the newer half of the tickets holds long
+  // threads and the older half short ones. A read hands out the oldest first, so a sample of the first
+  // tickets sees short threads only; one drawn across the ticket IDs sees both halves.
+  for (const from of ['freshdesk', 'zendesk'] as const) {
+    it(`${from}: draws the sample across the ticket IDs and projects the comments the source holds`, async () => {
+      const to = from === 'zendesk' ? 'freshdesk' : 'zendesk';
+      const m = await migrationEnv(from, to, { tickets: 60, seed: 11, articles: 1, maxComments: 2, unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET }, {}, { unthrottledExports: RUNS_EXCEED_EXPORT_BUDGET });
+      try {
+        const zendeskSource = m.source as ZendeskSandbox;
+        for (let id = 31; id <= 60; id++) {
+          // Zendesk refuses a comment on a closed ticket ("ClosedTicketUpdate"): those keep their short thread.
+          if (from === 'zendesk' && zendeskSource.store.ticketJson(zendeskSource.store.materialize(id)).status === 'closed') continue;
+          for (let i = 0; i < 12; i++) {
+            if (from === 'zendesk') zendeskSource.addComment(id, { body: `Follow-up ${i}`, public: true });
+            else (m.source as FreshdeskSandbox).addConversation(id, { body: `Follow-up ${i}` });
+          }
+        }
+        const reader = (await platform(from)).createConnector({ url: m.source.url, credentials: m.source.credentials });
+        // Every ticket by ID (Zendesk's export would leave out the last minute's changes).
+        let tickets = 0;
+        let comments = 0;
+        for (let id = 1; id <= 60; id++) {
+          const t = await reader.get('ticket', String(id));
+          if (!t) continue;
+          tickets += 1;
+          comments += t.comments.length;
+        }
+        await reader.close();
+        expect(tickets).toBe(60);
+        const sampled = await estimate(m, m.config, { sampleTickets: 12 });
+        const exact = { conversation: { comments: Math.round((comments * sampled.entities.ticket!.count) / tickets) } };
+        expect(sampled.conversation).toMatchObject({ exact: false, drawn: 'across-ids', sampledTickets: 12 });
+        // Half the sample from each half of the IDs: within a fifth of the true count (the first 12 tickets
+        // read would project well under half of it).
+        expect(sampled.conversation.comments).toBeGreaterThan(exact.conversation.comments * 0.8);
+        expect(sampled.conversation.comments).toBeLessThan(exact.conversation.comments * 1.2);
+      } finally {
+        await m.close();
+      }
+    }, 120_000);
+  }
 });
