@@ -175,14 +175,14 @@ const DRAW_TRIES = 3;
  * tickets are seldom like the rest (a 2,000-ticket run uploaded 57% more attachments than its first 100 tickets
  * promised), so where the source can tell its ticket ID range the sample is drawn across it: `size` IDs
  * evenly spaced from the lowest to the highest, each fetched with its comments (an ID that is gone gives way
- * to the next few). Otherwise, or when the range is not much larger than the sample, the first tickets.
+ * to the next few). Otherwise, or when the range is no larger than the sample, the first tickets.
  */
 async function sampleConversations(source: Connector, size: number): Promise<ConversationSample> {
   const sample: ConversationSample = { tickets: 0, comments: 0, attachments: 0, perRecord: 0, complete: true };
   if (size <= 0) return { ...sample, complete: false };
   const perRecordFor = source.requestCosts?.read.ticket?.perRecordFor;
   const range = source.idRange ? await source.idRange('ticket') : null;
-  if (range && range.highest - range.lowest + 1 > 2 * size) {
+  if (range && range.highest - range.lowest + 1 > size) {
     const drawn: ConversationSample = { ...sample, complete: false, acrossIds: true };
     const span = range.highest - range.lowest + 1;
     const starts = Array.from({ length: size }, (_, k) => range.lowest + Math.floor(((k + 0.5) * span) / size));
