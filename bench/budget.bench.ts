@@ -36,6 +36,10 @@ export interface BudgetRun {
   direction: string;
   /** `source.comments` of a Zendesk source, when the run set it. */
   zendeskComments?: string;
+  /** `options.order` of the run. */
+  order: 'entity' | 'express';
+  /** Express order: seconds from the run's start until its working set was complete (open, pending and recent tickets on the target); null otherwise. */
+  workingSetSeconds: number | null;
   tickets: number;
   canonicalRecords: number;
   /** Seconds the pipeline ran, as `hdm migrate --json` reports them. */
@@ -53,7 +57,7 @@ export interface BudgetRun {
   routes: { side: 'source' | 'target'; route: string; requests: number; perRecord: number }[];
 }
 
-async function runOne(from: string, to: string, tickets: number, concurrency: number, zendeskComments: string | undefined): Promise<BudgetRun> {
+async function runOne(from: string, to: string, tickets: number, concurrency: number, zendeskComments: string | undefined, order: BudgetRun['order']): Promise<BudgetRun> {
   return withSandboxes(Promise.all([start(from, tickets, 1), start(to, 0, 2)]), 'hdm-budget-bench-', async (source, target, dir) => {
     const configFile = join(dir, 'migration.yaml');
     writeFileSync(
@@ -62,6 +66,7 @@ async function runOne(from: string, to: string, tickets: number, concurrency: nu
         name: `budget-${from}-${to}-${tickets}`,
         source: { platform: from, url: source.url, concurrency, plan: 'enterprise', ...(from === 'zendesk' && zendeskComments ? { comments: zendeskComments } : {}) },
         target: { platform: to, url: target.url, concurrency, plan: 'enterprise' },
+        ...(order === 'express' ? { options: { order } } : {}),
         stateDir: join(dir, 'state'),
       }),
     );
@@ -69,7 +74,8 @@ async function runOne(from: string, to: string, tickets: number, concurrency: nu
     const before = { source: source.limitStats(), target: target.limitStats(), sourceRoutes: byRoute(source), targetRoutes: byRoute(target) };
     const migrate = await hdm(['migrate', '--config', configFile, '--json', '--no-progress', '--no-verify'], env);
     if (migrate.code !== 0) throw new Error(`migrate exited ${migrate.code}`);
-    const result = JSON.parse(migrate.stdout) as { seconds: number; canonicalRecords: number };
+    const result = JSON.parse(migrate.stdout) as { seconds: number; canonicalRecords: number; run: { startedAt: string; summary: { workingSet?: { completedAt?: string | null } } } };
+    const workingSetDone = result.run.summary.workingSet?.completedAt;
     const after = { source: source.limitStats(), target: target.limitStats(), sourceRoutes: byRoute(source), targetRoutes: byRoute(target) };
     const figures = budgetFigures(
       [
@@ -94,6 +100,8 @@ async function runOne(from: string, to: string, tickets: number, concurrency: nu
     return {
       direction: `${from} → ${to}`,
       ...(from === 'zendesk' && zendeskComments ? { zendeskComments } : {}),
+      order,
+      workingSetSeconds: workingSetDone ? (Date.parse(workingSetDone) - Date.parse(result.run.startedAt)) / 1000 : null,
       tickets,
       canonicalRecords: result.canonicalRecords,
       migrateSeconds: result.seconds,
@@ -114,7 +122,8 @@ const secs = (x: number | null) => (x === null ? '—' : x.toFixed(1));
 /** The run as printed tables: buckets, bound and aims, requests per record by route. */
 export function formatBudgetRun(r: BudgetRun): string {
   const f = r.figures;
-  const lines = [`${r.direction}${r.zendeskComments ? ` (comments: ${r.zendeskComments})` : ''}: ${r.tickets} tickets, ${r.canonicalRecords} canonical records, wall ${r.migrateSeconds.toFixed(1)} s (process ${r.processSeconds.toFixed(1)} s)`, ''];
+  const lines = [`${r.direction}${r.zendeskComments ? ` (comments: ${r.zendeskComments})` : ''}${r.order === 'express' ? ' (express order)' : ''}: ${r.tickets} tickets, ${r.canonicalRecords} canonical records, wall ${r.migrateSeconds.toFixed(1)} s (process ${r.processSeconds.toFixed(1)} s)`, ''];
+  if (r.order === 'express') lines.push(`working set complete after ${secs(r.workingSetSeconds)} s (${pct(r.workingSetSeconds === null ? null : r.workingSetSeconds / r.migrateSeconds)} of the wall)`, '');
   const head = ['side', 'bucket', 'limit', 'requests', 'used', '429s', 'steady s', 'windows s', 'utilization', 'estimate'];
   const projected = (side: string, bucket: string) => r.estimateBuckets.find((e) => e.side === side && e.bucket === bucket);
   const rows = f.buckets
@@ -156,15 +165,17 @@ export async function main(argv: string[]): Promise<void> {
       tickets: { type: 'string', default: '2000' },
       concurrency: { type: 'string', default: '16' },
       'zendesk-comments': { type: 'string' },
+      order: { type: 'string', default: 'entity' },
       reverse: { type: 'boolean', default: false },
       both: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
-    'npm run bench -- budget [--tickets 2000] [--reverse | --both] [--concurrency 16] [--zendesk-comments per-ticket|events|auto] [--json]\n' +
+    'npm run bench -- budget [--tickets 2000] [--reverse | --both] [--concurrency 16] [--zendesk-comments per-ticket|events|auto] [--order entity|express] [--json]\n' +
       'A full migration between sandboxes at Enterprise limits (Zendesk → Freshdesk; --reverse Freshdesk → Zendesk; --both each),\n' +
       'with per bucket requests, utilization and 429s from the sandboxes\' own counters, the lower bound on wall time, and\n' +
       "`hdm estimate`'s projection against the measured wall. Takes minutes: the plans' limits set the pace.\n" +
-      '--zendesk-comments sets source.comments for a Zendesk source (default: the option left out, i.e. per-ticket).\n',
+      '--zendesk-comments sets source.comments for a Zendesk source (default: the option left out, i.e. per-ticket).\n' +
+      '--order express runs options.order: express and reports when its working set was complete (default entity).\n',
   );
   if (!values) return;
   const tickets = Number(values.tickets);
@@ -172,6 +183,8 @@ export async function main(argv: string[]): Promise<void> {
   if (zendeskComments !== undefined && !['per-ticket', 'events', 'auto'].includes(zendeskComments)) {
     throw new Error(`--zendesk-comments takes per-ticket, events or auto, got ${zendeskComments}`);
   }
+  const order = values.order;
+  if (order !== 'entity' && order !== 'express') throw new Error(`--order takes entity or express, got ${order}`);
   const concurrency = Number(values.concurrency);
   const directions: [string, string][] = values.both
     ? [
@@ -185,7 +198,7 @@ export async function main(argv: string[]): Promise<void> {
   const runs: BudgetRun[] = [];
   for (const [from, to] of directions) {
     process.stderr.write(`bench budget: ${tickets} tickets ${from} → ${to} at Enterprise limits…\n`);
-    const run = await runOne(from, to, tickets, concurrency, zendeskComments);
+    const run = await runOne(from, to, tickets, concurrency, zendeskComments, order);
     runs.push(run);
     if (!values.json) process.stdout.write(`${formatBudgetRun(run)}\n\n`);
   }
