@@ -67,10 +67,15 @@ describe('the dashboard for an operator on a phone', () => {
     expect(await api.app.inject({ method: 'GET', url: `/api/migrations/${name}/runs/history`, headers: { authorization: `Bearer ${operator}` } }).then((r) => r.json().runs.length)).toBe(await page.locator('#runs tbody tr').count());
 
     // A record edited on both sides fails under the "report" conflict policy (delta passes started through the API).
+    const idle = async () => {
+      while ((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}`, headers: { authorization: `Bearer ${operator}` } })).json().activeJob) await page.waitForTimeout(200);
+    };
     const delta = async () => {
+      // The full run's job ends after its closing verification is listed: a run started before is refused (409 RUN_ACTIVE).
+      await idle();
       const res = await api.app.inject({ method: 'POST', url: `/api/migrations/${name}/runs`, headers: { authorization: `Bearer ${operator}` }, payload: { kind: 'delta' } });
       expect(res.statusCode, res.body).toBe(202);
-      while ((await api.app.inject({ method: 'GET', url: `/api/migrations/${name}`, headers: { authorization: `Bearer ${operator}` } })).json().activeJob) await page.waitForTimeout(200);
+      await idle();
     };
     const source = m.source as ZendeskSandbox;
     const open = source.createTicket({ subject: 'Edited on both sides', status: 'open', comment: { body: 'Help', public: true } });
