@@ -5,6 +5,7 @@
  */
 import { ORIGINAL_CREATED_FIELD } from '../../schemas/canonical.ts';
 import { splitLinkedAttachments } from '../sdk/attachment-overflow.ts';
+import type { ListedTicket } from '../sdk/contract.ts';
 import type {
   Agent,
   AgentRole,
@@ -299,6 +300,11 @@ export function commentFromConversation(c: FdConversation): Comment {
 }
 
 /** A whole ticket aggregate: the description as comment 0 (by the requester), then every conversation. */
+/** What a ticket list page says of a ticket, for `ReadOptions.only`. */
+export function listedTicketFromFd(t: Pick<FdTicket, 'id' | 'updated_at' | 'status'>): ListedTicket {
+  return { sourceId: String(t.id), updatedAt: ts(t.updated_at), status: statusFromFd(t.status) };
+}
+
 export function ticketFromFd(t: FdTicket, conversations: FdConversation[], index: FieldIndex): Ticket {
   const { body, linked } = splitLinkedAttachments(t.description ?? '');
   const description: Comment = {

@@ -13,6 +13,7 @@ import {
   contactFromFd,
   folderFromFd,
   groupFromFd,
+  listedTicketFromFd,
   localeFromFd,
   ticketFieldFromFd,
   ticketFromFd,
@@ -82,7 +83,7 @@ export class FreshdeskReader {
     const overlap = overlapOf(options);
     switch (entity) {
       case 'ticket':
-        return this.tickets(state, overlap, options.signal, options.window) as AsyncIterable<Page<E>>;
+        return this.tickets(state, overlap, options.signal, options.window, options.only) as AsyncIterable<Page<E>>;
       case 'contact':
         return this.pass<FdContact, 'contact'>('contact', '/api/v2/contacts', state, overlap, options.signal, (c) => ({
           record: contactFromFd(c),
@@ -106,7 +107,7 @@ export class FreshdeskReader {
    * are skipped. A resumed read (a delta, a resumed full run) then lists the tickets deleted since
    * (`filter=deleted`; deleted tickets leave the plain list) and hands each out as a deletion.
    */
-  private async *tickets(state: StreamState | null, overlap: number, signal?: AbortSignal, window?: ReadWindow): AsyncGenerator<Page<'ticket'>> {
+  private async *tickets(state: StreamState | null, overlap: number, signal?: AbortSignal, window?: ReadWindow, only?: ReadOptions['only']): AsyncGenerator<Page<'ticket'>> {
     const fromMs = window?.from ? Date.parse(window.from) : null;
     const untilMs = window?.until ? Date.parse(window.until) : null;
     const saved = readCursor<TicketCursor>(state, 'freshdesk');
@@ -130,9 +131,11 @@ export class FreshdeskReader {
       const fresh = items.filter(
         (t) => !mark.seen(t.updated_at, t.id) && (fromMs === null || Date.parse(t.updated_at) >= fromMs) && (untilMs === null || Date.parse(t.updated_at) < untilMs),
       );
-      const records = await Promise.all(fresh.map((t) => this.ticketEnvelope(t.id, index)));
+      // What the read does not want costs its place on the list page, nothing more.
+      const wanted = only ? fresh.filter((t) => only(listedTicketFromFd(t))) : fresh;
+      const records = await Promise.all(wanted.map((t) => this.ticketEnvelope(t.id, index)));
       for (const t of fresh) mark.add(t.updated_at, t.id);
-      if (records.length > 0 || !yielded || !hasNext) {
+      if (fresh.length > 0 || !yielded || !hasNext) {
         const cursor = cursorOf();
         const lastT = mark.at;
         lastState = { cursor: cursor && writeCursor(cursor), coveredUntil: lastT ? ts(lastT) : (state?.coveredUntil ?? null) };

@@ -386,7 +386,7 @@ export class RtReader {
       // A window hands out what lies in it; the ticket, its history and attachments are asked for nothing else.
       const passed = untilMs !== null && listed.some((t) => placeOf(t) >= untilMs);
       const items = listed.filter((t) => (fromMs === null || placeOf(t) >= fromMs) && (untilMs === null || placeOf(t) < untilMs));
-      const tickets = await Promise.all(items.map((t) => this.ticket(String(t.id))));
+      const tickets = await Promise.all((await this.wanted(items, options)).map((t) => this.ticket(String(t.id))));
       const records: Envelope<'ticket'>[] = [];
       for (const t of tickets) {
         if (!t) continue;
@@ -395,6 +395,14 @@ export class RtReader {
       yield { records, state: this.keysetState(keyset) };
       if (passed) return;
     }
+  }
+
+  /** The listed tickets the read asked for (`ReadOptions.only`), in list order; a deletion always is. */
+  private async wanted(items: RtTicketItem[], options: ReadOptions): Promise<RtTicketItem[]> {
+    const only = options.only;
+    if (!only) return items;
+    const statuses = await Promise.all(items.map((t) => this.status(t)));
+    return items.filter((t, i) => t.Status === 'deleted' || only({ sourceId: String(t.id), updatedAt: rtTime(t.LastUpdated), status: statuses[i] }));
   }
 
   /** One ticket aggregate: the ticket, its Create/Correspond/Comment transactions and their attachments. */

@@ -48,6 +48,16 @@ export interface ReadWindow {
   until: string | null;
 }
 
+/**
+ * What a stream's list says of a ticket before anything more of it is fetched: enough to decide whether
+ * the read needs it at all (`ReadOptions.only`).
+ */
+export interface ListedTicket {
+  sourceId: string;
+  updatedAt: string;
+  status: TicketStatus;
+}
+
 /** A stream supports incremental reads exactly when it has a cursor field. */
 export function isIncremental(stream: StreamDescriptor): boolean {
   return stream.cursorField !== null;
@@ -94,6 +104,14 @@ export interface ReadOptions {
    * fetches nothing more (comments, conversations) for records past it. Default: the whole stream.
    */
   window?: ReadWindow;
+  /**
+   * Ticket streams only: the read hands out only the tickets this passes, and a reader that fetches more
+   * of a ticket than its list gives (comments, conversations, the ticket itself) asks before it fetches,
+   * so a ticket left out costs nothing beyond its place on a list page. It is asked of every ticket the
+   * read lists, in list order; deletions are handed out without asking. The states the read yields cover
+   * the tickets left out as they cover the others. Default: every ticket.
+   */
+  only?: (ticket: ListedTicket) => boolean;
 }
 
 /** Lowest and highest ID of a stream's records; IDs between them may be missing (deleted, merged). */

@@ -1,4 +1,5 @@
 import { splitLinkedAttachments } from '../sdk/attachment-overflow.ts';
+import type { ListedTicket } from '../sdk/contract.ts';
 /**
  * Pure record translation between Zendesk's JSON and the canonical model. No I/O, no clock.
  * Reading what the writer wrote gives back the same canonical record: every function here has its inverse.
@@ -292,13 +293,20 @@ function oneOf<T extends string>(value: string | null | undefined, allowed: read
   return value && (allowed as readonly string[]).includes(value) ? (value as T) : null;
 }
 
+const statusFromZd = (status: string | null | undefined): TicketStatus => oneOf<TicketStatus>(status, TICKET_STATUSES) ?? 'open';
+
+/** What an export or list page says of a ticket, for `ReadOptions.only`. */
+export function listedTicket(t: ZdTicket): ListedTicket {
+  return { sourceId: String(t.id), updatedAt: new Date(Date.parse(t.updated_at)).toISOString(), status: statusFromZd(t.status) };
+}
+
 export function toCanonicalTicket(t: ZdTicket, comments: readonly ZdComment[], catalog: FieldCatalog): Ticket {
   const implied = catalog.impliedTags(t.custom_fields);
   const sorted = [...comments].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || a.id - b.id);
   return {
     sourceId: String(t.id),
     subject: t.subject ?? t.raw_subject ?? '',
-    status: oneOf<TicketStatus>(t.status, TICKET_STATUSES) ?? 'open',
+    status: statusFromZd(t.status),
     priority: oneOf<TicketPriority>(t.priority, TICKET_PRIORITIES),
     type: oneOf<TicketType>(t.type, TICKET_TYPES),
     requesterId: idOrNull(t.requester_id),

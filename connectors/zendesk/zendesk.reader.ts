@@ -8,6 +8,7 @@ import { CommentEventWindow, type CommentSource } from './zendesk.comment-events
 import {
   FieldCatalog,
   isAgentUser,
+  listedTicket,
   toCanonicalAgent,
   toCanonicalArticle,
   toCanonicalCategory,
@@ -301,14 +302,16 @@ export class ZendeskReader {
       let covered = current.coveredUntil;
       for (const t of listed) covered = laterIso(covered, isoOfEpoch(placeOf(t)));
       const next: StreamState = { cursor: body.after_cursor ? writeCursor({ after: body.after_cursor }) : current.cursor, coveredUntil: covered };
-      if (tickets.length === 0) {
+      // What the read does not want costs its place on the export page, nothing more.
+      const wanted = tickets.filter((t) => laneThisPass.get(t.id) !== t.updated_at && this.wanted(t, options));
+      if (wanted.length === 0) {
         if (next.cursor !== current.cursor || next.coveredUntil !== current.coveredUntil) yield { records: [], state: next };
       }
-      for (let i = 0; i < tickets.length; i += batch) {
-        const chunk = tickets.slice(i, i + batch).filter((t) => laneThisPass.get(t.id) !== t.updated_at);
+      for (let i = 0; i < wanted.length; i += batch) {
+        const chunk = wanted.slice(i, i + batch);
         const records = (await Promise.all(chunk.map((t) => this.ticketEnvelope(t, catalog, fromEvents.get(t.id))))).filter((e): e is Envelope<'ticket'> => e !== null);
         // Zendesk's cursor covers the whole export page: earlier chunks keep the previous state.
-        yield { records, state: i + batch >= tickets.length ? next : current };
+        yield { records, state: i + batch >= wanted.length ? next : current };
       }
       current = next;
       if (passed || body.end_of_stream !== false || !body.after_cursor) return;
@@ -341,7 +344,7 @@ export class ZendeskReader {
     for await (const tickets of list) {
       pages += 1;
       const recent = tickets.filter((t) => Date.parse(t.updated_at) >= since);
-      const unseen = recent.filter((t) => this.fastLaneSeen.get(t.id) !== t.updated_at);
+      const unseen = recent.filter((t) => this.fastLaneSeen.get(t.id) !== t.updated_at && this.wanted(t, options));
       const records = (await Promise.all(unseen.map((t) => this.ticketEnvelope(t, catalog)))).filter((e): e is Envelope<'ticket'> => e !== null);
       // Zendesk's updated_at counts whole seconds: a version read while its second may still be open (or
       // the platform's clock runs ahead of ours) is not remembered past this pass, so a second change within
@@ -386,6 +389,11 @@ export class ZendeskReader {
       perPage: this.exportPageSize,
       maxHeld: Math.max(1, this.options.commentEventsHeld ?? 50_000),
     });
+  }
+
+  /** Whether the read asked for this ticket (`ReadOptions.only`); a deletion always is. */
+  private wanted(t: ZdTicket, options: ReadOptions | undefined): boolean {
+    return !options?.only || t.status === 'deleted' || options.only(listedTicket(t));
   }
 
   private async ticketEnvelope(t: ZdTicket, catalog: FieldCatalog, known?: ZdComment[]): Promise<Envelope<'ticket'> | null> {

@@ -1,6 +1,6 @@
 import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
-import type { Connector, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
+import type { Connector, ListedTicket, ReadOptions, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type Envelope, type Ticket, type TicketStatus } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
@@ -394,7 +394,7 @@ export async function runEntities(
    * older windows were read is carried too, and a delta starts where the tail ends). The reader hands out
    * each version in the one window that holds its place in the stream. Returns the tail's final state.
    */
-  const historyInWindows = async (ws: WorkingSetCheckpoint, select: (e: Envelope) => boolean): Promise<StreamState | null> => {
+  const historyInWindows = async (ws: WorkingSetCheckpoint, select: (e: Envelope) => boolean, only: ReadOptions['only']): Promise<StreamState | null> => {
     const history: HistoryCheckpoint = (ws.history ??= { windows: historyWindows(run.startedAt, ws.oldest ?? null), step: 0, state: null });
     await workingSet!.save(ws);
     // The tail re-reads the overlap behind the newest window's end: what that window handed on there is left out.
@@ -411,7 +411,7 @@ export async function runEntities(
         history.state = state;
         await workingSet!.save(ws);
       };
-      const finalState = await streamPass('ticket', history.state, save, pick, window);
+      const finalState = await streamPass('ticket', history.state, save, pick, window, { only });
       (deps.logger ?? silentLogger).info({ runId, step: history.step, window: tail ? 'tail' : window }, 'history window done');
       if (history.step === 0) history.newest = finalState;
       history.step += 1;
@@ -432,13 +432,21 @@ export async function runEntities(
         events?.phase?.('ticket', 'start');
         const inSet = inWorkingSet(ws);
         let oldest = ws.oldest ? Date.parse(ws.oldest) : Infinity;
-        const select = (e: Envelope) => {
-          // The oldest version read bounds how far back the history's windows reach.
-          const at = Date.parse(e.updatedAt);
+        // The oldest version listed bounds how far back the history's windows reach.
+        const listed = (updatedAt: string) => {
+          const at = Date.parse(updatedAt);
           if (at < oldest) ws.oldest = new Date((oldest = at)).toISOString();
+        };
+        const select = (e: Envelope) => {
+          listed(e.updatedAt);
           return e.op === 'upsert' && inSet(e.record as Ticket);
         };
-        const finalState = await streamPass('ticket', ws.state, (state) => workingSet!.save({ ...ws, state }), select);
+        // The reader leaves the history's tickets out before it fetches their comments: the history reads them.
+        const only = (t: ListedTicket) => {
+          listed(t.updatedAt);
+          return inSet(t);
+        };
+        const finalState = await streamPass('ticket', ws.state, (state) => workingSet!.save({ ...ws, state }), select, undefined, { only });
         ws.state = finalState;
         ws.coveredBefore = coveredBefore(run.startedAt, finalState, deps.overlapSeconds);
         ws.done = true;
@@ -465,19 +473,27 @@ export async function runEntities(
     }
     events?.phase?.(entity, 'start');
     let select: ((e: Envelope) => boolean) | undefined;
+    let only: ReadOptions['only'];
     if (entity === 'ticket' && workingSet) {
       const ws = await workingSet.load();
       const inSet = inWorkingSet(ws);
       const before = Date.parse(ws.coveredBefore ?? run.startedAt);
       // Versions older than the working-set pass were all handed on by it; anything newer is read again.
-      select = (e) => !(e.op === 'upsert' && inSet(e.record as Ticket) && Date.parse(e.updatedAt) < before);
+      // The reader leaves them out before it fetches their comments.
+      const handedOn = (t: Pick<Ticket, 'status' | 'updatedAt'>) => inSet(t) && Date.parse(t.updatedAt) < before;
+      select = (e) => !(e.op === 'upsert' && handedOn(e.record as Ticket));
+      only = (t) => !handedOn(t);
     }
-    const read: PollStream['read'] = { ...(laneRead && entity === 'ticket' ? { lane: 'export' } : {}), ...(turn === 'try' ? { waitForBudget: false } : {}) };
+    const read: PollStream['read'] = {
+      ...(laneRead && entity === 'ticket' ? { lane: 'export' } : {}),
+      ...(turn === 'try' ? { waitForBudget: false } : {}),
+      ...(only ? { only } : {}),
+    };
     let finalState: StreamState | null;
     try {
       finalState =
         select && readsInWindows(deps.source, entity)
-          ? await historyInWindows(await workingSet!.load(), select)
+          ? await historyInWindows(await workingSet!.load(), select, only)
           : await streamPass(entity, checkpoint?.state ?? null, (state) => saveCheckpoint(entity, { state, done: false }), select, undefined, read);
     } catch (err) {
       if (turn !== 'try' || !isDeferred(err) || deps.signal?.aborted) throw err;
@@ -582,7 +598,7 @@ class RecentVersions {
 }
 
 /** Whether a ticket belongs to the working set the checkpoint fixed: an active status, or updated lately. */
-export function inWorkingSet(ws: Pick<WorkingSetCheckpoint, 'recentSince' | 'statuses'>): (ticket: Ticket) => boolean {
+export function inWorkingSet(ws: Pick<WorkingSetCheckpoint, 'recentSince' | 'statuses'>): (ticket: Pick<Ticket, 'status' | 'updatedAt'>) => boolean {
   const since = Date.parse(ws.recentSince);
   const statuses = new Set(ws.statuses);
   return (ticket) => statuses.has(ticket.status) || Date.parse(ticket.updatedAt) >= since;

@@ -42,8 +42,8 @@ export interface PollStream {
   window?: ReadWindow;
   /** The read is a delta pass (see `ReadOptions.delta`). Default false. */
   delta?: boolean;
-  /** Which lane of a stream with a fast lane, and whether the read waits for budget (see `ReadOptions`). Default: both lanes, waiting. */
-  read?: Pick<ReadOptions, 'lane' | 'waitForBudget'>;
+  /** Which lane of a stream with a fast lane, whether the read waits for budget, which tickets it fetches (see `ReadOptions`). Default: both lanes, waiting, all. */
+  read?: Pick<ReadOptions, 'lane' | 'waitForBudget' | 'only'>;
 }
 
 /**

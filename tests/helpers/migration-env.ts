@@ -80,9 +80,9 @@ export function captureOutput(): Output & { stdout: string[]; stderr: string[] }
 }
 
 /** `hdm migrate --json` on the environment's migration: exit code and the JSON result. */
-export async function migrateJson(m: MigrationEnv, config: Readonly<MigrationConfig> = parseMigrationConfig(m.config)) {
+export async function migrateJson(m: MigrationEnv, config: Readonly<MigrationConfig> = parseMigrationConfig(m.config), flags: { verify?: boolean } = {}) {
   const out = captureOutput();
-  const code = await migrateCommand(config, { json: true, progress: false }, out, m.env);
+  const code = await migrateCommand(config, { json: true, progress: false, ...flags }, out, m.env);
   return { code, result: JSON.parse(out.stdout.join('\n')) };
 }
 
