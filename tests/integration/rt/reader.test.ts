@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rt } from '../../../connectors/rt/index.ts';
-import type { Connector, StreamState } from '../../../connectors/sdk/contract.ts';
+import type { Connector, ListedTicket, StreamState } from '../../../connectors/sdk/contract.ts';
 import { attachmentContent, fakeHelpdesk } from '../../../connectors/sdk/fake-helpdesk.ts';
 import type { RunningSandbox } from '../../../connectors/sdk/platform.ts';
 import type { Agent, Contact, EntityName, Envelope, KbArticle, KbCategory, KbSection, Ticket } from '../../../schemas/canonical.ts';
@@ -118,6 +118,38 @@ describe('RT reader over a seeded RT', () => {
     for (const e of legacy.records) expect(e.updatedAt >= covered).toBe(true);
     expect(legacy.records.map((e) => e.sourceId)).toContain(target.sourceId);
     await expect(readAll('ticket', { cursor: 'not a cursor', coveredUntil: covered }, 0)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+
+  it('leaves out the tickets a read does not want (ReadOptions.only) before it asks RT for their history or attachments', async () => {
+    const all = await readAll('ticket');
+    const read = async (only: (t: ListedTicket) => boolean) => {
+      const before = sb.requestsServed();
+      const records: Envelope<'ticket'>[] = [];
+      let state: StreamState | null = null;
+      for await (const page of c.read('ticket', null, { only })) {
+        records.push(...page.records);
+        state = page.state;
+      }
+      return { records, state, requests: sb.requestsServed() - before };
+    };
+    const asked: ListedTicket[] = [];
+    const none = await read((t) => (asked.push(t), false));
+    expect(none.records).toEqual([]);
+    expect(none.state).toEqual(all.state);
+    // Asked of every listed ticket, with the status and time its full record has.
+    const full = new Map(all.records.map((e) => [e.sourceId, e.record as Ticket]));
+    expect(asked.map((t) => t.sourceId).sort()).toEqual([...full.keys()].sort());
+    for (const t of asked) expect({ status: t.status, at: Date.parse(t.updatedAt) }).toEqual({ status: full.get(t.sourceId)!.status, at: Date.parse(full.get(t.sourceId)!.updatedAt) });
+    // The ticket search's pages alone: no ticket, history or attachment request.
+    expect(none.requests).toBeLessThanOrEqual(2);
+
+    const open = await read((t) => t.status === 'open');
+    const expected = all.records.filter((e) => (e.record as Ticket).status === 'open');
+    expect(expected.length, 'the seed has open tickets and others').toBeGreaterThan(0);
+    expect(expected.length).toBeLessThan(TICKETS);
+    expect(open.records.map((e) => e.sourceId).sort()).toEqual(expected.map((e) => e.sourceId).sort());
+    expect(open.records).toEqual(expect.arrayContaining(expected));
+    expect(open.requests).toBeGreaterThanOrEqual(none.requests + 3 * expected.length);
   });
 
   it('reads RT Articles as a KB: a class is a category with one section, Content is the body', async () => {
