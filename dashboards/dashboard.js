@@ -214,7 +214,15 @@ function renderProgress(p) {
       const tr = row([e.entity, e.state === 'waiting' ? 'waiting' : e.state]);
       tr.dataset.entity = e.entity;
       tr.className = e.state;
-      tr.append(num(e.done, false, 'done'), num(e.total, false, 'total'), num(e.percent), row([duration(e.elapsedSeconds)]).firstChild, num(e.perSecond), row([e.etaSeconds === null ? '—' : `${duration(e.etaSeconds)}${e.etaFrom === 'budget' ? ' (budget)' : ''}`]).firstChild);
+      const eta = row([e.etaSeconds === null ? '—' : `${duration(e.etaSeconds)}${e.etaFrom === 'budget' ? ' (budget)' : ''}`]).firstChild;
+      const c = p.ticketConversation;
+      // What the tickets' budget counts beside the tickets themselves, and where that comes from.
+      if (e.entity === 'ticket' && e.etaFrom === 'budget') {
+        eta.title = c
+          ? `counts ${c.commentsPerTicket} comments and ${c.attachmentsPerTicket} attachments per ticket, from ${c.tickets} tickets ${c.from === 'run' ? 'this run read' : 'drawn when the run started'}`
+          : 'counts the tickets alone: their comments are not known yet';
+      }
+      tr.append(num(e.done, false, 'done'), num(e.total, false, 'total'), num(e.percent), row([duration(e.elapsedSeconds)]).firstChild, num(e.perSecond), eta);
       return tr;
     }),
   );

@@ -228,9 +228,15 @@ export const MigrationConfigSchema = z
         maxDeltaAgeSeconds: z.number().int().min(60).default(3600),
         /** Seconds without a record moving before a running run shows as stalled, with the reason. Default 15. */
         stallSeconds: z.number().int().min(5).max(3600).default(15),
+        /**
+         * Tickets drawn from the source (across its ticket IDs where it can tell them) when a full run starts
+         * through the API, so the ETA counts their comments and attachments before the run reaches the tickets;
+         * 0 draws none (the ETA then counts tickets alone until the run reads some). Default 20.
+         */
+        etaSampleTickets: z.number().int().min(0).max(300).default(20),
       })
       .strict()
-      .default({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600, stallSeconds: 15 }),
+      .default({ timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600, stallSeconds: 15, etaSampleTickets: 20 }),
     /** Who hears about a change of the cutover verdict or of a stall, beyond the dashboard's tab title. Default none. */
     alerts: z
       .object({

@@ -1,6 +1,7 @@
 import type { HdmError } from '../../schemas/errors.ts';
 import type { EntityName } from '../../schemas/canonical.ts';
 import type { PipelineEvents } from '../pipeline/pipeline.ts';
+import type { ConversationCount } from './progress.ts';
 
 export interface EntityCounters {
   /** Canonical records read (a ticket counts itself and each comment, as the CLI's progress does). */
@@ -58,12 +59,15 @@ export class LiveProgress {
   workingSet: { state: 'running' | 'complete'; startedAt: number; completedAt: number | null } | null = null;
   /** When the last pipeline event arrived (ms since the epoch), or null. */
   lastActivityAt: number | null = null;
+  /** Tickets the current run read, with their comments and attachments (what the ETA's budget counts per ticket). */
+  conversation: ConversationCount = { tickets: 0, comments: 0, attachments: 0 };
 
   constructor(private readonly options: { maxSamples?: number; onFailure?: (f: LiveFailure) => void } = {}) {}
 
   /** Fresh per-run counters; the process totals go on. */
   startRun(now = Date.now()): void {
     this.run = new Map();
+    this.conversation = { tickets: 0, comments: 0, attachments: 0 };
     this.phases = new Map();
     this.closingPhase = null;
     this.workingSet = null;
@@ -89,7 +93,14 @@ export class LiveProgress {
   /** PipelineEvents for runs started by the API. */
   events(): PipelineEvents {
     return {
-      read: (entity, count) => this.bump(entity, 'read', count),
+      read: (entity, count, conversation) => {
+        this.bump(entity, 'read', count);
+        if (conversation) {
+          this.conversation.tickets += conversation.tickets;
+          this.conversation.comments += conversation.comments;
+          this.conversation.attachments += conversation.attachments;
+        }
+      },
       mapped: (entity) => this.bump(entity, 'mapped'),
       loaded: (entity, _action, weight) => {
         this.bump(entity, 'loaded');

@@ -11,10 +11,10 @@ import { ApiError } from './errors.ts';
 import { LiveProgress } from './live-progress.ts';
 import { PLANNED_RUN_KINDS, prepareRun, RUN_KINDS } from '../run/run-kinds.ts';
 import { HealthMonitor, type Health, type SideInput } from './health.ts';
-import { progressView, type ProgressView } from './progress.ts';
-import { projectPhase, sideRates } from '../estimate/estimate.ts';
+import { progressView, type ConversationCount, type ProgressInput, type ProgressView } from './progress.ts';
+import { projectPhase, sampleConversations, sideRates } from '../estimate/estimate.ts';
 import { AlertWatcher } from './alerts.ts';
-import { LOAD_ORDER, type EntityName } from '../../schemas/canonical.ts';
+import { LOAD_ORDER } from '../../schemas/canonical.ts';
 
 export type JobStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
@@ -51,6 +51,10 @@ export class MigrationHandle {
   readonly health = new HealthMonitor();
   /** Records at the source per entity, counted when a full run starts. */
   readonly totals = new Map<string, number>();
+  /** Aborts the open runtime's connectors (see `open()`). */
+  private cutConnectors: AbortController | null = null;
+  /** Tickets drawn when the current full run started (`dashboard.etaSampleTickets`), for the ETA. */
+  private conversationSample: ConversationCount | null = null;
   private alerts: AlertWatcher;
   active: { job: Job; controller: AbortController; done: Promise<void> } | null = null;
   private runtime: Promise<Runtime> | null = null;
@@ -118,10 +122,10 @@ export class MigrationHandle {
   progressView(now = Date.now()): ProgressView {
     const job = this.active?.job ?? this.jobs[0] ?? null;
     const runtime = this.current;
-    let budget: ((entity: EntityName, records: number) => number | null) | undefined;
+    let budget: ProgressInput['budgetSeconds'];
     if (runtime) {
       const rates = sideRates(runtime.source, runtime.target, { source: this.config.source, target: this.config.target });
-      budget = (entity, records) => projectPhase(runtime.source, runtime.target, rates, entity, records).seconds;
+      budget = (entity, records, conversation) => projectPhase(runtime.source, runtime.target, rates, entity, records, conversation.comments, conversation.attachments).seconds;
     }
     return progressView(
       {
@@ -136,14 +140,20 @@ export class MigrationHandle {
         workingSet: this.progress.workingSet,
         totals: this.totals,
         budgetSeconds: budget,
+        conversation: this.progress.conversation,
+        conversationSample: this.conversationSample,
       },
       now,
     );
   }
 
-  /** Counts each entity at the source (where the platform has a count), for the progress totals. */
+  /**
+   * Counts each entity at the source (where the platform has a count), for the progress totals, then draws
+   * `dashboard.etaSampleTickets` tickets for the comments and attachments the ETA counts per ticket.
+   */
   private async countTotals(runtime: Runtime): Promise<void> {
     this.totals.clear();
+    this.conversationSample = null;
     for (const entity of LOAD_ORDER) {
       if (!this.config.entities.includes(entity) || !runtime.source.count) continue;
       try {
@@ -152,6 +162,14 @@ export class MigrationHandle {
       } catch {
         // No count for this entity: its progress shows done without a total.
       }
+    }
+    const size = this.config.dashboard.etaSampleTickets;
+    if (size === 0 || !this.config.entities.includes('ticket')) return;
+    try {
+      const drawn = await sampleConversations(runtime.source, size);
+      this.conversationSample = { tickets: drawn.tickets, comments: drawn.comments, attachments: drawn.attachments };
+    } catch {
+      // Nothing drawn: the ETA counts tickets alone until the run reads some.
     }
   }
 
@@ -173,7 +191,11 @@ export class MigrationHandle {
     if (!this.runtime) {
       // A runtime still closing is closed before the next one opens on the same ledger.
       const closed = this.closing ?? Promise.resolve();
-      this.runtime = closed.then(() => this.beforeOpen(this)).then(() => openRuntime(this.config, this.env));
+      // A stop cuts what the connectors have in flight or are waiting to send (a request held for a rate
+      // limit's next window), as Ctrl-C does for `hdm migrate`; connectors cut once are not used again.
+      const cut = new AbortController();
+      this.cutConnectors = cut;
+      this.runtime = closed.then(() => this.beforeOpen(this)).then(() => openRuntime(this.config, this.env, undefined, cut.signal));
       this.runtime.then(
         (runtime) => (this.current = runtime),
         () => (this.runtime = null),
@@ -273,12 +295,18 @@ export class MigrationHandle {
     return job;
   }
 
-  /** Asks the active run to stop at its next safe point; resolves once it has. */
+  /**
+   * Stops the active run: what it has in flight or waiting for a rate limit is cut, what it covered is
+   * saved (as when `hdm migrate` is stopped). Resolves once it has ended; the next request opens fresh
+   * connectors.
+   */
   async stop(): Promise<Job | null> {
     const active = this.active;
     if (!active) return null;
     active.controller.abort();
+    this.cutConnectors?.abort();
     await active.done;
+    await this.closeRuntime();
     return active.job;
   }
 

@@ -36,6 +36,19 @@ export interface ProgressView {
   workingSet: { state: 'running' | 'complete'; startedAt: string; completedAt: string | null } | null;
   /** Ratio of the run's actual time to the budget model's over the entities it finished: how the budget is scaled for waiting ones. */
   paceVsBudget: number | null;
+  /**
+   * The comments and attachments per ticket the budget model counts for tickets (their writes cost more than
+   * the tickets themselves): from the tickets this run has read once it has read some, before that from the
+   * sample drawn when the run started; null when neither is known (the model then counts tickets alone).
+   */
+  ticketConversation: { commentsPerTicket: number; attachmentsPerTicket: number; from: 'run' | 'sample'; tickets: number } | null;
+}
+
+/** Tickets read and the comments and attachments they held. */
+export interface ConversationCount {
+  tickets: number;
+  comments: number;
+  attachments: number;
 }
 
 export interface ProgressInput {
@@ -51,8 +64,12 @@ export interface ProgressInput {
   totals: Map<string, number>;
   /** Express order's working set, as LiveProgress tracks it; absent or null in entity order. */
   workingSet?: { state: 'running' | 'complete'; startedAt: number; completedAt: number | null } | null;
-  /** Seconds the budget model projects for an entity of that many records, when it can. */
-  budgetSeconds?(entity: EntityName, records: number): number | null;
+  /** Tickets this run has read, with their comments and attachments. */
+  conversation?: ConversationCount | null;
+  /** Tickets drawn from the source when the run started, with their comments and attachments. */
+  conversationSample?: ConversationCount | null;
+  /** Seconds the budget model projects for an entity of that many records (tickets: with that many comments and attachments), when it can. */
+  budgetSeconds?(entity: EntityName, records: number, conversation: { comments: number; attachments: number }): number | null;
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -61,6 +78,18 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
 export function progressView(input: ProgressInput, now = Date.now()): ProgressView {
   const ordered = LOAD_ORDER.filter((e) => input.entities.includes(e));
   const end = input.running ? now : (input.finishedAt ?? now);
+  const measured = input.conversation?.tickets ? { ...input.conversation, from: 'run' as const } : input.conversationSample?.tickets ? { ...input.conversationSample, from: 'sample' as const } : null;
+  const ticketConversation = measured
+    ? { commentsPerTicket: round1(measured.comments / measured.tickets), attachmentsPerTicket: round1(measured.attachments / measured.tickets), from: measured.from, tickets: measured.tickets }
+    : null;
+  const budgetOf = (entity: EntityName, records: number) =>
+    input.budgetSeconds?.(
+      entity,
+      records,
+      entity === 'ticket' && measured
+        ? { comments: Math.round((records * measured.comments) / measured.tickets), attachments: Math.round((records * measured.attachments) / measured.tickets) }
+        : { comments: 0, attachments: 0 },
+    ) ?? null;
   let budgetSpent = 0;
   let actualSpent = 0;
   const rows: EntityProgress[] = ordered.map((entity) => {
@@ -72,7 +101,7 @@ export function progressView(input: ProgressInput, now = Date.now()): ProgressVi
     const elapsedMs = phase.startedAt === null ? 0 : (phase.doneAt ?? end) - phase.startedAt;
     const perSecond = elapsedMs > 0 ? done / (elapsedMs / 1000) : 0;
     if (phase.state === 'done' && total !== null) {
-      const budget = input.budgetSeconds?.(entity, total);
+      const budget = budgetOf(entity, total);
       if (budget && budget > 0) {
         budgetSpent += budget;
         actualSpent += elapsedMs / 1000;
@@ -106,8 +135,8 @@ export function progressView(input: ProgressInput, now = Date.now()): ProgressVi
       row.etaSeconds = Math.round(left / row.perSecond);
       row.etaFrom = 'pace';
     } else {
-      const budget = input.budgetSeconds?.(row.entity, left);
-      if (budget !== null && budget !== undefined) {
+      const budget = budgetOf(row.entity, left);
+      if (budget !== null) {
         row.etaSeconds = Math.round(budget * (paceVsBudget ?? 1));
         row.etaFrom = 'budget';
       }
@@ -131,5 +160,6 @@ export function progressView(input: ProgressInput, now = Date.now()): ProgressVi
         }
       : null,
     paceVsBudget,
+    ticketConversation,
   };
 }

@@ -177,7 +177,7 @@ const DRAW_TRIES = 3;
  * evenly spaced from the lowest to the highest, each fetched with its comments (an ID that is gone gives way
  * to the next few). Otherwise, or when the range is no larger than the sample, the first tickets.
  */
-async function sampleConversations(source: Connector, size: number): Promise<ConversationSample> {
+export async function sampleConversations(source: Connector, size: number): Promise<ConversationSample> {
   const sample: ConversationSample = { tickets: 0, comments: 0, attachments: 0, perRecord: 0, complete: true };
   if (size <= 0) return { ...sample, complete: false };
   const perRecordFor = source.requestCosts?.read.ticket?.perRecordFor;

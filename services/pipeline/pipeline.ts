@@ -16,8 +16,11 @@ import type { CheckpointData, CheckpointStore, HistoryCheckpoint, WorkingSetChec
 import { interruptedRun, pollStream, type PollStream } from '../poller/poller.ts';
 
 export interface PipelineEvents {
-  /** Records read from the source. */
-  read?(entity: EntityName, count: number): void;
+  /**
+   * Records read from the source: `count` canonical records (a ticket and each of its comments), and for a
+   * ticket page the tickets, comments and attachments it held.
+   */
+  read?(entity: EntityName, count: number, conversation?: { tickets: number; comments: number; attachments: number }): void;
   /** A record mapped and handed to the loader. */
   mapped?(entity: EntityName): void;
   loaded?(entity: EntityName, action: string, records: number): void;
@@ -356,9 +359,9 @@ export async function runEntities(
       entity,
       startState,
       subscriptions: local ? await subscribeStages(deps, runId, entity, local.loader, c, lags, transforms) : [],
-      onRead: (records, weight) => {
+      onRead: (records, weight, conversation) => {
         c.read += records;
-        events?.read?.(entity, weight);
+        events?.read?.(entity, weight, entity === 'ticket' ? { tickets: records, ...conversation } : undefined);
       },
       prefetch: local ? (records) => local.prefetch(entity, records) : undefined,
       saveState: save,

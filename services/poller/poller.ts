@@ -3,7 +3,7 @@ import { HdmError } from '../../schemas/errors.ts';
 import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger } from '../ledger/ledger.ts';
-import { canonicalWeight, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
+import { canonicalWeight, conversationSize, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
 
 /**
  * The error of a run stopped on request: whatever failed once the stop cut the requests in flight is
@@ -30,8 +30,8 @@ export interface PollStream {
   startState: StreamState | null;
   /** The stages consuming what this publishes, in this process (none when they run as their own services). */
   subscriptions: Subscription[];
-  /** A page read: its records and their canonical weight (a ticket counts each comment too). */
-  onRead?(records: number, weight: number): void;
+  /** A page read: its records, their canonical weight (a ticket counts each comment too), and the tickets' comments and attachments. */
+  onRead?(records: number, weight: number, conversation: { comments: number; attachments: number }): void;
   /** Runs on a page's records before they are published (the local loader looks up their references in one go). */
   prefetch?(records: EntityTypes[EntityName][]): Promise<void>;
   /** Saves a cursor once everything it covers has settled. */
@@ -64,7 +64,15 @@ export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<
       if (deps.signal?.aborted) throw interruptedRun(runId);
       if (commitError) throw commitError;
       const page = stream.select ? { records: read.records.filter((e) => stream.select!(e, read.state)), state: read.state } : read;
-      stream.onRead?.(page.records.length, page.records.reduce((n, e) => n + canonicalWeight(e), 0));
+      if (stream.onRead) {
+        const conversation = { comments: 0, attachments: 0 };
+        for (const e of page.records) {
+          const size = conversationSize(e);
+          conversation.comments += size.comments;
+          conversation.attachments += size.attachments;
+        }
+        stream.onRead(page.records.length, page.records.reduce((n, e) => n + canonicalWeight(e), 0), conversation);
+      }
       await ledger.recordSourceSeen(
         runId,
         page.records.map((e) => ({ entity: e.entity, sourceId: e.sourceId, updatedAt: e.updatedAt, deleted: e.op === 'delete' })),

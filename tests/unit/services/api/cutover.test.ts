@@ -4,7 +4,7 @@ import { toCsv } from '../../../../services/api/csv.ts';
 import type { RunInfo } from '../../../../services/ledger/ledger.ts';
 
 const NOW = Date.parse('2026-03-02T12:00:00Z');
-const options = { timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600, stallSeconds: 15 };
+const options = { timeZones: [], maxLagSeconds: 300, maxDeltaAgeSeconds: 3600, stallSeconds: 15, etaSampleTickets: 20 };
 const run = (kind: RunInfo['kind'], status: RunInfo['status'], startedAt: string, finishedAt: string, summary: Record<string, unknown> = {}): RunInfo => ({
   migration: 'm',
   runId: `${kind}-${startedAt}`,

@@ -54,3 +54,54 @@ describe('LiveProgress: express order', () => {
     expect(view().workingSet).toBeNull();
   });
 });
+
+describe('the ETA counts the comments and attachments of the tickets still to come', () => {
+  // The estimate's own budget model over real connectors (no request is made: only their cost and limit tables are read).
+  const budgetModel = async () => {
+    const { projectPhase, sideRates } = await import('../../../../services/estimate/estimate.ts');
+    const { zendesk } = await import('../../../../connectors/zendesk/index.ts');
+    const { freshdesk } = await import('../../../../connectors/freshdesk/index.ts');
+    const source = zendesk.createConnector({ url: 'http://127.0.0.1:9', credentials: { email: 'a@example.com', apiToken: 't' } });
+    const target = freshdesk.createConnector({ url: 'http://127.0.0.1:9', credentials: { apiKey: 'k' } });
+    const rates = sideRates(source, target, { source: { requestsPerMinute: 0, concurrency: 8 }, target: { requestsPerMinute: 0, concurrency: 8 } });
+    return (entity: 'ticket' | 'contact', records: number, c: { comments: number; attachments: number }) =>
+      projectPhase(source, target, rates, entity, records, c.comments, c.attachments).seconds;
+  };
+
+  it('from the sample drawn at the start while the tickets wait, from the run\'s own reads once it has some', async () => {
+    const { progressView } = await import('../../../../services/api/progress.ts');
+    const budget = await budgetModel();
+    const p = new LiveProgress();
+    p.startRun(Date.parse('2026-03-02T10:00:00Z'));
+    const e = p.events();
+    const totals = new Map([
+      ['contact', 100],
+      ['ticket', 1000],
+    ]);
+    const sample = { tickets: 20, comments: 100, attachments: 10 };
+    const view = (conversationSample: typeof sample | null, now: number) =>
+      progressView({ running: true, kind: 'full', runStartedAt: p.runStartedAt, finishedAt: null, entities: ['contact', 'ticket'], counters: p.run, phases: p.phases, closingPhase: null, totals, budgetSeconds: budget, conversation: p.conversation, conversationSample }, now);
+
+    e.phase!('contact', 'start');
+    const t0 = Date.now();
+    const ticketRow = (v: ReturnType<typeof view>) => v.entities.find((r) => r.entity === 'ticket')!;
+    const waiting = view(sample, t0);
+    expect(waiting.ticketConversation).toEqual({ commentsPerTicket: 5, attachmentsPerTicket: 0.5, from: 'sample', tickets: 20 });
+    // 1,000 tickets with 5,000 comments and 500 attachments: the Freshdesk target writes each reply as a note.
+    expect(ticketRow(waiting)).toMatchObject({ state: 'waiting', etaFrom: 'budget', etaSeconds: Math.round(budget('ticket', 1000, { comments: 5000, attachments: 500 })) });
+    expect(ticketRow(waiting).etaSeconds!).toBeGreaterThan(2 * budget('ticket', 1000, { comments: 0, attachments: 0 }));
+    // Without a sample the model counts the tickets alone, and says so.
+    const unknown = view(null, t0);
+    expect(unknown.ticketConversation).toBeNull();
+    expect(ticketRow(unknown).etaSeconds).toBe(Math.round(budget('ticket', 1000, { comments: 0, attachments: 0 })));
+
+    // The run reads its first tickets: 10 tickets with 80 comments (a ticket counts itself and each comment) and 4 attachments.
+    e.phase!('contact', 'done');
+    e.phase!('ticket', 'start');
+    e.read!('ticket', 90, { tickets: 10, comments: 80, attachments: 4 });
+    expect(view(sample, t0).ticketConversation).toEqual({ commentsPerTicket: 8, attachmentsPerTicket: 0.4, from: 'run', tickets: 10 });
+    // A new run counts its own tickets from zero.
+    p.startRun();
+    expect(p.conversation).toEqual({ tickets: 0, comments: 0, attachments: 0 });
+  });
+});
