@@ -1,6 +1,6 @@
 import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
-import type { Connector, ListedTicket, ReadOptions, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
+import type { Connector, ListedTicket, Page, ReadOptions, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type Envelope, type Ticket, type TicketStatus } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
@@ -349,7 +349,7 @@ export async function runEntities(
     startState: StreamState | null,
     save: (state: StreamState) => Promise<void>,
     select?: (e: Envelope, state: StreamState) => boolean,
-    window?: ReadWindow,
+    pages?: AsyncIterable<Page>,
     read?: PollStream['read'],
   ) => {
     // Express order reads the tickets twice: both passes add to the same counts.
@@ -366,7 +366,7 @@ export async function runEntities(
       prefetch: local ? (records) => local.prefetch(entity, records) : undefined,
       saveState: save,
       select,
-      window,
+      pages,
       delta: mode.delta,
       read,
     });
@@ -402,25 +402,46 @@ export async function runEntities(
     await workingSet!.save(ws);
     // The tail re-reads the overlap behind the newest window's end: what that window handed on there is left out.
     const newest = new RecentVersions(deps.overlapSeconds);
-    while (history.step <= history.windows.length) {
-      const tail = history.step === history.windows.length;
-      const window = history.windows[tail ? 0 : history.step];
-      const pick = tail
-        ? (e: Envelope) => select(e) && !newest.has(e)
-        : history.step === 0
-          ? (e: Envelope, state: StreamState) => select(e) && newest.note(e, state)
-          : select;
-      const save = async (state: StreamState) => {
-        history.state = state;
-        await workingSet!.save(ws);
-      };
-      const finalState = await streamPass('ticket', history.state, save, pick, window, { only });
-      (deps.logger ?? silentLogger).info({ runId, step: history.step, window: tail ? 'tail' : window }, 'history window done');
-      if (history.step === 0) history.newest = finalState;
-      history.step += 1;
-      history.state = tail ? finalState : history.step === history.windows.length ? (history.newest ?? null) : null;
-      await workingSet!.save(ws);
+    // What each page's state makes of the history checkpoint once all before it has settled: the step it
+    // belongs to and where that step stands, or, on the empty page closing a window, the next step's start.
+    const marks = new WeakMap<StreamState, Pick<HistoryCheckpoint, 'step' | 'state' | 'newest'>>();
+    const { windows } = history;
+    // The windows read one after the other as one run of pages: the next window is read while the last
+    // one's records still settle, and the checkpoint moves in order all the same (pollStream saves a page's
+    // state only after every earlier page has settled).
+    async function* pages(): AsyncGenerator<Page> {
+      let step = history.step;
+      let state = history.state;
+      let newestEnd = history.newest ?? null;
+      while (step <= windows.length) {
+        const tail = step === windows.length;
+        const window = windows[tail ? 0 : step];
+        const pick = tail
+          ? (e: Envelope) => select(e) && !newest.has(e)
+          : step === 0
+            ? (e: Envelope, at: StreamState) => select(e) && newest.note(e, at)
+            : select;
+        let last = state;
+        for await (const page of deps.source.read('ticket', state, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: mode.delta, window, only })) {
+          last = page.state;
+          const marked: StreamState = { ...page.state };
+          marks.set(marked, { step, state: page.state, newest: newestEnd });
+          yield { records: page.records.filter((e) => pick(e, page.state)), state: marked };
+        }
+        (deps.logger ?? silentLogger).info({ runId, step, window: tail ? 'tail' : window }, 'history window read');
+        if (step === 0) newestEnd = last;
+        step += 1;
+        state = tail ? last : step === windows.length ? newestEnd : null;
+        const closing: StreamState = { ...(last ?? { cursor: null, coveredUntil: null }) };
+        marks.set(closing, { step, state, newest: newestEnd });
+        yield { records: [], state: closing };
+      }
     }
+    const save = async (marked: StreamState) => {
+      Object.assign(history, marks.get(marked)!);
+      await workingSet!.save(ws);
+    };
+    if (history.step <= windows.length) await streamPass('ticket', history.state, save, undefined, pages());
     return history.state;
   };
 

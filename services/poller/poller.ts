@@ -1,4 +1,4 @@
-import type { Connector, ReadOptions, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
+import type { Connector, Page, ReadOptions, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
@@ -40,6 +40,11 @@ export interface PollStream {
   select?(envelope: Envelope, state: StreamState): boolean;
   /** Read only this window of the stream (see `ReadOptions.window`); default the whole stream. */
   window?: ReadWindow;
+  /**
+   * The pages to publish, in place of reading the stream from `startState` (express order's history reads
+   * its windows as one run of pages, so one window's records settle while the next one's are read).
+   */
+  pages?: AsyncIterable<Page>;
   /** The read is a delta pass (see `ReadOptions.delta`). Default false. */
   delta?: boolean;
   /** Which lane of a stream with a fast lane, whether the read waits for budget, which tickets it fetches (see `ReadOptions`). Default: both lanes, waiting, all. */
@@ -60,7 +65,10 @@ export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<
   let lastState = stream.startState;
   let failed = false;
   try {
-    for await (const read of source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta, ...stream.read, ...(stream.window ? { window: stream.window } : {}) })) {
+    const pages =
+      stream.pages ??
+      source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta, ...stream.read, ...(stream.window ? { window: stream.window } : {}) });
+    for await (const read of pages) {
       if (deps.signal?.aborted) throw interruptedRun(runId);
       if (commitError) throw commitError;
       const page = stream.select ? { records: read.records.filter((e) => stream.select!(e, read.state)), state: read.state } : read;
