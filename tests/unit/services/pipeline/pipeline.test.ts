@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Page, ReadOptions, ReadWindow, StreamDescriptor, StreamState } from '../../../../connectors/sdk/contract.ts';
+import type { EntityName, Ticket } from '../../../../schemas/canonical.ts';
 import { HdmError } from '../../../../schemas/errors.ts';
 import { historyWindows, runFullMigration } from '../../../../services/pipeline/pipeline.ts';
 import { MemorySource, sourceTicket, ticketPage, type MemoryTarget } from '../../../helpers/memory-platform.ts';
@@ -109,6 +111,67 @@ describe('express order', () => {
     expect(told).toBe(false);
     expect(target.calls.filter((c) => c.op === 'create').map((c) => c.sourceId)).toEqual(['1', '2']);
     expect((await checkpoints.load()).full?.workingSet).toBeUndefined();
+  });
+});
+
+/** A source whose ticket stream reads in windows (`StreamDescriptor.windows`), one ticket a page in `updatedAt` order. */
+class WindowedSource extends MemorySource {
+  /** Each ticket read's window, in the order the reads began. */
+  readonly reads: (ReadWindow | null)[] = [];
+  override streams(): StreamDescriptor[] {
+    return [{ entity: 'ticket', primaryKey: 'sourceId', cursorField: 'updatedAt', sorted: true, windows: true }];
+  }
+  override async *read<E extends EntityName>(entity: E, state: StreamState | null, options: ReadOptions = {}): AsyncIterable<Page<E>> {
+    if (entity !== 'ticket') return yield* super.read(entity, state);
+    this.reads.push(options.window ?? null);
+    const from = options.window?.from ? Date.parse(options.window.from) : -Infinity;
+    const until = options.window?.until ? Date.parse(options.window.until) : Infinity;
+    const pages = this.pages.ticket ?? [];
+    const start = state ? pages.findIndex((p) => p.state.cursor === state.cursor) + 1 : 0;
+    for (const page of pages.slice(start)) {
+      const at = Date.parse(page.records[0].updatedAt);
+      if (at < from) continue;
+      if (at >= until) return;
+      const wanted = page.records.filter((e) => !options.only || options.only({ sourceId: e.sourceId, updatedAt: e.updatedAt, status: (e.record as Ticket).status }));
+      yield structuredClone({ records: wanted, state: page.state }) as Page<E>;
+    }
+  }
+}
+
+describe('express order: history windows', () => {
+  const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const ticket = (id: string, status: 'open' | 'solved', updatedAt: string) => ({ ...sourceTicket(id, updatedAt), status });
+
+  it('reads the next window while the last one still settles, and moves the checkpoint past a window only once it has', async () => {
+    const source = new WindowedSource();
+    // Oldest first, as the stream orders them: h3 in the window 7 to 15 days back, h1 in the one 1 to 3 days back.
+    source.pages.ticket = [
+      ticketPage('p1', [ticket('h3', 'solved', daysAgo(10))]),
+      ticketPage('p2', [ticket('h1', 'solved', daysAgo(2))]),
+      ticketPage('p3', [ticket('w', 'open', daysAgo(1.5))]),
+    ];
+    const { target, checkpoints, deps } = memoryPipeline(source);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    target.beforeWrite = async (_op, _entity, record) => {
+      if (record.sourceId === 'h1') await gate;
+    };
+    const run = runFullMigration({ ...deps(), order: 'express', express: { recentDays: 1, statuses: ['open'] } });
+    // h1 waits on the target; the older window's h3 is read and loaded meanwhile.
+    await until(() => onTarget(target, 'h3') === 1);
+    expect(onTarget(target, 'h1')).toBe(0);
+    const history = () => checkpoints.data.full?.workingSet?.history;
+    const windowOf = (w: ReadWindow | null) => history()!.windows.findIndex((x) => x.from === w?.from && x.until === w?.until);
+    expect(source.reads.slice(1).map(windowOf)).toEqual(expect.arrayContaining([1, 3]));
+    // The checkpoint stays in the window whose record has not settled.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(history()!.step).toBeLessThanOrEqual(1);
+    release();
+    const result = await run;
+    for (const id of ['w', 'h1', 'h3']) expect(onTarget(target, id), id).toBe(1);
+    expect(result.counts.ticket).toMatchObject({ created: 3, failed: 0 });
+    expect(history()!.step).toBe(history()!.windows.length + 1);
+    expect(checkpoints.violations).toEqual([]);
   });
 });
 
