@@ -299,12 +299,12 @@ export function commentFromConversation(c: FdConversation): Comment {
   };
 }
 
-/** A whole ticket aggregate: the description as comment 0 (by the requester), then every conversation. */
 /** What a ticket list page says of a ticket, for `ReadOptions.only`. */
 export function listedTicketFromFd(t: Pick<FdTicket, 'id' | 'updated_at' | 'status'>): ListedTicket {
   return { sourceId: String(t.id), updatedAt: ts(t.updated_at), status: statusFromFd(t.status) };
 }
 
+/** A whole ticket aggregate: the description as comment 0 (by the requester), then every conversation. */
 export function ticketFromFd(t: FdTicket, conversations: FdConversation[], index: FieldIndex): Ticket {
   const { body, linked } = splitLinkedAttachments(t.description ?? '');
   const description: Comment = {

@@ -297,7 +297,7 @@ const statusFromZd = (status: string | null | undefined): TicketStatus => oneOf<
 
 /** What an export or list page says of a ticket, for `ReadOptions.only`. */
 export function listedTicket(t: ZdTicket): ListedTicket {
-  return { sourceId: String(t.id), updatedAt: new Date(Date.parse(t.updated_at)).toISOString(), status: statusFromZd(t.status) };
+  return { sourceId: String(t.id), updatedAt: isoTime(t.updated_at), status: statusFromZd(t.status) };
 }
 
 export function toCanonicalTicket(t: ZdTicket, comments: readonly ZdComment[], catalog: FieldCatalog): Ticket {

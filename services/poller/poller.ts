@@ -1,9 +1,9 @@
-import type { Connector, Page, ReadOptions, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
+import type { Connector, Page, ReadOptions, StreamState } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import type { EntityName, EntityTypes, Envelope } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
 import type { Ledger } from '../ledger/ledger.ts';
-import { canonicalWeight, conversationSize, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
+import { conversationSize, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
 
 /**
  * The error of a run stopped on request: whatever failed once the stop cut the requests in flight is
@@ -38,8 +38,6 @@ export interface PollStream {
   saveState(state: StreamState): Promise<void>;
   /** Which records of each page this pass hands on (express order's passes); default all. The cursor covers the whole page either way. */
   select?(envelope: Envelope, state: StreamState): boolean;
-  /** Read only this window of the stream (see `ReadOptions.window`); default the whole stream. */
-  window?: ReadWindow;
   /**
    * The pages to publish, in place of reading the stream from `startState` (express order's history reads
    * its windows as one run of pages, so one window's records settle while the next one's are read).
@@ -67,7 +65,7 @@ export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<
   try {
     const pages =
       stream.pages ??
-      source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta, ...stream.read, ...(stream.window ? { window: stream.window } : {}) });
+      source.read(entity, stream.startState, { overlapSeconds: deps.overlapSeconds, signal: deps.signal, delta: stream.delta, ...stream.read });
     for await (const read of pages) {
       if (deps.signal?.aborted) throw interruptedRun(runId);
       if (commitError) throw commitError;
@@ -79,7 +77,8 @@ export async function pollStream(deps: PollerDeps, stream: PollStream): Promise<
           conversation.comments += size.comments;
           conversation.attachments += size.attachments;
         }
-        stream.onRead(page.records.length, page.records.reduce((n, e) => n + canonicalWeight(e), 0), conversation);
+        // The canonical weight: each record, and each comment of a ticket (`canonicalWeight`).
+        stream.onRead(page.records.length, page.records.length + conversation.comments, conversation);
       }
       await ledger.recordSourceSeen(
         runId,
