@@ -182,6 +182,11 @@ export class MigrationHandle {
     return this.runtime !== null;
   }
 
+  /** Resolves once a runtime being closed (by a stop, say) has let go of its ledger. */
+  async closed(): Promise<void> {
+    await this.closing;
+  }
+
   get name(): string {
     return this.config.name;
   }
@@ -357,13 +362,15 @@ export class MigrationHandle {
   /** Closes the runtime (connectors, ledger); the next request opens it again. */
   async closeRuntime(): Promise<void> {
     const pending = this.runtime;
+    // Closed already, or being closed by another caller: that close is the one to wait for.
+    if (!pending) return this.closed();
     // Forgotten before it is closed: a close that fails must not leave a half-closed runtime that every
     // later request would try to close again (and the migration unavailable until the server restarts).
     this.runtime = null;
     this.current = null;
     this.health.reset();
     const closing = (async () => {
-      const runtime = await pending?.catch(() => null);
+      const runtime = await pending.catch(() => null);
       try {
         await runtime?.close();
       } catch (err) {
@@ -451,7 +458,12 @@ export class MigrationRegistry {
     const path = handle.embeddedLedger;
     if (!path) return;
     for (const other of this.handles.values()) {
-      if (other === handle || !other.isOpen || !other.embeddedLedger || other.embeddedLedger === path) continue;
+      if (other === handle || !other.embeddedLedger || other.embeddedLedger === path) continue;
+      // A stop closes its runtime as it ends: that close is awaited, or two engines would open in one process.
+      if (!other.isOpen) {
+        await other.closed();
+        continue;
+      }
       if (other.active) {
         throw new ApiError(
           409,

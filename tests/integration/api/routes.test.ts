@@ -321,6 +321,22 @@ describe('migrations created through the API', () => {
     expect(refused.statusCode).toBe(400);
     expect(refused.json().error).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('HDM_TEST_NOT_SET') });
   });
+
+  // Issue: a stop closes its runtime as it ends; the dashboard's next request, for another migration on its own
+  // embedded ledger, opened that ledger while the stopped one was still closing (two engines in one process).
+  it('opens another embedded ledger only once a closing runtime has let go of its own', async () => {
+    const first = api.registry.get(name);
+    const second = api.registry.get('wrong-credentials');
+    await first.open();
+    const order: string[] = [];
+    const closing = first.closeRuntime().then(() => order.push('first closed'));
+    // A second close (a stop and a make-room at once) waits for the close under way.
+    const again = first.closeRuntime().then(() => order.push('first closed, seen again'));
+    await second.open().then(() => order.push('second opened'));
+    await Promise.all([closing, again]);
+    expect(order).toEqual(['first closed', 'first closed, seen again', 'second opened']);
+    await second.closeRuntime();
+  });
 });
 
 describe('server-sent events', () => {
