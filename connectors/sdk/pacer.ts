@@ -409,7 +409,9 @@ export class Pacer {
 
   /** Background jobs hold their slot from the answer that queued them until their status reads as finished. */
   private settleJobs(pass: Pass, answer: PacedAnswer | null, now: number): void {
-    const job = (answer?.body as { job_status?: { id?: unknown; status?: unknown } } | undefined)?.job_status;
+    type Status = { id?: unknown; status?: unknown };
+    const body = answer?.body as { job_status?: Status; job_statuses?: Status[] } | undefined;
+    const job = body?.job_status;
     const jobId = job?.id === undefined || job.id === null ? undefined : String(job.id);
     let released = false;
     for (const hold of pass.holds) {
@@ -420,8 +422,11 @@ export class Pacer {
       if (answer && answer.status < 300 && jobId && expiry !== undefined) s.held.set(jobId, expiry);
       else released = true;
     }
-    if (jobId && JOB_DONE.has(String(job?.status))) {
-      for (const s of this.states) if (s.bucket.kind === 'concurrent' && s.held.delete(jobId)) released = true;
+    // A status read one job at a time, or several at once ("show many"), frees the slots of those finished.
+    const read = [...(job ? [job] : []), ...(Array.isArray(body?.job_statuses) ? body.job_statuses : [])];
+    for (const status of read) {
+      if (status.id === undefined || status.id === null || !JOB_DONE.has(String(status.status))) continue;
+      for (const s of this.states) if (s.bucket.kind === 'concurrent' && s.held.delete(String(status.id))) released = true;
     }
     if (released) this.wake();
     void now;

@@ -17,6 +17,22 @@ interface JobStatus {
   results?: JobResult[] | null;
 }
 
+const RUNNING = new Set<JobStatus['status']>(['queued', 'working']);
+/** Job IDs per "Show Many Job Statuses" request. */
+const SHOW_MANY_IDS = 100;
+
+/** A job being followed until it is over. */
+interface Followed {
+  id: string;
+  status: JobStatus['status'];
+  /** Milliseconds to the next poll after this one. */
+  wait: number;
+  due: number;
+  deadline: number;
+  resolve: (job: JobStatus) => void;
+  reject: (err: unknown) => void;
+}
+
 interface Queued {
   ticket: Record<string, unknown>;
   sourceId: string;
@@ -35,8 +51,8 @@ export interface ImportBatcherOptions {
 
 /**
  * Gathers the tickets that concurrent loads import into `POST /api/v2/imports/tickets/create_many`
- * requests (up to 100 tickets each) and follows each job through `/api/v2/job_statuses/{id}` until
- * it completes, then answers every caller with its own ticket's ID or its own error. One request
+ * requests (up to 100 tickets each) and follows the jobs through `/api/v2/job_statuses/show_many` until
+ * each completes, then answers every caller with its own ticket's ID or its own error. One request
  * carries what would otherwise be one request per ticket, which matters most under Zendesk's
  * per-minute limits.
  */
@@ -46,6 +62,9 @@ export class ImportBatcher {
   private readonly jobTimeoutMs: number;
   private queue: Queued[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private readonly followed = new Map<string, Followed>();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private polling: Promise<void> | null = null;
 
   constructor(
     private readonly client: ZendeskClient,
@@ -102,28 +121,85 @@ export class ImportBatcher {
     });
   }
 
-  /** Polls the job until it is over, backing off from 250 ms to 2 s between polls. */
-  private async follow(start: JobStatus): Promise<JobStatus> {
-    let job = start;
-    let wait = 250;
-    const deadline = Date.now() + this.jobTimeoutMs;
-    while (job.status === 'queued' || job.status === 'working') {
-      if (Date.now() > deadline) {
-        throw new HdmError('TIMEOUT', `zendesk bulk import job ${job.id} still ${job.status} after ${Math.round(this.jobTimeoutMs / 1000)} s`, {
-          retryable: true,
-          context: { platform: 'zendesk', path: `/api/v2/job_statuses/${job.id}` },
-        });
-      }
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(2000, wait * 2);
-      job = (await this.client.get<{ job_status: JobStatus }>(`/api/v2/job_statuses/${job.id}.json`)).job_status;
-    }
-    if (job.status !== 'completed') {
-      throw new HdmError('REJECTED', `zendesk bulk import job ${job.id} ${job.status}: ${job.message ?? 'no message'}`, {
-        retryable: job.status === 'killed',
-        context: { platform: 'zendesk', path: `/api/v2/job_statuses/${job.id}` },
-      });
-    }
-    return job;
+  /**
+   * Resolves once the job is over. Every job in flight is followed by one poller: when the earliest is due
+   * (250 ms after its answer, then backing off to 2 s), the statuses of all of them are read in one
+   * "Show Many Job Statuses" request, so jobs that overlap share their polls.
+   */
+  private follow(start: JobStatus): Promise<JobStatus> {
+    if (!RUNNING.has(start.status)) return Promise.resolve(over(start));
+    return new Promise<JobStatus>((resolve, reject) => {
+      this.followed.set(start.id, { id: start.id, status: start.status, wait: 250, due: Date.now() + 250, deadline: Date.now() + this.jobTimeoutMs, resolve, reject });
+      this.schedulePoll();
+    });
   }
+
+  private schedulePoll(): void {
+    if (this.polling || this.pollTimer || this.followed.size === 0) return;
+    const due = Math.min(...[...this.followed.values()].map((f) => f.due));
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      this.polling = this.poll().finally(() => {
+        this.polling = null;
+        this.schedulePoll();
+      });
+    }, Math.max(0, due - Date.now()));
+  }
+
+  private async poll(): Promise<void> {
+    const now = Date.now();
+    for (const f of this.followed.values()) {
+      if (now <= f.deadline) continue;
+      this.followed.delete(f.id);
+      f.reject(
+        new HdmError('TIMEOUT', `zendesk bulk import job ${f.id} still ${f.status} after ${Math.round(this.jobTimeoutMs / 1000)} s`, {
+          retryable: true,
+          context: { platform: 'zendesk', path: `/api/v2/job_statuses/${f.id}` },
+        }),
+      );
+    }
+    const ids = [...this.followed.keys()];
+    for (let i = 0; i < ids.length; i += SHOW_MANY_IDS) {
+      const chunk = ids.slice(i, i + SHOW_MANY_IDS);
+      let statuses: JobStatus[];
+      try {
+        const body = await this.client.get<{ job_statuses?: JobStatus[] }>(`/api/v2/job_statuses/show_many.json?ids=${chunk.map(encodeURIComponent).join(',')}`);
+        statuses = body.job_statuses ?? [];
+      } catch (err) {
+        for (const id of chunk) {
+          this.followed.get(id)?.reject(err);
+          this.followed.delete(id);
+        }
+        continue;
+      }
+      const byId = new Map(statuses.map((j) => [String(j.id), j]));
+      for (const id of chunk) {
+        const f = this.followed.get(id);
+        if (!f) continue;
+        const job = byId.get(id);
+        if (job && !RUNNING.has(job.status)) {
+          this.followed.delete(id);
+          try {
+            f.resolve(over(job));
+          } catch (err) {
+            f.reject(err);
+          }
+          continue;
+        }
+        // Still queued or working (or not listed yet): polled again after a longer wait.
+        if (job) f.status = job.status;
+        f.wait = Math.min(2000, f.wait * 2);
+        f.due = Date.now() + f.wait;
+      }
+    }
+  }
+}
+
+/** A job that is no longer queued or working: completed, or an error saying how it ended. */
+function over(job: JobStatus): JobStatus {
+  if (job.status === 'completed') return job;
+  throw new HdmError('REJECTED', `zendesk bulk import job ${job.id} ${job.status}: ${job.message ?? 'no message'}`, {
+    retryable: job.status === 'killed',
+    context: { platform: 'zendesk', path: `/api/v2/job_statuses/${job.id}` },
+  });
 }

@@ -758,6 +758,14 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     store.jobs.set(id, job);
     return { body: { job_status: { ...job, status: 'queued', progress: null, message: null, results: null } } };
   });
+  // "Show Many Job Statuses": `ids` comma-separated; unknown IDs are left out of the answer.
+  route('GET', '/api/v2/job_statuses/show_many', (ctx) => {
+    const raw = ctx.query.get('ids');
+    if (!raw) throw badRequest('ids is required', 'InvalidValue');
+    const ids = raw.split(',').map((x) => x.trim()).filter(Boolean);
+    if (ids.length > 100) throw badRequest('Too many ids: at most 100 per request', 'TooManyValues');
+    return { body: { job_statuses: ids.flatMap((id) => store.jobs.get(id) ?? []) } };
+  });
   route('GET', '/api/v2/job_statuses/:tok', (ctx) => {
     const job = store.jobs.get(ctx.params[0]);
     if (!job) throw notFound();
@@ -1400,7 +1408,12 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       headers: { 'content-type': a.content_type, 'content-disposition': `attachment; filename="${encodeURIComponent(a.file_name)}"` },
     };
   });
-  const jobOf = (reply: Reply) => (reply.body as { job_status?: { id?: string; status?: string } } | undefined)?.job_status;
+  type JobOf = { id?: string; status?: string };
+  /** The job statuses an answer carries: one (`job_status`) or several ("Show Many Job Statuses"). */
+  const jobsOf = (reply: Reply): JobOf[] => {
+    const body = reply.body as { job_status?: JobOf; job_statuses?: JobOf[] } | undefined;
+    return [...(body?.job_status ? [body.job_status] : []), ...(Array.isArray(body?.job_statuses) ? body.job_statuses : [])];
+  };
 
   const zendeskContext = (base: KitRequest, raw: Buffer): Ctx => {
     let body: Record<string, unknown> = {};
@@ -1440,11 +1453,8 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
       internalError: (err) => ({ error: 'InternalError', description: err.message }),
       // A job holds its in-flight slot from the answer that queued it until its status is read as finished.
       jobs: {
-        started: (reply) => jobOf(reply)?.id,
-        finished: (reply) => {
-          const job = jobOf(reply);
-          return job?.id && ['completed', 'failed', 'killed'].includes(String(job.status)) ? [job.id] : [];
-        },
+        started: (reply) => (reply.body as { job_status?: JobOf } | undefined)?.job_status?.id,
+        finished: (reply) => jobsOf(reply).flatMap((job) => (job.id && ['completed', 'failed', 'killed'].includes(String(job.status)) ? [job.id] : [])),
       },
     },
     { port: options.port, host: options.host },

@@ -119,6 +119,20 @@ describe('admission by bucket', () => {
     expect(h.pacer.report()['jobs-in-flight'].peakInFlight).toBe(30);
   });
 
+  it('frees the slots of every finished job that one "Show Many Job Statuses" answer lists, and only those', async () => {
+    const h = harness(zendeskPacing({ plan: 'enterprise' }));
+    const createMany = req('POST', '/api/v2/imports/tickets/create_many.json');
+    for (let i = 0; i < 3; i++) {
+      const pass = await h.pacer.acquire(createMany);
+      h.pacer.settle(pass, { status: 200, headers: {}, body: { job_status: { id: `M${i}`, status: 'queued' } } });
+    }
+    expect(h.pacer.inFlight('jobs-in-flight')).toBe(3);
+    const read = await h.pacer.acquire(req('GET', '/api/v2/job_statuses/show_many.json?ids=M0,M1,M2'));
+    const statuses = [{ id: 'M0', status: 'completed' }, { id: 'M1', status: 'working' }, { id: 'M2', status: 'failed' }];
+    h.pacer.settle(read, { status: 200, headers: {}, body: { job_statuses: statuses } });
+    expect(h.pacer.inFlight('jobs-in-flight')).toBe(1);
+  });
+
   it('gives a job slot back when the request that took it started no job', async () => {
     const h = harness(zendeskPacing({ plan: 'enterprise' }));
     const pass = await h.pacer.acquire(req('POST', '/api/v2/imports/tickets/create_many.json'));
