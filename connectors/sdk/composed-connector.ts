@@ -12,6 +12,7 @@ import type {
   StreamState,
   TargetCapabilities,
   TargetRef,
+  Upserted,
   WriteContext,
 } from './contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
@@ -31,6 +32,7 @@ export interface ConnectorReader {
 export interface ConnectorWriter {
   find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null>;
   create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
+  upsert?<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<Upserted | null>;
   update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
   delete(entity: EntityName, targetId: string): Promise<void>;
   prepare(context: { ticketFields: TicketField[] }): Promise<PrepareResult>;
@@ -86,6 +88,10 @@ export abstract class ComposedConnector implements Connector {
 
   create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {
     return this.writer.create(entity, record, context);
+  }
+
+  async upsert<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<Upserted | null> {
+    return this.writer.upsert ? this.writer.upsert(entity, record, context) : null;
   }
 
   update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef> {

@@ -319,6 +319,12 @@ export interface TargetRef {
 }
 
 /** A target record and the stamp that names its source record. */
+/** What an upsert wrote: the record, and whether it was new (else an existing one was matched and updated). */
+export interface Upserted {
+  ref: TargetRef;
+  created: boolean;
+}
+
 export interface StampedRecord {
   stamp: string;
   targetId: string;
@@ -362,6 +368,12 @@ export interface TargetConnector {
    */
   find<E extends EntityName>(entity: E, record: EntityTypes[E], stamp: string): Promise<TargetRef | null>;
   create<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
+  /**
+   * One request in place of find() then create() or update(), where the platform has one that matches by
+   * the stamp or the natural key find() uses (Zendesk's `users/create_or_update`): `created` says whether
+   * the record is new. Null when the platform has no such request for this entity.
+   */
+  upsert?<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<Upserted | null>;
   /** Replaces the target's version; appends only comments not already there. */
   update<E extends EntityName>(entity: E, targetId: string, record: EntityTypes[E], context: WriteContext): Promise<TargetRef>;
   delete(entity: EntityName, targetId: string): Promise<void>;

@@ -36,10 +36,10 @@ export const ZENDESK_REQUEST_COSTS: RequestCosts = {
   write: {
     group: { perRecord: 2 },
     agent: { perRecord: 3 },
-    // A new organization or contact is looked for by its stamp, then by name or email, then created: the
-    // budget bench measured 1,999 user searches for 1,012 contacts created (Freshdesk -> Zendesk, 2,000 tickets).
+    // A new organization is looked for by its stamp, then by name, then created. A contact is one
+    // `users/create_or_update`, which matches by external ID or email itself.
     organization: { perRecord: 3 },
-    contact: { perRecord: 3 },
+    contact: { perRecord: 1, routes: [{ per: 'record', method: 'POST', path: '/api/v2/users/create_or_update' }] },
     ticketField: { perRecord: 1 },
     // The import's share of a create_many job and of the job-status polls (batches fill only as fast as
     // tickets arrive), then the comment list that maps each comment's new ID. The budget bench measured 1.87

@@ -14,7 +14,7 @@ import type {
   TicketField,
 } from '../../schemas/canonical.ts';
 import { ENTITIES, TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES } from '../../schemas/canonical.ts';
-import type { Limitation, PrepareResult, StampedRecord, TargetCapabilities, TargetRef, WriteContext } from '../sdk/contract.ts';
+import type { Limitation, PrepareResult, StampedRecord, TargetCapabilities, TargetRef, Upserted, WriteContext } from '../sdk/contract.ts';
 import { HdmError, toHdmError } from '../../schemas/errors.ts';
 import { ImportBatcher } from './zendesk.imports.ts';
 import type { ZendeskClient } from './zendesk.client.ts';
@@ -257,6 +257,25 @@ export class ZendeskWriter {
       const theirs = ADOPT_ON_DUPLICATE.has(entity) && isDuplicateValue(err) ? await this.find(entity, record, context.stamp) : null;
       if (theirs) return this.update(entity, theirs.targetId, record, context);
       throw this.fail(err, entity, record.sourceId, 'creating');
+    }
+  }
+
+  /**
+   * A contact through `POST /api/v2/users/create_or_update`: Zendesk updates the user its external ID
+   * (the stamp) or email names (200) or creates one (201), so a contact costs one request where
+   * find() (two searches) and a create cost three. Other entities: null (find, then create or update).
+   */
+  async upsert<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<Upserted | null> {
+    if (entity !== 'contact') return null;
+    try {
+      const res = await this.client.send<{ user: ZdUser }>({
+        method: 'POST',
+        path: '/api/v2/users/create_or_update.json',
+        json: { user: toZendeskContact(record as Contact, context.stamp || null) },
+      });
+      return { ref: { targetId: String(res.body.user.id) }, created: res.status === 201 };
+    } catch (err) {
+      throw this.fail(err, entity, record.sourceId, 'creating or updating');
     }
   }
 

@@ -394,6 +394,12 @@ export class Loader {
     // and may have died between the create and the id map write. Records matched by natural key
     // (agents by email, groups by name…) may also exist already. Only then ask the target first.
     const intended = known !== null && known.targetId === '';
+    // Where the target matches and writes in one request, that request replaces the look-up and the write.
+    if (!intended && !INTENT_ENTITIES.has(entity) && target.upsert) {
+      const upserted = await target.upsert(entity, record, this.context(sourceId, {}));
+      if (upserted?.created) return { action: 'created', ref: upserted.ref, created: true };
+      if (upserted) return { action: 'matched', ref: upserted.ref, created: this.options.createdByRun?.(entity, upserted.ref.targetId) ?? false };
+    }
     if (intended || !INTENT_ENTITIES.has(entity) || (await this.looksFirst(entity))) {
       let found = await target.find(entity, record, this.stamp(sourceId));
       if (found && LOOK_FIRST_WITHOUT_ID_MAP.has(entity)) {

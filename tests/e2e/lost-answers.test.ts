@@ -4,6 +4,7 @@ import { parseMigrationConfig } from '../../schemas/config.ts';
 import { faultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 import { captureOutput, migrationEnv, type MigrationEnv } from '../helpers/migration-env.ts';
 import { RUNS_EXCEED_EXPORT_BUDGET } from '../helpers/sandbox-options.ts';
+import type { ZendeskSandbox } from '../../connectors/zendesk/sandbox/server.ts';
 
 // Issue: "A create whose answer is lost is sent again". The target carries out a create, but its
 // answer never reaches us (a dropped connection, a 502 from a proxy in between). Sending the create
@@ -50,10 +51,15 @@ describe('a write whose answer is lost is not written twice', () => {
     const { code, report, out } = await migrateThroughFaults('freshdesk', 'zendesk', [
       { fault: { kind: 'lose-answer' }, method: 'POST', path: /^\/api\/v2\/imports\/tickets\/create_many/, times: 1 },
       { fault: { kind: 'gateway-error' }, method: 'POST', path: /^\/api\/v2\/imports\/tickets\/create_many/, times: 1 },
+      // A contact is one create_or_update: sent again after a lost answer, it updates the user the first one made.
+      { fault: { kind: 'lose-answer' }, method: 'POST', path: /^\/api\/v2\/users\/create_or_update/, times: 2 },
+      { fault: { kind: 'gateway-error' }, method: 'POST', path: /^\/api\/v2\/users\/create_or_update/, times: 1 },
     ]);
-    expect(proxy!.counts()).toEqual({ 'lose-answer': 1, 'gateway-error': 1 });
+    expect(proxy!.counts()).toEqual({ 'lose-answer': 3, 'gateway-error': 2 });
     expect(code, out.stderr.join('\n')).toBe(0);
     expect(m!.target.counts().ticket).toBe(m!.source.counts().ticket);
+    const stamped = [...(m!.target as ZendeskSandbox).store.users.values()].filter((u) => u.external_id?.startsWith('freshdesk:'));
+    expect(stamped.length).toBe(new Set(stamped.map((u) => u.external_id)).size);
     for (const [entity, stats] of Object.entries(report.entities) as [string, Record<string, number>][]) {
       expect(stats, `${entity}: ${JSON.stringify(report.issues)}`).toMatchObject({ missing: 0, mismatched: 0, duplicates: 0, failed: 0 });
     }

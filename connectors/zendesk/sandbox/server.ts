@@ -298,6 +298,18 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   });
   route('GET', '/api/v2/users/:id', (ctx) => ({ body: { user: store.userJson(user(Number(ctx.params[0]))) } }));
   route('POST', '/api/v2/users', (ctx) => ({ status: 201, body: { user: store.userJson(store.applyUser(payload(ctx, 'user'), null)) } }));
+  // "Create Or Update User": the user the external ID or else the email names is updated (200), or a new
+  // one is created (201); the answer holds the user either way. Deleted end users are not matched, as search
+  // does not list them.
+  route('POST', '/api/v2/users/create_or_update', (ctx) => {
+    const input = payload(ctx, 'user');
+    const live = (u: StoredUser | undefined) => (u && (u.active || u.role !== 'end-user') ? u : undefined);
+    const existing =
+      (typeof input.external_id === 'string' && input.external_id ? live(store.userByExternalId(input.external_id)) : undefined) ??
+      (typeof input.email === 'string' && input.email ? live(store.findUserByEmail(input.email)) : undefined);
+    const saved = store.applyUser(input, existing ?? null);
+    return { status: existing ? 200 : 201, body: { user: store.userJson(saved) } };
+  });
   route('PUT', '/api/v2/users/:id', (ctx) => {
     const existing = user(Number(ctx.params[0]));
     return { body: { user: store.userJson(store.applyUser(payload(ctx, 'user'), existing)) } };

@@ -145,6 +145,30 @@ describe('zendesk writer round trip', () => {
     expect(polls).toBeLessThanOrEqual(jobs);
   });
 
+  // Issue: a new contact cost three requests (a search by stamp, a search by email, a create).
+  it('writes a contact with one create_or_update: created once, then matched by its stamp or by the email of a user made by hand', async () => {
+    const routes = () => target.requestsByRoute();
+    const before = routes();
+    const original = m.source.get('contact')!.values().next().value as Contact;
+    const contact = resolve('contact', { ...original, sourceId: 'upsert-1', email: 'upsert-1@example.net', name: 'First Name' }, m.ids, m.defaultAgent);
+    const first = await dst.upsert!('contact', contact, context(src, 'upsert-1'));
+    expect(first).toMatchObject({ created: true });
+    const again = await dst.upsert!('contact', { ...contact, name: 'Second Name' }, context(src, 'upsert-1'));
+    expect(again).toEqual({ ref: first!.ref, created: false });
+    expect(target.store.users.get(Number(first!.ref.targetId))).toMatchObject({ name: 'Second Name', external_id: 'zendesk:upsert-1' });
+    const byHand = target.store.applyUser({ name: 'Made by hand', email: 'by-hand@example.net' }, null);
+    const matched = await dst.upsert!('contact', { ...contact, sourceId: 'upsert-2', email: 'by-hand@example.net' }, context(src, 'upsert-2'));
+    expect(matched).toEqual({ ref: { targetId: String(byHand.id) }, created: false });
+    expect(target.store.users.get(byHand.id)?.external_id).toBe('zendesk:upsert-2');
+    const after = routes();
+    const delta = (route: string) => (after[route] ?? 0) - (before[route] ?? 0);
+    expect(delta('POST /api/v2/users/create_or_update')).toBe(3);
+    expect(delta('GET /api/v2/users/search')).toBe(0);
+    expect(delta('POST /api/v2/users')).toBe(0);
+    // Entities without such a request go through find() and create().
+    expect(await dst.upsert!('organization', m.source.get('organization')!.values().next().value as Organization, context(src, 'upsert-3'))).toBeNull();
+  });
+
   // Issue: each import job was polled on its own, so jobs in flight together cost a status read each.
   it('reads the statuses of the import jobs in flight together, in one request', async () => {
     const client = new ZendeskClient({ url: target.url, credentials: target.credentials });
