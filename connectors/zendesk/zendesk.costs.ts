@@ -36,9 +36,8 @@ export const ZENDESK_REQUEST_COSTS: RequestCosts = {
   write: {
     group: { perRecord: 2 },
     agent: { perRecord: 3 },
-    // A new organization is looked for by its stamp, then by name, then created. A contact is one
-    // `users/create_or_update`, which matches by external ID or email itself.
-    organization: { perRecord: 3 },
+    // A contact or an organization is one `create_or_update`, which matches by external ID (or email) itself.
+    organization: { perRecord: 1, routes: [{ per: 'record', method: 'POST', path: '/api/v2/organizations/create_or_update' }] },
     contact: { perRecord: 1, routes: [{ per: 'record', method: 'POST', path: '/api/v2/users/create_or_update' }] },
     ticketField: { perRecord: 1 },
     // The import's share of a create_many job and of the job-status polls (batches fill only as fast as

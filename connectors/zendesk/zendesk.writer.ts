@@ -261,20 +261,26 @@ export class ZendeskWriter {
   }
 
   /**
-   * A contact through `POST /api/v2/users/create_or_update`: Zendesk updates the user its external ID
-   * (the stamp) or email names (200) or creates one (201), so a contact costs one request where
-   * find() (two searches) and a create cost three. Other entities: null (find, then create or update).
+   * Contacts and organizations through Zendesk's `create_or_update`: the user its external ID (the stamp)
+   * or email names, the organization its external ID names, is updated (200) or a new one created (201).
+   * One request where find() (two searches) and a create cost three. Other entities: null (find, then
+   * create or update).
    */
   async upsert<E extends EntityName>(entity: E, record: EntityTypes[E], context: WriteContext): Promise<Upserted | null> {
-    if (entity !== 'contact') return null;
+    const stamp = context.stamp || null;
+    const send = async <T extends { id: number }>(collection: string, key: string, body: Record<string, unknown>): Promise<Upserted> => {
+      const res = await this.client.send<Record<string, T>>({ method: 'POST', path: `/api/v2/${collection}/create_or_update.json`, json: { [key]: body } });
+      return { ref: { targetId: String(res.body[key].id) }, created: res.status === 201 };
+    };
     try {
-      const res = await this.client.send<{ user: ZdUser }>({
-        method: 'POST',
-        path: '/api/v2/users/create_or_update.json',
-        json: { user: toZendeskContact(record as Contact, context.stamp || null) },
-      });
-      return { ref: { targetId: String(res.body.user.id) }, created: res.status === 201 };
+      if (entity === 'contact') return await send<ZdUser>('users', 'user', toZendeskContact(record as Contact, stamp));
+      // An organization is matched by external ID only: one made by hand under the same name is refused as a
+      // duplicate name, then found by name and updated, as create() adopts it.
+      if (entity === 'organization') return await send<ZdOrganization>('organizations', 'organization', toZendeskOrganization(record as Organization, stamp));
+      return null;
     } catch (err) {
+      const theirs = entity === 'organization' && isDuplicateValue(err) ? await this.find(entity, record, context.stamp) : null;
+      if (theirs) return { ref: await this.update(entity, theirs.targetId, record, context), created: false };
       throw this.fail(err, entity, record.sourceId, 'creating or updating');
     }
   }

@@ -423,6 +423,17 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     status: 201,
     body: { organization: store.orgJson(store.applyOrganization(payload(ctx, 'organization'), null)) },
   }));
+  // "Create Or Update Organization": the organization its `id` or `external_id` names is updated (200), or
+  // a new one is created (201). The name is not matched: a new one under a name already taken is refused.
+  route('POST', '/api/v2/organizations/create_or_update', (ctx) => {
+    const input = payload(ctx, 'organization');
+    const byId = input.id !== undefined && input.id !== null ? store.organizations.get(Number(input.id)) : undefined;
+    const existing =
+      (byId && !byId.deleted_at ? byId : undefined) ??
+      (typeof input.external_id === 'string' && input.external_id ? store.organizationsByExternalId(input.external_id)[0] : undefined);
+    const saved = store.applyOrganization(input, existing ?? null);
+    return { status: existing ? 200 : 201, body: { organization: store.orgJson(saved) } };
+  });
   route('PUT', '/api/v2/organizations/:id', (ctx) => ({
     body: { organization: store.orgJson(store.applyOrganization(payload(ctx, 'organization'), organization(Number(ctx.params[0])))) },
   }));

@@ -166,7 +166,26 @@ describe('zendesk writer round trip', () => {
     expect(delta('GET /api/v2/users/search')).toBe(0);
     expect(delta('POST /api/v2/users')).toBe(0);
     // Entities without such a request go through find() and create().
-    expect(await dst.upsert!('organization', m.source.get('organization')!.values().next().value as Organization, context(src, 'upsert-3'))).toBeNull();
+    expect(await dst.upsert!('group', m.source.get('group')!.values().next().value as EntityTypes['group'], context(src, 'upsert-3'))).toBeNull();
+  });
+
+  it('writes an organization with one create_or_update, matched by its stamp; one made by hand under its name is adopted', async () => {
+    const routes = () => target.requestsByRoute();
+    const before = routes();
+    const org = { ...(m.source.get('organization')!.values().next().value as Organization), sourceId: 'org-upsert-1', name: 'Upserted Org' };
+    const first = await dst.upsert!('organization', org, context(src, 'org-upsert-1'));
+    expect(first).toMatchObject({ created: true });
+    const again = await dst.upsert!('organization', { ...org, notes: 'changed' }, context(src, 'org-upsert-1'));
+    expect(again).toEqual({ ref: first!.ref, created: false });
+    expect(target.store.organizations.get(Number(first!.ref.targetId))).toMatchObject({ notes: 'changed', external_id: 'zendesk:org-upsert-1' });
+    const byHand = target.store.applyOrganization({ name: 'Hand Made Org' }, null);
+    const adopted = await dst.upsert!('organization', { ...org, sourceId: 'org-upsert-2', name: 'Hand Made Org' }, context(src, 'org-upsert-2'));
+    expect(adopted).toEqual({ ref: { targetId: String(byHand.id) }, created: false });
+    expect(target.store.organizations.get(byHand.id)?.external_id).toBe('zendesk:org-upsert-2');
+    const after = routes();
+    const delta = (route: string) => (after[route] ?? 0) - (before[route] ?? 0);
+    expect(delta('POST /api/v2/organizations/create_or_update')).toBe(3);
+    expect(delta('POST /api/v2/organizations')).toBe(0);
   });
 
   // Issue: each import job was polled on its own, so jobs in flight together cost a status read each.
