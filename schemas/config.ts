@@ -137,7 +137,7 @@ export const MigrationConfigSchema = z
         priorityMap: z.partialRecord(z.enum(TICKET_PRIORITIES), z.enum(TICKET_PRIORITIES)).default({}),
         /** Type map, source → target. */
         typeMap: z.partialRecord(z.enum(TICKET_TYPES), z.enum(TICKET_TYPES)).default({}),
-        /** Records loaded at once. Default 16. */
+        /** Records of an entity loaded at once. Default 16; a target may ask for more (Zendesk: tickets 64). */
         loaderConcurrency: z.number().int().min(1).max(256).default(16),
         /** Seconds re-read behind a saved cursor so same-second updates are never skipped. Default 60. */
         overlapSeconds: z.number().int().min(0).max(86_400).default(60),

@@ -294,6 +294,12 @@ export interface TargetCapabilities {
    * comment when none is configured; the mapper counts both in the run's transformations. Default: none.
    */
   attachmentBytesPerFile?: number;
+  /**
+   * Loads of an entity this target wants in flight at once, at the least, where its writer gathers
+   * concurrent writes into one request (Zendesk: tickets into `create_many` jobs of up to 100). The
+   * loader runs that entity with the larger of this and `options.loaderConcurrency`. Default: none.
+   */
+  loadConcurrency?: Partial<Record<EntityName, number>>;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { RunInfo } from '../ledger/ledger.ts';
 import { IdMapCache } from '../loader/id-map-cache.ts';
 import type { Loader, PlannedRecord } from '../loader/loader.ts';
 import { createRunLoader, prepareTarget, type RunLoader } from '../loader/run-loader.ts';
-import type { PipelineEvents, RunResult } from '../pipeline/pipeline.ts';
+import { loaderConcurrencyOf, type PipelineEvents, type RunResult } from '../pipeline/pipeline.ts';
 import { plannedTopic, recordsTopic, RUN_HEADER } from '../bus/topics.ts';
 import { loaderStage, mapperStage, type PlannedMessage } from '../pipeline/stages.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -170,7 +170,7 @@ export async function runLoader(runtime: Runtime, options: { signal?: AbortSigna
   try {
     for (const entity of config.entities) {
       const handler = loaderStage({ loader: loaderFor, runId: 'unknown-run', logger: runtime.logger });
-      subscriptions.push(await bus.subscribe<PlannedMessage>(plannedTopic(entity), handler, { group: 'loader', concurrency: config.options.loaderConcurrency, prefetch }));
+      subscriptions.push(await bus.subscribe<PlannedMessage>(plannedTopic(entity), handler, { group: 'loader', concurrency: loaderConcurrencyOf(runtime.target.capabilities, entity, config.options.loaderConcurrency), prefetch }));
     }
   } catch (err) {
     await Promise.allSettled(subscriptions.map((s) => s.close()));

@@ -1,6 +1,6 @@
 import { tallyTransforms, type TransformKind } from '../mapper/transforms.ts';
 import { randomBytes } from 'node:crypto';
-import type { Connector, ListedTicket, Page, ReadOptions, ReadWindow, StreamState } from '../../connectors/sdk/contract.ts';
+import type { Connector, ListedTicket, Page, ReadOptions, ReadWindow, StreamState, TargetCapabilities } from '../../connectors/sdk/contract.ts';
 import { HdmError } from '../../schemas/errors.ts';
 import { LOAD_ORDER, type EntityName, type Envelope, type Ticket, type TicketStatus } from '../../schemas/canonical.ts';
 import type { MessageBus, Subscription } from '../bus/message-bus.ts';
@@ -117,6 +117,16 @@ const emptyCounts = (): StreamCounts => ({
 });
 
 /** Percentiles of change lag, from samples kept by a run. */
+/** Loads of an entity run at once: `options.loaderConcurrency`, or more where the target asks for more. */
+export function loaderConcurrencyOf(capabilities: TargetCapabilities, entity: EntityName, configured: number): number {
+  return Math.max(configured, capabilities.loadConcurrency?.[entity] ?? 0);
+}
+
+/** The most loads of one entity the run holds at once (what the bus's partitions must allow). */
+export function mostLoadsAtOnce(capabilities: TargetCapabilities, configured: number): number {
+  return Math.max(configured, ...Object.values(capabilities.loadConcurrency ?? {}).map((n) => n ?? 0));
+}
+
 export function lagSummary(samples: number[]): RunResult['lag'] {
   if (samples.length === 0) return null;
   const sorted = [...samples].sort((a, b) => a - b);
@@ -700,7 +710,7 @@ async function subscribeStages(
         events?.failed?.(e, error);
       },
     }),
-    { group: 'loader', concurrency: deps.loaderConcurrency },
+    { group: 'loader', concurrency: loaderConcurrencyOf(deps.target.capabilities, entity, deps.loaderConcurrency) },
   );
   return [mapper, loaderSub];
 }

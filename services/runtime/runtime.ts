@@ -8,7 +8,7 @@ import { openLedger } from '../ledger/clickhouse-ledger.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { MappingRules } from '../mapper/rules.ts';
 import { rulesFromConfig } from '../mapper/rules.ts';
-import type { PipelineDeps, PipelineEvents } from '../pipeline/pipeline.ts';
+import { mostLoadsAtOnce, type PipelineDeps, type PipelineEvents } from '../pipeline/pipeline.ts';
 import { FileCheckpointStore, type CheckpointStore } from '../poller/checkpoint-store.ts';
 import { privateDir } from '../common/private-files.ts';
 import { redactor } from '../../schemas/redact.ts';
@@ -117,7 +117,7 @@ export async function openRuntime(config: Readonly<MigrationConfig>, env: NodeJS
     password,
     path: join(stateDir, 'ledger'),
   });
-  const bus = parts?.bus ?? new InProcessBus({ partitions: Math.max(16, config.options.loaderConcurrency) });
+  const bus = parts?.bus ?? new InProcessBus({ partitions: Math.max(16, mostLoadsAtOnce(target.capabilities, config.options.loaderConcurrency)) });
   const rules: MappingRules = rulesFromConfig(config, target.capabilities);
   const checkpoints = parts?.checkpoints?.(bus) ?? new FileCheckpointStore(stateDir);
   const logFile = join(stateDir, 'hdm.log');
