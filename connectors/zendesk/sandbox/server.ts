@@ -273,10 +273,12 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
     for (const u of store.users.values()) if (roles.length === 0 || roles.includes(u.role)) n += u.role === 'end-user' && !u.active ? 0 : 1;
     return { body: { count: { value: n, refreshed_at: isoOf(nowSec()) } } };
   });
+  /** Users that search lists (and create_or_update matches): not deleted end users. */
+  const listedUser = (u: StoredUser | undefined): u is StoredUser => u !== undefined && (u.active || u.role !== 'end-user');
   route('GET', '/api/v2/users/search', (ctx) => {
     const external = ctx.query.get('external_id');
     const query = (ctx.query.get('query') ?? '').trim();
-    const visible = (u: StoredUser | undefined): u is StoredUser => u !== undefined && (u.active || u.role !== 'end-user');
+    const visible = listedUser;
     let found: StoredUser[];
     if (external !== null) found = [store.userByExternalId(external)].filter(visible);
     else if (query) {
@@ -303,7 +305,7 @@ export async function startZendeskSandbox(options: ZendeskSandboxOptions = {}): 
   // does not list them.
   route('POST', '/api/v2/users/create_or_update', (ctx) => {
     const input = payload(ctx, 'user');
-    const live = (u: StoredUser | undefined) => (u && (u.active || u.role !== 'end-user') ? u : undefined);
+    const live = (u: StoredUser | undefined) => (listedUser(u) ? u : undefined);
     const existing =
       (typeof input.external_id === 'string' && input.external_id ? live(store.userByExternalId(input.external_id)) : undefined) ??
       (typeof input.email === 'string' && input.email ? live(store.findUserByEmail(input.email)) : undefined);

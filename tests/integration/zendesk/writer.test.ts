@@ -146,6 +146,7 @@ describe('zendesk writer round trip', () => {
   });
 
   // Issue: a new contact cost three requests (a search by stamp, a search by email, a create).
+  // Source: Zendesk docs, "Users" → "Create Or Update User" (matched by email or external ID; 200 updated, 201 created).
   it('writes a contact with one create_or_update: created once, then matched by its stamp or by the email of a user made by hand', async () => {
     const routes = () => target.requestsByRoute();
     const before = routes();
@@ -169,6 +170,8 @@ describe('zendesk writer round trip', () => {
     expect(await dst.upsert!('group', m.source.get('group')!.values().next().value as EntityTypes['group'], context(src, 'upsert-3'))).toBeNull();
   });
 
+  // Source: Zendesk docs, "Organizations" → "Create Or Update Organization" (identified by ID or external ID,
+  // not by name; organization names are unique).
   it('writes an organization with one create_or_update, matched by its stamp; one made by hand under its name is adopted', async () => {
     const routes = () => target.requestsByRoute();
     const before = routes();
@@ -189,6 +192,7 @@ describe('zendesk writer round trip', () => {
   });
 
   // Issue: each import job was polled on its own, so jobs in flight together cost a status read each.
+  // Source: Zendesk docs, "Job Statuses" → "Show Many Job Statuses" (`ids`, comma-separated).
   it('reads the statuses of the import jobs in flight together, in one request', async () => {
     const client = new ZendeskClient({ url: target.url, credentials: target.credentials });
     const batcher = new ImportBatcher(client, { batchSize: 3 });
